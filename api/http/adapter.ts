@@ -1,0 +1,338 @@
+/**
+ * The one uWS adapter: it mounts route definitions on a uWS app and handles, for every route,
+ * aborts, body limits, JSON parsing, validation, authentication, middlewares, error mapping,
+ * `cork()` and headers. No handler formats its own error or touches uWS.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { z } from 'zod';
+import type { Logger } from '../../config/logger.js';
+import { then, type Maybe } from '../../lib/maybe.js';
+import { AppError, toErrorResponse, zodDetails } from './errors.js';
+import { Reply, type AuthContext, type AuthRequirement, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
+
+/** The outcome of a request, before it is written. */
+export interface Result {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+export interface MiddlewareContext {
+  route: RouteDef;
+  req: RequestInfo;
+  auth: AuthContext | null;
+  /** Headers added to whatever response goes out, success or error (e.g. X-RateLimit-*). */
+  responseHeaders: Record<string, string>;
+  log: Logger;
+}
+
+/** Runs around the handler, after authentication. Throw an AppError to refuse. */
+export type Middleware = (ctx: MiddlewareContext, next: () => Promise<Result>) => Promise<Result>;
+
+export type Authenticator = (req: RequestInfo, requirement: Exclude<AuthRequirement, false>) => Promise<AuthContext>;
+
+export interface AdapterOptions {
+  log: Logger;
+  maxBodyBytes: number;
+  /** Required by any route with `auth` set; without it such routes answer 401. */
+  authenticate?: Authenticator;
+  middlewares?: Middleware[];
+  /** Check handler results against the route's response schema (tests, development). */
+  validateResponses?: boolean;
+}
+
+const reasons: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 304: 'Not Modified',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+const statusLine = (status: number) => `${status} ${reasons[status] ?? ''}`.trimEnd();
+const statusLines = new Map(Object.keys(reasons).map((k) => [Number(k), statusLine(Number(k))]));
+
+const paramNames = (path: string) => [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+
+/** `/a/:id/b` -> /^\/a\/[^/]+\/b$/, to answer 405 with the methods a path does have. */
+const pathRegex = (path: string) =>
+  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}/?$`);
+
+/** Mounts `routes` on `app`, plus the catch-all that answers 404/405 in the error envelope. */
+export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], opts: AdapterOptions): void {
+  const seen = new Set<string>();
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    if (seen.has(key)) throw new Error(`route declared twice: ${key}`);
+    seen.add(key);
+    const names = paramNames(route.path);
+    const register = { get: app.get, post: app.post, put: app.put, patch: app.patch, delete: app.del }[route.method];
+    register.call(app, route.path, (res: HttpResponse, req: HttpRequest) => {
+      const params: Record<string, string> = {};
+      names.forEach((n, i) => (params[n] = decodeURIComponent(req.getParameter(i) ?? '')));
+      handle(res, req, route, params, opts);
+    });
+  }
+  const patterns = routes.map((r) => ({ re: pathRegex(r.path), method: r.method }));
+  app.any('/*', (res, req) => {
+    const info = new IncomingRequest(res, req);
+    const url = info.url;
+    const allowed = [...new Set(patterns.filter((p) => p.re.test(url)).map((p) => p.method.toUpperCase()))];
+    const err = allowed.length
+      ? new AppError('method_not_allowed', `${info.method} is not allowed on ${url}`, [], { allow: allowed.join(', ') })
+      : new AppError('not_found', `No route for ${info.method} ${url}`);
+    const out = toErrorResponse(err);
+    write(res, { aborted: false }, { status: out.status, body: out.body, headers: out.headers }, info.requestId);
+  });
+}
+
+/** Request ids: a per-process prefix and a counter (cheaper than a UUID per request). */
+const idPrefix = randomUUID().slice(0, 8);
+let idCounter = 0;
+
+/**
+ * Request facts, copied from uWS before any await. A class, not an object literal with getters:
+ * V8 gives each literal-with-getter its own hidden class, allocated in old space, and at tens of
+ * thousands of requests a second that alone forces a mark-compact every few hundred ms.
+ */
+class IncomingRequest implements RequestInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly query: string;
+  readonly headers: Record<string, string> = {};
+  readonly requestId: string;
+  #ip: string | undefined;
+
+  constructor(
+    private readonly res: HttpResponse,
+    req: HttpRequest,
+  ) {
+    const headers = this.headers;
+    req.forEach((k, v) => (headers[k] = v));
+    this.method = req.getCaseSensitiveMethod().toUpperCase();
+    this.url = req.getUrl();
+    this.query = req.getQuery() ?? '';
+    const given = headers['x-request-id'];
+    this.requestId = given && given.length <= 128 ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
+  }
+
+  /** Read on demand: most requests never ask, and the address is valid until the response ends. */
+  get ip(): string {
+    return (this.#ip ??= remoteIp(this.res));
+  }
+}
+
+/** Per-request state shared by middlewares and the handler; the child logger is made on first use. */
+class RequestScope implements MiddlewareContext {
+  auth: AuthContext | null = null;
+  readonly responseHeaders: Record<string, string> = {};
+  #log: Logger | undefined;
+
+  constructor(
+    readonly route: RouteDef,
+    readonly req: IncomingRequest,
+    private readonly root: Logger,
+  ) {}
+
+  /** A pino child per request costs more than a small request itself. */
+  get log(): Logger {
+    return (this.#log ??= this.root.child({ requestId: this.req.requestId }));
+  }
+}
+
+class Context<P, Q, B> implements HandlerContext<P, Q, B> {
+  constructor(
+    readonly params: P,
+    readonly query: Q,
+    readonly body: B,
+    private readonly scope: RequestScope,
+  ) {}
+  get auth(): AuthContext {
+    return this.scope.auth as AuthContext;
+  }
+  get req(): RequestInfo {
+    return this.scope.req;
+  }
+  get log(): Logger {
+    return this.scope.log;
+  }
+}
+
+/** uWS gives IPv4 peers as IPv4-mapped IPv6 text; report them as plain IPv4. */
+function remoteIp(res: HttpResponse): string {
+  let text: string;
+  try {
+    text = Buffer.from(res.getRemoteAddressAsText()).toString();
+  } catch {
+    return ''; // the response has already ended or been aborted
+  }
+  if (text.startsWith('::ffff:')) return text.slice(7);
+  if (text.startsWith('0000:0000:0000:0000:0000:ffff:')) {
+    const h = text.slice(30).replace(':', '');
+    return [0, 2, 4, 6].map((i) => parseInt(h.slice(i, i + 2), 16)).join('.');
+  }
+  return text;
+}
+
+function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Record<string, string>, opts: AdapterOptions): void {
+  const info = new IncomingRequest(res, req);
+  const state = { aborted: false, async: false };
+  const mctx = new RequestScope(route, info, opts.log);
+  const getLog = () => mctx.log;
+
+  const call = (rawBody: Buffer | null): Maybe<Result> => {
+    const ctx = new Context(
+      parse(route.params, params, 'params', 'not_found'),
+      parse(route.query, queryObject(info.query), 'query'),
+      route.body ? parse(route.body, parseJson(rawBody, info.headers), 'body') : undefined,
+      mctx,
+    );
+    return then(route.handler(ctx), (value) => {
+      if (value instanceof Reply) return { status: value.status, body: value.body, headers: value.headers };
+      if (opts.validateResponses && route.response) {
+        const check = route.response.safeParse(value);
+        if (!check.success) {
+          getLog().error({ route: route.operationId, issues: check.error.issues }, 'response does not match its schema');
+          throw new Error(`response of ${route.operationId} does not match its schema`);
+        }
+      }
+      return { status: route.status ?? 200, body: value, headers: noHeaders };
+    });
+  };
+
+  const run = (rawBody: Buffer | null): Maybe<Result> => {
+    const mws = opts.middlewares;
+    const chained = mws?.length
+      ? () => mws.reduceRight<() => Promise<Result>>((next, mw) => () => mw(mctx, next), async () => call(rawBody))()
+      : () => call(rawBody);
+    if (route.auth === false) return chained();
+    if (!opts.authenticate) throw new AppError('authentication_error');
+    return then(opts.authenticate(info, route.auth), (auth) => {
+      mctx.auth = auth;
+      return chained();
+    });
+  };
+
+  const fail = (err: unknown) => {
+    const out = toErrorResponse(err);
+    if (out.internal) getLog().error({ err, route: route.operationId }, 'request failed');
+    write(res, state, { status: out.status, body: out.body, headers: out.headers }, info.requestId, mctx.responseHeaders);
+  };
+  const succeed = (result: Result) => write(res, state, result, info.requestId, mctx.responseHeaders);
+  const finish = (start: () => Maybe<Result>) => {
+    let out: Maybe<Result>;
+    try {
+      out = start();
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (!(out instanceof Promise)) {
+      succeed(out);
+      return;
+    }
+    // uWS requires onAborted before any asynchronous response.
+    if (!state.async) {
+      state.async = true;
+      res.onAborted(() => (state.aborted = true));
+    }
+    out.then(succeed, fail);
+  };
+
+  if (!route.body) {
+    finish(() => run(null));
+    return;
+  }
+  state.async = true;
+  res.onAborted(() => (state.aborted = true));
+  const declared = Number(info.headers['content-length'] ?? '0');
+  if (declared > opts.maxBodyBytes) {
+    fail(tooLarge(opts.maxBodyBytes));
+    return;
+  }
+  readBody(res, opts.maxBodyBytes, (body) => (body ? finish(() => run(body)) : fail(tooLarge(opts.maxBodyBytes))));
+}
+
+const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+const tooLarge = (max: number) => new AppError('payload_too_large', `Request body exceeds ${max} bytes`);
+
+/** Collects the body; calls back with null as soon as it passes `max` bytes. */
+function readBody(res: HttpResponse, max: number, done: (body: Buffer | null) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  res.onData((chunk, isLast) => {
+    if (over) return;
+    size += chunk.byteLength;
+    if (size > max) {
+      over = true;
+      done(null);
+      return;
+    }
+    // uWS reuses the chunk's memory after this callback returns: copy it.
+    chunks.push(Buffer.from(Buffer.from(chunk)));
+    if (isLast) done(Buffer.concat(chunks, size));
+  });
+}
+
+function parseJson(raw: Buffer | null, headers: Record<string, string>): unknown {
+  if (!raw || raw.length === 0) return undefined;
+  const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json' && !type.endsWith('+json')) {
+    throw new AppError('unsupported_media_type', `Content-Type must be application/json, got "${type || 'none'}"`);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new AppError('validation_error', 'Malformed JSON', [{ field: 'body', message: (e as Error).message }]);
+  }
+}
+
+/** `a=1&b=2&b=3` -> { a: '1', b: ['2', '3'] }. */
+function queryObject(query: string): Record<string, string | string[]> {
+  if (!query) return {};
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(query)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+function parse(schema: z.ZodType | undefined, value: unknown, where: string, code: 'validation_error' | 'not_found' = 'validation_error'): unknown {
+  if (!schema) return value;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  if (code === 'not_found') throw new AppError('not_found');
+  const message = where === 'body' ? 'Invalid request body' : `Invalid ${where}`;
+  throw new AppError('validation_error', message, zodDetails(r.error, where === 'body' ? undefined : where));
+}
+
+function write(
+  res: HttpResponse,
+  state: { aborted: boolean },
+  result: Result,
+  requestId: string,
+  extraHeaders: Record<string, string> = noHeaders,
+): void {
+  if (state.aborted) return;
+  const { status, body, headers } = result;
+  let payload: string | Buffer | undefined;
+  let json = false;
+  if (status === 204 || body === undefined) payload = undefined;
+  else if (typeof body === 'string' || Buffer.isBuffer(body)) payload = body;
+  else {
+    payload = JSON.stringify(body);
+    json = true;
+  }
+  res.cork(() => {
+    res.writeStatus(statusLines.get(status) ?? statusLine(status));
+    res.writeHeader('x-request-id', requestId);
+    for (const k in extraHeaders) res.writeHeader(k, extraHeaders[k]!);
+    for (const k in headers) res.writeHeader(k, headers[k]!);
+    if (json && !('content-type' in headers)) res.writeHeader('content-type', 'application/json; charset=utf-8');
+    if (!('cache-control' in headers)) res.writeHeader('cache-control', 'no-store');
+    res.end(payload);
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * Every setting of the engine, in one zod schema. Values come from an optional JSON file and from
+ * `AS_*` environment variables (see `load.ts`); this file only says what is valid.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Env values arrive as strings: turn "42" into 42 before the number check. */
+const num = (schema: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
+
+const bool = () =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    return v;
+  }, z.boolean());
+
+/** "udp,tcp" from env, or a JSON array from the file. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(item),
+  );
+
+const port = (def: number) => num(z.number().int().min(0).max(65535)).default(def);
+const host = (def: string) => z.string().min(1).default(def);
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
+/** Where scripts/build-mediasoup-worker.sh caches the worker, keyed by mediasoup version. */
+export const defaultCacheDir = path.join(os.homedir(), '.cache', 'agent-studio');
+
+export const configSchema = z
+  .object({
+    /** Deployment label, shown in health; `production` switches logs to plain JSON. */
+    env: z.enum(['development', 'production', 'test']).default('development'),
+    http: z
+      .strictObject({
+        host: host('0.0.0.0'),
+        port: port(8000),
+        /** Largest accepted request body; larger ones get 413 in the error envelope. */
+        maxBodyBytes: num(z.number().int().min(1024).max(64 * 1024 * 1024)).default(1024 * 1024),
+      })
+      .prefault({}),
+    sip: z
+      .strictObject({
+        /** `embedded`: the in-process SIP server. `external`: connect to drachtio-server(s). */
+        server: z.enum(['embedded', 'external']).default('embedded'),
+        host: host('0.0.0.0'),
+        port: port(5060),
+        /** Address put in Via/Contact; defaults to the listen host (or 127.0.0.1 for 0.0.0.0). */
+        publicHost: z.string().min(1).optional(),
+        transports: list(z.enum(['udp', 'tcp', 'tls'])).default(['udp', 'tcp']),
+        tlsPort: port(5061),
+        tlsCertFile: z.string().min(1).optional(),
+        tlsKeyFile: z.string().min(1).optional(),
+        /** RFC 3261 §17.1.1.1 timer values, in ms. Tests shorten them. */
+        t1Ms: num(z.number().int().min(1).max(60_000)).default(500),
+        t2Ms: num(z.number().int().min(1).max(120_000)).default(4000),
+        t4Ms: num(z.number().int().min(1).max(120_000)).default(5000),
+        /** drachtio control (wire protocol) endpoint: served when embedded, dialled when external. */
+        drachtioHost: host('127.0.0.1'),
+        drachtioPort: port(9022),
+        drachtioSecret: z.string().min(1).default('agent-studio'),
+        /** Concurrent calls before new INVITEs get 503 + Retry-After. */
+        maxCalls: num(z.number().int().min(1)).default(1000),
+      })
+      .prefault({}),
+    rtp: z
+      .strictObject({
+        /** Local address the media sockets bind to. */
+        listenIp: ipAddress.default('0.0.0.0'),
+        /** Address written into SDP; required in practice when listenIp is 0.0.0.0 behind NAT. */
+        announcedIp: ipAddress.optional(),
+        minPort: port(40000),
+        maxPort: port(49999),
+      })
+      .prefault({}),
+    database: z
+      .strictObject({
+        path: z.string().min(1).default(path.join('data', 'agent-studio.db')),
+      })
+      .prefault({}),
+    auth: z
+      .strictObject({
+        /**
+         * HS256 secret. With neither this nor the key-file pair, a random secret is generated on
+         * first start and kept beside the database (`jwt-secret`, mode 0600).
+         */
+        jwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+        jwtPrivateKeyFile: z.string().min(1).optional(),
+        jwtPublicKeyFile: z.string().min(1).optional(),
+        jwtIssuer: z.string().min(1).default('agent-studio'),
+        jwtAudience: z.string().min(1).default('agent-studio-api'),
+        accessTokenTtlSeconds: num(z.number().int().min(30)).default(900),
+        refreshTokenTtlSeconds: num(z.number().int().min(60)).default(30 * 24 * 3600),
+      })
+      .prefault({}),
+    media: z
+      .strictObject({
+        /** mediasoup workers; one per core by default. */
+        workers: num(z.number().int().min(1).max(64)).default(os.availableParallelism()),
+        /** Worker binary; defaults to MEDIASOUP_WORKER_BIN, then the build script's cache. */
+        workerBin: z.string().min(1).optional(),
+        logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+        /** Pause before replacing a dead worker, so a crash loop cannot spin the CPU. */
+        respawnDelayMs: num(z.number().int().min(0).max(60_000)).default(100),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        /** Human-readable output; defaults to on when stdout is a terminal. */
+        pretty: bool().optional(),
+      })
+      .prefault({}),
+    bootstrap: z
+      .strictObject({
+        /** On first start with an empty database, create this tenant and its owner. */
+        tenantName: z.string().min(1).optional(),
+        ownerEmail: z.email().optional(),
+        ownerPassword: z.string().min(12, 'must be at least 12 characters').optional(),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({
+        /** Hard limit for graceful shutdown before the process exits anyway. */
+        timeoutMs: num(z.number().int().min(100)).default(5000),
+      })
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.rtp.minPort > c.rtp.maxPort) {
+      ctx.addIssue({ code: 'custom', path: ['rtp', 'minPort'], message: 'must not exceed rtp.maxPort' });
+    }
+    if (c.rtp.maxPort - c.rtp.minPort + 1 < c.media.workers * 2) {
+      ctx.addIssue({ code: 'custom', path: ['rtp', 'maxPort'], message: 'range too small for the worker count' });
+    }
+    if (c.sip.transports.includes('tls') && !(c.sip.tlsCertFile && c.sip.tlsKeyFile)) {
+      ctx.addIssue({ code: 'custom', path: ['sip', 'tlsCertFile'], message: 'tls transport needs tlsCertFile and tlsKeyFile' });
+    }
+    if (c.sip.t1Ms > c.sip.t2Ms) {
+      ctx.addIssue({ code: 'custom', path: ['sip', 't1Ms'], message: 'must not exceed sip.t2Ms' });
+    }
+    if (Boolean(c.auth.jwtPrivateKeyFile) !== Boolean(c.auth.jwtPublicKeyFile)) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'jwtPublicKeyFile'], message: 'set both key files, or neither' });
+    }
+    const b = c.bootstrap;
+    const set = [b.tenantName, b.ownerEmail, b.ownerPassword].filter(Boolean).length;
+    if (set !== 0 && set !== 3) {
+      ctx.addIssue({ code: 'custom', path: ['bootstrap'], message: 'set tenantName, ownerEmail and ownerPassword together' });
+    }
+  });
+
+/** The validated settings, as the rest of the code sees them. */
+export type Config = z.infer<typeof configSchema>;
+/** Settings as a file or a caller may give them (all optional, strings accepted for numbers). */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,62 @@
+/**
+ * The engine's long-lived parts below the API: the database, the media worker pool and health.
+ * Later parts (SIP server, call control, agents) are composed here too. `close()` tears down in
+ * reverse order of start and is idempotent.
+ */
+import type { Logger } from '../config/logger.js';
+import type { Config } from '../config/schema.js';
+import { WorkerPool } from '../media/worker-pool.js';
+import { Health } from './health/health.js';
+import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
+
+export const engineVersion = '0.1.0';
+
+export class Engine {
+  readonly health = new Health(engineVersion);
+  #closed = false;
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly db: Db,
+    readonly media: WorkerPool,
+  ) {
+    const ping = db.prepare('SELECT 1');
+    const schemaVersion = currentVersion(db);
+    this.health.register('database', () => {
+      const t0 = performance.now();
+      ping.get();
+      return { status: 'up', latencyMs: +(performance.now() - t0).toFixed(3), schemaVersion };
+    });
+    this.health.register('media', () => {
+      const s = media.stats();
+      const up = s.alive === s.expected;
+      return {
+        status: up ? 'up' : 'down',
+        ...(up ? {} : { error: `${s.expected - s.alive} of ${s.expected} workers down` }),
+        workers: s,
+      };
+    });
+  }
+
+  static async start(config: Config, log: Logger): Promise<Engine> {
+    const db = openDatabase(config.database.path, log);
+    let media: WorkerPool;
+    try {
+      media = await WorkerPool.create(config, log);
+    } catch (e) {
+      closeDatabase(db);
+      throw e;
+    }
+    return new Engine(config, log, db, media);
+  }
+
+  /** Stops work in reverse order of start: media, then the database (checkpointed). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.media.close();
+    closeDatabase(this.db);
+    this.log.info('engine closed');
+  }
+}

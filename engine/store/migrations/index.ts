@@ -1,0 +1,5 @@
+/** Every migration, in order. Append; never edit one that has shipped. */
+import type { Migration } from '../migrate.js';
+import { m0001Foundation } from './0001-foundation.js';
+
+export const migrations: readonly Migration[] = [m0001Foundation];

@@ -1,0 +1,71 @@
+import test from 'ava';
+import { startApp, type App } from '../../api/app.js';
+import { testConfig, testLogger } from '../helpers/config.js';
+import { request, waitFor } from '../helpers/http.js';
+
+let app: App;
+let base: string;
+
+test.before(async () => {
+  // A replacement delay long enough to observe the down state between death and replacement.
+  const config = testConfig({ media: { workers: 2, respawnDelayMs: 1500 } });
+  app = await startApp(config, testLogger(config));
+  base = `http://127.0.0.1:${app.http.port}`;
+});
+test.after.always(() => app?.close());
+
+interface Health {
+  status: string;
+  version: string;
+  uptimeSeconds: number;
+  components: Record<string, { status: string; error?: string; [k: string]: unknown }>;
+}
+
+test.serial('GET /api/v1/health reports every component up', async (t) => {
+  const res = await request<Health>(base, 'GET', '/api/v1/health');
+  t.is(res.status, 200);
+  t.is(res.headers.get('content-type'), 'application/json; charset=utf-8');
+  t.is(res.body.status, 'ok');
+  t.is(typeof res.body.version, 'string');
+  t.true(Number.isInteger(res.body.uptimeSeconds));
+  const { database, media } = res.body.components;
+  t.like(database, { status: 'up', schemaVersion: 1 });
+  t.is(typeof database!.latencyMs, 'number');
+  t.like(media, { status: 'up', workers: { expected: 2, alive: 2 } });
+  const workers = (media!.workers as { workers: { pid: number; alive: boolean }[] }).workers;
+  t.true(workers.every((w) => w.alive && w.pid > 0));
+});
+
+test.serial('liveness and readiness answer 200 when all is up', async (t) => {
+  t.deepEqual((await request(base, 'GET', '/api/v1/health/live')).body, { status: 'ok' });
+  const ready = await request(base, 'GET', '/api/v1/health/ready');
+  t.is(ready.status, 200);
+  t.deepEqual(ready.body, { status: 'ready', down: [] });
+});
+
+test.serial('SIGKILL of a real mediasoup worker: health reports it, a new worker replaces it, health recovers', async (t) => {
+  const before = app.engine.media.stats().workers[0]!;
+  const died = new Promise<number | null>((resolve) => app.engine.media.once('workerdied', (_i, pid) => resolve(pid)));
+  t.truthy(before.pid);
+  process.kill(before.pid!, 'SIGKILL');
+  t.is(await died, before.pid);
+
+  // Between the death and the replacement, health says down and names the media component.
+  const down = await request<Health>(base, 'GET', '/api/v1/health');
+  t.is(down.status, 503);
+  t.is(down.body.status, 'down');
+  t.is(down.body.components.database!.status, 'up');
+  t.is(down.body.components.media!.status, 'down');
+  t.regex(down.body.components.media!.error!, /1 of 2 workers down/);
+  const ready = await request(base, 'GET', '/api/v1/health/ready');
+  t.is(ready.status, 503);
+  t.deepEqual(ready.body, { status: 'not_ready', down: ['media'] });
+
+  const recovered = await waitFor(async () => {
+    const r = await request<Health>(base, 'GET', '/api/v1/health');
+    return r.status === 200 ? r : null;
+  }, 10_000);
+  const slot = (recovered!.body.components.media!.workers as { workers: { pid: number; deaths: number }[] }).workers[0]!;
+  t.not(slot.pid, before.pid);
+  t.is(slot.deaths, 1);
+});
