@@ -6,6 +6,9 @@
  * `http.port` -> `AS_HTTP_PORT`, `sip.t1Ms` -> `AS_SIP_T1_MS`. `AS_CONFIG` names the JSON file.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 import { configSchema, type Config } from './schema.js';
 
 /** Thrown when settings are invalid; `issues` names every bad field. */
@@ -116,7 +119,17 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   if (issues.length || !result.success) throw new ConfigError(issues);
   const config = result.data;
   // mediasoup's own variable, honoured so the start script's build cache is found.
-  config.media.workerBin ??= env.MEDIASOUP_WORKER_BIN || undefined;
+  config.media.workerBin ??= env.MEDIASOUP_WORKER_BIN || defaultWorkerBin(env);
   config.log.pretty ??= Boolean(process.stdout.isTTY) && config.env !== 'production';
   return config;
+}
+
+/**
+ * Where scripts/build-mediasoup-worker.sh caches the worker: $XDG_CACHE_HOME (or ~/.cache)
+ * /agent-studio/mediasoup-worker-<mediasoup version>/mediasoup-worker.
+ */
+export function defaultWorkerBin(env: Env = process.env): string {
+  const version = (createRequire(import.meta.url)('mediasoup/package.json') as { version: string }).version;
+  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'agent-studio', `mediasoup-worker-${version}`, 'mediasoup-worker');
 }

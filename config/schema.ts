@@ -30,8 +30,6 @@ const host = (def: string) => z.string().min(1).default(def);
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
-/** Where scripts/build-mediasoup-worker.sh caches the worker, keyed by mediasoup version. */
-export const defaultCacheDir = path.join(os.homedir(), '.cache', 'agent-studio');
 
 export const configSchema = z
   .object({

@@ -6,20 +6,16 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
-import { defaultCacheDir, type Config } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { TypedEmitter } from '../lib/typed-emitter.js';
 
 const require = createRequire(import.meta.url);
 
 /** mediasoup's version, which keys the worker build cache. */
 export const mediasoupVersion: string = (require('mediasoup/package.json') as { version: string }).version;
-
-/** Where scripts/build-mediasoup-worker.sh puts the binary by default. */
-export const defaultWorkerBin = path.join(defaultCacheDir, `mediasoup-worker-${mediasoupVersion}`, 'mediasoup-worker');
 
 
 export interface WorkerSlotStats {
@@ -77,8 +73,8 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
 
   /** Starts every worker. Fails if the binary is missing or a worker cannot start. */
   static async create(config: Pick<Config, 'media' | 'rtp'>, log: Logger): Promise<WorkerPool> {
-    const bin = config.media.workerBin ?? defaultWorkerBin;
-    if (!fs.existsSync(bin)) {
+    const bin = config.media.workerBin;
+    if (!bin || !fs.existsSync(bin)) {
       throw new Error(`mediasoup worker binary not found at ${bin}; run scripts/build-mediasoup-worker.sh`);
     }
     // mediasoup reads MEDIASOUP_WORKER_BIN once at load; its module keeps the value here.

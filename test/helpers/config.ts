@@ -14,7 +14,7 @@ export function tempDir(prefix = 'as-test-'): string {
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   const dir = tempDir();
   return loadConfig(
-    { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN },
+    { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME },
     deepMerge(
       {
         env: 'test',

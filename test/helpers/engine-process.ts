@@ -42,6 +42,10 @@ export function freePort(): Promise<number> {
 
 /** Variables the engine legitimately takes from its environment. */
 function inherited(): Record<string, string> {
-  const bin = process.env.MEDIASOUP_WORKER_BIN;
-  return bin ? { MEDIASOUP_WORKER_BIN: bin } : {};
+  const out: Record<string, string> = {};
+  for (const name of ['MEDIASOUP_WORKER_BIN', 'XDG_CACHE_HOME']) {
+    const v = process.env[name];
+    if (v) out[name] = v;
+  }
+  return out;
 }
