@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startApp, type App } from '../../api/app.js';
+import { migrations } from '../../engine/store/migrations/index.js';
 import { testConfig, testLogger } from '../helpers/config.js';
 import { request, waitFor } from '../helpers/http.js';
 
@@ -29,7 +30,7 @@ test.serial('GET /api/v1/health reports every component up', async (t) => {
   t.is(typeof res.body.version, 'string');
   t.true(Number.isInteger(res.body.uptimeSeconds));
   const { database, media } = res.body.components;
-  t.like(database, { status: 'up', schemaVersion: 1 });
+  t.like(database, { status: 'up', schemaVersion: migrations.length });
   t.is(typeof database!.latencyMs, 'number');
   t.like(media, { status: 'up', workers: { expected: 2, alive: 2 } });
   const workers = (media!.workers as { workers: { pid: number; alive: boolean }[] }).workers;
