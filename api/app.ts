@@ -7,11 +7,18 @@ import type { Config } from '../config/schema.js';
 import { Engine, engineVersion } from '../engine/engine.js';
 import { Reply, route, type RouteDef } from './http/route.js';
 import { buildOpenApi } from './openapi.js';
+import { createAuthenticator } from './auth/authenticator.js';
+import { TokenService } from './auth/tokens.js';
+import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
+/** Requests per minute for callers without a limit of their own (the reference's default). */
+export const DEFAULT_RATE_LIMIT = 100;
+
 export interface App {
   readonly engine: Engine;
+  readonly tokens: TokenService;
   readonly http: HttpServer;
   readonly routes: readonly RouteDef[];
   /** Graceful stop: HTTP first (no new work), then the engine. Idempotent. */
@@ -20,7 +27,15 @@ export interface App {
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
   const engine = await Engine.start(config, log);
-  const routes: RouteDef[] = [...healthRoutes(engine.health)];
+  let tokens: TokenService;
+  try {
+    tokens = await TokenService.create(config);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
+  const routes: RouteDef[] = [...healthRoutes(engine.health), ...authRoutes(engine.store)];
   const openapi = JSON.stringify(
     buildOpenApi(routes, { title: 'Agent Studio API', version: engineVersion }),
   );
@@ -41,6 +56,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     http = await startHttpServer(config.http, routes, {
       log: log.child({ component: 'http' }),
       maxBodyBytes: config.http.maxBodyBytes,
+      authenticate,
       validateResponses: config.env !== 'production',
     });
   } catch (e) {
@@ -51,6 +67,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let closing: Promise<void> | undefined;
   return {
     engine,
+    tokens,
     http,
     routes,
     close: () =>

@@ -8,11 +8,13 @@ import type { Config } from '../config/schema.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { Health } from './health/health.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
+import { Store } from './store/store.js';
 
 export const engineVersion = '0.1.0';
 
 export class Engine {
   readonly health = new Health(engineVersion);
+  readonly store: Store;
   #closed = false;
 
   private constructor(
@@ -21,6 +23,7 @@ export class Engine {
     readonly db: Db,
     readonly media: WorkerPool,
   ) {
+    this.store = new Store(db);
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {

@@ -30,7 +30,8 @@ export interface MiddlewareContext {
 /** Runs around the handler, after authentication. Throw an AppError to refuse. */
 export type Middleware = (ctx: MiddlewareContext, next: () => Promise<Result>) => Promise<Result>;
 
-export type Authenticator = (req: RequestInfo, requirement: Exclude<AuthRequirement, false>) => Promise<AuthContext>;
+/** Establishes and checks the caller; synchronous when it can be (API keys, cached tokens). */
+export type Authenticator = (req: RequestInfo, requirement: Exclude<AuthRequirement, false>) => Maybe<AuthContext>;
 
 export interface AdapterOptions {
   log: Logger;

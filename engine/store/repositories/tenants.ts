@@ -1,0 +1,85 @@
+/** Tenants: the unit of isolation. Every other tenant-owned row points here. */
+import type { Db } from '../database.js';
+import { json, newId, nowIso } from '../ids.js';
+
+export interface Tenant {
+  id: string;
+  name: string;
+  status: 'active' | 'suspended';
+  settings: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  status: Tenant['status'];
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const toTenant = (r: Row): Tenant => ({
+  id: r.id,
+  name: r.name,
+  status: r.status,
+  settings: json(r.settings),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class TenantsRepo {
+  readonly #insert;
+  readonly #get;
+  readonly #list;
+  readonly #count;
+  readonly #update;
+
+  constructor(db: Db) {
+    this.#insert = db.prepare<[string, string, string, string, string, string]>(
+      'INSERT INTO tenants (id, name, status, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#get = db.prepare<[string], Row>('SELECT * FROM tenants WHERE id = ?');
+    this.#list = db.prepare<[number, number], Row>('SELECT * FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?');
+    this.#count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tenants');
+    this.#update = db.prepare<[string, string, string, string, string]>(
+      'UPDATE tenants SET name = ?, status = ?, settings = ?, updated_at = ? WHERE id = ?',
+    );
+  }
+
+  create(input: { name: string; status?: Tenant['status']; settings?: Record<string, unknown> }): Tenant {
+    const now = nowIso();
+    const t: Tenant = {
+      id: newId(),
+      name: input.name,
+      status: input.status ?? 'active',
+      settings: input.settings ?? {},
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#insert.run(t.id, t.name, t.status, JSON.stringify(t.settings), now, now);
+    return t;
+  }
+
+  get(id: string): Tenant | undefined {
+    const r = this.#get.get(id);
+    return r && toTenant(r);
+  }
+
+  list(limit: number, offset: number): { items: Tenant[]; total: number } {
+    return { items: this.#list.all(limit, offset).map(toTenant), total: this.#count.get()!.n };
+  }
+
+  count(): number {
+    return this.#count.get()!.n;
+  }
+
+  update(id: string, patch: Partial<Pick<Tenant, 'name' | 'status' | 'settings'>>): Tenant | undefined {
+    const cur = this.get(id);
+    if (!cur) return undefined;
+    const next = { ...cur, ...patch, updatedAt: nowIso() };
+    this.#update.run(next.name, next.status, JSON.stringify(next.settings), next.updatedAt, id);
+    return next;
+  }
+}

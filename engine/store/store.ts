@@ -1,0 +1,20 @@
+/**
+ * The repositories over the one database, built once: each prepares its statements at
+ * construction, so a request pays only for binding and stepping.
+ */
+import type { Db } from './database.js';
+import { ApiKeysRepo } from './repositories/api-keys.js';
+import { TenantsRepo } from './repositories/tenants.js';
+import { UsersRepo } from './repositories/users.js';
+
+export class Store {
+  readonly tenants: TenantsRepo;
+  readonly users: UsersRepo;
+  readonly apiKeys: ApiKeysRepo;
+
+  constructor(readonly db: Db) {
+    this.tenants = new TenantsRepo(db);
+    this.users = new UsersRepo(db);
+    this.apiKeys = new ApiKeysRepo(db);
+  }
+}
