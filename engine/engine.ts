@@ -6,6 +6,7 @@
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
 import { WorkerPool } from '../media/worker-pool.js';
+import { EventLog } from './events/event-log.js';
 import { Health } from './health/health.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
@@ -15,6 +16,7 @@ export const engineVersion = '0.1.0';
 export class Engine {
   readonly health = new Health(engineVersion);
   readonly store: Store;
+  readonly events: EventLog;
   #closed = false;
 
   private constructor(
@@ -24,6 +26,7 @@ export class Engine {
     readonly media: WorkerPool,
   ) {
     this.store = new Store(db);
+    this.events = new EventLog(db, log.child({ component: 'events' }));
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {
