@@ -65,6 +65,14 @@ export const configSchema = z
         drachtioSecret: z.string().min(1).default('agent-studio'),
         /** Concurrent calls before new INVITEs get 503 + Retry-After. */
         maxCalls: num(z.number().int().min(1)).default(1000),
+        /** Send 180 Ringing and wait this long before answering; 0 answers at once. */
+        ringMs: num(z.number().int().min(0).max(60_000)).default(0),
+        /** RFC 4028 session interval we ask for when the caller supports timers. */
+        sessionExpiresSeconds: num(z.number().int().min(1)).default(1800),
+        /** RFC 4028 Min-SE: shorter intervals get 422. The RFC's floor is 90; tests lower it. */
+        minSessionExpiresSeconds: num(z.number().int().min(1)).default(90),
+        /** Realm of digest challenges to trunks with credentials. */
+        realm: z.string().min(1).default('agent-studio'),
       })
       .prefault({}),
     rtp: z
@@ -75,6 +83,8 @@ export const configSchema = z
         announcedIp: ipAddress.optional(),
         minPort: port(40000),
         maxPort: port(49999),
+        /** A call with no RTP from the caller for this long is ended (a vanished peer). */
+        inactivityTimeoutMs: num(z.number().int().min(100)).default(60_000),
       })
       .prefault({}),
     database: z

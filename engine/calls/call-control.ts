@@ -1,0 +1,142 @@
+/**
+ * Call control on drachtio-srf. It connects to the SIP server over drachtio's wire protocol (the
+ * embedded server, or an external drachtio-server: the code is the same), answers inbound
+ * INVITEs and OPTIONS, tracks live calls for capacity and shutdown, and closes calls a crash
+ * left open.
+ */
+import Srf from 'drachtio-srf';
+import type { Logger } from '../../config/logger.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Call } from './call.js';
+import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
+import { InboundAuth } from './inbound-auth.js';
+import type { CallRecords, InboundRouting, MediaPort } from './ports.js';
+
+export interface CallControlOptions {
+  drachtio: { host: string; port: number; secret: string };
+  maxCalls: number;
+  realm: string;
+  settings: InboundDeps['settings'];
+  log: Logger;
+  routing: InboundRouting;
+  records: CallRecords;
+  events: EventLog;
+  media: MediaPort;
+}
+
+/** drachtio-srf methods and events missing from its bundled typings. */
+type SrfFull = Srf & {
+  options(fn: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void;
+  on(event: 'connect', fn: (err: Error | null, hostport: string) => void): Srf;
+};
+
+export class CallControl {
+  readonly srf: SrfFull;
+  readonly #calls = new Map<string, Call>();
+  readonly #settling = new Set<Promise<void>>();
+  #accepting = true;
+  #connected = false;
+
+  private constructor(private readonly opts: CallControlOptions) {
+    this.srf = new Srf() as SrfFull;
+  }
+
+  /** Connects to the SIP server and starts taking calls. Closes orphaned calls first. */
+  static async start(opts: CallControlOptions): Promise<CallControl> {
+    const cc = new CallControl(opts);
+    const orphans = opts.records.closeOrphans('engine_restart', new Date().toISOString());
+    if (orphans) opts.log.warn({ orphans }, 'closed calls left open by a previous run');
+    await cc.#connect();
+    return cc;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  /** Live calls, by call id. */
+  get calls(): ReadonlyMap<string, Call> {
+    return this.#calls;
+  }
+
+  async #connect(): Promise<void> {
+    const { srf, opts } = this;
+    const log = opts.log.child({ component: 'calls' });
+    const deps: InboundDeps = {
+      srf,
+      log,
+      auth: new InboundAuth(opts.routing, opts.realm),
+      routing: opts.routing,
+      records: opts.records,
+      events: opts.events,
+      media: opts.media,
+      settings: opts.settings,
+      admit: (call) => this.#admit(call),
+      settle: (work) => {
+        const p = work.catch((err: unknown) => log.error({ err }, 'call record failed'));
+        this.#settling.add(p);
+        void p.finally(() => this.#settling.delete(p));
+      },
+    };
+    srf.invite((req, res) => {
+      if (!this.#accepting) {
+        res.send(503, { headers: { 'Retry-After': '30' } });
+        return;
+      }
+      void handleInboundInvite(deps, req as Parameters<typeof handleInboundInvite>[1], res).catch((err: unknown) => {
+        log.error({ err }, 'inbound invite failed');
+        if (!res.finalResponseSent) res.send(500);
+      });
+    });
+    // RFC 3261 §11.2: OPTIONS outside a dialog is answered as an INVITE would be, here 200.
+    srf.options((_req, res) => {
+      res.send(this.#accepting ? 200 : 503, {
+        headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOTIFY', Accept: 'application/sdp' },
+      });
+    });
+    srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
+    srf.on('disconnect', () => {
+      this.#connected = false;
+      log.warn('drachtio connection lost');
+    });
+    await new Promise<void>((resolve, reject) => {
+      srf.on('connect', (err, hostport) => {
+        if (err) return reject(err);
+        this.#connected = true;
+        log.info({ hostport }, 'call control connected to the SIP server');
+        resolve();
+      });
+      srf.connect({ ...opts.drachtio });
+    });
+  }
+
+  #admit(call: Call): boolean {
+    if (this.#calls.size >= this.opts.maxCalls) return false;
+    this.#calls.set(call.id, call);
+    call.once('ended', () => this.#calls.delete(call.id));
+    return true;
+  }
+
+  /** Ends one live call from outside (API, agent). */
+  hangup(callId: string, reason: 'api_hangup' | 'agent_hangup' = 'api_hangup'): boolean {
+    const call = this.#calls.get(callId);
+    if (!call) return false;
+    return call.end({ reason, hangupBy: reason === 'agent_hangup' ? 'agent' : 'system' });
+  }
+
+  /** Stops taking calls, ends live ones with BYE, and disconnects. */
+  async close(): Promise<void> {
+    this.#accepting = false;
+    const live = [...this.#calls.values()];
+    for (const call of live) call.end({ reason: 'shutdown', hangupBy: 'system' });
+    await Promise.all(this.#settling);
+    // Let the BYEs reach the SIP server before the control connection closes.
+    if (live.length) await new Promise((r) => setTimeout(r, 100));
+    this.srf.disconnect();
+    this.#connected = false;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One call's lifecycle as a state machine. States are a union, legal moves a table; the final
+ * state runs every registered disposer (timers, listeners, media leg, dialog) exactly once.
+ */
+import type { Logger } from '../../config/logger.js';
+import { TypedEmitter } from '../../lib/typed-emitter.js';
+
+export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
+
+const moves: Record<CallState, readonly CallState[]> = {
+  trying: ['ringing', 'answered', 'ended'],
+  ringing: ['answered', 'ended'],
+  answered: ['ended'],
+  ended: [],
+};
+
+/** Why a call ended: stable codes, stored in calls.end_reason and sent in call.ended. */
+export type EndReason =
+  | 'caller_hangup'
+  | 'callee_hangup'
+  | 'agent_hangup'
+  | 'canceled'
+  | 'no_common_codec'
+  | 'bad_sdp'
+  | 'ack_timeout'
+  | 'session_timer_expired'
+  | 'rtp_timeout'
+  | 'media_worker_died'
+  | 'media_error'
+  | 'shutdown'
+  | 'api_hangup';
+
+export type HangupBy = 'caller' | 'callee' | 'agent' | 'system';
+
+export interface EndInfo {
+  reason: EndReason;
+  hangupBy: HangupBy | null;
+}
+
+type CallEvents = {
+  statechange: [to: CallState, from: CallState, reason: string];
+  ended: [info: EndInfo];
+};
+
+export interface CallIdentity {
+  id: string;
+  tenantId: string;
+  mode: 'live' | 'test';
+  agentId: string | null;
+  sipCallId: string;
+}
+
+export class Call extends TypedEmitter<CallEvents> {
+  #state: CallState = 'trying';
+  readonly #disposers: (() => void)[] = [];
+  readonly startedAt = new Date();
+  answeredAt: Date | null = null;
+  endedAt: Date | null = null;
+  endInfo: EndInfo | null = null;
+
+  constructor(
+    readonly identity: CallIdentity,
+    readonly log: Logger,
+  ) {
+    super((event, err) => log.error({ event, err }, 'call listener threw'));
+  }
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  get state(): CallState {
+    return this.#state;
+  }
+
+  get ended(): boolean {
+    return this.#state === 'ended';
+  }
+
+  /** Runs `fn` when the call ends (or at once if it already has). */
+  onDispose(fn: () => void): void {
+    if (this.ended) safe(this.log, fn);
+    else this.#disposers.push(fn);
+  }
+
+  /** A timer that dies with the call. */
+  timer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(fn, ms);
+    this.onDispose(() => clearTimeout(t));
+    return t;
+  }
+
+  /** Moves to `to`; an illegal move is refused (returns false) and logged. */
+  transition(to: CallState, reason: string): boolean {
+    const from = this.#state;
+    if (!moves[from].includes(to)) {
+      this.log.warn({ from, to, reason }, 'illegal call transition refused');
+      return false;
+    }
+    this.#state = to;
+    if (to === 'answered') this.answeredAt = new Date();
+    this.log.info({ from, to, reason }, 'call state');
+    this.emit('statechange', to, from, reason);
+    return true;
+  }
+
+  /** Ends the call once: state `ended`, then every disposer, then `ended`. Idempotent. */
+  end(info: EndInfo): boolean {
+    if (!this.transition('ended', info.reason)) return false;
+    this.endedAt = new Date();
+    this.endInfo = info;
+    for (const fn of this.#disposers.splice(0).reverse()) safe(this.log, fn);
+    this.emit('ended', info);
+    this.removeAllListeners();
+    return true;
+  }
+
+  /** Milliseconds from answer to end (null when never answered). */
+  get durationMs(): number | null {
+    return this.answeredAt && this.endedAt ? this.endedAt.getTime() - this.answeredAt.getTime() : null;
+  }
+}
+
+function safe(log: Logger, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log.error({ err }, 'call disposer threw');
+  }
+}

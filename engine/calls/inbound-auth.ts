@@ -1,0 +1,67 @@
+/**
+ * Which trunk an inbound INVITE came through: its source address in a trunk's allowlist, or
+ * digest credentials of a trunk that has them (RFC 3261 §22.2: challenge with 401). Anything
+ * else is refused with 403.
+ */
+import { DigestVerifier, parseDigest } from './digest.js';
+import type { InboundRouting, InboundTrunk } from './ports.js';
+
+export type TrunkVerdict =
+  | { kind: 'trunks'; trunks: InboundTrunk[] }
+  | { kind: 'challenge'; header: string }
+  | { kind: 'forbidden'; why: string };
+
+export interface InviteFacts {
+  method: string;
+  sourceAddress: string;
+  /** Authorization header (a UAS challenges with 401/WWW-Authenticate, RFC 3261 §22.2). */
+  authorization: string | undefined;
+}
+
+export class InboundAuth {
+  readonly #digest: DigestVerifier;
+
+  constructor(
+    private readonly routing: InboundRouting,
+    realm: string,
+  ) {
+    this.#digest = new DigestVerifier(realm);
+  }
+
+  check(facts: InviteFacts): TrunkVerdict {
+    const byAddress = this.routing.trunksForAddress(facts.sourceAddress);
+    if (byAddress.length) return { kind: 'trunks', trunks: byAddress };
+    if (!this.routing.hasDigestTrunks()) return { kind: 'forbidden', why: 'source not in any trunk allowlist' };
+    const creds = parseDigest(facts.authorization);
+    if (!creds) return { kind: 'challenge', header: this.#digest.challenge() };
+    const trunk = this.routing.trunkForUsername(creds.username);
+    if (!trunk) return { kind: 'forbidden', why: `unknown digest user ${creds.username}` };
+    const verdict = this.#digest.verify(facts.method, creds, trunk.password);
+    if (verdict === 'stale') return { kind: 'challenge', header: this.#digest.challenge(true) };
+    if (verdict === 'bad') return { kind: 'forbidden', why: 'digest credentials do not match' };
+    const { password: _, ...rest } = trunk;
+    return { kind: 'trunks', trunks: [rest] };
+  }
+}
+
+/**
+ * The dialled number from the Request-URI user (or the To user when the Request-URI has none),
+ * with the forms carriers send: `+15550001111`, `15550001111`, `tel:` URIs, `;user=phone`.
+ */
+export function dialledCandidates(requestUri: string, to: string): string[] {
+  const user = uriUser(requestUri) ?? uriUser(to);
+  if (!user) return [];
+  const clean = decodeURIComponent(user.split(';')[0]!).replace(/[\s().-]/g, '');
+  const out = [clean];
+  if (/^\d{8,15}$/.test(clean)) out.push(`+${clean}`);
+  if (/^\+\d{8,15}$/.test(clean)) out.push(clean.slice(1));
+  return out;
+}
+
+function uriUser(s: string): string | undefined {
+  const uri = /<([^>]*)>/.exec(s)?.[1] ?? s;
+  const tel = /^\s*tel:([^;>]+)/i.exec(uri);
+  if (tel) return tel[1];
+  const sip = /^\s*sips?:([^@;>]+)@/i.exec(uri);
+  return sip?.[1];
+}

@@ -1,0 +1,282 @@
+/**
+ * An inbound INVITE from a trunk, on drachtio-srf: route it (trunk, number, agent), answer it
+ * with a mediasoup leg's SDP, and carry it until either side hangs up, a timer reaps it, or its
+ * media worker dies. The ladder: 100 Trying (sent by the SIP server), optional 180, 200 + SDP.
+ */
+import { randomUUID } from 'node:crypto';
+import type Srf from 'drachtio-srf';
+import type { Logger } from '../../config/logger.js';
+import type { EventLog } from '../events/event-log.js';
+import { Call, type EndInfo } from './call.js';
+import { dialledCandidates, type InboundAuth } from './inbound-auth.js';
+import type { CallRecords, DialledNumber, InboundRouting, InboundTrunk, MediaLegPort, MediaPort } from './ports.js';
+import { negotiateTimer, timerDelays } from './session-timer.js';
+
+export interface InboundDeps {
+  srf: Srf;
+  log: Logger;
+  auth: InboundAuth;
+  routing: InboundRouting;
+  records: CallRecords;
+  events: EventLog;
+  media: MediaPort;
+  settings: {
+    ringMs: number;
+    sessionExpiresSeconds: number;
+    minSessionExpiresSeconds: number;
+    inactivityTimeoutMs: number;
+  };
+  /** Registers the call with call control (capacity, shutdown); returns false when full. */
+  admit(call: Call): boolean;
+  /** Work that must finish before shutdown (the final record of a call). */
+  settle(work: Promise<void>): void;
+}
+
+type Req = Srf.SrfRequest & { on(event: 'cancel', fn: () => void): void };
+type Res = Srf.SrfResponse;
+
+/** Handles one new INVITE. Never throws: every failure becomes a SIP response and a log line. */
+export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res): Promise<void> {
+  const sipCallId = req.get('Call-ID');
+  const log = deps.log.child({ sipCallId });
+  const reject = (status: number, why: string, headers: Record<string, string> = {}) => {
+    log.info({ status, why, source: req.source_address }, 'invite rejected');
+    if (!res.finalResponseSent) res.send(status, { headers });
+  };
+
+  // 1. Which trunk (RFC 3261 §22.2 for digest).
+  const verdict = deps.auth.check({ method: 'INVITE', sourceAddress: req.source_address, authorization: req.get('Authorization') || undefined });
+  if (verdict.kind === 'challenge') return reject(401, 'challenge', { 'WWW-Authenticate': verdict.header });
+  if (verdict.kind === 'forbidden') {
+    deps.records.error({ tenantId: null, mode: 'live', callId: null, code: 'sip_403', message: `INVITE refused: ${verdict.why}`, details: { source: req.source_address, sipCallId } });
+    return reject(403, verdict.why);
+  }
+
+  // 2. Which number, belonging to one of those trunks' tenants.
+  const found = findNumber(deps.routing, req.uri, req.get('To'), verdict.trunks);
+  if (!found) return reject(404, 'unknown number');
+  const { number, trunk } = found;
+  if (!number.agentId) return reject(480, 'number has no agent');
+
+  // 3. The call: recorded and announced before anything else happens to it.
+  const call = new Call(
+    { id: randomUUID(), tenantId: number.tenantId, mode: number.mode, agentId: number.agentId, sipCallId },
+    log,
+  );
+  const scope = { tenantId: number.tenantId, mode: number.mode, callId: call.id };
+  if (!deps.admit(call)) return reject(503, 'at capacity', { 'Retry-After': '5' });
+  const from = req.getParsedHeader('From') as { uri: string };
+  deps.records.create({
+    id: call.id,
+    tenantId: number.tenantId,
+    mode: number.mode,
+    direction: 'inbound',
+    fromUri: from.uri,
+    toUri: req.uri,
+    fromNumber: dialledCandidates(from.uri, '')[0] ?? null,
+    toNumber: number.number,
+    trunkId: trunk.id,
+    agentId: number.agentId,
+    phoneNumberId: number.id,
+    sipCallId,
+    startedAt: call.startedAt.toISOString(),
+  });
+  deps.events.append('call.started', scope, {
+    callId: call.id,
+    agentId: number.agentId,
+    direction: 'inbound',
+    from: { uri: from.uri, number: dialledCandidates(from.uri, '')[0] ?? null },
+    to: { uri: req.uri, number: number.number },
+    trunkId: trunk.id,
+    sipCallId,
+  });
+  call.once('ended', (info) => deps.settle(finish(deps, call, info, leg)));
+
+  let leg: MediaLegPort | undefined;
+  let canceled = false;
+  req.on('cancel', () => {
+    // The SIP server has already answered 200 to the CANCEL and 487 to the INVITE.
+    canceled = true;
+    call.end({ reason: 'canceled', hangupBy: 'caller' });
+  });
+
+  // 4. Session timers (RFC 4028).
+  const timer = negotiateTimer(
+    { sessionExpires: req.get('Session-Expires') || undefined, minSE: req.get('Min-SE') || undefined, supported: req.get('Supported') || undefined },
+    { interval: deps.settings.sessionExpiresSeconds, minSE: deps.settings.minSessionExpiresSeconds },
+  );
+  if (timer.kind === 'reject') {
+    reject(422, 'session interval too small', { 'Min-SE': String(timer.minSE) });
+    call.end({ reason: 'session_timer_expired', hangupBy: 'system' });
+    return;
+  }
+
+  // 5. Media: a leg that answers the caller's offer.
+  try {
+    leg = await deps.media.createSipLeg(req.body, { inactivityTimeoutMs: deps.settings.inactivityTimeoutMs, label: call.id });
+  } catch (err) {
+    if (call.ended) return;
+    if (deps.media.isNoCommonCodec(err)) {
+      reject(488, 'no common codec', { Warning: '305 agent-studio "Incompatible media format"' });
+      call.end({ reason: 'no_common_codec', hangupBy: 'system' });
+    } else if (deps.media.isBadSdp(err)) {
+      reject(400, 'bad SDP');
+      call.end({ reason: 'bad_sdp', hangupBy: 'system' });
+    } else {
+      log.error({ err }, 'media leg failed');
+      reject(503, 'media unavailable', { 'Retry-After': '5' });
+      call.end({ reason: 'media_error', hangupBy: 'system' });
+    }
+    return;
+  }
+  if (call.ended) return leg.close('call ended');
+  const mediaLeg = leg;
+  mediaLeg.on('inactive', () => hangup(call, 'rtp_timeout'));
+  mediaLeg.on('close', (reason) => {
+    if (reason === 'media_worker_died') hangup(call, 'media_worker_died');
+  });
+
+  // 6. Ring, then answer.
+  if (deps.settings.ringMs > 0) {
+    res.send(180);
+    call.transition('ringing', '180 sent');
+    deps.events.append('call.ringing', scope, { callId: call.id, agentId: number.agentId });
+    await new Promise((r) => call.timer(deps.settings.ringMs, () => r(undefined)));
+    if (call.ended || canceled) return;
+  }
+  let dialog: Srf.Dialog;
+  try {
+    dialog = await deps.srf.createUAS(req, res, {
+      localSdp: mediaLeg.answerSdp,
+      headers: timer.kind === 'timer' ? timer.headers : {},
+    });
+  } catch (err) {
+    if (!call.ended) {
+      log.warn({ err: (err as Error).message }, 'answer failed');
+      call.end({ reason: canceled ? 'canceled' : 'media_error', hangupBy: canceled ? 'caller' : 'system' });
+    }
+    return;
+  }
+  if (call.ended) {
+    dialog.destroy();
+    return;
+  }
+  call.transition('answered', '200 sent');
+  const answeredAt = call.answeredAt!.toISOString();
+  deps.records.answered(call.id, answeredAt);
+  deps.events.append('call.answered', scope, { callId: call.id, agentId: number.agentId, answeredAt });
+  wireDialog(deps, call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
+  // Until the agent runtime speaks, the agent echoes the caller through mediasoup.
+  mediaLeg.echo().catch((err: unknown) => log.error({ err }, 'echo failed'));
+}
+
+/** Finds the dialled number among the candidates, in the tenant of one of the trunks. */
+function findNumber(
+  routing: InboundRouting,
+  requestUri: string,
+  to: string,
+  trunks: InboundTrunk[],
+): { number: DialledNumber; trunk: InboundTrunk } | undefined {
+  for (const candidate of dialledCandidates(requestUri, to)) {
+    const n = routing.number(candidate);
+    if (!n) continue;
+    // A number pinned to a trunk only answers through that trunk.
+    const trunk = trunks.find((t) => t.tenantId === n.tenantId && t.mode === n.mode && (!n.trunkId || n.trunkId === t.id));
+    if (trunk) return { number: n, trunk };
+  }
+  return undefined;
+}
+
+/** In-dialog life: BYE, re-INVITE (hold, unhold, new SDP), session refreshes. */
+function wireDialog(
+  deps: InboundDeps,
+  call: Call,
+  dialog: Srf.Dialog,
+  leg: MediaLegPort,
+  timer: { interval: number; refresher: 'uac' | 'uas'; headers: Record<string, string> } | undefined,
+): void {
+  let byUs = false;
+  dialog.on('destroy', () => {
+    if (!byUs) call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
+  });
+  call.onDispose(() => {
+    if ((dialog as Srf.Dialog & { connected?: boolean }).connected !== false) {
+      byUs = true;
+      dialog.destroy();
+    }
+  });
+
+  const delays = timer && timerDelays(timer.interval);
+  let expiry: NodeJS.Timeout | undefined;
+  const armTimer = () => {
+    if (!timer || !delays) return;
+    clearTimeout(expiry);
+    if (timer.refresher === 'uac') {
+      // §10: the side not refreshing sends BYE shortly before expiry.
+      expiry = call.timer(delays.expireMs, () => hangup(call, 'session_timer_expired'));
+    } else {
+      expiry = call.timer(delays.refreshMs, () => {
+        dialog
+          .modify(dialog.local.sdp)
+          .then(armTimer)
+          .catch(() => hangup(call, 'session_timer_expired'));
+      });
+    }
+  };
+  armTimer();
+
+  dialog.on('modify', (req, res) => {
+    leg
+      .updateRemote(req.body)
+      .then((answer) => {
+        res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp', ...(timer ? timer.headers : {}) } });
+        armTimer();
+      })
+      .catch((err: unknown) => {
+        call.log.warn({ err: (err as Error).message }, 're-INVITE refused');
+        res.send(deps.media.isNoCommonCodec(err) ? 488 : 400);
+      });
+  });
+  dialog.on('update', (_req, res) => {
+    res.send(200, { headers: timer ? timer.headers : {} });
+    armTimer();
+  });
+}
+
+function hangup(call: Call, reason: EndInfo['reason']): void {
+  call.end({ reason, hangupBy: 'system' });
+}
+
+/** Records the end, announces it. Runs once, from the call's `ended` event. */
+async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: MediaLegPort | undefined): Promise<void> {
+  const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
+  const endedAt = (call.endedAt ?? new Date()).toISOString();
+  const write = (rtp: Record<string, number>) => {
+    deps.records.ended(call.id, {
+      status: call.answeredAt ? 'completed' : info.reason === 'canceled' ? 'canceled' : 'failed',
+      endedAt,
+      durationMs: call.durationMs,
+      endReason: info.reason,
+      hangupBy: info.hangupBy,
+      rtpStats: rtp,
+    });
+    deps.events.append('call.ended', scope, {
+      callId: call.id,
+      agentId: call.identity.agentId,
+      endReason: info.reason,
+      hangupBy: info.hangupBy,
+      durationMs: call.durationMs,
+      rtp,
+    });
+  };
+  if (!leg) return write({});
+  // The leg's last counters go into the record, then the leg closes.
+  let rtp: Record<string, number> = {};
+  try {
+    rtp = { ...(await leg.stats()) };
+  } catch {
+    // the leg's worker is gone: no counters to keep
+  }
+  leg.close('call ended');
+  write(rtp);
+}
