@@ -1,15 +1,19 @@
 /**
  * The one uWS adapter: it mounts route definitions on a uWS app and handles, for every route,
- * aborts, body limits, JSON parsing, validation, authentication, middlewares, error mapping,
- * `cork()` and headers. No handler formats its own error or touches uWS.
+ * aborts, body limits, JSON parsing, validation, authentication, middlewares, authorization,
+ * error mapping, `cork()` and headers. No handler formats its own error or touches uWS.
+ *
+ * Order for one request: authenticate -> middlewares (rate limit, idempotency) -> authorize ->
+ * validate params, query and body -> handler.
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import { then, type Maybe } from '../../lib/maybe.js';
+import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
-import { Reply, type AuthContext, type AuthRequirement, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
+import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
 
 /** The outcome of a request, before it is written. */
 export interface Result {
@@ -24,14 +28,24 @@ export interface MiddlewareContext {
   auth: AuthContext | null;
   /** Headers added to whatever response goes out, success or error (e.g. X-RateLimit-*). */
   responseHeaders: Record<string, string>;
+  /** The request body as received (null without one), e.g. to fingerprint a request. */
+  rawBody: Buffer | null;
   log: Logger;
 }
 
-/** Runs around the handler, after authentication. Throw an AppError to refuse. */
-export type Middleware = (ctx: MiddlewareContext, next: () => Promise<Result>) => Promise<Result>;
+/**
+ * Runs around the handler, after authentication and before authorization, validation and the
+ * handler. Throw an AppError to refuse. Synchronous when it can be: `next()` returns a value when
+ * the rest of the chain did not wait, and a middleware that does not wait either keeps the
+ * request on the adapter's synchronous path.
+ */
+export type Middleware = (ctx: MiddlewareContext, next: () => Maybe<Result>) => Maybe<Result>;
 
-/** Establishes and checks the caller; synchronous when it can be (API keys, cached tokens). */
-export type Authenticator = (req: RequestInfo, requirement: Exclude<AuthRequirement, false>) => Maybe<AuthContext>;
+/**
+ * Establishes who is calling, or throws `authentication_error`; synchronous when it can be (API
+ * keys, cached tokens). Whether the caller may use the route is `authorize`'s business.
+ */
+export type Authenticator = (req: RequestInfo) => Maybe<AuthContext>;
 
 export interface AdapterOptions {
   log: Logger;
@@ -126,6 +140,7 @@ class IncomingRequest implements RequestInfo {
 /** Per-request state shared by middlewares and the handler; the child logger is made on first use. */
 class RequestScope implements MiddlewareContext {
   auth: AuthContext | null = null;
+  rawBody: Buffer | null = null;
   readonly responseHeaders: Record<string, string> = {};
   #log: Logger | undefined;
 
@@ -182,6 +197,7 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Re
   const getLog = () => mctx.log;
 
   const call = (rawBody: Buffer | null): Maybe<Result> => {
+    if (route.auth !== false) authorize(mctx.auth as AuthContext, route.auth);
     const ctx = new Context(
       parse(route.params, params, 'params', 'not_found'),
       parse(route.query, queryObject(info.query), 'query'),
@@ -202,13 +218,12 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Re
   };
 
   const run = (rawBody: Buffer | null): Maybe<Result> => {
+    mctx.rawBody = rawBody;
     const mws = opts.middlewares;
-    const chained = mws?.length
-      ? () => mws.reduceRight<() => Promise<Result>>((next, mw) => () => mw(mctx, next), async () => call(rawBody))()
-      : () => call(rawBody);
+    const chained = mws?.length ? () => dispatch(mws, 0, mctx, () => call(rawBody)) : () => call(rawBody);
     if (route.auth === false) return chained();
     if (!opts.authenticate) throw new AppError('authentication_error');
-    return then(opts.authenticate(info, route.auth), (auth) => {
+    return then(opts.authenticate(info), (auth) => {
       mctx.auth = auth;
       return chained();
     });
@@ -255,6 +270,12 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Re
 }
 
 const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Runs middleware `i` with the rest of the chain as its `next`, and `last` at the end. */
+function dispatch(mws: Middleware[], i: number, ctx: MiddlewareContext, last: () => Maybe<Result>): Maybe<Result> {
+  const mw = mws[i];
+  return mw ? mw(ctx, () => dispatch(mws, i + 1, ctx, last)) : last();
+}
 
 const tooLarge = (max: number) => new AppError('payload_too_large', `Request body exceeds ${max} bytes`);
 
