@@ -6,16 +6,14 @@
 import { z } from 'zod';
 import type { ApiKey } from '../../engine/store/repositories/api-keys.js';
 import type { Store } from '../../engine/store/store.js';
-import { generateApiKey } from '../auth/api-key-secret.js';
+import { generateApiKey, scopePattern } from '../auth/api-key-secret.js';
 import { hasScope } from '../http/authorize.js';
 import { AppError } from '../http/errors.js';
 import { pageOf, paginationQuery } from '../http/pagination.js';
 import { Reply, roles, route, type AuthContext, type Role, type RouteDef } from '../http/route.js';
 
 /** `*`, `resource:*` or `resource:action`, e.g. `agents:write`. */
-const scopeSchema = z
-  .string()
-  .regex(/^(\*|[a-z][a-z0-9_]*:([a-z][a-z0-9_]*|\*))$/, 'must be "*", "resource:*" or "resource:action"');
+const scopeSchema = z.string().regex(scopePattern, 'must be "*", "resource:*" or "resource:action"');
 
 /** Highest per-key limit: well past what one process serves, so it only guards against typos. */
 const MAX_RATE_LIMIT = 1_000_000;
