@@ -13,6 +13,7 @@ import type { Logger } from '../../config/logger.js';
 import { then, type Maybe } from '../../lib/maybe.js';
 import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
+import { routeErrors } from '../openapi.js';
 import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
 
 /** The outcome of a request, before it is written. */
@@ -53,7 +54,10 @@ export interface AdapterOptions {
   /** Required by any route with `auth` set; without it such routes answer 401. */
   authenticate?: Authenticator;
   middlewares?: Middleware[];
-  /** Check handler results against the route's response schema (tests, development). */
+  /**
+   * Check handler results against the route's response schema, and errors against the codes the
+   * route declares (its OpenAPI responses): a mismatch answers 500 and is logged (tests, development).
+   */
   validateResponses?: boolean;
 }
 
@@ -81,11 +85,12 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], opts
     if (seen.has(key)) throw new Error(`route declared twice: ${key}`);
     seen.add(key);
     const names = paramNames(route.path);
+    const declaredErrors = opts.validateResponses ? new Set<string>(routeErrors(route)) : undefined;
     const register = { get: app.get, post: app.post, put: app.put, patch: app.patch, delete: app.del }[route.method];
     register.call(app, route.path, (res: HttpResponse, req: HttpRequest) => {
       const params: Record<string, string> = {};
       names.forEach((n, i) => (params[n] = decodeURIComponent(req.getParameter(i) ?? '')));
-      handle(res, req, route, params, opts);
+      handle(res, req, route, params, opts, declaredErrors);
     });
   }
   const patterns = routes.map((r) => ({ re: pathRegex(r.path), method: r.method }));
@@ -190,7 +195,14 @@ function remoteIp(res: HttpResponse): string {
   return text;
 }
 
-function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Record<string, string>, opts: AdapterOptions): void {
+function handle(
+  res: HttpResponse,
+  req: HttpRequest,
+  route: RouteDef,
+  params: Record<string, string>,
+  opts: AdapterOptions,
+  declaredErrors: Set<string> | undefined,
+): void {
   const info = new IncomingRequest(res, req);
   const state = { aborted: false, async: false };
   const mctx = new RequestScope(route, info, opts.log);
@@ -229,7 +241,12 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Re
     });
   };
 
-  const fail = (err: unknown) => {
+  const fail = (thrown: unknown) => {
+    let err = thrown;
+    if (declaredErrors && err instanceof AppError && !declaredErrors.has(err.code)) {
+      getLog().error({ route: route.operationId, code: err.code }, 'error not declared by the route');
+      err = new Error(`${route.operationId} answered ${err.code}, which it does not declare (errors: [...])`, { cause: thrown });
+    }
     const out = toErrorResponse(err);
     if (out.internal) getLog().error({ err, route: route.operationId }, 'request failed');
     write(res, state, { status: out.status, body: out.body, headers: out.headers }, info.requestId, mctx.responseHeaders);
