@@ -152,9 +152,13 @@ async function main(argv: string[]): Promise<number> {
     return EX_USAGE;
   }
   const [command, ...extra] = parsed.positionals;
-  if (parsed.values.help || !command) {
+  if (parsed.values.help) {
     process.stdout.write(`${usage}\n`);
-    return command || parsed.values.help ? 0 : EX_USAGE;
+    return 0;
+  }
+  if (!command) {
+    process.stderr.write(`${usage}\n`);
+    return EX_USAGE;
   }
   if (!['create-tenant', 'create-api-key', 'list-tenants'].includes(command) || extra.length) {
     process.stderr.write(`admin: unknown command "${[command, ...extra].join(' ')}"\n\n${usage}\n`);
