@@ -74,6 +74,9 @@ test('login validation failures answer the whole envelope', async (t) => {
   assertError(t, await r.req('POST', '/api/v1/auth/refresh', { body: {} }), 'validation_error', 'Invalid request body', [
     { field: 'refreshToken', message: 'Field is required' },
   ]);
+  assertError(t, await r.req('POST', '/api/v1/auth/logout', { body: { refreshToken: 42 } }), 'validation_error', 'Invalid request body', [
+    { field: 'refreshToken', message: 'Invalid input: expected string, received number' },
+  ]);
 });
 
 test('refresh rotates: the new pair works, the spent token cannot be used again', async (t) => {
