@@ -11,9 +11,9 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import { then, type Maybe } from '../../lib/maybe.js';
+import { routeErrors } from '../openapi.js';
 import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
-import { routeErrors } from '../openapi.js';
 import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
 
 /** The outcome of a request, before it is written. */

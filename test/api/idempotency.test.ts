@@ -85,6 +85,8 @@ test('a repeat while the first is still running gets 409, and one user is create
   const owner = await userWithRole(r.app, t1.tenantId, 'owner');
   const idem = randomUUID();
   const body = { email: `racer-${idem}@example.test`, role: 'member', password: 'a long enough password' };
+  // Two open connections first, so both requests leave at once.
+  await Promise.all([0, 1].map(() => r.req('GET', '/api/v1/health/live')));
   // Creating a user hashes a password (tens of ms): the second request arrives while the first runs.
   const [a, b] = await Promise.all(
     [0, 1].map(() => r.req('POST', '/api/v1/users', { headers: { ...owner.headers, 'idempotency-key': idem }, body })),
