@@ -15,6 +15,7 @@ export const MIN_PASSWORD_LENGTH = 12;
 /** Longest accepted: scrypt's cost grows with the input, and no person types more. */
 export const MAX_PASSWORD_LENGTH = 1024;
 
+/** A tenant's first owner. */
 export interface NewOwner {
   email: string;
   name?: string | null;

@@ -16,6 +16,7 @@ import type { TokenAuthenticator } from './authenticator.js';
 import { dummyHash, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
+/** What login and refresh answer. */
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
@@ -31,6 +32,7 @@ const PURGE_EVERY_MS = 3600_000;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
+/** Login, refresh, logout and ending a user's sessions, over the refresh_tokens table. */
 export class Sessions {
   #lastPurge = 0;
 

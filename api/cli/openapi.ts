@@ -15,10 +15,10 @@ import { createLogger } from '../../config/logger.js';
 import { startApp } from '../app.js';
 
 /** The committed document, relative to the repository root. */
-export const OPENAPI_FILE = path.join('docs', 'openapi.json');
+const OPENAPI_FILE = path.join('docs', 'openapi.json');
 
 /** The document as committed: two-space JSON with a final newline. */
-export const formatOpenApi = (doc: unknown): string => `${JSON.stringify(doc, null, 2)}\n`;
+const formatOpenApi = (doc: unknown): string => `${JSON.stringify(doc, null, 2)}\n`;
 
 async function main(): Promise<void> {
   const out = process.argv[2] ?? OPENAPI_FILE;

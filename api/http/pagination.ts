@@ -6,8 +6,10 @@ import { z } from 'zod';
 
 /** Largest page; a bigger `limit` is a validation error rather than a silent cut. */
 export const MAX_PAGE_SIZE = 100;
+/** The reference's own example (`?limit=20`). */
 export const DEFAULT_PAGE_SIZE = 20;
 
+/** `limit` and `offset` query parameters, with the defaults and bounds above. */
 export const paginationQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
   offset: z.coerce.number().int().min(0).default(0),

@@ -38,9 +38,11 @@ const HEADER = 'idempotency-key';
 const FIELD = 'Idempotency-Key';
 
 export interface IdempotencyOptions {
+  /** Clock, in ms (tests). */
   now?: () => number;
 }
 
+/** The `Idempotency-Key` middleware over the idempotency_keys table (see the file comment). */
 export function idempotency(store: Store, opts: IdempotencyOptions = {}): Middleware {
   const now = opts.now ?? Date.now;
   const inFlight = new Set<string>();

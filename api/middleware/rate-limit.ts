@@ -22,6 +22,7 @@
 import type { Middleware } from '../http/adapter.js';
 import { AppError } from '../http/errors.js';
 
+/** Limits are requests per minute (the reference's unit). */
 const WINDOW_MS = 60_000;
 
 /** Callers tracked at once; ~100 bytes each, so ~10 MB at the cap. */
@@ -40,6 +41,10 @@ export interface RateLimitOptions {
   now?: () => number;
 }
 
+/**
+ * The rate-limit middleware (see the file comment). `tracked` is the number of callers with an
+ * open window, for tests of the memory bound.
+ */
 export function rateLimit(opts: RateLimitOptions): Middleware & { readonly tracked: number } {
   const windows = new Map<string, Window>();
   const maxTracked = opts.maxTracked ?? DEFAULT_MAX_TRACKED;

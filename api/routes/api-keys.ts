@@ -28,6 +28,7 @@ const createSchema = z
   })
   .meta({ id: 'ApiKeyCreate' });
 
+/** An API key as the API shows it: never the secret, only its display prefix. */
 export const apiKeySchema = z
   .object({
     id: z.uuid(),
@@ -72,6 +73,7 @@ export const stronger = (a: Role, b: Role) => roles.indexOf(a) < roles.indexOf(b
 
 const managers = ['owner', 'admin'] as const;
 
+/** Routes under /api/v1/api-keys. */
 export function apiKeyRoutes(store: Store): RouteDef[] {
   /** The key, if this caller may see it: same tenant, and test callers see only test keys. */
   const visible = (auth: AuthContext, id: string): ApiKey => {

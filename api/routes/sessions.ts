@@ -16,6 +16,7 @@ const loginSchema = z
 
 const refreshSchema = z.object({ refreshToken: jwt }).meta({ id: 'RefreshRequest' });
 
+/** What login and refresh answer. */
 export const tokenPairSchema = z
   .object({
     accessToken: z.string().describe('JWT for `Authorization: Bearer`; short-lived'),
@@ -26,6 +27,7 @@ export const tokenPairSchema = z
   })
   .meta({ id: 'TokenPair' });
 
+/** Routes under /api/v1/auth that sign in and out (`me` is in `auth.ts`). */
 export function sessionRoutes(sessions: Sessions): RouteDef[] {
   return [
     route({

@@ -11,6 +11,7 @@ import { pageOf, paginationQuery } from '../http/pagination.js';
 import { route, type RouteDef } from '../http/route.js';
 import { toApiUser, userSchema } from './users.js';
 
+/** A tenant as the API shows it. */
 export const tenantSchema = z
   .object({
     id: z.uuid(),
@@ -53,6 +54,7 @@ const toApi = (t: Tenant): z.infer<typeof tenantSchema> => ({
 
 const superAdmin = { superAdmin: true } as const;
 
+/** Routes under /api/v1/tenants (super-admins only). */
 export function tenantRoutes(store: Store): RouteDef[] {
   const find = (id: string): Tenant => {
     const t = store.tenants.get(id);

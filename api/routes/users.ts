@@ -15,6 +15,7 @@ import { AppError } from '../http/errors.js';
 import { pageOf, paginationQuery } from '../http/pagination.js';
 import { Reply, roles, route, type AuthContext, type RouteDef } from '../http/route.js';
 
+/** A person as the API shows them: never the password hash. */
 export const userSchema = z
   .object({
     id: z.uuid(),
@@ -53,6 +54,7 @@ const updateSchema = z
 
 const idParams = z.object({ id: z.uuid() });
 
+/** The API's view of a stored user. */
 export const toApiUser = (u: UserWithSecret | User): z.infer<typeof userSchema> => {
   const p = 'passwordHash' in u ? publicUser(u) : u;
   return {
@@ -73,6 +75,7 @@ const managers = ['owner', 'admin'] as const;
 const read = { scope: 'users:read', liveOnly: true } as const;
 const write = { roles: managers, scope: 'users:write', liveOnly: true } as const;
 
+/** Routes under /api/v1/users, scoped to the caller's tenant. */
 export function userRoutes(store: Store, sessions: Sessions): RouteDef[] {
   const find = (auth: AuthContext, id: string): UserWithSecret => {
     const u = store.users.getInTenant(auth.tenantId, id);

@@ -6,6 +6,7 @@
 import type { Db } from '../database.js';
 import { nowIso } from '../ids.js';
 
+/** A stored result under (tenant, principal, key). */
 export interface IdempotencyRecord {
   tenantId: string;
   principal: string;
@@ -30,6 +31,7 @@ interface Row {
   created_at: string;
 }
 
+/** The idempotency_keys table. */
 export class IdempotencyKeysRepo {
   readonly #get;
   readonly #insert;

@@ -6,6 +6,7 @@
 import type { Db } from '../database.js';
 import { nowIso } from '../ids.js';
 
+/** A stored refresh token (its hash stays in the repository). */
 export interface RefreshToken {
   id: string;
   userId: string;
@@ -47,6 +48,7 @@ export interface NewRefreshToken {
   expiresAt: string;
 }
 
+/** The refresh_tokens table. */
 export class RefreshTokensRepo {
   readonly #insert;
   readonly #get;
