@@ -2,6 +2,7 @@
  * The documentation pages load everything from us: every asset their HTML references is served
  * from our own paths with a sensible content type and caching, and nothing points elsewhere.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import test from 'ava';
 import { assertError } from '../helpers/envelope.js';
 import { useApp } from '../helpers/app.js';
@@ -80,4 +81,41 @@ test('/openapi.json is OpenAPI 3 with both security schemes', async (t) => {
     bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
     apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
   });
+});
+
+/** Debian's chromium, when installed (the softphone tests need it too; set-up does not install it yet). */
+const chromium = ['chromium', 'chromium-browser'].find((bin) => spawnSync(bin, ['--version']).status === 0);
+
+/** The page's DOM after its scripts ran, in a real browser that cannot resolve any host but ours. */
+function render(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(chromium!, [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+      '--virtual-time-budget=15000',
+      '--dump-dom',
+      url,
+    ]);
+    let dom = '';
+    child.stdout.on('data', (d: Buffer) => (dom += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(dom) : reject(new Error(`chromium exited ${code}`))));
+  });
+}
+
+const inBrowser = chromium ? test : test.skip;
+const why = chromium ? '' : ' (skipped: chromium is not installed)';
+
+inBrowser(`Swagger UI renders our operations in a browser with no internet${why}`, async (t) => {
+  const dom = await render(`${r.base}/docs`);
+  t.regex(dom, /class="opblock-summary-path" data-path="\/api\/v1\/api-keys"/);
+  t.regex(dom, /Create an API key; the response holds the whole key, shown this once/);
+});
+
+inBrowser(`ReDoc renders our operations in a browser with no internet${why}`, async (t) => {
+  const dom = await render(`${r.base}/redoc`);
+  t.regex(dom, /Sign in with e-mail and password: an access token and a refresh token/);
+  t.regex(dom, /operation\/createApiKey/);
 });
