@@ -7,10 +7,19 @@ import type { Config } from '../config/schema.js';
 import { Engine, engineVersion } from '../engine/engine.js';
 import { Reply, route, type RouteDef } from './http/route.js';
 import { buildOpenApi } from './openapi.js';
+import { bootstrapFirstTenant } from './auth/accounts.js';
 import { createAuthenticator } from './auth/authenticator.js';
+import { Sessions } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
+import { docsRoutes } from './docs/docs-pages.js';
+import { idempotency } from './middleware/idempotency.js';
+import { rateLimit } from './middleware/rate-limit.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { userRoutes } from './routes/users.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
 /** Requests per minute for callers without a limit of their own (the reference's default). */
@@ -19,6 +28,7 @@ export const DEFAULT_RATE_LIMIT = 100;
 export interface App {
   readonly engine: Engine;
   readonly tokens: TokenService;
+  readonly sessions: Sessions;
   readonly http: HttpServer;
   readonly routes: readonly RouteDef[];
   /** Graceful stop: HTTP first (no new work), then the engine. Idempotent. */
@@ -30,12 +40,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let tokens: TokenService;
   try {
     tokens = await TokenService.create(config);
+    await bootstrapFirstTenant(engine.store, config.bootstrap, log);
   } catch (e) {
     await engine.close();
     throw e;
   }
   const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
-  const routes: RouteDef[] = [...healthRoutes(engine.health), ...authRoutes(engine.store)];
+  const sessions = new Sessions(engine.store, tokens, authenticate, log.child({ component: 'auth' }));
+  const routes: RouteDef[] = [
+    ...healthRoutes(engine.health),
+    ...authRoutes(engine.store),
+    ...sessionRoutes(sessions),
+    ...apiKeyRoutes(engine.store),
+    ...tenantRoutes(engine.store),
+    ...userRoutes(engine.store, sessions),
+  ];
   const openapi = JSON.stringify(
     buildOpenApi(routes, { title: 'Agent Studio API', version: engineVersion }),
   );
@@ -50,6 +69,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       operationId: 'getOpenApi',
       handler: () => Reply.raw(openapi, 'application/json; charset=utf-8'),
     }),
+    ...docsRoutes('/openapi.json', 'Agent Studio API'),
   );
   let http: HttpServer;
   try {
@@ -57,6 +77,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       log: log.child({ component: 'http' }),
       maxBodyBytes: config.http.maxBodyBytes,
       authenticate,
+      // Rate limiting first, so every request counts, even one that idempotency answers.
+      middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT }), idempotency(engine.store)],
       validateResponses: config.env !== 'production',
     });
   } catch (e) {
@@ -68,6 +90,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   return {
     engine,
     tokens,
+    sessions,
     http,
     routes,
     close: () =>

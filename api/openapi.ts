@@ -60,7 +60,15 @@ export function routeErrors(route: RouteDef): ErrorCode[] {
   if (route.auth !== false) {
     codes.add('authentication_error');
     codes.add('rate_limit_exceeded');
-    if (route.auth.roles || route.auth.superAdmin || route.auth.scope) codes.add('authorization_error');
+    if (route.auth.roles || route.auth.superAdmin || route.auth.scope || route.auth.liveOnly) {
+      codes.add('authorization_error');
+    }
+  }
+  if (route.limitByIp) codes.add('rate_limit_exceeded');
+  if (route.idempotent) {
+    // A key reused with another request (422), or repeated while the first still runs (409).
+    codes.add('validation_error');
+    codes.add('conflict');
   }
   if (route.params) codes.add('not_found');
   if (route.query || route.body) codes.add('validation_error');
@@ -70,6 +78,36 @@ export function routeErrors(route: RouteDef): ErrorCode[] {
   }
   codes.add('internal_error');
   return [...codes];
+}
+
+const intHeader = (description: string): Json => ({ description, schema: { type: 'integer' } });
+
+const rateLimitHeaderDefs: Json = {
+  'X-RateLimit-Limit': intHeader('Requests allowed per minute for this caller'),
+  'X-RateLimit-Remaining': intHeader('Requests left in the current window'),
+  'X-RateLimit-Reset': intHeader('When the window resets, in Unix seconds'),
+  'Retry-After': intHeader('Seconds until a request may succeed'),
+};
+
+const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
+
+/**
+ * Rate-limited responses carry X-RateLimit-*, and 429 also Retry-After. Authenticated routes are
+ * limited per caller, so every response but 401 (no caller yet) has them; `limitByIp` routes are
+ * limited before anything else, so all of theirs do.
+ */
+function addRateLimitHeaders(route: RouteDef, responses: Json): void {
+  if (route.auth === false && !route.limitByIp) return;
+  for (const [status, response] of Object.entries(responses)) {
+    if (route.auth !== false && status === '401') continue;
+    const headers: Json = {
+      'X-RateLimit-Limit': headerRef('X-RateLimit-Limit'),
+      'X-RateLimit-Remaining': headerRef('X-RateLimit-Remaining'),
+      'X-RateLimit-Reset': headerRef('X-RateLimit-Reset'),
+    };
+    if (status === '429') headers['Retry-After'] = headerRef('Retry-After');
+    (response as Json).headers = headers;
+  }
 }
 
 export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Json {
@@ -102,6 +140,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
       };
     }
+    addRateLimitHeaders(route, responses);
     const op: Json = {
       operationId: route.operationId,
       summary: route.summary,
@@ -115,7 +154,10 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
         name: 'Idempotency-Key',
         in: 'header',
         required: false,
-        description: 'Repeating a key returns the first result instead of creating again.',
+        description:
+          'Retrying with the same key within 24 hours returns the first successful result (status and body, ' +
+          'with `Idempotent-Replayed: true`) without creating again. The same key with a different request ' +
+          'is 422 validation_error; a repeat while the first still runs is 409 conflict. Use a random key (a UUID).',
         schema: { type: 'string', maxLength: 255 },
       });
     }
@@ -134,6 +176,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
     paths,
     components: {
       schemas: components,
+      headers: rateLimitHeaderDefs,
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },

@@ -9,6 +9,9 @@ const SHOWN = 4;
 
 export const keyPattern = /^as_(live|test)_[0-9A-Za-z]{32}$/;
 
+/** A scope: `*`, `resource:*` or `resource:action` (e.g. `agents:write`). */
+export const scopePattern = /^(\*|[a-z][a-z0-9_]*:([a-z][a-z0-9_]*|\*))$/;
+
 export function generateApiKey(mode: Mode): { key: string; prefix: string; hash: string } {
   // Rejection sampling keeps the alphabet uniform (256 is not a multiple of 62).
   let body = '';

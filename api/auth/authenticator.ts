@@ -1,21 +1,31 @@
 /**
  * Who is calling: `X-API-Key: as_live_…|as_test_…` (servers) or `Authorization: Bearer <JWT>`
- * (people). Returns the caller's AuthContext, or throws `authentication_error` (who are you?) or
- * `authorization_error` (you may not do this).
+ * (people). Returns the caller's AuthContext, or throws `authentication_error`. Whether the caller
+ * may use a route is decided afterwards by `authorize` (`../http/authorize.ts`).
  */
 import type { Store } from '../../engine/store/store.js';
 import { nowIso } from '../../engine/store/ids.js';
 import type { Maybe } from '../../lib/maybe.js';
 import type { Authenticator } from '../http/adapter.js';
 import { AppError } from '../http/errors.js';
-import type { AuthContext, AuthRequirement } from '../http/route.js';
+import type { AuthContext } from '../http/route.js';
 import { hashApiKey, keyPattern } from './api-key-secret.js';
 import type { AccessClaims, TokenService } from './tokens.js';
 
+export { authorize, hasScope } from '../http/authorize.js';
+
 /** last_used_at is written at most this often per key: a write per request would cost more than the request. */
 const TOUCH_EVERY_MS = 60_000;
+/** Keys whose last write time is remembered; past this the map starts over (one extra write per key). */
+const TOUCHED_MAX = 10_000;
 /** Verified tokens kept so a token's signature is checked once, not per request. */
 const TOKEN_CACHE_MAX = 10_000;
+/**
+ * How long a verified token is trusted without checking its session again. Sign-out and refresh
+ * reuse drop their session's verdicts at once; this bounds everything else (a session revoked by
+ * another process, e.g. the admin command).
+ */
+const TOKEN_CACHE_MS = 60_000;
 
 export interface AuthenticatorDeps {
   store: Store;
@@ -24,7 +34,15 @@ export interface AuthenticatorDeps {
   defaultRateLimit: number;
 }
 
-export function createAuthenticator(deps: AuthenticatorDeps): Authenticator & { forget(token?: string): void } {
+/** The authenticator, plus ways to drop cached token verdicts. */
+export type TokenAuthenticator = Authenticator & {
+  /** Drops one token's cached verdict, or all of them. */
+  forget(token?: string): void;
+  /** Drops the cached verdicts of every access token of a session (after sign-out or reuse). */
+  forgetSession(sessionId: string): void;
+};
+
+export function createAuthenticator(deps: AuthenticatorDeps): TokenAuthenticator {
   const touched = new Map<string, number>();
   const tokenCache = new Map<string, { claims: AccessClaims; expMs: number }>();
 
@@ -38,6 +56,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator & { 
     }
     const now = Date.now();
     if (now - (touched.get(k.id) ?? 0) >= TOUCH_EVERY_MS) {
+      if (touched.size >= TOUCHED_MAX) touched.clear();
       touched.set(k.id, now);
       deps.store.apiKeys.touch(k.id, nowIso());
     }
@@ -80,24 +99,27 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator & { 
   const fromToken = (token: string): Maybe<AuthContext> => {
     const hit = tokenCache.get(token);
     if (hit && hit.expMs > Date.now()) return fromClaims(hit.claims);
+    if (hit) tokenCache.delete(token);
     return deps.tokens.verifyAccess(token).then(
       (claims) => {
+        // A signed-out session's access tokens die with it, before they expire.
+        if (!deps.store.refreshTokens.familyLive(claims.sid)) {
+          throw new AppError('authentication_error', 'Session ended');
+        }
         if (tokenCache.size >= TOKEN_CACHE_MAX) tokenCache.delete(tokenCache.keys().next().value!);
-        const expMs = Date.now() + 60_000;
-        tokenCache.set(token, { claims, expMs: Math.min(expMs, expiryMs(token)) });
+        tokenCache.set(token, { claims, expMs: Math.min(Date.now() + TOKEN_CACHE_MS, expiryMs(token)) });
         return fromClaims(claims);
       },
-      () => {
+      (e: unknown) => {
+        if (e instanceof AppError) throw e;
         throw new AppError('authentication_error', 'Invalid or expired token');
       },
     );
   };
 
-  const authenticate = (
-    headers: Record<string, string>,
-  ): Maybe<AuthContext> => {
-    const key = headers['x-api-key'];
-    const authz = headers['authorization'];
+  const authenticate = ((req) => {
+    const key = req.headers['x-api-key'];
+    const authz = req.headers['authorization'];
     if (key !== undefined && authz !== undefined) {
       throw new AppError('authentication_error', 'Send either X-API-Key or Authorization, not both');
     }
@@ -108,33 +130,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator & { 
       return fromToken(m[1]!);
     }
     throw new AppError('authentication_error', 'Missing credentials: send X-API-Key or Authorization: Bearer');
+  }) as TokenAuthenticator;
+  authenticate.forget = (token?: string) => (token ? tokenCache.delete(token) : tokenCache.clear());
+  authenticate.forgetSession = (sessionId: string) => {
+    for (const [token, v] of tokenCache) if (v.claims.sid === sessionId) tokenCache.delete(token);
   };
-
-  const fn = ((req, requirement) => {
-    const ctx = authenticate(req.headers);
-    return ctx instanceof Promise ? ctx.then((c) => authorize(c, requirement)) : authorize(ctx, requirement);
-  }) as Authenticator & { forget(token?: string): void };
-  /** Drops cached token verdicts (after logout or a key change). */
-  fn.forget = (token?: string) => (token ? tokenCache.delete(token) : tokenCache.clear());
-  return fn;
-}
-
-/** Checks the route's requirement against the caller. */
-export function authorize(ctx: AuthContext, req: Exclude<AuthRequirement, false>): AuthContext {
-  if (req.superAdmin && !ctx.superAdmin) throw new AppError('authorization_error', 'Super-admin only');
-  if (req.roles && !req.roles.includes(ctx.role)) {
-    throw new AppError('authorization_error', `Role ${ctx.role} may not do this (needs ${req.roles.join(' or ')})`);
-  }
-  if (req.scope && ctx.scopes && !hasScope(ctx.scopes, req.scope)) {
-    throw new AppError('authorization_error', `API key lacks scope ${req.scope}`);
-  }
-  return ctx;
-}
-
-/** `agents:write` is granted by `agents:write`, `agents:*` or `*`. */
-export function hasScope(granted: readonly string[], needed: string): boolean {
-  const [resource] = needed.split(':');
-  return granted.some((g) => g === '*' || g === needed || g === `${resource}:*`);
+  return authenticate;
 }
 
 function expiryMs(token: string): number {

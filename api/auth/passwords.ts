@@ -32,3 +32,20 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** A hash to compare against when the user does not exist, so timing does not reveal it. */
 export const dummyHash = hashPassword('no-such-user-password');
+
+const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+/** 24 characters of a 56-character alphabet: ~139 bits, and no look-alikes (0/O, 1/l/I). */
+const GENERATED_LENGTH = 24;
+
+/** A random password for accounts made by the admin command. */
+export function generatePassword(): string {
+  let out = '';
+  // Rejection sampling keeps the alphabet uniform (256 is not a multiple of 56).
+  const limit = 256 - (256 % PASSWORD_ALPHABET.length);
+  while (out.length < GENERATED_LENGTH) {
+    for (const b of randomBytes(GENERATED_LENGTH)) {
+      if (b < limit && out.length < GENERATED_LENGTH) out += PASSWORD_ALPHABET[b % PASSWORD_ALPHABET.length];
+    }
+  }
+  return out;
+}

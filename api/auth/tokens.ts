@@ -1,7 +1,8 @@
 /**
- * Access tokens (JWT, through jose). The algorithm is pinned: HS256 with a secret, or the
- * algorithm of the configured key pair (RS256, ES256 or EdDSA). Verification checks the
- * signature, exp, nbf, iss, aud and the token type.
+ * Access and refresh tokens (JWT, through jose). The algorithm is pinned: HS256 with a secret, or
+ * the algorithm of the configured key pair (RS256, ES256 or EdDSA). Verification checks the
+ * signature, exp, nbf, iss, aud and the token type (`typ` claim), so a refresh token is never
+ * accepted as an access token or the other way round.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,17 @@ export interface AccessClaims {
   role: Role;
   /** Super-admin. */
   sa: boolean;
+  /** Session: the refresh-token family the token was issued under (revoked on sign-out). */
+  sid: string;
+}
+
+export interface RefreshClaims {
+  /** User id. */
+  sub: string;
+  /** The token's id: its row in refresh_tokens. */
+  jti: string;
+  /** Session (refresh-token family). */
+  sid: string;
 }
 
 type Key = jose.CryptoKey | Uint8Array;
@@ -52,7 +64,7 @@ export class TokenService {
 
   async signAccess(claims: AccessClaims): Promise<{ token: string; expiresIn: number }> {
     const expiresIn = this.auth.accessTokenTtlSeconds;
-    const token = await new jose.SignJWT({ tid: claims.tid, role: claims.role, sa: claims.sa, typ: 'access' })
+    const token = await new jose.SignJWT({ tid: claims.tid, role: claims.role, sa: claims.sa, sid: claims.sid, typ: 'access' })
       .setProtectedHeader({ alg: this.alg, typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuer(this.auth.jwtIssuer)
@@ -67,16 +79,50 @@ export class TokenService {
 
   /** The claims of a valid access token; throws (any jose error) otherwise. */
   async verifyAccess(token: string): Promise<AccessClaims> {
+    const payload = await this.verify(token);
+    if (
+      payload.typ !== 'access' ||
+      typeof payload.tid !== 'string' ||
+      typeof payload.role !== 'string' ||
+      typeof payload.sid !== 'string'
+    ) {
+      throw new Error('not an access token');
+    }
+    return { sub: payload.sub!, tid: payload.tid, role: payload.role as Role, sa: payload.sa === true, sid: payload.sid };
+  }
+
+  /** A refresh token for the row `claims.jti`, valid `auth.refreshTokenTtlSeconds`. */
+  async signRefresh(claims: RefreshClaims): Promise<{ token: string; expiresIn: number; expiresAt: Date }> {
+    const expiresIn = this.auth.refreshTokenTtlSeconds;
+    const iat = Math.floor(Date.now() / 1000);
+    const token = await new jose.SignJWT({ sid: claims.sid, typ: 'refresh' })
+      .setProtectedHeader({ alg: this.alg, typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuer(this.auth.jwtIssuer)
+      .setAudience(this.auth.jwtAudience)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(iat + expiresIn)
+      .setJti(claims.jti)
+      .sign(this.signKey);
+    return { token, expiresIn, expiresAt: new Date((iat + expiresIn) * 1000) };
+  }
+
+  /** The claims of a valid refresh token (signature and expiry only: the store decides the rest). */
+  async verifyRefresh(token: string): Promise<RefreshClaims> {
+    const payload = await this.verify(token, ['jti']);
+    if (payload.typ !== 'refresh' || typeof payload.sid !== 'string') throw new Error('not a refresh token');
+    return { sub: payload.sub!, jti: payload.jti!, sid: payload.sid };
+  }
+
+  private async verify(token: string, extra: string[] = []): Promise<jose.JWTPayload> {
     const { payload } = await jose.jwtVerify(token, this.verifyKey, {
       algorithms: [this.alg],
       issuer: this.auth.jwtIssuer,
       audience: this.auth.jwtAudience,
-      requiredClaims: ['sub', 'exp', 'iat'],
+      requiredClaims: ['sub', 'exp', 'iat', ...extra],
     });
-    if (payload.typ !== 'access' || typeof payload.tid !== 'string' || typeof payload.role !== 'string') {
-      throw new Error('not an access token');
-    }
-    return { sub: payload.sub!, tid: payload.tid, role: payload.role as Role, sa: payload.sa === true };
+    return payload;
   }
 }
 

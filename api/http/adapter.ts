@@ -1,15 +1,20 @@
 /**
  * The one uWS adapter: it mounts route definitions on a uWS app and handles, for every route,
- * aborts, body limits, JSON parsing, validation, authentication, middlewares, error mapping,
- * `cork()` and headers. No handler formats its own error or touches uWS.
+ * aborts, body limits, JSON parsing, validation, authentication, middlewares, authorization,
+ * error mapping, `cork()` and headers. No handler formats its own error or touches uWS.
+ *
+ * Order for one request: authenticate -> middlewares (rate limit, idempotency) -> authorize ->
+ * validate params, query and body -> handler.
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import { then, type Maybe } from '../../lib/maybe.js';
+import { routeErrors } from '../openapi.js';
+import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
-import { Reply, type AuthContext, type AuthRequirement, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
+import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
 
 /** The outcome of a request, before it is written. */
 export interface Result {
@@ -24,14 +29,24 @@ export interface MiddlewareContext {
   auth: AuthContext | null;
   /** Headers added to whatever response goes out, success or error (e.g. X-RateLimit-*). */
   responseHeaders: Record<string, string>;
+  /** The request body as received (null without one), e.g. to fingerprint a request. */
+  rawBody: Buffer | null;
   log: Logger;
 }
 
-/** Runs around the handler, after authentication. Throw an AppError to refuse. */
-export type Middleware = (ctx: MiddlewareContext, next: () => Promise<Result>) => Promise<Result>;
+/**
+ * Runs around the handler, after authentication and before authorization, validation and the
+ * handler. Throw an AppError to refuse. Synchronous when it can be: `next()` returns a value when
+ * the rest of the chain did not wait, and a middleware that does not wait either keeps the
+ * request on the adapter's synchronous path.
+ */
+export type Middleware = (ctx: MiddlewareContext, next: () => Maybe<Result>) => Maybe<Result>;
 
-/** Establishes and checks the caller; synchronous when it can be (API keys, cached tokens). */
-export type Authenticator = (req: RequestInfo, requirement: Exclude<AuthRequirement, false>) => Maybe<AuthContext>;
+/**
+ * Establishes who is calling, or throws `authentication_error`; synchronous when it can be (API
+ * keys, cached tokens). Whether the caller may use the route is `authorize`'s business.
+ */
+export type Authenticator = (req: RequestInfo) => Maybe<AuthContext>;
 
 export interface AdapterOptions {
   log: Logger;
@@ -39,7 +54,10 @@ export interface AdapterOptions {
   /** Required by any route with `auth` set; without it such routes answer 401. */
   authenticate?: Authenticator;
   middlewares?: Middleware[];
-  /** Check handler results against the route's response schema (tests, development). */
+  /**
+   * Check handler results against the route's response schema, and errors against the codes the
+   * route declares (its OpenAPI responses): a mismatch answers 500 and is logged (tests, development).
+   */
   validateResponses?: boolean;
 }
 
@@ -67,11 +85,12 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], opts
     if (seen.has(key)) throw new Error(`route declared twice: ${key}`);
     seen.add(key);
     const names = paramNames(route.path);
+    const declaredErrors = opts.validateResponses ? new Set<string>(routeErrors(route)) : undefined;
     const register = { get: app.get, post: app.post, put: app.put, patch: app.patch, delete: app.del }[route.method];
     register.call(app, route.path, (res: HttpResponse, req: HttpRequest) => {
       const params: Record<string, string> = {};
       names.forEach((n, i) => (params[n] = decodeURIComponent(req.getParameter(i) ?? '')));
-      handle(res, req, route, params, opts);
+      handle(res, req, route, params, opts, declaredErrors);
     });
   }
   const patterns = routes.map((r) => ({ re: pathRegex(r.path), method: r.method }));
@@ -126,6 +145,7 @@ class IncomingRequest implements RequestInfo {
 /** Per-request state shared by middlewares and the handler; the child logger is made on first use. */
 class RequestScope implements MiddlewareContext {
   auth: AuthContext | null = null;
+  rawBody: Buffer | null = null;
   readonly responseHeaders: Record<string, string> = {};
   #log: Logger | undefined;
 
@@ -175,13 +195,21 @@ function remoteIp(res: HttpResponse): string {
   return text;
 }
 
-function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Record<string, string>, opts: AdapterOptions): void {
+function handle(
+  res: HttpResponse,
+  req: HttpRequest,
+  route: RouteDef,
+  params: Record<string, string>,
+  opts: AdapterOptions,
+  declaredErrors: Set<string> | undefined,
+): void {
   const info = new IncomingRequest(res, req);
   const state = { aborted: false, async: false };
   const mctx = new RequestScope(route, info, opts.log);
   const getLog = () => mctx.log;
 
   const call = (rawBody: Buffer | null): Maybe<Result> => {
+    if (route.auth !== false) authorize(mctx.auth as AuthContext, route.auth);
     const ctx = new Context(
       parse(route.params, params, 'params', 'not_found'),
       parse(route.query, queryObject(info.query), 'query'),
@@ -202,19 +230,23 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Re
   };
 
   const run = (rawBody: Buffer | null): Maybe<Result> => {
+    mctx.rawBody = rawBody;
     const mws = opts.middlewares;
-    const chained = mws?.length
-      ? () => mws.reduceRight<() => Promise<Result>>((next, mw) => () => mw(mctx, next), async () => call(rawBody))()
-      : () => call(rawBody);
+    const chained = mws?.length ? () => dispatch(mws, 0, mctx, () => call(rawBody)) : () => call(rawBody);
     if (route.auth === false) return chained();
     if (!opts.authenticate) throw new AppError('authentication_error');
-    return then(opts.authenticate(info, route.auth), (auth) => {
+    return then(opts.authenticate(info), (auth) => {
       mctx.auth = auth;
       return chained();
     });
   };
 
-  const fail = (err: unknown) => {
+  const fail = (thrown: unknown) => {
+    let err = thrown;
+    if (declaredErrors && err instanceof AppError && !declaredErrors.has(err.code)) {
+      getLog().error({ route: route.operationId, code: err.code }, 'error not declared by the route');
+      err = new Error(`${route.operationId} answered ${err.code}, which it does not declare (errors: [...])`, { cause: thrown });
+    }
     const out = toErrorResponse(err);
     if (out.internal) getLog().error({ err, route: route.operationId }, 'request failed');
     write(res, state, { status: out.status, body: out.body, headers: out.headers }, info.requestId, mctx.responseHeaders);
@@ -255,6 +287,12 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteDef, params: Re
 }
 
 const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Runs middleware `i` with the rest of the chain as its `next`, and `last` at the end. */
+function dispatch(mws: Middleware[], i: number, ctx: MiddlewareContext, last: () => Maybe<Result>): Maybe<Result> {
+  const mw = mws[i];
+  return mw ? mw(ctx, () => dispatch(mws, i + 1, ctx, last)) : last();
+}
 
 const tooLarge = (max: number) => new AppError('payload_too_large', `Request body exceeds ${max} bytes`);
 

@@ -62,8 +62,10 @@ export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 /** zod issues as envelope details, with dotted field paths (`config.prompt.system`). */
 export function zodDetails(error: z.ZodError, prefix?: string): ErrorDetail[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     const p = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
+    // A strict object names each unknown field on its own line.
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ field: [...p, k].join('.'), message: 'Unknown field' }));
     const missing = issue.code === 'invalid_type' && issue.message.includes('received undefined');
     return { field: p.join('.') || (prefix ?? 'body'), message: missing ? 'Field is required' : issue.message };
   });

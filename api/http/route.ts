@@ -39,6 +39,11 @@ export type AuthRequirement =
       superAdmin?: boolean;
       /** API-key scope needed when the key has scopes. */
       scope?: string;
+      /**
+       * Refuse test-mode callers: for objects that are not split by mode (users), which a test
+       * key must not reach.
+       */
+      liveOnly?: boolean;
     };
 
 /** Request facts copied out of uWS before the first await (uWS forbids later access). */
@@ -98,6 +103,11 @@ export interface RouteDef<
   errors?: ErrorCode[];
   /** Whether the route honours `Idempotency-Key` (create endpoints). */
   idempotent?: boolean;
+  /**
+   * Rate-limit this unauthenticated route per client address (login, refresh: routes that do
+   * costly work for anyone who asks). Authenticated routes are always limited per caller.
+   */
+  limitByIp?: boolean;
   /** Not listed in the OpenAPI document (the document itself, docs pages, assets). */
   hidden?: boolean;
   /** Content type of a non-JSON success body, for the OpenAPI document. */

@@ -72,6 +72,6 @@ export async function userWithRole(
     passwordHash: await hashPassword('irrelevant password 123'),
     role,
   });
-  const { token } = await app.tokens.signAccess({ sub: u.id, tid: tenantId, role, sa: false });
-  return { userId: u.id, headers: { authorization: `Bearer ${token}` } };
+  const { accessToken } = await app.sessions.start(u);
+  return { userId: u.id, headers: { authorization: `Bearer ${accessToken}` } };
 }

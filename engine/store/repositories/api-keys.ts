@@ -70,10 +70,14 @@ export class ApiKeysRepo {
     );
     this.#byHash = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE key_hash = ?');
     this.#get = db.prepare<[string, string], Row>('SELECT * FROM api_keys WHERE id = ? AND tenant_id = ?');
-    this.#list = db.prepare<[string, number, number], Row>(
-      'SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?',
+    // mode NULL = both modes.
+    this.#list = db.prepare<[string, Mode | null, Mode | null, number, number], Row>(
+      `SELECT * FROM api_keys WHERE tenant_id = ? AND (? IS NULL OR mode = ?)
+       ORDER BY created_at, id LIMIT ? OFFSET ?`,
     );
-    this.#count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ?');
+    this.#count = db.prepare<[string, Mode | null, Mode | null], { n: number }>(
+      'SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ? AND (? IS NULL OR mode = ?)',
+    );
     this.#revoke = db.prepare<[string, string, string]>(
       'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL',
     );
@@ -120,8 +124,13 @@ export class ApiKeysRepo {
     return r && toKey(r);
   }
 
-  list(tenantId: string, limit: number, offset: number): { items: ApiKey[]; total: number } {
-    return { items: this.#list.all(tenantId, limit, offset).map(toKey), total: this.#count.get(tenantId)!.n };
+  /** The tenant's keys, oldest first; only those of `mode` when given. */
+  list(tenantId: string, limit: number, offset: number, mode?: Mode): { items: ApiKey[]; total: number } {
+    const m = mode ?? null;
+    return {
+      items: this.#list.all(tenantId, m, m, limit, offset).map(toKey),
+      total: this.#count.get(tenantId, m, m)!.n,
+    };
   }
 
   revoke(tenantId: string, id: string): boolean {

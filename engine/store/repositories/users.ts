@@ -62,6 +62,8 @@ export class UsersRepo {
   readonly #update;
   readonly #touchLogin;
   readonly #delete;
+  readonly #countOwners;
+  readonly #countSuperAdmins;
 
   constructor(db: Db) {
     this.#insert = db.prepare(
@@ -80,6 +82,12 @@ export class UsersRepo {
     );
     this.#touchLogin = db.prepare<[string, string]>('UPDATE users SET last_login_at = ? WHERE id = ?');
     this.#delete = db.prepare<[string, string]>('DELETE FROM users WHERE id = ? AND tenant_id = ?');
+    this.#countOwners = db.prepare<[string], { n: number }>(
+      "SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND role = 'owner' AND status = 'active'",
+    );
+    this.#countSuperAdmins = db.prepare<[], { n: number }>(
+      "SELECT COUNT(*) AS n FROM users WHERE super_admin = 1 AND status = 'active'",
+    );
   }
 
   create(input: {
@@ -146,5 +154,15 @@ export class UsersRepo {
 
   delete(tenantId: string, id: string): boolean {
     return this.#delete.run(id, tenantId).changes > 0;
+  }
+
+  /** Active owners of the tenant (a tenant must keep at least one). */
+  countActiveOwners(tenantId: string): number {
+    return this.#countOwners.get(tenantId)!.n;
+  }
+
+  /** Active super-admins across all tenants (the installation must keep at least one). */
+  countActiveSuperAdmins(): number {
+    return this.#countSuperAdmins.get()!.n;
   }
 }
