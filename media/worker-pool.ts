@@ -152,6 +152,14 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
     throw new Error('no media worker alive');
   }
 
+  /** The slot a worker of this pool runs in, with the slot's RTP port range. */
+  slotOf(worker: ms.Worker): { index: number; rtcMinPort: number; rtcMaxPort: number } {
+    const index = (worker.appData as { slot?: unknown }).slot;
+    const slot = typeof index === 'number' ? this.#slots[index] : undefined;
+    if (!slot) throw new Error('worker does not belong to this pool');
+    return { index: slot.index, rtcMinPort: slot.rtcMinPort, rtcMaxPort: slot.rtcMaxPort };
+  }
+
   stats(): PoolStats {
     const workers = this.#slots.map((s) => ({
       index: s.index,
