@@ -109,6 +109,13 @@ export class MediaService {
     return this.#legs.size;
   }
 
+  /** Open legs, and RTP ports they hold (both 0 once every leg is closed). */
+  stats(): { legs: number; portsHeld: number } {
+    let portsHeld = 0;
+    for (const p of this.#ports.values()) portsHeld += p.held;
+    return { legs: this.#legs.size, portsHeld };
+  }
+
   /** The router a worker's legs use (created on first use). */
   routerOf(worker: ms.Worker): Promise<ms.Router> {
     return this.#routerOf(worker);
