@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
+import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { Health } from './health/health.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
@@ -13,6 +14,8 @@ export const engineVersion = '0.1.0';
 
 export class Engine {
   readonly health = new Health(engineVersion);
+  /** SIP call legs (RTP on mediasoup) over the worker pool. */
+  readonly mediaService: MediaService;
   #closed = false;
 
   private constructor(
@@ -21,6 +24,7 @@ export class Engine {
     readonly db: Db,
     readonly media: WorkerPool,
   ) {
+    this.mediaService = new MediaService(media, config.rtp, log);
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {
@@ -51,10 +55,11 @@ export class Engine {
     return new Engine(config, log, db, media);
   }
 
-  /** Stops work in reverse order of start: media, then the database (checkpointed). */
+  /** Stops work in reverse order of start: call legs, media workers, then the database (checkpointed). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.mediaService.close();
     this.media.close();
     closeDatabase(this.db);
     this.log.info('engine closed');
