@@ -14,70 +14,24 @@ import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
 import { TypedEmitter } from '../lib/typed-emitter.js';
 import { ActivityWatch } from './activity-watch.js';
+import { LegAudio } from './audio/leg-audio.js';
 import { LegClosedError } from './errors.js';
 import { LegMedia, type LegCounters } from './leg-media.js';
+import { legalMoves, legCloseReasons, type LegState, type LegStats, type SipLegDeps, type SipLegEvents } from './sip-leg-types.js';
 import { awaitFirstRtp, type Latch } from './rtp/latch.js';
-import { closeUdp, type RtpPorts } from './rtp/ports.js';
-import { isNullAddress, negotiateOffer, SdpOrigin, writeNegotiatedAnswer, type Direction, type Negotiation, type OfferOutcome } from './sdp/index.js';
+import { closeUdp } from './rtp/ports.js';
+import {
+  isNullAddress,
+  negotiateOffer,
+  SdpOrigin,
+  writeNegotiatedAnswer,
+  type AudioCodec,
+  type Direction,
+  type Negotiation,
+  type OfferOutcome,
+} from './sdp/index.js';
 
-export type LegState = 'latching' | 'active' | 'closed';
-
-/** Legal moves; anything else is a bug and is refused. */
-const legalMoves: Record<LegState, readonly LegState[]> = {
-  latching: ['active', 'closed'],
-  active: ['latching', 'closed'],
-  closed: [],
-};
-
-/** Close reasons `media/` gives itself; callers pass their own (e.g. `bye`, `inactive`). */
-export const legCloseReasons = {
-  workerDied: 'media_worker_died',
-  serviceClosed: 'media_closed',
-  portLost: 'media_port_lost',
-  error: 'media_error',
-} as const;
-
-export interface LegStats {
-  /** RTP packets received from the peer (the latching one included). */
-  rtpPacketsIn: number;
-  /** RTP packets sent to the peer. */
-  rtpPacketsOut: number;
-  /** Bytes of those RTP packets, headers included. */
-  bytesIn: number;
-  bytesOut: number;
-  /** When RTP from the peer was last seen (ms since the epoch; to the watch period), or null. */
-  lastRtpAt: number | null;
-}
-
-export type SipLegEvents = {
-  statechange: [state: LegState, reason: string];
-  /** The peer's RTP was latched: media now flows to and from `ip:port`. */
-  latched: [remote: { ip: string; port: number; ssrc: number }];
-  /** The peer's audio enters mediasoup through a new Producer (after each latch). */
-  producer: [producer: ms.Producer];
-  /** No RTP from the peer for `inactivityMs` (once per silent spell). */
-  inactive: [silentMs: number];
-  close: [reason: string];
-};
-
-/** What a leg needs, given by the MediaService. */
-export interface SipLegDeps {
-  id: string;
-  worker: ms.Worker;
-  router: ms.Router;
-  ports: RtpPorts;
-  /** The Node socket already bound on the leg's port. */
-  socket: dgram.Socket;
-  listenIp: string;
-  announcedIp?: string;
-  /** Address written in our SDP. */
-  sdpAddress: string;
-  offer: OfferOutcome;
-  direction: Direction;
-  ptime: number;
-  inactivityMs: number;
-  log: Logger;
-}
+export { legCloseReasons, type LegState, type LegStats, type SipLegEvents } from './sip-leg-types.js';
 
 const sends = (d: Direction) => d === 'sendrecv' || d === 'sendonly';
 const receives = (d: Direction) => d === 'sendrecv' || d === 'recvonly';
@@ -122,7 +76,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     // per leg per second at most.
     const period = Math.min(1000, Math.max(50, Math.floor(deps.inactivityMs / 4)));
     this.#timer = setInterval(() => void this.#poll(), period).unref();
-    this.#log.info({ legId: this.id, port: this.port, workerPid: deps.worker.pid, codec: this.negotiation.codec.name }, 'media leg created');
+    this.#log.info({ port: this.port, workerPid: deps.worker.pid, codec: this.negotiation.codec.name }, 'media leg created');
     this.#startLatch();
   }
 
@@ -152,6 +106,34 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   }
   get transport(): ms.PlainTransport | null {
     return this.#media.transport;
+  }
+  /** The router the leg's media lives on (its worker's one). */
+  get router(): ms.Router {
+    return this.#d.router;
+  }
+  /** The negotiated codec. */
+  get codec(): AudioCodec {
+    return this.negotiation.codec;
+  }
+
+  /** Subscribes to the peer's Producer as it is (re)created; returns the unsubscribe. */
+  onProducer(listener: (producer: ms.Producer) => void): () => void {
+    return this.on('producer', listener);
+  }
+
+  /**
+   * The seam for the agent runtime: decoded frames and DTMF from the peer, paced PCM to it. The
+   * peer then hears what is sent there instead of the echo. Closes with the leg.
+   */
+  async openAudio(): Promise<LegAudio> {
+    this.#assertOpen();
+    const audio = await LegAudio.open(this, (event, error) => this.#log.error({ event, err: error }, 'leg audio listener threw'));
+    if (this.closed) {
+      audio.close();
+      throw new LegClosedError(this.#closeReason);
+    }
+    this.once('close', () => audio.close());
+    return audio;
   }
 
   /** Sends the peer's own audio back to it, through mediasoup (kept across re-latches). */
@@ -190,7 +172,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
       if (structural && this.#state === 'active') await this.#relatch('remote_changed');
       else await this.#media.setSending(sends(now.direction));
       this.#answer = this.#writeAnswer();
-      this.#log.info({ legId: this.id, direction: now.direction, codec: now.codec.name, structural }, 'media leg updated');
+      this.#log.info({ direction: now.direction, codec: now.codec.name, structural }, 'media leg updated');
       return this.#answer;
     });
   }
@@ -231,12 +213,12 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
 
   #transition(to: LegState, reason: string): void {
     if (!legalMoves[this.#state].includes(to)) {
-      this.#log.error({ legId: this.id, from: this.#state, to, reason }, 'illegal media leg transition refused');
+      this.#log.error({ from: this.#state, to, reason }, 'illegal media leg transition refused');
       return;
     }
     const from = this.#state;
     this.#state = to;
-    this.#log.info({ legId: this.id, from, to, reason }, 'media leg state');
+    this.#log.info({ from, to, reason }, 'media leg state');
     this.emit('statechange', to, reason);
     if (to !== 'closed') return;
     this.#closeReason = reason;
@@ -281,7 +263,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     if (!this.#stateIs('latching')) return; // closed meanwhile; close() already closed the media
     this.#watch.newCounters();
     this.#transition('active', 'latched');
-    this.#log.info({ legId: this.id, ip: latch.ip, rtpPort: latch.port, ssrc: latch.ssrc, viaNat: !sameAsSdp }, 'media leg latched');
+    this.#log.info({ ip: latch.ip, rtpPort: latch.port, ssrc: latch.ssrc, viaNat: !sameAsSdp }, 'media leg latched');
     this.emit('latched', { ip: latch.ip, port: latch.port, ssrc: latch.ssrc });
     if (this.#media.producer) this.emit('producer', this.#media.producer);
   }
@@ -294,7 +276,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     try {
       this.#socket = await this.#d.ports.bind(this.#d.listenIp, this.port);
     } catch (err) {
-      this.#log.error({ legId: this.id, port: this.port, err }, 'media leg lost its port');
+      this.#log.error({ port: this.port, err }, 'media leg lost its port');
       this.close(legCloseReasons.portLost);
       return;
     }
@@ -313,7 +295,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   #fail(err: unknown): void {
     if (this.#state === 'closed') return;
     if (this.#d.worker.died) return this.close(legCloseReasons.workerDied);
-    this.#log.error({ legId: this.id, err }, 'media leg failed');
+    this.#log.error({ err }, 'media leg failed');
     this.close(legCloseReasons.error);
   }
 
@@ -326,7 +308,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
       const verdict = this.#watch.observe(Date.now(), sample);
       if (verdict === 'inactive') this.emit('inactive', this.#watch.silentFor(Date.now()));
       if (verdict === 'relatch') {
-        this.#log.info({ legId: this.id }, 'media leg sees RTP it cannot match, re-latching');
+        this.#log.info('media leg sees RTP it cannot match, re-latching');
         await this.#serial(() => this.#relatch('unmatched_rtp'));
       }
     } catch (err) {
