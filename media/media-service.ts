@@ -148,7 +148,7 @@ export class MediaService {
   #portsOf(worker: ms.Worker): RtpPorts {
     const slot = this.pool.slotOf(worker);
     let ports = this.#ports.get(slot.index);
-    if (!ports) this.#ports.set(slot.index, (ports = new RtpPorts(slot.rtcMinPort, slot.rtcMaxPort)));
+    if (!ports) this.#ports.set(slot.index, (ports = new RtpPorts(slot.legMinPort, slot.legMaxPort)));
     return ports;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * RTP ports of one worker slot. A SIP leg's port is first bound in Node (to learn the peer's SSRC
  * from its first packet), then handed to the mediasoup worker at the same number, so the leg's
- * port is chosen here rather than by mediasoup. Only even ports are given out (RFC 3550 §11: RTP
+ * port is chosen here rather than by mediasoup, from a range mediasoup never picks from (see
+ * worker-pool.ts). Only even ports are given out (RFC 3550 §11: RTP
  * on an even port, RTCP on the next odd one), so a peer's RTCP sent to port + 1 never lands on
  * another leg's RTP port.
  */

@@ -80,6 +80,20 @@ test.serial('a malformed offer takes no port and no leg', async (t) => {
   t.is(rig.media.legCount, before);
 });
 
+test.serial('ports: a leg takes an even port from its slot\'s lower half; mediasoup\'s own sockets stay in the upper half', async (t) => {
+  const slot = rig.pool.stats().workers[0]!;
+  t.true(slot.legMaxPort < slot.rtcMinPort, 'disjoint halves');
+  const p = await peer(t);
+  const leg = closing(t, await rig.media.createSipLeg(makeOffer({ port: p.port })));
+  t.is(leg.port % 2, 0, 'RTP on an even port (RFC 3550 §11)');
+  t.true(leg.port >= slot.legMinPort && leg.port <= slot.legMaxPort);
+  await p.stream({ to: leg.port, count: 3 });
+  await until(() => leg.state === 'active', 2000, 'latch');
+  t.is(leg.transport!.tuple.localPort, leg.port, 'the worker took over the port our SDP gave');
+  const rtcp = leg.transport!.rtcpTuple!.localPort;
+  t.true(rtcp >= slot.rtcMinPort && rtcp <= slot.rtcMaxPort, `RTCP socket (no rtcp-mux) on ${rtcp}`);
+});
+
 test.serial('no leaks: after legs close, the router holds no transport, producer or consumer', async (t) => {
   const router = await rig.media.routerOf(rig.pool.pick());
   const peers = await Promise.all([peer(t), peer(t), peer(t)]);
