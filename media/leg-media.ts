@@ -41,7 +41,8 @@ export class LegMedia {
 
   /**
    * Opens the transport on the leg's port, connected to where the peer's first packet came from
-   * (the latch), with a Producer for the peer's SSRC and the Consumer for the current feed.
+   * (the latch), with a Producer for the peer's SSRC (none when the peer has not sent yet) and
+   * the Consumer for the current feed.
    */
   async open(n: Negotiation, latch: Latch, rtcpPort: number, sending: boolean, onRouterClose: () => void): Promise<void> {
     const transport = await this.router.createPlainTransport({
@@ -56,10 +57,17 @@ export class LegMedia {
     this.transport = transport;
     transport.on('routerclose', onRouterClose);
     await transport.connect(n.remote.rtcpMux ? { ip: latch.ip, port: latch.port } : { ip: latch.ip, port: latch.port, rtcpPort });
-    this.producer = await transport.produce({ kind: 'audio', rtpParameters: producerRtpParameters(n, latch.ssrc) });
+    if (latch.ssrc !== null) {
+      this.producer = await transport.produce({ kind: 'audio', rtpParameters: producerRtpParameters(n, latch.ssrc) });
+    }
     this.#negotiation = n;
     this.#sending = sending;
     await this.#connectFeed();
+  }
+
+  /** True when the feed is a Producer of our own (an agent): something to send without the peer's RTP. */
+  get feedsProducer(): boolean {
+    return this.#feed?.kind === 'producer';
   }
 
   async setFeed(feed: Feed | null, n: Negotiation): Promise<void> {

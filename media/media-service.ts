@@ -19,6 +19,12 @@ import type { WorkerPool } from './worker-pool.js';
 export interface SipLegOptions {
   /** `inactive` fires after this long without RTP from the peer. Default 30 s. */
   inactivityMs?: number;
+  /**
+   * With an agent to play (`play`, `openAudio`) and nothing yet from the peer, how long to wait
+   * for its first packet before sending to the address its SDP gives. Default 500 ms; at once
+   * when the peer says it will not send (recvonly, inactive).
+   */
+  latchTimeoutMs?: number;
   /** What we want for the stream; the answer narrows it per RFC 3264 §6.1. Default sendrecv. */
   direction?: Direction;
   /** Packetisation we ask the peer for (a=ptime), ms. Default 20. */
@@ -31,6 +37,8 @@ export interface SipLegOptions {
 
 /** RTP timeout before a silent peer is reported: long enough for a few lost packets or a hold without re-INVITE. */
 const defaultInactivityMs = 30_000;
+/** A phone sends its first packet within tens of ms of the 200 OK; half a second is plenty. */
+const defaultLatchTimeoutMs = 500;
 
 export class MediaService {
   readonly #routers = new WeakMap<ms.Worker, Promise<ms.Router>>();
@@ -97,6 +105,7 @@ export class MediaService {
       direction,
       ptime: opts.ptime ?? 20,
       inactivityMs: opts.inactivityMs ?? defaultInactivityMs,
+      latchTimeoutMs: opts.latchTimeoutMs ?? defaultLatchTimeoutMs,
       log: (opts.log ?? this.#log).child({ legId: id }),
     });
     this.#legs.add(leg);

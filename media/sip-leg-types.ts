@@ -61,5 +61,6 @@ export interface SipLegDeps {
   direction: Direction;
   ptime: number;
   inactivityMs: number;
+  latchTimeoutMs: number;
   log: Logger;
 }

@@ -7,7 +7,9 @@
  *       \________________________\______ close(reason) ______________> closed
  *
  * While latching, the leg's port is held by a Node socket waiting for the peer's first packet
- * (see rtp/latch.ts); once active, no packet goes through Node.
+ * (see rtp/latch.ts); once active, no packet goes through Node. A peer that does not send first
+ * while we have an agent to play is sent to at its SDP address (`latchTimeoutMs`), and latched
+ * when its RTP starts (the activity watch sees bytes no Producer takes).
  */
 import type dgram from 'node:dgram';
 import type { types as ms } from 'mediasoup';
@@ -18,7 +20,7 @@ import { LegAudio } from './audio/leg-audio.js';
 import { LegClosedError } from './errors.js';
 import { LegMedia, type LegCounters } from './leg-media.js';
 import { legalMoves, legCloseReasons, type LegState, type LegStats, type SipLegDeps, type SipLegEvents } from './sip-leg-types.js';
-import { awaitFirstRtp, type Latch } from './rtp/latch.js';
+import { awaitFirstRtp, sdpTarget, type Latch } from './rtp/latch.js';
 import { closeUdp } from './rtp/ports.js';
 import {
   isNullAddress,
@@ -57,6 +59,9 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   #sdpTarget: string;
   #ops: Promise<unknown> = Promise.resolve();
   #polling = false;
+  #lastPollAt = 0;
+  readonly #pollMs: number;
+  #fallback: NodeJS.Timeout | null = null;
 
   constructor(deps: SipLegDeps) {
     super((event, error) => deps.log.error({ event, err: error }, 'media leg listener threw'));
@@ -74,8 +79,10 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     this.#watch.suspended = !receives(this.negotiation.direction);
     // A quarter of the inactivity time, within 50 ms-1 s: precise enough, and one stats request
     // per leg per second at most.
-    const period = Math.min(1000, Math.max(50, Math.floor(deps.inactivityMs / 4)));
-    this.#timer = setInterval(() => void this.#poll(), period).unref();
+    this.#pollMs = Math.min(1000, Math.max(50, Math.floor(deps.inactivityMs / 4)));
+    // Ticks every 50 ms; stats are read every #pollMs, or every tick while sending to the SDP's
+    // address with no Producer (to latch soon after the peer's RTP starts).
+    this.#timer = setInterval(() => void this.#poll(), 50).unref();
     this.#log.info({ port: this.port, workerPid: deps.worker.pid, codec: this.negotiation.codec.name }, 'media leg created');
     this.#startLatch();
   }
@@ -96,8 +103,8 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   get workerPid(): number {
     return this.#d.worker.pid;
   }
-  /** Where the peer's RTP comes from, once latched. */
-  get remote(): { ip: string; port: number; ssrc: number } | null {
+  /** Where our RTP goes: the latched source, or the SDP's address (ssrc null) before any RTP. */
+  get remote(): { ip: string; port: number; ssrc: number | null } | null {
     return this.#remote && { ip: this.#remote.ip, port: this.#remote.port, ssrc: this.#remote.ssrc };
   }
   /** The Producer carrying the peer's audio, while active. */
@@ -143,7 +150,24 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
 
   /** Sends another Producer of the same router to the peer (`null`: send nothing). */
   play(producer: ms.Producer | null): Promise<void> {
-    return this.#serial(() => this.#media.setFeed(producer ? { kind: 'producer', producer } : null, this.negotiation));
+    return this.#serial(async () => {
+      await this.#media.setFeed(producer ? { kind: 'producer', producer } : null, this.negotiation);
+      this.#armFallback();
+    });
+  }
+
+  /** Resolves once media flows (latched, or sending to the SDP's address); rejects if the leg closes first. */
+  whenActive(): Promise<void> {
+    if (this.#state === 'active') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new LegClosedError(this.#closeReason));
+    return new Promise((resolve, reject) => {
+      const off = this.on('statechange', (s, reason) => {
+        if (s === 'latching') return;
+        off();
+        if (s === 'active') resolve();
+        else reject(new LegClosedError(reason));
+      });
+    });
   }
 
   /**
@@ -223,6 +247,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     if (to !== 'closed') return;
     this.#closeReason = reason;
     clearInterval(this.#timer);
+    if (this.#fallback) clearTimeout(this.#fallback);
     this.#latchAbort?.abort(new LegClosedError(reason));
     if (this.#socket) void closeUdp(this.#socket);
     this.#socket = null;
@@ -243,17 +268,39 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     const accepts = (pt: number) => pt === this.negotiation.codec.payloadType || pt === this.negotiation.telephoneEvent?.payloadType;
     awaitFirstRtp(socket, accepts, abort.signal).then(
       (latch) => void this.#serial(() => this.#activate(latch)).catch((err: unknown) => this.#fail(err)),
-      () => undefined, // aborted: the leg closed
+      () => undefined, // aborted: the leg closed, or the SDP-address fallback took over
     );
+    this.#armFallback();
+  }
+
+  /**
+   * With something of ours to send and no packet from the peer yet, sends to the address its
+   * SDP gives after `latchTimeoutMs` (at once when it said it will not send): symmetric RTP
+   * (RFC 4961) is preferred, but a peer that waits to hear us first must still hear us.
+   */
+  #armFallback(): void {
+    const abort = this.#latchAbort;
+    const n = this.negotiation;
+    if (this.#fallback || !abort || !this.#media.feedsProducer || isNullAddress(n.remote.address)) return;
+    const wait = receives(n.direction) ? this.#d.latchTimeoutMs : 0;
+    this.#fallback = setTimeout(() => {
+      this.#fallback = null;
+      if (abort.signal.aborted || !this.#stateIs('latching')) return;
+      abort.abort(new Error('sending to the SDP address'));
+      const target = sdpTarget(this.negotiation.remote.address, this.negotiation.remote.port);
+      void this.#serial(() => this.#activate(target)).catch((err: unknown) => this.#fail(err));
+    }, wait);
   }
 
   async #activate(latch: Latch): Promise<void> {
     if (this.#state !== 'latching') return;
+    if (this.#fallback) clearTimeout(this.#fallback);
+    this.#fallback = null;
     this.#latchAbort = null;
     this.#remote = latch;
     this.#latchedPackets.packets += latch.packets;
     this.#latchedPackets.bytes += latch.bytes;
-    this.#watch.rtpSeen(latch.at);
+    if (latch.ssrc !== null) this.#watch.rtpSeen(latch.at);
     const socket = this.#socket!;
     this.#socket = null;
     await closeUdp(socket);
@@ -262,6 +309,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     await this.#media.open(n, latch, sameAsSdp ? n.remote.rtcpPort : latch.port + 1, sends(n.direction), () => this.#onRouterClosed());
     if (!this.#stateIs('latching')) return; // closed meanwhile; close() already closed the media
     this.#watch.newCounters();
+    if (latch.ssrc === null) return this.#transition('active', 'sdp_address');
     this.#transition('active', 'latched');
     this.#log.info({ ip: latch.ip, rtpPort: latch.port, ssrc: latch.ssrc, viaNat: !sameAsSdp }, 'media leg latched');
     this.emit('latched', { ip: latch.ip, port: latch.port, ssrc: latch.ssrc });
@@ -301,6 +349,10 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
 
   async #poll(): Promise<void> {
     if (this.#polling || this.#state === 'closed') return;
+    const now = Date.now();
+    const unlatched = this.#state === 'active' && !this.#media.producer;
+    if (!unlatched && now - this.#lastPollAt < this.#pollMs) return;
+    this.#lastPollAt = now;
     this.#polling = true;
     try {
       const sample = this.#state === 'active' ? await this.#media.transportCounters() : null;

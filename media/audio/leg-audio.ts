@@ -95,7 +95,8 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
 
   /**
    * Queues 16-bit PCM at 8 kHz for the peer, any length; it goes out in 20 ms frames, one every
-   * 20 ms. A trailing partial frame waits for the next call (or `flush`).
+   * 20 ms. A trailing partial frame waits for the next call (or `flush`). Frames paced out before
+   * the leg is active are lost: start speaking after `leg.whenActive()`.
    */
   send(pcm: Int16Array): void {
     if (this.#closed) return;

@@ -11,8 +11,9 @@ export interface Latch {
   /** Where the peer's RTP comes from: where ours goes. */
   ip: string;
   port: number;
-  ssrc: number;
-  payloadType: number;
+  /** The peer's SSRC; null when nothing came and we send to the SDP's address instead. */
+  ssrc: number | null;
+  payloadType: number | null;
   /** RTP packets and bytes Node received while waiting, the latching one included. */
   packets: number;
   bytes: number;
@@ -47,4 +48,12 @@ export function awaitFirstRtp(socket: dgram.Socket, accept: (payloadType: number
     signal.addEventListener('abort', onAbort);
     socket.on('message', onMessage);
   });
+}
+
+/**
+ * The target when the peer has not sent anything: the address and port its SDP gives
+ * (RFC 3264 §5.1, "the address and port to which the offerer wishes to receive media").
+ */
+export function sdpTarget(address: string, port: number): Latch {
+  return { ip: address, port, ssrc: null, payloadType: null, packets: 0, bytes: 0, at: Date.now() };
 }

@@ -134,3 +134,38 @@ test.serial('the seam survives a re-latch and closes with the leg', async (t) =>
   const dump = await router.dump();
   t.deepEqual(dump.transportIds, [], 'the DirectTransport went with the leg');
 });
+
+test.serial('a peer that waits to hear us first is sent to at its SDP address, then latched when it speaks', async (t) => {
+  const p = await peer(t);
+  const leg = closing(t, await rig.media.createSipLeg(makeOffer({ port: p.port }), { latchTimeoutMs: 300 }));
+  const audio = await leg.openAudio();
+  const frames: AudioFrame[] = [];
+  audio.on('frame', (f) => frames.push(f));
+  const t0 = Date.now();
+  await leg.whenActive();
+  const waited = Date.now() - t0;
+  t.true(waited >= 250 && waited < 1500, `active after ${waited} ms`);
+  t.deepEqual(leg.remote, { ip: '127.0.0.1', port: p.port, ssrc: null });
+  audio.send(sine(440, 200));
+  await p.waitFor(10, 2000);
+  t.is(p.received.length, 10, 'the greeting reached the SDP address');
+
+  const latched = new Promise<void>((resolve) => leg.once('latched', () => resolve()));
+  await p.stream({ to: leg.port, count: 40, ssrc: 3 });
+  await latched;
+  await until(() => frames.length >= 10, 2000, 'frames once latched');
+  t.deepEqual(leg.remote, { ip: '127.0.0.1', port: p.port, ssrc: 3 });
+});
+
+test.serial('a recvonly peer is sent to at once', async (t) => {
+  const p = await peer(t);
+  const leg = closing(t, await rig.media.createSipLeg(makeOffer({ port: p.port, direction: 'recvonly' })));
+  t.regex(leg.answerSdp, /^a=sendonly\r$/m);
+  const audio = await leg.openAudio();
+  const t0 = Date.now();
+  await leg.whenActive();
+  t.true(Date.now() - t0 < 300);
+  audio.send(sine(440, 100));
+  await p.waitFor(5, 2000);
+  t.is(p.received.length, 5);
+});
