@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   health: () => import('./health.js'),
+  'media-echo': () => import('./media-echo.js'),
 };
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
+import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { EventLog } from './events/event-log.js';
 import { Health } from './health/health.js';
@@ -17,6 +18,8 @@ export class Engine {
   readonly health = new Health(engineVersion);
   readonly store: Store;
   readonly events: EventLog;
+  /** SIP call legs (RTP on mediasoup) over the worker pool. */
+  readonly mediaService: MediaService;
   #closed = false;
 
   private constructor(
@@ -27,6 +30,7 @@ export class Engine {
   ) {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }));
+    this.mediaService = new MediaService(media, config.rtp, log);
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {
@@ -57,10 +61,11 @@ export class Engine {
     return new Engine(config, log, db, media);
   }
 
-  /** Stops work in reverse order of start: media, then the database (checkpointed). */
+  /** Stops work in reverse order of start: call legs, media workers, then the database (checkpointed). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.mediaService.close();
     this.media.close();
     closeDatabase(this.db);
     this.log.info('engine closed');

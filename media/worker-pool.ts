@@ -3,6 +3,12 @@
  * range, so a replacement worker reuses its predecessor's ports. A worker that dies is logged,
  * reported in `stats()` as down, announced (`workerdied`, so the calls it carried can end), and
  * replaced.
+ *
+ * A slot's slice is cut in two. The lower half holds SIP legs' RTP ports, which the media
+ * service picks and binds itself before handing each to the worker at a fixed number; the upper
+ * half is the worker's own range, for the ports mediasoup picks (a leg's RTCP socket without
+ * rtcp-mux, WebRTC transports). Disjoint halves mean mediasoup can never take a leg's port in
+ * the instant it passes from Node to the worker.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,6 +28,10 @@ export interface WorkerSlotStats {
   index: number;
   pid: number | null;
   alive: boolean;
+  /** Ports of SIP legs' RTP, chosen by the media service. */
+  legMinPort: number;
+  legMaxPort: number;
+  /** The worker's own range (mediasoup picks these). */
   rtcMinPort: number;
   rtcMaxPort: number;
   /** Workers that died in this slot since start. */
@@ -42,6 +52,8 @@ type PoolEvents = {
 interface Slot {
   index: number;
   worker: ms.Worker | null;
+  legMinPort: number;
+  legMaxPort: number;
   rtcMinPort: number;
   rtcMaxPort: number;
   deaths: number;
@@ -62,13 +74,20 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
   ) {
     super((event, error) => log.error({ event, err: error }, 'worker pool listener threw'));
     const span = Math.floor((maxPort - minPort + 1) / count);
-    this.#slots = Array.from({ length: count }, (_, index) => ({
-      index,
-      worker: null,
-      rtcMinPort: minPort + index * span,
-      rtcMaxPort: index === count - 1 ? maxPort : minPort + (index + 1) * span - 1,
-      deaths: 0,
-    }));
+    this.#slots = Array.from({ length: count }, (_, index) => {
+      const first = minPort + index * span;
+      const last = index === count - 1 ? maxPort : first + span - 1;
+      const half = Math.max(1, Math.floor((last - first + 1) / 2));
+      return {
+        index,
+        worker: null,
+        legMinPort: first,
+        legMaxPort: first + half - 1,
+        rtcMinPort: Math.min(first + half, last),
+        rtcMaxPort: last,
+        deaths: 0,
+      };
+    });
   }
 
   /** Starts every worker. Fails if the binary is missing or a worker cannot start. */
@@ -152,11 +171,26 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
     throw new Error('no media worker alive');
   }
 
+  /** The live workers, in slot order. */
+  workers(): ms.Worker[] {
+    return this.#slots.flatMap((s) => (s.worker && !s.worker.closed ? [s.worker] : []));
+  }
+
+  /** The slot a worker of this pool runs in, with the slot's port range for SIP legs' RTP. */
+  slotOf(worker: ms.Worker): { index: number; legMinPort: number; legMaxPort: number } {
+    const index = (worker.appData as { slot?: unknown }).slot;
+    const slot = typeof index === 'number' ? this.#slots[index] : undefined;
+    if (!slot) throw new Error('worker does not belong to this pool');
+    return { index: slot.index, legMinPort: slot.legMinPort, legMaxPort: slot.legMaxPort };
+  }
+
   stats(): PoolStats {
     const workers = this.#slots.map((s) => ({
       index: s.index,
       pid: s.worker?.pid ?? null,
       alive: Boolean(s.worker && !s.worker.closed && !s.worker.died),
+      legMinPort: s.legMinPort,
+      legMaxPort: s.legMaxPort,
       rtcMinPort: s.rtcMinPort,
       rtcMaxPort: s.rtcMaxPort,
       deaths: s.deaths,

@@ -1,0 +1,179 @@
+/**
+ * SIP call legs over the worker pool. One mediasoup Router per worker, created on first use and
+ * shared by every leg on that worker (legs on one router can later be bridged without piping).
+ * A leg is placed on the next live worker; when a worker dies, every leg on it closes with
+ * `media_worker_died` and the others carry on.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { types as ms } from 'mediasoup';
+import type { Logger } from '../config/logger.js';
+import type { Config } from '../config/schema.js';
+import { MediaUnavailableError } from './errors.js';
+import { routerMediaCodecs } from './rtp-parameters.js';
+import { closeUdp, RtpPorts } from './rtp/ports.js';
+import { negotiateOffer, type Direction } from './sdp/index.js';
+import { legCloseReasons, SipLeg } from './sip-leg.js';
+import type { WorkerPool } from './worker-pool.js';
+
+export interface SipLegOptions {
+  /** `inactive` fires after this long without RTP from the peer. Default 30 s. */
+  inactivityMs?: number;
+  /**
+   * With an agent to play (`play`, `openAudio`) and nothing yet from the peer, how long to wait
+   * for its first packet before sending to the address its SDP gives. Default 500 ms; at once
+   * when the peer says it will not send (recvonly, inactive).
+   */
+  latchTimeoutMs?: number;
+  /** What we want for the stream; the answer narrows it per RFC 3264 §6.1. Default sendrecv. */
+  direction?: Direction;
+  /** Packetisation we ask the peer for (a=ptime), ms. Default 20. */
+  ptime?: number;
+  /** The call's logger (with its ids); the service's own otherwise. */
+  log?: Logger;
+  /** The leg's id in logs; a UUID otherwise. */
+  id?: string;
+}
+
+/** RTP timeout before a silent peer is reported: long enough for a few lost packets or a hold without re-INVITE. */
+const defaultInactivityMs = 30_000;
+/** A phone sends its first packet within tens of ms of the 200 OK; half a second is plenty. */
+const defaultLatchTimeoutMs = 500;
+
+export class MediaService {
+  readonly #routers = new WeakMap<ms.Worker, Promise<ms.Router>>();
+  readonly #ports = new Map<number, RtpPorts>();
+  readonly #legs = new Set<SipLeg>();
+  readonly #log: Logger;
+  readonly #offDied: () => void;
+  /** The address our SDP announces. */
+  readonly sdpAddress: string;
+  #closed = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly rtp: Config['rtp'],
+    log: Logger,
+  ) {
+    this.#log = log.child({ component: 'media' });
+    this.sdpAddress = sdpAddressFor(rtp);
+    if (!rtp.announcedIp) this.#log.info({ sdpAddress: this.sdpAddress }, 'rtp.announcedIp unset, SDP announces this address');
+    this.#offDied = pool.on('workerdied', (_index, pid) => {
+      for (const leg of this.#legs) if (leg.workerPid === pid) leg.close(legCloseReasons.workerDied);
+    });
+  }
+
+  /**
+   * A leg for an inbound offer: negotiates it (throws `SdpError` or `NoCommonCodecError` before
+   * taking any resource), binds an RTP port on the next live worker and returns the leg, whose
+   * `answerSdp` is ready. Throws `MediaUnavailableError` when no worker or port is available.
+   */
+  async createSipLeg(offerSdp: string, opts: SipLegOptions = {}): Promise<SipLeg> {
+    if (this.#closed) throw new MediaUnavailableError('media service closed');
+    const direction = opts.direction ?? 'sendrecv';
+    const offer = negotiateOffer(offerSdp, { direction });
+    let worker: ms.Worker;
+    try {
+      worker = this.pool.pick();
+    } catch {
+      throw new MediaUnavailableError('no media worker alive');
+    }
+    const router = await this.#routerOf(worker);
+    const ports = this.#portsOf(worker);
+    let socket;
+    try {
+      socket = await ports.bind(this.rtp.listenIp);
+    } catch (err) {
+      throw new MediaUnavailableError((err as Error).message);
+    }
+    if (worker.closed || router.closed || this.#closed) {
+      ports.release(socket.address().port);
+      await closeUdp(socket);
+      throw new MediaUnavailableError('media worker went away while the leg was created');
+    }
+    const id = opts.id ?? randomUUID();
+    const leg = new SipLeg({
+      id,
+      worker,
+      router,
+      ports,
+      socket,
+      listenIp: this.rtp.listenIp,
+      ...(this.rtp.announcedIp ? { announcedIp: this.rtp.announcedIp } : {}),
+      sdpAddress: this.sdpAddress,
+      offer,
+      direction,
+      ptime: opts.ptime ?? 20,
+      inactivityMs: opts.inactivityMs ?? defaultInactivityMs,
+      latchTimeoutMs: opts.latchTimeoutMs ?? defaultLatchTimeoutMs,
+      log: (opts.log ?? this.#log).child({ legId: id }),
+    });
+    this.#legs.add(leg);
+    leg.once('close', () => this.#legs.delete(leg));
+    return leg;
+  }
+
+  /** Open legs. */
+  get legCount(): number {
+    return this.#legs.size;
+  }
+
+  /** Open legs, and RTP ports they hold (both 0 once every leg is closed). */
+  stats(): { legs: number; portsHeld: number } {
+    let portsHeld = 0;
+    for (const p of this.#ports.values()) portsHeld += p.held;
+    return { legs: this.#legs.size, portsHeld };
+  }
+
+  /** The router a worker's legs use (created on first use). */
+  routerOf(worker: ms.Worker): Promise<ms.Router> {
+    return this.#routerOf(worker);
+  }
+
+  /** Closes every leg (`media_closed`) and every router. The pool stays up. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#offDied();
+    for (const leg of [...this.#legs]) leg.close(legCloseReasons.serviceClosed);
+    for (const worker of this.#workersSeen) void this.#routers.get(worker)?.then((r) => r.close(), () => undefined);
+    this.#workersSeen.clear();
+  }
+
+  readonly #workersSeen = new Set<ms.Worker>();
+
+  #routerOf(worker: ms.Worker): Promise<ms.Router> {
+    let router = this.#routers.get(worker);
+    if (!router || worker.closed) {
+      router = worker.createRouter({ mediaCodecs: routerMediaCodecs, appData: { service: 'sip' } });
+      this.#routers.set(worker, router);
+      this.#workersSeen.add(worker);
+      worker.observer.once('close', () => this.#workersSeen.delete(worker));
+      router.catch(() => this.#routers.delete(worker));
+    }
+    return router;
+  }
+
+  #portsOf(worker: ms.Worker): RtpPorts {
+    const slot = this.pool.slotOf(worker);
+    let ports = this.#ports.get(slot.index);
+    if (!ports) this.#ports.set(slot.index, (ports = new RtpPorts(slot.legMinPort, slot.legMaxPort)));
+    return ports;
+  }
+}
+
+/**
+ * The address for c= and o=: rtp.announcedIp, else rtp.listenIp, else (listening on every
+ * interface) the first external address of that family, so an SDP never says 0.0.0.0, which
+ * RFC 3264 §8.4 reads as hold.
+ */
+export function sdpAddressFor(rtp: Config['rtp']): string {
+  if (rtp.announcedIp) return rtp.announcedIp;
+  if (rtp.listenIp !== '0.0.0.0' && rtp.listenIp !== '::') return rtp.listenIp;
+  const family = rtp.listenIp === '::' ? 'IPv6' : 'IPv4';
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === family && !a.internal);
+    if (found) return found.address;
+  }
+  return family === 'IPv6' ? '::1' : '127.0.0.1';
+}

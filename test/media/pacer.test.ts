@@ -1,0 +1,47 @@
+import test from 'ava';
+import { FramePacer, type PacedFrame } from '../../media/audio/pacer.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('frames go out one per 20 ms; a silence ends the talkspurt and advances the timestamp by its length', async (t) => {
+  const out: (PacedFrame & { at: number })[] = [];
+  const pacer = new FramePacer((f) => out.push({ ...f, at: performance.now() }));
+  t.teardown(() => pacer.close());
+  for (let i = 0; i < 5; i++) pacer.push(Buffer.from([i]));
+  t.is(out.length, 1, 'the first frame leaves at once');
+  await sleep(150);
+  t.is(out.length, 5);
+  // Frame i is due at start + 20i: never sent before it, and a late timer catches up.
+  const late = out.map((f, i) => f.at - (out[0]!.at + 20 * i));
+  t.true(late.every((l) => l > -1), `lateness ${late.map((l) => l.toFixed(1)).join(' ')}`);
+  const span = out[4]!.at - out[0]!.at;
+  t.true(span >= 79 && span < 160, `5 frames over ${span.toFixed(1)} ms`);
+  t.deepEqual(out.map((f) => f.marker), [true, false, false, false, false]);
+  t.true(out.slice(1).every((f, i) => f.timestamp === (out[i]!.timestamp + 160) >>> 0));
+
+  await sleep(200); // ~10 frames of silence after the last one
+  pacer.push(Buffer.from([9]));
+  const next = out.at(-1)!;
+  t.true(next.marker, 'a new talkspurt');
+  const skipped = (next.timestamp - out[4]!.timestamp) >>> 0;
+  const expected = Math.round((next.at - out[4]!.at) / 20) * 160;
+  t.true(Math.abs(skipped - expected) <= 160, `timestamp moved ${skipped}, wall clock says ${expected}`);
+});
+
+test('clear() drops what is queued; close() stops everything', async (t) => {
+  const out: PacedFrame[] = [];
+  const pacer = new FramePacer((f) => out.push(f));
+  for (let i = 0; i < 50; i++) pacer.push(Buffer.from([i]));
+  await sleep(50);
+  pacer.clear();
+  t.is(pacer.queued, 0);
+  const n = out.length;
+  await sleep(100);
+  t.is(out.length, n);
+  pacer.push(Buffer.from([1]));
+  pacer.push(Buffer.from([2]));
+  pacer.close();
+  const m = out.length;
+  await sleep(60);
+  t.is(out.length, m);
+});
