@@ -20,7 +20,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
         env: 'test',
         http: { host: '127.0.0.1', port: 0 },
         sip: { host: '127.0.0.1', port: 0, drachtioPort: 0 },
-        rtp: { listenIp: '127.0.0.1', announcedIp: '127.0.0.1' },
+        rtp: { listenIp: '127.0.0.1', announcedIp: '127.0.0.1', ...rtpBlock() },
         database: { path: path.join(dir, 'test.db') },
         auth: { jwtSecret: 'test-secret-test-secret-test-secret-1234' },
         media: { workers: 1 },
@@ -43,4 +43,13 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
         : v;
   }
   return out;
+}
+
+/**
+ * A 1000-port RTP block per test process (ava runs files in parallel processes): two engines on
+ * one range could take each other's port during a leg's latch handover.
+ */
+function rtpBlock(): { minPort: number; maxPort: number } {
+  const minPort = 20000 + (process.pid % 40) * 1000;
+  return { minPort, maxPort: minPort + 999 };
 }
