@@ -10,7 +10,8 @@ import type { EventLog } from '../events/event-log.js';
 import type { Call } from './call.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
-import type { CallRecords, InboundRouting, MediaPort } from './ports.js';
+import type { MediaService } from '../../media/media-service.js';
+import type { CallRecords, InboundRouting } from './ports.js';
 
 export interface CallControlOptions {
   drachtio: { host: string; port: number; secret: string };
@@ -21,7 +22,7 @@ export interface CallControlOptions {
   routing: InboundRouting;
   records: CallRecords;
   events: EventLog;
-  media: MediaPort;
+  media: MediaService;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */

@@ -9,7 +9,10 @@ import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
 import { Call, type EndInfo } from './call.js';
 import { dialledCandidates, type InboundAuth } from './inbound-auth.js';
-import type { CallRecords, DialledNumber, InboundRouting, InboundTrunk, MediaLegPort, MediaPort } from './ports.js';
+import { NoCommonCodecError, SdpError } from '../../media/errors.js';
+import type { MediaService } from '../../media/media-service.js';
+import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallRecords, DialledNumber, InboundRouting, InboundTrunk } from './ports.js';
 import { negotiateTimer, timerDelays } from './session-timer.js';
 
 export interface InboundDeps {
@@ -19,7 +22,7 @@ export interface InboundDeps {
   routing: InboundRouting;
   records: CallRecords;
   events: EventLog;
-  media: MediaPort;
+  media: MediaService;
   settings: {
     ringMs: number;
     sessionExpiresSeconds: number;
@@ -92,7 +95,7 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   });
   call.once('ended', (info) => deps.settle(finish(deps, call, info, leg)));
 
-  let leg: MediaLegPort | undefined;
+  let leg: SipLeg | undefined;
   let canceled = false;
   req.on('cancel', () => {
     // The SIP server has already answered 200 to the CANCEL and 487 to the INVITE.
@@ -113,13 +116,13 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
 
   // 5. Media: a leg that answers the caller's offer.
   try {
-    leg = await deps.media.createSipLeg(req.body, { inactivityTimeoutMs: deps.settings.inactivityTimeoutMs, label: call.id });
+    leg = await deps.media.createSipLeg(req.body, { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log });
   } catch (err) {
     if (call.ended) return;
-    if (deps.media.isNoCommonCodec(err)) {
+    if (err instanceof NoCommonCodecError) {
       reject(488, 'no common codec', { Warning: '305 agent-studio "Incompatible media format"' });
       call.end({ reason: 'no_common_codec', hangupBy: 'system' });
-    } else if (deps.media.isBadSdp(err)) {
+    } else if (err instanceof SdpError) {
       reject(400, 'bad SDP');
       call.end({ reason: 'bad_sdp', hangupBy: 'system' });
     } else {
@@ -192,7 +195,7 @@ function wireDialog(
   deps: InboundDeps,
   call: Call,
   dialog: Srf.Dialog,
-  leg: MediaLegPort,
+  leg: SipLeg,
   timer: { interval: number; refresher: 'uac' | 'uas'; headers: Record<string, string> } | undefined,
 ): void {
   let byUs = false;
@@ -234,7 +237,7 @@ function wireDialog(
       })
       .catch((err: unknown) => {
         call.log.warn({ err: (err as Error).message }, 're-INVITE refused');
-        res.send(deps.media.isNoCommonCodec(err) ? 488 : 400);
+        res.send(err instanceof NoCommonCodecError ? 488 : 400);
       });
   });
   dialog.on('update', (_req, res) => {
@@ -248,7 +251,7 @@ function hangup(call: Call, reason: EndInfo['reason']): void {
 }
 
 /** Records the end, announces it. Runs once, from the call's `ended` event. */
-async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: MediaLegPort | undefined): Promise<void> {
+async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: SipLeg | undefined): Promise<void> {
   const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
   const endedAt = (call.endedAt ?? new Date()).toISOString();
   const write = (rtp: Record<string, number>) => {
@@ -273,7 +276,8 @@ async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: MediaLe
   // The leg's last counters go into the record, then the leg closes.
   let rtp: Record<string, number> = {};
   try {
-    rtp = { ...(await leg.stats()) };
+    const { rtpPacketsIn, rtpPacketsOut, bytesIn, bytesOut } = await leg.stats();
+    rtp = { rtpPacketsIn, rtpPacketsOut, bytesIn, bytesOut };
   } catch {
     // the leg's worker is gone: no counters to keep
   }

@@ -1,7 +1,6 @@
 /**
- * What call control needs from the rest of the engine, as narrow interfaces: inbound routing
- * (trunks and numbers), call records, and media legs. Constructor injection keeps call control
- * testable against the real implementations without reaching into them.
+ * What call control needs from the store, as narrow interfaces: inbound routing (trunks and
+ * numbers) and call records. Media comes from `media/` directly (MediaService, SipLeg).
  */
 
 export interface InboundTrunk {
@@ -66,34 +65,3 @@ export interface CallRecords {
   error(entry: { tenantId: string | null; mode: 'live' | 'test'; callId: string | null; code: string; message: string; details?: Record<string, unknown> }): void;
 }
 
-/** RTP counters of a media leg. */
-export interface LegStats {
-  rtpPacketsIn: number;
-  rtpPacketsOut: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-/** A call's media leg toward a SIP peer (mediasoup PlainTransport), as call control sees it. */
-export interface MediaLegPort {
-  readonly answerSdp: string;
-  /** Loops the caller's audio back to the caller (until the agent runtime speaks instead). */
-  echo(): Promise<void>;
-  /** A re-INVITE's offer: returns the new answer (hold, unhold, new address). */
-  updateRemote(offerSdp: string): Promise<string>;
-  stats(): Promise<LegStats>;
-  /** `inactive`: no RTP for the configured time. `close`: the leg is gone (reason). */
-  on(event: 'inactive', fn: () => void): unknown;
-  on(event: 'close', fn: (reason: string) => void): unknown;
-  close(reason?: string): void;
-}
-
-export interface MediaPort {
-  /**
-   * A leg answering `offerSdp`. Throws `NoCommonCodec` (answer 488) or `BadSdp` (answer 400)
-   * as typed errors the port's implementation defines; `isNoCommonCodec`/`isBadSdp` tell them.
-   */
-  createSipLeg(offerSdp: string, opts: { inactivityTimeoutMs: number; label: string }): Promise<MediaLegPort>;
-  isNoCommonCodec(err: unknown): boolean;
-  isBadSdp(err: unknown): boolean;
-}
