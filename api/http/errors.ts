@@ -60,12 +60,22 @@ export const errorEnvelopeSchema = z
 
 export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
-/** zod issues as envelope details, with dotted field paths (`config.prompt.system`). */
+/** A field path as details show it: dotted keys, bracketed indexes (`graph.nodes[3].id`). */
+export function fieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out ? `.${String(s)}` : String(s);
+  }
+  return out;
+}
+
+/** zod issues as envelope details, with field paths (`config.prompt.system`, `graph.nodes[3].id`). */
 export function zodDetails(error: z.ZodError, prefix?: string): ErrorDetail[] {
   return error.issues.map((issue) => {
-    const p = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
+    const p = [...(prefix ? [prefix] : []), ...issue.path];
     const missing = issue.code === 'invalid_type' && issue.message.includes('received undefined');
-    return { field: p.join('.') || (prefix ?? 'body'), message: missing ? 'Field is required' : issue.message };
+    return { field: fieldPath(p) || (prefix ?? 'body'), message: missing ? 'Field is required' : issue.message };
   });
 }
 
