@@ -1,0 +1,48 @@
+/**
+ * What the store keeps about a call: its status values and the shapes of its JSON columns
+ * (transcript, RTP statistics, metrics). Call control writes them; the API reads them.
+ */
+import { z } from 'zod';
+
+export const callStatuses = ['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'] as const;
+export type CallStatus = (typeof callStatuses)[number];
+/** Statuses a call ends in. */
+export const finalStatuses = ['completed', 'failed', 'busy', 'no_answer', 'canceled'] as const;
+export type FinalStatus = (typeof finalStatuses)[number];
+
+export const callDirections = ['inbound', 'outbound', 'web'] as const;
+export type CallDirection = (typeof callDirections)[number];
+
+export const hangupParties = ['caller', 'callee', 'agent', 'system'] as const;
+export type HangupBy = (typeof hangupParties)[number];
+
+export const transcriptEntrySchema = z
+  .looseObject({
+    role: z.enum(['caller', 'agent', 'tool', 'system']),
+    text: z.string(),
+    at: z.string().optional().meta({ description: 'When the utterance started (ISO 8601)' }),
+  })
+  .meta({ id: 'TranscriptEntry' });
+export type TranscriptEntry = z.infer<typeof transcriptEntrySchema>;
+
+/** Media counters of the call's leg(s), as the media layer reports them. */
+export const rtpStatsSchema = z
+  .looseObject({
+    packetsSent: z.number().int().optional(),
+    packetsReceived: z.number().int().optional(),
+    bytesSent: z.number().int().optional(),
+    bytesReceived: z.number().int().optional(),
+    packetsLost: z.number().int().optional(),
+    jitterMs: z.number().optional(),
+  })
+  .meta({ id: 'RtpStats' });
+export type RtpStats = z.infer<typeof rtpStatsSchema>;
+
+/**
+ * Per-call measurements. `turnLatencyMs` holds, per agent turn, the time from the end of the
+ * caller's speech to the agent's first audio; analytics computes its percentiles.
+ */
+export const callMetricsSchema = z
+  .looseObject({ turnLatencyMs: z.array(z.number()).optional() })
+  .meta({ id: 'CallMetrics' });
+export type CallMetrics = z.infer<typeof callMetricsSchema>;
