@@ -11,6 +11,7 @@ import { createAuthenticator } from './auth/authenticator.js';
 import { TokenService } from './auth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { resourceRoutes } from './routes/resources.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
 /** Requests per minute for callers without a limit of their own (the reference's default). */
@@ -35,7 +36,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw e;
   }
   const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
-  const routes: RouteDef[] = [...healthRoutes(engine.health), ...authRoutes(engine.store)];
+  const routes: RouteDef[] = [...healthRoutes(engine.health), ...authRoutes(engine.store), ...resourceRoutes(engine.store)];
   const openapi = JSON.stringify(
     buildOpenApi(routes, { title: 'Agent Studio API', version: engineVersion }),
   );
