@@ -26,7 +26,10 @@ export interface Access {
   write: Exclude<AuthRequirement, false>;
 }
 
+/** Reading a resource: any role; a scoped key needs `<resource>:read`. */
+export const readAccess = (resource: string): Access['read'] => ({ scope: `${resource}:read` });
+
 /** The read and write requirements of one resource. */
 export function access(resource: string, writers: readonly Role[]): Access {
-  return { read: { scope: `${resource}:read` }, write: { roles: writers, scope: `${resource}:write` } };
+  return { read: readAccess(resource), write: { roles: writers, scope: `${resource}:write` } };
 }

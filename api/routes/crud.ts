@@ -5,7 +5,7 @@
  * auth requirements and OpenAPI naming.
  */
 import { z } from 'zod';
-import type { Page } from '../../engine/store/repositories/scoped.js';
+import { isUniqueViolation, type Page } from '../../engine/store/repositories/scoped.js';
 import { AppError, fieldPath, type ErrorCode } from '../http/errors.js';
 import { page, paged, type PageQuery } from '../http/pagination.js';
 import { route, type AuthContext, type RouteDef } from '../http/route.js';
@@ -34,6 +34,16 @@ export function invalidBody(issues: readonly { path: readonly PropertyKey[]; mes
     'Invalid request body',
     issues.map((i) => ({ field: fieldPath(i.path), message: i.message })),
   );
+}
+
+/** Runs a write; a UNIQUE violation (a name or number already taken) becomes `conflict`. */
+export function unique<T>(write: () => T, message: string): T {
+  try {
+    return write();
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new AppError('conflict', message);
+    throw e;
+  }
 }
 
 /** Answers not_found for a missing (or another tenant's, or another mode's) object. */

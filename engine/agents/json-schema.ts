@@ -45,7 +45,11 @@ const validPattern = (p: string) => {
 
 export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
   .looseObject({
-    type: z.union([jsonType, z.array(jsonType).min(1)]).optional(),
+    type: z
+      .union([jsonType, z.array(jsonType).min(1)], {
+        error: 'Must be string, number, integer, boolean, object, array or null, or a list of them',
+      })
+      .optional(),
     description: z.string().max(4000).optional(),
     enum: z.array(z.unknown()).min(1).optional(),
     const: z.unknown().optional(),
