@@ -84,7 +84,7 @@ export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
       const b = s[hi];
       if (a !== undefined && b !== undefined && a > b) ctx.addIssue({ code: 'custom', path: [lo], message: `Greater than ${hi}` });
     }
-  })
+  }, { when: (payload) => payload.issues.length === 0 })
   .meta({ id: 'JsonSchema', description: 'A JSON Schema (the common keywords are enforced)' });
 
 /** An error found by `validateJson`, at a path inside the value. */

@@ -219,11 +219,17 @@ function outgoingIssues(n: WorkflowNode, i: number, edges: { edge: WorkflowEdge;
   return [];
 }
 
-/** A graph, well-formed and structurally valid. */
+/**
+ * A graph, well-formed and structurally valid. The structure is checked only once every node
+ * and edge is well-formed (zod would otherwise run the check on a half-parsed graph).
+ */
 export const workflowGraphSchema = graphShape
-  .superRefine((g, ctx) => {
-    for (const issue of graphIssues(g)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-  })
+  .superRefine(
+    (g, ctx) => {
+      for (const issue of graphIssues(g)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    },
+    { when: (payload) => payload.issues.length === 0 },
+  )
   .meta({ id: 'WorkflowGraph' });
 
 /** Tool ids a graph's tool nodes use, with the path of each. */
