@@ -19,11 +19,19 @@ export const toolParametersSchema = jsonSchemaSchema.refine((s) => s.type === 'o
 
 /** Headers we set on every webhook request; a tool may not override them. */
 const reservedHeaders = /^(host|content-length|content-type|connection|transfer-encoding|x-agentstudio-.*)$/i;
-const headerName = z
-  .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'Must be an HTTP header name')
-  .refine((n) => !reservedHeaders.test(n), 'Set by Agent Studio; cannot be overridden');
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 const headerValue = z.string().max(4096).regex(/^[^\r\n]*$/, 'Must not contain line breaks');
+/** Extra request headers; each bad name is reported at its own key. */
+const headers = z.record(z.string(), headerValue).superRefine((h, ctx) => {
+  for (const name of Object.keys(h)) {
+    const message = !headerName.test(name)
+      ? 'Must be an HTTP header name'
+      : reservedHeaders.test(name)
+        ? 'Set by Agent Studio; cannot be overridden'
+        : undefined;
+    if (message) ctx.addIssue({ code: 'custom', path: [name], message });
+  }
+});
 
 /** Long enough for a slow CRM lookup, short enough that a caller does not sit in silence. */
 export const MAX_WEBHOOK_TIMEOUT_MS = 30_000;
@@ -34,7 +42,7 @@ export const webhookActionSchema = z
     type: z.literal('webhook'),
     url: httpUrl,
     method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
-    headers: z.record(headerName, headerValue).default({}),
+    headers: headers.default({}),
     timeoutMs: z.number().int().min(100).max(MAX_WEBHOOK_TIMEOUT_MS).default(DEFAULT_WEBHOOK_TIMEOUT_MS),
     secret: z
       .string()
