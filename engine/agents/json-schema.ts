@@ -73,18 +73,22 @@ export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
     minItems: count.optional(),
     maxItems: count.optional(),
   })
+  // Written to tolerate a half-parsed schema, so these problems are reported with the others.
   .superRefine((s, ctx) => {
-    s.required?.forEach((name, i) => {
-      if (!s.properties || !(name in s.properties)) {
-        ctx.addIssue({ code: 'custom', path: ['required', i], message: `"${name}" is not declared in properties` });
-      }
-    });
+    const props = s.properties && typeof s.properties === 'object' ? s.properties : {};
+    if (Array.isArray(s.required)) {
+      s.required.forEach((name, i) => {
+        if (typeof name === 'string' && !(name in props)) {
+          ctx.addIssue({ code: 'custom', path: ['required', i], message: `"${name}" is not declared in properties` });
+        }
+      });
+    }
     for (const [lo, hi] of [['minimum', 'maximum'], ['minLength', 'maxLength'], ['minItems', 'maxItems']] as const) {
       const a = s[lo];
       const b = s[hi];
-      if (a !== undefined && b !== undefined && a > b) ctx.addIssue({ code: 'custom', path: [lo], message: `Greater than ${hi}` });
+      if (typeof a === 'number' && typeof b === 'number' && a > b) ctx.addIssue({ code: 'custom', path: [lo], message: `Greater than ${hi}` });
     }
-  }, { when: (payload) => payload.issues.length === 0 })
+  })
   .meta({ id: 'JsonSchema', description: 'A JSON Schema (the common keywords are enforced)' });
 
 /** An error found by `validateJson`, at a path inside the value. */

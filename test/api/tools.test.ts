@@ -126,13 +126,8 @@ test('parameters must be a plausible JSON Schema object; actions are validated',
   ]));
   const notObject = await admin.post('/api/v1/tools', { name: 'x', parameters: { type: 'string' }, action: { type: 'builtin', name: 'hangup' } });
   t.deepEqual(notObject.body.error.details, [{ field: 'parameters.type', message: 'Tool parameters must be a JSON Schema with "type": "object"' }]);
-  const undeclared = await admin.post('/api/v1/tools', {
-    name: 'x',
-    parameters: { type: 'object', properties: { a: { type: 'string', minLength: 5, maxLength: 2 } }, required: ['a', 'b'] },
-    action: { type: 'builtin', name: 'teleport' },
-  });
-  t.deepEqual(undeclared.body.error.details, [
-    { field: 'parameters.properties.a.minLength', message: 'Greater than maxLength' },
+  const unknownBuiltin = await admin.post('/api/v1/tools', { name: 'x', action: { type: 'builtin', name: 'teleport' } });
+  t.deepEqual(unknownBuiltin.body.error.details, [
     { field: 'action.name', message: 'Invalid option: expected one of "transfer"|"hangup"|"send_dtmf"|"end_call"' },
   ]);
   const bounds = await admin.post('/api/v1/tools', {
