@@ -96,7 +96,8 @@ test('call control writes a call; GET /calls/{id} shows all of it', async (t) =>
   });
 });
 
-test('an unanswered call ends failed or as told, without talk time; open calls close at start-up', async (t) => {
+// Serial: endAllOpen closes every open call of the installation, so it must not overlap other tests.
+test.serial('an unanswered call ends failed or as told, without talk time; open calls close at start-up', async (t) => {
   const calls = app.engine.store.calls;
   const busy = recordCall(app, { ...scope, direction: 'outbound', status: 'queued', startedAt: T0 });
   t.true(calls.markRinging(busy, at(T0, 1)));
