@@ -55,8 +55,6 @@ function checkReferences(store: Store, scope: Scope, config: AgentConfigPatch): 
   if (issues.length) throw invalidBody(issues);
 }
 
-const present = (a: Agent) => withoutTenant(a);
-
 export function agentRoutes(store: Store): RouteDef[] {
   return crudRoutes({
     path: '/api/v1/agents',
@@ -68,25 +66,20 @@ export function agentRoutes(store: Store): RouteDef[] {
     createBody,
     updateBody,
     listQuery: listQuery('created_at', { status: agentStatus.optional() }),
-    list: (auth, q) => {
-      const r = store.agents.list(auth, q, q.limit, q.offset);
-      return { items: r.items.map(present), total: r.total };
-    },
-    get: (auth, id) => {
-      const a = store.agents.get(auth, id);
-      return a && present(a);
-    },
+    present: (a: Agent) => withoutTenant(a),
+    presentListItem: (a: Agent) => withoutTenant(a),
+    list: (auth, q) => store.agents.list(auth, q, q.limit, q.offset),
+    get: (auth, id) => store.agents.get(auth, id),
     create: (auth, body) => {
       checkReferences(store, auth, body.config);
-      return present(store.agents.create(auth, body));
+      return store.agents.create(auth, body);
     },
     update: (auth, id, body) => {
       const cur = store.agents.get(auth, id);
       if (!cur) return undefined;
       if (body.config) checkReferences(store, auth, body.config);
       const config = body.config && { ...cur.config, ...body.config };
-      const next = store.agents.update(auth, id, { ...body, config });
-      return next && present(next);
+      return store.agents.update(auth, id, { ...body, config });
     },
     remove: (auth, id) => store.agents.delete(auth, id),
   });

@@ -17,8 +17,9 @@ import {
   hangupParties,
   rtpStatsSchema,
   transcriptEntrySchema,
+  type Call,
+  type CallSummary,
 } from '../../engine/calls/call-record.js';
-import type { Call, CallSummary } from '../../engine/store/repositories/calls.js';
 import type { Store } from '../../engine/store/store.js';
 import { listQuery, page, paged, pageQuery } from '../http/pagination.js';
 import { route, type RouteDef } from '../http/route.js';

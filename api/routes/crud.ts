@@ -58,6 +58,8 @@ export interface CrudSpec<
   C extends z.ZodType,
   U extends z.ZodType,
   Q extends z.ZodType<PageQuery>,
+  D,
+  LD,
 > {
   /** Collection path, e.g. `/api/v1/agents`. */
   path: string;
@@ -70,18 +72,27 @@ export interface CrudSpec<
   createBody: C;
   updateBody: U;
   listQuery: Q;
-  list(auth: AuthContext, q: z.infer<Q>): Page<z.infer<L>>;
-  get(auth: AuthContext, id: string): z.infer<T> | undefined;
-  create(auth: AuthContext, body: z.infer<C>): z.infer<T>;
-  update(auth: AuthContext, id: string, body: z.infer<U>): z.infer<T> | undefined;
+  /** The stored object as the API shows it (no tenant id, no secrets). */
+  present(d: D): z.infer<T>;
+  presentListItem(d: LD): z.infer<L>;
+  list(auth: AuthContext, q: z.infer<Q>): Page<LD>;
+  get(auth: AuthContext, id: string): D | undefined;
+  create(auth: AuthContext, body: z.infer<C>): D;
+  update(auth: AuthContext, id: string, body: z.infer<U>): D | undefined;
   remove(auth: AuthContext, id: string): boolean;
   /** Errors beyond auth, validation and not_found (e.g. `conflict`). */
   errors?: { create?: ErrorCode[]; update?: ErrorCode[]; remove?: ErrorCode[] };
 }
 
-export function crudRoutes<T extends z.ZodType, L extends z.ZodType, C extends z.ZodType, U extends z.ZodType, Q extends z.ZodType<PageQuery>>(
-  s: CrudSpec<T, L, C, U, Q>,
-): RouteDef[] {
+export function crudRoutes<
+  T extends z.ZodType,
+  L extends z.ZodType,
+  C extends z.ZodType,
+  U extends z.ZodType,
+  Q extends z.ZodType<PageQuery>,
+  D,
+  LD,
+>(s: CrudSpec<T, L, C, U, Q, D, LD>): RouteDef[] {
   const one = `${s.path}/:id`;
   const { label } = s.names;
   return [
@@ -94,7 +105,10 @@ export function crudRoutes<T extends z.ZodType, L extends z.ZodType, C extends z
       operationId: `list${s.names.many}`,
       query: s.listQuery,
       response: page(s.listItem, `${s.names.one}Page`),
-      handler: ({ auth, query }) => paged(s.list(auth, query), query),
+      handler: ({ auth, query }) => {
+        const r = s.list(auth, query);
+        return paged({ items: r.items.map((d) => s.presentListItem(d)), total: r.total }, query);
+      },
     }),
     route({
       method: 'get',
@@ -105,7 +119,7 @@ export function crudRoutes<T extends z.ZodType, L extends z.ZodType, C extends z
       operationId: `get${s.names.one}`,
       params: idParams,
       response: s.item,
-      handler: ({ auth, params }) => found(s.get(auth, params.id), label),
+      handler: ({ auth, params }) => s.present(found(s.get(auth, params.id), label)),
     }),
     route({
       method: 'post',
@@ -119,7 +133,7 @@ export function crudRoutes<T extends z.ZodType, L extends z.ZodType, C extends z
       status: 201,
       idempotent: true,
       errors: s.errors?.create,
-      handler: ({ auth, body }) => s.create(auth, body),
+      handler: ({ auth, body }) => s.present(s.create(auth, body)),
     }),
     route({
       method: 'patch',
@@ -132,7 +146,7 @@ export function crudRoutes<T extends z.ZodType, L extends z.ZodType, C extends z
       body: s.updateBody,
       response: s.item,
       errors: s.errors?.update,
-      handler: ({ auth, params, body }) => found(s.update(auth, params.id, body), label),
+      handler: ({ auth, params, body }) => s.present(found(s.update(auth, params.id, body), label)),
     }),
     route({
       method: 'delete',

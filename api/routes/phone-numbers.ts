@@ -5,6 +5,7 @@
  * clears them.
  */
 import { z } from 'zod';
+import type { PhoneNumber } from '../../engine/store/repositories/phone-numbers.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
 import type { Store } from '../../engine/store/store.js';
 import { listQuery } from '../http/pagination.js';
@@ -60,23 +61,18 @@ export function phoneNumberRoutes(store: Store): RouteDef[] {
     updateBody,
     listQuery: listQuery('created_at', { agentId: z.string().optional(), trunkId: z.string().optional() }),
     errors: { create: ['conflict'], update: ['conflict'] },
-    list: (auth, q) => {
-      const r = store.phoneNumbers.list(auth, q, q.limit, q.offset);
-      return { items: r.items.map(withoutTenant), total: r.total };
-    },
-    get: (auth, id) => {
-      const n = store.phoneNumbers.get(auth, id);
-      return n && withoutTenant(n);
-    },
+    present: (n: PhoneNumber) => withoutTenant(n),
+    presentListItem: (n: PhoneNumber) => withoutTenant(n),
+    list: (auth, q) => store.phoneNumbers.list(auth, q, q.limit, q.offset),
+    get: (auth, id) => store.phoneNumbers.get(auth, id),
     create: (auth, body) => {
       checkReferences(store, auth, body);
-      return withoutTenant(unique(() => store.phoneNumbers.create(auth, body), taken(body.number)));
+      return unique(() => store.phoneNumbers.create(auth, body), taken(body.number));
     },
     update: (auth, id, body) => {
       if (!store.phoneNumbers.get(auth, id)) return undefined;
       checkReferences(store, auth, body);
-      const n = unique(() => store.phoneNumbers.update(auth, id, body), taken(body.number));
-      return n && withoutTenant(n);
+      return unique(() => store.phoneNumbers.update(auth, id, body), taken(body.number));
     },
     remove: (auth, id) => store.phoneNumbers.delete(auth, id),
   });

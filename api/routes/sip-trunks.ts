@@ -131,20 +131,14 @@ export function sipTrunkRoutes(store: Store): RouteDef[] {
     createBody,
     updateBody,
     listQuery: listQuery('created_at', {}),
-    list: (auth, q) => {
-      const r = store.sipTrunks.list(auth, q, q.limit, q.offset);
-      return { items: r.items.map(present), total: r.total };
-    },
-    get: (auth, id) => {
-      const t = store.sipTrunks.get(auth, id);
-      return t && present(t);
-    },
-    create: (auth, body) => present(store.sipTrunks.create(auth, { ...body, ...merge(undefined, body) })),
+    present,
+    presentListItem: present,
+    list: (auth, q) => store.sipTrunks.list(auth, q, q.limit, q.offset),
+    get: (auth, id) => store.sipTrunks.get(auth, id),
+    create: (auth, body) => store.sipTrunks.create(auth, { ...body, ...merge(undefined, body) }),
     update: (auth, id, body) => {
       const cur = store.sipTrunks.get(auth, id);
-      if (!cur) return undefined;
-      const t = store.sipTrunks.update(auth, id, { ...body, ...merge(cur, body) });
-      return t && present(t);
+      return cur && store.sipTrunks.update(auth, id, { ...body, ...merge(cur, body) });
     },
     remove: (auth, id) => store.sipTrunks.delete(auth, id),
   });

@@ -114,24 +114,19 @@ export function toolRoutes(store: Store): RouteDef[] {
       updateBody,
       listQuery: listQuery('created_at', { type: z.enum(['webhook', 'builtin']).optional() }),
       errors: { create: ['conflict'], update: ['conflict'], remove: ['conflict'] },
-      list: (auth, q) => {
-        const r = store.tools.list(auth, q, q.limit, q.offset);
-        return { items: r.items.map(present), total: r.total };
-      },
-      get: (auth, id) => {
-        const t = store.tools.get(auth, id);
-        return t && present(t);
-      },
+      present,
+      presentListItem: present,
+      list: (auth, q) => store.tools.list(auth, q, q.limit, q.offset),
+      get: (auth, id) => store.tools.get(auth, id),
       create: (auth, body) => {
         const input = { ...body, parameters: body.parameters ?? noParameters, action: withSecret(body.action) };
-        return present(unique(() => store.tools.create(auth, input), taken(body.name)));
+        return unique(() => store.tools.create(auth, input), taken(body.name));
       },
       update: (auth, id, body) => {
         const cur = store.tools.get(auth, id);
         if (!cur) return undefined;
         const patch = { ...body, action: body.action && withSecret(body.action, cur.action) };
-        const t = unique(() => store.tools.update(auth, id, patch), taken(body.name));
-        return t && present(t);
+        return unique(() => store.tools.update(auth, id, patch), taken(body.name));
       },
       remove: (auth, id) => {
         const users = [...store.agents.usingTool(auth, id).map((a) => `agent ${a}`), ...store.workflows.usingTool(auth, id).map((w) => `workflow ${w}`)];

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { graphToolRefs, workflowGraphSchema, type WorkflowGraph } from '../../engine/agents/workflow-graph.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
+import type { Workflow, WorkflowSummary } from '../../engine/store/repositories/workflows.js';
 import type { Store } from '../../engine/store/store.js';
 import { AppError } from '../http/errors.js';
 import { listQuery, page, paged, pageQuery } from '../http/pagination.js';
@@ -61,22 +62,17 @@ export function workflowRoutes(store: Store): RouteDef[] {
       updateBody,
       listQuery: listQuery('created_at', {}),
       errors: { remove: ['conflict'] },
-      list: (auth, q) => {
-        const r = store.workflows.list(auth, q, q.limit, q.offset);
-        return { items: r.items.map(withoutTenant), total: r.total };
-      },
-      get: (auth, id) => {
-        const w = store.workflows.get(auth, id);
-        return w && withoutTenant(w);
-      },
+      present: (w: Workflow) => withoutTenant(w),
+      presentListItem: (w: WorkflowSummary) => withoutTenant(w),
+      list: (auth, q) => store.workflows.list(auth, q, q.limit, q.offset),
+      get: (auth, id) => store.workflows.get(auth, id),
       create: (auth, body) => {
         checkTools(store, auth, body.graph);
-        return withoutTenant(store.workflows.create(auth, body));
+        return store.workflows.create(auth, body);
       },
       update: (auth, id, body) => {
         if (body.graph) checkTools(store, auth, body.graph);
-        const w = store.workflows.update(auth, id, body);
-        return w && withoutTenant(w);
+        return store.workflows.update(auth, id, body);
       },
       remove: (auth, id) => {
         const agents = store.agents.usingWorkflow(auth, id);

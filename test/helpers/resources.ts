@@ -5,7 +5,7 @@
  */
 import type { App } from '../../api/app.js';
 import type { WorkflowGraph } from '../../engine/agents/workflow-graph.js';
-import type { CallEnd, NewCall } from '../../engine/store/repositories/calls.js';
+import type { CallEnd, NewCall } from '../../engine/calls/call-record.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
 import { request, type JsonResponse } from './http.js';
 

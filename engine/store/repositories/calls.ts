@@ -7,61 +7,19 @@ import {
   callMetricsSchema,
   rtpStatsSchema,
   transcriptEntrySchema,
+  type Call,
   type CallDirection,
-  type CallMetrics,
+  type CallEnd,
+  type CallEvent,
   type CallStatus,
-  type FinalStatus,
+  type CallSummary,
   type HangupBy,
-  type RtpStats,
-  type TranscriptEntry,
+  type NewCall,
 } from '../../calls/call-record.js';
 import type { Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
 import type { Mode } from './api-keys.js';
 import { ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
-
-/** A call without its heavy JSON (transcript, stats, metrics), as lists show it. */
-export interface CallSummary {
-  id: string;
-  tenantId: string;
-  mode: Mode;
-  direction: CallDirection;
-  status: CallStatus;
-  fromUri: string | null;
-  toUri: string | null;
-  fromNumber: string | null;
-  toNumber: string | null;
-  trunkId: string | null;
-  agentId: string | null;
-  phoneNumberId: string | null;
-  workflowId: string | null;
-  workflowVersion: number | null;
-  sipCallId: string | null;
-  startedAt: string;
-  answeredAt: string | null;
-  endedAt: string | null;
-  /** Talk time, answer to end; null until an answered call ends, and for unanswered calls. */
-  durationMs: number | null;
-  endReason: string | null;
-  hangupBy: HangupBy | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Call extends CallSummary {
-  rtpStats: RtpStats;
-  transcript: TranscriptEntry[];
-  metrics: CallMetrics;
-  metadata: Record<string, unknown>;
-}
-
-/** One entry of a call's timeline (a row of the event log). */
-export interface CallEvent {
-  id: number;
-  type: string;
-  data: unknown;
-  createdAt: string;
-}
 
 interface SummaryRow {
   id: string;
@@ -133,42 +91,6 @@ const toCall = (r: Row): Call => ({
   metrics: callMetricsSchema.parse(JSON.parse(r.metrics)),
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
 });
-
-/** What call control knows when a call starts. */
-export interface NewCall {
-  tenantId: string;
-  mode: Mode;
-  direction: CallDirection;
-  /** `queued` (outbound, not yet dialled) or `ringing`; default `ringing`. */
-  status?: 'queued' | 'ringing';
-  fromUri?: string | null;
-  toUri?: string | null;
-  fromNumber?: string | null;
-  toNumber?: string | null;
-  trunkId?: string | null;
-  agentId?: string | null;
-  phoneNumberId?: string | null;
-  workflowId?: string | null;
-  workflowVersion?: number | null;
-  sipCallId?: string | null;
-  metadata?: Record<string, unknown>;
-  /** Default now. */
-  startedAt?: string;
-}
-
-/** How a call ended. */
-export interface CallEnd {
-  /** Machine-readable, e.g. `caller_hangup`, `agent_hangup`, `sip_486`, `timeout`, `crash_recovery`. */
-  reason: string;
-  hangupBy?: HangupBy | null;
-  /** Default: `completed` when it was answered, else `failed`. */
-  status?: FinalStatus;
-  rtpStats?: RtpStats;
-  transcript?: TranscriptEntry[];
-  metrics?: CallMetrics;
-  /** Default now. */
-  at?: string;
-}
 
 export interface CallFilters extends TimeRange {
   status?: CallStatus;

@@ -9,9 +9,9 @@
 import { parseCidr, parseIp, cidrContains } from '../../../lib/cidr.js';
 import { prefixRulesSchema, type PrefixRules } from '../../calls/prefix-rules.js';
 import type { Db } from '../database.js';
-import { newId, nowIso } from '../ids.js';
 import type { Mode } from './api-keys.js';
-import { definedOnly, ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
+import type { Scope } from './scoped.js';
+import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
@@ -69,107 +69,77 @@ interface Row {
   updated_at: string;
 }
 
-const toTrunk = (r: Row): SipTrunk => ({
-  id: r.id,
-  tenantId: r.tenant_id,
-  mode: r.mode,
-  name: r.name,
-  inbound: { allowlist: JSON.parse(r.inbound_allowlist) as string[], username: r.inbound_username, password: r.inbound_password },
-  outbound:
-    r.outbound_host === null
-      ? null
-      : {
-          host: r.outbound_host,
-          port: r.outbound_port ?? 5060,
-          transport: r.outbound_transport ?? 'udp',
-          username: r.outbound_username,
-          password: r.outbound_password,
-        },
-  callerId: r.caller_id,
-  prefixRules: prefixRulesSchema.parse(JSON.parse(r.prefix_rules)),
-  cpsLimit: r.cps_limit,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toRow = (t: SipTrunk): Row => ({
-  id: t.id,
-  tenant_id: t.tenantId,
-  mode: t.mode,
-  name: t.name,
-  inbound_allowlist: JSON.stringify(t.inbound.allowlist),
-  inbound_username: t.inbound.username,
-  inbound_password: t.inbound.password,
-  outbound_host: t.outbound?.host ?? null,
-  outbound_port: t.outbound?.port ?? null,
-  outbound_transport: t.outbound?.transport ?? null,
-  outbound_username: t.outbound?.username ?? null,
-  outbound_password: t.outbound?.password ?? null,
-  caller_id: t.callerId,
-  prefix_rules: JSON.stringify(t.prefixRules),
-  cps_limit: t.cpsLimit,
-  created_at: t.createdAt,
-  updated_at: t.updatedAt,
-});
+const mapping: RowMapping<SipTrunk, Row> = {
+  columns: [
+    'id', 'tenant_id', 'mode', 'name', 'inbound_allowlist', 'inbound_username', 'inbound_password', 'outbound_host',
+    'outbound_port', 'outbound_transport', 'outbound_username', 'outbound_password', 'caller_id', 'prefix_rules',
+    'cps_limit', 'created_at', 'updated_at',
+  ],
+  toObject: (r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    mode: r.mode,
+    name: r.name,
+    inbound: { allowlist: JSON.parse(r.inbound_allowlist) as string[], username: r.inbound_username, password: r.inbound_password },
+    outbound:
+      r.outbound_host === null
+        ? null
+        : {
+            host: r.outbound_host,
+            port: r.outbound_port ?? 5060,
+            transport: r.outbound_transport ?? 'udp',
+            username: r.outbound_username,
+            password: r.outbound_password,
+          },
+    callerId: r.caller_id,
+    prefixRules: prefixRulesSchema.parse(JSON.parse(r.prefix_rules)),
+    cpsLimit: r.cps_limit,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }),
+  toRow: (t) => ({
+    id: t.id,
+    tenant_id: t.tenantId,
+    mode: t.mode,
+    name: t.name,
+    inbound_allowlist: JSON.stringify(t.inbound.allowlist),
+    inbound_username: t.inbound.username,
+    inbound_password: t.inbound.password,
+    outbound_host: t.outbound?.host ?? null,
+    outbound_port: t.outbound?.port ?? null,
+    outbound_transport: t.outbound?.transport ?? null,
+    outbound_username: t.outbound?.username ?? null,
+    outbound_password: t.outbound?.password ?? null,
+    caller_id: t.callerId,
+    prefix_rules: JSON.stringify(t.prefixRules),
+    cps_limit: t.cpsLimit,
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
+  }),
+};
 
 export type TrunkInput = Pick<SipTrunk, 'name'> &
   Partial<Pick<SipTrunk, 'inbound' | 'outbound' | 'callerId' | 'prefixRules' | 'cpsLimit'>>;
 
-export class SipTrunksRepo {
-  readonly #table;
-  readonly #insert;
-  readonly #update;
-  readonly #getById;
+export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
   readonly #withAllowlist;
   readonly #byInboundUser;
 
   constructor(db: Db) {
-    this.#table = new ScopedTable<Row>(db, 'sip_trunks');
-    const cols = Object.keys(toRow(blank));
-    this.#insert = db.prepare<[Row]>(`INSERT INTO sip_trunks (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`);
-    const set = cols.filter((c) => !['id', 'tenant_id', 'mode', 'created_at'].includes(c));
-    this.#update = db.prepare<[Row]>(
-      `UPDATE sip_trunks SET ${set.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id AND tenant_id = @tenant_id AND mode = @mode`,
-    );
-    this.#getById = db.prepare<[string], Row>('SELECT * FROM sip_trunks WHERE id = ?');
+    super(db, 'sip_trunks', mapping);
     this.#withAllowlist = db.prepare<[], Row>("SELECT * FROM sip_trunks WHERE inbound_allowlist <> '[]' ORDER BY created_at, id");
     this.#byInboundUser = db.prepare<[string], Row>('SELECT * FROM sip_trunks WHERE inbound_username = ? ORDER BY created_at, id');
   }
 
   create(scope: Scope, input: TrunkInput): SipTrunk {
-    const now = nowIso();
-    const t: SipTrunk = { ...blank, ...definedOnly(input), id: newId(), tenantId: scope.tenantId, mode: scope.mode, createdAt: now, updatedAt: now };
-    this.#insert.run(toRow(t));
-    return t;
-  }
-
-  get(scope: Scope, id: string): SipTrunk | undefined {
-    const r = this.#table.get(scope, id);
-    return r && toTrunk(r);
-  }
-
-  /** Any tenant's trunk, for call control (a phone number or an outbound call names its trunk). */
-  getById(id: string): SipTrunk | undefined {
-    const r = this.#getById.get(id);
-    return r && toTrunk(r);
-  }
-
-  list(scope: Scope, filters: TimeRange, limit: number, offset: number): Page<SipTrunk> {
-    const { rows, total } = this.#table.page(scope, filters, limit, offset);
-    return { items: rows.map(toTrunk), total };
-  }
-
-  /** Replaces the given fields (whole `inbound`/`outbound` objects). */
-  update(scope: Scope, id: string, patch: Partial<TrunkInput>): SipTrunk | undefined {
-    const cur = this.get(scope, id);
-    if (!cur) return undefined;
-    const next: SipTrunk = { ...cur, ...definedOnly(patch), updatedAt: nowIso() };
-    this.#update.run(toRow(next));
-    return next;
-  }
-
-  delete(scope: Scope, id: string): boolean {
-    return this.#table.delete(scope, id);
+    return this.insert(scope, {
+      name: input.name,
+      inbound: input.inbound ?? { allowlist: [], username: null, password: null },
+      outbound: input.outbound ?? null,
+      callerId: input.callerId ?? null,
+      prefixRules: input.prefixRules ?? {},
+      cpsLimit: input.cpsLimit ?? null,
+    });
   }
 
   /**
@@ -188,7 +158,7 @@ export class SipTrunksRepo {
         const cidr = parseCidr(entry);
         if (cidr && cidr.prefix > best && cidrContains(cidr, addr)) best = cidr.prefix;
       }
-      if (best >= 0) hits.push({ trunk: toTrunk(r), prefix: best });
+      if (best >= 0) hits.push({ trunk: mapping.toObject(r), prefix: best });
     }
     return hits.sort((a, b) => b.prefix - a.prefix).map((h) => h.trunk);
   }
@@ -200,7 +170,7 @@ export class SipTrunksRepo {
 
   /** Trunks whose inbound digest username is `username` (a challenged INVITE names it). */
   findByInboundUsername(username: string): SipTrunk[] {
-    return this.#byInboundUser.all(username).map(toTrunk);
+    return this.#byInboundUser.all(username).map(mapping.toObject);
   }
 
   /** The digest credentials inbound INVITEs must answer a challenge with; undefined when none. */
@@ -215,18 +185,3 @@ export class SipTrunksRepo {
     return o?.username && o.password ? { username: o.username, password: o.password } : undefined;
   }
 }
-
-/** A trunk with every optional part empty: the base that inputs fill in. */
-const blank: SipTrunk = {
-  id: '',
-  tenantId: '',
-  mode: 'live',
-  name: '',
-  inbound: { allowlist: [], username: null, password: null },
-  outbound: null,
-  callerId: null,
-  prefixRules: {},
-  cpsLimit: null,
-  createdAt: '',
-  updatedAt: '',
-};

@@ -5,9 +5,9 @@
 import type { JsonSchema } from '../../agents/json-schema.js';
 import { toolActionSchema, toolParametersSchema, type ToolAction } from '../../agents/tool-definition.js';
 import type { Db } from '../database.js';
-import { newId, nowIso } from '../ids.js';
 import type { Mode } from './api-keys.js';
-import { definedOnly, ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
+import type { Scope } from './scoped.js';
+import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 
 export interface Tool {
   id: string;
@@ -33,100 +33,55 @@ interface Row {
   updated_at: string;
 }
 
-const toTool = (r: Row): Tool => ({
-  id: r.id,
-  tenantId: r.tenant_id,
-  mode: r.mode,
-  name: r.name,
-  description: r.description,
-  parameters: toolParametersSchema.parse(JSON.parse(r.parameters)),
-  action: toolActionSchema.parse(JSON.parse(r.action)),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
+const mapping: RowMapping<Tool, Row> = {
+  columns: ['id', 'tenant_id', 'mode', 'name', 'description', 'parameters', 'action', 'created_at', 'updated_at'],
+  toObject: (r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    mode: r.mode,
+    name: r.name,
+    description: r.description,
+    parameters: toolParametersSchema.parse(JSON.parse(r.parameters)),
+    action: toolActionSchema.parse(JSON.parse(r.action)),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }),
+  toRow: (t) => ({
+    id: t.id,
+    tenant_id: t.tenantId,
+    mode: t.mode,
+    name: t.name,
+    description: t.description,
+    parameters: JSON.stringify(t.parameters),
+    action: JSON.stringify(t.action),
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
+  }),
+};
 
 export type ToolInput = Pick<Tool, 'name' | 'parameters' | 'action'> & { description?: string };
 
-export class ToolsRepo {
-  readonly #table;
-  readonly #insert;
-  readonly #update;
+/** Names are unique per tenant and mode: create and update throw a UNIQUE violation on a taken one. */
+export class ToolsRepo extends ScopedRepo<Tool, Row, ToolInput, { type: ToolAction['type'] | null }> {
   readonly #existing;
-  readonly #getById;
 
   constructor(db: Db) {
-    this.#table = new ScopedTable<Row, { type: ToolAction['type'] | null }>(db, 'tools', {
+    super(db, 'tools', mapping, {
       filters: "AND (@type IS NULL OR action ->> '$.type' = @type)",
       filterDefaults: { type: null },
     });
-    this.#insert = db.prepare(
-      `INSERT INTO tools (id, tenant_id, mode, name, description, parameters, action, created_at, updated_at)
-       VALUES (@id, @tenantId, @mode, @name, @description, @parameters, @action, @createdAt, @updatedAt)`,
-    );
-    this.#update = db.prepare(
-      `UPDATE tools SET name = @name, description = @description, parameters = @parameters, action = @action,
-       updated_at = @updatedAt WHERE id = @id AND tenant_id = @tenantId AND mode = @mode`,
-    );
     this.#existing = db.prepare<[string, Mode, string], { id: string }>(
       'SELECT id FROM tools WHERE tenant_id = ? AND mode = ? AND id IN (SELECT value FROM json_each(?))',
     );
-    this.#getById = db.prepare<[string], Row>('SELECT * FROM tools WHERE id = ?');
   }
 
-  /** Throws a UNIQUE violation (see `isUniqueViolation`) when the name is taken in the scope. */
   create(scope: Scope, input: ToolInput): Tool {
-    const now = nowIso();
-    const t: Tool = {
-      id: newId(),
-      tenantId: scope.tenantId,
-      mode: scope.mode,
-      name: input.name,
-      description: input.description ?? '',
-      parameters: input.parameters,
-      action: input.action,
-      createdAt: now,
-      updatedAt: now,
-    };
-    this.#insert.run(this.#bind(t));
-    return t;
-  }
-
-  get(scope: Scope, id: string): Tool | undefined {
-    const r = this.#table.get(scope, id);
-    return r && toTool(r);
-  }
-
-  /** Any tenant's tool, for the runtime. */
-  getById(id: string): Tool | undefined {
-    const r = this.#getById.get(id);
-    return r && toTool(r);
-  }
-
-  list(scope: Scope, filters: TimeRange & { type?: ToolAction['type'] }, limit: number, offset: number): Page<Tool> {
-    const { rows, total } = this.#table.page(scope, filters, limit, offset);
-    return { items: rows.map(toTool), total };
-  }
-
-  /** Replaces the given fields; throws a UNIQUE violation on a taken name. */
-  update(scope: Scope, id: string, patch: Partial<ToolInput>): Tool | undefined {
-    const cur = this.get(scope, id);
-    if (!cur) return undefined;
-    const next: Tool = { ...cur, ...definedOnly(patch), updatedAt: nowIso() };
-    this.#update.run(this.#bind(next));
-    return next;
-  }
-
-  delete(scope: Scope, id: string): boolean {
-    return this.#table.delete(scope, id);
+    return this.insert(scope, { name: input.name, description: input.description ?? '', parameters: input.parameters, action: input.action });
   }
 
   /** Which of `ids` are tools of the scope. */
   existing(scope: Scope, ids: readonly string[]): Set<string> {
     if (ids.length === 0) return new Set();
     return new Set(this.#existing.all(scope.tenantId, scope.mode, JSON.stringify(ids)).map((r) => r.id));
-  }
-
-  #bind(t: Tool) {
-    return { ...t, parameters: JSON.stringify(t.parameters), action: JSON.stringify(t.action) };
   }
 }
