@@ -36,7 +36,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw e;
   }
   const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
-  const routes: RouteDef[] = [...healthRoutes(engine.health), ...authRoutes(engine.store), ...resourceRoutes(engine.store)];
+  const routes: RouteDef[] = [...healthRoutes(engine.health), ...authRoutes(engine.store)];
+  routes.push(...resourceRoutes(engine.store));
   const openapi = JSON.stringify(
     buildOpenApi(routes, { title: 'Agent Studio API', version: engineVersion }),
   );

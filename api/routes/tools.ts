@@ -10,6 +10,7 @@
  * answer; otherwise `status`/`body` show what came back, or `error` says why nothing did
  * (`timeout`, `connection_refused`, `dns_error`, `network_error`). Arguments that do not match
  * the tool's parameters are a `validation_error` (fields `arguments.<name>`), and nothing is sent.
+ * The request leaves from the engine's own network, which is why only members and up may run it.
  */
 import { z } from 'zod';
 import {
