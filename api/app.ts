@@ -20,6 +20,7 @@ import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
+import { resourceRoutes } from './routes/resources.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
 /** Requests per minute for callers without a limit of their own (the reference's default). */
@@ -54,6 +55,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...apiKeyRoutes(engine.store),
     ...tenantRoutes(engine.store),
     ...userRoutes(engine.store, sessions),
+    ...resourceRoutes(engine.store),
   ];
   const openapi = JSON.stringify(
     buildOpenApi(routes, { title: 'Agent Studio API', version: engineVersion }),

@@ -60,14 +60,24 @@ export const errorEnvelopeSchema = z
 
 export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
-/** zod issues as envelope details, with dotted field paths (`config.prompt.system`). */
+/** A field path as details show it: dotted keys, bracketed indexes (`graph.nodes[3].id`). */
+export function fieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out ? `.${String(s)}` : String(s);
+  }
+  return out;
+}
+
+/** zod issues as envelope details, with field paths (`config.prompt.system`, `graph.nodes[3].id`). */
 export function zodDetails(error: z.ZodError, prefix?: string): ErrorDetail[] {
   return error.issues.flatMap((issue) => {
-    const p = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
+    const p = [...(prefix ? [prefix] : []), ...issue.path];
     // A strict object names each unknown field on its own line.
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ field: [...p, k].join('.'), message: 'Unknown field' }));
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ field: fieldPath([...p, k]), message: 'Unknown field' }));
     const missing = issue.code === 'invalid_type' && issue.message.includes('received undefined');
-    return { field: p.join('.') || (prefix ?? 'body'), message: missing ? 'Field is required' : issue.message };
+    return { field: fieldPath(p) || (prefix ?? 'body'), message: missing ? 'Field is required' : issue.message };
   });
 }
 

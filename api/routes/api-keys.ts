@@ -9,7 +9,7 @@ import type { Store } from '../../engine/store/store.js';
 import { generateApiKey, scopePattern } from '../auth/api-key-secret.js';
 import { hasScope } from '../http/authorize.js';
 import { AppError } from '../http/errors.js';
-import { pageOf, paginationQuery } from '../http/pagination.js';
+import { page, pageQuery } from '../http/pagination.js';
 import { Reply, roles, route, type AuthContext, type Role, type RouteDef } from '../http/route.js';
 
 /** `*`, `resource:*` or `resource:action`, e.g. `agents:write`. */
@@ -50,7 +50,7 @@ const createdSchema = apiKeySchema
   .meta({ id: 'ApiKeyCreated' });
 
 const idParams = z.object({ id: z.uuid() });
-const listQuery = paginationQuery.extend({
+const listQuery = pageQuery.extend({
   mode: z.enum(['live', 'test']).optional().describe('Only keys of this mode (test keys always see only test keys)'),
 });
 
@@ -133,7 +133,7 @@ export function apiKeyRoutes(store: Store): RouteDef[] {
       tags: ['API keys'],
       operationId: 'listApiKeys',
       query: listQuery,
-      response: pageOf(apiKeySchema, 'ApiKeyPage'),
+      response: page(apiKeySchema, 'ApiKeyPage'),
       handler: ({ auth, query }) => {
         const mode = auth.mode === 'test' ? 'test' : query.mode;
         const page = store.apiKeys.list(auth.tenantId, query.limit, query.offset, mode);

@@ -7,7 +7,7 @@ import type { Tenant } from '../../engine/store/repositories/tenants.js';
 import type { Store } from '../../engine/store/store.js';
 import { createTenantWithOwner, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../auth/accounts.js';
 import { AppError } from '../http/errors.js';
-import { pageOf, paginationQuery } from '../http/pagination.js';
+import { page, pageQuery } from '../http/pagination.js';
 import { route, type RouteDef } from '../http/route.js';
 import { toApiUser, userSchema } from './users.js';
 
@@ -86,8 +86,8 @@ export function tenantRoutes(store: Store): RouteDef[] {
       summary: 'Every tenant',
       tags: ['Tenants'],
       operationId: 'listTenants',
-      query: paginationQuery,
-      response: pageOf(tenantSchema, 'TenantPage'),
+      query: pageQuery,
+      response: page(tenantSchema, 'TenantPage'),
       handler: ({ query }) => {
         const page = store.tenants.list(query.limit, query.offset);
         return { items: page.items.map(toApi), total: page.total, limit: query.limit, offset: query.offset };

@@ -12,7 +12,7 @@ import { createUser, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../auth/ac
 import { hashPassword } from '../auth/passwords.js';
 import type { Sessions } from '../auth/sessions.js';
 import { AppError } from '../http/errors.js';
-import { pageOf, paginationQuery } from '../http/pagination.js';
+import { page, pageQuery } from '../http/pagination.js';
 import { Reply, roles, route, type AuthContext, type RouteDef } from '../http/route.js';
 
 /** A person as the API shows them: never the password hash. */
@@ -111,8 +111,8 @@ export function userRoutes(store: Store, sessions: Sessions): RouteDef[] {
       summary: "The people in the caller's tenant",
       tags: ['Users'],
       operationId: 'listUsers',
-      query: paginationQuery,
-      response: pageOf(userSchema, 'UserPage'),
+      query: pageQuery,
+      response: page(userSchema, 'UserPage'),
       handler: ({ auth, query }) => {
         const page = store.users.list(auth.tenantId, query.limit, query.offset);
         return { items: page.items.map(toApiUser), total: page.total, limit: query.limit, offset: query.offset };

@@ -3,11 +3,19 @@
  * construction, so a request pays only for binding and stepping.
  */
 import type { Db } from './database.js';
+import { AgentsRepo } from './repositories/agents.js';
+import { AnalyticsRepo } from './repositories/analytics.js';
 import { ApiKeysRepo } from './repositories/api-keys.js';
 import { IdempotencyKeysRepo } from './repositories/idempotency-keys.js';
 import { RefreshTokensRepo } from './repositories/refresh-tokens.js';
+import { CallsRepo } from './repositories/calls.js';
+import { ErrorLogsRepo } from './repositories/error-logs.js';
+import { PhoneNumbersRepo } from './repositories/phone-numbers.js';
+import { SipTrunksRepo } from './repositories/sip-trunks.js';
 import { TenantsRepo } from './repositories/tenants.js';
+import { ToolsRepo } from './repositories/tools.js';
 import { UsersRepo } from './repositories/users.js';
+import { WorkflowsRepo } from './repositories/workflows.js';
 
 export class Store {
   readonly tenants: TenantsRepo;
@@ -15,6 +23,14 @@ export class Store {
   readonly apiKeys: ApiKeysRepo;
   readonly refreshTokens: RefreshTokensRepo;
   readonly idempotencyKeys: IdempotencyKeysRepo;
+  readonly agents: AgentsRepo;
+  readonly workflows: WorkflowsRepo;
+  readonly tools: ToolsRepo;
+  readonly phoneNumbers: PhoneNumbersRepo;
+  readonly sipTrunks: SipTrunksRepo;
+  readonly calls: CallsRepo;
+  readonly errorLogs: ErrorLogsRepo;
+  readonly analytics: AnalyticsRepo;
 
   constructor(readonly db: Db) {
     this.tenants = new TenantsRepo(db);
@@ -22,5 +38,13 @@ export class Store {
     this.apiKeys = new ApiKeysRepo(db);
     this.refreshTokens = new RefreshTokensRepo(db);
     this.idempotencyKeys = new IdempotencyKeysRepo(db);
+    this.agents = new AgentsRepo(db);
+    this.workflows = new WorkflowsRepo(db);
+    this.tools = new ToolsRepo(db);
+    this.phoneNumbers = new PhoneNumbersRepo(db);
+    this.sipTrunks = new SipTrunksRepo(db);
+    this.calls = new CallsRepo(db);
+    this.errorLogs = new ErrorLogsRepo(db);
+    this.analytics = new AnalyticsRepo(db);
   }
 }

@@ -83,7 +83,7 @@ test('create validation failures answer the whole envelope', async (t) => {
   assertError(t, res, 'validation_error', 'Invalid request body', [
     { field: 'name', message: 'Too small: expected string to have >=1 characters' },
     { field: 'mode', message: 'Invalid option: expected one of "live"|"test"' },
-    { field: 'scopes.0', message: 'must be "*", "resource:*" or "resource:action"' },
+    { field: 'scopes[0]', message: 'must be "*", "resource:*" or "resource:action"' },
     { field: 'rateLimit', message: 'Too small: expected number to be >=1' },
     { field: 'role', message: 'Invalid option: expected one of "owner"|"admin"|"member"|"viewer"' },
     { field: 'extra', message: 'Unknown field' },

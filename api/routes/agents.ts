@@ -1,0 +1,86 @@
+/**
+ * Agents: CRUD. `config.toolIds` and `config.workflowId` must name tools and workflows of the
+ * caller's tenant and mode. An update's `config` is partial: each key given replaces the stored
+ * one. Deleting an agent unassigns the phone numbers routed to it; its calls keep their history.
+ */
+import { z } from 'zod';
+import { agentConfigPatchSchema, agentConfigSchema, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
+import type { Agent } from '../../engine/store/repositories/agents.js';
+import type { Scope } from '../../engine/store/repositories/scoped.js';
+import type { Store } from '../../engine/store/store.js';
+import { listQuery } from '../http/pagination.js';
+import type { RouteDef } from '../http/route.js';
+import { access, editors } from './access.js';
+import { crudRoutes, invalidBody, resourceShape, timestampsShape, withoutTenant } from './crud.js';
+
+const agentStatus = z.enum(['active', 'inactive']);
+const name = z.string().trim().min(1).max(200);
+const description = z.string().max(2000).nullable().optional();
+
+export const agentSchema = z
+  .object({
+    ...resourceShape,
+    name: z.string(),
+    description: z.string().nullable(),
+    status: agentStatus,
+    config: agentConfigSchema,
+    ...timestampsShape,
+  })
+  .meta({ id: 'Agent' });
+
+const createBody = z
+  .strictObject({
+    name,
+    description,
+    status: agentStatus.optional().meta({ description: 'default active' }),
+    config: agentConfigSchema.prefault({} as z.input<typeof agentConfigSchema>),
+  })
+  .meta({ id: 'AgentCreate' });
+
+const updateBody = z
+  .strictObject({ name: name.optional(), description, status: agentStatus.optional(), config: agentConfigPatchSchema.optional() })
+  .meta({ id: 'AgentUpdate' });
+
+/** Tools and workflow the config names must be the scope's. */
+function checkReferences(store: Store, scope: Scope, config: AgentConfigPatch): void {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  const toolIds = config.toolIds ?? [];
+  const known = store.tools.existing(scope, toolIds);
+  toolIds.forEach((id, i) => {
+    if (!known.has(id)) issues.push({ path: ['config', 'toolIds', i], message: `Tool ${id} not found` });
+  });
+  if (config.workflowId && !store.workflows.get(scope, config.workflowId)) {
+    issues.push({ path: ['config', 'workflowId'], message: `Workflow ${config.workflowId} not found` });
+  }
+  if (issues.length) throw invalidBody(issues);
+}
+
+export function agentRoutes(store: Store): RouteDef[] {
+  return crudRoutes({
+    path: '/api/v1/agents',
+    tag: 'Agents',
+    names: { one: 'Agent', many: 'Agents', label: 'agent' },
+    access: access('agents', editors),
+    item: agentSchema,
+    listItem: agentSchema,
+    createBody,
+    updateBody,
+    listQuery: listQuery('created_at', { status: agentStatus.optional() }),
+    present: (a: Agent) => withoutTenant(a),
+    presentListItem: (a: Agent) => withoutTenant(a),
+    list: (auth, q) => store.agents.list(auth, q, q.limit, q.offset),
+    get: (auth, id) => store.agents.get(auth, id),
+    create: (auth, body) => {
+      checkReferences(store, auth, body.config);
+      return store.agents.create(auth, body);
+    },
+    update: (auth, id, body) => {
+      const cur = store.agents.get(auth, id);
+      if (!cur) return undefined;
+      if (body.config) checkReferences(store, auth, body.config);
+      const config = body.config && { ...cur.config, ...body.config };
+      return store.agents.update(auth, id, { ...body, config });
+    },
+    remove: (auth, id) => store.agents.delete(auth, id),
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * Calls: list and get, plus the call's timeline. Calls are created by call control (inbound
+ * INVITEs, and the outbound/web call endpoints of their own issue), not here.
+ *
+ * - `GET /calls` lists newest first, filtered by status, direction, agent and a `from`/`to`
+ *   range on `started_at`; items leave out the transcript, stats and metrics.
+ * - `GET /calls/{id}` adds the transcript, RTP stats, metrics (including `turnLatencyMs`) and
+ *   metadata.
+ * - `GET /calls/{id}/events` is the timeline from the event log, oldest first and paginated
+ *   like every list: a long call has thousands of events, which do not belong in one body.
+ */
+import { z } from 'zod';
+import {
+  callDirections,
+  callMetricsSchema,
+  callStatuses,
+  hangupParties,
+  rtpStatsSchema,
+  transcriptEntrySchema,
+  type Call,
+  type CallSummary,
+} from '../../engine/calls/call-record.js';
+import type { Store } from '../../engine/store/store.js';
+import { listQuery, page, paged, pageQuery } from '../http/pagination.js';
+import { route, type RouteDef } from '../http/route.js';
+import { readAccess } from './access.js';
+import { found, idParams, resourceShape, timestampsShape } from './crud.js';
+
+const summaryShape = {
+  ...resourceShape,
+  direction: z.enum(callDirections),
+  status: z.enum(callStatuses),
+  from: z.string().nullable().meta({ description: 'Caller: the number when known, else the SIP URI' }),
+  to: z.string().nullable().meta({ description: 'Callee: the number when known, else the SIP URI' }),
+  fromUri: z.string().nullable(),
+  toUri: z.string().nullable(),
+  agentId: z.uuid().nullable(),
+  trunkId: z.uuid().nullable(),
+  phoneNumberId: z.uuid().nullable(),
+  workflowId: z.uuid().nullable(),
+  workflowVersion: z.number().int().nullable(),
+  sipCallId: z.string().nullable(),
+  startedAt: z.iso.datetime(),
+  answeredAt: z.iso.datetime().nullable(),
+  endedAt: z.iso.datetime().nullable(),
+  durationMs: z.number().int().nullable().meta({ description: 'Talk time, answer to end; null if unanswered or not ended' }),
+  endReason: z.string().nullable(),
+  hangupBy: z.enum(hangupParties).nullable(),
+  ...timestampsShape,
+};
+
+export const callSummarySchema = z.object(summaryShape).meta({ id: 'CallSummary' });
+export const callSchema = z
+  .object({
+    ...summaryShape,
+    transcript: z.array(transcriptEntrySchema),
+    rtpStats: rtpStatsSchema,
+    metrics: callMetricsSchema,
+    metadata: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Call' });
+
+const callEventSchema = z
+  .object({ id: z.number().int(), type: z.string(), data: z.unknown(), createdAt: z.string() })
+  .meta({ id: 'CallEvent' });
+
+const presentSummary = (c: CallSummary) => ({
+  id: c.id,
+  mode: c.mode,
+  direction: c.direction,
+  status: c.status,
+  from: c.fromNumber ?? c.fromUri,
+  to: c.toNumber ?? c.toUri,
+  fromUri: c.fromUri,
+  toUri: c.toUri,
+  agentId: c.agentId,
+  trunkId: c.trunkId,
+  phoneNumberId: c.phoneNumberId,
+  workflowId: c.workflowId,
+  workflowVersion: c.workflowVersion,
+  sipCallId: c.sipCallId,
+  startedAt: c.startedAt,
+  answeredAt: c.answeredAt,
+  endedAt: c.endedAt,
+  durationMs: c.durationMs,
+  endReason: c.endReason,
+  hangupBy: c.hangupBy,
+  createdAt: c.createdAt,
+  updatedAt: c.updatedAt,
+});
+
+const present = (c: Call) => ({
+  ...presentSummary(c),
+  transcript: c.transcript,
+  rtpStats: c.rtpStats,
+  metrics: c.metrics,
+  metadata: c.metadata,
+});
+
+export function callRoutes(store: Store): RouteDef[] {
+  const read = readAccess('calls');
+  return [
+    route({
+      method: 'get',
+      path: '/api/v1/calls',
+      auth: read,
+      summary: 'List calls, newest first',
+      tags: ['Calls'],
+      operationId: 'listCalls',
+      query: listQuery('started_at', {
+        status: z.enum(callStatuses).optional(),
+        direction: z.enum(callDirections).optional(),
+        agentId: z.string().optional(),
+      }),
+      response: page(callSummarySchema, 'CallPage'),
+      handler: ({ auth, query }) => {
+        const r = store.calls.list(auth, query, query.limit, query.offset);
+        return paged({ items: r.items.map(presentSummary), total: r.total }, query);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/calls/:id',
+      auth: read,
+      summary: 'Get a call with its transcript, RTP stats and metrics',
+      tags: ['Calls'],
+      operationId: 'getCall',
+      params: idParams,
+      response: callSchema,
+      handler: ({ auth, params }) => present(found(store.calls.get(auth, params.id), 'call')),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/calls/:id/events',
+      auth: read,
+      summary: "The call's timeline: its events, oldest first",
+      tags: ['Calls'],
+      operationId: 'listCallEvents',
+      params: idParams,
+      query: pageQuery,
+      response: page(callEventSchema, 'CallEventPage'),
+      handler: ({ auth, params, query }) => paged(found(store.calls.timeline(auth, params.id, query.limit, query.offset), 'call'), query),
+    }),
+  ];
+}

@@ -1,0 +1,95 @@
+/**
+ * An agent's `config`: how it speaks, listens and thinks on a call. Only `prompt.system` is
+ * required; every other setting may be left out, and the runtime then uses `agentDefaults`.
+ * Leaving defaults out of the stored config (rather than writing them in) keeps a partial update
+ * (`PATCH`) from resetting what the caller did not mention.
+ */
+import { z } from 'zod';
+
+/** A BCP 47 tag such as `en`, `en-US` or `pt-BR`. */
+export const languageTag = z
+  .string()
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'Must be a BCP 47 language tag such as en-US');
+
+/** A variable name usable in templates (`{{name}}`) and conditions. */
+export const variableName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'Must be a letter or _ followed by up to 63 letters, digits or _');
+
+/** An http(s) URL. */
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'Must be an http or https URL' }).max(2048);
+
+const provider = z.string().min(1).max(64);
+
+export const voiceSchema = z
+  .strictObject({ provider, voiceId: z.string().min(1).max(256) })
+  .meta({ id: 'AgentVoice', description: 'Text-to-speech provider and voice' });
+
+export const transcriberSchema = z
+  .strictObject({ provider, model: z.string().min(1).max(128).optional(), language: languageTag.optional() })
+  .meta({ id: 'AgentTranscriber', description: 'Speech-to-text provider' });
+
+export const llmSchema = z
+  .strictObject({
+    provider,
+    model: z.string().min(1).max(128),
+    temperature: z.number().min(0).max(2).optional().meta({ description: '0–2; default 0.7' }),
+  })
+  .meta({ id: 'AgentLlm' });
+
+export const timeoutsSchema = z
+  .strictObject({
+    silenceMs: z.number().int().min(1000).max(600_000).optional().meta({
+      description: 'Caller silence before the agent re-prompts or ends the call; default 10000',
+    }),
+    maxDurationMs: z.number().int().min(10_000).max(14_400_000).optional().meta({
+      description: 'Hard limit on a call; default 3600000 (one hour)',
+    }),
+  })
+  .meta({ id: 'AgentTimeouts' });
+
+export const promptSchema = z.strictObject({ system: z.string().min(1).max(100_000) }).meta({ id: 'AgentPrompt' });
+
+const settings = {
+  firstMessage: z.string().min(1).max(10_000).nullable().optional().meta({
+    description: 'Said when the call is answered; null or absent = wait for the caller',
+  }),
+  language: languageTag.optional().meta({ description: 'default en-US' }),
+  voice: voiceSchema.optional(),
+  transcriber: transcriberSchema.optional(),
+  llm: llmSchema.optional(),
+  toolIds: z.array(z.string()).max(64).optional().meta({ description: 'Tools the LLM may call; each must exist' }),
+  workflowId: z.string().nullable().optional().meta({ description: 'Workflow to run; must exist' }),
+  bargeIn: z.boolean().optional().meta({ description: 'The caller may interrupt the agent; default true' }),
+  timeouts: timeoutsSchema.optional(),
+  variables: z
+    .record(variableName, z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]))
+    .optional()
+    .meta({ description: 'Initial values of the call variables' }),
+  webhookUrl: httpUrl.nullable().optional().meta({ description: 'Receives this agent’s call events' }),
+};
+
+/**
+ * The full config. A missing `prompt` (or a missing config) reports `config.prompt.system`
+ * "Field is required", exactly as the API reference's example error does.
+ */
+export const agentConfigSchema = z
+  .strictObject({ prompt: promptSchema.prefault({} as z.input<typeof promptSchema>), ...settings })
+  .meta({ id: 'AgentConfig' });
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** A partial config for updates: each key given replaces the stored one; null clears a nullable one. */
+export const agentConfigPatchSchema = z
+  .strictObject({ prompt: promptSchema, ...settings })
+  .partial()
+  .meta({ id: 'AgentConfigPatch' });
+export type AgentConfigPatch = z.infer<typeof agentConfigPatchSchema>;
+
+/** What the runtime uses for settings a config leaves out. */
+export const agentDefaults = {
+  language: 'en-US',
+  bargeIn: true,
+  temperature: 0.7,
+  silenceMs: 10_000,
+  maxDurationMs: 3_600_000,
+} as const;

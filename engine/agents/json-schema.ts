@@ -1,0 +1,159 @@
+/**
+ * Tool parameters are JSON Schema. `jsonSchemaSchema` accepts a plausible JSON Schema (the
+ * keywords below, well-typed, `required` naming declared properties, bounds in order);
+ * `validateJson` checks a value against one. Supported keywords: type (including integer),
+ * enum, const, properties, required, additionalProperties, items, minimum, maximum,
+ * exclusiveMinimum, exclusiveMaximum, minLength, maxLength, pattern, minItems, maxItems.
+ * Other keywords (format, $ref, oneOf…) are kept but not enforced.
+ */
+import { z } from 'zod';
+
+const jsonType = z.enum(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
+type JsonType = z.infer<typeof jsonType>;
+
+export interface JsonSchema {
+  type?: JsonType | JsonType[];
+  description?: string;
+  enum?: unknown[];
+  const?: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  minItems?: number;
+  maxItems?: number;
+  [keyword: string]: unknown;
+}
+
+const count = z.number().int().min(0);
+
+const validPattern = (p: string) => {
+  try {
+    new RegExp(p, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
+  .looseObject({
+    type: z
+      .union([jsonType, z.array(jsonType).min(1)], {
+        error: 'Must be string, number, integer, boolean, object, array or null, or a list of them',
+      })
+      .optional(),
+    description: z.string().max(4000).optional(),
+    enum: z.array(z.unknown()).min(1).optional(),
+    const: z.unknown().optional(),
+    get properties() {
+      return z.record(z.string(), jsonSchemaSchema).optional();
+    },
+    required: z.array(z.string()).optional(),
+    get additionalProperties() {
+      return z.union([z.boolean(), jsonSchemaSchema]).optional();
+    },
+    get items() {
+      return jsonSchemaSchema.optional();
+    },
+    minimum: z.number().optional(),
+    maximum: z.number().optional(),
+    exclusiveMinimum: z.number().optional(),
+    exclusiveMaximum: z.number().optional(),
+    minLength: count.optional(),
+    maxLength: count.optional(),
+    pattern: z.string().refine(validPattern, 'Must be a valid regular expression').optional(),
+    minItems: count.optional(),
+    maxItems: count.optional(),
+  })
+  // Written to tolerate a half-parsed schema, so these problems are reported with the others.
+  .superRefine((s, ctx) => {
+    const props = s.properties && typeof s.properties === 'object' ? s.properties : {};
+    if (Array.isArray(s.required)) {
+      s.required.forEach((name, i) => {
+        if (typeof name === 'string' && !(name in props)) {
+          ctx.addIssue({ code: 'custom', path: ['required', i], message: `"${name}" is not declared in properties` });
+        }
+      });
+    }
+    for (const [lo, hi] of [['minimum', 'maximum'], ['minLength', 'maxLength'], ['minItems', 'maxItems']] as const) {
+      const a = s[lo];
+      const b = s[hi];
+      if (typeof a === 'number' && typeof b === 'number' && a > b) ctx.addIssue({ code: 'custom', path: [lo], message: `Greater than ${hi}` });
+    }
+  })
+  .meta({ id: 'JsonSchema', description: 'A JSON Schema (the common keywords are enforced)' });
+
+/** An error found by `validateJson`, at a path inside the value. */
+export interface JsonIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+const typeOf = (v: unknown): JsonType =>
+  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : (typeof v as JsonType);
+
+const typeMatches = (actual: JsonType, wanted: JsonType) => actual === wanted || (wanted === 'number' && actual === 'integer');
+
+/** Checks `value` against `schema`; [] when it conforms. */
+export function validateJson(schema: JsonSchema, value: unknown, path: (string | number)[] = []): JsonIssue[] {
+  const issues: JsonIssue[] = [];
+  const fail = (message: string) => issues.push({ path, message });
+  const actual = typeOf(value);
+  if (schema.type !== undefined) {
+    const wanted = Array.isArray(schema.type) ? schema.type : [schema.type];
+    if (!wanted.some((w) => typeMatches(actual, w))) {
+      fail(`Expected ${wanted.join(' or ')}, received ${actual === 'integer' ? 'number' : actual}`);
+      return issues;
+    }
+  }
+  if (schema.enum && !schema.enum.some((e) => sameJson(e, value))) fail(`Must be one of ${JSON.stringify(schema.enum)}`);
+  if ('const' in schema && !sameJson(schema.const, value)) fail(`Must be ${JSON.stringify(schema.const)}`);
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) fail(`Must be at least ${schema.minimum}`);
+    if (schema.maximum !== undefined && value > schema.maximum) fail(`Must be at most ${schema.maximum}`);
+    if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) fail(`Must be greater than ${schema.exclusiveMinimum}`);
+    if (schema.exclusiveMaximum !== undefined && value >= schema.exclusiveMaximum) fail(`Must be less than ${schema.exclusiveMaximum}`);
+  }
+  if (typeof value === 'string') {
+    const length = [...value].length;
+    if (schema.minLength !== undefined && length < schema.minLength) fail(`Must be at least ${schema.minLength} characters`);
+    if (schema.maxLength !== undefined && length > schema.maxLength) fail(`Must be at most ${schema.maxLength} characters`);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) fail(`Must match ${schema.pattern}`);
+  }
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems) fail(`Must have at least ${schema.minItems} items`);
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) fail(`Must have at most ${schema.maxItems} items`);
+    if (schema.items) value.forEach((v, i) => issues.push(...validateJson(schema.items!, v, [...path, i])));
+  }
+  if (actual === 'object') {
+    const obj = value as Record<string, unknown>;
+    for (const name of schema.required ?? []) {
+      if (!(name in obj)) issues.push({ path: [...path, name], message: 'Field is required' });
+    }
+    for (const [k, v] of Object.entries(obj)) {
+      const prop = schema.properties?.[k];
+      if (prop) issues.push(...validateJson(prop, v, [...path, k]));
+      else if (schema.additionalProperties === false) issues.push({ path: [...path, k], message: 'Not a declared property' });
+      else if (typeof schema.additionalProperties === 'object') issues.push(...validateJson(schema.additionalProperties, v, [...path, k]));
+    }
+  }
+  return issues;
+}
+
+/** Deep equality of JSON values (for enum and const). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}

@@ -1,0 +1,128 @@
+/**
+ * What the store keeps about a call: its status values and the shapes of its JSON columns
+ * (transcript, RTP statistics, metrics). Call control writes them; the API reads them.
+ */
+import { z } from 'zod';
+import type { Mode } from '../store/repositories/api-keys.js';
+
+export const callStatuses = ['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'] as const;
+export type CallStatus = (typeof callStatuses)[number];
+/** Statuses a call ends in. */
+export const finalStatuses = ['completed', 'failed', 'busy', 'no_answer', 'canceled'] as const;
+export type FinalStatus = (typeof finalStatuses)[number];
+
+export const callDirections = ['inbound', 'outbound', 'web'] as const;
+export type CallDirection = (typeof callDirections)[number];
+
+export const hangupParties = ['caller', 'callee', 'agent', 'system'] as const;
+export type HangupBy = (typeof hangupParties)[number];
+
+export const transcriptEntrySchema = z
+  .looseObject({
+    role: z.enum(['caller', 'agent', 'tool', 'system']),
+    text: z.string(),
+    at: z.string().optional().meta({ description: 'When the utterance started (ISO 8601)' }),
+  })
+  .meta({ id: 'TranscriptEntry' });
+export type TranscriptEntry = z.infer<typeof transcriptEntrySchema>;
+
+/** Media counters of the call's leg(s), as the media layer reports them. */
+export const rtpStatsSchema = z
+  .looseObject({
+    packetsSent: z.number().int().optional(),
+    packetsReceived: z.number().int().optional(),
+    bytesSent: z.number().int().optional(),
+    bytesReceived: z.number().int().optional(),
+    packetsLost: z.number().int().optional(),
+    jitterMs: z.number().optional(),
+  })
+  .meta({ id: 'RtpStats' });
+export type RtpStats = z.infer<typeof rtpStatsSchema>;
+
+/**
+ * Per-call measurements. `turnLatencyMs` holds, per agent turn, the time from the end of the
+ * caller's speech to the agent's first audio; analytics computes its percentiles.
+ */
+export const callMetricsSchema = z
+  .looseObject({ turnLatencyMs: z.array(z.number()).optional() })
+  .meta({ id: 'CallMetrics' });
+export type CallMetrics = z.infer<typeof callMetricsSchema>;
+
+/** A call without its heavy JSON (transcript, stats, metrics), as lists show it. */
+export interface CallSummary {
+  id: string;
+  tenantId: string;
+  mode: Mode;
+  direction: CallDirection;
+  status: CallStatus;
+  fromUri: string | null;
+  toUri: string | null;
+  fromNumber: string | null;
+  toNumber: string | null;
+  trunkId: string | null;
+  agentId: string | null;
+  phoneNumberId: string | null;
+  workflowId: string | null;
+  workflowVersion: number | null;
+  sipCallId: string | null;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+  /** Talk time, answer to end; null until an answered call ends, and for unanswered calls. */
+  durationMs: number | null;
+  endReason: string | null;
+  hangupBy: HangupBy | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Call extends CallSummary {
+  rtpStats: RtpStats;
+  transcript: TranscriptEntry[];
+  metrics: CallMetrics;
+  metadata: Record<string, unknown>;
+}
+
+/** One entry of a call's timeline (a row of the event log). */
+export interface CallEvent {
+  id: number;
+  type: string;
+  data: unknown;
+  createdAt: string;
+}
+
+/** What call control knows when a call starts. */
+export interface NewCall {
+  tenantId: string;
+  mode: Mode;
+  direction: CallDirection;
+  /** `queued` (outbound, not yet dialled) or `ringing`; default `ringing`. */
+  status?: 'queued' | 'ringing';
+  fromUri?: string | null;
+  toUri?: string | null;
+  fromNumber?: string | null;
+  toNumber?: string | null;
+  trunkId?: string | null;
+  agentId?: string | null;
+  phoneNumberId?: string | null;
+  workflowId?: string | null;
+  workflowVersion?: number | null;
+  sipCallId?: string | null;
+  metadata?: Record<string, unknown>;
+  /** Default now. */
+  startedAt?: string;
+}
+
+/** How a call ended. */
+export interface CallEnd {
+  /** Machine-readable, e.g. `caller_hangup`, `agent_hangup`, `sip_486`, `timeout`, `crash_recovery`. */
+  reason: string;
+  hangupBy?: HangupBy | null;
+  /** Default: `completed` when it was answered, else `failed`. */
+  status?: FinalStatus;
+  rtpStats?: RtpStats;
+  transcript?: TranscriptEntry[];
+  metrics?: CallMetrics;
+  /** Default now. */
+  at?: string;
+}

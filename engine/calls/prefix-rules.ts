@@ -1,0 +1,30 @@
+/**
+ * A trunk's number rewriting: strip a leading prefix, then add one. Carriers differ in what
+ * they send and expect (`+44…`, `0044…`, `0…`); the rules make both sides E.164 inside.
+ */
+import { z } from 'zod';
+
+const digits = z.string().regex(/^[0-9+*#]{1,16}$/, 'Must be 1–16 of 0-9 + * #');
+
+export const prefixRuleSchema = z
+  .strictObject({
+    strip: digits.optional().meta({ description: 'Removed when the number starts with it' }),
+    add: digits.optional().meta({ description: 'Put in front (after strip)' }),
+  })
+  .meta({ id: 'PrefixRule' });
+export type PrefixRule = z.infer<typeof prefixRuleSchema>;
+
+export const prefixRulesSchema = z
+  .strictObject({
+    inbound: prefixRuleSchema.optional().meta({ description: 'Applied to numbers the carrier sends us' }),
+    outbound: prefixRuleSchema.optional().meta({ description: 'Applied to numbers we send the carrier' }),
+  })
+  .meta({ id: 'PrefixRules' });
+export type PrefixRules = z.infer<typeof prefixRulesSchema>;
+
+/** `applyPrefixRule('+4420…', { strip: '+', add: '00' })` → `004420…`. */
+export function applyPrefixRule(number: string, rule: PrefixRule | undefined): string {
+  if (!rule) return number;
+  const stripped = rule.strip && number.startsWith(rule.strip) ? number.slice(rule.strip.length) : number;
+  return (rule.add ?? '') + stripped;
+}

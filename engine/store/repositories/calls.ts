@@ -1,0 +1,273 @@
+/**
+ * Call records. Call control writes them (`create`, `markRinging`, `markAnswered`, `end`); the
+ * API reads them, with the call's timeline from the event log. A call's state is written here
+ * before it is announced.
+ */
+import {
+  callMetricsSchema,
+  rtpStatsSchema,
+  transcriptEntrySchema,
+  type Call,
+  type CallDirection,
+  type CallEnd,
+  type CallEvent,
+  type CallStatus,
+  type CallSummary,
+  type HangupBy,
+  type NewCall,
+} from '../../calls/call-record.js';
+import type { Db } from '../database.js';
+import { newId, nowIso } from '../ids.js';
+import type { Mode } from './api-keys.js';
+import { ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
+
+interface SummaryRow {
+  id: string;
+  tenant_id: string;
+  mode: Mode;
+  direction: CallDirection;
+  status: CallStatus;
+  from_uri: string | null;
+  to_uri: string | null;
+  from_number: string | null;
+  to_number: string | null;
+  trunk_id: string | null;
+  agent_id: string | null;
+  phone_number_id: string | null;
+  workflow_id: string | null;
+  workflow_version: number | null;
+  sip_call_id: string | null;
+  started_at: string;
+  answered_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+  end_reason: string | null;
+  hangup_by: HangupBy | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface Row extends SummaryRow {
+  rtp_stats: string;
+  transcript: string;
+  metrics: string;
+  metadata: string;
+}
+
+const summaryColumns = `id, tenant_id, mode, direction, status, from_uri, to_uri, from_number, to_number, trunk_id,
+  agent_id, phone_number_id, workflow_id, workflow_version, sip_call_id, started_at, answered_at, ended_at,
+  duration_ms, end_reason, hangup_by, created_at, updated_at`;
+
+const toSummary = (r: SummaryRow): CallSummary => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  mode: r.mode,
+  direction: r.direction,
+  status: r.status,
+  fromUri: r.from_uri,
+  toUri: r.to_uri,
+  fromNumber: r.from_number,
+  toNumber: r.to_number,
+  trunkId: r.trunk_id,
+  agentId: r.agent_id,
+  phoneNumberId: r.phone_number_id,
+  workflowId: r.workflow_id,
+  workflowVersion: r.workflow_version,
+  sipCallId: r.sip_call_id,
+  startedAt: r.started_at,
+  answeredAt: r.answered_at,
+  endedAt: r.ended_at,
+  durationMs: r.duration_ms,
+  endReason: r.end_reason,
+  hangupBy: r.hangup_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toCall = (r: Row): Call => ({
+  ...toSummary(r),
+  rtpStats: rtpStatsSchema.parse(JSON.parse(r.rtp_stats)),
+  transcript: transcriptEntrySchema.array().parse(JSON.parse(r.transcript)),
+  metrics: callMetricsSchema.parse(JSON.parse(r.metrics)),
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+});
+
+export interface CallFilters extends TimeRange {
+  status?: CallStatus;
+  direction?: CallDirection;
+  agentId?: string;
+}
+
+type ListFilters = { status: CallStatus | null; direction: CallDirection | null; agentId: string | null };
+
+export class CallsRepo {
+  readonly #table;
+  readonly #insert;
+  readonly #getById;
+  readonly #bySipCallId;
+  readonly #ringing;
+  readonly #answered;
+  readonly #end;
+  readonly #open;
+  readonly #events;
+  readonly #eventCount;
+  readonly #tx;
+
+  constructor(db: Db) {
+    this.#table = new ScopedTable<Row, ListFilters, SummaryRow>(db, 'calls', {
+      filters: `AND (@status IS NULL OR status = @status) AND (@direction IS NULL OR direction = @direction)
+        AND (@agentId IS NULL OR agent_id = @agentId)`,
+      filterDefaults: { status: null, direction: null, agentId: null },
+      timeColumn: 'started_at',
+      order: 'started_at DESC, id DESC',
+      listColumns: summaryColumns,
+    });
+    this.#insert = db.prepare(
+      `INSERT INTO calls (id, tenant_id, mode, direction, status, from_uri, to_uri, from_number, to_number, trunk_id,
+         agent_id, phone_number_id, workflow_id, workflow_version, sip_call_id, started_at, metadata, created_at, updated_at)
+       VALUES (@id, @tenantId, @mode, @direction, @status, @fromUri, @toUri, @fromNumber, @toNumber, @trunkId,
+         @agentId, @phoneNumberId, @workflowId, @workflowVersion, @sipCallId, @startedAt, @metadata, @createdAt, @updatedAt)`,
+    );
+    this.#getById = db.prepare<[string], Row>('SELECT * FROM calls WHERE id = ?');
+    this.#bySipCallId = db.prepare<[string], Row>('SELECT * FROM calls WHERE sip_call_id = ? ORDER BY started_at DESC LIMIT 1');
+    this.#ringing = db.prepare<[string, string]>(
+      "UPDATE calls SET status = 'ringing', updated_at = ? WHERE id = ? AND status = 'queued'",
+    );
+    this.#answered = db.prepare<[string, string, string]>(
+      `UPDATE calls SET status = 'in_progress', answered_at = ?, updated_at = ?
+       WHERE id = ? AND answered_at IS NULL AND ended_at IS NULL`,
+    );
+    this.#end = db.prepare(
+      `UPDATE calls SET status = @status, ended_at = @at, duration_ms = @durationMs, end_reason = @reason,
+         hangup_by = @hangupBy, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
+       WHERE id = @id AND ended_at IS NULL`,
+    );
+    this.#open = db.prepare<[], { id: string }>('SELECT id FROM calls WHERE ended_at IS NULL');
+    this.#events = db.prepare<[string, string, Mode, number, number], { id: number; type: string; data: string; created_at: string }>(
+      'SELECT id, type, data, created_at FROM events WHERE call_id = ? AND tenant_id = ? AND mode = ? ORDER BY id LIMIT ? OFFSET ?',
+    );
+    this.#eventCount = db.prepare<[string, string, Mode], { n: number }>(
+      'SELECT COUNT(*) AS n FROM events WHERE call_id = ? AND tenant_id = ? AND mode = ?',
+    );
+    this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
+  }
+
+  /** Records a new call (status `ringing` unless `queued`). */
+  create(input: NewCall): Call {
+    const now = nowIso();
+    const c: Call = {
+      id: newId(),
+      tenantId: input.tenantId,
+      mode: input.mode,
+      direction: input.direction,
+      status: input.status ?? 'ringing',
+      fromUri: input.fromUri ?? null,
+      toUri: input.toUri ?? null,
+      fromNumber: input.fromNumber ?? null,
+      toNumber: input.toNumber ?? null,
+      trunkId: input.trunkId ?? null,
+      agentId: input.agentId ?? null,
+      phoneNumberId: input.phoneNumberId ?? null,
+      workflowId: input.workflowId ?? null,
+      workflowVersion: input.workflowVersion ?? null,
+      sipCallId: input.sipCallId ?? null,
+      startedAt: input.startedAt ?? now,
+      answeredAt: null,
+      endedAt: null,
+      durationMs: null,
+      endReason: null,
+      hangupBy: null,
+      rtpStats: {},
+      transcript: [],
+      metrics: {},
+      metadata: input.metadata ?? {},
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#insert.run({ ...c, metadata: JSON.stringify(c.metadata) });
+    return c;
+  }
+
+  /** A queued outbound call starts ringing. False when it was not queued. */
+  markRinging(id: string, at: string = nowIso()): boolean {
+    return this.#ringing.run(at, id).changes > 0;
+  }
+
+  /** The call was answered: `in_progress` from `at`. False when already answered or ended. */
+  markAnswered(id: string, at: string = nowIso()): boolean {
+    return this.#answered.run(at, at, id).changes > 0;
+  }
+
+  /**
+   * Ends the call once: status, end time, talk time, reason, who hung up, and the final media
+   * stats, transcript and metrics. Undefined when the call does not exist or has already ended.
+   */
+  end(id: string, how: CallEnd): Call | undefined {
+    return this.#tx(() => {
+      const cur = this.getById(id);
+      if (!cur || cur.endedAt) return undefined;
+      const at = how.at ?? nowIso();
+      const next: Call = {
+        ...cur,
+        status: how.status ?? (cur.answeredAt ? 'completed' : 'failed'),
+        endedAt: at,
+        durationMs: cur.answeredAt ? Math.max(0, Date.parse(at) - Date.parse(cur.answeredAt)) : null,
+        endReason: how.reason,
+        hangupBy: how.hangupBy ?? null,
+        rtpStats: how.rtpStats ?? cur.rtpStats,
+        transcript: how.transcript ?? cur.transcript,
+        metrics: how.metrics ?? cur.metrics,
+        updatedAt: at,
+      };
+      this.#end.run({
+        id,
+        at,
+        status: next.status,
+        durationMs: next.durationMs,
+        reason: next.endReason,
+        hangupBy: next.hangupBy,
+        rtpStats: JSON.stringify(next.rtpStats),
+        transcript: JSON.stringify(next.transcript),
+        metrics: JSON.stringify(next.metrics),
+      });
+      return next;
+    });
+  }
+
+  /** Ends every call still open (start-up after a crash); returns how many. */
+  endAllOpen(reason: string, at: string = nowIso()): number {
+    return this.#tx(() => this.#open.all().filter((r) => this.end(r.id, { reason, hangupBy: 'system', at })).length);
+  }
+
+  get(scope: Scope, id: string): Call | undefined {
+    const r = this.#table.get(scope, id);
+    return r && toCall(r);
+  }
+
+  /** Any tenant's call, for call control. */
+  getById(id: string): Call | undefined {
+    const r = this.#getById.get(id);
+    return r && toCall(r);
+  }
+
+  /** The latest call with this SIP Call-ID. */
+  bySipCallId(sipCallId: string): Call | undefined {
+    const r = this.#bySipCallId.get(sipCallId);
+    return r && toCall(r);
+  }
+
+  /** The scope's calls, newest first. */
+  list(scope: Scope, filters: CallFilters, limit: number, offset: number): Page<CallSummary> {
+    const { rows, total } = this.#table.page(scope, filters, limit, offset);
+    return { items: rows.map(toSummary), total };
+  }
+
+  /** The call's events in order; undefined when the call is not the scope's. */
+  timeline(scope: Scope, id: string, limit: number, offset: number): Page<CallEvent> | undefined {
+    if (!this.#table.get(scope, id)) return undefined;
+    const items = this.#events
+      .all(id, scope.tenantId, scope.mode, limit, offset)
+      .map((e) => ({ id: e.id, type: e.type, data: JSON.parse(e.data) as unknown, createdAt: e.created_at }));
+    return { items, total: this.#eventCount.get(id, scope.tenantId, scope.mode)!.n };
+  }
+}

@@ -1,0 +1,155 @@
+import test from 'ava';
+import { startApp, type App } from '../../api/app.js';
+import { testConfig, testLogger } from '../helpers/config.js';
+import { client, envelope, seedObjects, type Client, type Seeded } from '../helpers/resources.js';
+import { seedTenant, userWithRole, type SeededTenant } from '../helpers/tenant.js';
+
+let app: App;
+let t1: SeededTenant;
+let admin: Client;
+let member: Client;
+let viewer: Client;
+let o: Seeded;
+
+test.before(async () => {
+  const config = testConfig();
+  app = await startApp(config, testLogger(config));
+  t1 = await seedTenant(app);
+  admin = client(app, t1.headers);
+  member = client(app, (await userWithRole(app, t1.tenantId, 'member')).headers);
+  viewer = client(app, (await userWithRole(app, t1.tenantId, 'viewer')).headers);
+  o = seedObjects(app, { tenantId: t1.tenantId, mode: 'live' });
+});
+test.after.always(() => app?.close());
+
+const fullConfig = () => ({
+  prompt: { system: 'You are the front desk of a dental clinic.' },
+  firstMessage: 'Hello, Smile Dental, how can I help?',
+  language: 'en-GB',
+  voice: { provider: 'elevenlabs', voiceId: 'rachel' },
+  transcriber: { provider: 'deepgram', model: 'nova-2', language: 'en-GB' },
+  llm: { provider: 'openai', model: 'gpt-4o-mini', temperature: 0.3 },
+  toolIds: [o.toolId],
+  workflowId: o.workflowId,
+  bargeIn: false,
+  timeouts: { silenceMs: 8000, maxDurationMs: 600000 },
+  variables: { clinic: 'Smile Dental', floor: 2, open: true },
+  webhookUrl: 'https://hooks.example.com/agent',
+});
+
+test('a member creates an agent with a full config and reads it back', async (t) => {
+  const created = await member.post('/api/v1/agents', { name: ' Front desk ', description: 'Answers the main line', config: fullConfig() });
+  t.is(created.status, 201);
+  const { id, createdAt, updatedAt, ...rest } = created.body;
+  t.regex(id, /^[0-9a-f-]{36}$/);
+  t.is(createdAt, updatedAt);
+  t.deepEqual(rest, { mode: 'live', name: 'Front desk', description: 'Answers the main line', status: 'active', config: fullConfig() });
+  const got = await viewer.get(`/api/v1/agents/${id}`);
+  t.is(got.status, 200);
+  t.deepEqual(got.body, created.body);
+});
+
+test('config.prompt.system is required, as in the reference example', async (t) => {
+  for (const body of [{ name: 'No config' }, { name: 'Empty config', config: {} }, { name: 'Empty prompt', config: { prompt: {} } }]) {
+    const res = await admin.post('/api/v1/agents', body);
+    t.is(res.status, 422);
+    t.deepEqual(res.body, {
+      error: { code: 'validation_error', message: 'Invalid request body', details: [{ field: 'config.prompt.system', message: 'Field is required' }] },
+    });
+  }
+});
+
+test('every config setting is validated, each error at its field', async (t) => {
+  const res = await admin.post('/api/v1/agents', {
+    name: '',
+    status: 'paused',
+    config: {
+      prompt: { system: 'x' },
+      language: 'english please',
+      voice: { provider: 'elevenlabs' },
+      llm: { provider: 'openai', model: 'gpt', temperature: 2.5 },
+      timeouts: { silenceMs: 10 },
+      webhookUrl: 'ftp://example.com',
+      surprise: true,
+    },
+  });
+  t.is(res.status, 422);
+  t.deepEqual(res.body.error.details, [
+    { field: 'name', message: 'Too small: expected string to have >=1 characters' },
+    { field: 'status', message: 'Invalid option: expected one of "active"|"inactive"' },
+    { field: 'config.language', message: 'Must be a BCP 47 language tag such as en-US' },
+    { field: 'config.voice.voiceId', message: 'Field is required' },
+    { field: 'config.llm.temperature', message: 'Too big: expected number to be <=2' },
+    { field: 'config.timeouts.silenceMs', message: 'Too small: expected number to be >=1000' },
+    { field: 'config.webhookUrl', message: 'Must be an http or https URL' },
+    { field: 'config.surprise', message: 'Unknown field' },
+  ]);
+});
+
+test('tool ids and the workflow id must exist in the tenant', async (t) => {
+  const ghost = '00000000-0000-4000-8000-000000000000';
+  const res = await admin.post('/api/v1/agents', {
+    name: 'Dangling',
+    config: { prompt: { system: 'x' }, toolIds: [o.toolId, ghost], workflowId: ghost },
+  });
+  t.deepEqual(
+    res.body,
+    envelope('validation_error', 'Invalid request body', [
+      { field: 'config.toolIds[1]', message: `Tool ${ghost} not found` },
+      { field: 'config.workflowId', message: `Workflow ${ghost} not found` },
+    ]),
+  );
+});
+
+test('PATCH replaces the fields given, and config keys one by one', async (t) => {
+  const created = await admin.post('/api/v1/agents', { name: 'Sales', config: fullConfig() });
+  const id = created.body.id;
+  const res = await admin.patch(`/api/v1/agents/${id}`, {
+    status: 'inactive',
+    description: null,
+    config: { llm: { provider: 'anthropic', model: 'claude-3-haiku' }, firstMessage: null, toolIds: [] },
+  });
+  t.is(res.status, 200);
+  t.is(res.body.status, 'inactive');
+  t.is(res.body.name, 'Sales');
+  t.is(res.body.description, null);
+  t.deepEqual(res.body.config, { ...fullConfig(), llm: { provider: 'anthropic', model: 'claude-3-haiku' }, firstMessage: null, toolIds: [] });
+  t.is(res.body.createdAt, created.body.createdAt);
+  t.true(res.body.updatedAt >= created.body.updatedAt);
+  t.deepEqual((await admin.get(`/api/v1/agents/${id}`)).body, res.body);
+
+  const bad = await admin.patch(`/api/v1/agents/${id}`, { config: { prompt: {} } });
+  t.deepEqual(bad.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.prompt.system', message: 'Field is required' }]));
+});
+
+test('DELETE answers 204 and the agent is gone; its number is unassigned', async (t) => {
+  const agent = app.engine.store.agents.create({ tenantId: t1.tenantId, mode: 'live' }, { name: 'Temp', config: { prompt: { system: 'x' } } });
+  const number = app.engine.store.phoneNumbers.create({ tenantId: t1.tenantId, mode: 'live' }, { number: `temp-${agent.id.slice(0, 8)}`, agentId: agent.id });
+  const res = await member.del(`/api/v1/agents/${agent.id}`);
+  t.is(res.status, 204);
+  t.is(res.body, '');
+  t.is((await admin.get(`/api/v1/agents/${agent.id}`)).status, 404);
+  t.is((await admin.del(`/api/v1/agents/${agent.id}`)).status, 404);
+  t.is((await admin.get(`/api/v1/phone-numbers/${number.id}`)).body.agentId, null);
+});
+
+test('the list filters by status and creation time', async (t) => {
+  const tenant = await seedTenant(app);
+  const c = client(app, tenant.headers);
+  const scope = { tenantId: tenant.tenantId, mode: 'live' as const };
+  const on = app.engine.store.agents.create(scope, { name: 'On', config: { prompt: { system: 'x' } } });
+  const off = app.engine.store.agents.create(scope, { name: 'Off', status: 'inactive', config: { prompt: { system: 'x' } } });
+  const setCreated = app.engine.db.prepare('UPDATE agents SET created_at = ? WHERE id = ?');
+  setCreated.run('2024-01-01T00:00:00.000Z', on.id);
+  setCreated.run('2024-02-01T00:00:00.000Z', off.id);
+  const ids = (r: { body: { items: { id: string }[] } }) => r.body.items.map((x) => x.id);
+  t.deepEqual(ids(await c.get('/api/v1/agents')), [on.id, off.id], 'oldest first');
+  t.deepEqual(ids(await c.get('/api/v1/agents?status=active')), [on.id]);
+  t.deepEqual(ids(await c.get('/api/v1/agents?status=inactive')), [off.id]);
+  t.deepEqual(ids(await c.get('/api/v1/agents?from=2024-01-15')), [off.id]);
+  t.deepEqual(ids(await c.get('/api/v1/agents?to=2024-01-15')), [on.id]);
+  t.deepEqual(ids(await c.get('/api/v1/agents?from=2024-01-01T01:00:00%2B01:00&to=2024-02-01T00:00:00Z')), [on.id], 'from inclusive, to exclusive');
+  t.deepEqual(ids(await c.get('/api/v1/agents?status=inactive&to=2024-01-15')), []);
+  const bad = await c.get('/api/v1/agents?status=paused&from=yesterday');
+  t.deepEqual(bad.body.error.details.map((d: { field: string }) => d.field), ['query.from', 'query.status']);
+});
