@@ -11,7 +11,7 @@ import type { Call } from './call.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
 import type { MediaService } from '../../media/media-service.js';
-import type { CallRecords, InboundRouting } from './ports.js';
+import type { Store } from '../store/store.js';
 
 export interface CallControlOptions {
   drachtio: { host: string; port: number; secret: string };
@@ -19,8 +19,7 @@ export interface CallControlOptions {
   realm: string;
   settings: InboundDeps['settings'];
   log: Logger;
-  routing: InboundRouting;
-  records: CallRecords;
+  store: Store;
   events: EventLog;
   media: MediaService;
 }
@@ -45,7 +44,7 @@ export class CallControl {
   /** Connects to the SIP server and starts taking calls. Closes orphaned calls first. */
   static async start(opts: CallControlOptions): Promise<CallControl> {
     const cc = new CallControl(opts);
-    const orphans = opts.records.closeOrphans('engine_restart', new Date().toISOString());
+    const orphans = opts.store.calls.endAllOpen('engine_restart');
     if (orphans) opts.log.warn({ orphans }, 'closed calls left open by a previous run');
     await cc.#connect();
     return cc;
@@ -70,12 +69,12 @@ export class CallControl {
     const deps: InboundDeps = {
       srf,
       log,
-      auth: new InboundAuth(opts.routing, opts.realm),
-      routing: opts.routing,
-      records: opts.records,
+      auth: new InboundAuth(opts.store.sipTrunks, opts.realm),
+      store: opts.store,
       events: opts.events,
       media: opts.media,
       settings: opts.settings,
+      hasRoom: () => this.#calls.size < this.opts.maxCalls,
       admit: (call) => this.#admit(call),
       settle: (work) => {
         const p = work.catch((err: unknown) => log.error({ err }, 'call record failed'));
@@ -115,11 +114,9 @@ export class CallControl {
     });
   }
 
-  #admit(call: Call): boolean {
-    if (this.#calls.size >= this.opts.maxCalls) return false;
+  #admit(call: Call): void {
     this.#calls.set(call.id, call);
     call.once('ended', () => this.#calls.delete(call.id));
-    return true;
   }
 
   /** Ends one live call from outside (API, agent). */

@@ -3,11 +3,11 @@
  * digest credentials of a trunk that has them (RFC 3261 §22.2: challenge with 401). Anything
  * else is refused with 403.
  */
+import type { SipTrunk, SipTrunksRepo } from '../store/repositories/sip-trunks.js';
 import { DigestVerifier, parseDigest } from './digest.js';
-import type { InboundRouting, InboundTrunk } from './ports.js';
 
 export type TrunkVerdict =
-  | { kind: 'trunks'; trunks: InboundTrunk[] }
+  | { kind: 'trunks'; trunks: SipTrunk[] }
   | { kind: 'challenge'; header: string }
   | { kind: 'forbidden'; why: string };
 
@@ -22,25 +22,28 @@ export class InboundAuth {
   readonly #digest: DigestVerifier;
 
   constructor(
-    private readonly routing: InboundRouting,
+    private readonly trunks: SipTrunksRepo,
     realm: string,
   ) {
     this.#digest = new DigestVerifier(realm);
   }
 
   check(facts: InviteFacts): TrunkVerdict {
-    const byAddress = this.routing.trunksForAddress(facts.sourceAddress);
+    const byAddress = this.trunks.matchInboundIp(facts.sourceAddress);
     if (byAddress.length) return { kind: 'trunks', trunks: byAddress };
-    if (!this.routing.hasDigestTrunks()) return { kind: 'forbidden', why: 'source not in any trunk allowlist' };
+    if (!this.trunks.hasInboundCredentials()) return { kind: 'forbidden', why: 'source not in any trunk allowlist' };
     const creds = parseDigest(facts.authorization);
     if (!creds) return { kind: 'challenge', header: this.#digest.challenge() };
-    const trunk = this.routing.trunkForUsername(creds.username);
-    if (!trunk) return { kind: 'forbidden', why: `unknown digest user ${creds.username}` };
-    const verdict = this.#digest.verify(facts.method, creds, trunk.password);
-    if (verdict === 'stale') return { kind: 'challenge', header: this.#digest.challenge(true) };
-    if (verdict === 'bad') return { kind: 'forbidden', why: 'digest credentials do not match' };
-    const { password: _, ...rest } = trunk;
-    return { kind: 'trunks', trunks: [rest] };
+    // Several tenants may use one username: the password decides.
+    let stale = false;
+    const matching = this.trunks.findByInboundUsername(creds.username).filter((t) => {
+      const verdict = t.inbound.password ? this.#digest.verify(facts.method, creds, t.inbound.password) : 'bad';
+      stale ||= verdict === 'stale';
+      return verdict === 'ok';
+    });
+    if (matching.length) return { kind: 'trunks', trunks: matching };
+    if (stale) return { kind: 'challenge', header: this.#digest.challenge(true) };
+    return { kind: 'forbidden', why: `digest credentials of ${creds.username} do not match` };
   }
 }
 

@@ -3,7 +3,6 @@
  * with a mediasoup leg's SDP, and carry it until either side hangs up, a timer reaps it, or its
  * media worker dies. The ladder: 100 Trying (sent by the SIP server), optional 180, 200 + SDP.
  */
-import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -12,15 +11,16 @@ import { dialledCandidates, type InboundAuth } from './inbound-auth.js';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { SipLeg } from '../../media/sip-leg.js';
-import type { CallRecords, DialledNumber, InboundRouting, InboundTrunk } from './ports.js';
+import type { PhoneNumber } from '../store/repositories/phone-numbers.js';
+import type { SipTrunk } from '../store/repositories/sip-trunks.js';
+import type { Store } from '../store/store.js';
 import { negotiateTimer, timerDelays } from './session-timer.js';
 
 export interface InboundDeps {
   srf: Srf;
   log: Logger;
   auth: InboundAuth;
-  routing: InboundRouting;
-  records: CallRecords;
+  store: Store;
   events: EventLog;
   media: MediaService;
   settings: {
@@ -29,8 +29,10 @@ export interface InboundDeps {
     minSessionExpiresSeconds: number;
     inactivityTimeoutMs: number;
   };
-  /** Registers the call with call control (capacity, shutdown); returns false when full. */
-  admit(call: Call): boolean;
+  /** Whether another call fits (capacity). */
+  hasRoom(): boolean;
+  /** Registers the call with call control (capacity, shutdown, API control). */
+  admit(call: Call): void;
   /** Work that must finish before shutdown (the final record of a call). */
   settle(work: Promise<void>): void;
 }
@@ -51,26 +53,23 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   const verdict = deps.auth.check({ method: 'INVITE', sourceAddress: req.source_address, authorization: req.get('Authorization') || undefined });
   if (verdict.kind === 'challenge') return reject(401, 'challenge', { 'WWW-Authenticate': verdict.header });
   if (verdict.kind === 'forbidden') {
-    deps.records.error({ tenantId: null, mode: 'live', callId: null, code: 'sip_403', message: `INVITE refused: ${verdict.why}`, details: { source: req.source_address, sipCallId } });
+    deps.store.errorLogs.record({ tenantId: null, kind: 'sip', code: '403', message: `INVITE refused: ${verdict.why}`, details: { source: req.source_address, sipCallId } });
     return reject(403, verdict.why);
   }
 
   // 2. Which number, belonging to one of those trunks' tenants.
-  const found = findNumber(deps.routing, req.uri, req.get('To'), verdict.trunks);
+  const found = findNumber(deps.store, req.uri, req.get('To'), verdict.trunks);
   if (!found) return reject(404, 'unknown number');
   const { number, trunk } = found;
   if (!number.agentId) return reject(480, 'number has no agent');
 
   // 3. The call: recorded and announced before anything else happens to it.
-  const call = new Call(
-    { id: randomUUID(), tenantId: number.tenantId, mode: number.mode, agentId: number.agentId, sipCallId },
-    log,
-  );
-  const scope = { tenantId: number.tenantId, mode: number.mode, callId: call.id };
-  if (!deps.admit(call)) return reject(503, 'at capacity', { 'Retry-After': '5' });
+  if (!deps.hasRoom()) {
+    deps.store.errorLogs.record({ tenantId: number.tenantId, mode: number.mode, kind: 'sip', code: '503', message: 'INVITE refused: at capacity', details: { sipCallId } });
+    return reject(503, 'at capacity', { 'Retry-After': '5' });
+  }
   const from = req.getParsedHeader('From') as { uri: string };
-  deps.records.create({
-    id: call.id,
+  const record = deps.store.calls.create({
     tenantId: number.tenantId,
     mode: number.mode,
     direction: 'inbound',
@@ -82,8 +81,13 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     agentId: number.agentId,
     phoneNumberId: number.id,
     sipCallId,
-    startedAt: call.startedAt.toISOString(),
   });
+  const call = new Call(
+    { id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: number.agentId, sipCallId },
+    log.child({ callId: record.id }),
+  );
+  deps.admit(call);
+  const scope = { tenantId: number.tenantId, mode: number.mode, callId: call.id };
   deps.events.append('call.started', scope, {
     callId: call.id,
     agentId: number.agentId,
@@ -166,7 +170,7 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   }
   call.transition('answered', '200 sent');
   const answeredAt = call.answeredAt!.toISOString();
-  deps.records.answered(call.id, answeredAt);
+  deps.store.calls.markAnswered(call.id, answeredAt);
   deps.events.append('call.answered', scope, { callId: call.id, agentId: number.agentId, answeredAt });
   wireDialog(deps, call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
   // Until the agent runtime speaks, the agent echoes the caller through mediasoup.
@@ -175,13 +179,13 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
 
 /** Finds the dialled number among the candidates, in the tenant of one of the trunks. */
 function findNumber(
-  routing: InboundRouting,
+  store: Store,
   requestUri: string,
   to: string,
-  trunks: InboundTrunk[],
-): { number: DialledNumber; trunk: InboundTrunk } | undefined {
+  trunks: SipTrunk[],
+): { number: PhoneNumber; trunk: SipTrunk } | undefined {
   for (const candidate of dialledCandidates(requestUri, to)) {
-    const n = routing.number(candidate);
+    const n = store.phoneNumbers.findByNumber(candidate);
     if (!n) continue;
     // A number pinned to a trunk only answers through that trunk.
     const trunk = trunks.find((t) => t.tenantId === n.tenantId && t.mode === n.mode && (!n.trunkId || n.trunkId === t.id));
@@ -255,11 +259,10 @@ async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: SipLeg 
   const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
   const endedAt = (call.endedAt ?? new Date()).toISOString();
   const write = (rtp: Record<string, number>) => {
-    deps.records.ended(call.id, {
+    deps.store.calls.end(call.id, {
       status: call.answeredAt ? 'completed' : info.reason === 'canceled' ? 'canceled' : 'failed',
-      endedAt,
-      durationMs: call.durationMs,
-      endReason: info.reason,
+      at: endedAt,
+      reason: info.reason,
       hangupBy: info.hangupBy,
       rtpStats: rtp,
     });
@@ -276,8 +279,9 @@ async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: SipLeg 
   // The leg's last counters go into the record, then the leg closes.
   let rtp: Record<string, number> = {};
   try {
-    const { rtpPacketsIn, rtpPacketsOut, bytesIn, bytesOut } = await leg.stats();
-    rtp = { rtpPacketsIn, rtpPacketsOut, bytesIn, bytesOut };
+    // The store's names are the engine's view: received from the caller, sent to the caller.
+    const s = await leg.stats();
+    rtp = { packetsReceived: s.rtpPacketsIn, packetsSent: s.rtpPacketsOut, bytesReceived: s.bytesIn, bytesSent: s.bytesOut };
   } catch {
     // the leg's worker is gone: no counters to keep
   }

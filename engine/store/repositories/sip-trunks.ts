@@ -124,11 +124,15 @@ export type TrunkInput = Pick<SipTrunk, 'name'> &
 export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
   readonly #withAllowlist;
   readonly #byInboundUser;
+  readonly #anyCredentials;
 
   constructor(db: Db) {
     super(db, 'sip_trunks', mapping);
     this.#withAllowlist = db.prepare<[], Row>("SELECT * FROM sip_trunks WHERE inbound_allowlist <> '[]' ORDER BY created_at, id");
     this.#byInboundUser = db.prepare<[string], Row>('SELECT * FROM sip_trunks WHERE inbound_username = ? ORDER BY created_at, id');
+    this.#anyCredentials = db.prepare<[], { n: number }>(
+      'SELECT COUNT(*) AS n FROM (SELECT 1 FROM sip_trunks WHERE inbound_username IS NOT NULL AND inbound_password IS NOT NULL LIMIT 1)',
+    );
   }
 
   create(scope: Scope, input: TrunkInput): SipTrunk {
@@ -171,6 +175,11 @@ export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
   /** Trunks whose inbound digest username is `username` (a challenged INVITE names it). */
   findByInboundUsername(username: string): SipTrunk[] {
     return this.#byInboundUser.all(username).map(mapping.toObject);
+  }
+
+  /** Whether any trunk authenticates inbound calls by digest (else unknown sources get 403 at once). */
+  hasInboundCredentials(): boolean {
+    return this.#anyCredentials.get()!.n > 0;
   }
 
   /** The digest credentials inbound INVITEs must answer a challenge with; undefined when none. */
