@@ -37,8 +37,15 @@ const PARAMCHARS = new RegExp(`^(?:[${UNRESERVED}[\\]/:&+$]|${ESC})+$`);
 const HEADERS = new RegExp(`^(?:[${UNRESERVED}[\\]/?:+$=&]|${ESC})*$`);
 const HOSTNAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
 const SCHEME = /^([A-Za-z][A-Za-z0-9+\-.]*):/;
-/** Opaque URI text: no white space, no angle brackets, no quotes, no control characters. */
-const OPAQUE = /^[^\s<>"\x00-\x1f\x7f]+$/;
+/** Opaque URI text: not empty; no white space, angle brackets, quotes or control characters. */
+function isOpaque(s: string): boolean {
+  if (s === '') return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x22 || c === 0x3c || c === 0x3e) return false;
+  }
+  return true;
+}
 
 function bad(text: string, why: string): SipParseError {
   return new SipParseError('bad-uri', `bad URI "${text.slice(0, 80)}": ${why}`);
@@ -51,7 +58,7 @@ export function parseUri(text: string): Uri {
   const scheme = m[1]!.toLowerCase();
   const rest = text.slice(m[0].length);
   if (scheme === 'sip' || scheme === 'sips') return parseSipParts(text, scheme, rest);
-  if (!OPAQUE.test(rest)) throw bad(text, 'characters not allowed in a URI');
+  if (!isOpaque(rest)) throw bad(text, 'characters not allowed in a URI');
   return { kind: 'absolute', scheme: m[1]!, rest };
 }
 
