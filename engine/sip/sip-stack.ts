@@ -189,10 +189,17 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
   #onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
     const dialog = req.toTag !== null ? this.dialogs.matchRequest(req) ?? null : null;
     if (!tx) {
-      // An ACK that matched no transaction: the ACK of a 2xx (§13.3.1.4), or a stray one.
-      const acked = this.#retransmitter.ack(req);
-      if (acked || dialog) this.emit('request', req, null, info, dialog);
-      else this.log.debug({ callId: req.callId }, 'ACK matching nothing dropped');
+      // An ACK that matched no transaction: the ACK of a 2xx (§13.3.1.4). One that acknowledges
+      // nothing pending (a duplicate, or one after the 64*T1 wait) is dropped.
+      if (this.#retransmitter.ack(req)) this.emit('request', req, null, info, dialog);
+      else this.log.debug({ callId: req.callId }, 'ACK matching nothing pending dropped');
+      return;
+    }
+    if (req.method === 'INVITE' && req.toTag === null && this.#isAnsweredInvite(req)) {
+      // RFC 3261 ends the INVITE server transaction on 2xx (§17.2.1), so a late retransmission
+      // of the INVITE reaches the core as a new request (the gap RFC 6026 describes). It is the
+      // same call: absorb it (the 2xx was re-sent if still pending).
+      tx.abort('retransmission of an answered INVITE');
       return;
     }
     if (req.toTag !== null && !dialog && this.options.rejectUnknownDialog) {
@@ -210,6 +217,15 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
       return;
     }
     this.emit('request', req, tx, info, dialog);
+  }
+
+  /** True for a retransmission of an INVITE we already answered with 2xx. */
+  #isAnsweredInvite(req: SipRequest): boolean {
+    if (this.#retransmitter.retransmittedInvite(req)) return true;
+    const seq = req.cseq.seq;
+    return this.dialogs
+      .byCallId(req.callId)
+      .some((d) => d.role === 'uas' && d.state === 'confirmed' && d.id.remoteTag === (req.fromTag ?? '') && d.initialCSeq === seq);
   }
 
   /**

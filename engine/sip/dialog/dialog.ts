@@ -84,7 +84,9 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   readonly secure: boolean;
   localContact: string;
   readonly protocol: SipProtocol;
-  /** CSeq of the last INVITE (initial or re-INVITE) sent or received in the dialog. */
+  /** CSeq number of the INVITE that created the dialog. */
+  readonly initialCSeq: number;
+  /** CSeq of the last INVITE the local side has to ACK: the initial one (UAC) or our last re-INVITE. */
   inviteCSeq: number;
   /** The ACK we sent for the 2xx of `ack.cseq`, kept to answer 2xx retransmissions (§13.2.2.4). */
   lastAck: { cseq: number; raw: Buffer; target: Target } | undefined;
@@ -108,6 +110,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
     this.secure = init.secure;
     this.localContact = init.localContact;
     this.protocol = init.protocol;
+    this.initialCSeq = init.inviteCSeq;
     this.inviteCSeq = init.inviteCSeq;
     this.#state = init.state;
   }

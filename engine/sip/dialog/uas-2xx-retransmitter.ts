@@ -83,6 +83,23 @@ export class Uas2xxRetransmitter {
     return { response: p.response, retransmissions: p.retransmissions };
   }
 
+  /**
+   * A retransmission of an INVITE whose 2xx is still pending (same Call-ID, From tag and CSeq):
+   * sends the 2xx again and returns true.
+   */
+  retransmittedInvite(invite: SipRequest): boolean {
+    const fromTag = invite.fromTag;
+    const seq = invite.cseq.seq;
+    for (const p of this.#pending.values()) {
+      const r = p.response;
+      if (r.callId === invite.callId && r.fromTag === fromTag && r.cseq.seq === seq) {
+        if (p.sent) this.transport.resend(p.sent).catch(() => undefined);
+        return true;
+      }
+    }
+    return false;
+  }
+
   stop(key: string): void {
     this.#pending.delete(key);
     this.#timers.stop(`${key}\nretransmit`);

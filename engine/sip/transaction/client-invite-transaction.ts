@@ -32,8 +32,8 @@ export class ClientInviteTransaction extends ClientTransactionBase<ClientInviteS
    * with a value of 64*T1 seconds".
    */
   start(): void {
-    this.send();
-    if (this.t.A !== null) {
+    this.send(() => {
+      if (this.t.A === null || this.state !== 'calling') return;
       // "When timer A fires, the client transaction MUST retransmit the request ... and MUST
       // reset the timer with a value of 2*T1" (no cap for INVITE).
       this.retransmit('A', this.t.A, (interval) => {
@@ -41,7 +41,7 @@ export class ClientInviteTransaction extends ClientTransactionBase<ClientInviteS
         this.resendRequest();
         return interval * 2;
       });
-    }
+    });
     this.timers.start('B', this.t.B, () => {
       // "If the client transaction is still in the "Calling" state when timer B fires, the
       // client transaction SHOULD inform the TU that a timeout has occurred."

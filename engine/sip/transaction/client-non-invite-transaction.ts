@@ -27,8 +27,8 @@ export class ClientNonInviteTransaction extends ClientTransactionBase<ClientNonI
    * unreliable transport is in use, the client transaction MUST set timer E to fire in T1 seconds."
    */
   start(): void {
-    this.send();
-    if (this.t.E !== null) {
+    this.send(() => {
+      if (this.t.E === null || (this.state !== 'trying' && this.state !== 'proceeding')) return;
       const t2 = this.ctx.timers.t2;
       this.retransmit('E', this.t.E, (interval) => {
         if (this.state !== 'trying' && this.state !== 'proceeding') return null;
@@ -36,7 +36,7 @@ export class ClientNonInviteTransaction extends ClientTransactionBase<ClientNonI
         // "reset the timer with a value of MIN(2*T1, T2)" in Trying; "with a value of T2" in Proceeding.
         return this.state === 'proceeding' ? t2 : Math.min(interval * 2, t2);
       });
-    }
+    });
     this.timers.start('F', this.t.F, () => {
       // "If Timer F fires while the client transaction is still in the "Trying" state, the client
       // transaction SHOULD inform the TU about the timeout" (likewise in "Proceeding").

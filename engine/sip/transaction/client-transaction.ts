@@ -39,11 +39,17 @@ export abstract class ClientTransactionBase<S extends string> extends Transactio
   /** Handles a response matched to this transaction (§17.1.3). */
   abstract receive(res: SipResponse, info: ReceivedInfo): void;
 
-  protected send(): void {
+  /**
+   * Passes the request to the transport; `onSent` runs once it is on the wire (retransmission
+   * timers count from there, so a slow DNS lookup or TCP connect does not eat into them).
+   */
+  protected send(onSent: () => void): void {
     this.ctx.transport.sendRequest(this.request, this.target).then(
       (sent) => {
         this.sentInfo = sent;
-        if (!this.isTerminated) this.emit('sent', sent);
+        if (this.isTerminated) return;
+        onSent();
+        this.emit('sent', sent);
       },
       (err: Error) => this.transportFailed(err),
     );
