@@ -36,6 +36,9 @@ import { TransportLayer, type ListeningPoint } from './transport/transport-layer
 import { TransportError, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './transport/types.js';
 import { UdpTransport } from './transport/udp-transport.js';
 
+/** Requests that can establish a dialog (RFC 3261 INVITE, RFC 6665 SUBSCRIBE, RFC 3515 REFER). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
 export interface SipStackEvents extends Record<string, unknown[]> {
   /**
    * A request for the application. `tx` is its server transaction (answer with `respond`), or
@@ -152,6 +155,11 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
     const protocol = tx.source.protocol;
     if (tx instanceof ServerInviteTransaction && res.status >= 200 && res.status < 300 && !res.headers.has('Contact')) {
       res.headers.insertAfter('CSeq', 'Contact', dialog?.localContact || this.contact(protocol));
+    }
+    if (DIALOG_CREATING.has(req.method) && req.toTag === null && res.status > 100 && res.status < 300 && !res.headers.has('Record-Route')) {
+      // §12.1.1: "the UAS MUST copy all Record-Route header field values from the request into
+      // the response ... and MUST maintain the order of those values."
+      for (const rr of req.headers.getAll('Record-Route')) res.headers.insertAfter('CSeq', 'Record-Route', rr);
     }
     const sent = tx.respond(res);
     if (tx.lastResponse !== res) return sent; // refused by the state machine

@@ -154,10 +154,13 @@ export class Dialog extends TypedEmitter<DialogEvents> {
    * number MUST be empty."
    */
   static asUac(req: SipRequest, res: SipResponse, protocol: SipProtocol, log: Logger): Dialog | null {
-    const contact = res.contacts[0];
     const remoteTag = res.toTag;
     const localTag = req.fromTag;
-    if (!contact || remoteTag === null || localTag === null) return null;
+    if (remoteTag === null || localTag === null) return null;
+    // A 1xx without Contact (drachtio-server sends 180 so) still makes an early dialog; its
+    // remote target is the Request-URI until the 2xx brings a Contact.
+    const contact = res.contacts[0] ?? (res.status < 200 ? { uri: parseUri(req.uri) } : undefined);
+    if (!contact) return null;
     return new Dialog(
       {
         role: 'uac',
