@@ -124,19 +124,19 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
   }
 
   #onMalformedStream(error: SipParseError, head: Buffer | undefined, source: MessageSource): void {
-    if (!head) {
-      this.#drop(`stream cannot be framed: ${error.message}`, source);
-      return;
-    }
-    try {
-      parseMessage(Buffer.concat([head, Buffer.from('\r\n\r\n')]), { stream: false, limits: this.opts.limits });
-    } catch (e) {
-      if (e instanceof SipParseError && e.partial?.isRequest && !/^ACK /.test(e.partial.startLine)) {
-        this.#reject(400, error, e.partial.headers, source);
-        return;
+    // The header section alone, read as a datagram, tells whether a 400 can be sent back.
+    let headers: Headers | undefined;
+    let startLine = '';
+    if (head) {
+      try {
+        const msg = parseMessage(Buffer.concat([head, Buffer.from('\r\n\r\n')]), { stream: false, limits: this.opts.limits });
+        if (msg.kind === 'request') [headers, startLine] = [msg.headers, msg.startLine];
+      } catch (e) {
+        if (e instanceof SipParseError && e.partial?.isRequest) [headers, startLine] = [e.partial.headers, e.partial.startLine];
       }
     }
-    this.#drop(`stream cannot be framed: ${error.message}`, source);
+    if (headers && !/^ACK /.test(startLine)) this.#reject(400, error, headers, source);
+    else this.#drop(`stream cannot be framed: ${error.message}`, source);
   }
 
   /**
