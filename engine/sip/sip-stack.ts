@@ -83,6 +83,7 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
     this.dialogs = new DialogTable(log);
     this.#transactions = new TransactionLayer(transport, { timers: options.timers, tryingMs: options.tryingMs }, log);
     this.#retransmitter = new Uas2xxRetransmitter(transport, options.timers, this.#transactions.counter, (res) => this.#onAckTimeout(res), log);
+    this.dialogs.on('terminated', (d) => this.#retransmitter.stopForDialog(d.id.callId, d.id.localTag, d.id.remoteTag));
     this.#transactions.on('request', (req, tx, info) => this.#onRequest(req, tx, info));
     this.#transactions.on('cancel', (req, tx, invite, info) => this.#onCancel(req, tx, invite, info));
     this.#transactions.on('strayResponse', (res, info) => this.#onStrayResponse(res, info));

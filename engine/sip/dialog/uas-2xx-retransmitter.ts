@@ -100,6 +100,17 @@ export class Uas2xxRetransmitter {
     return false;
   }
 
+  /**
+   * Stops the 2xx retransmissions of a dialog that has ended: a BYE answered while our 2xx was
+   * still unacknowledged means the ACK was lost, and the session is over anyway.
+   */
+  stopForDialog(callId: string, localTag: string, remoteTag: string): void {
+    for (const [key, p] of [...this.#pending]) {
+      const r = p.response;
+      if (r.callId === callId && r.toTag === localTag && (r.fromTag ?? '') === remoteTag) this.stop(key);
+    }
+  }
+
   stop(key: string): void {
     this.#pending.delete(key);
     this.#timers.stop(`${key}\nretransmit`);
