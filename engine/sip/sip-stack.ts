@@ -211,6 +211,13 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
       tx.abort('retransmission of an answered INVITE');
       return;
     }
+    if (req.method === 'INVITE' && req.toTag === null && !req.headers.has('Contact')) {
+      // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS
+      // URI in any request that can result in the establishment of a dialog." No dialog can be
+      // built without it (drachtio-server answers such an INVITE with 400 too).
+      this.respond(tx, this.createResponse(req, 400, 'Missing Contact header')).catch(() => undefined);
+      return;
+    }
     if (req.toTag !== null && !dialog && this.options.rejectUnknownDialog) {
       // §12.2.2: "If the UAS receives a request with a To tag that does not match any existing
       // dialog ... the UAS core SHOULD reject the request with a 481".

@@ -257,3 +257,45 @@ async function waitForSeen(seen: Seen[], method: string): Promise<Seen> {
     await sleep(5);
   }
 }
+
+test('RFC 2543 peers (no magic cookie): retransmissions, the ACK of a non-2xx and CANCEL still match (§17.2.3)', async (t) => {
+  const { stack, peer, seen, send } = await setup(t);
+  const old = (method: string, cseqMethod = method, toTag?: string) =>
+    requestText({ method, branch: 'ignored', callId: 'rfc2543', viaPort: peer.port, cseqMethod, ...(toTag ? { toTag } : {}) }).replace(/;branch=ignored/, '');
+  await send(old('INVITE'));
+  await send(old('INVITE'));
+  const tx = await waitForTx(seen);
+  await sleep(50);
+  t.is(seen.length, 1, 'the retransmission matched by Request-URI, From tag, Call-ID, CSeq and Via');
+  await stack.respond(tx, stack.createResponse(tx.request, 180));
+  await send(old('CANCEL'));
+  await peer.waitFor(isResponse(200, 'CANCEL'));
+  const terminated = asResponse(await peer.waitFor(isResponse(487)));
+  await send(old('ACK', 'ACK', terminated.toTag!));
+  await sleep(50);
+  t.is(tx.state, 'confirmed', 'the ACK matched the INVITE transaction by its To tag');
+  t.deepEqual(seen.map((s) => s.req.method), ['INVITE']);
+});
+
+test('answerCancelledInvite off: the CANCEL is answered 200, the layer above sends the 487', async (t) => {
+  const { stack, peer, seen, send } = await setup(t, { answerCancelledInvite: false });
+  stack.on('cancel', (_req, inv) => void stack.respond(inv, stack.createResponse(inv.request, 487, 'Cancelled By App')));
+  await send(invite(peer.port, 'z9hG4bKapp487'));
+  const tx = await waitForTx(seen);
+  await stack.respond(tx, stack.createResponse(tx.request, 183));
+  await send(requestText({ method: 'CANCEL', branch: 'z9hG4bKapp487', callId: 'call-z9hG4bKapp487', viaPort: peer.port }));
+  await peer.waitFor(isResponse(200, 'CANCEL'));
+  const r = asResponse(await peer.waitFor(isResponse(487)));
+  t.is(r.reason, 'Cancelled By App');
+});
+
+test('an INVITE without Contact is refused with 400 (§8.1.1.8), inside its transaction', async (t) => {
+  const { peer, seen, send } = await setup(t);
+  const text = invite(peer.port, 'z9hG4bKnocontact').replace(/Contact: [^\r]*\r\n/, '');
+  await send(text);
+  const r = asResponse(await peer.waitFor(isResponse(400)));
+  t.is(r.reason, 'Missing Contact header');
+  await send(text);
+  await peer.waitFor(isResponse(400), 2);
+  t.deepEqual(seen, [], 'the application never sees it');
+});
