@@ -13,7 +13,7 @@ import type { Via } from '../../../engine/sip/message/via.js';
 import type { SipStack } from '../../../engine/sip/sip-stack.js';
 import { DEFAULT_LIMITS } from '../../../engine/sip/message/parser.js';
 import { asResponse, isResponse, TcpPeer, UdpPeer } from '../../helpers/sip-peer.js';
-import { portOf, startStack } from '../../helpers/sip-stack.js';
+import { capturingLogger, portOf, startStack } from '../../helpers/sip-stack.js';
 import { requestText, sipText } from '../../helpers/sip-text.js';
 import { TestUas } from '../../helpers/test-uas.js';
 import { selfSignedCert } from '../../helpers/tls-cert.js';
@@ -305,6 +305,46 @@ test('a message too big for UDP is refused with a typed transport error (§18.1.
   const err = await new Promise<Error>((resolve) => tx.on('transportError', resolve));
   t.regex(err.message, /does not fit in a UDP datagram/);
   t.true(serialize(req).length > 65_507);
+});
+
+test('fuzz: 600 mutated messages over UDP and TCP never break the stack (no error logged, still answering)', async (t) => {
+  const { log, lines } = capturingLogger();
+  const stack = await startStack({}, log);
+  t.teardown(() => stack.close());
+  new TestUas(stack);
+  const peer = await UdpPeer.open();
+  t.teardown(() => peer.close());
+  const base = Buffer.from(requestText({ method: 'INVITE', branch: 'z9hG4bKfuzz', callId: 'fuzz', viaPort: peer.port, body: 'v=0\r\n', extra: ['Content-Type: application/sdp', 'Record-Route: <sip:p1.example.com;lr>'] }));
+  let seed = 1234;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const mutate = (i: number): Buffer => {
+    const b = Buffer.from(base);
+    switch (i % 4) {
+      case 0: // flip some bytes
+        for (let k = 0; k < 1 + rnd(8); k++) b[rnd(b.length)] = rnd(256);
+        return b;
+      case 1: // cut it short
+        return b.subarray(0, rnd(b.length));
+      case 2: // replace one character with a SIP delimiter
+        b[rnd(b.length)] = ' ;:,<>"\r\n'.charCodeAt(rnd(10));
+        return Buffer.from(b.toString('latin1').replace('z9hG4bKfuzz', `z9hG4bKfuzz${i}`), 'latin1');
+      default: // duplicate a slice into the middle
+        return Buffer.concat([b.subarray(0, rnd(b.length)), b.subarray(rnd(b.length)), b.subarray(rnd(b.length))]);
+    }
+  };
+  const tcp = await TcpPeer.connect(portOf(stack, 'tcp'));
+  t.teardown(() => tcp.close());
+  for (let i = 0; i < 600; i++) {
+    const m = mutate(i);
+    await peer.send(m, portOf(stack));
+    if (i % 3 === 0 && !tcp.socket.destroyed) await tcp.send(m).catch(() => undefined);
+  }
+  await sleep(300);
+  const statuses = new Set(peer.all((m) => m.kind === 'response').map((a) => (a.msg as import('../../../engine/sip/message/message.js').SipResponse).status));
+  t.log(`statuses seen: ${[...statuses].sort().join(', ')}; ${peer.received.length} responses for 600 datagrams`);
+  t.true(statuses.has(400) && statuses.has(180), 'the mutations reached both the 400 path and the application');
+  await stillAnswers(t, stack);
+  t.deepEqual(lines, [], 'nothing was logged at warn or above');
 });
 
 async function waitFor(f: () => boolean, ms = 5000): Promise<void> {
