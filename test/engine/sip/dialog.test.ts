@@ -60,9 +60,14 @@ for (const protocol of ['udp', 'tcp'] as const) {
     t.is((await final(info)).status, 200);
     t.deepEqual(info.request.cseq, { seq: inviteSeq + 1, method: 'INFO' });
     t.is(info.request.toTag, ok.toTag);
-    // BYE from the UAS side: From/To swapped, Request-URI = the caller's Contact, a fresh CSeq.
+    // Requests from the UAS side: From/To swapped, Request-URI = the caller's Contact.
     a.on('request', (req, stx) => stx && void a.respond(stx, a.createResponse(req, 200)));
+    const refer = b.requestInDialog(db!, 'REFER', { headers: [['Refer-To', '<sip:carol@127.0.0.1>']] });
+    t.is((await final(refer)).status, 200);
+    t.is(refer.request.headers.get('Contact'), b.contact(protocol), 'REFER (a target refresh) carries our Contact');
+    t.is(refer.request.headers.get('Refer-To'), '<sip:carol@127.0.0.1>');
     const bye = b.requestInDialog(db!, 'BYE');
+    t.is(bye.request.cseq.seq, refer.request.cseq.seq + 1, 'CSeq counts up within the dialog');
     t.is((await final(bye)).status, 200);
     t.is(bye.request.fromTag, ok.toTag);
     t.is(bye.request.toTag, ok.fromTag);
