@@ -55,6 +55,10 @@ export const configSchema = z
         tlsPort: port(5061),
         tlsCertFile: z.string().min(1).optional(),
         tlsKeyFile: z.string().min(1).optional(),
+        /** Largest SIP message body accepted; a larger one is refused (400 or the connection closed). */
+        maxBodyBytes: num(z.number().int().min(0).max(16 * 1024 * 1024)).default(64 * 1024),
+        /** SIP over TCP/TLS: a connection idle this long is closed. */
+        connectionIdleMs: num(z.number().int().min(1000)).default(300_000),
         /** RFC 3261 §17.1.1.1 timer values, in ms. Tests shorten them. */
         t1Ms: num(z.number().int().min(1).max(60_000)).default(500),
         t2Ms: num(z.number().int().min(1).max(120_000)).default(4000),

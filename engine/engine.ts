@@ -1,7 +1,7 @@
 /**
- * The engine's long-lived parts below the API: the database, the media worker pool and health.
- * Later parts (SIP server, call control, agents) are composed here too. `close()` tears down in
- * reverse order of start and is idempotent.
+ * The engine's long-lived parts below the API: the database, the media worker pool, the embedded
+ * SIP stack and health. Later parts (call control, agents) are composed here too. `close()` tears
+ * down in reverse order of start and is idempotent.
  */
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
@@ -9,6 +9,8 @@ import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { EventLog } from './events/event-log.js';
 import { Health } from './health/health.js';
+import { SipStack } from './sip/sip-stack.js';
+import { stackOptionsFromConfig } from './sip/stack-options.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
 
@@ -27,6 +29,8 @@ export class Engine {
     readonly log: Logger,
     readonly db: Db,
     readonly media: WorkerPool,
+    /** The embedded SIP stack; null when `sip.server` is `external`. */
+    readonly sip: SipStack | null,
   ) {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }));
@@ -47,6 +51,7 @@ export class Engine {
         workers: s,
       };
     });
+    if (sip) this.health.register('sip', () => sip.health());
   }
 
   static async start(config: Config, log: Logger): Promise<Engine> {
@@ -58,13 +63,24 @@ export class Engine {
       closeDatabase(db);
       throw e;
     }
-    return new Engine(config, log, db, media);
+    let sip: SipStack | null = null;
+    if (config.sip.server === 'embedded') {
+      try {
+        sip = await SipStack.start(stackOptionsFromConfig(config.sip), log.child({ component: 'sip' }));
+      } catch (e) {
+        media.close();
+        closeDatabase(db);
+        throw e;
+      }
+    }
+    return new Engine(config, log, db, media, sip);
   }
 
-  /** Stops work in reverse order of start: call legs, media workers, then the database (checkpointed). */
+  /** Stops work in reverse order of start: SIP, call legs, media workers, then the database (checkpointed). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.sip?.close();
     this.mediaService.close();
     this.media.close();
     closeDatabase(this.db);

@@ -1,0 +1,247 @@
+/**
+ * The transport layer (RFC 3261 §18) over the listening transports: turns bytes into validated
+ * messages and messages into bytes, stamps `received`/`rport` on requests (§18.2.1, RFC 3581),
+ * drops responses not meant for us (§18.1.2), answers broken requests with 400 when they can be
+ * answered (§21.4.1), and routes responses (§18.2.2) and requests (to a `Target`).
+ */
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import type { Logger } from '../../../config/logger.js';
+import { TypedEmitter } from '../../../lib/typed-emitter.js';
+import { SipParseError } from '../message/errors.js';
+import type { Headers } from '../message/headers.js';
+import { SipResponse, type SipRequest } from '../message/message.js';
+import { getParam, withParam } from '../message/params.js';
+import { parseMessage, type ParseLimits } from '../message/parser.js';
+import { serialize } from '../message/serializer.js';
+import { validateMessage } from '../message/validate.js';
+import { hostAddress } from '../message/uri.js';
+import { defaultPort, formatVia, parseViaList, type Via } from '../message/via.js';
+import { newTag } from '../ids.js';
+import { responseTarget } from './routing.js';
+import { TransportError, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
+
+export interface TransportLayerOptions {
+  /** Host written in our Via sent-by and compared with responses' top Via (§18.1.2). */
+  publicHost: string;
+  /**
+   * `requested`: fill rport only when the request asks (RFC 3581 §4). `always`: add
+   * `rport=<source port>` to every request's top Via, as drachtio-server (sofia-sip) does.
+   */
+  rport: 'requested' | 'always';
+  limits: ParseLimits;
+}
+
+export interface TransportLayerEvents extends Record<string, unknown[]> {
+  request: [req: SipRequest, info: ReceivedInfo];
+  response: [res: SipResponse, info: ReceivedInfo];
+  /** A message that did not reach the layers above, and why (also logged). */
+  dropped: [reason: string, source: MessageSource];
+}
+
+/** One listening point, as reported to health and to the drachtio layer. */
+export interface ListeningPoint {
+  protocol: SipProtocol;
+  address: string;
+  port: number;
+}
+
+export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
+  readonly #transports = new Map<SipProtocol, Transport>();
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    transports: readonly Transport[],
+    private readonly opts: TransportLayerOptions,
+    private readonly log: Logger,
+  ) {
+    super((event, error) => log.error({ err: error, event }, 'sip transport layer listener failed'));
+    for (const t of transports) {
+      this.#transports.set(t.protocol, t);
+      t.on('message', (raw, source) => this.#onMessage(raw, source));
+      t.on('malformed', (error, head, source) => this.#onMalformedStream(error, head, source));
+    }
+  }
+
+  transport(protocol: SipProtocol): Transport | undefined {
+    return this.#transports.get(protocol);
+  }
+
+  listening(): ListeningPoint[] {
+    return [...this.#transports.values()].map((t) => ({ protocol: t.protocol, address: t.local.address, port: t.local.port }));
+  }
+
+  /** What we write as Via sent-by for requests sent over `protocol`. */
+  sentBy(protocol: SipProtocol): { host: string; port: number } {
+    const t = this.#transports.get(protocol);
+    if (!t) throw new TransportError('no-transport', `no ${protocol} transport`);
+    return { host: this.opts.publicHost, port: t.local.port };
+  }
+
+  isReliable(protocol: SipProtocol): boolean {
+    return this.#transports.get(protocol)?.reliable ?? protocol !== 'udp';
+  }
+
+  connectionCount(): number {
+    return [...this.#transports.values()].reduce((n, t) => n + t.connectionCount(), 0);
+  }
+
+  #onMessage(raw: Buffer, source: MessageSource): void {
+    let msg;
+    try {
+      msg = parseMessage(raw, { stream: source.protocol !== 'udp', limits: this.opts.limits });
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+      if (e.partial?.isRequest && !/^ACK /.test(e.partial.startLine)) this.#reject(400, e, e.partial.headers, source);
+      else this.#drop(`unparsable message: ${e.message}`, source);
+      return;
+    }
+    const rejection = validateMessage(msg);
+    if (rejection) {
+      // §17: ACK has no response; a broken response has no one to tell (§18.1.2).
+      if (msg.kind === 'request' && msg.method !== 'ACK') this.#reject(rejection.status, rejection.error, msg.headers, source);
+      else this.#drop(`invalid ${msg.kind}: ${rejection.error.message}`, source);
+      return;
+    }
+    const info: ReceivedInfo = { source, raw, bytes: raw.length, receivedAt: new Date() };
+    this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
+    if (msg.kind === 'request') {
+      stampVia(msg.headers, msg.topVia, source, this.opts.rport);
+      this.emit('request', msg, info);
+    } else if (this.#isOurs(msg.topVia)) {
+      this.emit('response', msg, info);
+    } else {
+      // §18.1.2: "If the value of the sent-by parameter in that header field value does not
+      // correspond to a value that the client transport is configured to insert into requests,
+      // the response MUST be silently discarded."
+      this.#drop(`response for another sent-by (${msg.topVia.host}:${msg.topVia.port ?? ''})`, source);
+    }
+  }
+
+  #isOurs(via: Via): boolean {
+    if (via.host.toLowerCase() !== this.opts.publicHost.toLowerCase()) return false;
+    return [...this.#transports.values()].some((t) => t.local.port === (via.port ?? defaultPort(via.transport)));
+  }
+
+  #onMalformedStream(error: SipParseError, head: Buffer | undefined, source: MessageSource): void {
+    // The header section alone, read as a datagram, tells whether a 400 can be sent back.
+    let headers: Headers | undefined;
+    let startLine = '';
+    if (head) {
+      try {
+        const msg = parseMessage(Buffer.concat([head, Buffer.from('\r\n\r\n')]), { stream: false, limits: this.opts.limits });
+        if (msg.kind === 'request') [headers, startLine] = [msg.headers, msg.startLine];
+      } catch (e) {
+        if (e instanceof SipParseError && e.partial?.isRequest) [headers, startLine] = [e.partial.headers, e.partial.startLine];
+      }
+    }
+    if (headers && !/^ACK /.test(startLine)) this.#reject(400, error, headers, source);
+    else this.#drop(`stream cannot be framed: ${error.message}`, source);
+  }
+
+  /**
+   * §21.4.1: a 400 whose "reason phrase SHOULD identify the syntax problem in more detail".
+   * The response needs the Via to be routed; From, To, Call-ID and CSeq are copied when present.
+   */
+  #reject(status: 400 | 505, error: SipParseError, headers: Headers, source: MessageSource): void {
+    let vias: Via[];
+    try {
+      vias = headers.getList('Via').flatMap(parseViaList);
+    } catch {
+      vias = [];
+    }
+    if (vias.length === 0) {
+      this.#drop(`bad request without a usable Via: ${error.message}`, source);
+      return;
+    }
+    const res = new SipResponse(status, status === 505 ? 'Version Not Supported' : reasonFor(error));
+    for (const v of vias) res.headers.append('Via', formatVia(v));
+    for (const name of ['From', 'To', 'Call-ID', 'CSeq']) {
+      const v = headers.getAll(name);
+      if (v.length === 1) res.headers.append(name, v[0]!);
+    }
+    const to = res.headers.get('To');
+    if (to !== undefined && !/;\s*tag\s*=/i.test(to)) res.headers.set('To', `${to};tag=${newTag()}`);
+    stampVia(res.headers, vias[0]!, source, this.opts.rport);
+    this.log.info({ remote: source.remote, protocol: source.protocol, status, reason: error.message }, 'sip request rejected');
+    this.sendResponse(res, source).catch((e: unknown) => this.log.debug({ err: e }, 'sip rejection not sent'));
+  }
+
+  #drop(reason: string, source: MessageSource): void {
+    this.log.debug({ remote: source.remote, protocol: source.protocol, reason }, 'sip message dropped');
+    this.emit('dropped', reason, source);
+  }
+
+  /** Sends a response where §18.2.2 says (see `responseTarget`). */
+  sendResponse(res: SipResponse, source: MessageSource | null): Promise<SentInfo> {
+    const target = responseTarget(res.topVia, source, (id) => (source ? this.#transports.get(source.protocol)?.isOpen(id) ?? false : false));
+    if (!target) return Promise.reject(new TransportError('no-transport', `no transport for Via ${res.topVia.transport}`));
+    return this.sendTo(serialize(res), target, res.startLine);
+  }
+
+  /** Sends a request to its next hop (the caller has put our Via on top). */
+  sendRequest(req: SipRequest, target: Target): Promise<SentInfo> {
+    return this.sendTo(serialize(req), target, req.startLine);
+  }
+
+  /** Sends bytes to a target, resolving a host name first (A/AAAA only). */
+  async sendTo(data: Buffer, target: Target, line = ''): Promise<SentInfo> {
+    if (this.#closed) throw new TransportError('closed', 'sip transport layer closed');
+    const t = this.#transports.get(target.protocol);
+    if (!t) throw new TransportError('no-transport', `no ${target.protocol} transport`);
+    let address = target.host;
+    if (target.connectionId == null || !t.isOpen(target.connectionId)) {
+      if (!net.isIP(address)) {
+        try {
+          address = (await dns.lookup(address)).address;
+        } catch (e) {
+          throw new TransportError('dns', `cannot resolve ${target.host}: ${(e as Error).message}`);
+        }
+      }
+    }
+    const dest: Destination = { address, port: target.port, connectionId: target.connectionId ?? null };
+    const sent = await t.send(data, dest);
+    this.log.debug({ dir: 'out', protocol: sent.protocol, remote: sent.remote, bytes: sent.bytes, line }, 'sip message');
+    return sent;
+  }
+
+  /** Sends the same bytes again to the same place (retransmissions, §17). */
+  resend(sent: SentInfo): Promise<SentInfo> {
+    return this.sendTo(sent.raw, { protocol: sent.protocol, host: sent.remote.address, port: sent.remote.port, connectionId: sent.connectionId });
+  }
+
+  /** Closes every transport. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.removeAllListeners();
+      await Promise.all([...this.#transports.values()].map((t) => t.close()));
+    })();
+    return this.#closed;
+  }
+}
+
+/**
+ * §18.2.1: "If the host portion of the sent-by parameter contains a domain name, or if it
+ * contains an IP address that differs from the packet source address, the server MUST add a
+ * received parameter". RFC 3581 §4: with an empty rport, the server "MUST set the value of the
+ * parameter to the source port of the request" and "MUST insert a received parameter ... even if
+ * it is identical to the value of the sent-by component".
+ */
+function stampVia(headers: Headers, via: Via, source: MessageSource, mode: 'requested' | 'always'): void {
+  const sentByHost = hostAddress(via.host);
+  const rport = getParam(via.params, 'rport');
+  const rportRequested = rport === null;
+  let params = via.params;
+  if (rportRequested || (mode === 'always' && rport === undefined)) {
+    params = withParam(params, 'rport', String(source.remote.port));
+  }
+  const differs = !net.isIP(sentByHost) || sentByHost.toLowerCase() !== source.remote.address.toLowerCase();
+  if (differs || rportRequested) params = withParam(params, 'received', source.remote.address);
+  if (params !== via.params) headers.replaceFirstListValue('Via', formatVia({ ...via, params }));
+}
+
+/** "Missing From header" from "missing From header": a reason phrase, one safe line. */
+function reasonFor(error: SipParseError): string {
+  const text = [...error.message.slice(0, 120)].map((c) => (c < ' ' || c === '\x7f' ? '?' : c)).join('');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

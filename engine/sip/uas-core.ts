@@ -1,0 +1,145 @@
+/**
+ * The UAS core's share of the stack (RFC 3261 §8.2, §9.2, §12.1.1, §12.2.2, §13.3.1): what every
+ * UA must do with received requests before (and while) the application answers them.
+ */
+import type { Logger } from '../../config/logger.js';
+import type { TypedEmitter } from '../../lib/typed-emitter.js';
+import { Dialog } from './dialog/dialog.js';
+import type { DialogTable } from './dialog/dialog-table.js';
+import type { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
+import { SipResponse, type SipRequest } from './message/message.js';
+import type { SipStackEvents } from './stack-events.js';
+import type { SipStackOptions } from './stack-options.js';
+import { ServerInviteTransaction } from './transaction/server-invite-transaction.js';
+import type { ServerTransaction } from './transaction/transaction-layer.js';
+import type { TransportLayer } from './transport/transport-layer.js';
+import type { ReceivedInfo, SentInfo, SipProtocol } from './transport/types.js';
+
+/** Requests that can establish a dialog (RFC 3261 INVITE, RFC 6665 SUBSCRIBE, RFC 3515 REFER). */
+export const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+export interface UasCoreDeps {
+  options: SipStackOptions;
+  transport: TransportLayer;
+  dialogs: DialogTable;
+  retransmitter: Uas2xxRetransmitter;
+  events: TypedEmitter<SipStackEvents>;
+  /** Our Contact for a transport. */
+  contact: (protocol: SipProtocol) => string;
+  log: Logger;
+}
+
+export class UasCore {
+  constructor(private readonly d: UasCoreDeps) {}
+
+  /** See `SipStack.respond`. */
+  respond(tx: ServerTransaction, res: SipResponse): Promise<SentInfo> {
+    const req = tx.request;
+    const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) : undefined;
+    const protocol = tx.source.protocol;
+    if (tx instanceof ServerInviteTransaction && res.status >= 200 && res.status < 300 && !res.headers.has('Contact')) {
+      res.headers.insertAfter('CSeq', 'Contact', dialog?.localContact || this.d.contact(protocol));
+    }
+    if (DIALOG_CREATING.has(req.method) && req.toTag === null && res.status > 100 && res.status < 300 && !res.headers.has('Record-Route')) {
+      // §12.1.1: "the UAS MUST copy all Record-Route header field values from the request into
+      // the response ... and MUST maintain the order of those values."
+      for (const rr of req.headers.getAll('Record-Route')) res.headers.insertAfter('CSeq', 'Record-Route', rr);
+    }
+    const sent = tx.respond(res);
+    if (tx.lastResponse !== res) return sent; // refused by the state machine
+    if (tx instanceof ServerInviteTransaction) this.#afterInviteResponse(tx, res, sent, dialog, protocol);
+    else if (req.method === 'BYE' && res.status >= 200 && res.status < 300 && dialog) this.d.dialogs.remove(dialog, 'BYE answered');
+    return sent;
+  }
+
+  /** §12.1.1 dialog creation (early on a tagged 1xx, confirmed on 2xx), §13.3.1.4 2xx retransmission. */
+  #afterInviteResponse(tx: ServerInviteTransaction, res: SipResponse, sent: Promise<SentInfo>, dialog: Dialog | undefined, protocol: SipProtocol): void {
+    const req = tx.request;
+    const ok = res.status >= 200 && res.status < 300;
+    if (dialog) {
+      // A re-INVITE: §12.2.2 target refresh when accepted.
+      if (ok) dialog.refreshTarget(req);
+    } else if (res.status > 100) {
+      const existing = this.d.dialogs.get({ callId: req.callId, localTag: tx.toTag, remoteTag: req.fromTag ?? '' });
+      if (ok && existing) existing.confirm(res);
+      else if (!existing && (ok || res.toTag !== null) && res.status < 300) {
+        const d = Dialog.asUas(req, res, res.headers.get('Contact') ?? this.d.contact(protocol), protocol, this.d.log);
+        if (d) this.d.dialogs.add(d);
+      } else if (res.status >= 300) this.d.dialogs.removeEarly(req.callId, tx.toTag, `${res.status} sent`);
+    }
+    if (ok) this.d.retransmitter.start(res, sent, this.d.transport.isReliable(protocol));
+  }
+
+  #reply(tx: ServerTransaction, status: number, reason?: string): void {
+    this.respond(tx, SipResponse.to(tx.request, status, reason)).catch(() => undefined);
+  }
+
+  /** A request from the transaction layer: answered here when the RFC says so, else passed on. */
+  onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
+    const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) ?? null : null;
+    if (!tx) {
+      // An ACK that matched no transaction: the ACK of a 2xx (§13.3.1.4). One that acknowledges
+      // nothing pending (a duplicate, or one after the 64*T1 wait) is dropped.
+      if (this.d.retransmitter.ack(req)) this.d.events.emit('request', req, null, info, dialog);
+      else this.d.log.debug({ callId: req.callId }, 'ACK matching nothing pending dropped');
+      return;
+    }
+    if (req.method === 'INVITE' && req.toTag === null && this.#isAnsweredInvite(req)) {
+      // RFC 3261 ends the INVITE server transaction on 2xx (§17.2.1), so a late retransmission
+      // of the INVITE reaches the core as a new request (the gap RFC 6026 describes). It is the
+      // same call: absorb it (the 2xx was re-sent if still pending).
+      tx.abort('retransmission of an answered INVITE');
+    } else if (req.method === 'INVITE' && req.toTag === null && !req.headers.has('Contact')) {
+      // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS
+      // URI in any request that can result in the establishment of a dialog." No dialog can be
+      // built without it (drachtio-server answers such an INVITE with 400 too).
+      this.#reply(tx, 400, 'Missing Contact header');
+    } else if (req.toTag !== null && !dialog && this.d.options.rejectUnknownDialog) {
+      // §12.2.2: "If the UAS receives a request with a To tag that does not match any existing
+      // dialog ... the UAS core SHOULD reject the request with a 481".
+      this.#reply(tx, 481);
+    } else if (dialog && !dialog.acceptRemoteSeq(req)) {
+      this.#reply(tx, 500, 'Out of Order CSeq');
+    } else if (this.d.events.listenerCount('request') === 0) {
+      this.#reply(tx, 503);
+    } else {
+      this.d.events.emit('request', req, tx, info, dialog);
+    }
+  }
+
+  /** True for a retransmission of an INVITE we already answered with 2xx. */
+  #isAnsweredInvite(req: SipRequest): boolean {
+    if (this.d.retransmitter.retransmittedInvite(req)) return true;
+    const seq = req.cseq.seq;
+    return this.d.dialogs
+      .byCallId(req.callId)
+      .some((x) => x.role === 'uas' && x.state === 'confirmed' && x.id.remoteTag === (req.fromTag ?? '') && x.initialCSeq === seq);
+  }
+
+  /**
+   * §9.2: "If the UAS did not find a matching transaction for the CANCEL ... it SHOULD respond to
+   * the CANCEL with a 481". Otherwise it answers the CANCEL with 200 and, if the INVITE has no
+   * final response yet, "the UAS SHOULD immediately respond to the INVITE with a 487".
+   */
+  onCancel(req: SipRequest, tx: ServerTransaction, invite: ServerInviteTransaction | null, info: ReceivedInfo): void {
+    if (!invite) {
+      this.#reply(tx, 481);
+      return;
+    }
+    const cancelOk = SipResponse.to(req, 200);
+    const pending = invite.state === 'proceeding';
+    // The 200 carries the same To tag as the INVITE's responses.
+    if (req.toTag === null && pending) cancelOk.headers.set('To', `${req.header('To')};tag=${invite.toTag}`);
+    this.respond(tx, cancelOk).catch(() => undefined);
+    if (!pending) return;
+    invite.cancelled = true;
+    if (this.d.options.answerCancelledInvite) this.#reply(invite, 487);
+    this.d.events.emit('cancel', req, invite, info);
+  }
+
+  /** §13.3.1.4: no ACK within 64*T1. */
+  onAckTimeout(res: SipResponse): void {
+    const dialog = this.d.dialogs.get({ callId: res.callId, localTag: res.toTag ?? '', remoteTag: res.fromTag ?? '' }) ?? null;
+    this.d.events.emit('ackTimeout', res, dialog);
+  }
+}
