@@ -1,14 +1,17 @@
 /**
- * The engine's long-lived parts below the API: the database, the media worker pool, the embedded
- * SIP stack and health. Later parts (call control, agents) are composed here too. `close()` tears
- * down in reverse order of start and is idempotent.
+ * The engine's long-lived parts below the API, started in order and closed in reverse: the
+ * database (store, event log), the media worker pool and call legs, the SIP side (the embedded
+ * SIP stack with its drachtio wire-protocol server, or an external drachtio-server) and call
+ * control on drachtio-srf. `close()` is idempotent.
  */
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
+import { CallControl } from './calls/call-control.js';
 import { EventLog } from './events/event-log.js';
-import { Health } from './health/health.js';
+import { Health, type ComponentHealth } from './health/health.js';
+import { DrachtioServer } from './sip/drachtio/drachtio-server.js';
 import { SipStack } from './sip/sip-stack.js';
 import { stackOptionsFromConfig } from './sip/stack-options.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
@@ -16,12 +19,21 @@ import { Store } from './store/store.js';
 
 export const engineVersion = '0.1.0';
 
+/** The embedded SIP server: the stack, and the drachtio protocol it serves to call control. */
+export interface EmbeddedSip {
+  stack: SipStack;
+  drachtio: DrachtioServer;
+}
+
 export class Engine {
   readonly health = new Health(engineVersion);
   readonly store: Store;
   readonly events: EventLog;
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
   readonly mediaService: MediaService;
+  /** The embedded SIP server; null when `sip.server` is `external`. */
+  sip: EmbeddedSip | null = null;
+  calls!: CallControl;
   #closed = false;
 
   private constructor(
@@ -29,8 +41,6 @@ export class Engine {
     readonly log: Logger,
     readonly db: Db,
     readonly media: WorkerPool,
-    /** The embedded SIP stack; null when `sip.server` is `external`. */
-    readonly sip: SipStack | null,
   ) {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }));
@@ -49,38 +59,91 @@ export class Engine {
         status: up ? 'up' : 'down',
         ...(up ? {} : { error: `${s.expected - s.alive} of ${s.expected} workers down` }),
         workers: s,
+        legs: this.mediaService.legCount,
       };
     });
-    if (sip) this.health.register('sip', () => sip.health());
+    this.health.register('sip', () => this.#sipHealth());
   }
 
   static async start(config: Config, log: Logger): Promise<Engine> {
     const db = openDatabase(config.database.path, log);
-    let media: WorkerPool;
+    let engine: Engine | undefined;
     try {
-      media = await WorkerPool.create(config, log);
+      engine = new Engine(config, log, db, await WorkerPool.create(config, log));
+      await engine.#startSip();
+      return engine;
     } catch (e) {
-      closeDatabase(db);
+      if (engine) await engine.close();
+      else closeDatabase(db);
       throw e;
     }
-    let sip: SipStack | null = null;
-    if (config.sip.server === 'embedded') {
-      try {
-        sip = await SipStack.start(stackOptionsFromConfig(config.sip), log.child({ component: 'sip' }));
-      } catch (e) {
-        media.close();
-        closeDatabase(db);
-        throw e;
-      }
-    }
-    return new Engine(config, log, db, media, sip);
   }
 
-  /** Stops work in reverse order of start: SIP, call legs, media workers, then the database (checkpointed). */
+  async #startSip(): Promise<void> {
+    const { config, log } = this;
+    let drachtio = { host: config.sip.drachtioHost, port: config.sip.drachtioPort };
+    if (config.sip.server === 'embedded') {
+      // drachtio-server's ways: rport on every received Via, 100 Trying sent by the server at
+      // once (here, by the drachtio layer), 487 to a cancelled INVITE.
+      const stack = await SipStack.start(
+        { ...stackOptionsFromConfig(config.sip), rport: 'always', tryingMs: null, answerCancelledInvite: true },
+        log.child({ component: 'sip' }),
+      );
+      const server = new DrachtioServer(stack, config.sip.drachtioSecret, log.child({ component: 'drachtio' }));
+      this.sip = { stack, drachtio: server };
+      const port = await server.listen(config.sip.drachtioHost, config.sip.drachtioPort);
+      const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
+      drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port };
+    }
+    this.calls = await CallControl.start({
+      drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
+      maxCalls: config.sip.maxCalls,
+      realm: config.sip.realm,
+      settings: {
+        ringMs: config.sip.ringMs,
+        sessionExpiresSeconds: config.sip.sessionExpiresSeconds,
+        minSessionExpiresSeconds: config.sip.minSessionExpiresSeconds,
+        inactivityTimeoutMs: config.rtp.inactivityTimeoutMs,
+      },
+      log,
+      store: this.store,
+      events: this.events,
+      media: this.mediaService,
+    });
+  }
+
+  #sipHealth(): ComponentHealth {
+    const calls = this.calls as CallControl | undefined;
+    const control = { callControl: calls?.connected ? 'connected' : 'disconnected', activeCalls: calls?.activeCalls ?? 0 };
+    if (!this.sip) {
+      const up = Boolean(calls?.connected);
+      return {
+        status: up ? 'up' : 'down',
+        ...(up ? {} : { error: 'not connected to the drachtio server' }),
+        server: 'external',
+        drachtio: `${this.config.sip.drachtioHost}:${this.config.sip.drachtioPort}`,
+        ...control,
+      };
+    }
+    const stack = this.sip.stack.health();
+    const up = stack.status === 'up' && Boolean(calls?.connected);
+    return {
+      ...stack,
+      status: up ? 'up' : 'down',
+      ...(up || stack.error ? {} : { error: 'call control not connected' }),
+      server: 'embedded',
+      ...control,
+      apps: this.sip.drachtio.stats().apps,
+    };
+  }
+
+  /** Stops work in reverse order of start: calls, SIP, call legs, media workers, then the database (checkpointed). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.sip?.close();
+    await (this.calls as CallControl | undefined)?.close();
+    await this.sip?.drachtio.close();
+    await this.sip?.stack.close();
     this.mediaService.close();
     this.media.close();
     closeDatabase(this.db);

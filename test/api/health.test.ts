@@ -41,7 +41,9 @@ test.serial('GET /api/v1/health reports every component up', async (t) => {
   const transports = sip.transports as { protocol: string; address: string; port: number }[];
   t.deepEqual(transports.map((x) => x.protocol), ['udp', 'tcp']);
   t.true(transports.every((x) => x.address === '127.0.0.1' && x.port > 0 && x.port === transports[0]!.port));
-  t.deepEqual(transports, app.engine.sip!.listening());
+  t.deepEqual(transports, app.engine.sip!.stack.listening());
+  // Call control (drachtio-srf) is connected to the embedded server over the wire protocol.
+  t.like(sip, { server: 'embedded', callControl: 'connected', apps: 1, activeCalls: 0 });
 });
 
 test.serial('liveness and readiness answer 200 when all is up', async (t) => {
