@@ -95,7 +95,7 @@ export class CallControl {
     // RFC 3261 §11.2: OPTIONS outside a dialog is answered as an INVITE would be, here 200.
     srf.options((_req, res) => {
       res.send(this.#accepting ? 200 : 503, {
-        headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOTIFY', Accept: 'application/sdp' },
+        headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY', Accept: 'application/sdp' },
       });
     });
     srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));

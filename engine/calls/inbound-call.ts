@@ -63,7 +63,14 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   const { number, trunk } = found;
   if (!number.agentId) return reject(480, 'number has no agent');
 
-  // 3. The call: recorded and announced before anything else happens to it.
+  // 3. Session timers (RFC 4028), settled before the call exists: a 422 is not a call.
+  const timer = negotiateTimer(
+    { sessionExpires: req.get('Session-Expires') || undefined, minSE: req.get('Min-SE') || undefined, supported: req.get('Supported') || undefined },
+    { interval: deps.settings.sessionExpiresSeconds, minSE: deps.settings.minSessionExpiresSeconds },
+  );
+  if (timer.kind === 'reject') return reject(422, 'session interval too small', { 'Min-SE': String(timer.minSE) });
+
+  // 4. The call: recorded and announced before anything else happens to it.
   if (!deps.hasRoom()) {
     deps.store.errorLogs.record({ tenantId: number.tenantId, mode: number.mode, kind: 'sip', code: '503', message: 'INVITE refused: at capacity', details: { sipCallId } });
     return reject(503, 'at capacity', { 'Retry-After': '5' });
@@ -106,17 +113,6 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     canceled = true;
     call.end({ reason: 'canceled', hangupBy: 'caller' });
   });
-
-  // 4. Session timers (RFC 4028).
-  const timer = negotiateTimer(
-    { sessionExpires: req.get('Session-Expires') || undefined, minSE: req.get('Min-SE') || undefined, supported: req.get('Supported') || undefined },
-    { interval: deps.settings.sessionExpiresSeconds, minSE: deps.settings.minSessionExpiresSeconds },
-  );
-  if (timer.kind === 'reject') {
-    reject(422, 'session interval too small', { 'Min-SE': String(timer.minSE) });
-    call.end({ reason: 'session_timer_expired', hangupBy: 'system' });
-    return;
-  }
 
   // 5. Media: a leg that answers the caller's offer.
   try {

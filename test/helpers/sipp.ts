@@ -24,8 +24,8 @@ export interface SippRun {
   transport: 'u1' | 't1';
   /** Host:port SIPp sends to. */
   target: string;
-  /** A built-in scenario (`uac`) or a file in `scenarioDir`. */
-  scenario: { builtin: string } | { file: string };
+  /** A built-in scenario (`uac`), a file in `scenarioDir`, or a file anywhere (`path`). */
+  scenario: { builtin: string } | { file: string } | { path: string };
   calls?: number;
   /** Extra arguments (e.g. `-lost 10`, `-s cancel`). */
   args?: string[];
@@ -44,7 +44,8 @@ export async function runSipp(run: SippRun): Promise<SippResult> {
   const dir = tempDir('as-sipp-');
   const messages = path.join(dir, 'messages.log');
   const errors = path.join(dir, 'errors.log');
-  const scenario = 'builtin' in run.scenario ? ['-sn', run.scenario.builtin] : ['-sf', path.join(scenarioDir, run.scenario.file)];
+  const s = run.scenario;
+  const scenario = 'builtin' in s ? ['-sn', s.builtin] : ['-sf', 'path' in s ? s.path : path.join(scenarioDir, s.file)];
   const args = [
     run.target,
     ...scenario,

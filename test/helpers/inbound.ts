@@ -1,0 +1,95 @@
+/**
+ * An engine ready to take inbound calls: started in-process on ephemeral ports, with a tenant, an
+ * agent, a SIP trunk and the number `service` (SIPp's default Request-URI user) mapped to the
+ * agent, all created through the REST API as an admin would.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startApp, type App } from '../../api/app.js';
+import { testConfig, testLogger, tempDir } from './config.js';
+import { request } from './http.js';
+import { seedTenant, type SeededTenant } from './tenant.js';
+
+export const callScenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/calls/scenarios');
+
+export interface InboundSetup {
+  app: App;
+  base: string;
+  tenant: SeededTenant;
+  agentId: string;
+  trunkId: string;
+  /** Where SIPp and baresip send: `127.0.0.1:<port>`. */
+  sipTarget: string;
+  sipPort: number;
+  close(): Promise<void>;
+}
+
+export interface TrunkSpec {
+  allowlist?: string[];
+  username?: string;
+  password?: string;
+}
+
+export async function inboundSetup(
+  overrides: Record<string, unknown> = {},
+  trunk: TrunkSpec = { allowlist: ['127.0.0.1'] },
+  number = 'service',
+): Promise<InboundSetup> {
+  const config = testConfig(overrides);
+  const app = await startApp(config, testLogger(config));
+  const base = `http://127.0.0.1:${app.http.port}`;
+  try {
+    const tenant = await seedTenant(app);
+    const h = tenant.headers;
+    const agent = await request<{ id: string }>(base, 'POST', '/api/v1/agents', { headers: h, body: { name: 'Echo', config: { prompt: { system: 'Echo the caller.' } } } });
+    const inbound: Record<string, unknown> = { allowlist: trunk.allowlist ?? [] };
+    if (trunk.username) Object.assign(inbound, { username: trunk.username, password: trunk.password });
+    const t = await request<{ id: string }>(base, 'POST', '/api/v1/sip-trunks', { headers: h, body: { name: 'carrier', inbound } });
+    const n = await request(base, 'POST', '/api/v1/phone-numbers', { headers: h, body: { number, agentId: agent.body.id, trunkId: t.body.id } });
+    if (agent.status !== 201 || t.status !== 201 || n.status !== 201) {
+      throw new Error(`seeding failed: ${agent.status} ${t.status} ${n.status} ${JSON.stringify(t.body)} ${JSON.stringify(n.body)}`);
+    }
+    const sipPort = app.engine.sip!.stack.listening()[0]!.port;
+    return { app, base, tenant, agentId: agent.body.id, trunkId: t.body.id, sipTarget: `127.0.0.1:${sipPort}`, sipPort, close: () => app.close() };
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+}
+
+/** A scenario from test/engine/calls/scenarios with `{{name}}` placeholders filled, in a temp file. */
+export function scenario(file: string, vars: Record<string, string | number> = {}): { path: string } {
+  let text = fs.readFileSync(path.join(callScenarioDir, file), 'utf8');
+  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`{{${k}}}`, String(v));
+  const out = path.join(tempDir('as-scn-'), file);
+  fs.writeFileSync(out, text);
+  return { path: out };
+}
+
+export interface CallRow {
+  id: string;
+  status: string;
+  endReason: string | null;
+  hangupBy: string | null;
+  durationMs: number | null;
+  answeredAt: string | null;
+  sipCallId: string | null;
+  rtpStats: Record<string, number>;
+}
+
+/** The calls the engine recorded, newest last, through the REST API. */
+export async function calls(s: InboundSetup): Promise<CallRow[]> {
+  const list = await request<{ items: { id: string }[] }>(s.base, 'GET', '/api/v1/calls?limit=100', { headers: s.tenant.headers });
+  const out: CallRow[] = [];
+  for (const item of list.body.items) {
+    out.push((await request<CallRow>(s.base, 'GET', `/api/v1/calls/${item.id}`, { headers: s.tenant.headers })).body);
+  }
+  return out.reverse();
+}
+
+/** A call's timeline event types, oldest first. */
+export async function timeline(s: InboundSetup, callId: string): Promise<string[]> {
+  const res = await request<{ items: { type: string }[] }>(s.base, 'GET', `/api/v1/calls/${callId}/events?limit=100`, { headers: s.tenant.headers });
+  return res.body.items.map((e) => e.type);
+}
