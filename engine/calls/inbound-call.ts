@@ -199,11 +199,18 @@ function wireDialog(
   timer: { interval: number; refresher: 'uac' | 'uas'; headers: Record<string, string> } | undefined,
 ): void {
   let byUs = false;
+  const connected = () => (dialog as Srf.Dialog & { connected?: boolean }).connected !== false;
+  // drachtio-srf reads every frame of a TCP chunk in one go: a BYE right behind our 200's echo
+  // can end the dialog before this code runs (before createUAS's promise continues).
+  if (!connected()) {
+    call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
+    return;
+  }
   dialog.on('destroy', () => {
     if (!byUs) call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
   });
   call.onDispose(() => {
-    if ((dialog as Srf.Dialog & { connected?: boolean }).connected !== false) {
+    if (connected()) {
       byUs = true;
       dialog.destroy();
     }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startApp, type App } from '../../api/app.js';
 import { testConfig, testLogger, tempDir } from './config.js';
 import { request } from './http.js';
-import { seedTenant, type SeededTenant } from './tenant.js';
+import { mintKey, seedTenant, type SeededTenant } from './tenant.js';
 
 export const callScenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/calls/scenarios');
 
@@ -40,7 +40,10 @@ export async function inboundSetup(
   const app = await startApp(config, testLogger(config));
   const base = `http://127.0.0.1:${app.http.port}`;
   try {
-    const tenant = await seedTenant(app);
+    const seeded = await seedTenant(app);
+    // Tests poll the calls API: a key whose rate limit polling cannot reach.
+    const apiKey = mintKey(app, seeded.tenantId, { rateLimit: 1_000_000 });
+    const tenant = { ...seeded, apiKey, headers: { 'x-api-key': apiKey } };
     const h = tenant.headers;
     const agent = await request<{ id: string }>(base, 'POST', '/api/v1/agents', { headers: h, body: { name: 'Echo', config: { prompt: { system: 'Echo the caller.' } } } });
     const inbound: Record<string, unknown> = { allowlist: trunk.allowlist ?? [] };
