@@ -114,6 +114,11 @@ export class MediaService {
   }
 
   /** Open legs. */
+  /** The open legs (for call control's bookkeeping, health and tests). */
+  legs(): readonly SipLeg[] {
+    return [...this.#legs];
+  }
+
   get legCount(): number {
     return this.#legs.size;
   }
