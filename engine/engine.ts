@@ -11,19 +11,11 @@ import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
 import { EventLog } from './events/event-log.js';
 import { Health, type ComponentHealth } from './health/health.js';
-import { DrachtioServer } from './sip/drachtio/drachtio-server.js';
-import { SipStack } from './sip/sip-stack.js';
-import { stackOptionsFromConfig } from './sip/stack-options.js';
+import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
 
 export const engineVersion = '0.1.0';
-
-/** The embedded SIP server: the stack, and the drachtio protocol it serves to call control. */
-export interface EmbeddedSip {
-  stack: SipStack;
-  drachtio: DrachtioServer;
-}
 
 export class Engine {
   readonly health = new Health(engineVersion);
@@ -32,7 +24,7 @@ export class Engine {
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
   readonly mediaService: MediaService;
   /** The embedded SIP server; null when `sip.server` is `external`. */
-  sip: EmbeddedSip | null = null;
+  sip: EmbeddedSipServer | null = null;
   calls!: CallControl;
   #closed = false;
 
@@ -83,17 +75,8 @@ export class Engine {
     const { config, log } = this;
     let drachtio = { host: config.sip.drachtioHost, port: config.sip.drachtioPort };
     if (config.sip.server === 'embedded') {
-      // drachtio-server's ways: rport on every received Via, 100 Trying sent by the server at
-      // once (here, by the drachtio layer), 487 to a cancelled INVITE.
-      const stack = await SipStack.start(
-        { ...stackOptionsFromConfig(config.sip), rport: 'always', tryingMs: null, answerCancelledInvite: true },
-        log.child({ component: 'sip' }),
-      );
-      const server = new DrachtioServer(stack, config.sip.drachtioSecret, log.child({ component: 'drachtio' }));
-      this.sip = { stack, drachtio: server };
-      const port = await server.listen(config.sip.drachtioHost, config.sip.drachtioPort);
-      const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
-      drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port };
+      this.sip = await startEmbeddedSipServer(config.sip, log);
+      drachtio = this.sip.control;
     }
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
@@ -142,8 +125,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     await (this.calls as CallControl | undefined)?.close();
-    await this.sip?.drachtio.close();
-    await this.sip?.stack.close();
+    await this.sip?.close();
     this.mediaService.close();
     this.media.close();
     closeDatabase(this.db);

@@ -99,9 +99,10 @@ export class CallControl {
       });
     });
     srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
-    srf.on('disconnect', () => {
+    // drachtio-srf reconnects by itself (with backoff) and registers its routes again.
+    srf.on('close' as 'disconnect', () => {
+      if (this.#connected) log.warn('drachtio connection lost, reconnecting');
       this.#connected = false;
-      log.warn('drachtio connection lost');
     });
     await new Promise<void>((resolve, reject) => {
       srf.on('connect', (err, hostport) => {
@@ -134,7 +135,20 @@ export class CallControl {
     await Promise.all(this.#settling);
     // Let the BYEs reach the SIP server before the control connection closes.
     if (live.length) await new Promise((r) => setTimeout(r, 100));
-    this.srf.disconnect();
+    if (this.#connected) this.srf.disconnect();
+    else stopReconnecting(this.srf);
     this.#connected = false;
   }
+}
+
+/**
+ * drachtio-srf 5.0.29 cannot disconnect while reconnecting: `disconnect()` asserts on the socket
+ * it no longer has, before it sets the flag that stops its retry timer, so the process would
+ * never exit. Set that flag and clear the timer on its wire-protocol object directly.
+ */
+function stopReconnecting(srf: Srf): void {
+  const wp = (srf as unknown as { _app?: { client?: { wp?: { closing: boolean; reconnectVars?: { retryTimer: NodeJS.Timeout | null } } } } })._app?.client?.wp;
+  if (!wp) return;
+  wp.closing = true;
+  if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
 }

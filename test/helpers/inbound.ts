@@ -35,6 +35,8 @@ export async function inboundSetup(
   overrides: Record<string, unknown> = {},
   trunk: TrunkSpec = { allowlist: ['127.0.0.1'] },
   number = 'service',
+  /** The SIP port callers use when the engine runs with an external SIP server. */
+  externalSipPort?: number,
 ): Promise<InboundSetup> {
   const config = testConfig(overrides);
   const app = await startApp(config, testLogger(config));
@@ -53,7 +55,7 @@ export async function inboundSetup(
     if (agent.status !== 201 || t.status !== 201 || n.status !== 201) {
       throw new Error(`seeding failed: ${agent.status} ${t.status} ${n.status} ${JSON.stringify(t.body)} ${JSON.stringify(n.body)}`);
     }
-    const sipPort = app.engine.sip!.stack.listening()[0]!.port;
+    const sipPort = externalSipPort ?? app.engine.sip!.stack.listening()[0]!.port;
     return { app, base, tenant, agentId: agent.body.id, trunkId: t.body.id, sipTarget: `127.0.0.1:${sipPort}`, sipPort, close: () => app.close() };
   } catch (e) {
     await app.close();
