@@ -69,11 +69,11 @@ export function documentRealtime(doc: Json): Json {
     closeCodes: {
       [closeCodes.going_away]: 'going_away: the server is stopping',
       [closeCodes.slow_consumer]: 'slow_consumer: too much unread (1 MiB by default); reconnect and resume with lastEventId',
-      1009: `a frame larger than ${MAX_CLIENT_FRAME_BYTES} bytes`,
       [closeCodes.authentication_error]: 'authentication_error: no or bad credentials, no auth frame in time, or the caller was revoked',
       [closeCodes.internal_error]: 'internal_error',
     },
     maxClientFrameBytes: MAX_CLIENT_FRAME_BYTES,
+    oversizedFrame: 'a client frame larger than maxClientFrameBytes drops the connection (no close frame)',
   };
   return doc;
 }

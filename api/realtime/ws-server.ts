@@ -14,7 +14,7 @@ import { WsSession } from './ws-session.js';
 
 export const WS_PATH = '/api/v1/ws';
 
-/** Largest frame a client may send; uWS closes the connection (1009) on a bigger one. */
+/** Largest frame a client may send; uWS drops the connection (no close frame) on a bigger one. */
 export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
 /**
