@@ -208,7 +208,8 @@ export class WsSession implements Connection {
         : undefined;
     feed.select(next.selector, resume).then(
       (replayed) => this.#reply(frame.id, { topics: next.topics, replayed }),
-      (err: unknown) => this.#error(frame.id, err),
+      // A replay cut short would leave a gap: close, so the client resumes from what it has.
+      (err: unknown) => this.#fail(frame.id, err),
     );
   }
 

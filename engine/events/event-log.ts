@@ -40,7 +40,6 @@ export class EventLog {
   readonly #insert;
   readonly #since;
   readonly #forCall;
-  readonly #lastId;
   readonly #listeners = new Set<EventListener>();
 
   constructor(
@@ -53,7 +52,6 @@ export class EventLog {
     this.#since = db.prepare<[number, string, string, number], Row>(
       'SELECT * FROM events WHERE id > ? AND tenant_id = ? AND mode = ? ORDER BY id LIMIT ?',
     );
-    this.#lastId = db.prepare<[], { id: number }>('SELECT MAX(id) AS id FROM events');
     this.#forCall = db.prepare<[string, string], Row>('SELECT * FROM events WHERE call_id = ? AND tenant_id = ? ORDER BY id');
   }
 
@@ -85,11 +83,6 @@ export class EventLog {
   /** Subscribers listening now (leak checks in tests and health). */
   get listenerCount(): number {
     return this.#listeners.size;
-  }
-
-  /** The newest event id, 0 for an empty log. */
-  lastId(): number {
-    return this.#lastId.get()?.id ?? 0;
   }
 
   /** Events after `id` in a tenant and mode, oldest first (to resume a stream). */
