@@ -26,7 +26,8 @@ const wsDescription = [
   'Commands, each with a request id answered by `reply` or `error`: `hangup` ends a live call;',
   '`say`, `transfer`, `dtmf` and `mute` answer `not_implemented` (501) in this version. Another',
   "tenant's call answers `not_found`. A malformed frame gets an `error` (`validation_error`) and",
-  'the connection stays open.',
+  'the connection stays open. A connection whose key is revoked, user disabled, session signed',
+  'out or access token expired is closed 4401 at the next heartbeat.',
 ].join('\n');
 
 /** The documented operation; reached only by requests that are not WebSocket upgrades. */

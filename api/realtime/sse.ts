@@ -24,7 +24,7 @@ import { realtimeEventSchema } from '../../engine/events/schemas.js';
 import { AppError, zodDetails } from '../http/errors.js';
 import { Reply, route, type AuthContext, type RouteDef } from '../http/route.js';
 import type { ResponseStream } from '../http/stream.js';
-import { callerRef, currentCaller } from './caller.js';
+import { callerRef, currentCaller, type CallerRef } from './caller.js';
 import type { Connection } from './connections.js';
 import type { RealtimeContext } from './context.js';
 import { EventFeed } from './event-feed.js';
@@ -75,7 +75,8 @@ const streamDescription = [
   'one minute: when EventSource reconnects with a spent ticket it gets 401; get a new ticket and',
   'open a new EventSource with `?ticket=…&lastEventId=<last id seen>`.',
   '',
-  'A client too far behind (1 MiB unread by default) is disconnected; it resumes the same way.',
+  'A client too far behind (1 MiB unread by default) is disconnected; it resumes the same way. So',
+  'is a stream whose caller is revoked, disabled or signed out, or whose access token expired.',
 ].join('\n');
 
 export function sseRoutes(ctx: RealtimeContext, tickets: EventTickets): RouteDef[] {
@@ -94,7 +95,8 @@ export function sseRoutes(ctx: RealtimeContext, tickets: EventTickets): RouteDef
       handler: ({ auth, query, req, log }) => {
         const after = resumePoint(req.headers['last-event-id'], query.lastEventId);
         const filter: StreamFilter = { callId: query.callId, agentId: query.agentId, types: query.types };
-        return Reply.stream('text/event-stream; charset=utf-8', (stream) => openStream(ctx, auth, stream, filter, after, log), ':\n', {
+        const caller = tickets.callerOf(auth) ?? callerRef(auth, req.headers['authorization']);
+        return Reply.stream('text/event-stream; charset=utf-8', (stream) => openStream(ctx, auth, caller, stream, filter, after, log), ':\n', {
           // Proxies (nginx) must not buffer the stream.
           'x-accel-buffering': 'no',
         });
@@ -110,7 +112,7 @@ export function sseRoutes(ctx: RealtimeContext, tickets: EventTickets): RouteDef
       operationId: 'createEventTicket',
       status: 201,
       response: ticketSchema,
-      handler: ({ auth }) => tickets.issue(auth),
+      handler: ({ auth, req }) => tickets.issue(auth, req.headers['authorization']),
     }),
   ];
 }
@@ -128,12 +130,13 @@ function resumePoint(header: string | undefined, query: string | undefined): num
 function openStream(
   ctx: RealtimeContext,
   auth: AuthContext,
+  caller: CallerRef,
   stream: ResponseStream,
   filter: StreamFilter,
   after: number | null,
   log: Logger,
 ): void {
-  const client = new SseClient(ctx, auth, stream, log);
+  const client = new SseClient(ctx, auth, caller, stream, log);
   client.start(filter, after);
 }
 
@@ -148,7 +151,9 @@ class SseClient implements Connection {
 
   constructor(
     private readonly ctx: RealtimeContext,
-    private readonly auth: AuthContext,
+    auth: AuthContext,
+    /** Who to check again on each heartbeat. */
+    private readonly caller: CallerRef,
     private readonly stream: ResponseStream,
     log: Logger,
   ) {
@@ -190,7 +195,7 @@ class SseClient implements Connection {
 
   heartbeat(): void {
     try {
-      currentCaller(this.ctx.store, callerRef(this.auth), this.ctx.defaultRateLimit);
+      currentCaller(this.ctx.store, this.caller, this.ctx.defaultRateLimit);
     } catch (err) {
       this.#log.info({ why: (err as Error).message }, 'sse caller no longer valid; stream ended');
       this.#endedHere = true;

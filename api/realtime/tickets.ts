@@ -6,8 +6,8 @@
  * - is signed (HMAC-SHA256 with a key made at start, never stored: a restart voids all tickets);
  * - lives `realtime.ticketTtlSeconds` (60 s by default);
  * - is good once, and only for the event stream;
- * - names its caller (key or user), not its rights: the store is asked again when it is redeemed,
- *   so a key revoked in between gets nothing.
+ * - names its caller (key or user, with the user's session), not its rights: the store is asked
+ *   again when it is redeemed, so a key revoked or a session ended in between gets nothing.
  * EventSource reconnects with the same URL after a drop; the used ticket then answers 401 and the
  * dashboard gets a new one, resuming with `?lastEventId=`.
  */
@@ -42,6 +42,8 @@ export interface IssuedTicket {
 export class EventTickets {
   readonly #key = randomBytes(32);
   readonly #used = new Map<string, number>();
+  /** The caller each redeemed ticket stood for, so its stream is checked as that caller. */
+  readonly #redeemed = new WeakMap<AuthContext, CallerRef>();
 
   constructor(
     private readonly store: Store,
@@ -50,9 +52,10 @@ export class EventTickets {
     private readonly now: () => number = Date.now,
   ) {}
 
-  issue(auth: AuthContext): IssuedTicket {
+  /** A ticket for `auth`; `authorization` is the request's header (a user's session goes along). */
+  issue(auth: AuthContext, authorization?: string): IssuedTicket {
     const exp = this.now() + this.ttlSeconds * 1000;
-    const claims: TicketClaims = { ...callerRef(auth), aud: 'events', exp, n: randomBytes(12).toString('base64url') };
+    const claims: TicketClaims = { ...callerRef(auth, authorization), aud: 'events', exp, n: randomBytes(12).toString('base64url') };
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return { ticket: `${payload}.${this.#mac(payload)}`, expiresAt: new Date(exp).toISOString(), expiresIn: this.ttlSeconds };
   }
@@ -73,7 +76,13 @@ export class EventTickets {
     if (this.#used.has(claims.n)) throw new AppError('authentication_error', 'Ticket already used');
     const auth = currentCaller(this.store, claims, this.defaultRateLimit);
     this.#remember(claims.n, claims.exp, now);
+    this.#redeemed.set(auth, { kind: claims.kind, tenantId: claims.tenantId, id: claims.id, mode: claims.mode, session: claims.session });
     return auth;
+  }
+
+  /** The caller behind an AuthContext that came from a ticket (with the session it carried). */
+  callerOf(auth: AuthContext): CallerRef | undefined {
+    return this.#redeemed.get(auth);
   }
 
   /**

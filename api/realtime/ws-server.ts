@@ -28,6 +28,7 @@ const IDLE_TIMEOUT_S = 120;
 
 interface UserData {
   auth: AuthContext | null;
+  authorization: string | undefined;
   requestId: string;
   session: WsSession | null;
 }
@@ -62,6 +63,7 @@ export function mountWebSocket(app: TemplatedApp, o: WsServerOptions): void {
           end: (code, reason) => ws.end(code, reason),
         },
         auth: data.auth,
+        authorization: data.authorization,
         authenticate: o.authenticate,
         commands: o.commands,
         validate: o.validate,
@@ -87,7 +89,7 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
   const accept = (auth: AuthContext | null) => {
     if (state.aborted) return;
     // No subprotocol is spoken: none is echoed back.
-    res.cork(() => res.upgrade<UserData>({ auth, requestId, session: null }, key, '', extensions, context));
+    res.cork(() => res.upgrade<UserData>({ auth, authorization: headers['authorization'], requestId, session: null }, key, '', extensions, context));
   };
   if (headers['x-api-key'] === undefined && headers['authorization'] === undefined) {
     accept(null);

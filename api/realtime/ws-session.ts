@@ -18,7 +18,7 @@ import type { Authenticator } from '../http/adapter.js';
 import { authorize } from '../http/authorize.js';
 import { AppError, toErrorResponse, zodDetails } from '../http/errors.js';
 import type { AuthContext, RequestInfo } from '../http/route.js';
-import { callerRef, currentCaller } from './caller.js';
+import { callerRef, currentCaller, type CallerRef } from './caller.js';
 import { runCommand, type CommandDeps } from './commands.js';
 import type { Connection } from './connections.js';
 import type { RealtimeContext } from './context.js';
@@ -53,6 +53,8 @@ export interface SessionOptions {
   socket: WsSocket;
   /** Set when the upgrade request's header authenticated the connection. */
   auth: AuthContext | null;
+  /** The upgrade request's Authorization header, if any (a user's session is checked on heartbeats). */
+  authorization: string | undefined;
   authenticate: Authenticator;
   commands: CommandDeps;
   /** Check every outgoing frame but events against its schema (tests, development). */
@@ -63,6 +65,8 @@ export interface SessionOptions {
 
 export class WsSession implements Connection {
   #auth: AuthContext | null;
+  /** Who to check again on each heartbeat. */
+  #caller: CallerRef | null = null;
   #authing: Promise<void> | null = null;
   #authTimer: NodeJS.Timeout | undefined;
   #topics = TopicSet.empty;
@@ -80,7 +84,7 @@ export class WsSession implements Connection {
   opened(): void {
     this.o.ctx.connections.add(this);
     if (this.#auth) {
-      this.#authenticated(this.#auth);
+      this.#authenticated(this.#auth, this.o.authorization);
       this.#send({ type: 'ready', tenantId: this.#auth.tenantId, mode: this.#auth.mode, role: this.#auth.role });
       return;
     }
@@ -135,7 +139,7 @@ export class WsSession implements Connection {
   heartbeat(): void {
     if (!this.#auth || this.#closed) return;
     try {
-      currentCaller(this.o.ctx.store, callerRef(this.#auth), this.o.ctx.defaultRateLimit);
+      currentCaller(this.o.ctx.store, this.#caller ?? callerRef(this.#auth), this.o.ctx.defaultRateLimit);
     } catch (err) {
       this.#log.info({ why: (err as Error).message }, 'ws caller no longer valid; closed');
       this.#fail(null, err);
@@ -177,7 +181,7 @@ export class WsSession implements Connection {
     const req: RequestInfo = { method: 'GET', url: '/api/v1/ws', query: '', headers, ip: '', requestId: this.o.requestId };
     const ok = (auth: AuthContext) => {
       if (this.#closed) return;
-      this.#authenticated(auth);
+      this.#authenticated(auth, headers['authorization']);
       this.#reply(id, { tenantId: auth.tenantId, mode: auth.mode, role: auth.role });
     };
     const failed = (err: unknown) => this.#fail(id, err);
@@ -190,8 +194,9 @@ export class WsSession implements Connection {
     }
   }
 
-  #authenticated(auth: AuthContext): void {
+  #authenticated(auth: AuthContext, authorization: string | undefined): void {
     this.#auth = auth;
+    this.#caller = callerRef(auth, authorization);
     this.#log = this.#log.child({ tenantId: auth.tenantId, mode: auth.mode });
     this.#log.debug({ kind: auth.kind }, 'ws authenticated');
   }

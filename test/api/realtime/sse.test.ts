@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { hashApiKey } from '../../../api/auth/api-key-secret.js';
 import { EventTickets } from '../../../api/realtime/tickets.js';
-import { useApp } from '../../helpers/app.js';
+import { currentCaller } from '../../../api/realtime/caller.js';
+import { login, useApp } from '../../helpers/app.js';
 import { assertError } from '../../helpers/envelope.js';
 import { waitFor } from '../../helpers/http.js';
 import { mintKey, seedTenant, userWithRole } from '../../helpers/tenant.js';
@@ -308,18 +309,35 @@ test('a ticket expires', async (t) => {
   t.like(tickets.redeem(ticket), { tenantId: auth.tenantId, apiKeyId: auth.apiKeyId, mode: 'live' });
 });
 
-test('a revoked key or disabled user has its open stream ended at the next heartbeat', async (t) => {
-  const { tenantId } = await tenant();
+test('a revoked key, a disabled user or a signed-out session has its open stream ended at the next heartbeat', async (t) => {
+  const seeded = await seedTenant(r.app);
+  const tenantId = seeded.tenantId;
   const key = mintKey(r.app, tenantId, {});
   const s = await SseStream.open(url(), { 'x-api-key': key });
   const user = await userWithRole(r.app, tenantId, 'member');
   const us = await SseStream.open(url(), user.headers);
+  // The owner signs in, streams through a ticket, then signs out.
+  const session = await login(r, seeded.ownerEmail, seeded.ownerPassword);
+  const ticket = await r.req<{ ticket: string }>('POST', '/api/v1/events/tickets', { headers: session.headers });
+  const os = await SseStream.open(url(`?ticket=${encodeURIComponent(ticket.body.ticket)}`));
+  const bystander = await SseStream.open(url(), seeded.headers);
   await sleep(HEARTBEAT_MS * 2);
-  t.false(s.ended || us.ended);
-  const keyId = r.app.engine.store.apiKeys.byHash(hashApiKey(key))!.id;
-  r.app.engine.store.apiKeys.revoke(tenantId, keyId);
+  t.false(s.ended || us.ended || os.ended);
+  r.app.engine.store.apiKeys.revoke(tenantId, r.app.engine.store.apiKeys.byHash(hashApiKey(key))!.id);
   r.app.engine.store.users.update(tenantId, user.userId, { status: 'disabled' });
+  t.is((await r.req('POST', '/api/v1/auth/logout', { body: { refreshToken: session.refreshToken } })).status, 204);
   await s.until(() => s.ended, 5000, 'the key stream ends');
   await us.until(() => us.ended, 5000, 'the user stream ends');
-  t.pass();
+  await os.until(() => os.ended, 5000, 'the signed-out stream ends');
+  await sleep(HEARTBEAT_MS * 2);
+  t.false(bystander.ended, 'other callers stay');
+  await bystander.close();
+});
+
+test('a user stream ends when the access token it was opened with expires', (t) => {
+  const { store } = r.app.engine;
+  const ref = { kind: 'user' as const, tenantId: 'x', id: 'y', mode: 'live' as const, session: { sid: 's', expMs: Date.now() - 1 } };
+  const tenant = store.tenants.create({ name: 'expiry' });
+  t.throws(() => currentCaller(store, { ...ref, tenantId: tenant.id }, 100), { message: 'Access token expired' });
+  t.throws(() => currentCaller(store, { ...ref, tenantId: tenant.id, session: { sid: 'gone', expMs: Date.now() + 60_000 } }, 100), { message: 'Session ended' });
 });
