@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { realtimeEventSchema } from '../../engine/events/schemas.js';
-import { errorEnvelopeSchema } from '../http/errors.js';
+import { AppError, errorEnvelopeSchema, zodDetails } from '../http/errors.js';
 import { roles } from '../http/route.js';
 import { eventTypeSchema, topicSchema } from './selection.js';
 
@@ -138,3 +138,28 @@ export const closeCodes = {
   authentication_error: 4401,
   internal_error: 4500,
 } as const;
+
+/** A client frame read from the wire, or the error to answer it with (and its id, when readable). */
+export type ReadFrame = { ok: true; frame: ClientFrame } | { ok: false; id: string | number | null; error: AppError };
+
+/** Reads one client frame: JSON text, then its schema. Never throws. */
+export function readClientFrame(data: ArrayBuffer, isBinary: boolean): ReadFrame {
+  if (isBinary) {
+    return { ok: false, id: null, error: new AppError('validation_error', 'Binary frames are not accepted: send JSON text', [{ field: 'frame', message: 'binary frame' }]) };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch (e) {
+    return { ok: false, id: null, error: new AppError('validation_error', 'Malformed JSON', [{ field: 'frame', message: (e as Error).message }]) };
+  }
+  const parsed = clientFrameSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, frame: parsed.data };
+  const o = raw && typeof raw === 'object' ? (raw as { id?: unknown; type?: unknown }) : {};
+  const id = requestIdSchema.safeParse(o.id);
+  const known = typeof o.type === 'string' && (clientFrameTypes as readonly string[]).includes(o.type);
+  const error = known
+    ? new AppError('validation_error', `Invalid ${String(o.type)} frame`, zodDetails(parsed.error, 'frame'))
+    : new AppError('validation_error', 'Unknown frame type', [{ field: 'frame.type', message: `must be one of ${clientFrameTypes.join(', ')}` }]);
+  return { ok: false, id: id.success ? id.data : null, error };
+}

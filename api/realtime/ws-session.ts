@@ -12,11 +12,10 @@
  * - More than `realtime.maxBufferedBytes` unread: close 1008 `slow_consumer` and a log line.
  * - On every heartbeat the caller is checked again: revoked, disabled or suspended closes 4401.
  */
-import type { ZodError } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import type { Authenticator } from '../http/adapter.js';
 import { authorize } from '../http/authorize.js';
-import { AppError, toErrorResponse, zodDetails } from '../http/errors.js';
+import { AppError, toErrorResponse } from '../http/errors.js';
 import type { AuthContext, RequestInfo } from '../http/route.js';
 import { callerRef, currentCaller, type CallerRef } from './caller.js';
 import { runCommand, type CommandDeps } from './commands.js';
@@ -24,16 +23,7 @@ import type { Connection } from './connections.js';
 import type { RealtimeContext } from './context.js';
 import { EventFeed } from './event-feed.js';
 import { TopicSet } from './selection.js';
-import {
-  clientFrameSchema,
-  clientFrameTypes,
-  closeCodes,
-  requestIdSchema,
-  serverFrameSchema,
-  type ClientFrame,
-  type ReplyResult,
-  type ServerFrame,
-} from './ws-frames.js';
+import { closeCodes, readClientFrame, serverFrameSchema, type ClientFrame, type ReplyResult, type ServerFrame } from './ws-frames.js';
 
 /** The socket as the session uses it. */
 export interface WsSocket {
@@ -95,25 +85,13 @@ export class WsSession implements Connection {
   /** A frame arrived. `data` is only valid during this call. */
   message(data: ArrayBuffer, isBinary: boolean): void {
     if (this.#closed) return;
-    if (isBinary) {
-      this.#error(null, new AppError('validation_error', 'Binary frames are not accepted: send JSON text', [{ field: 'frame', message: 'binary frame' }]));
+    const read = readClientFrame(data, isBinary);
+    if (!read.ok) {
+      this.#error(read.id, read.error);
       return;
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(Buffer.from(data).toString('utf8'));
-    } catch (e) {
-      this.#error(null, new AppError('validation_error', 'Malformed JSON', [{ field: 'frame', message: (e as Error).message }]));
-      return;
-    }
-    const id = readId(raw);
-    const parsed = clientFrameSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.#error(id, invalidFrame(raw, parsed.error));
-      return;
-    }
-    if (this.#authing) void this.#authing.then(() => this.#dispatch(parsed.data));
-    else this.#dispatch(parsed.data);
+    if (this.#authing) void this.#authing.then(() => this.#dispatch(read.frame));
+    else this.#dispatch(read.frame);
   }
 
   /** uWS drained some of what it buffered. */
@@ -290,19 +268,4 @@ export class WsSession implements Connection {
     this.o.socket.end(code, reason);
     this.closed(code);
   }
-}
-
-/** The request id of a frame that failed validation, when it has a usable one. */
-function readId(raw: unknown): RequestId | null {
-  if (!raw || typeof raw !== 'object' || !('id' in raw)) return null;
-  const r = requestIdSchema.safeParse((raw as { id: unknown }).id);
-  return r.success ? r.data : null;
-}
-
-function invalidFrame(raw: unknown, error: ZodError): AppError {
-  const type = raw && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
-  if (typeof type !== 'string' || !(clientFrameTypes as readonly string[]).includes(type)) {
-    return new AppError('validation_error', 'Unknown frame type', [{ field: 'frame.type', message: `must be one of ${clientFrameTypes.join(', ')}` }]);
-  }
-  return new AppError('validation_error', `Invalid ${type} frame`, zodDetails(error, 'frame'));
 }
