@@ -10,7 +10,8 @@
  * - A frame that is not JSON, is binary or does not match its schema gets an `error` frame
  *   (`validation_error`, with the id when it could be read); the connection stays open.
  * - More than `realtime.maxBufferedBytes` unread: close 1008 `slow_consumer` and a log line.
- * - On every heartbeat the caller is checked again: revoked, disabled or suspended closes 4401.
+ * - On every heartbeat the caller is checked again: a revoked key, disabled user, suspended tenant,
+ *   signed-out session or expired access token closes 4401.
  */
 import type { Logger } from '../../config/logger.js';
 import type { Authenticator } from '../http/adapter.js';
