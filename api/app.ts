@@ -21,6 +21,8 @@ import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
+import { documentRealtime } from './realtime/openapi-realtime.js';
+import { Realtime } from './realtime/realtime.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
 /** Requests per minute for callers without a limit of their own (the reference's default). */
@@ -31,6 +33,8 @@ export interface App {
   readonly tokens: TokenService;
   readonly sessions: Sessions;
   readonly http: HttpServer;
+  /** WebSocket and SSE: the event hub, tickets and open connections. */
+  readonly realtime: Realtime;
   readonly routes: readonly RouteDef[];
   /** Graceful stop: HTTP first (no new work), then the engine. Idempotent. */
   close(): Promise<void>;
@@ -48,6 +52,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
   const sessions = new Sessions(engine.store, tokens, authenticate, log.child({ component: 'auth' }));
+  const realtime = new Realtime({
+    events: engine.events,
+    store: engine.store,
+    hangup: (callId) => engine.calls.hangup(callId),
+    authenticate,
+    settings: config.realtime,
+    defaultRateLimit: DEFAULT_RATE_LIMIT,
+    validate: config.env !== 'production',
+    log,
+  });
   const routes: RouteDef[] = [
     ...healthRoutes(engine.health),
     ...authRoutes(engine.store),
@@ -56,9 +70,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...tenantRoutes(engine.store),
     ...userRoutes(engine.store, sessions),
     ...resourceRoutes(engine.store),
+    ...realtime.routes(),
   ];
   const openapi = JSON.stringify(
-    buildOpenApi(routes, { title: 'Agent Studio API', version: engineVersion }),
+    documentRealtime(
+      buildOpenApi(routes, {
+        title: 'Agent Studio API',
+        version: engineVersion,
+        description:
+          'Real time: `GET /api/v1/ws` (WebSocket; frames under its `x-websocket`) and `GET /api/v1/events` ' +
+          '(Server-Sent Events). Events are the `RealtimeEvent` schema, one component per type.',
+      }),
+    ),
   );
   routes.push(
     route({
@@ -75,15 +98,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   );
   let http: HttpServer;
   try {
-    http = await startHttpServer(config.http, routes, {
-      log: log.child({ component: 'http' }),
-      maxBodyBytes: config.http.maxBodyBytes,
-      authenticate,
-      // Rate limiting first, so every request counts, even one that idempotency answers.
-      middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT }), idempotency(engine.store)],
-      validateResponses: config.env !== 'production',
-    });
+    http = await startHttpServer(
+      config.http,
+      routes,
+      {
+        log: log.child({ component: 'http' }),
+        maxBodyBytes: config.http.maxBodyBytes,
+        authenticate: realtime.authenticator(),
+        // Rate limiting first, so every request counts, even one that idempotency answers.
+        middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT }), idempotency(engine.store)],
+        validateResponses: config.env !== 'production',
+      },
+      (app) => realtime.mount(app),
+    );
   } catch (e) {
+    realtime.close();
     await engine.close();
     throw e;
   }
@@ -94,9 +123,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     tokens,
     sessions,
     http,
+    realtime,
     routes,
     close: () =>
       (closing ??= (async () => {
+        realtime.close();
         http.close();
         await engine.close();
       })()),

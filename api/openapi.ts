@@ -16,7 +16,7 @@ export interface OpenApiInfo {
 }
 
 /** Converts one schema; named sub-schemas are hoisted into `components`. */
-function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json): Json {
+export function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json): Json {
   const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'any' }) as Json;
   const defs = (json.definitions ?? {}) as Json;
   delete json.definitions;
@@ -123,7 +123,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
     else if (route.response) {
       responses[status] = {
         description: 'Success',
-        content: { 'application/json': { schema: toSchema(route.response, 'output', components) } },
+        content: { [route.produces ?? 'application/json']: { schema: toSchema(route.response, 'output', components) } },
       };
     } else {
       responses[status] = { description: 'Success', content: { [route.produces ?? 'application/json']: {} } };
@@ -144,6 +144,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
     const op: Json = {
       operationId: route.operationId,
       summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
       tags: route.tags,
       parameters: [...parameters(route.params, 'path', components), ...parameters(route.query, 'query', components)],
       responses,

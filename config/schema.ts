@@ -137,6 +137,23 @@ export const configSchema = z
         ownerPassword: z.string().min(12, 'must be at least 12 characters').optional(),
       })
       .prefault({}),
+    realtime: z
+      .strictObject({
+        /** An SSE comment line this often, so clients and proxies see an idle stream alive (and revoked callers are cut off). */
+        heartbeatMs: num(z.number().int().min(50).max(300_000)).default(15_000),
+        /**
+         * Bytes an SSE or WebSocket client may leave unread before it is dropped (with a log line);
+         * it reconnects and resumes from its last event id, so nothing is lost.
+         */
+        maxBufferedBytes: num(z.number().int().min(1024).max(256 * 1024 * 1024)).default(1024 * 1024),
+        /** Live events held for one client while it replays history; past this it is dropped the same way. */
+        maxPendingEvents: num(z.number().int().min(10).max(1_000_000)).default(10_000),
+        /** Lifetime of a single-use SSE ticket (`POST /api/v1/events/tickets`). */
+        ticketTtlSeconds: num(z.number().int().min(1).max(600)).default(60),
+        /** A WebSocket that has not authenticated by then is closed with 4401. */
+        wsAuthTimeoutMs: num(z.number().int().min(100).max(300_000)).default(10_000),
+      })
+      .prefault({}),
     shutdown: z
       .strictObject({
         /** Hard limit for graceful shutdown before the process exits anyway. */

@@ -15,6 +15,7 @@ import { routeErrors } from '../openapi.js';
 import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
 import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
+import { StreamBody, UwsResponseStream } from './stream.js';
 
 /** The outcome of a request, before it is written. */
 export interface Result {
@@ -65,7 +66,8 @@ const reasons: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 304: 'Not Modified',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
   405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
-  422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented',
+  503: 'Service Unavailable',
 };
 
 const statusLine = (status: number) => `${status} ${reasons[status] ?? ''}`.trimEnd();
@@ -357,6 +359,10 @@ function write(
 ): void {
   if (state.aborted) return;
   const { status, body, headers } = result;
+  if (body instanceof StreamBody) {
+    openStream(res, state, result, body, requestId, extraHeaders);
+    return;
+  }
   let payload: string | Buffer | undefined;
   let json = false;
   if (status === 204 || body === undefined) payload = undefined;
@@ -374,4 +380,46 @@ function write(
     if (!('cache-control' in headers)) res.writeHeader('cache-control', 'no-store');
     res.end(payload);
   });
+}
+
+/**
+ * Writes status and headers, then hands the response to the stream's `start` instead of ending
+ * it (chunked transfer: uWS adds `Transfer-Encoding: chunked` on the first write).
+ */
+function openStream(
+  res: HttpResponse,
+  state: { aborted: boolean },
+  result: Result,
+  body: StreamBody,
+  requestId: string,
+  extraHeaders: Record<string, string>,
+): void {
+  const stream = new UwsResponseStream(res, body.filler);
+  // Replaces the adapter's own handler, if any: the stream now owns the response.
+  res.onAborted(() => {
+    state.aborted = true;
+    stream.aborted();
+  });
+  res.cork(() => {
+    res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));
+    res.writeHeader('x-request-id', requestId);
+    for (const k in extraHeaders) res.writeHeader(k, extraHeaders[k]!);
+    for (const k in result.headers) res.writeHeader(k, result.headers[k]!);
+    if (!('cache-control' in result.headers)) res.writeHeader('cache-control', 'no-store');
+  });
+  try {
+    body.start(stream);
+  } catch {
+    // `start` logs its own failures; the client sees the connection close.
+    stream.close();
+  }
+}
+
+/**
+ * Answers a request outside the route table (a refused WebSocket upgrade) with the error
+ * envelope, as the adapter answers any route.
+ */
+export function respondWithError(res: HttpResponse, err: unknown, requestId: string, aborted = false): void {
+  const out = toErrorResponse(err);
+  write(res, { aborted }, { status: out.status, body: out.body, headers: out.headers }, requestId);
 }

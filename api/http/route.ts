@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import type { ErrorCode } from './errors.js';
+import { StreamBody, type ResponseStream } from './stream.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -77,6 +78,19 @@ export class Reply {
   static raw(body: string | Buffer, contentType: string, status = 200, headers: Record<string, string> = {}): Reply {
     return new Reply(status, body, { 'content-type': contentType, ...headers });
   }
+  /**
+   * A long-lived streamed body (Server-Sent Events): status and headers go out at once, then
+   * `start` writes to the stream until either side ends it. `filler` is a chunk the client ignores
+   * (see `stream.ts`).
+   */
+  static stream(
+    contentType: string,
+    start: (stream: ResponseStream) => void,
+    filler: string,
+    headers: Record<string, string> = {},
+  ): Reply {
+    return new Reply(200, new StreamBody(start, filler), { 'content-type': contentType, ...headers });
+  }
 }
 
 export interface RouteDef<
@@ -110,8 +124,13 @@ export interface RouteDef<
   limitByIp?: boolean;
   /** Not listed in the OpenAPI document (the document itself, docs pages, assets). */
   hidden?: boolean;
-  /** Content type of a non-JSON success body, for the OpenAPI document. */
+  /**
+   * Content type of a non-JSON success body, for the OpenAPI document. With `response`, that
+   * schema describes each message of the stream (an SSE event's `data:`).
+   */
   produces?: string;
+  /** Longer text for the OpenAPI operation (Markdown), beyond `summary`. */
+  description?: string;
   handler: (
     ctx: HandlerContext<z.infer<P>, z.infer<Q>, z.infer<B>>,
   ) => z.infer<R> | Reply | Promise<z.infer<R> | Reply>;

@@ -80,6 +80,11 @@ export class EventLog {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Subscribers listening now (leak checks in tests and health). */
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
   /** Events after `id` in a tenant and mode, oldest first (to resume a stream). */
   since(id: number, tenantId: string, mode: 'live' | 'test', limit = 1000): StoredEvent[] {
     return this.#since.all(id, tenantId, mode, limit).map(toEvent);

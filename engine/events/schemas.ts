@@ -61,3 +61,31 @@ export const eventSchema = z
   .meta({ id: 'Event' });
 
 export type StoredEvent = z.infer<typeof eventSchema>;
+
+/** `call.transfer_started` -> `CallTransferStartedEvent`: the component name of one event type. */
+const componentName = (type: string) =>
+  `${type
+    .split(/[._]/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('')}Event`;
+
+const typedEvent = <T extends EventType>(type: T) =>
+  z
+    .object({
+      id: z.number().int().positive().meta({ description: 'Position in the event log; resume after it with Last-Event-ID or lastEventId' }),
+      type: z.literal(type),
+      tenantId: z.string().nullable(),
+      mode: z.enum(['live', 'test']),
+      callId: z.string().nullable(),
+      createdAt: z.string(),
+      data: eventDataSchemas[type],
+    })
+    .meta({ id: componentName(type) });
+
+/** One schema per event type, with its data typed: what WebSocket and SSE clients receive. */
+export const typedEventSchemas = eventTypes.map(typedEvent);
+
+/** Any event as it leaves the process, discriminated by `type` (published in the OpenAPI document). */
+export const realtimeEventSchema = z
+  .discriminatedUnion('type', typedEventSchemas as unknown as [ReturnType<typeof typedEvent>, ...ReturnType<typeof typedEvent>[]])
+  .meta({ id: 'RealtimeEvent', description: 'An event from the event log, as WebSocket and SSE clients receive it' });

@@ -18,6 +18,11 @@ export async function request<T = unknown>(
     headers['content-type'] ??= 'application/json';
   }
   const res = await fetch(base + path, { method, headers, body });
+  // An event stream never ends by itself: its headers are the answer, and the stream is closed.
+  if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    await res.body?.cancel();
+    return { status: res.status, headers: res.headers, body: '' as T };
+  }
   const text = await res.text();
   let parsed: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);

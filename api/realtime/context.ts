@@ -1,0 +1,18 @@
+/** What the WebSocket and SSE endpoints share: built once by `Realtime`. */
+import type { Logger } from '../../config/logger.js';
+import type { Config } from '../../config/schema.js';
+import type { EventLog } from '../../engine/events/event-log.js';
+import type { Store } from '../../engine/store/store.js';
+import type { Connections } from './connections.js';
+import type { EventHub } from './event-hub.js';
+
+export interface RealtimeContext {
+  hub: EventHub;
+  events: EventLog;
+  store: Store;
+  connections: Connections;
+  settings: Config['realtime'];
+  /** Requests per minute of callers without their own limit (for re-checked callers). */
+  defaultRateLimit: number;
+  log: Logger;
+}

@@ -1,0 +1,113 @@
+/**
+ * `GET /api/v1/ws` on uWS: the upgrade (with the same header auth as REST when the request
+ * carries `X-API-Key` or `Authorization`; a bad one is refused with 401 and the error envelope
+ * before any WebSocket exists), then one `WsSession` per socket.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import type { Authenticator } from '../http/adapter.js';
+import { respondWithError } from '../http/adapter.js';
+import type { AuthContext, RequestInfo } from '../http/route.js';
+import type { CommandDeps } from './commands.js';
+import type { RealtimeContext } from './context.js';
+import { WsSession } from './ws-session.js';
+
+export const WS_PATH = '/api/v1/ws';
+
+/** Largest frame a client may send; uWS drops the connection (no close frame) on a bigger one. */
+export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+
+/**
+ * uWS skips sends past its own backpressure limit; the session drops a client at
+ * `maxBufferedBytes`, so uWS's limit sits one large frame above it and never skips silently.
+ */
+const LARGEST_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** Seconds without any frame before uWS closes; it pings well before, so only dead peers go. */
+const IDLE_TIMEOUT_S = 120;
+
+interface UserData {
+  auth: AuthContext | null;
+  authorization: string | undefined;
+  requestId: string;
+  session: WsSession | null;
+}
+
+export interface WsServerOptions {
+  ctx: RealtimeContext;
+  /** The REST authenticator (headers), also used for `auth` frames. */
+  authenticate: Authenticator;
+  commands: CommandDeps;
+  validate: boolean;
+}
+
+export function mountWebSocket(app: TemplatedApp, o: WsServerOptions): void {
+  const log = o.ctx.log.child({ component: 'ws' });
+  app.ws<UserData>(WS_PATH, {
+    maxPayloadLength: MAX_CLIENT_FRAME_BYTES,
+    idleTimeout: IDLE_TIMEOUT_S,
+    sendPingsAutomatically: true,
+    maxBackpressure: o.ctx.settings.maxBufferedBytes + LARGEST_FRAME_BYTES,
+    upgrade: (res, req, context) => upgrade(res, req, context, o.authenticate),
+    open: (ws) => {
+      const data = ws.getUserData();
+      data.session = new WsSession({
+        ctx: o.ctx,
+        socket: {
+          send: (text) => {
+            let status = 0;
+            ws.cork(() => (status = ws.send(text)));
+            return status;
+          },
+          bufferedAmount: () => ws.getBufferedAmount(),
+          end: (code, reason) => ws.end(code, reason),
+        },
+        auth: data.auth,
+        authorization: data.authorization,
+        authenticate: o.authenticate,
+        commands: o.commands,
+        validate: o.validate,
+        log: log.child({ requestId: data.requestId }),
+        requestId: data.requestId,
+      });
+      data.session.opened();
+    },
+    message: (ws, message, isBinary) => ws.getUserData().session?.message(message, isBinary),
+    drain: (ws) => ws.getUserData().session?.drained(),
+    close: (ws: WebSocket<UserData>, code) => ws.getUserData().session?.closed(code),
+  });
+}
+
+/** Authenticates by header when one is there, then upgrades; a bad credential is a 401 envelope. */
+function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, authenticate: Authenticator): void {
+  const headers: Record<string, string> = {};
+  req.forEach((k, v) => (headers[k] = v));
+  const requestId = headers['x-request-id'] && headers['x-request-id'].length <= 128 ? headers['x-request-id'] : randomUUID();
+  const key = headers['sec-websocket-key'] ?? '';
+  const extensions = headers['sec-websocket-extensions'] ?? '';
+  const state = { aborted: false };
+  const accept = (auth: AuthContext | null) => {
+    if (state.aborted) return;
+    // No subprotocol is spoken: none is echoed back.
+    res.cork(() => res.upgrade<UserData>({ auth, authorization: headers['authorization'], requestId, session: null }, key, '', extensions, context));
+  };
+  if (headers['x-api-key'] === undefined && headers['authorization'] === undefined) {
+    accept(null);
+    return;
+  }
+  const info: RequestInfo = { method: 'GET', url: req.getUrl(), query: req.getQuery() ?? '', headers, ip: '', requestId };
+  const refuse = (err: unknown) => respondWithError(res, err, requestId, state.aborted);
+  let result;
+  try {
+    result = authenticate(info);
+  } catch (err) {
+    refuse(err);
+    return;
+  }
+  if (!(result instanceof Promise)) {
+    accept(result);
+    return;
+  }
+  res.onAborted(() => (state.aborted = true));
+  result.then(accept, refuse);
+}
