@@ -33,8 +33,8 @@ const createBody = z
   .strictObject({
     number: dialNumber,
     name: z.string().trim().min(1).max(200).nullable().optional(),
-    agentId: z.string().nullable().optional().meta({ description: 'The agent that answers calls to this number' }),
-    trunkId: z.string().nullable().optional().meta({ description: 'The trunk calls to this number arrive on' }),
+    agentId: z.string().min(1).nullable().optional().meta({ description: 'The agent that answers calls to this number' }),
+    trunkId: z.string().min(1).nullable().optional().meta({ description: 'The trunk calls to this number arrive on' }),
   })
   .meta({ id: 'PhoneNumberCreate' });
 const updateBody = createBody.partial().meta({ id: 'PhoneNumberUpdate' });

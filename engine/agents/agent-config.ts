@@ -58,8 +58,8 @@ const settings = {
   voice: voiceSchema.optional(),
   transcriber: transcriberSchema.optional(),
   llm: llmSchema.optional(),
-  toolIds: z.array(z.string()).max(64).optional().meta({ description: 'Tools the LLM may call; each must exist' }),
-  workflowId: z.string().nullable().optional().meta({ description: 'Workflow to run; must exist' }),
+  toolIds: z.array(z.string().min(1)).max(64).optional().meta({ description: 'Tools the LLM may call; each must exist' }),
+  workflowId: z.string().min(1).nullable().optional().meta({ description: 'Workflow to run; must exist' }),
   bargeIn: z.boolean().optional().meta({ description: 'The caller may interrupt the agent; default true' }),
   timeouts: timeoutsSchema.optional(),
   variables: z

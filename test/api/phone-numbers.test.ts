@@ -90,3 +90,11 @@ test("the agent and the trunk must be the tenant's own, in the same mode", async
   const crossMode = await testMode.post('/api/v1/phone-numbers', { number: freshNumber(), agentId: o.agentId });
   t.deepEqual(crossMode.body, envelope('validation_error', 'Invalid request body', [{ field: 'agentId', message: `Agent ${o.agentId} not found` }]));
 });
+
+test('an empty agentId or trunkId is a validation error, not a server error', async (t) => {
+  for (const field of ['agentId', 'trunkId']) {
+    const res = await admin.post('/api/v1/phone-numbers', { number: freshNumber(), [field]: '' });
+    t.is(res.status, 422, JSON.stringify(res.body));
+    t.like(res.body, { error: { code: 'validation_error', details: [{ field }] } });
+  }
+});
