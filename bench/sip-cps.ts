@@ -8,7 +8,9 @@
  * workers; Kamailio + children) per call, and for the engine the call records with media (RTP
  * received from the caller and echoed back by mediasoup) and the peak of open media legs.
  *
- * `npm run bench -- sip-cps [rates=50,100,200,...] [seconds=10] [hold=1000] [rounds=1] [only=engine|kamailio]`
+ * `npm run bench -- sip-cps [rates=50,100,200,...] [seconds=10] [hold=1000] [rounds=1] [only=engine|kamailio]
+ *   [prof=<dir>] [engine=<main.js>]` (prof: the engine runs with --cpu-prof, its profile written to <dir>
+ *   at exit; engine: another build's dist/api/main.js, for before/after figures)
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +35,8 @@ interface Step {
   rate: number;
   sipp: SippResult;
   cpuSeconds: number;
+  /** CPU of the root process alone (the engine's Node process; Kamailio's main process). */
+  rootCpuSeconds: number;
   clean: boolean;
   media?: CallTally;
   peakLegs?: number;
@@ -60,7 +64,10 @@ export async function run(argv: string[]): Promise<void> {
   const only = a.only;
   const dir = path.join(os.tmpdir(), `as-sip-cps-${process.pid}`);
 
-  const engine = only === 'kamailio' ? undefined : await startEngine();
+  const engine =
+    only === 'kamailio'
+      ? undefined
+      : await startEngine({ ...(a.prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] } : {}), ...(a.engine ? { mainJs: a.engine } : {}) });
   const kamailio = only === 'engine' ? undefined : await startKamailio();
   const targets: Target[] = [];
   const steps: Step[] = [];
@@ -132,9 +139,11 @@ async function runStep(
     await new Promise((r) => setTimeout(r, 200));
     ({ tally: media, lastRowid } = tallyCalls(t.engine, o.sinceRowid));
   }
-  const cpuSeconds = meter.lap().total;
+  const cpu = meter.lap();
+  const cpuSeconds = cpu.total;
+  const rootCpuSeconds = cpu.byPid.get(t.pids[0]!) ?? 0;
   const clean = sipp.failed <= maxFailRatio * sipp.created && sipp.successful > 0 && sipp.answeredCps >= minPace * rate;
-  return { target: t.name, round, rate, sipp, cpuSeconds, clean, ...(media ? { media, peakLegs, lastRowid } : {}) };
+  return { target: t.name, round, rate, sipp, cpuSeconds, rootCpuSeconds, clean, ...(media ? { media, peakLegs, lastRowid } : {}) };
 }
 
 function row(s: Step) {
@@ -151,6 +160,7 @@ function row(s: Step) {
     'p50 ms': fmt(quantile(x.inviteTo200Ms, 0.5), x.inviteTo200Ms.length && s.rate === latencyRate ? 2 : 0),
     'p99 ms': fmt(quantile(x.inviteTo200Ms, 0.99), x.inviteTo200Ms.length && s.rate === latencyRate ? 2 : 0),
     'cpu ms/call': fmt((1000 * s.cpuSeconds) / Math.max(1, x.successful), 2),
+    'node ms/call': s.target === 'engine' ? fmt((1000 * s.rootCpuSeconds) / Math.max(1, x.successful), 2) : '-',
     'cpu % (1 core)': fmt((100 * s.cpuSeconds) / x.wallSeconds, 0),
     'with media': s.media ? `${s.media.withMedia}/${s.media.calls}` : '-',
     'peak legs': s.peakLegs ?? '-',

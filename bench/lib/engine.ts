@@ -26,6 +26,8 @@ export interface EngineOptions {
   env?: Record<string, string>;
   /** Extra node flags (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Another build's `api/main.js` (before/after comparisons); this build's by default. */
+  mainJs?: string;
 }
 
 export interface EngineProcess {
@@ -67,7 +69,7 @@ export async function startEngine(o: EngineOptions = {}): Promise<EngineProcess>
   const inherited: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AS_')) inherited[k] = v;
   const log = fs.openSync(logPath, 'a');
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), mainJs], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.mainJs ?? mainJs], {
     env: { ...inherited, ...env },
     stdio: ['ignore', log, 'pipe'],
     cwd: dir,
