@@ -14,6 +14,7 @@ import { Health, type ComponentHealth } from './health/health.js';
 import { DrachtioServer } from './sip/drachtio/drachtio-server.js';
 import { SipStack } from './sip/sip-stack.js';
 import { stackOptionsFromConfig } from './sip/stack-options.js';
+import { Checkpointer } from './store/checkpointer.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
 
@@ -34,6 +35,8 @@ export class Engine {
   /** The embedded SIP server; null when `sip.server` is `external`. */
   sip: EmbeddedSip | null = null;
   calls!: CallControl;
+  /** WAL checkpoints in a worker thread (a file database only). */
+  #checkpointer: Checkpointer | null = null;
   #closed = false;
 
   private constructor(
@@ -70,6 +73,7 @@ export class Engine {
     let engine: Engine | undefined;
     try {
       engine = new Engine(config, log, db, await WorkerPool.create(config, log));
+      if (!db.memory) engine.#checkpointer = new Checkpointer(db, log.child({ component: 'store' }));
       await engine.#startSip();
       return engine;
     } catch (e) {
@@ -146,6 +150,7 @@ export class Engine {
     await this.sip?.stack.close();
     this.mediaService.close();
     this.media.close();
+    await this.#checkpointer?.stop();
     closeDatabase(this.db);
     this.log.info('engine closed');
   }
