@@ -210,18 +210,26 @@ async function setUp(): Promise<void> {
   }
 }
 
+/**
+ * Sub-ticks of the 20 ms packet time: call i sends in sub-tick i % phases, so the callers' packets
+ * are spread over the period as independent phones' are, not sent in one burst.
+ */
+const phases = 4;
+
 /** One packet per live call every 20 ms until `until` (performance.now() ms). */
 async function stream(until: number, measureFrom: number): Promise<void> {
   const start = performance.now();
+  const step = 20 / phases;
   let tick = 0;
   const ssrcBase = 0x20000;
   while (performance.now() < until) {
     const now = performance.now();
-    if (!measuring && now >= measureFrom) {
+    if (!measuring && now >= measureFrom && tick % phases === 0) {
       measuring = true;
       process.stdout.write('measuring\n');
     }
-    for (const c of calls) {
+    for (let i = tick % phases; i < calls.length; i += phases) {
+      const c = calls[i]!;
       if (c.state !== 'up' || !c.media) continue;
       // A buffer per datagram: dgram sends asynchronously and must not see it change.
       const packet = Buffer.alloc(12 + 160, 0xff);
@@ -238,7 +246,7 @@ async function stream(until: number, measureFrom: number): Promise<void> {
       c.rtp.send(packet, c.media.port, c.media.ip);
     }
     tick++;
-    await sleep(Math.max(0, start + tick * 20 - performance.now()));
+    await sleep(Math.max(0, start + tick * step - performance.now()));
   }
   measuring = false;
 }
