@@ -10,8 +10,10 @@ import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
 import { EventLog } from './events/event-log.js';
+import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
 import { DrachtioServer } from './sip/drachtio/drachtio-server.js';
+import { SipThread } from './sip/sip-thread.js';
 import { SipStack } from './sip/sip-stack.js';
 import { stackOptionsFromConfig } from './sip/stack-options.js';
 import { Checkpointer } from './store/checkpointer.js';
@@ -32,8 +34,10 @@ export class Engine {
   readonly events: EventLog;
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
   readonly mediaService: MediaService;
-  /** The embedded SIP server; null when `sip.server` is `external`. */
+  /** The embedded SIP server on this event loop; null when `sip.server` is `thread` or `external`. */
   sip: EmbeddedSip | null = null;
+  /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
+  sipThread: SipThread | null = null;
   calls!: CallControl;
   /** WAL checkpoints in a worker thread (a file database only). */
   #checkpointer: Checkpointer | null = null;
@@ -98,6 +102,10 @@ export class Engine {
       const port = await server.listen(config.sip.drachtioHost, config.sip.drachtioPort);
       const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
       drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port };
+    } else if (config.sip.server === 'thread') {
+      this.sipThread = await SipThread.start(config, log);
+      const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
+      drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: this.sipThread.port };
     }
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
@@ -116,9 +124,15 @@ export class Engine {
     });
   }
 
-  #sipHealth(): ComponentHealth {
+  #sipHealth(): Maybe<ComponentHealth> {
     const calls = this.calls as CallControl | undefined;
     const control = { callControl: calls?.connected ? 'connected' : 'disconnected', activeCalls: calls?.activeCalls ?? 0 };
+    if (this.sipThread) {
+      return this.sipThread.health().then((stack) => {
+        const up = stack.status === 'up' && Boolean(calls?.connected);
+        return { ...stack, status: up ? 'up' : 'down', ...(up || stack.error ? {} : { error: 'call control not connected' }), server: 'thread', ...control };
+      });
+    }
     if (!this.sip) {
       const up = Boolean(calls?.connected);
       return {
@@ -148,6 +162,7 @@ export class Engine {
     await (this.calls as CallControl | undefined)?.close();
     await this.sip?.drachtio.close();
     await this.sip?.stack.close();
+    await this.sipThread?.close();
     this.mediaService.close();
     this.media.close();
     await this.#checkpointer?.stop();
