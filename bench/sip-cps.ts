@@ -10,8 +10,10 @@
  * received from the caller and echoed back by mediasoup) and the peak of open media legs.
  *
  * `npm run bench -- sip-cps [rates=50,100,200,...] [seconds=10] [hold=1000] [rounds=1] [only=engine|kamailio]
- *   [sip=embedded|thread] [prof=<dir>] [engine=<main.js>]` (sip: where the engine runs its SIP server; prof: the engine runs with --cpu-prof, its profile written to <dir>
- *   at exit; engine: another build's dist/api/main.js, for before/after figures)
+ *   [sip=embedded,thread] [prof=<dir>] [engine=<main.js>]`
+ * sip: where the engine runs its SIP server (`sip.server`); each mode listed is an engine of its
+ * own in the ramp. prof: the engines run with --cpu-prof, profiles written to <dir> at exit.
+ * engine: another build's dist/api/main.js, for before/after figures.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +33,8 @@ const minPace = 0.9;
 const latencyRate = 100;
 
 interface Step {
-  target: 'engine' | 'kamailio';
+  /** `engine/<sip mode>` or `kamailio`. */
+  target: string;
   round: number;
   rate: number;
   sipp: SippResult;
@@ -46,7 +49,7 @@ interface Step {
 }
 
 interface Target {
-  name: Step['target'];
+  name: string;
   address: string;
   pids: number[];
   engine?: EngineProcess;
@@ -65,33 +68,35 @@ export async function run(argv: string[]): Promise<void> {
   const only = a.only;
   const dir = path.join(os.tmpdir(), `as-sip-cps-${process.pid}`);
 
-  const engine =
-    only === 'kamailio'
-      ? undefined
-      : await startEngine({
-          ...(a.prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] } : {}),
-          ...(a.engine ? { mainJs: a.engine } : {}),
-          env: { AS_SIP_SERVER: a.sip ?? 'embedded' },
-        });
+  const modes = only === 'kamailio' ? [] : (a.sip ?? 'embedded,thread').split(',');
+  const engines: { mode: string; engine: EngineProcess }[] = [];
+  for (const mode of modes) {
+    const engine = await startEngine({
+      ...(a.prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] } : {}),
+      ...(a.engine ? { mainJs: a.engine } : {}),
+      env: { AS_SIP_SERVER: mode },
+    });
+    engines.push({ mode, engine });
+  }
   const kamailio = only === 'engine' ? undefined : await startKamailio();
   const targets: Target[] = [];
   const steps: Step[] = [];
-  let lastRowid = 0;
+  const lastRowid = new Map<string, number>();
   try {
-    if (engine) {
+    for (const { mode, engine } of engines) {
       await seedEchoNumber(engine);
       // Warm-up (JIT, SQLite pages, worker routers): not counted.
       await runSippStep({ target: `127.0.0.1:${engine.sipPort}`, scenario, rate: 50, calls: 250, holdMs, dir, keys: { pcap } });
-      lastRowid = tallyCalls(engine, 0).lastRowid;
-      targets.push({ name: 'engine', address: `127.0.0.1:${engine.sipPort}`, pids: processTree(engine.pid), engine });
+      lastRowid.set(`engine/${mode}`, tallyCalls(engine, 0).lastRowid);
+      targets.push({ name: `engine/${mode}`, address: `127.0.0.1:${engine.sipPort}`, pids: processTree(engine.pid), engine });
     }
     if (kamailio) targets.push({ name: 'kamailio', address: `127.0.0.1:${kamailio.port}`, pids: processTree(kamailio.pid) });
-    console.log(`engine SIP server: ${a.sip ?? 'embedded'}; load average before: ${loadAverage()}`);
+    console.log(`load average before: ${loadAverage()}`);
     for (let round = 1; round <= rounds; round++) {
       for (const t of targets) {
         for (const rate of rates) {
-          const step = await runStep(t, round, rate, { seconds, holdMs, dir, sinceRowid: lastRowid });
-          lastRowid = step.lastRowid ?? lastRowid;
+          const step = await runStep(t, round, rate, { seconds, holdMs, dir, sinceRowid: lastRowid.get(t.name) ?? 0 });
+          if (step.lastRowid !== undefined) lastRowid.set(t.name, step.lastRowid);
           steps.push(step);
           printStep(step);
           if (!step.clean) break;
@@ -99,12 +104,12 @@ export async function run(argv: string[]): Promise<void> {
       }
     }
   } finally {
-    await Promise.all([engine?.stop(), kamailio?.stop()]);
+    await Promise.all([...engines.map((e) => e.engine.stop()), kamailio?.stop()]);
   }
   report(steps, rounds, { seconds, holdMs });
-  if (engine) {
+  for (const { mode, engine } of engines) {
     const errors = engineErrors(engine);
-    console.log(`engine log: ${errors.count} error lines${errors.count ? `: ${errors.messages.join('; ')}` : ''} (${engine.logPath})`);
+    console.log(`engine/${mode} log: ${errors.count} error lines${errors.count ? `: ${errors.messages.join('; ')}` : ''} (${engine.logPath})`);
   }
   console.log(`load average after: ${loadAverage()}`);
 }
@@ -172,7 +177,7 @@ function row(s: Step) {
     'p50 ms': fmt(quantile(x.inviteTo200Ms, 0.5), x.inviteTo200Ms.length && s.rate === latencyRate ? 2 : 0),
     'p99 ms': fmt(quantile(x.inviteTo200Ms, 0.99), x.inviteTo200Ms.length && s.rate === latencyRate ? 2 : 0),
     'cpu ms/call': fmt((1000 * s.cpuSeconds) / Math.max(1, x.successful), 2),
-    'node ms/call': s.target === 'engine' ? fmt((1000 * s.rootCpuSeconds) / Math.max(1, x.successful), 2) : '-',
+    'node ms/call': s.target.startsWith('engine') ? fmt((1000 * s.rootCpuSeconds) / Math.max(1, x.successful), 2) : '-',
     'cpu % (1 core)': fmt((100 * s.cpuSeconds) / x.wallSeconds, 0),
     'with media': s.media ? `${s.media.withMedia}/${s.media.calls}` : '-',
     'peak legs': s.peakLegs ?? '-',
@@ -190,33 +195,31 @@ function report(steps: Step[], rounds: number, o: { seconds: number; holdMs: num
   console.log(`\nSIP call setup rate — SIPp ${scenario}: INVITE(SDP) -> 200 -> ACK -> ${o.holdMs} ms hold with RTP -> BYE,`);
   console.log(`${o.seconds} s per step, ${rounds} round(s), ${os.availableParallelism()} cores; p50/p99 at ${latencyRate} cps from -trace_msg (µs), elsewhere SIPp's ms clock`);
   table(steps.map(row));
-  const maxClean = (who: Step['target'], round: number) =>
+  const maxClean = (who: string, round: number) =>
     Math.max(0, ...steps.filter((s) => s.target === who && s.round === round && s.clean).map((s) => s.rate));
-  const summary: Record<string, { maxCps: number; p50: number; p99: number; cpuMs: number }> = {};
-  for (const who of ['engine', 'kamailio'] as const) {
-    const mine = steps.filter((s) => s.target === who);
-    if (!mine.length) continue;
-    const at = mine.filter((s) => s.rate === latencyRate);
-    summary[who] = {
+  const summary = new Map<string, { maxCps: number; p50: number; p99: number; cpuMs: number }>();
+  for (const who of [...new Set(steps.map((s) => s.target))]) {
+    const at = steps.filter((s) => s.target === who && s.rate === latencyRate);
+    summary.set(who, {
       maxCps: median(Array.from({ length: rounds }, (_, i) => maxClean(who, i + 1))),
       p50: median(at.map((s) => quantile(s.sipp.inviteTo200Ms, 0.5))),
       p99: median(at.map((s) => quantile(s.sipp.inviteTo200Ms, 0.99))),
       cpuMs: median(at.map((s) => (1000 * s.cpuSeconds) / Math.max(1, s.sipp.successful))),
-    };
+    });
   }
-  const e = summary.engine;
-  const k = summary.kamailio;
   console.log('');
-  for (const [who, s] of Object.entries(summary)) {
+  for (const [who, s] of summary) {
     console.log(
-      `${who.padEnd(8)}: max clean ${s.maxCps} cps (median of rounds); at ${latencyRate} cps INVITE->200 p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms; CPU ${fmt(s.cpuMs)} ms/call`,
+      `${who.padEnd(15)}: max clean ${s.maxCps} cps (median of rounds); at ${latencyRate} cps INVITE->200 p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms; CPU ${fmt(s.cpuMs)} ms/call`,
     );
   }
-  if (e && k) {
-    console.log(`ratio engine/kamailio: max cps ${fmt(e.maxCps / k.maxCps)}×, p99 ${fmt(e.p99 / k.p99)}×, CPU per call ${fmt(e.cpuMs / k.cpuMs)}×`);
+  const k = summary.get('kamailio');
+  for (const [who, e] of summary) {
+    if (!k || who === 'kamailio') continue;
+    console.log(`ratio ${who}/kamailio: max cps ${fmt(e.maxCps / k.maxCps)}×, p99 ${fmt(e.p99 / k.p99)}×, CPU per call ${fmt(e.cpuMs / k.cpuMs)}×`);
   }
-  const ceiling = steps.filter((s) => s.target === 'kamailio' && s.clean).map((s) => s.rate);
-  if (k && ceiling.length && ceiling.at(-1) === Math.max(...steps.map((s) => s.rate))) {
-    console.log('kamailio stayed clean at the top of the ramp: its figure is a floor (SIPp or the ramp is the limit).');
+  const top = Math.max(...steps.map((s) => s.rate));
+  for (const who of summary.keys()) {
+    if (steps.some((s) => s.target === who && s.rate === top && s.clean)) console.log(`${who} stayed clean at the top of the ramp (${top} cps): its figure is a floor.`);
   }
 }
