@@ -6,7 +6,8 @@
  * step holds its N calls for `seconds` (60 by default, the issue's figure) after a warm-up in
  * which every leg latches; loss is sent vs echoed over that window. The peer, in the same run and
  * at the same N, is SIPp as a UAS answering the same calls with its C RTP echo (-rtp_echo).
- * A step is clean when every call is answered and under 0.1 % of packets are lost; each side's
+ * A step is clean when every call is answered, the callers kept 95 % of their 50 packets/s (else
+ * the generator, not the callee, was measured) and under 0.1 % of packets are lost; each side's
  * ramp stops at its first step that is not.
  *
  * `npm run bench -- sip-concurrent [calls=200,400,600,800,1000] [seconds=60] [only=engine|sipp] [engine=<main.js>]`
@@ -124,14 +125,14 @@ export async function run(argv: string[]): Promise<void> {
         for (let i = 0; i < 50 && (await mediaLegs(engine)) > 0; i++) await new Promise((res) => setTimeout(res, 100));
         const t = tallyCalls(engine, lastRowid);
         lastRowid = t.lastRowid;
-        const step: Step = { target: 'engine', n, ...r, legs, media: t.tally, clean: isClean(n, r.f) };
+        const step: Step = { target: 'engine', n, ...r, legs, media: t.tally, clean: isClean(n, seconds, r.f) };
         steps.push(step);
         printStep(step);
         live.engine = step.clean;
       }
       if (sipp && live.sipp) {
         const r = await drive(`127.0.0.1:${sippPort}`, n, seconds, [sipp.pid!], async () => undefined);
-        const step: Step = { target: 'sipp', n, ...r, clean: isClean(n, r.f) };
+        const step: Step = { target: 'sipp', n, ...r, clean: isClean(n, seconds, r.f) };
         steps.push(step);
         printStep(step);
         live.sipp = step.clean;
@@ -150,7 +151,11 @@ export async function run(argv: string[]): Promise<void> {
   console.log(`load average after: ${loadAverage()}`);
 }
 
-const isClean = (n: number, f: Figures) => f.up === n && f.sent > 0 && (f.sent - f.received) / f.sent < maxLoss;
+/** A step whose callers sent less than this share of 50 packets/s per call measured the generator, not the callee. */
+const minPace = 0.95;
+
+const isClean = (n: number, seconds: number, f: Figures) =>
+  f.up === n && f.sent >= minPace * n * 50 * seconds && (f.sent - f.received) / f.sent < maxLoss;
 
 function row(s: Step) {
   const lossPct = (100 * (s.f.sent - s.f.received)) / Math.max(1, s.f.sent);
@@ -160,6 +165,7 @@ function row(s: Step) {
     'set up': `${s.setup.up}/${s.n}`,
     'setup p99 ms': fmt(s.setup.p99, 1),
     echoed: `${s.f.received}/${s.f.sent}`,
+    'sent % of 50/s': fmt((100 * s.f.sent) / (s.n * 50 * s.wall), 1),
     'loss %': fmt(lossPct, 3),
     'silent calls': s.f.silentCalls,
     'rtt p50 ms': fmt(s.f.rttP50),
