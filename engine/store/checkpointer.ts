@@ -15,24 +15,31 @@ const defaultIntervalMs = 1000;
 /** The backstop: 10 000 pages (40 MB with 4 KB pages), ten times SQLite's default. */
 const backstopPages = 10_000;
 
+/** A thread that does not wind down in this time is terminated rather than waited for. */
+const stopTimeoutMs = 2000;
+
 export class Checkpointer {
   readonly #worker: Worker;
+  /** Settles when the thread has exited, whenever that happens (a failed start included). */
+  readonly #exited: Promise<void>;
   #stopped = false;
 
   constructor(db: Db, log: Logger, intervalMs = defaultIntervalMs) {
     db.pragma(`wal_autocheckpoint = ${backstopPages}`);
     this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file: db.name, intervalMs } });
     this.#worker.unref();
+    this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.on('message', (m: { error?: string }) => log.warn({ err: m.error }, 'background checkpoint failed'));
     this.#worker.on('error', (err) => log.error({ err }, 'checkpoint thread failed'));
   }
 
   /** Stops the thread and waits until its connection is closed. Idempotent. */
   async stop(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped) return this.#exited;
     this.#stopped = true;
-    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.postMessage('stop');
-    await exited;
+    const hard = setTimeout(() => void this.#worker.terminate(), stopTimeoutMs);
+    await this.#exited;
+    clearTimeout(hard);
   }
 }
