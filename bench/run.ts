@@ -5,6 +5,8 @@
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   health: () => import('./health.js'),
   'media-echo': () => import('./media-echo.js'),
+  'sip-cps': () => import('./sip-cps.js'),
+  'sip-concurrent': () => import('./sip-concurrent.js'),
 };
 
 async function main(): Promise<void> {

@@ -10,8 +10,11 @@ import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
 import { EventLog } from './events/event-log.js';
+import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
 import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
+import { SipThread } from './sip/sip-thread.js';
+import { Checkpointer } from './store/checkpointer.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
 
@@ -23,9 +26,13 @@ export class Engine {
   readonly events: EventLog;
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
   readonly mediaService: MediaService;
-  /** The embedded SIP server; null when `sip.server` is `external`. */
+  /** The embedded SIP server on this event loop; null when `sip.server` is `thread` or `external`. */
   sip: EmbeddedSipServer | null = null;
+  /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
+  sipThread: SipThread | null = null;
   calls!: CallControl;
+  /** WAL checkpoints in a worker thread (a file database only). */
+  #checkpointer: Checkpointer | null = null;
   #closed = false;
 
   private constructor(
@@ -62,6 +69,7 @@ export class Engine {
     let engine: Engine | undefined;
     try {
       engine = new Engine(config, log, db, await WorkerPool.create(config, log));
+      if (!db.memory) engine.#checkpointer = new Checkpointer(db, log.child({ component: 'store' }));
       await engine.#startSip();
       return engine;
     } catch (e) {
@@ -77,6 +85,10 @@ export class Engine {
     if (config.sip.server === 'embedded') {
       this.sip = await startEmbeddedSipServer(config.sip, log);
       drachtio = this.sip.control;
+    } else if (config.sip.server === 'thread') {
+      this.sipThread = await SipThread.start(config, log);
+      const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
+      drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: this.sipThread.port };
     }
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
@@ -95,9 +107,15 @@ export class Engine {
     });
   }
 
-  #sipHealth(): ComponentHealth {
+  #sipHealth(): Maybe<ComponentHealth> {
     const calls = this.calls as CallControl | undefined;
     const control = { callControl: calls?.connected ? 'connected' : 'disconnected', activeCalls: calls?.activeCalls ?? 0 };
+    if (this.sipThread) {
+      return this.sipThread.health().then((stack) => {
+        const up = stack.status === 'up' && Boolean(calls?.connected);
+        return { ...stack, status: up ? 'up' : 'down', ...(up || stack.error ? {} : { error: 'call control not connected' }), server: 'thread', ...control };
+      });
+    }
     if (!this.sip) {
       const up = Boolean(calls?.connected);
       return {
@@ -126,8 +144,10 @@ export class Engine {
     this.#closed = true;
     await (this.calls as CallControl | undefined)?.close();
     await this.sip?.close();
+    await this.sipThread?.close();
     this.mediaService.close();
     this.media.close();
+    await this.#checkpointer?.stop();
     closeDatabase(this.db);
     this.log.info('engine closed');
   }

@@ -320,6 +320,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   async #relatch(reason: string): Promise<void> {
     if (this.#state !== 'active') return;
     await this.#media.release();
+    if (!this.#stateIs('active')) return; // closed while the worker let go of the port
     this.#transition('latching', reason);
     try {
       this.#socket = await this.#d.ports.bind(this.#d.listenIp, this.port);

@@ -1,0 +1,33 @@
+/**
+ * Worker-thread entry of the embedded SIP server (`sip.server = thread`): the same SIP stack and
+ * drachtio wire-protocol server as in-process, on their own event loop. Call control, on the
+ * engine's loop, connects to it over TCP loopback exactly as it would in-process or to an
+ * external drachtio-server. Messages with the engine: `{ type: 'listening', port }` or
+ * `{ type: 'failed', message }` once started; `health` requests and the answers; `stop`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../config/logger.js';
+import type { Config } from '../../config/schema.js';
+import { startEmbeddedSipServer } from './drachtio/embedded-server.js';
+import type { ThreadReply, ThreadRequest } from './sip-thread.js';
+
+const { sip, log: logSettings } = workerData as { sip: Config['sip']; log: Config['log'] };
+const port = parentPort!;
+const log = createLogger(logSettings).child({ thread: 'sip' });
+const post = (m: ThreadReply) => port.postMessage(m);
+
+try {
+  // The same server as in-process (see embedded-server.ts), on this thread's event loop.
+  const server = await startEmbeddedSipServer(sip, log);
+  post({ type: 'listening', port: server.control.port });
+  port.on('message', (m: ThreadRequest) => {
+    if (m.type === 'health') {
+      post({ type: 'health', id: m.id, health: { ...server.stack.health(), apps: server.drachtio.stats().apps } });
+    } else if (m.type === 'stop') {
+      void server.close().finally(() => log.flush(() => port.close()));
+    }
+  });
+} catch (err) {
+  post({ type: 'failed', message: (err as Error).message });
+  port.close();
+}

@@ -1,0 +1,82 @@
+/**
+ * The engine's handle on the embedded SIP server running in a worker thread (server-thread.ts):
+ * starts it, asks it for health, stops it. The thread owns the SIP transports, transactions,
+ * dialogs and the drachtio control port; call control reaches it over TCP loopback.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../config/logger.js';
+import type { Config } from '../../config/schema.js';
+import type { ComponentHealth } from '../health/health.js';
+
+export type ThreadRequest = { type: 'health'; id: number } | { type: 'stop' };
+export type ThreadReply =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'health'; id: number; health: ComponentHealth };
+
+/** Long enough for the stack to close its transports and flush its logs. */
+const stopTimeoutMs = 3000;
+
+export class SipThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, (h: ComponentHealth) => void>();
+  #nextId = 0;
+  #exited = false;
+  readonly #exit: Promise<void>;
+  /** The drachtio control port the thread serves. */
+  port = 0;
+
+  private constructor(config: Pick<Config, 'sip' | 'log'>, log: Logger) {
+    this.#worker = new Worker(new URL('./server-thread.js', import.meta.url), { workerData: { sip: config.sip, log: config.log } });
+    this.#exit = new Promise((resolve) =>
+      this.#worker.once('exit', (code) => {
+        this.#exited = true;
+        if (code !== 0) log.error({ code }, 'sip thread exited');
+        for (const answer of this.#pending.values()) answer({ status: 'down', error: 'sip thread exited' });
+        this.#pending.clear();
+        resolve();
+      }),
+    );
+    this.#worker.on('error', (err) => log.error({ err }, 'sip thread failed'));
+    this.#worker.on('message', (m: ThreadReply) => {
+      if (m.type !== 'health') return;
+      this.#pending.get(m.id)?.(m.health);
+      this.#pending.delete(m.id);
+    });
+  }
+
+  /** Starts the thread; resolves once it listens, rejects with its start error. */
+  static async start(config: Pick<Config, 'sip' | 'log'>, log: Logger): Promise<SipThread> {
+    const t = new SipThread(config, log);
+    const first = await new Promise<ThreadReply>((resolve, reject) => {
+      t.#worker.once('message', resolve);
+      void t.#exit.then(() => reject(new Error('sip thread exited before listening')));
+    });
+    if (first.type !== 'listening') {
+      await t.#exit;
+      throw new Error(`sip thread: ${first.type === 'failed' ? first.message : 'unexpected message'}`);
+    }
+    t.port = first.port;
+    return t;
+  }
+
+  /** The stack's `sip` health component, from the thread. */
+  health(): Promise<ComponentHealth> {
+    if (this.#exited) return Promise.resolve({ status: 'down', error: 'sip thread exited' });
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#worker.postMessage({ type: 'health', id } satisfies ThreadRequest);
+    });
+  }
+
+  /** Closes the control port and the transports, then ends the thread. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#exited) return;
+    this.#worker.postMessage({ type: 'stop' } satisfies ThreadRequest);
+    // A thread that does not wind down (a handle left open) is ended rather than waited for.
+    const hard = setTimeout(() => void this.#worker.terminate(), stopTimeoutMs);
+    await this.#exit;
+    clearTimeout(hard);
+  }
+}
