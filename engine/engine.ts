@@ -42,7 +42,7 @@ export class Engine {
     readonly media: WorkerPool,
   ) {
     this.store = new Store(db);
-    this.events = new EventLog(db, log.child({ component: 'events' }));
+    this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production');
     this.mediaService = new MediaService(media, config.rtp, log);
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);

@@ -106,7 +106,7 @@ export class MediaService {
       ptime: opts.ptime ?? 20,
       inactivityMs: opts.inactivityMs ?? defaultInactivityMs,
       latchTimeoutMs: opts.latchTimeoutMs ?? defaultLatchTimeoutMs,
-      log: (opts.log ?? this.#log).child({ legId: id }),
+      log: opts.log ?? this.#log.child({ legId: id }),
     });
     this.#legs.add(leg);
     leg.once('close', () => this.#legs.delete(leg));

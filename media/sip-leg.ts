@@ -83,7 +83,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     // Ticks every 50 ms; stats are read every #pollMs, or every tick while sending to the SDP's
     // address with no Producer (to latch soon after the peer's RTP starts).
     this.#timer = setInterval(() => void this.#poll(), 50).unref();
-    this.#log.info({ port: this.port, workerPid: deps.worker.pid, codec: this.negotiation.codec.name }, 'media leg created');
+    this.#log.debug({ port: this.port, workerPid: deps.worker.pid, codec: this.negotiation.codec.name }, 'media leg created');
     this.#startLatch();
   }
 
@@ -242,7 +242,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     }
     const from = this.#state;
     this.#state = to;
-    this.#log.info({ from, to, reason }, 'media leg state');
+    this.#log.debug({ from, to, reason }, 'media leg state');
     this.emit('statechange', to, reason);
     if (to !== 'closed') return;
     this.#closeReason = reason;
@@ -311,7 +311,7 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     this.#watch.newCounters();
     if (latch.ssrc === null) return this.#transition('active', 'sdp_address');
     this.#transition('active', 'latched');
-    this.#log.info({ ip: latch.ip, rtpPort: latch.port, ssrc: latch.ssrc, viaNat: !sameAsSdp }, 'media leg latched');
+    this.#log.debug({ ip: latch.ip, rtpPort: latch.port, ssrc: latch.ssrc, viaNat: !sameAsSdp }, 'media leg latched');
     this.emit('latched', { ip: latch.ip, port: latch.port, ssrc: latch.ssrc });
     if (this.#media.producer) this.emit('producer', this.#media.producer);
   }

@@ -99,7 +99,7 @@ export class Call extends TypedEmitter<CallEvents> {
     }
     this.#state = to;
     if (to === 'answered') this.answeredAt = new Date();
-    this.log.info({ from, to, reason }, 'call state');
+    this.log.debug({ from, to, reason }, 'call state');
     this.emit('statechange', to, from, reason);
     return true;
   }

@@ -43,9 +43,8 @@ type Res = Srf.SrfResponse;
 /** Handles one new INVITE. Never throws: every failure becomes a SIP response and a log line. */
 export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res): Promise<void> {
   const sipCallId = req.get('Call-ID');
-  const log = deps.log.child({ sipCallId });
   const reject = (status: number, why: string, headers: Record<string, string> = {}) => {
-    log.info({ status, why, source: req.source_address }, 'invite rejected');
+    deps.log.info({ sipCallId, status, why, source: req.source_address }, 'invite rejected');
     if (!res.finalResponseSent) res.send(status, { headers });
   };
 
@@ -76,34 +75,37 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     return reject(503, 'at capacity', { 'Retry-After': '5' });
   }
   const from = req.getParsedHeader('From') as { uri: string };
-  const record = deps.store.calls.create({
-    tenantId: number.tenantId,
-    mode: number.mode,
-    direction: 'inbound',
-    fromUri: from.uri,
-    toUri: req.uri,
-    fromNumber: dialledCandidates(from.uri, '')[0] ?? null,
-    toNumber: number.number,
-    trunkId: trunk.id,
-    agentId: number.agentId,
-    phoneNumberId: number.id,
-    sipCallId,
+  const fromNumber = dialledCandidates(from.uri, '')[0] ?? null;
+  // The row and its first event commit together.
+  const record = deps.events.transaction(() => {
+    const r = deps.store.calls.create({
+      tenantId: number.tenantId,
+      mode: number.mode,
+      direction: 'inbound',
+      fromUri: from.uri,
+      toUri: req.uri,
+      fromNumber,
+      toNumber: number.number,
+      trunkId: trunk.id,
+      agentId: number.agentId,
+      phoneNumberId: number.id,
+      sipCallId,
+    });
+    deps.events.append('call.started', { tenantId: number.tenantId, mode: number.mode, callId: r.id }, {
+      callId: r.id,
+      agentId: number.agentId,
+      direction: 'inbound',
+      from: { uri: from.uri, number: fromNumber },
+      to: { uri: req.uri, number: number.number },
+      trunkId: trunk.id,
+      sipCallId,
+    });
+    return r;
   });
-  const call = new Call(
-    { id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: number.agentId, sipCallId },
-    log.child({ callId: record.id }),
-  );
+  const log = deps.log.child({ callId: record.id, sipCallId });
+  const call = new Call({ id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: number.agentId, sipCallId }, log);
   deps.admit(call);
   const scope = { tenantId: number.tenantId, mode: number.mode, callId: call.id };
-  deps.events.append('call.started', scope, {
-    callId: call.id,
-    agentId: number.agentId,
-    direction: 'inbound',
-    from: { uri: from.uri, number: dialledCandidates(from.uri, '')[0] ?? null },
-    to: { uri: req.uri, number: number.number },
-    trunkId: trunk.id,
-    sipCallId,
-  });
   call.once('ended', (info) => deps.settle(finish(deps, call, info, leg)));
 
   let leg: SipLeg | undefined;
@@ -166,8 +168,10 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   }
   call.transition('answered', '200 sent');
   const answeredAt = call.answeredAt!.toISOString();
-  deps.store.calls.markAnswered(call.id, answeredAt);
-  deps.events.append('call.answered', scope, { callId: call.id, agentId: number.agentId, answeredAt });
+  deps.events.transaction(() => {
+    deps.store.calls.markAnswered(call.id, answeredAt);
+    deps.events.append('call.answered', scope, { callId: call.id, agentId: number.agentId, answeredAt });
+  });
   wireDialog(deps, call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
   // Until the agent runtime speaks, the agent echoes the caller through mediasoup.
   mediaLeg.echo().catch((err: unknown) => log.error({ err }, 'echo failed'));
@@ -262,21 +266,25 @@ async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: SipLeg 
   const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
   const endedAt = (call.endedAt ?? new Date()).toISOString();
   const write = (rtp: Record<string, number>) => {
-    deps.store.calls.end(call.id, {
-      status: call.answeredAt ? 'completed' : info.reason === 'canceled' ? 'canceled' : 'failed',
-      at: endedAt,
-      reason: info.reason,
-      hangupBy: info.hangupBy,
-      rtpStats: rtp,
+    deps.events.transaction(() => {
+      deps.store.calls.end(call.id, {
+        status: call.answeredAt ? 'completed' : info.reason === 'canceled' ? 'canceled' : 'failed',
+        at: endedAt,
+        reason: info.reason,
+        hangupBy: info.hangupBy,
+        rtpStats: rtp,
+      });
+      deps.events.append('call.ended', scope, {
+        callId: call.id,
+        agentId: call.identity.agentId,
+        endReason: info.reason,
+        hangupBy: info.hangupBy,
+        durationMs: call.durationMs,
+        rtp,
+      });
     });
-    deps.events.append('call.ended', scope, {
-      callId: call.id,
-      agentId: call.identity.agentId,
-      endReason: info.reason,
-      hangupBy: info.hangupBy,
-      durationMs: call.durationMs,
-      rtp,
-    });
+    // One lifecycle line per call (transitions are at debug).
+    call.log.info({ endReason: info.reason, hangupBy: info.hangupBy, durationMs: call.durationMs, rtp }, 'call ended');
   };
   if (!leg) return write({});
   // The leg's last counters go into the record, then the leg closes.

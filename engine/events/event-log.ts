@@ -41,11 +41,20 @@ export class EventLog {
   readonly #since;
   readonly #forCall;
   readonly #listeners = new Set<EventListener>();
+  readonly #db: Db;
+  /** Events stored inside `transaction()`, announced once it commits. */
+  #pending: StoredEvent[] | null = null;
 
   constructor(
     db: Db,
     private readonly log: Logger,
+    /**
+     * Check each event's data against its schema before storing it. The factories' types already
+     * guarantee it; the check guards tests and development, and costs a zod parse per event.
+     */
+    private readonly validate = true,
   ) {
+    this.#db = db;
     this.#insert = db.prepare<[string, string | null, string, string | null, string, string]>(
       'INSERT INTO events (type, tenant_id, mode, call_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -55,23 +64,48 @@ export class EventLog {
     this.#forCall = db.prepare<[string, string], Row>('SELECT * FROM events WHERE call_id = ? AND tenant_id = ? ORDER BY id');
   }
 
-  /** Validates, persists, then announces. Returns the stored event. */
+  /** Validates, persists, then announces (after the enclosing `transaction()`, if any). */
   append<T extends EventType>(type: T, scope: EventScope, data: EventData<T>): StoredEvent {
-    const parsed = eventDataSchemas[type].parse(data) as Record<string, unknown>;
+    const parsed = (this.validate ? eventDataSchemas[type].parse(data) : data) as Record<string, unknown>;
     const createdAt = nowIso();
     const callId = scope.callId ?? null;
     const id = Number(
       this.#insert.run(type, scope.tenantId, scope.mode, callId, JSON.stringify(parsed), createdAt).lastInsertRowid,
     );
     const event: StoredEvent = { id, type, tenantId: scope.tenantId, mode: scope.mode, callId, createdAt, data: parsed };
+    if (this.#pending) this.#pending.push(event);
+    else this.#announce(event);
+    return event;
+  }
+
+  /**
+   * Runs `fn` in one database transaction (a row change and its event commit together, one
+   * commit instead of two); events appended inside are announced after the commit, never before,
+   * and not at all if it rolls back.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#pending) return fn(); // already inside one
+    this.#pending = [];
+    let events: StoredEvent[];
+    let result: T;
+    try {
+      result = this.#db.transaction(fn)();
+    } finally {
+      events = this.#pending;
+      this.#pending = null;
+    }
+    for (const e of events) this.#announce(e);
+    return result;
+  }
+
+  #announce(event: StoredEvent): void {
     for (const l of this.#listeners) {
       try {
         l(event);
       } catch (err) {
-        this.log.error({ err, eventId: id, type }, 'event listener threw');
+        this.log.error({ err, eventId: event.id, type: event.type }, 'event listener threw');
       }
     }
-    return event;
   }
 
   /** Live events from now on. Returns the unsubscribe function. */

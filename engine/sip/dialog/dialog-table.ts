@@ -16,6 +16,8 @@ export interface DialogTableEvents extends Record<string, unknown[]> {
 
 export class DialogTable extends TypedEmitter<DialogTableEvents> {
   readonly #dialogs = new Map<string, Dialog>();
+  /** Dialogs by Call-ID: every new INVITE asks (is it a retransmission of one we answered?). */
+  readonly #byCallId = new Map<string, Set<Dialog>>();
 
   constructor(private readonly log: Logger) {
     super((event, error) => log.error({ err: error, event }, 'dialog table listener failed'));
@@ -36,7 +38,8 @@ export class DialogTable extends TypedEmitter<DialogTableEvents> {
 
   /** Dialogs of one call (several after forking). */
   byCallId(callId: string): Dialog[] {
-    return this.all().filter((d) => d.id.callId === callId);
+    const set = this.#byCallId.get(callId);
+    return set ? [...set] : [];
   }
 
   /** Adds a dialog; one with the same id is replaced. */
@@ -44,10 +47,13 @@ export class DialogTable extends TypedEmitter<DialogTableEvents> {
     const old = this.#dialogs.get(dialog.key);
     if (old && old !== dialog) this.remove(old, 'replaced');
     this.#dialogs.set(dialog.key, dialog);
+    let set = this.#byCallId.get(dialog.id.callId);
+    if (!set) this.#byCallId.set(dialog.id.callId, (set = new Set()));
+    set.add(dialog);
     dialog.on('statechange', (to) => {
       if (to === 'confirmed') this.emit('confirmed', dialog);
     });
-    this.log.debug({ dialog: dialog.toJSON() }, 'dialog created');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ dialog: dialog.toJSON() }, 'dialog created');
     this.emit('created', dialog);
     return dialog;
   }
@@ -70,16 +76,18 @@ export class DialogTable extends TypedEmitter<DialogTableEvents> {
   /** Ends a dialog and forgets it. Idempotent. */
   remove(dialog: Dialog, reason: string): void {
     if (this.#dialogs.get(dialog.key) === dialog) this.#dialogs.delete(dialog.key);
+    const set = this.#byCallId.get(dialog.id.callId);
+    if (set?.delete(dialog) && set.size === 0) this.#byCallId.delete(dialog.id.callId);
     if (dialog.state === 'terminated') return;
     dialog.transition('terminated', reason);
-    this.log.debug({ dialog: dialog.toJSON(), reason }, 'dialog terminated');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ dialog: dialog.toJSON(), reason }, 'dialog terminated');
     this.emit('terminated', dialog, reason);
   }
 
   /** Removes the early dialogs of an INVITE that failed (§13.2.2.3: a non-2xx final ends them). */
   removeEarly(callId: string, localTag: string, reason: string): void {
-    for (const d of this.all()) {
-      if (d.state === 'early' && d.id.callId === callId && d.id.localTag === localTag) this.remove(d, reason);
+    for (const d of this.byCallId(callId)) {
+      if (d.state === 'early' && d.id.localTag === localTag) this.remove(d, reason);
     }
   }
 

@@ -190,7 +190,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
     const from = this.#state;
     if (!MOVES[from].includes(to)) return false;
     this.#state = to;
-    this.log.debug({ callId: this.id.callId, from, to, reason }, 'dialog state');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ callId: this.id.callId, from, to, reason }, 'dialog state');
     this.emit('statechange', to, from, reason);
     if (to === 'terminated') this.removeAllListeners();
     return true;

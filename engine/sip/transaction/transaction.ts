@@ -76,7 +76,7 @@ export abstract class Transaction<S extends string, E extends BaseTransactionEve
       return false;
     }
     this.#state = to;
-    this.log.debug({ transaction: this.id, kind: this.kind, from, to, reason }, 'transaction state');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ transaction: this.id, kind: this.kind, from, to, reason }, 'transaction state');
     const self = this as unknown as TypedEmitter<BaseTransactionEvents<S>>;
     self.emit('statechange', to, from, reason);
     if (to === 'terminated') {

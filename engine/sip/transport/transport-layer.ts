@@ -104,7 +104,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       return;
     }
     const info: ReceivedInfo = { source, raw, bytes: raw.length, receivedAt: new Date() };
-    this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
     if (msg.kind === 'request') {
       stampVia(msg.headers, msg.topVia, source, this.opts.rport);
       this.emit('request', msg, info);
@@ -201,7 +201,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     }
     const dest: Destination = { address, port: target.port, connectionId: target.connectionId ?? null };
     const sent = await t.send(data, dest);
-    this.log.debug({ dir: 'out', protocol: sent.protocol, remote: sent.remote, bytes: sent.bytes, line }, 'sip message');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'out', protocol: sent.protocol, remote: sent.remote, bytes: sent.bytes, line }, 'sip message');
     return sent;
   }
 

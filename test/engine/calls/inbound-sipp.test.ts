@@ -19,7 +19,8 @@ test.before(async () => {
   // 180 for 400 ms before answering (so a caller can CANCEL); short timers so tests can wait them out.
   s = await inboundSetup({
     sip: { ringMs: 400, minSessionExpiresSeconds: 2 },
-    rtp: { inactivityTimeoutMs: 2500 },
+    // Long enough that the 2 s session timer (BYE at 1.3 s after answer) always fires first.
+    rtp: { inactivityTimeoutMs: 4000 },
   });
 });
 test.after.always(() => s?.close());
