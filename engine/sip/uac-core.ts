@@ -61,7 +61,9 @@ export class UacCore {
         const dialog = this.d.dialogs.get({ callId: req.callId, localTag: req.fromTag ?? '', remoteTag: req.toTag ?? '' });
         if (dialog) this.d.dialogs.remove(dialog, why);
       };
-      tx.on('response', (res) => res.status >= 200 && end(`BYE ${res.status}`));
+      // A 401/407 challenge leaves the dialog up: the BYE is retried with credentials in it
+      // (§22.2, §22.3 "the client SHOULD retry the request"; drachtio-srf does, in the dialog).
+      tx.on('response', (res) => res.status >= 200 && res.status !== 401 && res.status !== 407 && end(`BYE ${res.status}`));
       tx.on('timeout', () => end('BYE timed out'));
       tx.on('transportError', () => end('BYE not sent'));
     }
