@@ -13,6 +13,7 @@ import type { Dialog } from '../dialog/dialog.js';
 import { SipRequest, SipResponse, type SipMessage } from '../message/message.js';
 import { parseMessage, DEFAULT_LIMITS } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
+import { tagOf, withTag, formatNameAddr } from '../message/name-addr.js';
 import { parseUri } from '../message/uri.js';
 import type { SipStack } from '../sip-stack.js';
 import { ServerInviteTransaction } from '../transaction/server-invite-transaction.js';
@@ -21,6 +22,8 @@ import type { ClientTransaction, ServerTransaction } from '../transaction/transa
 import { requestTarget } from '../transport/routing.js';
 import type { ReceivedInfo, SentInfo } from '../transport/types.js';
 import { ControlServer, type AppSession, type AppSipFrame } from './control-server.js';
+import { appHeaders, localFrom } from './app-headers.js';
+import { sofiaOrder } from './header-order.js';
 import {
   dialogIdOf,
   networkHeader,
@@ -197,9 +200,14 @@ export class DrachtioServer {
     const { tx } = pending;
     const req = tx.request;
     const res = this.stack.createResponse(req, app.status, app.reason);
-    for (const f of app.headers.fields()) if (!RESPONSE_OWNED.has(f.key)) res.headers.append(f.name, f.value);
+    for (const f of appHeaders(app.headers).fields()) if (!RESPONSE_OWNED.has(f.key)) res.headers.append(f.name, f.value);
+    // drachtio-srf lets an app choose the To tag (`res.send(200, {headers: {To: 'tag=x'}})`
+    // becomes `to: ...;tag=x`); sofia uses it. Only a request without one can take it.
+    const appTag = req.toTag === null && app.status > 100 ? tagOf(app.to) : null;
+    if (appTag !== null) res.headers.set('To', formatNameAddr(withTag(res.to, appTag)));
     res.body = app.body;
     if (app.body.length > 0 && !res.headers.has('Content-Type')) res.headers.append('Content-Type', 'application/sdp');
+    sofiaOrder(res);
     const isInvite = tx instanceof ServerInviteTransaction;
     const final = app.status >= 200;
     let dialogId = pending.dialogId;
@@ -239,7 +247,7 @@ export class DrachtioServer {
       session.reply(frame.msgId, ['NO', `unable to find dialog for ${frame.dialogId}`]);
       return;
     }
-    const headers = app.headers.fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
+    const headers = appHeaders(app.headers).fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
     if (app.body.length > 0 && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'application/sdp']);
     if (app.method === 'ACK') {
       const txnId = randomUUID();
@@ -249,8 +257,9 @@ export class DrachtioServer {
       );
       return;
     }
-    const tx = this.stack.requestInDialog(d.dialog, app.method, { headers, body: app.body });
-    this.#trackClientTx(session, frame.msgId, tx, d.id);
+    const { request, target } = d.dialog.createRequest(app.method, { headers, body: app.body });
+    sofiaOrder(request);
+    this.#trackClientTx(session, frame.msgId, this.stack.sendRequest(request, target), d.id);
   }
 
   /** An app CANCELs its own INVITE: `sip|<INVITE txnId>|` + CANCEL. */
@@ -267,14 +276,17 @@ export class DrachtioServer {
   }
 
   #appNewRequest(session: AppSession, frame: AppSipFrame, app: SipRequest): void {
-    const req = new SipRequest(app.method, app.uri, app.headers.clone(), app.body);
+    const req = new SipRequest(app.method, app.uri, appHeaders(app.headers), app.body);
     if (req.body.length > 0 && !req.headers.has('Content-Type')) req.headers.append('Content-Type', 'application/sdp');
-    let target = undefined;
+    let target;
     if (frame.destination) {
       const uri = parseUri(frame.destination);
-      target = uri.kind === 'sip' ? requestTarget(uri) ?? undefined : undefined;
+      target = uri.kind === 'sip' ? requestTarget(uri) : null;
       if (!target) throw new Error(`cannot route to ${frame.destination}`);
-    }
+    } else target = this.stack.targetFor(req);
+    const sentBy = this.stack.transport.sentBy(target.protocol);
+    localFrom(req, sentBy.host, sentBy.port);
+    sofiaOrder(this.stack.completeRequest(req, target.protocol));
     const tx = this.stack.sendRequest(req, target);
     let dialogId = '';
     if (req.method === 'INVITE' || req.method === 'SUBSCRIBE') {
