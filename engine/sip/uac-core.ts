@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../config/logger.js';
 import type { TypedEmitter } from '../../lib/typed-emitter.js';
-import { Dialog } from './dialog/dialog.js';
+import { Dialog, endsSubscription } from './dialog/dialog.js';
 import type { DialogTable } from './dialog/dialog-table.js';
 import { newBranch } from './ids.js';
 import type { SipRequest, SipResponse } from './message/message.js';
@@ -56,6 +56,12 @@ export class UacCore {
     this.completeRequest(req, target.protocol);
     const tx = this.d.transactions.sendRequest(req, target);
     if (req.method === 'INVITE') this.#trackInvite(tx as ClientInviteTransaction, target.protocol);
+    if (req.method === 'NOTIFY') {
+      tx.on('response', (res) => {
+        const dialog = res.status >= 200 && res.status < 300 ? this.d.dialogs.matchResponse(res) : undefined;
+        if (dialog && endsSubscription(req, dialog)) this.d.dialogs.remove(dialog, 'subscription terminated');
+      });
+    }
     if (req.method === 'BYE') {
       const end = (why: string) => {
         const dialog = this.d.dialogs.get({ callId: req.callId, localTag: req.fromTag ?? '', remoteTag: req.toTag ?? '' });

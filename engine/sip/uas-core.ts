@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../config/logger.js';
 import type { TypedEmitter } from '../../lib/typed-emitter.js';
-import { Dialog } from './dialog/dialog.js';
+import { Dialog, endsSubscription } from './dialog/dialog.js';
 import type { DialogTable } from './dialog/dialog-table.js';
 import type { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
 import { SipResponse, type SipRequest } from './message/message.js';
@@ -37,10 +37,14 @@ export class UasCore {
     const req = tx.request;
     const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) : undefined;
     const protocol = tx.source.protocol;
-    if (tx instanceof ServerInviteTransaction && res.status >= 200 && res.status < 300 && !res.headers.has('Contact')) {
+    const ok = res.status >= 200 && res.status < 300;
+    const creates = DIALOG_CREATING.has(req.method) && req.toTag === null;
+    // §12.1.1: "The UAS MUST add a Contact header field to the response" that establishes a
+    // dialog (a 2xx to INVITE, SUBSCRIBE or REFER); a 2xx to a re-INVITE carries it too.
+    if ((creates || tx instanceof ServerInviteTransaction) && ok && !res.headers.has('Contact')) {
       res.headers.insertAfter('CSeq', 'Contact', dialog?.localContact || this.d.contact(protocol));
     }
-    if (DIALOG_CREATING.has(req.method) && req.toTag === null && res.status > 100 && res.status < 300 && !res.headers.has('Record-Route')) {
+    if (creates && res.status > 100 && res.status < 300 && !res.headers.has('Record-Route')) {
       // §12.1.1: "the UAS MUST copy all Record-Route header field values from the request into
       // the response ... and MUST maintain the order of those values."
       for (const rr of req.headers.getAll('Record-Route')) res.headers.insertAfter('CSeq', 'Record-Route', rr);
@@ -48,7 +52,12 @@ export class UasCore {
     const sent = tx.respond(res);
     if (tx.lastResponse !== res) return sent; // refused by the state machine
     if (tx instanceof ServerInviteTransaction) this.#afterInviteResponse(tx, res, sent, dialog, protocol);
-    else if (req.method === 'BYE' && res.status >= 200 && res.status < 300 && dialog) this.d.dialogs.remove(dialog, 'BYE answered');
+    else if (req.method === 'BYE' && ok && dialog) this.d.dialogs.remove(dialog, 'BYE answered');
+    else if (creates && ok && !this.d.dialogs.get({ callId: req.callId, localTag: tx.toTag, remoteTag: req.fromTag ?? '' })) {
+      // A 2xx to SUBSCRIBE (or an out-of-dialog REFER) creates a dialog (RFC 6665 §4.4.1, RFC 3515 §2.4.4).
+      const d = Dialog.asUas(req, res, res.headers.get('Contact') ?? this.d.contact(protocol), protocol, this.d.log);
+      if (d) this.d.dialogs.add(d);
+    } else if (ok && dialog && endsSubscription(req, dialog)) this.d.dialogs.remove(dialog, 'subscription terminated');
     return sent;
   }
 
@@ -143,3 +152,4 @@ export class UasCore {
     this.d.events.emit('ackTimeout', res, dialog);
   }
 }
+

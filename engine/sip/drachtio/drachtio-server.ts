@@ -211,17 +211,22 @@ export class DrachtioServer {
     const isInvite = tx instanceof ServerInviteTransaction;
     const final = app.status >= 200;
     let dialogId = pending.dialogId;
-    if (isInvite && !dialogId && app.status > 100) {
+    // An INVITE's responses (the dialog may come), and a 2xx to SUBSCRIBE, which makes one.
+    const dialogResponse = !req.toTag && (isInvite ? app.status > 100 : req.method === 'SUBSCRIBE' && app.status >= 200 && app.status < 300);
+    if (dialogResponse && !dialogId) {
       // The dialog id is the caller's From tag (drachtio's form), first shown on this echo.
       dialogId = dialogIdOf(req.callId, req.fromTag ?? '');
       pending.dialogId = dialogId;
     }
     const sent = this.stack.respond(tx, res);
-    if (isInvite && app.status > 100 && app.status < 300 && !req.toTag) this.#trackUasDialog(session, pending, req);
+    if (dialogResponse && app.status < 300) this.#trackUasDialog(session, pending, req);
     if (final) this.#serverTx.delete(frame.transactionId);
     const echoId = !isInvite && !pending.dialogId ? '' : dialogId;
+    // drachtio-server leaves the protocol field empty when echoing a response to a non-INVITE
+    // (traces 02, 08, 09, 10, 11: BYE, INFO, REGISTER, OPTIONS and NOTIFY responses).
+    const meta = (info: SentInfo) => ({ ...this.#sentMeta(info, tx.id, req.method === 'BYE' ? '' : echoId), ...(isInvite ? {} : { protocol: '' as const }) });
     sent.then(
-      (info) => session.reply(frame.msgId, responseSentFields(this.#sentMeta(info, tx.id, req.method === 'BYE' ? '' : echoId)), info.raw.toString('utf8')),
+      (info) => session.reply(frame.msgId, responseSentFields(meta(info)), info.raw.toString('utf8')),
       (err: Error) => session.reply(frame.msgId, ['NO', err.message]),
     );
   }

@@ -68,6 +68,8 @@ export const uasFlows: FlowEntry[] = [
       const o = await ctx.uac('uac-subscribe.xml');
       ctx.sippOk(o);
       ctx.t.deepEqual(await counts, [1, 0]);
+      // The terminating NOTIFY's 200 ended the SUBSCRIBE dialog in the stack and the server too.
+      ctx.t.like({ stack: ctx.sut.stack.stats(), server: ctx.sut.server.stats() }, { stack: { dialogs: 0 }, server: { dialogs: 0 } });
       ctx.t.deepEqual(o.ladder, ['-> SUBSCRIBE', '<- 202 SUBSCRIBE', '<- NOTIFY', '-> 200 NOTIFY', '<- NOTIFY', '-> 200 NOTIFY']);
     },
   },
