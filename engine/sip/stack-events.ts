@@ -19,6 +19,12 @@ export interface SipStackEvents extends Record<string, unknown[]> {
   cancel: [cancel: SipRequest, invite: ServerInviteTransaction, info: ReceivedInfo];
   /** §13.3.1.4: no ACK for our 2xx within 64*T1; "the session SHOULD be terminated" (send BYE). */
   ackTimeout: [response: SipResponse, dialog: Dialog | null];
+  /**
+   * A request whose top Route names this stack, received while a proxy listens for this event
+   * (RFC 3261 §16.4: "If the first value in the Route header field indicates this proxy"). The
+   * UAS core leaves it alone: `tx` is its server transaction, or null for an ACK.
+   */
+  routed: [req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo];
   /** A response that matched no transaction and that the stack did not absorb. */
   strayResponse: [res: SipResponse, info: ReceivedInfo];
 }

@@ -113,16 +113,27 @@ export class UacCore {
 
   /** See `SipStack.sendAck`. */
   async sendAck(ack: SipRequest, target: Target): Promise<SentInfo> {
-    const sentBy = this.d.transport.sentBy(target.protocol);
-    ack.headers.prepend(
-      'Via',
-      formatVia({ protocol: 'SIP/2.0', transport: viaTransport(target.protocol), host: sentBy.host, port: sentBy.port, params: [{ name: 'rport', value: null }, { name: 'branch', value: newBranch() }] }),
-    );
+    this.#addVia(ack, target);
     if (!ack.headers.has('Max-Forwards')) ack.headers.insertAfter('Via', 'Max-Forwards', '70');
     const sent = await this.d.transport.sendRequest(ack, target);
     const dialog = this.d.dialogs.get({ callId: ack.callId, localTag: ack.fromTag ?? '', remoteTag: ack.toTag ?? '' });
     if (dialog) dialog.lastAck = { cseq: ack.cseq.seq, raw: sent.raw, target: sameHop(sent) };
     return sent;
+  }
+
+  /** See `SipStack.forwardAck`. */
+  forwardAck(ack: SipRequest, target: Target): Promise<SentInfo> {
+    this.#addVia(ack, target);
+    return this.d.transport.sendRequest(ack, target);
+  }
+
+  /** Our Via on top, with a new branch (§8.1.1.7) and the RFC 3581 rport flag. */
+  #addVia(req: SipRequest, target: Target): void {
+    const sentBy = this.d.transport.sentBy(target.protocol);
+    req.headers.prepend(
+      'Via',
+      formatVia({ protocol: 'SIP/2.0', transport: viaTransport(target.protocol), host: sentBy.host, port: sentBy.port, params: [{ name: 'rport', value: null }, { name: 'branch', value: newBranch() }] }),
+    );
   }
 
   /**

@@ -8,6 +8,7 @@ import { Dialog, endsSubscription } from './dialog/dialog.js';
 import type { DialogTable } from './dialog/dialog-table.js';
 import type { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
 import { SipResponse, type SipRequest } from './message/message.js';
+import { parseUri, type Uri } from './message/uri.js';
 import type { SipStackEvents } from './stack-events.js';
 import type { SipStackOptions } from './stack-options.js';
 import { ServerInviteTransaction } from './transaction/server-invite-transaction.js';
@@ -26,6 +27,8 @@ export interface UasCoreDeps {
   events: TypedEmitter<SipStackEvents>;
   /** Our Contact for a transport. */
   contact: (protocol: SipProtocol) => string;
+  /** True when a URI names this stack (see `SipStack.isLocalUri`). */
+  isLocal: (uri: Uri) => boolean;
   log: Logger;
 }
 
@@ -85,6 +88,10 @@ export class UasCore {
 
   /** A request from the transaction layer: answered here when the RFC says so, else passed on. */
   onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
+    if (this.d.events.listenerCount('routed') > 0 && this.#routedHere(req)) {
+      this.d.events.emit('routed', req, tx, info);
+      return;
+    }
     const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) ?? null : null;
     if (!tx) {
       // An ACK that matched no transaction: the ACK of a 2xx (§13.3.1.4). One that acknowledges
@@ -114,6 +121,17 @@ export class UasCore {
     } else {
       this.d.events.emit('request', req, tx, info, dialog);
     }
+  }
+
+  /**
+   * §16.4: the top Route names us (a dialog a proxy on this stack record-routed) and the request
+   * goes on from here: another Route follows, or the Request-URI is not ours. A request routed
+   * to us and addressed to us is the UAS core's.
+   */
+  #routedHere(req: SipRequest): boolean {
+    const routes = req.headers.has('Route') ? req.routes : [];
+    if (routes.length === 0 || !this.d.isLocal(routes[0]!.uri)) return false;
+    return routes.length > 1 || !this.d.isLocal(parseUri(req.uri));
   }
 
   /** True for a retransmission of an INVITE we already answered with 2xx. */

@@ -21,9 +21,10 @@ import type { ClientTransactionBase } from '../transaction/client-transaction.js
 import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-layer.js';
 import { requestTarget } from '../transport/routing.js';
 import type { ReceivedInfo, SentInfo } from '../transport/types.js';
-import { ControlServer, type AppSession, type AppSipFrame } from './control-server.js';
+import { ControlServer, type AppProxyFrame, type AppSession, type AppSipFrame } from './control-server.js';
 import { appHeaders, localFrom } from './app-headers.js';
 import { sofiaOrder } from './header-order.js';
+import { ProxyService } from './proxy.js';
 import {
   dialogIdOf,
   networkHeader,
@@ -64,6 +65,7 @@ export class DrachtioServer {
   readonly #clientTx = new Map<string, { tx: ClientTransaction; session: AppSession; dialogId: string }>();
   readonly #dialogs = new Map<string, AppDialog>();
   readonly #byStackDialog = new Map<Dialog, AppDialog>();
+  readonly #proxy: ProxyService;
   #port = 0;
 
   constructor(
@@ -76,10 +78,12 @@ export class DrachtioServer {
       {
         hostports: () => this.#hostports(),
         onSip: (session, frame) => this.#onAppSip(session, frame),
+        onProxy: (session, frame) => this.#onProxy(session, frame),
         onClosed: (session) => this.#onSessionClosed(session),
       },
       log,
     );
+    this.#proxy = new ProxyService(stack, log);
     stack.on('request', (req, tx, info, dialog) => this.#onNetworkRequest(req, tx, info, dialog));
     stack.on('cancel', (cancel, invite, info) => this.#onCancel(cancel, invite, info));
     stack.on('ackTimeout', (res, dialog) => this.#onAckTimeout(res, dialog));
@@ -102,6 +106,7 @@ export class DrachtioServer {
   }
 
   close(): Promise<void> {
+    this.#proxy.close();
     return this.control.close();
   }
 
@@ -150,6 +155,7 @@ export class DrachtioServer {
 
   /** The stack answered 200 to the CANCEL and 487 to the INVITE; now the app hears of it. */
   #onCancel(cancel: SipRequest, invite: ServerInviteTransaction, info: ReceivedInfo): void {
+    if (this.#proxy.cancel(invite)) return;
     const pending = this.#serverTx.get(invite.id);
     if (!pending) return;
     this.#serverTx.delete(invite.id);
@@ -189,6 +195,17 @@ export class DrachtioServer {
       this.log.warn({ err, method: msg.kind === 'request' ? msg.method : msg.status }, 'app message refused');
       session.reply(frame.msgId, ['NO', (err as Error).message]);
     }
+  }
+
+  /** `srf.proxyRequest`: the app hands a network request it has not answered to the proxy. */
+  #onProxy(session: AppSession, frame: AppProxyFrame): void {
+    const pending = this.#serverTx.get(frame.transactionId);
+    if (!pending || pending.session !== session) {
+      session.reply(frame.msgId, ['NOK', `unknown transaction ${frame.transactionId}`]);
+      return;
+    }
+    this.#serverTx.delete(frame.transactionId);
+    this.#proxy.start(session, frame, pending.tx);
   }
 
   #appResponse(session: AppSession, frame: AppSipFrame, app: SipResponse): void {

@@ -110,3 +110,13 @@ export function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined);
   return p;
 }
+
+/** `p`, or a rejection naming `what` after `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
