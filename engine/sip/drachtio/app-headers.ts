@@ -1,35 +1,43 @@
 /**
- * What drachtio-server does to the headers an app writes before they go on the wire. It parses
- * them with sofia-sip and writes them back, so names come out canonical (`subject` -> `Subject`)
- * and name-addr headers come out with their URI in angle brackets (trace 06: the app gave no To,
- * the server wrote the Request-URI `sip:service@127.0.0.1:5092` as `To: <sip:service@...>`). A
- * From whose host is `localhost` (drachtio-srf writes `sip:<callingNumber>@localhost`) gets the
- * server's own address instead.
+ * What drachtio-server does to the headers an app writes before they go on the wire. It hands
+ * them to sofia-sip, which parses and writes them back: known names come out canonical
+ * (`subject` -> `Subject`), others with a capital after each dash (`x-color` -> `X-Color`), and
+ * name-addr headers with their URI in angle brackets (trace 06: the app gave no To, the server
+ * wrote the Request-URI `sip:service@127.0.0.1:5092` as `To: <sip:service@...>`). In From, To,
+ * Contact and P-Asserted-Identity, a URI `user@localhost` (drachtio-srf writes
+ * `sip:<callingNumber>@localhost`) gets the server's own SIP address instead of `localhost`.
  */
 import { Headers } from '../message/headers.js';
-import type { SipMessage } from '../message/message.js';
 import { formatNameAddr, parseNameAddr } from '../message/name-addr.js';
 
 /** Single-valued name-addr headers sofia re-encodes (§20.10, §20.20, §20.39). */
 const NAME_ADDR = new Set(['from', 'to', 'contact']);
+/** Headers whose `@localhost` drachtio-server replaces by its own address. */
+const LOCALHOST = new Set(['from', 'to', 'contact', 'p-asserted-identity']);
+
+/** The server's address for the transport the message goes out on. */
+export interface LocalAddress {
+  host: string;
+  port: number;
+}
 
 /**
- * An app's header lines as sofia writes them: canonical names, and From/To/Contact in name-addr
- * form. A value that does not parse as one name-addr (`Contact: *`, a list) is kept as written.
+ * An app's header lines as drachtio-server writes them. A value that does not parse as one
+ * name-addr (`Contact: *`, a list) keeps its form.
  */
-export function appHeaders(headers: Headers): Headers {
+export function appHeaders(headers: Headers, local: LocalAddress): Headers {
   const out = new Headers();
-  for (const f of headers.fields()) out.append(f.name, NAME_ADDR.has(f.key) ? asNameAddr(f.value) : f.value);
+  for (const f of headers.fields()) {
+    let value = LOCALHOST.has(f.key) ? withLocalHost(f.value, local) : f.value;
+    if (NAME_ADDR.has(f.key)) value = asNameAddr(value);
+    // `append` writes known headers with their canonical name.
+    out.append(capitalizeAfterDash(f.name), value);
+  }
   return out;
 }
 
-/** Replaces `localhost` in the From of an app's out-of-dialog request by `hostport`. */
-export function localFrom(msg: SipMessage, host: string, port: number): void {
-  const from = msg.headers.get('From');
-  if (from === undefined) return;
-  const na = parseNameAddr(from, 'From');
-  if (na.uri.kind !== 'sip' || na.uri.host.toLowerCase() !== 'localhost') return;
-  msg.headers.set('From', formatNameAddr({ ...na, uri: { ...na.uri, host, port } }));
+function withLocalHost(value: string, local: LocalAddress): string {
+  return value.replace(/@localhost(?::\d+)?(?=[;>?,\s]|$)/i, `@${local.host}:${local.port}`);
 }
 
 function asNameAddr(value: string): string {
@@ -38,4 +46,9 @@ function asNameAddr(value: string): string {
   } catch {
     return value;
   }
+}
+
+/** `x-color` -> `X-Color`. */
+function capitalizeAfterDash(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
 }

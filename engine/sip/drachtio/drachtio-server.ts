@@ -22,7 +22,7 @@ import type { ClientTransaction, ServerTransaction } from '../transaction/transa
 import { requestTarget } from '../transport/routing.js';
 import type { ReceivedInfo, SentInfo } from '../transport/types.js';
 import { ControlServer, type AppProxyFrame, type AppSession, type AppSipFrame } from './control-server.js';
-import { appHeaders, localFrom } from './app-headers.js';
+import { appHeaders } from './app-headers.js';
 import { sofiaOrder } from './header-order.js';
 import { ProxyService } from './proxy.js';
 import {
@@ -217,7 +217,8 @@ export class DrachtioServer {
     const { tx } = pending;
     const req = tx.request;
     const res = this.stack.createResponse(req, app.status, app.reason);
-    for (const f of appHeaders(app.headers).fields()) if (!RESPONSE_OWNED.has(f.key)) res.headers.append(f.name, f.value);
+    const local = this.stack.transport.sentBy(tx.source.protocol);
+    for (const f of appHeaders(app.headers, local).fields()) if (!RESPONSE_OWNED.has(f.key)) res.headers.append(f.name, f.value);
     // drachtio-srf lets an app choose the To tag (`res.send(200, {headers: {To: 'tag=x'}})`
     // becomes `to: ...;tag=x`); sofia uses it. Only a request without one can take it.
     const appTag = req.toTag === null && app.status > 100 ? tagOf(app.to) : null;
@@ -269,7 +270,8 @@ export class DrachtioServer {
       session.reply(frame.msgId, ['NO', `unable to find dialog for ${frame.dialogId}`]);
       return;
     }
-    const headers = appHeaders(app.headers).fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
+    const local = this.stack.transport.sentBy(d.dialog.protocol);
+    const headers = appHeaders(app.headers, local).fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
     if (app.body.length > 0 && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'application/sdp']);
     if (app.method === 'ACK') {
       const txnId = randomUUID();
@@ -298,7 +300,7 @@ export class DrachtioServer {
   }
 
   #appNewRequest(session: AppSession, frame: AppSipFrame, app: SipRequest): void {
-    const req = new SipRequest(app.method, app.uri, appHeaders(app.headers), app.body);
+    const req = new SipRequest(app.method, app.uri, app.headers, app.body);
     if (req.body.length > 0 && !req.headers.has('Content-Type')) req.headers.append('Content-Type', 'application/sdp');
     let target;
     if (frame.destination) {
@@ -306,8 +308,7 @@ export class DrachtioServer {
       target = uri.kind === 'sip' ? requestTarget(uri) : null;
       if (!target) throw new Error(`cannot route to ${frame.destination}`);
     } else target = this.stack.targetFor(req);
-    const sentBy = this.stack.transport.sentBy(target.protocol);
-    localFrom(req, sentBy.host, sentBy.port);
+    req.headers = appHeaders(req.headers, this.stack.transport.sentBy(target.protocol));
     sofiaOrder(this.stack.completeRequest(req, target.protocol));
     const tx = this.stack.sendRequest(req, target);
     let dialogId = '';

@@ -4,7 +4,9 @@
  * true})`) to a SIPp UAS, and the caller's ACK and BYE follow the Record-Route through the SUT.
  */
 import { handled, within, type FlowContext, type FlowEntry } from './flow.js';
+import { referB2b, referUas, type TransferLog } from './apps/refer-apps.js';
 import type { ProxyResults, SrfApp } from './srf-app.js';
+import { Sut } from './sut.js';
 
 /** Installs the app's INVITE handler; resolves with the results it gets from `proxyRequest`. */
 type Proxying = (srf: SrfApp, dest: string) => Promise<ProxyResults>;
@@ -40,3 +42,26 @@ function proxied(name: string, how: Proxying): FlowEntry {
 }
 
 export const proxyFlows: FlowEntry[] = [proxied('srf.proxyRequest returns a Promise', withPromise), proxied('srf.proxyRequest accepts a callback', withCallback)];
+
+/**
+ * refer.js: two callers (uac-recv-reinvite.xml) through a B2B on the SUT to refer-uas on a second
+ * server (the testbed's drachtio-uas 0.8.2, here a second embedded server); the second B leg is
+ * REFERed with Replaces naming the first, and the B2B joins the two callers.
+ */
+export const referFlow: FlowEntry = {
+  name: 'attended transfer success',
+  source: 'refer.js',
+  run: async (ctx) => {
+    const second = await Sut.start();
+    ctx.t.teardown(() => second.close());
+    const log: TransferLog = { errors: [] };
+    referUas(await second.connect(), log);
+    referB2b(await ctx.connect(), second.sipHostport, log);
+    const [a1, a2] = await Promise.all([ctx.uac('uac-recv-reinvite.xml', { timeoutSeconds: 15 }), ctx.uac('uac-recv-reinvite.xml', { timeoutSeconds: 15 })]);
+    ctx.sippOk(a1, 'sipp uac 1');
+    ctx.sippOk(a2, 'sipp uac 2');
+    ctx.t.deepEqual(log.errors.map(String), []);
+    ctx.t.is(log.referStatus, 202);
+    ctx.t.true(log.reinvited);
+  },
+};
