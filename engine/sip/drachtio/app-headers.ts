@@ -8,8 +8,11 @@
  * `sip:<callingNumber>@localhost`) gets the server's own SIP address instead of `localhost`.
  */
 import { Headers } from '../message/headers.js';
+import { splitTopLevel, trimLws } from '../message/lexer.js';
 import { formatNameAddr, parseNameAddr } from '../message/name-addr.js';
 
+/** Credentials and challenges (§20.7, §20.27, §20.28, §20.44): sofia writes their parameters joined by `, `. */
+const AUTH = new Set(['authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate']);
 /** Single-valued name-addr headers sofia re-encodes (§20.10, §20.20, §20.39). */
 const NAME_ADDR = new Set(['from', 'to', 'contact']);
 /** Headers whose `@localhost` drachtio-server replaces by its own address. */
@@ -30,6 +33,7 @@ export function appHeaders(headers: Headers, local: LocalAddress): Headers {
   for (const f of headers.fields()) {
     let value = LOCALHOST.has(f.key) ? withLocalHost(f.value, local) : f.value;
     if (NAME_ADDR.has(f.key)) value = asNameAddr(value);
+    if (AUTH.has(f.key)) value = authParams(value);
     // `append` writes known headers with their canonical name.
     out.append(capitalizeAfterDash(f.name), value);
   }
@@ -43,6 +47,17 @@ function withLocalHost(value: string, local: LocalAddress): string {
 function asNameAddr(value: string): string {
   try {
     return formatNameAddr(parseNameAddr(value));
+  } catch {
+    return value;
+  }
+}
+
+/** `Digest a="1",b=2` -> `Digest a="1", b=2` (trace 07: the app's digest retry as sent). */
+function authParams(value: string): string {
+  const m = /^(\S+)\s+([\s\S]*)$/.exec(value.trim());
+  if (!m) return value;
+  try {
+    return `${m[1]} ${splitTopLevel(m[2]!, ',', 'Authorization').map(trimLws).join(', ')}`;
   } catch {
     return value;
   }
