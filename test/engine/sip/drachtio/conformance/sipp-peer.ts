@@ -34,8 +34,8 @@ export interface SippOutcome {
 }
 
 export interface SippPeerOptions {
-  /** A file in drachtio-srf's scenario folder, or an absolute path. */
-  scenario: string;
+  /** A file in drachtio-srf's scenario folder, an absolute path, or a SIPp built-in (`-sn`). */
+  scenario: string | { builtin: string };
   /** Literal replacements applied to a temp copy of the scenario (the only change ever made). */
   rewrite?: readonly (readonly [string, string])[];
   /** Host:port to call (UAC), or nothing (UAS). */
@@ -44,6 +44,11 @@ export interface SippPeerOptions {
   args?: readonly string[];
   /** SIPp's own call timeout: a peer that waits for something that never comes fails. */
   timeoutSeconds?: number;
+  /**
+   * A UAC as drachtio-srf's test/sipp.js starts it (`-sleep 250ms -cid_str %u-%p@%s-<n>`);
+   * default true. False leaves SIPp's defaults, as in the recorded traces.
+   */
+  srfStyle?: boolean;
 }
 
 let callIdSeq = 1;
@@ -79,20 +84,20 @@ export class SippPeer {
   static async start(opts: SippPeerOptions): Promise<SippPeer> {
     const dir = tempDir('as-conf-sipp-');
     const port = await freeSipPort();
-    const scenario = scenarioFile(opts.scenario, dir, opts.rewrite);
+    const scenario = typeof opts.scenario === 'string' ? ['-sf', scenarioFile(opts.scenario, dir, opts.rewrite)] : ['-sn', opts.scenario.builtin];
     const messages = path.join(dir, 'messages.log');
     const errors = path.join(dir, 'errors.log');
     const uac = opts.target !== undefined;
     const args = [
       ...(uac ? [opts.target!] : []),
-      '-sf', scenario,
+      ...scenario,
       '-m', '1',
       '-t', opts.transport ?? 'u1',
       '-i', '127.0.0.1',
       '-p', String(port),
       '-nostdin',
       // As drachtio-srf's test/sipp.js: a short sleep before the UAC starts, and its Call-ID form.
-      ...(uac ? ['-sleep', '250ms', '-cid_str', `%u-%p@%s-${callIdSeq++}`] : []),
+      ...(uac && opts.srfStyle !== false ? ['-sleep', '250ms', '-cid_str', `%u-%p@%s-${callIdSeq++}`] : []),
       '-timeout', `${opts.timeoutSeconds ?? 60}s`,
       '-timeout_error',
       '-trace_msg', '-message_file', messages,
