@@ -25,6 +25,7 @@ import { ControlServer, type AppProxyFrame, type AppSession, type AppSipFrame } 
 import { appHeaders } from './app-headers.js';
 import { sofiaOrder } from './header-order.js';
 import { ProxyService } from './proxy.js';
+import { isReliable, ReliableProvisionals } from './reliable-provisional.js';
 import {
   dialogIdOf,
   networkHeader,
@@ -66,6 +67,7 @@ export class DrachtioServer {
   readonly #dialogs = new Map<string, AppDialog>();
   readonly #byStackDialog = new Map<Dialog, AppDialog>();
   readonly #proxy: ProxyService;
+  readonly #reliable: ReliableProvisionals;
   #port = 0;
 
   constructor(
@@ -84,6 +86,7 @@ export class DrachtioServer {
       log,
     );
     this.#proxy = new ProxyService(stack, log);
+    this.#reliable = new ReliableProvisionals(stack.options.timers.t1, (tx) => this.#unanswerable(tx), log);
     stack.on('request', (req, tx, info, dialog) => this.#onNetworkRequest(req, tx, info, dialog));
     stack.on('cancel', (cancel, invite, info) => this.#onCancel(cancel, invite, info));
     stack.on('ackTimeout', (res, dialog) => this.#onAckTimeout(res, dialog));
@@ -107,6 +110,7 @@ export class DrachtioServer {
 
   close(): Promise<void> {
     this.#proxy.close();
+    this.#reliable.close();
     return this.control.close();
   }
 
@@ -126,6 +130,10 @@ export class DrachtioServer {
     if (dialog) {
       const owner = this.#byStackDialog.get(dialog);
       if (!owner || owner.session.closed) {
+        this.#answer(tx, 481, 'Call/Transaction Does Not Exist');
+        return;
+      }
+      if (req.method === 'PRACK' && !this.#reliable.prack(req)) {
         this.#answer(tx, 481, 'Call/Transaction Does Not Exist');
         return;
       }
@@ -225,8 +233,10 @@ export class DrachtioServer {
     if (appTag !== null) res.headers.set('To', formatNameAddr(withTag(res.to, appTag)));
     res.body = app.body;
     if (app.body.length > 0 && !res.headers.has('Content-Type')) res.headers.append('Content-Type', 'application/sdp');
-    sofiaOrder(res);
     const isInvite = tx instanceof ServerInviteTransaction;
+    if (isInvite && isReliable(res)) this.#reliable.send(tx, res);
+    else if (isInvite && app.status >= 200) this.#reliable.stop(tx);
+    sofiaOrder(res);
     const final = app.status >= 200;
     let dialogId = pending.dialogId;
     // An INVITE's responses (the dialog may come), and a 2xx to SUBSCRIBE, which makes one.
@@ -382,6 +392,12 @@ export class DrachtioServer {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** RFC 3262 §3: a reliable provisional response never PRACKed ends the INVITE with 5xx. */
+  #unanswerable(tx: ServerInviteTransaction): void {
+    this.#serverTx.delete(tx.id);
+    this.#answer(tx, 500, 'Provisional Response Not Acknowledged');
+  }
 
   #answer(tx: ServerTransaction, status: number, reason: string): void {
     this.stack.respond(tx, this.stack.createResponse(tx.request, status, reason)).catch(() => undefined);
