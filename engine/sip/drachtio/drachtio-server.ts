@@ -5,7 +5,10 @@
  * completed (To tag, Contact, Content-Type) and echoed back, the app's requests completed (Via,
  * Max-Forwards, Call-ID, CSeq, From tag, Contact) and their responses reported, in-dialog
  * requests by dialog id, CANCEL answered by the server and then reported, and a BYE on the app's
- * behalf when our 2xx is never ACKed.
+ * behalf when our 2xx is never ACKed. App headers are written as drachtio-server writes them
+ * (app-headers.ts, header-order.ts); `proxy` frames go to the stateful proxy (proxy.ts); reliable
+ * provisional responses are numbered and resent until PRACK (reliable-provisional.ts). Its
+ * conformance to drachtio-server is tested in test/engine/sip/drachtio/conformance.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../config/logger.js';
