@@ -200,7 +200,7 @@ export class DrachtioServer {
     try {
       if (msg.kind === 'response') this.#appResponse(session, frame, msg);
       else if (frame.dialogId) this.#appInDialogRequest(session, frame, msg);
-      else if (msg.method === 'CANCEL') this.#appCancel(session, frame);
+      else if (msg.method === 'CANCEL') this.#appCancel(session, frame, msg);
       else this.#appNewRequest(session, frame, msg);
     } catch (err) {
       this.log.warn({ err, method: msg.kind === 'request' ? msg.method : msg.status }, 'app message refused');
@@ -300,13 +300,15 @@ export class DrachtioServer {
   }
 
   /** An app CANCELs its own INVITE: `sip|<INVITE txnId>|` + CANCEL. */
-  #appCancel(session: AppSession, frame: AppSipFrame): void {
+  #appCancel(session: AppSession, frame: AppSipFrame, app: SipRequest): void {
     const pending = this.#clientTx.get(frame.transactionId);
     if (!pending) {
       session.reply(frame.msgId, ['NO', `unknown transaction ${frame.transactionId}`]);
       return;
     }
-    void this.stack.cancel(pending.tx as Parameters<SipStack['cancel']>[0]).then((cancelTx) => {
+    // The app's own headers (a Reason, RFC 3326) ride on the CANCEL; §9.1 fixes the rest.
+    const extra = app.headers.fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
+    void this.stack.cancel(pending.tx as Parameters<SipStack['cancel']>[0], extra).then((cancelTx) => {
       if (!cancelTx) return session.reply(frame.msgId, ['NO', 'INVITE already answered']);
       cancelTx.on('sent', (sent) => session.reply(frame.msgId, requestSentFields(this.#sentMeta(sent, cancelTx.id, '', 'local')), sent.raw.toString('utf8')));
     });

@@ -204,6 +204,8 @@ export const uacFlows: FlowEntry[] = [
       );
       ctx.t.is(status, 487, `expected 487 response to status, got ${status}`);
       ctx.sippOk(await peer.done, 'sipp-uas-cancel');
+      // The app's Reason went out on the CANCEL.
+      ctx.t.regex(peer.traceNow(), /^CANCEL [^\n]*\n(?:[^\n]+\n)*Reason: SIP;cause=200;text="Call completed elsewhere"/m);
     },
   },
   {

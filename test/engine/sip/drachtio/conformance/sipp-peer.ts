@@ -112,7 +112,12 @@ export class SippPeer {
 
   /** The ladder so far (SIPp writes its message trace as it goes). */
   ladderNow(): string[] {
-    return fs.existsSync(this.#messages) ? ladder(fs.readFileSync(this.#messages, 'utf8')) : [];
+    return ladder(this.traceNow());
+  }
+
+  /** SIPp's message trace so far, as text (every message in full). */
+  traceNow(): string {
+    return fs.existsSync(this.#messages) ? fs.readFileSync(this.#messages, 'utf8') : '';
   }
 
   /** Waits until the ladder so far holds `entry` (e.g. `<- PRACK`) `times` times; rejects after `ms`. */
