@@ -56,7 +56,7 @@ export interface ProxyResults {
 }
 
 export interface SrfApp extends EventEmitter {
-  connect(opts: { host: string; port: number; secret: string }): void;
+  connect(opts: { host: string; port: number; secret: string; enablePing?: boolean; pingInterval?: number }): void;
   disconnect(): void;
   invite(h: Handler): void;
   subscribe(h: Handler): void;

@@ -55,7 +55,7 @@ for (const replay of REPLAYS) {
             srf.disconnect();
             reject(err);
           });
-          srf.connect({ host: '127.0.0.1', port, secret: secret ?? SECRET, ...(ping ? { enablePing: true, pingInterval: 5000 } : {}) } as never);
+          srf.connect({ host: '127.0.0.1', port, secret: secret ?? SECRET, ...(ping ? { enablePing: true, pingInterval: 5000 } : {}) });
         });
         return srf;
       },
