@@ -45,8 +45,11 @@ export class ReliableProvisionals {
    * for each retransmission". An RSeq the app wrote (copied from another leg) is replaced.
    */
   send(tx: ServerInviteTransaction, res: SipResponse): void {
-    const rseq = this.#nextRSeq.get(tx) ?? randomInt(1, 2 ** 31 - 1);
+    const known = this.#nextRSeq.get(tx);
+    const rseq = known ?? randomInt(1, 2 ** 31 - 1);
     this.#nextRSeq.set(tx, rseq + 1);
+    // A final response, a CANCEL (487) or a transport error ends the INVITE: nothing to resend.
+    if (known === undefined) tx.on('statechange', (to) => to !== 'proceeding' && this.stop(tx));
     res.headers.set('RSeq', String(rseq));
     this.stop(tx);
     let interval = this.t1;
