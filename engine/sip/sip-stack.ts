@@ -25,7 +25,7 @@ import { SipResponse, type SipRequest } from './message/message.js';
 import { hostAddress, type Uri } from './message/uri.js';
 import { openTransports } from './open-transports.js';
 import { contactFor } from './request-defaults.js';
-import type { SipStackEvents, SipStackStats } from './stack-events.js';
+import type { RoutedRequests, SipStackEvents, SipStackStats } from './stack-events.js';
 import type { SipStackOptions } from './stack-options.js';
 import type { ClientInviteTransaction } from './transaction/client-invite-transaction.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/transaction-layer.js';
@@ -34,7 +34,7 @@ import type { MessageSource, SentInfo, SipProtocol, Target } from './transport/t
 import { UacCore } from './uac-core.js';
 import { UasCore } from './uas-core.js';
 
-export type { SipStackEvents, SipStackStats };
+export type { RoutedRequests, SipStackEvents, SipStackStats };
 
 export class SipStack extends TypedEmitter<SipStackEvents> {
   /** The dialogs the stack tracks (events: created, confirmed, terminated). */
@@ -43,6 +43,7 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
   readonly #retransmitter: Uas2xxRetransmitter;
   readonly #uas: UasCore;
   readonly #uac: UacCore;
+  #proxy: RoutedRequests | null = null;
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -55,7 +56,14 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
     this.#transactions = new TransactionLayer(transport, { timers: options.timers, tryingMs: options.tryingMs }, log);
     this.#retransmitter = new Uas2xxRetransmitter(transport, options.timers, this.#transactions.counter, (res) => this.#uas.onAckTimeout(res), log);
     const common = { transport, dialogs: this.dialogs, events: this as TypedEmitter<SipStackEvents>, log };
-    this.#uas = new UasCore({ ...common, options, retransmitter: this.#retransmitter, contact: (p) => this.contact(p), isLocal: (u) => this.isLocalUri(u) });
+    this.#uas = new UasCore({
+      ...common,
+      options,
+      retransmitter: this.#retransmitter,
+      contact: (p) => this.contact(p),
+      isLocal: (u) => this.isLocalUri(u),
+      proxy: () => this.#proxy,
+    });
     this.#uac = new UacCore({ ...common, transactions: this.#transactions });
     this.dialogs.on('terminated', (d) => this.#retransmitter.stopForDialog(d.id.callId, d.id.localTag, d.id.remoteTag));
     this.#transactions.on('request', (req, tx, info) => this.#uas.onRequest(req, tx, info));
@@ -194,6 +202,11 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
    */
   sendAck(ack: SipRequest, target: Target = this.targetFor(ack)): Promise<SentInfo> {
     return this.#uac.sendAck(ack, target);
+  }
+
+  /** Attaches the proxy that may claim requests routed through this stack (see `RoutedRequests`). */
+  attachProxy(proxy: RoutedRequests | null): void {
+    this.#proxy = proxy;
   }
 
   /**

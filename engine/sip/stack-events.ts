@@ -19,12 +19,6 @@ export interface SipStackEvents extends Record<string, unknown[]> {
   cancel: [cancel: SipRequest, invite: ServerInviteTransaction, info: ReceivedInfo];
   /** §13.3.1.4: no ACK for our 2xx within 64*T1; "the session SHOULD be terminated" (send BYE). */
   ackTimeout: [response: SipResponse, dialog: Dialog | null];
-  /**
-   * A request whose top Route names this stack, received while a proxy listens for this event
-   * (RFC 3261 §16.4: "If the first value in the Route header field indicates this proxy"). The
-   * UAS core leaves it alone: `tx` is its server transaction, or null for an ACK.
-   */
-  routed: [req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo];
   /** A response that matched no transaction and that the stack did not absorb. */
   strayResponse: [res: SipResponse, info: ReceivedInfo];
 }
@@ -37,4 +31,16 @@ export interface SipStackStats {
   connections: number;
   dialogs: number;
   pending2xx: number;
+}
+
+/**
+ * A proxy on this stack (`SipStack.attachProxy`). A request whose top Route names this stack and
+ * that goes on from here (RFC 3261 §16.4: "If the first value in the Route header field indicates
+ * this proxy") is offered to it; when it `claims` the request (one of the dialogs it
+ * record-routed), the UAS core leaves the request to `handle`: `tx` is its server transaction, or
+ * null for an ACK. Nothing else is ever forwarded: the stack is no open relay.
+ */
+export interface RoutedRequests {
+  claims(req: SipRequest): boolean;
+  handle(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void;
 }

@@ -9,7 +9,7 @@ import type { DialogTable } from './dialog/dialog-table.js';
 import type { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
 import { SipResponse, type SipRequest } from './message/message.js';
 import { parseUri, type Uri } from './message/uri.js';
-import type { SipStackEvents } from './stack-events.js';
+import type { RoutedRequests, SipStackEvents } from './stack-events.js';
 import type { SipStackOptions } from './stack-options.js';
 import { ServerInviteTransaction } from './transaction/server-invite-transaction.js';
 import type { ServerTransaction } from './transaction/transaction-layer.js';
@@ -29,6 +29,8 @@ export interface UasCoreDeps {
   contact: (protocol: SipProtocol) => string;
   /** True when a URI names this stack (see `SipStack.isLocalUri`). */
   isLocal: (uri: Uri) => boolean;
+  /** The proxy attached to the stack, if any. */
+  proxy: () => RoutedRequests | null;
   log: Logger;
 }
 
@@ -88,8 +90,9 @@ export class UasCore {
 
   /** A request from the transaction layer: answered here when the RFC says so, else passed on. */
   onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
-    if (this.d.events.listenerCount('routed') > 0 && this.#routedHere(req)) {
-      this.d.events.emit('routed', req, tx, info);
+    const proxy = this.d.proxy();
+    if (proxy && this.#routedHere(req) && proxy.claims(req)) {
+      proxy.handle(req, tx, info);
       return;
     }
     const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) ?? null : null;

@@ -107,8 +107,15 @@ export class DrachtioServer {
   }
 
   /** Live state, for health and leak tests. */
-  stats(): { apps: number; pendingServer: number; pendingClient: number; dialogs: number } {
-    return { apps: this.control.sessions.size, pendingServer: this.#serverTx.size, pendingClient: this.#clientTx.size, dialogs: this.#dialogs.size };
+  stats(): { apps: number; pendingServer: number; pendingClient: number; dialogs: number; proxy: ProxyService['size']; unacked1xx: number } {
+    return {
+      apps: this.control.sessions.size,
+      pendingServer: this.#serverTx.size,
+      pendingClient: this.#clientTx.size,
+      dialogs: this.#dialogs.size,
+      proxy: this.#proxy.size,
+      unacked1xx: this.#reliable.size,
+    };
   }
 
   close(): Promise<void> {

@@ -38,6 +38,8 @@ export interface ProxyContextDeps {
   tx: ServerTransaction;
   /** A forwarded INVITE's Via branch: its 2xx retransmissions are forwarded statelessly. */
   remember: (branch: string) => void;
+  /** A dialog the proxy record-routed (`confirmed` once its 2xx went up), or one that failed. */
+  dialog: (res: SipResponse, state: 'early' | 'confirmed' | 'failed') => void;
   onEnd: () => void;
 }
 
@@ -56,6 +58,8 @@ function best(a: SipResponse, b: SipResponse): SipResponse {
 export class ProxyContext {
   readonly #branches: Branch[] = [];
   readonly #headers: [string, string][] = [];
+  /** Tagged 1xx forwarded upstream: each may be an early dialog (§12.1). */
+  readonly #early: SipResponse[] = [];
   #forwardedFinal = false;
   #cancelled = false;
   #reportedDone = false;
@@ -212,11 +216,29 @@ export class ProxyContext {
     const copy = res.clone();
     copy.headers.removeFirstListValue('Via');
     if (res.status >= 200) this.#forwardedFinal = true;
+    if (this.d.frame.remainInDialog && this.request.method === 'INVITE' && res.toTag !== null) this.#track(res);
     this.d.tx.respond(copy).catch((err: Error) => this.d.log.debug({ err: err.message, status: res.status }, 'proxied response not forwarded'));
+  }
+
+  /**
+   * The record-routed dialogs: early ones from tagged 1xx; at the final response the one its
+   * 2xx confirms stays, the others (forks, or all after a failure) are dropped (§13.2.2.4, §16.7).
+   */
+  #track(res: SipResponse): void {
+    if (res.status < 200) {
+      this.#early.push(res);
+      this.d.dialog(res, 'early');
+      return;
+    }
+    const ok = res.status < 300;
+    for (const e of this.#early) if (!ok || e.toTag !== res.toTag) this.d.dialog(e, 'failed');
+    this.#early.length = 0;
+    this.d.dialog(res, ok ? 'confirmed' : 'failed');
   }
 
   #generate(status: number, reason: string): void {
     this.#forwardedFinal = true;
+    for (const e of this.#early.splice(0)) this.d.dialog(e, 'failed');
     this.d.tx.respond(SipResponse.to(this.request, status, reason)).catch(() => undefined);
   }
 

@@ -2,7 +2,8 @@
  * drachtio-srf's `srf.proxyRequest` on the embedded server: a stateful proxy (RFC 3261 §16) for
  * requests an app hands over, one `ProxyContext` each. With `remainInDialog` the proxy
  * record-routes, and the dialog's later requests come back with our Route on top (§16.4): they
- * are forwarded to the next Route or the Request-URI, statefully, and ACKs statelessly.
+ * are forwarded to the next Route or the Request-URI, statefully, and ACKs statelessly. Only the
+ * dialogs it record-routed are forwarded this way; until their BYE is answered, they are kept.
  * Retransmitted 2xx of a forwarded INVITE (its client transaction is gone) go upstream
  * statelessly by their Via (§16.7).
  *
@@ -13,7 +14,7 @@
 import type { Logger } from '../../../config/logger.js';
 import { SipResponse, type SipRequest } from '../message/message.js';
 import { parseUri } from '../message/uri.js';
-import type { SipStack } from '../sip-stack.js';
+import type { RoutedRequests, SipStack } from '../sip-stack.js';
 import type { ClientTransactionBase } from '../transaction/client-transaction.js';
 import { ServerInviteTransaction } from '../transaction/server-invite-transaction.js';
 import type { ServerTransaction } from '../transaction/transaction-layer.js';
@@ -22,8 +23,15 @@ import type { ReceivedInfo } from '../transport/types.js';
 import type { AppProxyFrame, AppSession } from './control-server.js';
 import { ProxyContext } from './proxy-context.js';
 
-export class ProxyService {
+/** A dialog key the same from both ends: Call-ID and the two tags, sorted. */
+function dialogKey(msg: SipRequest | SipResponse): string {
+  return [msg.callId, ...[msg.fromTag ?? '', msg.toTag ?? ''].sort()].join('\n');
+}
+
+export class ProxyService implements RoutedRequests {
   readonly #contexts = new Map<ServerTransaction, ProxyContext>();
+  /** Dialogs this proxy record-routed: only their requests are forwarded (no open relay). */
+  readonly #dialogs = new Set<string>();
   /** Via branches of forwarded INVITEs, kept 64*T1 (a 2xx is retransmitted that long, §13.3.1.4). */
   readonly #branches = new Map<string, NodeJS.Timeout>();
 
@@ -31,13 +39,22 @@ export class ProxyService {
     private readonly stack: SipStack,
     private readonly log: Logger,
   ) {
-    stack.on('routed', (req, tx, info) => this.#onRouted(req, tx, info));
+    stack.attachProxy(this);
     stack.on('strayResponse', (res, info) => this.#onStray(res, info));
   }
 
-  /** Live proxy contexts and remembered branches, for leak tests. */
-  get size(): { contexts: number; branches: number } {
-    return { contexts: this.#contexts.size, branches: this.#branches.size };
+  /** Live proxy contexts, remembered branches and record-routed dialogs, for leak tests. */
+  get size(): { contexts: number; branches: number; dialogs: number } {
+    return { contexts: this.#contexts.size, branches: this.#branches.size, dialogs: this.#dialogs.size };
+  }
+
+  /** A request routed through us in a dialog we record-routed (see `RoutedRequests`). */
+  claims(req: SipRequest): boolean {
+    return req.toTag !== null && this.#dialogs.has(dialogKey(req));
+  }
+
+  handle(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
+    this.#onRouted(req, tx, info);
   }
 
   /** Proxies the request of `tx` (which no app answers any more) as `frame` asks. */
@@ -53,6 +70,7 @@ export class ProxyService {
       frame,
       tx,
       remember: (branch) => this.#remember(branch),
+      dialog: (res, state) => (state === 'failed' ? this.#dialogs.delete(dialogKey(res)) : this.#dialogs.add(dialogKey(res))),
       onEnd: () => this.#contexts.delete(tx),
     });
     this.#contexts.set(tx, ctx);
@@ -67,8 +85,10 @@ export class ProxyService {
   }
 
   close(): void {
+    this.stack.attachProxy(null);
     for (const t of this.#branches.values()) clearTimeout(t);
     this.#branches.clear();
+    this.#dialogs.clear();
   }
 
   #remember(branch: string): void {
@@ -103,6 +123,8 @@ export class ProxyService {
     const client = this.stack.forward(copy, target) as ClientTransactionBase<string>;
     client.on('response', (res) => {
       if (res.status === 100) return;
+      // A BYE answered 2xx ends the dialog here too (§15.1.2).
+      if (req.method === 'BYE' && res.status >= 200 && res.status < 300) this.#dialogs.delete(dialogKey(req));
       const up = res.clone();
       up.headers.removeFirstListValue('Via');
       tx.respond(up).catch(() => undefined);

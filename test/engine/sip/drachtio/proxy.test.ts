@@ -4,6 +4,8 @@
  * callers and destinations are drachtio-srf's SIPp scenarios.
  */
 import test, { type ExecutionContext } from 'ava';
+import { isResponse, UdpPeer } from '../../../helpers/sip-peer.js';
+import { requestText } from '../../../helpers/sip-text.js';
 import { sippMissing } from '../../../helpers/sipp.js';
 import { SippPeer, type SippOutcome } from './conformance/sipp-peer.js';
 import type { ProxyResults } from './conformance/srf-app.js';
@@ -88,4 +90,28 @@ sippTest('the caller CANCELs: the proxy CANCELs its branch (§16.10) and ACKs it
   t.is(b.code, 0, b.ladder.join(' | '));
   // uas-cancel.xml writes `CSeq [$2]` oddly: compare the start lines only.
   t.deepEqual(b.ladder.map((l) => l.split(' ').slice(0, 2).join(' ')), ['<- INVITE', '-> 180', '<- CANCEL', '-> 200', '-> 487', '<- ACK']);
+});
+
+sippTest('no open relay: a request routed through us outside a record-routed dialog is not forwarded', async (t) => {
+  const sut = await Sut.start();
+  const victim = await SippPeer.start({ scenario: 'uas.xml', timeoutSeconds: 10 });
+  const peer = await UdpPeer.open();
+  t.teardown(async () => {
+    await victim.stop();
+    await peer.close();
+    await sut.close();
+  });
+  const us = sut.sipHostport;
+  const send = (method: string, toTag?: string) =>
+    peer.send(
+      requestText({ method, uri: victim.uri('victim'), branch: `z9hG4bK-relay-${method}`, callId: 'relay-1', viaPort: peer.port, ...(toTag ? { toTag } : {}), extra: [`Route: <sip:${us};lr>`] }),
+      Number(us.split(':')[1]),
+    );
+  // No app is connected: the UAS core's answer is drachtio-server's 503, not a forwarded INVITE.
+  await send('INVITE');
+  t.is((await peer.waitFor(isResponse(503, 'INVITE'))).msg.kind, 'response');
+  // A BYE with tags of a dialog nobody record-routed: 481, not forwarded either.
+  await send('BYE', 'nosuchtag');
+  t.is((await peer.waitFor(isResponse(481, 'BYE'))).msg.kind, 'response');
+  t.deepEqual(victim.ladderNow(), []);
 });
