@@ -2,7 +2,7 @@
  * The public surface of the embedded SIP stack, for the drachtio wire-protocol server and the
  * engine. Everything else under engine/sip is internal to the stack.
  */
-export { SipStack, type SipStackEvents, type SipStackStats } from './sip-stack.js';
+export { SipStack, type RoutedRequests, type SipStackEvents, type SipStackStats } from './sip-stack.js';
 export { stackOptionsFromConfig, publicHostFor, STACK_DEFAULTS, type SipStackOptions } from './stack-options.js';
 
 export { SipRequest, SipResponse, SIP_VERSION, type SipMessage } from './message/message.js';

@@ -22,9 +22,10 @@ import type { Dialog, InDialogRequestOptions } from './dialog/dialog.js';
 import { DialogTable } from './dialog/dialog-table.js';
 import { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
 import { SipResponse, type SipRequest } from './message/message.js';
+import { hostAddress, type Uri } from './message/uri.js';
 import { openTransports } from './open-transports.js';
 import { contactFor } from './request-defaults.js';
-import type { SipStackEvents, SipStackStats } from './stack-events.js';
+import type { RoutedRequests, SipStackEvents, SipStackStats } from './stack-events.js';
 import type { SipStackOptions } from './stack-options.js';
 import type { ClientInviteTransaction } from './transaction/client-invite-transaction.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/transaction-layer.js';
@@ -33,7 +34,7 @@ import type { MessageSource, SentInfo, SipProtocol, Target } from './transport/t
 import { UacCore } from './uac-core.js';
 import { UasCore } from './uas-core.js';
 
-export type { SipStackEvents, SipStackStats };
+export type { RoutedRequests, SipStackEvents, SipStackStats };
 
 export class SipStack extends TypedEmitter<SipStackEvents> {
   /** The dialogs the stack tracks (events: created, confirmed, terminated). */
@@ -42,6 +43,7 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
   readonly #retransmitter: Uas2xxRetransmitter;
   readonly #uas: UasCore;
   readonly #uac: UacCore;
+  #proxy: RoutedRequests | null = null;
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -54,7 +56,14 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
     this.#transactions = new TransactionLayer(transport, { timers: options.timers, tryingMs: options.tryingMs }, log);
     this.#retransmitter = new Uas2xxRetransmitter(transport, options.timers, this.#transactions.counter, (res) => this.#uas.onAckTimeout(res), log);
     const common = { transport, dialogs: this.dialogs, events: this as TypedEmitter<SipStackEvents>, log };
-    this.#uas = new UasCore({ ...common, options, retransmitter: this.#retransmitter, contact: (p) => this.contact(p) });
+    this.#uas = new UasCore({
+      ...common,
+      options,
+      retransmitter: this.#retransmitter,
+      contact: (p) => this.contact(p),
+      isLocal: (u) => this.isLocalUri(u),
+      proxy: () => this.#proxy,
+    });
     this.#uac = new UacCore({ ...common, transactions: this.#transactions });
     this.dialogs.on('terminated', (d) => this.#retransmitter.stopForDialog(d.id.callId, d.id.localTag, d.id.remoteTag));
     this.#transactions.on('request', (req, tx, info) => this.#uas.onRequest(req, tx, info));
@@ -108,6 +117,19 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
   contact(protocol: SipProtocol = 'udp'): string {
     const sentBy = this.transport.sentBy(protocol);
     return contactFor({ host: sentBy.host, port: sentBy.port, protocol });
+  }
+
+  /**
+   * True when `uri` names this stack: a sip/sips URI whose host is our public host or a listening
+   * address, and whose port (5060/5061 when absent) is one we listen on.
+   */
+  isLocalUri(uri: Uri): boolean {
+    if (uri.kind !== 'sip') return false;
+    const host = hostAddress(uri.host).toLowerCase();
+    const points = this.listening();
+    const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
+    const hostIsOurs = host === hostAddress(this.options.publicHost).toLowerCase() || points.some((l) => l.address.toLowerCase() === host);
+    return hostIsOurs && points.some((l) => l.port === port);
   }
 
   // ------------------------------------------------------------------ UAS side
@@ -180,6 +202,26 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
    */
   sendAck(ack: SipRequest, target: Target = this.targetFor(ack)): Promise<SentInfo> {
     return this.#uac.sendAck(ack, target);
+  }
+
+  /** Attaches the proxy that may claim requests routed through this stack (see `RoutedRequests`). */
+  attachProxy(proxy: RoutedRequests | null): void {
+    this.#proxy = proxy;
+  }
+
+  /**
+   * Forwards a request as a stateful proxy does (§16.6): a new client transaction with our Via on
+   * top ("the proxy MUST insert a Via header field value into the copy before the existing Via
+   * header field values"). The request goes as the caller built it: no §8.1.1 completion, and
+   * no dialog is tracked from its responses (the dialog belongs to the two ends).
+   */
+  forward(req: SipRequest, target: Target): ClientTransaction {
+    return this.#transactions.sendRequest(req, target);
+  }
+
+  /** Forwards an ACK (for a 2xx) statelessly: our Via with a new branch, no transaction (§16.11, §17). */
+  forwardAck(ack: SipRequest, target: Target): Promise<SentInfo> {
+    return this.#uac.forwardAck(ack, target);
   }
 
   /** Sends a request within a dialog (§12.2.1.1): BYE, re-INVITE, INFO, REFER, UPDATE... */

@@ -32,3 +32,15 @@ export interface SipStackStats {
   dialogs: number;
   pending2xx: number;
 }
+
+/**
+ * A proxy on this stack (`SipStack.attachProxy`). A request whose top Route names this stack and
+ * that goes on from here (RFC 3261 §16.4: "If the first value in the Route header field indicates
+ * this proxy") is offered to it; when it `claims` the request (one of the dialogs it
+ * record-routed), the UAS core leaves the request to `handle`: `tx` is its server transaction, or
+ * null for an ACK. Nothing else is ever forwarded: the stack is no open relay.
+ */
+export interface RoutedRequests {
+  claims(req: SipRequest): boolean;
+  handle(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void;
+}

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../config/logger.js';
 import type { TypedEmitter } from '../../lib/typed-emitter.js';
-import { Dialog } from './dialog/dialog.js';
+import { Dialog, endsSubscription } from './dialog/dialog.js';
 import type { DialogTable } from './dialog/dialog-table.js';
 import { newBranch } from './ids.js';
 import type { SipRequest, SipResponse } from './message/message.js';
@@ -56,12 +56,20 @@ export class UacCore {
     this.completeRequest(req, target.protocol);
     const tx = this.d.transactions.sendRequest(req, target);
     if (req.method === 'INVITE') this.#trackInvite(tx as ClientInviteTransaction, target.protocol);
+    if (req.method === 'NOTIFY') {
+      tx.on('response', (res) => {
+        const dialog = res.status >= 200 && res.status < 300 ? this.d.dialogs.matchResponse(res) : undefined;
+        if (dialog && endsSubscription(req, dialog)) this.d.dialogs.remove(dialog, 'subscription terminated');
+      });
+    }
     if (req.method === 'BYE') {
       const end = (why: string) => {
         const dialog = this.d.dialogs.get({ callId: req.callId, localTag: req.fromTag ?? '', remoteTag: req.toTag ?? '' });
         if (dialog) this.d.dialogs.remove(dialog, why);
       };
-      tx.on('response', (res) => res.status >= 200 && end(`BYE ${res.status}`));
+      // A 401/407 challenge leaves the dialog up: the BYE is retried with credentials in it
+      // (§22.2, §22.3 "the client SHOULD retry the request"; drachtio-srf does, in the dialog).
+      tx.on('response', (res) => res.status >= 200 && res.status !== 401 && res.status !== 407 && end(`BYE ${res.status}`));
       tx.on('timeout', () => end('BYE timed out'));
       tx.on('transportError', () => end('BYE not sent'));
     }
@@ -105,16 +113,27 @@ export class UacCore {
 
   /** See `SipStack.sendAck`. */
   async sendAck(ack: SipRequest, target: Target): Promise<SentInfo> {
-    const sentBy = this.d.transport.sentBy(target.protocol);
-    ack.headers.prepend(
-      'Via',
-      formatVia({ protocol: 'SIP/2.0', transport: viaTransport(target.protocol), host: sentBy.host, port: sentBy.port, params: [{ name: 'rport', value: null }, { name: 'branch', value: newBranch() }] }),
-    );
+    this.#addVia(ack, target);
     if (!ack.headers.has('Max-Forwards')) ack.headers.insertAfter('Via', 'Max-Forwards', '70');
     const sent = await this.d.transport.sendRequest(ack, target);
     const dialog = this.d.dialogs.get({ callId: ack.callId, localTag: ack.fromTag ?? '', remoteTag: ack.toTag ?? '' });
     if (dialog) dialog.lastAck = { cseq: ack.cseq.seq, raw: sent.raw, target: sameHop(sent) };
     return sent;
+  }
+
+  /** See `SipStack.forwardAck`. */
+  forwardAck(ack: SipRequest, target: Target): Promise<SentInfo> {
+    this.#addVia(ack, target);
+    return this.d.transport.sendRequest(ack, target);
+  }
+
+  /** Our Via on top, with a new branch (§8.1.1.7) and the RFC 3581 rport flag. */
+  #addVia(req: SipRequest, target: Target): void {
+    const sentBy = this.d.transport.sentBy(target.protocol);
+    req.headers.prepend(
+      'Via',
+      formatVia({ protocol: 'SIP/2.0', transport: viaTransport(target.protocol), host: sentBy.host, port: sentBy.port, params: [{ name: 'rport', value: null }, { name: 'branch', value: newBranch() }] }),
+    );
   }
 
   /**

@@ -4,11 +4,12 @@
  */
 import type { Logger } from '../../config/logger.js';
 import type { TypedEmitter } from '../../lib/typed-emitter.js';
-import { Dialog } from './dialog/dialog.js';
+import { Dialog, endsSubscription } from './dialog/dialog.js';
 import type { DialogTable } from './dialog/dialog-table.js';
 import type { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
 import { SipResponse, type SipRequest } from './message/message.js';
-import type { SipStackEvents } from './stack-events.js';
+import { parseUri, type Uri } from './message/uri.js';
+import type { RoutedRequests, SipStackEvents } from './stack-events.js';
 import type { SipStackOptions } from './stack-options.js';
 import { ServerInviteTransaction } from './transaction/server-invite-transaction.js';
 import type { ServerTransaction } from './transaction/transaction-layer.js';
@@ -26,6 +27,10 @@ export interface UasCoreDeps {
   events: TypedEmitter<SipStackEvents>;
   /** Our Contact for a transport. */
   contact: (protocol: SipProtocol) => string;
+  /** True when a URI names this stack (see `SipStack.isLocalUri`). */
+  isLocal: (uri: Uri) => boolean;
+  /** The proxy attached to the stack, if any. */
+  proxy: () => RoutedRequests | null;
   log: Logger;
 }
 
@@ -37,10 +42,14 @@ export class UasCore {
     const req = tx.request;
     const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) : undefined;
     const protocol = tx.source.protocol;
-    if (tx instanceof ServerInviteTransaction && res.status >= 200 && res.status < 300 && !res.headers.has('Contact')) {
+    const ok = res.status >= 200 && res.status < 300;
+    const creates = DIALOG_CREATING.has(req.method) && req.toTag === null;
+    // §12.1.1: "The UAS MUST add a Contact header field to the response" that establishes a
+    // dialog (a 2xx to INVITE, SUBSCRIBE or REFER); a 2xx to a re-INVITE carries it too.
+    if ((creates || tx instanceof ServerInviteTransaction) && ok && !res.headers.has('Contact')) {
       res.headers.insertAfter('CSeq', 'Contact', dialog?.localContact || this.d.contact(protocol));
     }
-    if (DIALOG_CREATING.has(req.method) && req.toTag === null && res.status > 100 && res.status < 300 && !res.headers.has('Record-Route')) {
+    if (creates && res.status > 100 && res.status < 300 && !res.headers.has('Record-Route')) {
       // §12.1.1: "the UAS MUST copy all Record-Route header field values from the request into
       // the response ... and MUST maintain the order of those values."
       for (const rr of req.headers.getAll('Record-Route')) res.headers.insertAfter('CSeq', 'Record-Route', rr);
@@ -48,7 +57,12 @@ export class UasCore {
     const sent = tx.respond(res);
     if (tx.lastResponse !== res) return sent; // refused by the state machine
     if (tx instanceof ServerInviteTransaction) this.#afterInviteResponse(tx, res, sent, dialog, protocol);
-    else if (req.method === 'BYE' && res.status >= 200 && res.status < 300 && dialog) this.d.dialogs.remove(dialog, 'BYE answered');
+    else if (req.method === 'BYE' && ok && dialog) this.d.dialogs.remove(dialog, 'BYE answered');
+    else if (creates && ok && !this.d.dialogs.get({ callId: req.callId, localTag: tx.toTag, remoteTag: req.fromTag ?? '' })) {
+      // A 2xx to SUBSCRIBE (or an out-of-dialog REFER) creates a dialog (RFC 6665 §4.4.1, RFC 3515 §2.4.4).
+      const d = Dialog.asUas(req, res, res.headers.get('Contact') ?? this.d.contact(protocol), protocol, this.d.log);
+      if (d) this.d.dialogs.add(d);
+    } else if (ok && dialog && endsSubscription(req, dialog)) this.d.dialogs.remove(dialog, 'subscription terminated');
     return sent;
   }
 
@@ -76,6 +90,11 @@ export class UasCore {
 
   /** A request from the transaction layer: answered here when the RFC says so, else passed on. */
   onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
+    const proxy = this.d.proxy();
+    if (proxy && this.#routedHere(req) && proxy.claims(req)) {
+      proxy.handle(req, tx, info);
+      return;
+    }
     const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) ?? null : null;
     if (!tx) {
       // An ACK that matched no transaction: the ACK of a 2xx (§13.3.1.4). One that acknowledges
@@ -105,6 +124,17 @@ export class UasCore {
     } else {
       this.d.events.emit('request', req, tx, info, dialog);
     }
+  }
+
+  /**
+   * §16.4: the top Route names us (a dialog a proxy on this stack record-routed) and the request
+   * goes on from here: another Route follows, or the Request-URI is not ours. A request routed
+   * to us and addressed to us is the UAS core's.
+   */
+  #routedHere(req: SipRequest): boolean {
+    const routes = req.headers.has('Route') ? req.routes : [];
+    if (routes.length === 0 || !this.d.isLocal(routes[0]!.uri)) return false;
+    return routes.length > 1 || !this.d.isLocal(parseUri(req.uri));
   }
 
   /** True for a retransmission of an INVITE we already answered with 2xx. */
@@ -143,3 +173,4 @@ export class UasCore {
     this.d.events.emit('ackTimeout', res, dialog);
   }
 }
+

@@ -57,6 +57,8 @@ export interface DialogInit {
   protocol: SipProtocol;
   /** CSeq of the INVITE that created the dialog. */
   inviteCSeq: number;
+  /** The method of the request that created the dialog (INVITE, SUBSCRIBE, REFER). */
+  method: string;
 }
 
 export interface DialogEvents extends Record<string, unknown[]> {
@@ -86,6 +88,8 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   readonly protocol: SipProtocol;
   /** CSeq number of the INVITE that created the dialog. */
   readonly initialCSeq: number;
+  /** The method that created the dialog: an INVITE dialog ends with BYE, a SUBSCRIBE one with its subscription (RFC 6665 §4.4.1). */
+  readonly method: string;
   /** CSeq of the last INVITE the local side has to ACK: the initial one (UAC) or our last re-INVITE. */
   inviteCSeq: number;
   /** The ACK we sent for the 2xx of `ack.cseq`, kept to answer 2xx retransmissions (§13.2.2.4). */
@@ -111,6 +115,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
     this.localContact = init.localContact;
     this.protocol = init.protocol;
     this.initialCSeq = init.inviteCSeq;
+    this.method = init.method;
     this.inviteCSeq = init.inviteCSeq;
     this.#state = init.state;
   }
@@ -141,6 +146,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
         localContact,
         protocol,
         inviteCSeq: req.cseq.seq,
+        method: req.method,
       },
       log,
     );
@@ -176,6 +182,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
         localContact: req.headers.get('Contact') ?? '',
         protocol,
         inviteCSeq: req.cseq.seq,
+        method: req.method,
       },
       log,
     );
@@ -322,3 +329,12 @@ function parseRouteUri(route: string): Uri {
   return parseUri(inner);
 }
 
+/**
+ * RFC 6665 §4.4.1: "A subscription is destroyed after a notifier sends a NOTIFY request with a
+ * 'Subscription-State' of 'terminated'"; a dialog that a SUBSCRIBE created has nothing else to
+ * hold it, so it ends when such a NOTIFY is answered with 2xx. (A REFER's subscription inside an
+ * INVITE dialog ends alone: the INVITE dialog stays.)
+ */
+export function endsSubscription(notify: SipRequest, dialog: Dialog): boolean {
+  return notify.method === 'NOTIFY' && dialog.method === 'SUBSCRIBE' && /^\s*terminated\b/i.test(notify.headers.get('Subscription-State') ?? '');
+}

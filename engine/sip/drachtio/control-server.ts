@@ -24,11 +24,31 @@ export interface AppSipFrame {
   message: string;
 }
 
+/**
+ * A `proxy` frame (drachtio-srf lib/drachtio-agent.js `proxy`): `proxy|<txnId>|remainInDialog|
+ * fullResponse|followRedirects|simultaneous or serial|<provisionalTimeout>|<finalTimeout>|<dest>...`
+ * CRLF, then a request line naming the first destination and the app's extra headers.
+ */
+export interface AppProxyFrame {
+  msgId: string;
+  transactionId: string;
+  remainInDialog: boolean;
+  fullResponse: boolean;
+  followRedirects: boolean;
+  simultaneous: boolean;
+  /** `2s`, `1500ms`, or empty. */
+  provisionalTimeout: string;
+  finalTimeout: string;
+  destinations: string[];
+  message: string;
+}
+
 /** What the control server needs from the SIP side. */
 export interface ControlHandler {
   /** Hostports for the authenticate reply, e.g. `tcp/127.0.0.1:5090,udp/127.0.0.1:5090`. */
   hostports(): string;
   onSip(session: AppSession, frame: AppSipFrame): void;
+  onProxy(session: AppSession, frame: AppProxyFrame): void;
   onClosed(session: AppSession): void;
 }
 
@@ -196,6 +216,20 @@ export class ControlServer {
           dialogId: fields[3] ?? '',
           destination: fields[4] ?? '',
           message: body.slice(eol + 2),
+        });
+        return;
+      case 'proxy':
+        this.handler.onProxy(session, {
+          msgId,
+          transactionId: fields[2] ?? '',
+          remainInDialog: fields[3] === 'remainInDialog',
+          fullResponse: fields[4] === 'fullResponse',
+          followRedirects: fields[5] === 'followRedirects',
+          simultaneous: fields[6] === 'simultaneous',
+          provisionalTimeout: fields[7] ?? '',
+          finalTimeout: fields[8] ?? '',
+          destinations: fields.slice(9).filter(Boolean),
+          message: eol === -1 ? '' : body.slice(eol + 2),
         });
         return;
       default:

@@ -5,7 +5,10 @@
  * completed (To tag, Contact, Content-Type) and echoed back, the app's requests completed (Via,
  * Max-Forwards, Call-ID, CSeq, From tag, Contact) and their responses reported, in-dialog
  * requests by dialog id, CANCEL answered by the server and then reported, and a BYE on the app's
- * behalf when our 2xx is never ACKed.
+ * behalf when our 2xx is never ACKed. App headers are written as drachtio-server writes them
+ * (app-headers.ts, header-order.ts); `proxy` frames go to the stateful proxy (proxy.ts); reliable
+ * provisional responses are numbered and resent until PRACK (reliable-provisional.ts). Its
+ * conformance to drachtio-server is tested in test/engine/sip/drachtio/conformance.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../config/logger.js';
@@ -13,6 +16,7 @@ import type { Dialog } from '../dialog/dialog.js';
 import { SipRequest, SipResponse, type SipMessage } from '../message/message.js';
 import { parseMessage, DEFAULT_LIMITS } from '../message/parser.js';
 import { serialize } from '../message/serializer.js';
+import { tagOf, withTag, formatNameAddr } from '../message/name-addr.js';
 import { parseUri } from '../message/uri.js';
 import type { SipStack } from '../sip-stack.js';
 import { ServerInviteTransaction } from '../transaction/server-invite-transaction.js';
@@ -20,7 +24,11 @@ import type { ClientTransactionBase } from '../transaction/client-transaction.js
 import type { ClientTransaction, ServerTransaction } from '../transaction/transaction-layer.js';
 import { requestTarget } from '../transport/routing.js';
 import type { ReceivedInfo, SentInfo } from '../transport/types.js';
-import { ControlServer, type AppSession, type AppSipFrame } from './control-server.js';
+import { ControlServer, type AppProxyFrame, type AppSession, type AppSipFrame } from './control-server.js';
+import { appHeaders } from './app-headers.js';
+import { sofiaOrder } from './header-order.js';
+import { ProxyService } from './proxy.js';
+import { isReliable, ReliableProvisionals } from './reliable-provisional.js';
 import {
   dialogIdOf,
   networkHeader,
@@ -61,6 +69,8 @@ export class DrachtioServer {
   readonly #clientTx = new Map<string, { tx: ClientTransaction; session: AppSession; dialogId: string }>();
   readonly #dialogs = new Map<string, AppDialog>();
   readonly #byStackDialog = new Map<Dialog, AppDialog>();
+  readonly #proxy: ProxyService;
+  readonly #reliable: ReliableProvisionals;
   #port = 0;
 
   constructor(
@@ -73,10 +83,13 @@ export class DrachtioServer {
       {
         hostports: () => this.#hostports(),
         onSip: (session, frame) => this.#onAppSip(session, frame),
+        onProxy: (session, frame) => this.#onProxy(session, frame),
         onClosed: (session) => this.#onSessionClosed(session),
       },
       log,
     );
+    this.#proxy = new ProxyService(stack, log);
+    this.#reliable = new ReliableProvisionals(stack.options.timers.t1, (tx) => this.#unanswerable(tx), log);
     stack.on('request', (req, tx, info, dialog) => this.#onNetworkRequest(req, tx, info, dialog));
     stack.on('cancel', (cancel, invite, info) => this.#onCancel(cancel, invite, info));
     stack.on('ackTimeout', (res, dialog) => this.#onAckTimeout(res, dialog));
@@ -94,11 +107,20 @@ export class DrachtioServer {
   }
 
   /** Live state, for health and leak tests. */
-  stats(): { apps: number; pendingServer: number; pendingClient: number; dialogs: number } {
-    return { apps: this.control.sessions.size, pendingServer: this.#serverTx.size, pendingClient: this.#clientTx.size, dialogs: this.#dialogs.size };
+  stats(): { apps: number; pendingServer: number; pendingClient: number; dialogs: number; proxy: ProxyService['size']; unacked1xx: number } {
+    return {
+      apps: this.control.sessions.size,
+      pendingServer: this.#serverTx.size,
+      pendingClient: this.#clientTx.size,
+      dialogs: this.#dialogs.size,
+      proxy: this.#proxy.size,
+      unacked1xx: this.#reliable.size,
+    };
   }
 
   close(): Promise<void> {
+    this.#proxy.close();
+    this.#reliable.close();
     return this.control.close();
   }
 
@@ -118,6 +140,10 @@ export class DrachtioServer {
     if (dialog) {
       const owner = this.#byStackDialog.get(dialog);
       if (!owner || owner.session.closed) {
+        this.#answer(tx, 481, 'Call/Transaction Does Not Exist');
+        return;
+      }
+      if (req.method === 'PRACK' && !this.#reliable.prack(req)) {
         this.#answer(tx, 481, 'Call/Transaction Does Not Exist');
         return;
       }
@@ -147,6 +173,7 @@ export class DrachtioServer {
 
   /** The stack answered 200 to the CANCEL and 487 to the INVITE; now the app hears of it. */
   #onCancel(cancel: SipRequest, invite: ServerInviteTransaction, info: ReceivedInfo): void {
+    if (this.#proxy.cancel(invite)) return;
     const pending = this.#serverTx.get(invite.id);
     if (!pending) return;
     this.#serverTx.delete(invite.id);
@@ -180,12 +207,23 @@ export class DrachtioServer {
     try {
       if (msg.kind === 'response') this.#appResponse(session, frame, msg);
       else if (frame.dialogId) this.#appInDialogRequest(session, frame, msg);
-      else if (msg.method === 'CANCEL') this.#appCancel(session, frame);
+      else if (msg.method === 'CANCEL') this.#appCancel(session, frame, msg);
       else this.#appNewRequest(session, frame, msg);
     } catch (err) {
       this.log.warn({ err, method: msg.kind === 'request' ? msg.method : msg.status }, 'app message refused');
       session.reply(frame.msgId, ['NO', (err as Error).message]);
     }
+  }
+
+  /** `srf.proxyRequest`: the app hands a network request it has not answered to the proxy. */
+  #onProxy(session: AppSession, frame: AppProxyFrame): void {
+    const pending = this.#serverTx.get(frame.transactionId);
+    if (!pending || pending.session !== session) {
+      session.reply(frame.msgId, ['NOK', `unknown transaction ${frame.transactionId}`]);
+      return;
+    }
+    this.#serverTx.delete(frame.transactionId);
+    this.#proxy.start(session, frame, pending.tx);
   }
 
   #appResponse(session: AppSession, frame: AppSipFrame, app: SipResponse): void {
@@ -197,23 +235,36 @@ export class DrachtioServer {
     const { tx } = pending;
     const req = tx.request;
     const res = this.stack.createResponse(req, app.status, app.reason);
-    for (const f of app.headers.fields()) if (!RESPONSE_OWNED.has(f.key)) res.headers.append(f.name, f.value);
+    const local = this.stack.transport.sentBy(tx.source.protocol);
+    for (const f of appHeaders(app.headers, local).fields()) if (!RESPONSE_OWNED.has(f.key)) res.headers.append(f.name, f.value);
+    // drachtio-srf lets an app choose the To tag (`res.send(200, {headers: {To: 'tag=x'}})`
+    // becomes `to: ...;tag=x`); sofia uses it. Only a request without one can take it.
+    const appTag = req.toTag === null && app.status > 100 ? tagOf(app.to) : null;
+    if (appTag !== null) res.headers.set('To', formatNameAddr(withTag(res.to, appTag)));
     res.body = app.body;
     if (app.body.length > 0 && !res.headers.has('Content-Type')) res.headers.append('Content-Type', 'application/sdp');
     const isInvite = tx instanceof ServerInviteTransaction;
+    if (isInvite && isReliable(res)) this.#reliable.send(tx, res);
+    else if (isInvite && app.status >= 200) this.#reliable.stop(tx);
+    sofiaOrder(res);
     const final = app.status >= 200;
     let dialogId = pending.dialogId;
-    if (isInvite && !dialogId && app.status > 100) {
+    // An INVITE's responses (the dialog may come), and a 2xx to SUBSCRIBE, which makes one.
+    const dialogResponse = !req.toTag && (isInvite ? app.status > 100 : req.method === 'SUBSCRIBE' && app.status >= 200 && app.status < 300);
+    if (dialogResponse && !dialogId) {
       // The dialog id is the caller's From tag (drachtio's form), first shown on this echo.
       dialogId = dialogIdOf(req.callId, req.fromTag ?? '');
       pending.dialogId = dialogId;
     }
     const sent = this.stack.respond(tx, res);
-    if (isInvite && app.status > 100 && app.status < 300 && !req.toTag) this.#trackUasDialog(session, pending, req);
+    if (dialogResponse && app.status < 300) this.#trackUasDialog(session, pending, req);
     if (final) this.#serverTx.delete(frame.transactionId);
     const echoId = !isInvite && !pending.dialogId ? '' : dialogId;
+    // drachtio-server leaves the protocol field empty when echoing a response to a non-INVITE
+    // (traces 02, 08, 09, 10, 11: BYE, INFO, REGISTER, OPTIONS and NOTIFY responses).
+    const meta = (info: SentInfo) => ({ ...this.#sentMeta(info, tx.id, req.method === 'BYE' ? '' : echoId), ...(isInvite ? {} : { protocol: '' as const }) });
     sent.then(
-      (info) => session.reply(frame.msgId, responseSentFields(this.#sentMeta(info, tx.id, req.method === 'BYE' ? '' : echoId)), info.raw.toString('utf8')),
+      (info) => session.reply(frame.msgId, responseSentFields(meta(info)), info.raw.toString('utf8')),
       (err: Error) => session.reply(frame.msgId, ['NO', err.message]),
     );
   }
@@ -239,7 +290,8 @@ export class DrachtioServer {
       session.reply(frame.msgId, ['NO', `unable to find dialog for ${frame.dialogId}`]);
       return;
     }
-    const headers = app.headers.fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
+    const local = this.stack.transport.sentBy(d.dialog.protocol);
+    const headers = appHeaders(app.headers, local).fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
     if (app.body.length > 0 && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'application/sdp']);
     if (app.method === 'ACK') {
       const txnId = randomUUID();
@@ -249,32 +301,37 @@ export class DrachtioServer {
       );
       return;
     }
-    const tx = this.stack.requestInDialog(d.dialog, app.method, { headers, body: app.body });
-    this.#trackClientTx(session, frame.msgId, tx, d.id);
+    const { request, target } = d.dialog.createRequest(app.method, { headers, body: app.body });
+    sofiaOrder(request);
+    this.#trackClientTx(session, frame.msgId, this.stack.sendRequest(request, target), d.id);
   }
 
   /** An app CANCELs its own INVITE: `sip|<INVITE txnId>|` + CANCEL. */
-  #appCancel(session: AppSession, frame: AppSipFrame): void {
+  #appCancel(session: AppSession, frame: AppSipFrame, app: SipRequest): void {
     const pending = this.#clientTx.get(frame.transactionId);
     if (!pending) {
       session.reply(frame.msgId, ['NO', `unknown transaction ${frame.transactionId}`]);
       return;
     }
-    void this.stack.cancel(pending.tx as Parameters<SipStack['cancel']>[0]).then((cancelTx) => {
+    // The app's own headers (a Reason, RFC 3326) ride on the CANCEL; §9.1 fixes the rest.
+    const extra = app.headers.fields().filter((f) => !DIALOG_OWNED.has(f.key)).map((f) => [f.name, f.value] as const);
+    void this.stack.cancel(pending.tx as Parameters<SipStack['cancel']>[0], extra).then((cancelTx) => {
       if (!cancelTx) return session.reply(frame.msgId, ['NO', 'INVITE already answered']);
       cancelTx.on('sent', (sent) => session.reply(frame.msgId, requestSentFields(this.#sentMeta(sent, cancelTx.id, '', 'local')), sent.raw.toString('utf8')));
     });
   }
 
   #appNewRequest(session: AppSession, frame: AppSipFrame, app: SipRequest): void {
-    const req = new SipRequest(app.method, app.uri, app.headers.clone(), app.body);
+    const req = new SipRequest(app.method, app.uri, app.headers, app.body);
     if (req.body.length > 0 && !req.headers.has('Content-Type')) req.headers.append('Content-Type', 'application/sdp');
-    let target = undefined;
+    let target;
     if (frame.destination) {
       const uri = parseUri(frame.destination);
-      target = uri.kind === 'sip' ? requestTarget(uri) ?? undefined : undefined;
+      target = uri.kind === 'sip' ? requestTarget(uri) : null;
       if (!target) throw new Error(`cannot route to ${frame.destination}`);
-    }
+    } else target = this.stack.targetFor(req);
+    req.headers = appHeaders(req.headers, this.stack.transport.sentBy(target.protocol));
+    sofiaOrder(this.stack.completeRequest(req, target.protocol));
     const tx = this.stack.sendRequest(req, target);
     let dialogId = '';
     if (req.method === 'INVITE' || req.method === 'SUBSCRIBE') {
@@ -347,6 +404,12 @@ export class DrachtioServer {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** RFC 3262 §3: a reliable provisional response never PRACKed ends the INVITE with 5xx. */
+  #unanswerable(tx: ServerInviteTransaction): void {
+    this.#serverTx.delete(tx.id);
+    this.#answer(tx, 500, 'Provisional Response Not Acknowledged');
+  }
 
   #answer(tx: ServerTransaction, status: number, reason: string): void {
     this.stack.respond(tx, this.stack.createResponse(tx.request, status, reason)).catch(() => undefined);

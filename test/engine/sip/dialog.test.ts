@@ -189,7 +189,8 @@ test('re-INVITE refreshes the remote target (§12.2.2) and its 2xx waits for its
     ),
     port,
   );
-  await peer.waitFor(isResponse(200, 'INVITE'), 2);
+  // The re-INVITE's own 200 (CSeq 2), not a retransmission of the first one.
+  await peer.waitFor((m) => isResponse(200, 'INVITE')(m) && m.cseq.seq === 2);
   t.is(formatUri(d.remoteTarget), 'sip:moved@127.0.0.1:5999');
   t.is(d.remoteSeq, 2);
   t.is(stack.stats().pending2xx, 1);

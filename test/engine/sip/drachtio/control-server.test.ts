@@ -11,7 +11,7 @@ const HOSTPORTS = 'tcp/127.0.0.1:5090,udp/127.0.0.1:5090';
 
 async function server(secret = 'cymru') {
   const closed: AppSession[] = [];
-  const srv = new ControlServer(secret, { hostports: () => HOSTPORTS, onSip: () => {}, onClosed: (s) => closed.push(s) }, log);
+  const srv = new ControlServer(secret, { hostports: () => HOSTPORTS, onSip: () => {}, onProxy: () => {}, onClosed: (s) => closed.push(s) }, log);
   const port = await srv.listen('127.0.0.1', 0);
   return { srv, port, closed };
 }
