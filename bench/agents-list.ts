@@ -4,7 +4,8 @@
  * the same database file with the same auth check. One response of each must be byte-equal
  * before anything is measured. wrk drives both with the same settings, in alternating rounds
  * (ABBA order) after a warm-up; medians and the engine/Fastify ratio are printed, with the load
- * average after each round.
+ * average after each round. Each round also reads the server's CPU time from /proc: CPU per
+ * request moves less than req/s when other work shares the machine.
  *
  *   npm run bench -- agents-list [rounds=5] [seconds=10] [connections=64] [agents=1000]
  *                                [baseline=<another build's dist/api/main.js>] [prof=<dir>]
@@ -19,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { cpuSeconds } from './lib/cpu-time.js';
 import { fmt, median, table } from './lib/stats.js';
 import { freePort, startServer, type Server } from './lib/proc.js';
 import { wrk, type WrkResult } from './lib/wrk.js';
@@ -34,6 +36,8 @@ interface Contender {
   url: string;
   server: Server;
   results: WrkResult[];
+  /** CPU µs of the server's process per request answered, per round. */
+  cpuUs: number[];
   load: number[];
 }
 
@@ -135,7 +139,7 @@ export async function run(args: string[]): Promise<void> {
   const dbPath = path.join(dir, 'bench.db');
   const contenders: Contender[] = [];
   const add = (name: string, s: { server: Server; url: string }) => {
-    contenders.push({ name, url: `${s.url}/api/v1/agents?limit=20`, server: s.server, results: [], load: [] });
+    contenders.push({ name, url: `${s.url}/api/v1/agents?limit=20`, server: s.server, results: [], cpuUs: [], load: [] });
   };
   const load0 = os.loadavg();
   try {
@@ -171,7 +175,10 @@ export async function run(args: string[]): Promise<void> {
       // ABBA: each server goes first as often as last, so a drift in load hits both alike.
       const order = r % 2 ? [...contenders].reverse() : contenders;
       for (const c of order) {
-        c.results.push(await wrk({ ...opts, url: c.url }));
+        const cpu0 = cpuSeconds(c.server.child.pid!);
+        const r = await wrk({ ...opts, url: c.url });
+        c.cpuUs.push(((cpuSeconds(c.server.child.pid!) - cpu0) * 1e6) / r.requests);
+        c.results.push(r);
         c.load.push(os.loadavg()[0]!);
       }
     }
@@ -194,16 +201,21 @@ export async function run(args: string[]): Promise<void> {
         'p50 ms': fmt(r.p50Ms),
         'p99 ms': fmt(r.p99Ms),
         errors: r.errors,
+        'cpu µs/req': fmt(c.cpuUs[i]!, 0),
         load1: fmt(c.load[i]!),
       })),
     ),
   );
-  const med = (c: Contender) => ({ rps: median(c.results.map((r) => r.rps)), p99: median(c.results.map((r) => r.p99Ms)) });
+  const med = (c: Contender) => ({
+    rps: median(c.results.map((r) => r.rps)),
+    p99: median(c.results.map((r) => r.p99Ms)),
+    cpu: median(c.cpuUs),
+  });
   const peer = med(contenders.find((c) => c.name === 'fastify')!);
   for (const c of contenders) {
     const m = med(c);
-    const ratio = c.name === 'fastify' ? '' : `; ${c.name}/fastify = ${fmt(m.rps / peer.rps)}×`;
-    console.log(`median ${c.name.padEnd(8)} ${fmt(m.rps, 0).padStart(6)} req/s, p99 ${fmt(m.p99)} ms${ratio}`);
+    const ratio = c.name === 'fastify' ? '' : `; ${c.name}/fastify = ${fmt(m.rps / peer.rps)}× req/s, ${fmt(peer.cpu / m.cpu)}× less CPU per request`;
+    console.log(`median ${c.name.padEnd(8)} ${fmt(m.rps, 0).padStart(6)} req/s, p99 ${fmt(m.p99).padStart(7)} ms, ${fmt(m.cpu, 0).padStart(4)} CPU µs/req${ratio}`);
   }
   const all = contenders.flatMap((c) => c.load);
   console.log(
