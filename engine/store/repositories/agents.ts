@@ -64,7 +64,7 @@ export class AgentsRepo extends ScopedRepo<Agent, Row, AgentInput, { status: Age
   readonly #usingWorkflow;
 
   constructor(db: Db) {
-    super(db, 'agents', mapping, { filters: 'AND (@status IS NULL OR status = @status)', filterDefaults: { status: null } });
+    super(db, 'agents', mapping, { filters: { status: 'status = @status' } });
     this.#usingTool = db.prepare<[string, Mode, string], { id: string }>(
       `SELECT id FROM agents WHERE tenant_id = ? AND mode = ?
        AND EXISTS (SELECT 1 FROM json_each(config, '$.toolIds') WHERE value = ?) ORDER BY created_at, id`,
