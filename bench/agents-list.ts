@@ -11,8 +11,8 @@
  *                                [baseline=<another build's dist/api/main.js>] [prof=<dir>]
  *
  * `baseline=` runs another build of the engine in the same rotation, on the same file (before and
- * after figures of a fix under the same load). `prof=` writes a `--cpu-prof` profile of the engine
- * at exit.
+ * after figures of a fix under the same load). `prof=<dir>` writes a `--cpu-prof` profile of each
+ * server at exit (`engine.cpuprofile`, `fastify.cpuprofile`, …).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -143,16 +143,16 @@ export async function run(args: string[]): Promise<void> {
   };
   const load0 = os.loadavg();
   try {
-    const nodeArgs = o.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.prof)}`] : [];
-    const engine = await startEngine(path.join(here, '../api/main.js'), dbPath, nodeArgs);
+    const prof = (name: string) => (o.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.prof)}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+    const engine = await startEngine(path.join(here, '../api/main.js'), dbPath, prof('engine'));
     add('engine', engine);
     const key = await createKey(dbPath);
     await createAgents(engine.url, key, o.agents);
-    if (o.baseline) add('baseline', await startEngine(path.resolve(o.baseline), dbPath));
+    if (o.baseline) add('baseline', await startEngine(path.resolve(o.baseline), dbPath, prof('baseline')));
     const peerPort = await freePort();
     const peer = await startServer(
       process.execPath,
-      [path.join(here, 'peers/fastify-agents.js'), String(peerPort), dbPath],
+      [...prof('fastify'), path.join(here, 'peers/fastify-agents.js'), String(peerPort), dbPath],
       {},
       `http://127.0.0.1:${peerPort}/api/v1/health/live`,
     );
