@@ -1,6 +1,7 @@
 /** Agents: a name, a status and a config (prompt, voice, LLM, tools, workflow…). */
 import { agentConfigSchema, type AgentConfig } from '../../agents/agent-config.js';
 import type { Db } from '../database.js';
+import { jsonColumn } from '../json-column.js';
 import type { Mode } from './api-keys.js';
 import type { Scope } from './scoped.js';
 import { ScopedRepo, type RowMapping } from './scoped-repo.js';
@@ -31,6 +32,8 @@ interface Row {
   updated_at: string;
 }
 
+const readConfig = jsonColumn(agentConfigSchema);
+
 const mapping: RowMapping<Agent, Row> = {
   columns: ['id', 'tenant_id', 'mode', 'name', 'description', 'status', 'config', 'created_at', 'updated_at'],
   toObject: (r) => ({
@@ -40,7 +43,7 @@ const mapping: RowMapping<Agent, Row> = {
     name: r.name,
     description: r.description,
     status: r.status,
-    config: agentConfigSchema.parse(JSON.parse(r.config)),
+    config: readConfig(r.config),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }),
@@ -64,7 +67,7 @@ export class AgentsRepo extends ScopedRepo<Agent, Row, AgentInput, { status: Age
   readonly #usingWorkflow;
 
   constructor(db: Db) {
-    super(db, 'agents', mapping, { filters: 'AND (@status IS NULL OR status = @status)', filterDefaults: { status: null } });
+    super(db, 'agents', mapping, { filters: { status: 'status = @status' } });
     this.#usingTool = db.prepare<[string, Mode, string], { id: string }>(
       `SELECT id FROM agents WHERE tenant_id = ? AND mode = ?
        AND EXISTS (SELECT 1 FROM json_each(config, '$.toolIds') WHERE value = ?) ORDER BY created_at, id`,

@@ -115,9 +115,7 @@ export class CallsRepo {
 
   constructor(db: Db) {
     this.#table = new ScopedTable<Row, ListFilters, SummaryRow>(db, 'calls', {
-      filters: `AND (@status IS NULL OR status = @status) AND (@direction IS NULL OR direction = @direction)
-        AND (@agentId IS NULL OR agent_id = @agentId)`,
-      filterDefaults: { status: null, direction: null, agentId: null },
+      filters: { status: 'status = @status', direction: 'direction = @direction', agentId: 'agent_id = @agentId' },
       timeColumn: 'started_at',
       order: 'started_at DESC, id DESC',
       listColumns: summaryColumns,

@@ -66,8 +66,7 @@ export class ErrorLogsRepo {
 
   constructor(db: Db) {
     this.#table = new ScopedTable<Row, { kind: ErrorKind | null; callId: string | null }>(db, 'error_logs', {
-      filters: 'AND (@kind IS NULL OR kind = @kind) AND (@callId IS NULL OR call_id = @callId)',
-      filterDefaults: { kind: null, callId: null },
+      filters: { kind: 'kind = @kind', callId: 'call_id = @callId' },
       order: 'created_at DESC, id DESC',
     });
     this.#insert = db.prepare<[Omit<Row, 'id'>]>(

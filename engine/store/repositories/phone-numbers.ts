@@ -65,8 +65,7 @@ export class PhoneNumbersRepo extends ScopedRepo<PhoneNumber, Row, PhoneNumberIn
 
   constructor(db: Db) {
     super(db, 'phone_numbers', mapping, {
-      filters: 'AND (@agentId IS NULL OR agent_id = @agentId) AND (@trunkId IS NULL OR trunk_id = @trunkId)',
-      filterDefaults: { agentId: null, trunkId: null },
+      filters: { agentId: 'agent_id = @agentId', trunkId: 'trunk_id = @trunkId' },
     });
     this.#byNumber = db.prepare<[string], Row>('SELECT * FROM phone_numbers WHERE number = ?');
   }

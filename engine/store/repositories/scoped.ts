@@ -1,8 +1,10 @@
 /**
  * What every tenant-owned table shares: rows belong to a tenant and a mode, and a caller sees
- * only its own. `ScopedTable` prepares the scoped get, delete and paged list once; each
- * repository adds its own columns, filters and JSON parsing.
+ * only its own. `ScopedTable` prepares the scoped get and delete once, and the paged list once
+ * per combination of filters in use; each repository adds its own columns, filters and JSON
+ * parsing.
  */
+import type Database from 'better-sqlite3';
 import type { Db } from '../database.js';
 import type { Mode } from './api-keys.js';
 
@@ -25,10 +27,11 @@ export interface TimeRange {
 }
 
 export interface ScopedTableOptions<F extends Record<string, unknown>> {
-  /** Extra `AND …` conditions with named parameters, e.g. `AND (@status IS NULL OR status = @status)`. */
-  filters?: string;
-  /** Every named parameter of `filters`, with its value when the caller omits it (null = no filter). */
-  filterDefaults?: F;
+  /**
+   * Each filter's condition on its named parameter, e.g. `{ status: 'status = @status' }`. A
+   * filter the caller leaves out (undefined or null) adds no condition at all.
+   */
+  filters?: { [K in keyof F]: string };
   /** The column `from`/`to` bound. */
   timeColumn?: string;
   /** ORDER BY of lists; ends with a unique column so pages never overlap. */
@@ -37,28 +40,43 @@ export interface ScopedTableOptions<F extends Record<string, unknown>> {
   listColumns?: string;
 }
 
+/** The page and count statements of one combination of filters. */
+interface PageStatements<ListRow> {
+  list: Database.Statement<[Record<string, unknown>], ListRow>;
+  count: Database.Statement<[Record<string, unknown>], { n: number }>;
+}
+
 export class ScopedTable<Row, F extends Record<string, unknown> = Record<never, never>, ListRow = Row> {
   readonly #get;
   readonly #delete;
-  readonly #list;
-  readonly #count;
-  readonly #defaults: Record<string, unknown>;
+  readonly #db: Db;
+  readonly #table: string;
+  readonly #opts: ScopedTableOptions<F>;
+  /** `[parameter, condition]` of the time range and the filters; a page's mask has bit i for condition i. */
+  readonly #conditions: (readonly [string, string])[];
+  /**
+   * Statements per mask, prepared on first use. Only the conditions a request uses are in its
+   * SQL: `(@status IS NULL OR status = @status)` would make SQLite read every row of the scope
+   * to count them, where `tenant_id = ? AND mode = ?` alone counts from the index.
+   */
+  readonly #pages: (PageStatements<ListRow> | undefined)[] = [];
 
   constructor(db: Db, table: string, opts: ScopedTableOptions<F> = {}) {
     const time = opts.timeColumn ?? 'created_at';
-    const where = `tenant_id = @tenantId AND mode = @mode
-      AND (@from IS NULL OR ${time} >= @from) AND (@to IS NULL OR ${time} < @to) ${opts.filters ?? ''}`;
+    this.#db = db;
+    this.#table = table;
+    this.#opts = opts;
+    this.#conditions = [
+      ['from', `${time} >= @from`],
+      ['to', `${time} < @to`],
+      ...Object.entries<string>(opts.filters ?? {}),
+    ];
     this.#get = db.prepare<[{ id: string; tenantId: string; mode: Mode }], Row>(
       `SELECT * FROM ${table} WHERE id = @id AND tenant_id = @tenantId AND mode = @mode`,
     );
     this.#delete = db.prepare<[{ id: string; tenantId: string; mode: Mode }]>(
       `DELETE FROM ${table} WHERE id = @id AND tenant_id = @tenantId AND mode = @mode`,
     );
-    this.#list = db.prepare<[Record<string, unknown>], ListRow>(
-      `SELECT ${opts.listColumns ?? '*'} FROM ${table} WHERE ${where} ORDER BY ${opts.order ?? 'created_at, id'} LIMIT @limit OFFSET @offset`,
-    );
-    this.#count = db.prepare<[Record<string, unknown>], { n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`);
-    this.#defaults = { from: null, to: null, ...opts.filterDefaults };
   }
 
   get(scope: Scope, id: string): Row | undefined {
@@ -69,11 +87,29 @@ export class ScopedTable<Row, F extends Record<string, unknown> = Record<never, 
     return this.#delete.run({ id, tenantId: scope.tenantId, mode: scope.mode }).changes > 0;
   }
 
-  /** A page of rows matching `filters` (omitted or undefined filters match everything). */
+  /** A page of rows matching `filters` (omitted, undefined or null filters match everything). */
   page(scope: Scope, filters: Partial<F> & TimeRange, limit: number, offset: number): { rows: ListRow[]; total: number } {
     const params: Record<string, unknown> = { tenantId: scope.tenantId, mode: scope.mode, limit, offset };
-    for (const k in this.#defaults) params[k] = (filters as Record<string, unknown>)[k] ?? this.#defaults[k];
-    return { rows: this.#list.all(params), total: this.#count.get(params)!.n };
+    const given = filters as Record<string, unknown>;
+    let mask = 0;
+    for (let i = 0; i < this.#conditions.length; i++) {
+      const name = this.#conditions[i]![0];
+      const v = given[name];
+      if (v === undefined || v === null) continue;
+      params[name] = v;
+      mask |= 1 << i;
+    }
+    const s = (this.#pages[mask] ??= this.#prepare(mask));
+    return { rows: s.list.all(params), total: s.count.get(params)!.n };
+  }
+
+  #prepare(mask: number): PageStatements<ListRow> {
+    const where = ['tenant_id = @tenantId AND mode = @mode', ...this.#conditions.filter((_, i) => mask & (1 << i)).map(([, c]) => c)].join(' AND ');
+    const { listColumns = '*', order = 'created_at, id' } = this.#opts;
+    return {
+      list: this.#db.prepare(`SELECT ${listColumns} FROM ${this.#table} WHERE ${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`),
+      count: this.#db.prepare(`SELECT COUNT(*) AS n FROM ${this.#table} WHERE ${where}`),
+    };
   }
 }
 

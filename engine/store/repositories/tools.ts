@@ -67,8 +67,7 @@ export class ToolsRepo extends ScopedRepo<Tool, Row, ToolInput, { type: ToolActi
 
   constructor(db: Db) {
     super(db, 'tools', mapping, {
-      filters: "AND (@type IS NULL OR action ->> '$.type' = @type)",
-      filterDefaults: { type: null },
+      filters: { type: "action ->> '$.type' = @type" },
     });
     this.#existing = db.prepare<[string, Mode, string], { id: string }>(
       'SELECT id FROM tools WHERE tenant_id = ? AND mode = ? AND id IN (SELECT value FROM json_each(?))',
