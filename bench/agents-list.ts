@@ -20,10 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { cpuSeconds } from './lib/cpu-time.js';
-import { fmt, median, table } from './lib/stats.js';
+import { contender, keyValues, report, runRounds, type Contender } from './lib/http-rounds.js';
 import { freePort, startServer, type Server } from './lib/proc.js';
-import { wrk, type WrkResult } from './lib/wrk.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const exec = promisify(execFile);
@@ -31,23 +29,8 @@ const exec = promisify(execFile);
 /** High enough that the key's limit never trips during a run; the limiter still counts every request. */
 const RATE_LIMIT = 1_000_000_000;
 
-interface Contender {
-  name: string;
-  url: string;
-  server: Server;
-  results: WrkResult[];
-  /** CPU µs of the server's process per request answered, per round. */
-  cpuUs: number[];
-  load: number[];
-}
-
 function options(args: string[]) {
-  const o: Record<string, string> = {};
-  for (const a of args) {
-    const i = a.indexOf('=');
-    if (i < 1) throw new Error(`expected key=value, got "${a}"`);
-    o[a.slice(0, i)] = a.slice(i + 1);
-  }
+  const o = keyValues(args);
   return {
     rounds: Number(o.rounds ?? 5),
     seconds: Number(o.seconds ?? 10),
@@ -139,9 +122,10 @@ export async function run(args: string[]): Promise<void> {
   const dbPath = path.join(dir, 'bench.db');
   const contenders: Contender[] = [];
   const add = (name: string, s: { server: Server; url: string }) => {
-    contenders.push({ name, url: `${s.url}/api/v1/agents?limit=20`, server: s.server, results: [], cpuUs: [], load: [] });
+    contenders.push(contender(name, `${s.url}/api/v1/agents?limit=20`, s.server));
   };
   const load0 = os.loadavg();
+  const rounds = { rounds: o.rounds, seconds: o.seconds, connections: o.connections };
   try {
     const prof = (name: string) => (o.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.prof)}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
     const engine = await startEngine(path.join(here, '../api/main.js'), dbPath, prof('engine'));
@@ -169,57 +153,11 @@ export async function run(args: string[]): Promise<void> {
     const total = (JSON.parse(bodies[0]!) as { total: number }).total;
     console.log(`same body from ${contenders.map((c) => c.name).join(', ')}: ${Buffer.byteLength(bodies[0]!)} bytes, 20 of ${total} agents`);
 
-    const opts = { seconds: o.seconds, connections: o.connections, headers: { 'X-API-Key': key } };
-    for (const c of contenders) await wrk({ ...opts, seconds: 3, url: c.url });
-    for (let r = 0; r < o.rounds; r++) {
-      // ABBA: each server goes first as often as last, so a drift in load hits both alike.
-      const order = r % 2 ? [...contenders].reverse() : contenders;
-      for (const c of order) {
-        const cpu0 = cpuSeconds(c.server.child.pid!);
-        const r = await wrk({ ...opts, url: c.url });
-        c.cpuUs.push(((cpuSeconds(c.server.child.pid!) - cpu0) * 1e6) / r.requests);
-        c.results.push(r);
-        c.load.push(os.loadavg()[0]!);
-      }
-    }
+    await runRounds(contenders, { ...rounds, headers: { 'X-API-Key': key } });
   } finally {
     await Promise.all(contenders.map((c) => c.server.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
-  const load1 = os.loadavg();
-  console.log(
-    `GET /api/v1/agents?limit=20 (X-API-Key, ${o.agents} agents) — wrk -c${o.connections} -t1, ` +
-      `${o.rounds} rounds × ${o.seconds}s, ${os.availableParallelism()} cores`,
-  );
-  table(
-    contenders.flatMap((c) =>
-      c.results.map((r, i) => ({
-        server: c.name,
-        round: i + 1,
-        'req/s': fmt(r.rps, 0),
-        'p50 ms': fmt(r.p50Ms),
-        'p99 ms': fmt(r.p99Ms),
-        errors: r.errors,
-        'cpu µs/req': fmt(c.cpuUs[i]!, 0),
-        load1: fmt(c.load[i]!),
-      })),
-    ),
-  );
-  const med = (c: Contender) => ({
-    rps: median(c.results.map((r) => r.rps)),
-    p99: median(c.results.map((r) => r.p99Ms)),
-    cpu: median(c.cpuUs),
-  });
-  const peer = med(contenders.find((c) => c.name === 'fastify')!);
-  for (const c of contenders) {
-    const m = med(c);
-    const ratio = c.name === 'fastify' ? '' : `; ${c.name}/fastify = ${fmt(m.rps / peer.rps)}× req/s, ${fmt(peer.cpu / m.cpu)}× less CPU per request`;
-    console.log(`median ${c.name.padEnd(8)} ${fmt(m.rps, 0).padStart(6)} req/s, p99 ${fmt(m.p99).padStart(7)} ms, ${fmt(m.cpu, 0).padStart(4)} CPU µs/req${ratio}`);
-  }
-  const all = contenders.flatMap((c) => c.load);
-  console.log(
-    `load average: ${load0.map((l) => fmt(l)).join(' ')} before, ${load1.map((l) => fmt(l)).join(' ')} after; ` +
-      `1-min median over rounds ${fmt(median(all))}`,
-  );
+  report(`GET /api/v1/agents?limit=20 (X-API-Key, ${o.agents} agents)`, contenders, 'fastify', rounds, load0);
 }

@@ -92,12 +92,9 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
   health(): ComponentHealth {
     const missing = this.options.transports.filter((p) => !this.transport.transport(p)?.listening);
     const up = !this.#closing && missing.length === 0;
-    return {
-      status: up ? 'up' : 'down',
-      ...(up ? {} : { error: this.#closing ? 'sip stack closed' : `not listening: ${missing.join(', ')}` }),
-      transports: this.listening(),
-      dialogs: this.dialogs.size,
-    };
+    const h: ComponentHealth = { status: up ? 'up' : 'down', transports: this.listening(), dialogs: this.dialogs.size };
+    if (!up) h.error = this.#closing ? 'sip stack closed' : `not listening: ${missing.join(', ')}`;
+    return h;
   }
 
   /** Live transactions, timers, connections, dialogs and unacknowledged 2xx. */
