@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     await flush(log);
     process.exit(1);
   }
-  log.info({ pid: process.pid }, 'agent studio ready');
+  log.info('agent studio ready');
 
   let stopping = false;
   const stop = (signal: string) => {

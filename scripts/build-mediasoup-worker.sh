@@ -83,5 +83,5 @@ fi
 mkdir -p "$out_dir"
 install -m 0755 build/mediasoup-worker "$bin.tmp"
 mv "$bin.tmp" "$bin"
-log "done: $bin"
+log "done in $((SECONDS / 60))m$((SECONDS % 60))s: $bin"
 echo "$bin"
