@@ -20,7 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { contender, keyValues, report, runRounds, type Contender } from './lib/http-rounds.js';
+import { keyValues } from './lib/args.js';
+import { contender, report, runRounds, type Contender } from './lib/http-rounds.js';
 import { freePort, startServer, type Server } from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { contender, keyValues, report, runRounds } from './lib/http-rounds.js';
+import { keyValues } from './lib/args.js';
+import { contender, report, runRounds } from './lib/http-rounds.js';
 import { freePort, startServer } from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

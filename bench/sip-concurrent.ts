@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { keyValues } from './lib/args.js';
 import { freePort } from './lib/proc.js';
 import { engineErrors, mediaLegs, seedEchoNumber, startEngine, tallyCalls, type CallTally } from './lib/engine.js';
 import { CpuMeter, loadAverage, processTree } from './lib/procfs.js';
@@ -100,7 +101,7 @@ function startSippUas(port: number, mediaPort: number): ChildProcess {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const a = Object.fromEntries(argv.map((x) => x.split('=') as [string, string]));
+  const a = keyValues(argv);
   const ns = (a.calls ?? '200,400,600,800,1000').split(',').map(Number);
   const seconds = Number(a.seconds ?? 60);
   const steps: Step[] = [];

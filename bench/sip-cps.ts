@@ -10,13 +10,15 @@
  * received from the caller and echoed back by mediasoup) and the peak of open media legs.
  *
  * `npm run bench -- sip-cps [rates=50,100,200,...] [seconds=10] [hold=1000] [rounds=1] [only=engine|kamailio]
- *   [sip=embedded,thread] [prof=<dir>] [engine=<main.js>]`
+ *   [sip=embedded,thread] [prof=<dir>] [engine=<main.js>] [node="<node flags>"]`
  * sip: where the engine runs its SIP server (`sip.server`); each mode listed is an engine of its
  * own in the ramp. prof: the engines run with --cpu-prof, profiles written to <dir> at exit.
- * engine: another build's dist/api/main.js, for before/after figures.
+ * engine: another build's dist/api/main.js, for before/after figures. node: flags for the engines'
+ * Node processes (e.g. `node=--trace-gc`, written to each engine's log).
  */
 import os from 'node:os';
 import path from 'node:path';
+import { keyValues } from './lib/args.js';
 import { fmt, median, table } from './lib/stats.js';
 import { engineErrors, mediaLegs, seedEchoNumber, startEngine, tallyCalls, type CallTally, type EngineProcess } from './lib/engine.js';
 import { startKamailio } from './lib/kamailio.js';
@@ -55,12 +57,8 @@ interface Target {
   engine?: EngineProcess;
 }
 
-function parseArgs(args: string[]): Record<string, string> {
-  return Object.fromEntries(args.map((a) => a.split('=') as [string, string]));
-}
-
 export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv);
+  const a = keyValues(argv);
   const rates = (a.rates ?? '50,100,200,300,400,500,600,800,1000,1500,2000,3000').split(',').map(Number);
   const seconds = Number(a.seconds ?? 10);
   const holdMs = Number(a.hold ?? 1000);
@@ -72,7 +70,7 @@ export async function run(argv: string[]): Promise<void> {
   const engines: { mode: string; engine: EngineProcess }[] = [];
   for (const mode of modes) {
     const engine = await startEngine({
-      ...(a.prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] } : {}),
+      nodeArgs: [...(a.node ? a.node.split(' ') : []), ...(a.prof ? ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] : [])],
       ...(a.engine ? { mainJs: a.engine } : {}),
       env: { AS_SIP_SERVER: mode },
     });
