@@ -22,6 +22,7 @@ export type EndReason =
   | 'canceled'
   | 'no_common_codec'
   | 'bad_sdp'
+  | 'no_offer'
   | 'ack_timeout'
   | 'session_timer_expired'
   | 'rtp_timeout'

@@ -116,7 +116,13 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     call.end({ reason: 'canceled', hangupBy: 'caller' });
   });
 
-  // 5. Media: a leg that answers the caller's offer.
+  // 5. Media: a leg that answers the caller's offer. An INVITE without one (a late offer: ours
+  // in the 200, the answer in the ACK, RFC 3261 §13.2.1) is refused, not mistaken for a bad SDP.
+  if (!req.body?.trim()) {
+    reject(488, 'no offer', { Warning: '399 agent-studio "INVITE without SDP (late offer) is not supported"' });
+    call.end({ reason: 'no_offer', hangupBy: 'system' });
+    return;
+  }
   try {
     leg = await deps.media.createSipLeg(req.body, { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log });
   } catch (err) {

@@ -120,6 +120,12 @@ sippTest('an offer with no common codec gets 488, and the attempt is recorded as
   t.like(await newCall(), { status: 'failed', endReason: 'no_common_codec', answeredAt: null });
 });
 
+sippTest('an INVITE without SDP (late offer) gets 488 with a Warning, and the attempt is recorded as failed', async (t) => {
+  const r = await sipp(scenario('inbound-no-offer.xml', {}));
+  t.is(r.code, 0, r.output + r.errors);
+  t.like(await newCall(), { status: 'failed', endReason: 'no_offer', answeredAt: null });
+});
+
 sippTest('OPTIONS outside a dialog is answered 200 with Allow', async (t) => {
   const r = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { file: 'uac-options.xml' } });
   t.is(r.code, 0, r.output + r.errors);
