@@ -40,6 +40,13 @@ const defaultInactivityMs = 30_000;
 /** A phone sends its first packet within tens of ms of the 200 OK; half a second is plenty. */
 const defaultLatchTimeoutMs = 500;
 
+/** What a leg with no offer yet stands on: our offer's codecs at a null address (see createSipLeg). */
+const awaitingAnswer = [
+  'v=0', 'o=- 0 0 IN IP4 0.0.0.0', 's=-', 'c=IN IP4 0.0.0.0', 't=0 0',
+  'm=audio 9 RTP/AVP 0 8 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000',
+  'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', 'a=sendrecv', '',
+].join('\r\n');
+
 export class MediaService {
   readonly #routers = new WeakMap<ms.Worker, Promise<ms.Router>>();
   readonly #ports = new Map<number, RtpPorts>();
@@ -67,11 +74,15 @@ export class MediaService {
    * A leg for an inbound offer: negotiates it (throws `SdpError` or `NoCommonCodecError` before
    * taking any resource), binds an RTP port on the next live worker and returns the leg, whose
    * `answerSdp` is ready. Throws `MediaUnavailableError` when no worker or port is available.
+   *
+   * With no offer (an INVITE without SDP), the leg is ours to offer: send its `offerSdp()`, and
+   * give the answer to `updateRemote`. Until then it stands on a placeholder of what we offer at
+   * a null address: it latches on the peer's first RTP but sends nowhere.
    */
-  async createSipLeg(offerSdp: string, opts: SipLegOptions = {}): Promise<SipLeg> {
+  async createSipLeg(offerSdp: string | null, opts: SipLegOptions = {}): Promise<SipLeg> {
     if (this.#closed) throw new MediaUnavailableError('media service closed');
     const direction = opts.direction ?? 'sendrecv';
-    const offer = negotiateOffer(offerSdp, { direction });
+    const offer = negotiateOffer(offerSdp ?? awaitingAnswer, { direction });
     let worker: ms.Worker;
     try {
       worker = this.pool.pick();

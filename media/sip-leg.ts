@@ -26,7 +26,9 @@ import {
   isNullAddress,
   negotiateOffer,
   SdpOrigin,
+  g711Codecs,
   writeNegotiatedAnswer,
+  writeOffer,
   type AudioCodec,
   type Direction,
   type Negotiation,
@@ -123,6 +125,23 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     return this.negotiation.codec;
   }
 
+  /**
+   * Our offer, for a peer that sent none (RFC 3261 §13.2.1: its INVITE had no SDP, the 2xx
+   * carries our offer and its ACK the answer, which goes to `updateRemote`): PCMU, PCMA and
+   * telephone-event on the leg's port.
+   */
+  offerSdp(): string {
+    return writeOffer(this.#origin, {
+      address: this.#d.sdpAddress,
+      port: this.port,
+      codecs: [g711Codecs.PCMU, g711Codecs.PCMA],
+      telephoneEvent: { payloadType: 101, events: '0-16' },
+      ptime: this.#d.ptime,
+      direction: this.#d.direction,
+      rtcpMux: false,
+    });
+  }
+
   /** Subscribes to the peer's Producer as it is (re)created; returns the unsubscribe. */
   onProducer(listener: (producer: ms.Producer) => void): () => void {
     return this.on('producer', listener);
@@ -175,7 +194,8 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
    * c=0.0.0.0) pauses what we send; resuming restarts it. A new address or port, codec,
    * telephone-event type or rtcp-mux choice re-latches on the same local port. A re-offer with
    * no usable codec or a malformed body throws (`NoCommonCodecError`, `SdpError`) and changes
-   * nothing: the call goes on as before.
+   * nothing: the call goes on as before. The answer to our `offerSdp()` is applied the same way
+   * (the SDP returned is then not sent).
    */
   updateRemote(offerSdp: string): Promise<string> {
     return this.#serial(async () => {

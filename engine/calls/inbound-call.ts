@@ -116,15 +116,11 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     call.end({ reason: 'canceled', hangupBy: 'caller' });
   });
 
-  // 5. Media: a leg that answers the caller's offer. An INVITE without one (a late offer: ours
-  // in the 200, the answer in the ACK, RFC 3261 §13.2.1) is refused, not mistaken for a bad SDP.
-  if (!req.body?.trim()) {
-    reject(488, 'no offer', { Warning: '399 agent-studio "INVITE without SDP (late offer) is not supported"' });
-    call.end({ reason: 'no_offer', hangupBy: 'system' });
-    return;
-  }
+  // 5. Media: a leg that answers the caller's offer, or, for an INVITE without SDP (a late
+  // offer, RFC 3261 §13.2.1), one that offers in our 200 and takes the answer from the ACK.
+  const lateOffer = !req.body?.trim();
   try {
-    leg = await deps.media.createSipLeg(req.body, { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log });
+    leg = await deps.media.createSipLeg(lateOffer ? null : req.body, { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log });
   } catch (err) {
     if (call.ended) return;
     if (err instanceof NoCommonCodecError) {
@@ -158,7 +154,7 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   let dialog: Srf.Dialog;
   try {
     dialog = await deps.srf.createUAS(req, res, {
-      localSdp: mediaLeg.answerSdp,
+      localSdp: lateOffer ? mediaLeg.offerSdp() : mediaLeg.answerSdp,
       headers: timer.kind === 'timer' ? timer.headers : {},
     });
   } catch (err) {
@@ -179,8 +175,33 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     deps.events.append('call.answered', scope, { callId: call.id, agentId: number.agentId, answeredAt });
   });
   wireDialog(deps, call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
+  if (lateOffer) takeAnswer(call, dialog, mediaLeg, log);
   // Until the agent runtime speaks, the agent echoes the caller through mediasoup.
   mediaLeg.echo().catch((err: unknown) => log.error({ err }, 'echo failed'));
+}
+
+/**
+ * The caller's answer to our offer, from its ACK (drachtio-srf records it as the dialog's remote
+ * SDP before emitting 'ack'; it may already be there when the ACK came in the same read as the
+ * 200's echo). An ACK without SDP, or an answer we cannot use, ends the call with BYE.
+ */
+function takeAnswer(call: Call, dialog: Srf.Dialog, leg: SipLeg, log: Logger): void {
+  let taken = false;
+  const take = (sdp: string | undefined) => {
+    if (taken || call.ended) return;
+    taken = true;
+    if (!sdp?.trim()) return hangup(call, 'no_offer');
+    leg.updateRemote(sdp).then(
+      () => log.debug('answer to our offer applied'),
+      (err: unknown) => {
+        log.info({ err: (err as Error).message }, 'answer to our offer refused');
+        hangup(call, err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
+      },
+    );
+  };
+  if (dialog.remote.sdp) take(dialog.remote.sdp);
+  // drachtio-srf's typings give 'ack' a response; it emits the ACK request.
+  else dialog.once('ack', (ack: { body?: string }) => take(ack.body));
 }
 
 /** Finds the dialled number among the candidates, in the tenant of one of the trunks. */

@@ -120,10 +120,22 @@ sippTest('an offer with no common codec gets 488, and the attempt is recorded as
   t.like(await newCall(), { status: 'failed', endReason: 'no_common_codec', answeredAt: null });
 });
 
-sippTest('an INVITE without SDP (late offer) gets 488 with a Warning, and the attempt is recorded as failed', async (t) => {
-  const r = await sipp(scenario('inbound-no-offer.xml', {}));
+sippTest('a late offer (INVITE without SDP): our offer in the 200, the answer in the ACK, the caller\'s audio echoed', async (t) => {
+  const r = await sipp(scenario('inbound-late-offer.xml', { holdMs: 7600 }));
   t.is(r.code, 0, r.output + r.errors);
-  t.like(await newCall(), { status: 'failed', endReason: 'no_offer', answeredAt: null });
+  const call = await newCall();
+  t.like(call, { status: 'completed', endReason: 'caller_hangup' });
+  // The whole recording (236 packets, PCMA, the answer's codec): the first latches, the rest echo.
+  const { packetsReceived, packetsSent } = call.rtpStats;
+  t.log(`RTP from the caller ${packetsReceived}, echoed back ${packetsSent}`);
+  t.true(packetsReceived! >= 230, `received ${packetsReceived}`);
+  t.true(packetsSent! >= packetsReceived! - 2 && packetsSent! <= packetsReceived!, `sent ${packetsSent} of ${packetsReceived}`);
+});
+
+sippTest('a late offer whose ACK has no answer is ended with BYE', async (t) => {
+  const r = await sipp(scenario('inbound-late-offer-no-answer.xml'));
+  t.is(r.code, 0, r.output + r.errors);
+  t.like(await newCall(), { status: 'completed', endReason: 'no_offer', hangupBy: 'system' });
 });
 
 sippTest('OPTIONS outside a dialog is answered 200 with Allow', async (t) => {
