@@ -3,6 +3,8 @@
  * (people). Returns the caller's AuthContext, or throws `authentication_error`. Whether the caller
  * may use a route is decided afterwards by `authorize` (`../http/authorize.ts`).
  */
+import type { ApiKey } from '../../engine/store/repositories/api-keys.js';
+import type { User } from '../../engine/store/repositories/users.js';
 import type { Store } from '../../engine/store/store.js';
 import { nowIso } from '../../engine/store/ids.js';
 import type { Maybe } from '../../lib/maybe.js';
@@ -60,17 +62,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): TokenAuthenticator
       touched.set(k.id, now);
       deps.store.apiKeys.touch(k.id, nowIso());
     }
-    return {
-      kind: 'api_key',
-      tenantId: k.tenantId,
-      role: k.role,
-      mode: k.mode,
-      superAdmin: false,
-      userId: null,
-      apiKeyId: k.id,
-      scopes: k.scopes,
-      rateLimit: k.rateLimit ?? deps.defaultRateLimit,
-    };
+    return apiKeyContext(k, deps.defaultRateLimit);
   };
 
   const fromClaims = (claims: AccessClaims): AuthContext => {
@@ -83,17 +75,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): TokenAuthenticator
     if (deps.store.tenants.get(u.tenantId)?.status !== 'active') {
       throw new AppError('authentication_error', 'Tenant suspended');
     }
-    return {
-      kind: 'user',
-      tenantId: u.tenantId,
-      role: u.role,
-      mode: 'live',
-      superAdmin: u.superAdmin,
-      userId: u.id,
-      apiKeyId: null,
-      scopes: null,
-      rateLimit: deps.defaultRateLimit,
-    };
+    return userContext(u, deps.defaultRateLimit);
   };
 
   const fromToken = (token: string): Maybe<AuthContext> => {
@@ -136,6 +118,36 @@ export function createAuthenticator(deps: AuthenticatorDeps): TokenAuthenticator
     for (const [token, v] of tokenCache) if (v.claims.sid === sessionId) tokenCache.delete(token);
   };
   return authenticate;
+}
+
+/** The caller an API key makes: its tenant, role, mode, scopes and rate limit. */
+export function apiKeyContext(k: ApiKey, defaultRateLimit: number): AuthContext {
+  return {
+    kind: 'api_key',
+    tenantId: k.tenantId,
+    role: k.role,
+    mode: k.mode,
+    superAdmin: false,
+    userId: null,
+    apiKeyId: k.id,
+    scopes: k.scopes,
+    rateLimit: k.rateLimit ?? defaultRateLimit,
+  };
+}
+
+/** The caller a signed-in user makes (users act on live data). */
+export function userContext(u: User, defaultRateLimit: number): AuthContext {
+  return {
+    kind: 'user',
+    tenantId: u.tenantId,
+    role: u.role,
+    mode: 'live',
+    superAdmin: u.superAdmin,
+    userId: u.id,
+    apiKeyId: null,
+    scopes: null,
+    rateLimit: defaultRateLimit,
+  };
 }
 
 function expiryMs(token: string): number {

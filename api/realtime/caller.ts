@@ -7,6 +7,7 @@
  * happens to reconnect.
  */
 import type { Store } from '../../engine/store/store.js';
+import { apiKeyContext, userContext } from '../auth/authenticator.js';
 import { AppError } from '../http/errors.js';
 import type { AuthContext } from '../http/route.js';
 
@@ -55,29 +56,9 @@ export function currentCaller(store: Store, ref: CallerRef, defaultRateLimit: nu
     const k = store.apiKeys.get(ref.tenantId, ref.id);
     if (!k) throw new AppError('authentication_error', 'Invalid API key');
     if (k.revokedAt) throw new AppError('authentication_error', 'API key revoked');
-    return {
-      kind: 'api_key',
-      tenantId: k.tenantId,
-      role: k.role,
-      mode: k.mode,
-      superAdmin: false,
-      userId: null,
-      apiKeyId: k.id,
-      scopes: k.scopes,
-      rateLimit: k.rateLimit ?? defaultRateLimit,
-    };
+    return apiKeyContext(k, defaultRateLimit);
   }
   const u = store.users.get(ref.id);
   if (!u || u.status !== 'active' || u.tenantId !== ref.tenantId) throw new AppError('authentication_error', 'Invalid user');
-  return {
-    kind: 'user',
-    tenantId: u.tenantId,
-    role: u.role,
-    mode: 'live',
-    superAdmin: u.superAdmin,
-    userId: u.id,
-    apiKeyId: null,
-    scopes: null,
-    rateLimit: defaultRateLimit,
-  };
+  return userContext(u, defaultRateLimit);
 }
