@@ -13,7 +13,7 @@ import { Sessions } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import { docsRoutes } from './docs/docs-pages.js';
 import { idempotency } from './middleware/idempotency.js';
-import { rateLimit } from './middleware/rate-limit.js';
+import { RateLimiter, rateLimit } from './middleware/rate-limit.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
@@ -52,6 +52,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
   const sessions = new Sessions(engine.store, tokens, authenticate, log.child({ component: 'auth' }));
+  const limiter = new RateLimiter();
   const realtime = new Realtime({
     events: engine.events,
     store: engine.store,
@@ -59,6 +60,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     authenticate,
     settings: config.realtime,
     defaultRateLimit: DEFAULT_RATE_LIMIT,
+    limiter,
     validate: config.env !== 'production',
     log,
   });
@@ -106,7 +108,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         maxBodyBytes: config.http.maxBodyBytes,
         authenticate: realtime.authenticator(),
         // Rate limiting first, so every request counts, even one that idempotency answers.
-        middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT }), idempotency(engine.store)],
+        middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT, limiter }), idempotency(engine.store)],
         validateResponses: config.env !== 'production',
       },
       (app) => realtime.mount(app),

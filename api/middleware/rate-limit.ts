@@ -21,6 +21,7 @@
  */
 import type { Middleware } from '../http/adapter.js';
 import { AppError } from '../http/errors.js';
+import type { AuthContext } from '../http/route.js';
 
 /** Limits are requests per minute (the reference's unit). */
 const WINDOW_MS = 60_000;
@@ -33,12 +34,84 @@ interface Window {
   count: number;
 }
 
-export interface RateLimitOptions {
-  /** Requests per minute on `limitByIp` routes, per client address. */
-  publicLimit: number;
+export interface RateLimiterOptions {
   maxTracked?: number;
   /** Clock, in ms. */
   now?: () => number;
+}
+
+/** One request counted against a caller's window (see the file comment). */
+export interface Verdict {
+  allowed: boolean;
+  limit: number;
+  /** Requests left in the window after this one. */
+  remaining: number;
+  /** When the window closes, in ms since the epoch. */
+  resetMs: number;
+  /** Seconds until the window closes (at least 1), for Retry-After. */
+  retryAfter: number;
+}
+
+/**
+ * The windows of every caller, shared by everything a caller does (REST requests and WebSocket
+ * frames count against one budget). `tracked` is the number of open windows, for tests of the
+ * memory bound.
+ */
+export class RateLimiter {
+  readonly #windows = new Map<string, Window>();
+  readonly #maxTracked: number;
+  readonly #now: () => number;
+
+  constructor(opts: RateLimiterOptions = {}) {
+    this.#maxTracked = opts.maxTracked ?? DEFAULT_MAX_TRACKED;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  get tracked(): number {
+    return this.#windows.size;
+  }
+
+  /** Counts one request of `key` against `limit` a minute; a refused one is not counted. */
+  take(key: string, limit: number): Verdict {
+    const t = this.#now();
+    let w = this.#windows.get(key);
+    if (!w || t - w.start >= WINDOW_MS) {
+      if (w) this.#windows.delete(key);
+      w = { start: t, count: 0 };
+      this.#windows.set(key, w);
+      this.#sweep(t);
+    }
+    const resetMs = w.start + WINDOW_MS;
+    const retryAfter = Math.max(1, Math.ceil((resetMs - t) / 1000));
+    if (w.count >= limit) return { allowed: false, limit, remaining: 0, resetMs, retryAfter };
+    w.count++;
+    return { allowed: true, limit, remaining: limit - w.count, resetMs, retryAfter };
+  }
+
+  /** Drops windows that have closed; they sit at the front, oldest first. */
+  #sweep(t: number): void {
+    for (const [k, w] of this.#windows) {
+      if (t - w.start < WINDOW_MS && this.#windows.size <= this.#maxTracked) break;
+      this.#windows.delete(k);
+    }
+  }
+}
+
+/** The budget an authenticated caller spends: its API key's, or its user's. */
+export function callerKey(auth: AuthContext): string {
+  return auth.apiKeyId ? `k:${auth.apiKeyId}` : `u:${auth.userId ?? ''}`;
+}
+
+/** The error a refused request answers with (429 over HTTP, an `error` frame over WebSocket). */
+export function rateLimitError(v: Verdict, headers?: Record<string, string>): AppError {
+  return new AppError('rate_limit_exceeded', `Rate limit of ${v.limit} requests per minute exceeded; retry in ${v.retryAfter} s`, [], headers);
+}
+
+export interface RateLimitOptions extends RateLimiterOptions {
+  /** Requests per minute on `limitByIp` routes, per client address. */
+  publicLimit: number;
+  /** The windows to count in (shared with the WebSocket); a new one when omitted. */
+  limiter?: RateLimiter;
 }
 
 /**
@@ -46,23 +119,12 @@ export interface RateLimitOptions {
  * open window, for tests of the memory bound.
  */
 export function rateLimit(opts: RateLimitOptions): Middleware & { readonly tracked: number } {
-  const windows = new Map<string, Window>();
-  const maxTracked = opts.maxTracked ?? DEFAULT_MAX_TRACKED;
-  const now = opts.now ?? Date.now;
-
-  /** Drops windows that have closed; they sit at the front, oldest first. */
-  const sweep = (t: number) => {
-    for (const [k, w] of windows) {
-      if (t - w.start < WINDOW_MS && windows.size <= maxTracked) break;
-      windows.delete(k);
-    }
-  };
-
+  const limiter = opts.limiter ?? new RateLimiter(opts);
   const mw = ((ctx, next) => {
     let key: string;
     let limit: number;
     if (ctx.auth) {
-      key = ctx.auth.apiKeyId ? `k:${ctx.auth.apiKeyId}` : `u:${ctx.auth.userId ?? ''}`;
+      key = callerKey(ctx.auth);
       limit = ctx.auth.rateLimit;
     } else if (ctx.route.limitByIp) {
       key = `ip:${ctx.req.ip}`;
@@ -70,29 +132,14 @@ export function rateLimit(opts: RateLimitOptions): Middleware & { readonly track
     } else {
       return next();
     }
-    const t = now();
-    let w = windows.get(key);
-    if (!w || t - w.start >= WINDOW_MS) {
-      if (w) windows.delete(key);
-      w = { start: t, count: 0 };
-      windows.set(key, w);
-      sweep(t);
-    }
-    const resetMs = w.start + WINDOW_MS;
+    const v = limiter.take(key, limit);
     const h = ctx.responseHeaders;
     h['x-ratelimit-limit'] = String(limit);
-    h['x-ratelimit-reset'] = String(Math.ceil(resetMs / 1000));
-    if (w.count >= limit) {
-      h['x-ratelimit-remaining'] = '0';
-      const retryAfter = Math.max(1, Math.ceil((resetMs - t) / 1000));
-      throw new AppError('rate_limit_exceeded', `Rate limit of ${limit} requests per minute exceeded; retry in ${retryAfter} s`, [], {
-        'retry-after': String(retryAfter),
-      });
-    }
-    w.count++;
-    h['x-ratelimit-remaining'] = String(limit - w.count);
+    h['x-ratelimit-reset'] = String(Math.ceil(v.resetMs / 1000));
+    h['x-ratelimit-remaining'] = String(v.remaining);
+    if (!v.allowed) throw rateLimitError(v, { 'retry-after': String(v.retryAfter) });
     return next();
   }) as Middleware & { tracked: number };
-  Object.defineProperty(mw, 'tracked', { get: () => windows.size });
+  Object.defineProperty(mw, 'tracked', { get: () => limiter.tracked });
   return mw;
 }

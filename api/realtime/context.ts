@@ -3,6 +3,7 @@ import type { Logger } from '../../config/logger.js';
 import type { Config } from '../../config/schema.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 import type { Connections } from './connections.js';
 import type { EventHub } from './event-hub.js';
 
@@ -14,5 +15,7 @@ export interface RealtimeContext {
   settings: Config['realtime'];
   /** Requests per minute of callers without their own limit (for re-checked callers). */
   defaultRateLimit: number;
+  /** The callers' request budgets, shared with the REST API: WebSocket requests spend them too. */
+  limiter: RateLimiter;
   log: Logger;
 }

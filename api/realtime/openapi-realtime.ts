@@ -26,8 +26,11 @@ const wsDescription = [
   'Commands, each with a request id answered by `reply` or `error`: `hangup` ends a live call;',
   '`say`, `transfer`, `dtmf` and `mute` answer `not_implemented` (501) in this version. Another',
   "tenant's call answers `not_found`. A malformed frame gets an `error` (`validation_error`) and",
-  'the connection stays open. A connection whose key is revoked, user disabled, session signed',
-  'out or access token expired is closed 4401 at the next heartbeat.',
+  'the connection stays open. Every frame but `auth` and `ping` spends the caller\'s rate limit,',
+  'the same budget as its REST requests; past it the frame gets an `error` (`rate_limit_exceeded`,',
+  'the seconds to wait in its message) and is not carried out. A connection whose key is',
+  'revoked, user disabled, session signed out or access token expired is closed 4401 at the next',
+  'heartbeat.',
 ].join('\n');
 
 /** The documented operation; reached only by requests that are not WebSocket upgrades. */

@@ -14,6 +14,7 @@ import type { RealtimeContext } from './context.js';
 import { EventHub } from './event-hub.js';
 import { wsRoute } from './openapi-realtime.js';
 import { SSE_PATH, sseRoutes } from './sse.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 import { EventTickets } from './tickets.js';
 import { mountWebSocket } from './ws-server.js';
 
@@ -26,6 +27,8 @@ export interface RealtimeOptions {
   authenticate: Authenticator;
   settings: Config['realtime'];
   defaultRateLimit: number;
+  /** The REST API's rate limiter, so WebSocket requests count against the same budgets. */
+  limiter: RateLimiter;
   /** Check outgoing frames and events against their schemas (tests, development). */
   validate: boolean;
   log: Logger;
@@ -50,6 +53,7 @@ export class Realtime {
       connections: this.connections,
       settings: o.settings,
       defaultRateLimit: o.defaultRateLimit,
+      limiter: o.limiter,
       log,
     };
   }

@@ -10,6 +10,9 @@
  * - A frame that is not JSON, is binary or does not match its schema gets an `error` frame
  *   (`validation_error`, with the id when it could be read); the connection stays open.
  * - More than `realtime.maxBufferedBytes` unread: close 1008 `slow_consumer` and a log line.
+ * - Every frame but `auth` and `ping` counts against the caller's rate limit, the same budget as
+ *   its REST requests; past it, the frame gets an `error` frame (`rate_limit_exceeded`, with the
+ *   seconds to wait) and is not carried out.
  * - On every heartbeat the caller is checked again: a revoked key, disabled user, suspended tenant,
  *   signed-out session or expired access token closes 4401.
  */
@@ -17,6 +20,7 @@ import type { Logger } from '../../config/logger.js';
 import type { Authenticator } from '../http/adapter.js';
 import { authorize } from '../http/authorize.js';
 import { AppError, toErrorResponse } from '../http/errors.js';
+import { callerKey, rateLimitError } from '../middleware/rate-limit.js';
 import type { AuthContext, RequestInfo } from '../http/route.js';
 import { callerRef, currentCaller, type CallerRef } from './caller.js';
 import { runCommand, type CommandDeps } from './commands.js';
@@ -138,6 +142,11 @@ export class WsSession implements Connection {
     }
     const auth = this.#auth;
     try {
+      // Requests spend the caller's REST budget; pings (keep-alives) are free.
+      if (frame.type !== 'ping') {
+        const v = this.o.ctx.limiter.take(callerKey(auth), auth.rateLimit);
+        if (!v.allowed) throw rateLimitError(v);
+      }
       switch (frame.type) {
         case 'auth':
           throw new AppError('conflict', 'Already authenticated');

@@ -277,6 +277,22 @@ test('commands: not_found for unknown and foreign calls, conflict for an ended c
   await Promise.all([ws, viewer, readOnly, noEvents].map((c) => c.close()));
 });
 
+test('WebSocket requests spend the key\'s rate limit, shared with REST; pings are free', async (t) => {
+  const { tenantId } = await tenant();
+  const key = mintKey(r.app, tenantId, { rateLimit: 3 });
+  const ws = await connect(key);
+  for (let i = 1; i <= 3; i++) t.like(await ws.request({ type: 'subscribe', id: i, topics: ['tenant'] }), { type: 'reply', id: i });
+  const refused = await ws.request({ type: 'subscribe', id: 4, topics: ['tenant'] });
+  t.like(refused, { type: 'error', id: 4, error: { code: 'rate_limit_exceeded', details: [] } });
+  t.regex(String((refused['error'] as { message?: unknown } | undefined)?.message), /^Rate limit of 3 requests per minute exceeded; retry in \d+ s$/);
+  t.like(await ws.request({ type: 'hangup', id: 5, callId: 'call_x' }), { type: 'error', id: 5, error: { code: 'rate_limit_exceeded' } });
+  t.like(await ws.request({ type: 'ping', id: 6 }), { type: 'reply', id: 6, result: { pong: true } });
+  const rest = await fetch(`http://127.0.0.1:${port()}/api/v1/agents`, { headers: { 'x-api-key': key } });
+  t.is(rest.status, 429);
+  t.is(rest.headers.get('x-ratelimit-remaining'), '0');
+  await ws.close();
+});
+
 test('a revoked key or a signed-out session has its connection closed 4401 at the next heartbeat', async (t) => {
   const seeded = await seedTenant(r.app);
   const key = mintKey(r.app, seeded.tenantId, {});
