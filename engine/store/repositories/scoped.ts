@@ -46,6 +46,9 @@ interface PageStatements<ListRow> {
   count: Database.Statement<[Record<string, unknown>], { n: number }>;
 }
 
+/** Totals remembered per table before the memory starts over. */
+const MAX_REMEMBERED_TOTALS = 10_000;
+
 export class ScopedTable<Row, F extends Record<string, unknown> = Record<never, never>, ListRow = Row> {
   readonly #get;
   readonly #delete;
@@ -60,6 +63,11 @@ export class ScopedTable<Row, F extends Record<string, unknown> = Record<never, 
    * to count them, where `tenant_id = ? AND mode = ?` alone counts from the index.
    */
   readonly #pages: (PageStatements<ListRow> | undefined)[] = [];
+  /** The table's version (migration 0005), when it has one: totals are then remembered per version. */
+  readonly #version: Database.Statement<[], { version: number }> | null;
+  /** Totals by filter combination and values, valid while the version is `#totalsVersion`. */
+  #totals = new Map<string, number>();
+  #totalsVersion = -1;
 
   constructor(db: Db, table: string, opts: ScopedTableOptions<F> = {}) {
     const time = opts.timeColumn ?? 'created_at';
@@ -71,6 +79,10 @@ export class ScopedTable<Row, F extends Record<string, unknown> = Record<never, 
       ['to', `${time} < @to`],
       ...Object.entries<string>(opts.filters ?? {}),
     ];
+    const versioned =
+      db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'table_versions'").get() !== undefined &&
+      db.prepare('SELECT 1 FROM table_versions WHERE name = ?').get(table) !== undefined;
+    this.#version = versioned ? db.prepare<[], { version: number }>(`SELECT version FROM table_versions WHERE name = '${table}'`) : null;
     this.#get = db.prepare<[{ id: string; tenantId: string; mode: Mode }], Row>(
       `SELECT * FROM ${table} WHERE id = @id AND tenant_id = @tenantId AND mode = @mode`,
     );
@@ -100,7 +112,26 @@ export class ScopedTable<Row, F extends Record<string, unknown> = Record<never, 
       mask |= 1 << i;
     }
     const s = (this.#pages[mask] ??= this.#prepare(mask));
-    return { rows: s.list.all(params), total: s.count.get(params)!.n };
+    return { rows: s.list.all(params), total: this.#total(s, mask, params) };
+  }
+
+  /** COUNT(*) of a page's scope and filters; remembered while the table's version stands. */
+  #total(s: PageStatements<ListRow>, mask: number, params: Record<string, unknown>): number {
+    if (!this.#version) return s.count.get(params)!.n;
+    const version = this.#version.get()!.version;
+    if (version !== this.#totalsVersion || this.#totals.size >= MAX_REMEMBERED_TOTALS) {
+      this.#totals = new Map();
+      this.#totalsVersion = version;
+    }
+    const values: unknown[] = [mask, params['tenantId'], params['mode']];
+    for (const [name] of this.#conditions) if (name in params) values.push(params[name]);
+    const key = JSON.stringify(values);
+    let n = this.#totals.get(key);
+    if (n === undefined) {
+      n = s.count.get(params)!.n;
+      this.#totals.set(key, n);
+    }
+    return n;
   }
 
   #prepare(mask: number): PageStatements<ListRow> {
