@@ -13,15 +13,7 @@ import { SipRequest, type SipResponse } from '../message/message.js';
  * being acknowledged had Route header fields, those header fields MUST appear in the ACK."
  */
 export function ackForNon2xx(invite: SipRequest, res: SipResponse): SipRequest {
-  const h = new Headers();
-  h.append('Via', invite.headers.getList('Via')[0]!);
-  h.append('Max-Forwards', '70');
-  h.append('From', invite.header('From'));
-  h.append('To', res.header('To'));
-  h.append('Call-ID', invite.callId);
-  h.append('CSeq', `${invite.cseq.seq} ACK`);
-  for (const r of invite.headers.getAll('Route')) h.append('Route', r);
-  return new SipRequest('ACK', invite.uri, h);
+  return derived(invite, 'ACK', res.header('To'));
 }
 
 /**
@@ -33,14 +25,22 @@ export function ackForNon2xx(invite: SipRequest, res: SipResponse): SipRequest {
  * `extra` headers (a Reason, say) are appended.
  */
 export function cancelFor(invite: SipRequest, extra: readonly (readonly [string, string])[] = []): SipRequest {
+  return derived(invite, 'CANCEL', invite.header('To'), extra);
+}
+
+/**
+ * What ACK for a non-2xx and CANCEL share: the INVITE's Request-URI, top Via, From, Call-ID, CSeq
+ * number and Routes, with their own method and To.
+ */
+function derived(invite: SipRequest, method: 'ACK' | 'CANCEL', to: string, extra: readonly (readonly [string, string])[] = []): SipRequest {
   const h = new Headers();
   h.append('Via', invite.headers.getList('Via')[0]!);
   h.append('Max-Forwards', '70');
   h.append('From', invite.header('From'));
-  h.append('To', invite.header('To'));
+  h.append('To', to);
   h.append('Call-ID', invite.callId);
-  h.append('CSeq', `${invite.cseq.seq} CANCEL`);
+  h.append('CSeq', `${invite.cseq.seq} ${method}`);
   for (const r of invite.headers.getAll('Route')) h.append('Route', r);
   for (const [n, v] of extra) h.append(n, v);
-  return new SipRequest('CANCEL', invite.uri, h);
+  return new SipRequest(method, invite.uri, h);
 }
