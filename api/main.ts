@@ -1,10 +1,12 @@
 /**
  * The engine process: load settings, start, and stop gracefully on SIGTERM/SIGINT.
- * Exit codes: 0 clean stop, 1 failed start or unclean stop, 78 bad configuration (EX_CONFIG).
+ * Exit codes: 0 clean stop, 1 failed start or unclean stop, 70 stopped after repeated escaped
+ * errors (EX_SOFTWARE, see process-faults.ts), 78 bad configuration (EX_CONFIG).
  */
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../config/logger.js';
 import { startApp } from './app.js';
+import { EX_SOFTWARE, ProcessFaults } from './process-faults.js';
 
 const EX_CONFIG = 78;
 
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   log.info('agent studio ready');
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
       async () => {
         log.info('stopped');
         await flush(log);
-        process.exit(0);
+        process.exit(code);
       },
       async (err: unknown) => {
         log.error({ err }, 'shutdown failed');
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       },
     );
   };
+  new ProcessFaults({ log, onTooMany: () => stop('faults', EX_SOFTWARE) }).install();
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

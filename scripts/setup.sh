@@ -20,10 +20,10 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 pkgs=(g++ make python3 pkg-config meson ninja-build libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 case "$profile" in
   start) ;;
-  # Real peers for the tests: SIPp and baresip (SIP), Debian chromium (docs pages, softphone).
-  test) pkgs+=(sip-tester baresip-core chromium) ;;
+  # Real peers for the tests: SIPp and baresip (SIP), SIPVicious (scanners), Debian chromium (docs pages, softphone).
+  test) pkgs+=(sip-tester baresip-core chromium sipvicious) ;;
   # Peers for the benchmarks: Kamailio (SIP), wrk (HTTP); plus the test peers.
-  bench) pkgs+=(sip-tester baresip-core chromium kamailio wrk) ;;
+  bench) pkgs+=(sip-tester baresip-core chromium sipvicious kamailio wrk) ;;
   *) log "unknown profile '$profile' (start|test|bench)"; exit 2 ;;
 esac
 

@@ -90,13 +90,15 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], opts
     const declaredErrors = opts.validateResponses ? new Set<string>(routeErrors(route)) : undefined;
     const register = { get: app.get, post: app.post, put: app.put, patch: app.patch, delete: app.del }[route.method];
     register.call(app, route.path, (res: HttpResponse, req: HttpRequest) => {
+      // Raw segments: decoding can throw (a malformed escape), so it happens inside the request's
+      // error boundary (`call`), never here in the uWS callback.
       const params: Record<string, string> = {};
-      names.forEach((n, i) => (params[n] = decodeURIComponent(req.getParameter(i) ?? '')));
-      handle(res, req, route, params, opts, declaredErrors);
+      names.forEach((n, i) => (params[n] = req.getParameter(i) ?? ''));
+      guard(res, opts.log, () => handle(res, req, route, params, opts, declaredErrors));
     });
   }
   const patterns = routes.map((r) => ({ re: pathRegex(r.path), method: r.method }));
-  app.any('/*', (res, req) => {
+  app.any('/*', (res, req) => guard(res, opts.log, () => {
     const info = new IncomingRequest(res, req);
     const url = info.url;
     const allowed = [...new Set(patterns.filter((p) => p.re.test(url)).map((p) => p.method.toUpperCase()))];
@@ -105,7 +107,47 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], opts
       : new AppError('not_found', `No route for ${info.method} ${url}`);
     const out = toErrorResponse(err);
     write(res, { aborted: false }, { status: out.status, body: out.body, headers: out.headers }, info.requestId);
-  });
+  }));
+}
+
+/**
+ * The last line of defence around a uWS callback: an exception escaping one would end the
+ * process (uWS calls back from native code). Whatever escapes `handle`'s own boundary is logged
+ * and answered with `internal_error`, if the response is still open.
+ */
+function guard(res: HttpResponse, log: Logger, run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    log.error({ err }, 'request handler threw outside its error boundary');
+    try {
+      respondWithError(res, err, `${idPrefix}-${(++idCounter).toString(36)}`);
+    } catch {
+      // The response was already written or aborted: nothing more to say to this client.
+    }
+  }
+}
+
+/**
+ * Path segments as uWS gives them are still percent-encoded. A malformed escape (`%`, `%ZZ`,
+ * `%C0%AF`) names no resource, so it is `not_found`, like any other path parameter that fails
+ * its schema.
+ */
+function decodeParams(raw: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in raw) {
+    const v = raw[k]!;
+    if (!v.includes('%')) {
+      out[k] = v;
+      continue;
+    }
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      throw new AppError('not_found');
+    }
+  }
+  return out;
 }
 
 /** Request ids: a per-process prefix and a counter (cheaper than a UUID per request). */
@@ -213,7 +255,7 @@ function handle(
   const call = (rawBody: Buffer | null): Maybe<Result> => {
     if (route.auth !== false) authorize(mctx.auth as AuthContext, route.auth);
     const ctx = new Context(
-      parse(route.params, params, 'params', 'not_found'),
+      parse(route.params, decodeParams(params), 'params', 'not_found'),
       parse(route.query, queryObject(info.query), 'query'),
       route.body ? parse(route.body, parseJson(rawBody, info.headers), 'body') : undefined,
       mctx,

@@ -54,11 +54,20 @@ export class InboundAuth {
 export function dialledCandidates(requestUri: string, to: string): string[] {
   const user = uriUser(requestUri) ?? uriUser(to);
   if (!user) return [];
-  const clean = decodeURIComponent(user.split(';')[0]!).replace(/[\s().-]/g, '');
+  const clean = safeDecode(user.split(';')[0]!).replace(/[\s().-]/g, '');
   const out = [clean];
   if (/^\d{8,15}$/.test(clean)) out.push(`+${clean}`);
   if (/^\+\d{8,15}$/.test(clean)) out.push(clean.slice(1));
   return out;
+}
+
+/** A malformed escape (`%ZZ`) in a dialled user is kept as sent: it then matches no number (404). */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function uriUser(s: string): string | undefined {

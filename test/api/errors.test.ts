@@ -120,3 +120,17 @@ test('a crash is 500 internal_error with a generic message; the cause is logged,
   t.regex(entry!.err!.message, /database connection is not open/);
   t.regex(entry!.err!.stack, /at /);
 });
+
+// The outside test's first finding: one malformed escape in a path parameter ended the process
+// (an uncaught URIError from decodeURIComponent in the uWS callback).
+test('a malformed percent-escape in a path parameter: 401 unsigned, 404 signed, and the process lives', async (t) => {
+  for (const path of ['/api/v1/agents/%', '/api/v1/agents/%E0%A4%A', '/api/v1/users/%C0%AF', '/api/v1/tools/%ZZ/test']) {
+    const method = path.endsWith('/test') ? 'POST' : 'GET';
+    assertError(t, await r.req(method, path), 'authentication_error', 'Missing credentials: send X-API-Key or Authorization: Bearer');
+    const body = method === 'POST' ? { body: {} } : {};
+    assertError(t, await r.req(method, path, { headers: admin(), ...body }), 'not_found', 'Resource not found');
+  }
+  // A well-formed escape still decodes: the id is looked up (and not found) as text.
+  assertError(t, await r.req('GET', '/api/v1/agents/%41', { headers: admin() }), 'not_found', 'Resource not found');
+  t.is((await r.req('GET', '/api/v1/health/live')).status, 200);
+});
