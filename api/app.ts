@@ -71,7 +71,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...apiKeyRoutes(engine.store),
     ...tenantRoutes(engine.store),
     ...userRoutes(engine.store, sessions),
-    ...resourceRoutes(engine.store),
+    ...resourceRoutes(engine.store, engine.events),
     ...realtime.routes(),
   ];
   const openapi = JSON.stringify(
