@@ -18,7 +18,9 @@ import type { RouteDef } from '../http/route.js';
 import { access, editors } from './access.js';
 import { crudRoutes, invalidBody, resourceShape, timestampsShape, withoutTenant } from './crud.js';
 
-const agentStatus = z.enum(['active', 'inactive']);
+/** What `status` does in this version (call control does not read it yet). */
+const STATUS_EFFECT = '`inactive` is only a label in this version: calls to the agent’s numbers are still answered';
+const agentStatus = z.enum(['active', 'inactive']).meta({ description: STATUS_EFFECT });
 const name = z.string().trim().min(1).max(200);
 const description = z.string().max(2000).nullable().optional();
 
@@ -37,7 +39,7 @@ const createBody = z
   .strictObject({
     name,
     description,
-    status: agentStatus.optional().meta({ description: 'default active' }),
+    status: agentStatus.optional().meta({ description: `Default active. ${STATUS_EFFECT}` }),
     config: agentConfigSchema.prefault({} as z.input<typeof agentConfigSchema>),
   })
   .meta({ id: 'AgentCreate' });
