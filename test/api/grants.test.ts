@@ -108,10 +108,14 @@ for (const c of keyCases) {
     t.is(res.status, 201, JSON.stringify(res.body));
     t.like(res.body, c.expect);
     // The powers apply at run time: the limit in the headers, the scopes and role in /auth/me.
-    const me = await r.req<{ role: string; scopes: string[] | null; mode: string }>('GET', '/api/v1/auth/me', { headers: { 'x-api-key': res.body.key } });
+    const me = await r.req<{ role: string; scopes: string[] | null; mode: string; rateLimit: number }>('GET', '/api/v1/auth/me', { headers: { 'x-api-key': res.body.key } });
     t.is(me.status, 200);
-    t.deepEqual({ role: me.body.role, scopes: me.body.scopes, mode: me.body.mode }, { role: res.body.role, scopes: res.body.scopes, mode: res.body.mode });
-    t.is(me.headers.get('x-ratelimit-limit'), String(res.body.rateLimit ?? 100));
+    const limit = res.body.rateLimit ?? 100;
+    t.deepEqual(
+      { role: me.body.role, scopes: me.body.scopes, mode: me.body.mode, rateLimit: me.body.rateLimit },
+      { role: res.body.role, scopes: res.body.scopes, mode: res.body.mode, rateLimit: limit },
+    );
+    t.is(me.headers.get('x-ratelimit-limit'), String(limit));
   });
 }
 
@@ -153,7 +157,7 @@ for (const c of userCases) {
     t.is(res.status, 201, JSON.stringify(res.body));
     t.is(res.body.role, c.role);
     const me = await r.req<{ role: string; scopes: null }>('GET', '/api/v1/auth/me', { headers: (await login(r, email, password)).headers });
-    t.like(me.body, { role: c.role, scopes: null });
+    t.like(me.body, { role: c.role, scopes: null, rateLimit: 100 });
   });
 }
 
