@@ -20,6 +20,7 @@ import { assertError } from '../helpers/envelope.js';
 import { freePort } from '../helpers/engine-process.js';
 import { request } from '../helpers/http.js';
 import { inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
+import { mintKey } from '../helpers/tenant.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
 import { SseStream } from './realtime/sse-client.js';
 import { WsClient, type Frame } from './realtime/ws-client.js';
@@ -149,7 +150,7 @@ for (const type of eventTypes) {
   }
 }
 
-test('a PATCH that fails (unknown agent, bad reference) announces nothing', async (t) => {
+test.serial('a PATCH that fails (unknown agent, bad reference) announces nothing', async (t) => {
   const before = ws.frames.length;
   const missingAgent = await request(s.base, 'PATCH', '/api/v1/agents/00000000-0000-4000-8000-000000000000', { headers: h(), body: { name: 'x' } });
   t.is(missingAgent.status, 404);
@@ -166,6 +167,25 @@ test('a PATCH that fails (unknown agent, bad reference) announces nothing', asyn
   t.not(agent.body.name, 'never stored');
   t.is(agent.body.description, 'marker');
   t.is(next.data.agentId, s.agentId);
+});
+
+test.serial("agent.updated stays in its mode: a test key's change reaches test streams, not live ones", async (t) => {
+  const testKey = { 'x-api-key': mintKey(s.app, s.tenant.tenantId, { mode: 'test', rateLimit: 1000 }) };
+  const agent = await request<{ id: string }>(s.base, 'POST', '/api/v1/agents', { headers: testKey, body: { name: 'Test agent', config: { prompt: { system: 'Test.' } } } });
+  t.is(agent.status, 201);
+  const testWs = await WsClient.connect(s.app.http.port, testKey);
+  await testWs.waitFor((f) => f.type === 'ready');
+  await testWs.request({ type: 'subscribe', topics: ['tenant'] });
+  const liveFrom = ws.frames.length;
+  t.is((await request(s.base, 'PATCH', `/api/v1/agents/${agent.body.id}`, { headers: testKey, body: { status: 'inactive' } })).status, 200);
+  const seen = (await testWs.waitFor(isEvent('agent.updated'))).event as Seen & { mode: string };
+  t.like(seen, { mode: 'test', data: { agentId: agent.body.id } });
+  // A live change made after it is the next thing live clients see: the test one never came.
+  await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { description: 'after the test change' } });
+  const next = (await ws.waitFor(isEvent('agent.updated'), 10_000, liveFrom)).event as Seen;
+  t.is(next.data.agentId, s.agentId);
+  t.false(ws.frames.slice(liveFrom).some((f) => f.type === 'event' && (f.event as Seen).data.agentId === agent.body.id));
+  await testWs.close();
 });
 
 /** `append('<type>'` calls in the product's sources, by type (file names as values). */
