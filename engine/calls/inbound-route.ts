@@ -38,7 +38,12 @@ export interface InviteAddress {
 /** Routes an INVITE that came through `trunks`: a route, or the refusal to send. */
 export function routeInvite(store: Store, invite: InviteAddress, trunks: SipTrunk[]): Route | Refusal {
   const found = findNumber(store, invite, trunks);
-  if (!found) return { status: 404, why: 'unknown number', headers: {}, tenant: null };
+  if (!found) {
+    // A number of ours that none of these trunks may reach (another tenant's trunk, or not the
+    // trunk the number is pinned to): its tenant sees the refusal, a misconfiguration to fix.
+    const owner = tenantOfDialled(store, invite.requestUri, invite.to);
+    return { status: 404, why: owner ? 'the number is not reachable through the calling trunk' : 'unknown number', headers: {}, tenant: owner };
+  }
   const { number, trunk } = found;
   const tenant = { tenantId: number.tenantId, mode: number.mode };
   if (!number.agentId) return unavailable('number has no agent', 'No agent answers this number', tenant);

@@ -77,3 +77,14 @@ sippTest('403 for a source no trunk allows: under the dialled number\'s tenant; 
   t.is(nobody.code, 0, nobody.output + nobody.errors);
   t.is(allErrorRows(), rows + 1, 'one row, for the tenant; none for the scan of an unknown number');
 });
+
+sippTest('a number of ours pinned to another trunk gets 404 through this one, and its tenant sees why', async (t) => {
+  const h = { headers: s.tenant.headers };
+  const other = await request<{ id: string }>(s.base, 'POST', '/api/v1/sip-trunks', { ...h, body: { name: 'other carrier', inbound: { allowlist: ['192.0.2.20'] } } });
+  const pinned = await request<{ id: string }>(s.base, 'POST', '/api/v1/phone-numbers', { ...h, body: { number: '+442071234568', agentId: s.agentId, trunkId: other.body.id } });
+  t.is(pinned.status, 201, JSON.stringify(pinned.body));
+  const r = await sipp('+442071234568', expect(404));
+  t.is(r.code, 0, r.output + r.errors);
+  const [log] = await errorLogs();
+  t.like(log, { kind: 'sip', code: '404', message: 'INVITE refused: the number is not reachable through the calling trunk', details: { source: '127.0.0.1' } });
+});
