@@ -8,6 +8,7 @@ import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Call } from './call.js';
+import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
@@ -111,7 +112,7 @@ export class CallControl {
     // RFC 3261 §11.2: OPTIONS outside a dialog is answered as an INVITE would be, here 200.
     srf.options((_req, res) => {
       res.send(this.#accepting ? 200 : 503, {
-        headers: { Allow: ALLOWED_METHODS, Accept: 'application/sdp' },
+        headers: { Allow: ALLOWED_METHODS, Accept: 'application/sdp', Supported: SUPPORTED_OPTIONS.join(', ') },
       });
     });
     srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));

@@ -15,6 +15,7 @@ import type { MediaService } from '../../media/media-service.js';
 import type { SipLeg } from '../../media/sip-leg.js';
 import type { Store } from '../store/store.js';
 import { negotiateTimer } from './session-timer.js';
+import { optionTags, unsupportedRequired } from './extensions.js';
 
 export interface InboundDeps {
   srf: Srf;
@@ -61,6 +62,12 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     // (scanners), only the operator's log line does: such rows would have no reader.
     return refuse({ status: 403, why: verdict.why, headers: {}, tenant: tenantOfDialled(deps.store, req.uri, req.get('To')) });
   }
+
+  // RFC 3261 §8.2.2.3: extensions the caller requires and we lack are refused, after the
+  // trunk check (scanners learn nothing) and before anything is routed.
+  const unsupported = unsupportedRequired(req.get('Require') || undefined);
+  if (unsupported.length) return reject(420, 'unsupported extension required', { Unsupported: unsupported.join(', ') });
+  const silentRing = optionTags(req.get('Require') || undefined).includes('100rel');
 
   // 2. Which number (after the trunk's prefix rule) and agent, in one of those trunks' tenants.
   const route = routeInvite(deps.store, { requestUri: req.uri, to: req.get('To'), fromUri: from.uri }, verdict.trunks);
@@ -148,8 +155,12 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
 
   // 6. Ring, then answer.
   if (deps.settings.ringMs > 0) {
-    res.send(180);
-    call.transition('ringing', '180 sent');
+    // RFC 3262 §3: with 100rel required, a 180 would have to be reliable; the call rings silently.
+    if (silentRing) call.transition('ringing', 'ringing without 180 (100rel required)');
+    else {
+      res.send(180);
+      call.transition('ringing', '180 sent');
+    }
     deps.events.append('call.ringing', scope, { callId: call.id, agentId: agentId });
     await new Promise((r) => call.timer(deps.settings.ringMs, () => r(undefined)));
     if (call.ended || canceled) return;

@@ -105,6 +105,22 @@ sippTest('re-INVITE: hold (sendonly answered recvonly) and unhold (sendrecv), th
   t.like(await newCall(), { status: 'completed', endReason: 'caller_hangup' });
 });
 
+sippTest('RFC 3261 §8.2.2.3: a required extension we lack gets 420 with Unsupported listing only it, and no call is recorded', async (t) => {
+  const before = (await calls(s)).length;
+  const r = await sipp(scenario('inbound-expect-final.xml', { ...PCMU, status: 420, headerRegexp: 'Unsupported: precondition[^,]', extraHeaders: '\n      Require: precondition, 100rel' }));
+  t.is(r.code, 0, r.output + r.errors);
+  t.is((await calls(s)).length, before);
+});
+
+sippTest('RFC 3262: with 100rel required the call rings without a 180 (none unreliable is sent), then answers', async (t) => {
+  const r = await sipp(scenario('inbound-require.xml', { require: '100rel' }));
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !l.includes(' 100 ')), ['-> INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE']);
+  const call = await newCall();
+  t.like(call, { status: 'completed', endReason: 'caller_hangup' });
+  t.deepEqual(await timeline(s, call.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+});
+
 sippTest('an unknown number gets 404 and no call is recorded', async (t) => {
   const before = (await calls(s)).length;
   const r = await sipp(scenario('inbound-expect-final.xml', { ...PCMU, status: 404, headerRegexp: 'SIP/2.0 404' }), { args: ['-s', 'nobody'] });
