@@ -72,7 +72,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
     }
   });
 
-  const armTimer = sessionTimer(call, dialog, timer);
+  const armTimer = sessionTimer(call, dialog, leg, timer);
   armTimer();
   const answerOffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     leg
@@ -103,7 +103,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
 }
 
 /** RFC 4028 §10 on an answered call; returns the function that (re)arms it after a refresh. */
-function sessionTimer(call: Call, dialog: Srf.Dialog, timer: DialogTimer | undefined): () => void {
+function sessionTimer(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined): () => void {
   const delays = timer && timerDelays(timer.interval);
   let expiry: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -114,8 +114,10 @@ function sessionTimer(call: Call, dialog: Srf.Dialog, timer: DialogTimer | undef
       expiry = call.timer(delays.expireMs, () => hangup(call, 'session_timer_expired'));
     } else {
       expiry = call.timer(delays.refreshMs, () => {
+        // Our current description (after any hold or new offer), unchanged, so its version
+        // stays (RFC 3264 §8). drachtio-srf's `dialog.local.sdp` is still the first answer.
         dialog
-          .modify(dialog.local.sdp)
+          .modify(leg.answerSdp)
           .then(arm)
           .catch(() => hangup(call, 'session_timer_expired'));
       });

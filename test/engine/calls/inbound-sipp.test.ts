@@ -93,6 +93,18 @@ sippTest('RFC 4028: a Session-Expires below Min-SE gets 422 with our Min-SE, and
   t.is((await calls(s)).length, before);
 });
 
+sippTest('RFC 4028 with us refreshing: after a hold, the refresh re-INVITE offers our current SDP (recvonly), not the first answer', async (t) => {
+  const r = await sipp(scenario('inbound-refresh-hold.xml'));
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !/ 1\d\d /.test(l)), [
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '<- INVITE', '-> 200 INVITE', '<- ACK',
+    '-> BYE', '<- 200 BYE',
+  ]);
+  t.like(await newCall(), { status: 'completed', endReason: 'caller_hangup' });
+});
+
 sippTest('re-INVITE: hold (sendonly answered recvonly) and unhold (sendrecv), then BYE', async (t) => {
   const r = await sipp(scenario('inbound-reinvite.xml'));
   t.is(r.code, 0, r.output + r.errors);
