@@ -141,6 +141,8 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
       call.end({ reason: 'bad_sdp', hangupBy: 'system' });
     } else {
       log.error({ err }, 'media leg failed');
+      // Not the caller's doing and invisible in SIP: the tenant sees it next to the call.
+      deps.store.errorLogs.record({ ...scope, kind: 'media', code: '503', message: `media unavailable: ${(err as Error).message}`, details: { sipCallId } });
       reject(503, 'media unavailable', { 'Retry-After': '5' });
       call.end({ reason: 'media_error', hangupBy: 'system' });
     }

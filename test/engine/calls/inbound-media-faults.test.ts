@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { freePort } from '../../helpers/engine-process.js';
-import { waitFor } from '../../helpers/http.js';
+import { request, waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario, type CallRow } from '../../helpers/inbound.js';
 import { runSipp, sippMissing } from '../../helpers/sipp.js';
 
@@ -68,4 +68,27 @@ const END_BOUND_MS = 2000;
     t.like(c, { status: 'completed', endReason: 'caller_hangup' });
     t.true(c.rtpStats.packetsSent! > 50, `a call after the death echoed ${c.rtpStats.packetsSent} packets`);
   }
+});
+
+(missing ? test.skip : test)('with no media worker alive an INVITE gets 503 with Retry-After, the call is recorded as failed (media_error) and the tenant sees why', async (t) => {
+  // One worker, replaced only after the test is over.
+  const s = await inboundSetup({ media: { workers: 1, respawnDelayMs: 30_000 } });
+  t.teardown(() => s.close());
+  const pool = s.app.engine.media;
+  process.kill(pool.stats().workers[0]!.pid!, 'SIGKILL');
+  await waitFor(() => pool.stats().alive === 0, 5000);
+  const r = await runSipp({
+    transport: 'u1',
+    target: s.sipTarget,
+    scenario: scenario('inbound-expect-final.xml', { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '', status: 503, headerRegexp: 'Retry-After: 5' }),
+    args: ['-mp', String(await freePort())],
+  });
+  t.is(r.code, 0, r.output + r.errors);
+  const [call] = await waitFor(async () => {
+    const c = await calls(s);
+    return c.length === 1 && c[0]!.endReason ? c : undefined;
+  });
+  t.like(call, { status: 'failed', endReason: 'media_error', hangupBy: 'system', answeredAt: null });
+  const logs = await request<{ items: unknown[] }>(s.base, 'GET', `/api/v1/analytics/errors?callId=${call!.id}`, { headers: s.tenant.headers });
+  t.like(logs.body.items, [{ kind: 'media', code: '503', callId: call!.id, message: 'media unavailable: no media worker alive' }]);
 });
