@@ -75,6 +75,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
   const armTimer = sessionTimer(call, dialog, leg, timer);
   armTimer();
   const answerOffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    if (req.method === 'INVITE' && !req.body?.trim()) return offerInAnswer(res);
     leg
       .updateRemote(req.body)
       .then((answer) => {
@@ -85,6 +86,19 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
         call.log.warn({ err: (err as Error).message, method: req.method }, 'offer in dialog refused');
         res.send(err instanceof NoCommonCodecError ? 488 : 400);
       });
+  };
+  // RFC 3261 §14.2: a re-INVITE without an offer (SBCs refresh sessions so) gets ours in the
+  // 2xx, our current description; the answer comes in the ACK.
+  const offerInAnswer = (res: Srf.SrfResponse) => {
+    res.send(200, { body: leg.answerSdp, headers: { 'Content-Type': 'application/sdp', ...(timer ? timer.headers : {}) } });
+    armTimer();
+    dialog.once('ack', (ack: { body?: string }) => {
+      if (!ack.body?.trim() || call.ended) return;
+      leg.updateRemote(ack.body).catch((err: unknown) => {
+        call.log.info({ err: (err as Error).message }, 'answer in ACK refused');
+        hangup(call, err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
+      });
+    });
   };
   dialog.on('modify', answerOffer);
   dialog.on('update', (req, res) => {

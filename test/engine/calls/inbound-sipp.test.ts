@@ -133,6 +133,17 @@ sippTest('RFC 3262: with 100rel required the call rings without a 180 (none unre
   t.deepEqual(await timeline(s, call.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
 });
 
+sippTest('RFC 3261 §14.2: a re-INVITE without SDP gets our offer in the 200, the answer comes in the ACK, and the call goes on', async (t) => {
+  const r = await sipp(scenario('inbound-reinvite-no-sdp.xml'));
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !/ 1\d\d /.test(l)), [
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '-> BYE', '<- 200 BYE',
+  ]);
+  t.like(await newCall(), { status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller' });
+});
+
 sippTest('an unknown number gets 404 and no call is recorded', async (t) => {
   const before = (await calls(s)).length;
   const r = await sipp(scenario('inbound-expect-final.xml', { ...PCMU, status: 404, headerRegexp: 'SIP/2.0 404' }), { args: ['-s', 'nobody'] });
