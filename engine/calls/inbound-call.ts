@@ -193,7 +193,13 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   wireDialog(call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
   if (lateOffer) takeAnswer(call, dialog, mediaLeg, log);
   // Until the agent runtime speaks, the agent echoes the caller through mediasoup.
-  mediaLeg.echo().catch((err: unknown) => log.error({ err }, 'echo failed'));
+  // A call we cannot feed would be an answered call of silence: end it instead.
+  mediaLeg.echo().catch((err: unknown) => {
+    if (call.ended) return;
+    log.error({ err }, 'echo failed');
+    deps.store.errorLogs.record({ ...scope, kind: 'media', message: `media feed failed: ${(err as Error).message}`, details: { sipCallId } });
+    hangup(call, 'media_error');
+  });
 }
 
 /** Records the end, announces it. Runs once, from the call's `ended` event. */
