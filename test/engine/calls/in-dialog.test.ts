@@ -45,7 +45,10 @@ const endedEvent = async (callId: string) => {
 sippTest('REFER, INFO (DTMF too), NOTIFY and MESSAGE in a call are refused (501, 501, 481, 501) with Warning and Allow; UPDATE with an offer is answered with SDP', async (t) => {
   const r = await sipp(scenario('inbound-in-dialog.xml'));
   t.is(r.code, 0, r.output + r.errors);
-  t.deepEqual(r.ladder.filter((l) => !/ 1\d\d /.test(l)), [
+  // With T1 = 50 ms a loaded machine may see the 200 retransmitted (and ACKed again): one each.
+  const once = ['<- 200 INVITE', '-> ACK'];
+  const ladder = r.ladder.filter((l, i, all) => !/ 1\d\d /.test(l) && !(once.includes(l) && all.indexOf(l) < i));
+  t.deepEqual(ladder, [
     '-> INVITE', '<- 200 INVITE', '-> ACK',
     '-> REFER', '<- 501 REFER',
     '-> INFO', '<- 501 INFO',
