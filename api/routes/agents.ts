@@ -18,8 +18,8 @@ import type { RouteDef } from '../http/route.js';
 import { access, editors } from './access.js';
 import { crudRoutes, invalidBody, resourceShape, timestampsShape, withoutTenant } from './crud.js';
 
-/** What `status` does in this version (call control does not read it yet). */
-const STATUS_EFFECT = '`inactive` is only a label in this version: calls to the agent’s numbers are still answered';
+/** What `status` does: call control refuses calls to an inactive agent's numbers. */
+const STATUS_EFFECT = '`inactive`: calls to the agent’s numbers are refused (SIP 480 Temporarily Unavailable, with Reason and Warning) and each refusal is in the error log';
 const agentStatus = z.enum(['active', 'inactive']).meta({ description: STATUS_EFFECT });
 const name = z.string().trim().min(1).max(200);
 const description = z.string().max(2000).nullable().optional();

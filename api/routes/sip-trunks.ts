@@ -59,7 +59,7 @@ const settings = {
     .optional()
     .meta({ description: `Caller id of outbound calls. ${FOR_OUTBOUND}` }),
   prefixRules: prefixRulesSchema.optional().meta({
-    description: 'Number rewriting, not applied by this version: not `inbound` (dialled numbers are matched as the carrier sends them), nor `outbound` (no outbound calls yet)',
+    description: `Number rewriting. \`inbound\` is applied to the dialled number the carrier sends, before it is matched to a phone number. \`outbound\`: ${FOR_OUTBOUND}`,
   }),
   cpsLimit: z
     .number()

@@ -4,6 +4,9 @@
  */
 import type { Logger } from '../../config/logger.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
+import type { HangupBy } from './call-record.js';
+
+export type { HangupBy };
 
 export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
 
@@ -31,7 +34,6 @@ export type EndReason =
   | 'shutdown'
   | 'api_hangup';
 
-export type HangupBy = 'caller' | 'callee' | 'agent' | 'system';
 
 export interface EndInfo {
   reason: EndReason;
