@@ -16,6 +16,7 @@ import { inboundSetup, type InboundSetup, type TrunkSpec } from '../../helpers/i
 import { ask, guessPassword, type Answer } from '../../helpers/sip-ask.js';
 import { TcpPeer, UdpPeer } from '../../helpers/sip-peer.js';
 import { runSipp, sippMissing } from '../../helpers/sipp.js';
+import { sleep } from '../../helpers/timing.js';
 
 const SCANNER = '127.0.0.2';
 const CARRIER = '127.0.0.3';
@@ -186,4 +187,54 @@ scanTest('an INVITE flood from one source (500 calls/s) leaves another source\'s
   t.true(counters.bansTotal! >= 1 && counters.datagramsDroppedBanned! > 500, JSON.stringify(counters));
   // Nothing of the flood is left behind, and the carrier's calls all ended.
   await waitFor(() => s.app.engine.calls.activeCalls === 0, 10_000);
+});
+
+scanTest('a source past its request rate is dropped, but its live call goes on: in-dialog requests have their own budget', async (t) => {
+  const s = await setup(t, { abuseRequestRate: 20, abuseRequestBurst: 20 }, { allowlist: [CARRIER] });
+  const call = runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: 1, localIp: CARRIER, args: ['-s', '1001', '-mp', String(await freePort()), '-d', '2500'] });
+  await waitFor(() => s.app.engine.calls.activeCalls === 1, 5000);
+  // The carrier's address floods OPTIONS while its call is up.
+  const peer = await UdpPeer.open(CARRIER);
+  t.teardown(() => peer.close());
+  const sent = 300;
+  // In batches of 30 every 50 ms: all at once would overflow the socket's receive buffer first.
+  const pending: Promise<Answer | null>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < sent; i += 30) {
+    for (let j = 0; j < 30; j++) pending.push(ask(peer, { host: '127.0.0.1', port: s.sipPort }, 'OPTIONS', 'ping', { timeoutMs: 1500 }));
+    await sleep(50);
+  }
+  // The bucket: 20 at once, then 20 a second while the flood lasts.
+  const allowed = 20 + Math.ceil((20 * (performance.now() - t0)) / 1000);
+  const answers = await Promise.all(pending);
+  const answered = answers.filter((a) => a?.res.status === 200).length;
+  const r = await call;
+  const counters = await abuseCounters(s);
+  t.log(`${answered}/${sent} OPTIONS answered (burst 20, 20/s: at most ${allowed}); the call's BYE answered: ${r.code === 0}; ${JSON.stringify(counters)}`);
+  t.true(answered >= 20 && answered <= allowed, `${answered} answered, at most ${allowed} allowed`);
+  t.is(r.code, 0, r.output + r.errors);
+  t.like(counters, { dialogRequestsRateLimited: 0, bansTotal: 0 });
+  t.true(counters.requestsRateLimited! >= sent - allowed, `${counters.requestsRateLimited} rate limited`);
+});
+
+scanTest('memory stays bounded under a many-source flood: sources and bans beyond abuseMaxSources are forgotten oldest first', async (t) => {
+  const s = await setup(t, { abuseMaxSources: 100, abuseBanAfter: 1 }, { allowlist: [CARRIER] });
+  const target = { host: '127.0.0.1', port: s.sipPort };
+  // 250 sources (127.1.0.1 ... 127.1.0.250): each asks OPTIONS (tracked), then sends one INVITE (403: banned at once).
+  const sources = Array.from({ length: 250 }, (_, i) => `127.1.${Math.floor((i + 1) / 256)}.${(i + 1) % 256}`);
+  const peers = await Promise.all(sources.map((a) => UdpPeer.open(a)));
+  t.teardown(() => Promise.all(peers.map((p) => p.close())));
+  let answered = 0;
+  for (let i = 0; i < peers.length; i += 25) answered += (await Promise.all(peers.slice(i, i + 25).map((p) => ask(p, target, 'OPTIONS', 'ping')))).filter((a) => a?.res.status === 200).length;
+  t.is(answered, 250);
+  const tracked = await abuseCounters(s);
+  t.like(tracked, { sourcesTracked: 100, sourcesEvicted: 150 });
+  for (let i = 0; i < peers.length; i += 25) await Promise.all(peers.slice(i, i + 25).map((p) => ask(p, target, 'INVITE', '1001')));
+  const banned = await abuseCounters(s);
+  t.log(`after OPTIONS: ${JSON.stringify(tracked)}; after INVITEs: ${JSON.stringify(banned)}`);
+  t.like(banned, { bansTotal: 250, bansActive: 100 });
+  t.true(banned.sourcesTracked! <= 100);
+  // The latest bans hold, the oldest were forgotten.
+  t.is(await ask(peers.at(-1)!, target, 'OPTIONS', 'ping', { timeoutMs: 500 }), null);
+  t.is((await ask(peers[0]!, target, 'OPTIONS', 'ping'))?.res.status, 200);
 });
