@@ -1,0 +1,145 @@
+/**
+ * Properties of the SIP source guard (engine/sip/abuse/source-guard.ts), driven by fast-check on
+ * its own clock (a number the test advances): no bucket admits more than its burst plus its rate,
+ * a paced source is never refused, memory stays within `maxSources` whatever the addresses, and
+ * failures tarpit then ban exactly as the settings say (checked against a small model), never
+ * an exempt source, and every ban expires.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { SourceGuard, type AbuseOptions } from '../../../engine/sip/abuse/source-guard.js';
+
+const RUNS = 300;
+
+const OPTIONS: AbuseOptions = {
+  requests: { rate: 50, burst: 10 },
+  dialogRequests: { rate: 200, burst: 40 },
+  failureWindowMs: 1000,
+  tarpitAfter: 3,
+  tarpitMs: 100,
+  tarpitMaxMs: 400,
+  banAfter: 6,
+  banMs: 5000,
+  maxSources: 100,
+  exempt: ['10.9.0.0/16'],
+};
+
+function guardWithClock(opts: AbuseOptions = OPTIONS) {
+  const clock = { now: 1_000_000 };
+  return { guard: new SourceGuard(opts, () => clock.now), clock };
+}
+
+const failure = (cseq: number) => ({ status: 403, callId: 'c', cseq, challenge: undefined });
+
+test(`no bucket admits more than burst + rate × elapsed (${RUNS} runs of up to 300 requests)`, (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.record({ src: fc.integer({ min: 0, max: 3 }), dialog: fc.boolean(), dt: fc.integer({ min: 0, max: 60 }) }), { maxLength: 300 }), (steps) => {
+      const { guard, clock } = guardWithClock();
+      const start = clock.now;
+      const admitted = new Map<string, number>();
+      for (const s of steps) {
+        clock.now += s.dt;
+        const key = `${s.src}/${s.dialog}`;
+        if (guard.admitRequest(`192.0.2.${s.src}`, s.dialog)) admitted.set(key, (admitted.get(key) ?? 0) + 1);
+      }
+      const elapsed = (clock.now - start) / 1000;
+      for (const [key, n] of admitted) {
+        const limit = key.endsWith('true') ? OPTIONS.dialogRequests : OPTIONS.requests;
+        if (n > limit.burst + limit.rate * elapsed + 1e-9) return false;
+      }
+      const s = guard.stats();
+      return s.requestsRateLimited + s.dialogRequestsRateLimited + [...admitted.values()].reduce((a, b) => a + b, 0) === steps.length;
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass();
+});
+
+test(`a source that keeps to the rate is never refused, however it bursts first (${RUNS} runs)`, (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 200 }), (burst, paced) => {
+      const { guard, clock } = guardWithClock();
+      for (let i = 0; i < burst; i++) guard.admitRequest('192.0.2.1', false);
+      // An empty bucket refills one token per 1000/rate ms.
+      clock.now += 1000 / OPTIONS.requests.rate;
+      for (let i = 0; i < paced; i++) {
+        if (!guard.admitRequest('192.0.2.1', false)) return false;
+        clock.now += 1000 / OPTIONS.requests.rate;
+      }
+      return true;
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass();
+});
+
+test(`memory stays within maxSources whatever the addresses (${RUNS} runs of up to 500 sources)`, (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.record({ a: fc.integer({ min: 0, max: 65535 }), fail: fc.boolean(), dt: fc.integer({ min: 0, max: 100 }) }), { maxLength: 500 }), (steps) => {
+      const { guard, clock } = guardWithClock({ ...OPTIONS, banAfter: 1 });
+      for (const s of steps) {
+        clock.now += s.dt;
+        const address = `198.51.${s.a >> 8}.${s.a & 255}`;
+        guard.admitRequest(address, false);
+        if (s.fail) guard.onResponse(address, failure(1));
+        const st = guard.stats();
+        if (st.sourcesTracked > OPTIONS.maxSources || st.bansActive > OPTIONS.maxSources) return false;
+      }
+      return true;
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass();
+});
+
+test(`failures tarpit then ban as the model says, never an exempt source; bans expire (${RUNS} runs of up to 40 answers)`, (t) => {
+  const answer = fc.record({
+    status: fc.constantFrom(200, 401, 403, 404, 407),
+    credentials: fc.boolean(),
+    stale: fc.boolean(),
+    dt: fc.integer({ min: 0, max: 1500 }),
+  });
+  fc.assert(
+    fc.property(fc.array(answer, { maxLength: 40 }), fc.boolean(), (answers, exempt) => {
+      const { guard, clock } = guardWithClock();
+      const address = exempt ? '10.9.1.2' : '192.0.2.7';
+      // The model: a failure count that restarts after a quiet window, a ban at banAfter.
+      let failures = 0;
+      let last = -Infinity;
+      let bannedUntil = -Infinity;
+      let cseq = 0;
+      for (const a of answers) {
+        clock.now += a.dt;
+        cseq++;
+        if (a.credentials) guard.noteCredentials(address, 'c', cseq);
+        const res = { status: a.status, callId: 'c', cseq, challenge: a.stale ? 'Digest realm="x", stale=true' : 'Digest realm="x"' };
+        const delay = guard.onResponse(address, res);
+        const banned = clock.now < bannedUntil;
+        if (banned) {
+          if (delay !== null) return false;
+          continue;
+        }
+        const isFailure = a.status === 403 || ((a.status === 401 || a.status === 407) && a.credentials && !a.stale);
+        if (!isFailure || exempt) {
+          if (delay !== 0) return false;
+          continue;
+        }
+        if (clock.now - last > OPTIONS.failureWindowMs) failures = 0;
+        failures++;
+        last = clock.now;
+        const expected = failures < OPTIONS.tarpitAfter ? 0 : Math.min(OPTIONS.tarpitMaxMs, OPTIONS.tarpitMs * 2 ** (failures - OPTIONS.tarpitAfter));
+        if (delay !== expected) return false;
+        if (failures >= OPTIONS.banAfter) {
+          bannedUntil = clock.now + OPTIONS.banMs;
+          failures = 0;
+          last = -Infinity;
+        }
+        if (guard.isBanned(address) !== clock.now < bannedUntil) return false;
+      }
+      clock.now = Math.max(clock.now, bannedUntil);
+      return !guard.isBanned(address) && guard.stats().bansActive === 0;
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass();
+});
