@@ -7,13 +7,17 @@
  * ≥ 99 %), its INVITE -> 200 p50/p99, the calls recorded with media both ways, CPU of the
  * engine's process tree, and the protection's counters from health.
  *
- * `npm run bench -- sip-flood [flood=500] [seconds=30] [legit=20] [hold=1000] [only=protected|unprotected] [sip=embedded|thread]`
+ * `npm run bench -- sip-flood [flood=500] [seconds=30] [legit=20] [hold=1000] [answer=403|401] [only=protected|unprotected] [sip=embedded|thread]`
+ * answer: what the flood's INVITEs get. 403 (no trunk has credentials): each is a failed
+ * authentication, and the flooder is banned after `AS_SIP_ABUSE_BAN_AFTER`. 401 (a digest trunk
+ * exists): each is challenged, which is no failure, so only the per-source request rate holds
+ * the flood back.
  */
 import path from 'node:path';
 import { configSchema } from '../config/schema.js';
 import { keyValues } from './lib/args.js';
 import { fmt, table } from './lib/stats.js';
-import { engineErrors, seedEchoNumber, startEngine, tallyCalls } from './lib/engine.js';
+import { engineErrors, seedDigestTrunk, seedEchoNumber, startEngine, tallyCalls } from './lib/engine.js';
 import { CpuMeter, loadAverage, processTree } from './lib/procfs.js';
 import { quantile, runSippStep } from './lib/sipp.js';
 
@@ -33,13 +37,15 @@ export async function run(argv: string[]): Promise<void> {
   const legit = Number(a.legit ?? 20);
   const holdMs = Number(a.hold ?? 1000);
   const sip = a.sip ?? 'embedded';
+  const answer = a.answer ?? '403';
   const modes = (a.only ? [a.only] : ['protected', 'unprotected']) as ('protected' | 'unprotected')[];
-  process.stdout.write(`sip-flood: ${flood} INVITE/s from ${FLOODER} for ${seconds} s, carrier ${legit} calls/s from 127.0.0.1, hold ${holdMs} ms, sip=${sip}; load ${loadAverage()}\n`);
+  process.stdout.write(`sip-flood: ${flood} INVITE/s from ${FLOODER} for ${seconds} s, carrier ${legit} calls/s from 127.0.0.1, hold ${holdMs} ms, flood answered ${answer}, sip=${sip}; load ${loadAverage()}\n`);
   const rows: Record<string, string | number>[] = [];
   for (const mode of modes) {
     const engine = await startEngine({ env: { AS_SIP_SERVER: sip, AS_SIP_ABUSE_PROTECTION: String(mode === 'protected'), ...defaultLimits() } });
     try {
       await seedEchoNumber(engine);
+      if (answer === '401') await seedDigestTrunk(engine);
       const dir = path.join(engine.dir, 'sipp');
       const meter = new CpuMeter(processTree(engine.pid));
       const flooding = runSippStep({ target: `127.0.0.1:${engine.sipPort}`, scenario: 'invite-flood.xml', rate: flood, calls: flood * seconds, holdMs: 0, dir: path.join(dir, 'flood'), localIp: FLOODER });

@@ -109,6 +109,12 @@ export const configSchema = z
         abuseTarpitMaxMs: num(z.number().int().min(0).max(30_000)).default(4000),
         /** Failures in the window that ban the source: its datagrams dropped, its connections refused. */
         abuseBanAfter: num(z.number().int().min(1)).default(10),
+        /**
+         * Digest challenges (401/407 to requests without credentials) a source may pile up in the
+         * window without once authenticating before it is banned: a scanner or a challenge flood.
+         * A carrier that authenticates clears its count with every call.
+         */
+        abuseChallengeBanAfter: num(z.number().int().min(1)).default(50),
         /** How long a ban lasts. */
         abuseBanMs: num(z.number().int().min(1000)).default(600_000),
         /** Sources (and bans) remembered at most, least recently seen forgotten first: bounds memory under spoofed floods. */

@@ -140,6 +140,16 @@ export interface CallTally {
   endReasons: Record<string, number>;
 }
 
+/**
+ * Adds a trunk with digest credentials and no allowlist: from then on INVITEs from unknown
+ * sources are challenged (401) rather than refused (403).
+ */
+export async function seedDigestTrunk(engine: EngineProcess): Promise<void> {
+  const api = `${engine.httpUrl}/api/v1`;
+  const { accessToken } = await call<{ accessToken: string }>(`${api}/auth/login`, 'POST', {}, owner);
+  await call(`${api}/sip-trunks`, 'POST', { authorization: `Bearer ${accessToken}` }, { name: 'Digest carrier', inbound: { allowlist: [], username: 'carrier', password: 'bench digest secret' } });
+}
+
 /** Reads the call records written since `sinceRowid` (read-only; SQLite WAL allows it). */
 export function tallyCalls(engine: EngineProcess, sinceRowid: number): { tally: CallTally; lastRowid: number } {
   const db = new Database(engine.dbPath, { readonly: true, fileMustExist: true });

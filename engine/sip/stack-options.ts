@@ -95,6 +95,7 @@ export function abuseOptionsFromConfig(sip: Config['sip']): AbuseOptions {
     tarpitMs: sip.abuseTarpitMs,
     tarpitMaxMs: sip.abuseTarpitMaxMs,
     banAfter: sip.abuseBanAfter,
+    challengeBanAfter: sip.abuseChallengeBanAfter,
     banMs: sip.abuseBanMs,
     maxSources: sip.abuseMaxSources,
     exempt: sip.abuseExempt,

@@ -10,6 +10,10 @@
  *   to a request that carried credentials (and is not a stale-nonce re-challenge), is a failure
  *   of that source. From `tarpitAfter` failures in `failureWindowMs` each failure response is
  *   delayed (doubling up to `tarpitMaxMs`); at `banAfter` the source is banned.
+ * - **Unanswered challenges.** A 401/407 to a request without credentials is how digest
+ *   authentication starts, so it is no failure; but a source that piles up `challengeBanAfter`
+ *   challenges in the window without once authenticating (a scanner, a challenge flood) is
+ *   banned too. Any authenticated request answered otherwise than 401/403/407 clears the count.
  * - **Ban list.** A banned source's datagrams are dropped before parsing, its connections
  *   refused and its open ones closed, until the ban expires (`banMs`). Addresses in `exempt`
  *   are never tarpitted or banned (they are still rate limited).
@@ -35,6 +39,8 @@ export interface AbuseOptions {
   tarpitMaxMs: number;
   /** Failures that ban the source. */
   banAfter: number;
+  /** Challenges without one successful authentication in between that ban the source. */
+  challengeBanAfter: number;
   banMs: number;
   /** Sources remembered (and bans held) at most. */
   maxSources: number;
@@ -47,6 +53,7 @@ export interface AbuseStats {
   requestsRateLimited: number;
   dialogRequestsRateLimited: number;
   failedAuths: number;
+  challengesUnanswered: number;
   responsesTarpitted: number;
   bansTotal: number;
   bansActive: number;
@@ -68,6 +75,9 @@ interface Source {
   dialogRequests: Bucket;
   failures: number;
   lastFailureAt: number;
+  /** Challenges since the source last authenticated, and when the latest was sent. */
+  challenges: number;
+  lastChallengeAt: number;
   /** `callId cseq` of the latest requests that carried credentials (a short ring). */
   credentialed: string[];
 }
@@ -93,6 +103,7 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
     requestsRateLimited: 0,
     dialogRequestsRateLimited: 0,
     failedAuths: 0,
+    challengesUnanswered: 0,
     responsesTarpitted: 0,
     bansTotal: 0,
     datagramsDroppedBanned: 0,
@@ -170,9 +181,22 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
       this.#stats.responsesSuppressedBanned++;
       return null;
     }
-    if (!this.#isFailure(address, res) || this.#isExempt(address)) return 0;
+    const verdict = this.#judge(address, res);
+    if (verdict === 'other' || this.#isExempt(address)) return 0;
+    if (verdict === 'authenticated') {
+      this.#sources.get(address)!.challenges = 0;
+      return 0;
+    }
     const s = this.#source(address);
     const now = this.now();
+    if (verdict === 'challenge') {
+      if (now - s.lastChallengeAt > this.opts.failureWindowMs) s.challenges = 0;
+      s.challenges++;
+      s.lastChallengeAt = now;
+      this.#stats.challengesUnanswered++;
+      if (s.challenges >= this.opts.challengeBanAfter) this.#ban(address, s.challenges, now);
+      return 0;
+    }
     if (now - s.lastFailureAt > this.opts.failureWindowMs) s.failures = 0;
     s.failures++;
     s.lastFailureAt = now;
@@ -190,13 +214,18 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
     return { ...this.#stats, bansActive: this.#bans.size, sourcesTracked: this.#sources.size };
   }
 
-  /** 403, or 401/407 answering credentials, except a stale-nonce re-challenge (RFC 2617 §3.2.1). */
-  #isFailure(address: string, res: FinalResponseFacts): boolean {
-    if (res.status === 403) return true;
-    if (res.status !== 401 && res.status !== 407) return false;
-    if (res.challenge && /\bstale\s*=\s*"?true"?/i.test(res.challenge)) return false;
+  /**
+   * `failure`: a 403, or a 401/407 answering credentials. `challenge`: a 401/407 to a request
+   * without them, or a stale-nonce re-challenge (RFC 2617 §3.2.1: the credentials were right).
+   * `authenticated`: any other final answer to a request with credentials.
+   */
+  #judge(address: string, res: FinalResponseFacts): 'failure' | 'challenge' | 'authenticated' | 'other' {
+    if (res.status === 403) return 'failure';
     const s = this.#sources.get(address);
-    return !!s && s.credentialed.includes(`${res.callId} ${res.cseq}`);
+    const credentialed = !!s && s.credentialed.includes(`${res.callId} ${res.cseq}`);
+    if (res.status !== 401 && res.status !== 407) return credentialed && s.challenges > 0 ? 'authenticated' : 'other';
+    if (res.challenge && /\bstale\s*=\s*"?true"?/i.test(res.challenge)) return 'challenge';
+    return credentialed ? 'failure' : 'challenge';
   }
 
   #isExempt(address: string): boolean {
@@ -223,7 +252,7 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
       this.#sources.delete(address);
     } else {
       const now = this.now();
-      s = { requests: fullBucket(this.opts.requests, now), dialogRequests: fullBucket(this.opts.dialogRequests, now), failures: 0, lastFailureAt: 0, credentialed: [] };
+      s = { requests: fullBucket(this.opts.requests, now), dialogRequests: fullBucket(this.opts.dialogRequests, now), failures: 0, lastFailureAt: 0, challenges: 0, lastChallengeAt: 0, credentialed: [] };
     }
     this.#sources.set(address, s);
     if (this.#sources.size > this.opts.maxSources) {

@@ -19,6 +19,7 @@ const OPTIONS: AbuseOptions = {
   tarpitMs: 100,
   tarpitMaxMs: 400,
   banAfter: 6,
+  challengeBanAfter: 8,
   banMs: 5000,
   maxSources: 100,
   exempt: ['10.9.0.0/16'],
@@ -110,7 +111,7 @@ test(`memory stays within maxSources whatever the addresses (${RUNS} runs of 150
   t.pass();
 });
 
-test(`failures tarpit then ban as the model says, never an exempt source; bans expire (${RUNS} runs of 10-40 answers)`, (t) => {
+test(`failures tarpit then ban, unanswered challenges ban, as the model says; never an exempt source; bans expire (${RUNS} runs of 10-40 answers)`, (t) => {
   const answer = fc.record({
     status: fc.constantFrom(200, 401, 403, 404, 407),
     credentials: fc.boolean(),
@@ -121,9 +122,12 @@ test(`failures tarpit then ban as the model says, never an exempt source; bans e
     fc.property(fc.array(answer, { minLength: 10, maxLength: 40 }), fc.boolean(), (answers, exempt) => {
       const { guard, clock } = guardWithClock();
       const address = exempt ? '10.9.1.2' : '192.0.2.7';
-      // The model: a failure count that restarts after a quiet window, a ban at banAfter.
+      // The model: failure and challenge counts that restart after a quiet window, a ban at
+      // banAfter failures or challengeBanAfter challenges; an authentication clears challenges.
       let failures = 0;
       let last = -Infinity;
+      let challenges = 0;
+      let lastChallenge = -Infinity;
       let bannedUntil = -Infinity;
       let cseq = 0;
       for (const a of answers) {
@@ -137,9 +141,22 @@ test(`failures tarpit then ban as the model says, never an exempt source; bans e
           if (delay !== null) return false;
           continue;
         }
-        const isFailure = a.status === 403 || ((a.status === 401 || a.status === 407) && a.credentials && !a.stale);
-        if (!isFailure || exempt) {
+        const challenge = a.status === 401 || a.status === 407;
+        const verdict = a.status === 403 || (challenge && a.credentials && !a.stale) ? 'failure' : challenge ? 'challenge' : a.credentials ? 'authenticated' : 'other';
+        if (verdict !== 'failure' || exempt) {
           if (delay !== 0) return false;
+          if (exempt) continue;
+          if (verdict === 'authenticated') challenges = 0;
+          if (verdict === 'challenge') {
+            if (clock.now - lastChallenge > OPTIONS.failureWindowMs) challenges = 0;
+            challenges++;
+            lastChallenge = clock.now;
+            if (challenges >= OPTIONS.challengeBanAfter) {
+              bannedUntil = clock.now + OPTIONS.banMs;
+              [failures, last, challenges, lastChallenge] = [0, -Infinity, 0, -Infinity];
+            }
+          }
+          if (guard.isBanned(address) !== clock.now < bannedUntil) return false;
           continue;
         }
         if (clock.now - last > OPTIONS.failureWindowMs) failures = 0;
@@ -149,8 +166,7 @@ test(`failures tarpit then ban as the model says, never an exempt source; bans e
         if (delay !== expected) return false;
         if (failures >= OPTIONS.banAfter) {
           bannedUntil = clock.now + OPTIONS.banMs;
-          failures = 0;
-          last = -Infinity;
+          [failures, last, challenges, lastChallenge] = [0, -Infinity, 0, -Infinity];
         }
         if (guard.isBanned(address) !== clock.now < bannedUntil) return false;
       }
