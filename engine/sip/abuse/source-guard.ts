@@ -53,7 +53,7 @@ export interface AbuseStats {
   requestsRateLimited: number;
   dialogRequestsRateLimited: number;
   failedAuths: number;
-  challengesUnanswered: number;
+  challengesSent: number;
   responsesTarpitted: number;
   bansTotal: number;
   bansActive: number;
@@ -103,7 +103,7 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
     requestsRateLimited: 0,
     dialogRequestsRateLimited: 0,
     failedAuths: 0,
-    challengesUnanswered: 0,
+    challengesSent: 0,
     responsesTarpitted: 0,
     bansTotal: 0,
     datagramsDroppedBanned: 0,
@@ -193,7 +193,7 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
       if (now - s.lastChallengeAt > this.opts.failureWindowMs) s.challenges = 0;
       s.challenges++;
       s.lastChallengeAt = now;
-      this.#stats.challengesUnanswered++;
+      this.#stats.challengesSent++;
       if (s.challenges >= this.opts.challengeBanAfter) this.#ban(address, s.challenges, now);
       return 0;
     }

@@ -19,7 +19,7 @@ const OPTIONS: AbuseOptions = {
   tarpitMs: 100,
   tarpitMaxMs: 400,
   banAfter: 6,
-  challengeBanAfter: 8,
+  challengeBanAfter: 4,
   banMs: 5000,
   maxSources: 100,
   exempt: ['10.9.0.0/16'],
