@@ -67,6 +67,8 @@ export interface AbuseStats {
 export interface SourceGuardEvents extends Record<string, unknown[]> {
   /** A source was banned until `until` (ms on the guard's clock), after `failures` failures. */
   banned: [address: string, until: number, failures: number];
+  /** A source's requests started being dropped (once per episode: until one is admitted again). */
+  limited: [address: string, inDialog: boolean];
 }
 
 /** What the server knows of one source address. */
@@ -80,6 +82,8 @@ interface Source {
   lastChallengeAt: number;
   /** `callId cseq` of the latest requests that carried credentials (a short ring). */
   credentialed: string[];
+  /** Which bucket is dropping this source's requests now, if any (one log line per episode). */
+  dropping: 'requests' | 'dialogRequests' | null;
 }
 
 /** The requests with credentials remembered per source, to match their 401/403 answers. */
@@ -153,14 +157,16 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
    */
   admitRequest(address: string, withToTag: boolean): boolean {
     const s = this.#source(address);
-    const now = this.now();
-    if (withToTag) {
-      if (take(s.dialogRequests, this.opts.dialogRequests, now)) return true;
-      this.#stats.dialogRequestsRateLimited++;
-      return false;
+    const bucket = withToTag ? 'dialogRequests' : 'requests';
+    if (take(s[bucket], this.opts[bucket], this.now())) {
+      if (s.dropping === bucket) s.dropping = null;
+      return true;
     }
-    if (take(s.requests, this.opts.requests, now)) return true;
-    this.#stats.requestsRateLimited++;
+    this.#stats[withToTag ? 'dialogRequestsRateLimited' : 'requestsRateLimited']++;
+    if (s.dropping !== bucket) {
+      s.dropping = bucket;
+      this.emit('limited', address, withToTag);
+    }
     return false;
   }
 
@@ -252,7 +258,7 @@ export class SourceGuard extends TypedEmitter<SourceGuardEvents> {
       this.#sources.delete(address);
     } else {
       const now = this.now();
-      s = { requests: fullBucket(this.opts.requests, now), dialogRequests: fullBucket(this.opts.dialogRequests, now), failures: 0, lastFailureAt: 0, challenges: 0, lastChallengeAt: 0, credentialed: [] };
+      s = { requests: fullBucket(this.opts.requests, now), dialogRequests: fullBucket(this.opts.dialogRequests, now), failures: 0, lastFailureAt: 0, challenges: 0, lastChallengeAt: 0, credentialed: [], dropping: null };
     }
     this.#sources.set(address, s);
     if (this.#sources.size > this.opts.maxSources) {

@@ -72,6 +72,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       for (const t of this.#transports.values()) closed += t.closeFrom(address, 'source banned');
       log.warn({ remote: address, failures, banSeconds: Math.round((until - performance.now()) / 1000), connectionsClosed: closed }, 'sip source banned');
     });
+    opts.guard?.on('limited', (address, inDialog) => log.info({ remote: address, inDialog }, 'sip source over its request rate: requests dropped'));
   }
 
   transport(protocol: SipProtocol): Transport | undefined {
