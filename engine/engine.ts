@@ -143,6 +143,7 @@ export class Engine {
       callControl,
       activeCalls,
       apps: this.sip.drachtio.stats().apps,
+      ...(stack['abuse'] ? { abuse: stack['abuse'] } : {}),
     };
     if (!up) h.error = stack.error ?? 'call control not connected';
     return h;

@@ -30,6 +30,8 @@ export interface SippRun {
   /** Extra arguments (e.g. `-lost 10`, `-s cancel`). */
   args?: string[];
   timeoutSeconds?: number;
+  /** SIPp's own address (`-i`): another loopback address is another source. Default 127.0.0.1. */
+  localIp?: string;
 }
 
 export interface SippResult {
@@ -51,7 +53,7 @@ export async function runSipp(run: SippRun): Promise<SippResult> {
     ...scenario,
     '-m', String(run.calls ?? 1),
     '-t', run.transport,
-    '-i', '127.0.0.1',
+    '-i', run.localIp ?? '127.0.0.1',
     '-p', String(await freePort()),
     '-nostdin',
     '-timeout', `${run.timeoutSeconds ?? 30}s`,
