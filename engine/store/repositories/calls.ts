@@ -232,9 +232,9 @@ export class CallsRepo {
     });
   }
 
-  /** Ends every call still open (start-up after a crash); returns how many. */
-  endAllOpen(reason: string, at: string = nowIso()): number {
-    return this.#tx(() => this.#open.all().filter((r) => this.end(r.id, { reason, hangupBy: 'system', at })).length);
+  /** Ends every call still open (start-up after a crash), by the system; returns the calls as ended. */
+  endAllOpen(reason: string, at: string = nowIso()): Call[] {
+    return this.#tx(() => this.#open.all().flatMap((r) => this.end(r.id, { reason, hangupBy: 'system', at }) ?? []));
   }
 
   get(scope: Scope, id: string): Call | undefined {
