@@ -108,6 +108,8 @@ export class CallsRepo {
   readonly #ringing;
   readonly #answered;
   readonly #end;
+  readonly #answerSent;
+  readonly #sentUnrecorded;
   readonly #open;
   readonly #events;
   readonly #eventCount;
@@ -139,6 +141,10 @@ export class CallsRepo {
       `UPDATE calls SET status = @status, ended_at = @at, duration_ms = @durationMs, end_reason = @reason,
          hangup_by = @hangupBy, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
        WHERE id = @id AND ended_at IS NULL`,
+    );
+    this.#answerSent = db.prepare<[string, string]>('UPDATE calls SET answer_sent_at = ? WHERE id = ? AND ended_at IS NULL');
+    this.#sentUnrecorded = db.prepare<[], { id: string; answer_sent_at: string }>(
+      'SELECT id, answer_sent_at FROM calls WHERE ended_at IS NULL AND answered_at IS NULL AND answer_sent_at IS NOT NULL',
     );
     this.#open = db.prepare<[], { id: string }>('SELECT id FROM calls WHERE ended_at IS NULL');
     this.#events = db.prepare<[string, string, Mode, number, number], { id: number; type: string; data: string; created_at: string }>(
@@ -230,6 +236,24 @@ export class CallsRepo {
       });
       return next;
     });
+  }
+
+  /**
+   * The 200 OK of the call is about to be sent (written before it, so a crash between the 200 and
+   * `markAnswered` leaves a trace; see migration 0006). False when the call has ended.
+   */
+  markAnswerSent(id: string, at: string = nowIso()): boolean {
+    return this.#answerSent.run(at, id).changes > 0;
+  }
+
+  /**
+   * Start-up recovery: open calls whose 200 OK was sent but whose answer was never recorded (the
+   * process died in between) are recorded as answered when the 200 was sent. Returns them.
+   */
+  recordSentAnswers(): Call[] {
+    return this.#tx(() =>
+      this.#sentUnrecorded.all().flatMap((r) => (this.markAnswered(r.id, r.answer_sent_at) ? [this.getById(r.id)!] : [])),
+    );
   }
 
   /** Ends every call still open (start-up after a crash), by the system; returns the calls as ended. */
