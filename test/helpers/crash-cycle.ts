@@ -21,6 +21,9 @@ export interface Moment {
   n: number;
 }
 
+/** How long after spawning the restarted engine it is killed again: 100-3000 ms (ready takes ~2 s), varied by cycle. */
+export const restartKillMs = (cycle: number) => 100 + ((cycle * 379) % 2900);
+
 /** The three moments, varied by cycle number so a run of cycles covers each phase at several depths. */
 export function momentFor(cycle: number, calls: number): Moment {
   const depth = (k: number) => 1 + (((cycle + 1) * k) % (calls - 1));
@@ -47,7 +50,12 @@ export interface CycleReport {
   closedAsRestart: number;
   workers: number;
   workersLeft: number;
-  /** SIGKILL to the restarted engine's `/health/ready`. */
+  /** The restart killed in turn (`restartKillMs` after its spawn) had already become ready. */
+  restartKillMs: number;
+  restartKilledReady: boolean;
+  /** The restart killed in turn had already closed the first kill's orphans (its recovery transaction committed). */
+  restartKilledRecovered: boolean;
+  /** Spawn of the final restart to its `/health/ready`. */
   recoveryMs: number;
   /** BYEs of calls the crash cut that the restarted engine answered 481. */
   bye481: number;
@@ -58,7 +66,9 @@ export interface CycleReport {
 export const figures = (r: CycleReport) =>
   `${r.moment}: placed ${r.placed}, answered ${r.answered}, events acknowledged ${r.eventsAcked}, calls seen by the API ${r.callsSeenByApi}, ` +
   `open at the kill ${r.openAtKill} (closed as engine_restart ${r.closedAsRestart}), BYEs answered 481 ${r.bye481}, ` +
-  `workers killed ${r.workers} (left ${r.workersLeft}), kill -> ready ${r.recoveryMs} ms, violations ${r.violations.length}`;
+  `workers killed ${r.workers} (left ${r.workersLeft}), restart killed at ${r.restartKillMs} ms ` +
+  `(${r.restartKilledRecovered ? 'after' : 'before'} recovery, ${r.restartKilledReady ? 'after' : 'before'} ready), ` +
+  `restart -> ready ${r.recoveryMs} ms, violations ${r.violations.length}`;
 
 interface Seen {
   answeredAt: string | null;
@@ -90,7 +100,6 @@ export async function crashCycle(e: CrashEngine, o: { cycle: number; calls: numb
     () => true,
     () => false,
   );
-  const killedAt = performance.now();
   const kill = await e.kill();
   await stopPolling();
   await sse.close();
@@ -99,8 +108,12 @@ export async function crashCycle(e: CrashEngine, o: { cycle: number; calls: numb
   const afterKill = e.view();
   if (afterKill.integrity !== 'ok') violations.push(`integrity_check after the kill: ${afterKill.integrity}`);
   const open = afterKill.calls.filter((c) => c.ended_at === null);
-  await e.start();
-  const recoveryMs = performance.now() - killedAt;
+  // The restart crashes too, at a different point of start-up each cycle.
+  const restartKill = await e.startAndKill(restartKillMs(o.cycle));
+  const midway = e.view();
+  if (midway.integrity !== 'ok') violations.push(`integrity_check after the kill during start-up: ${midway.integrity}`);
+  if (restartKill.workersLeft) violations.push(`${restartKill.workersLeft} media workers outlived the engine killed during start-up`);
+  const recoveryMs = await e.start();
   const restarted = e.view();
   if (restarted.integrity !== 'ok') violations.push(`integrity_check after the restart: ${restarted.integrity}`);
   violations.push(...closedOnRestart(afterKill, restarted, open));
@@ -129,6 +142,9 @@ export async function crashCycle(e: CrashEngine, o: { cycle: number; calls: numb
     closedAsRestart: restarted.calls.filter((c) => c.end_reason === 'engine_restart' && open.some((o) => o.id === c.id)).length,
     workers: kill.workers,
     workersLeft: kill.workersLeft,
+    restartKillMs: restartKillMs(o.cycle),
+    restartKilledReady: restartKill.wasReady,
+    restartKilledRecovered: open.every((o) => midway.calls.find((c) => c.id === o.id)?.ended_at !== null),
     recoveryMs: Math.round(recoveryMs),
     bye481: trace.bye481,
     violations: kill.workersLeft ? [`${kill.workersLeft} media workers outlived the engine`, ...violations] : violations,

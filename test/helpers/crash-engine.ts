@@ -71,6 +71,32 @@ export class CrashEngine {
   /** Spawns the engine on the file and waits until it is ready; resolves to the ms that took. */
   async start(): Promise<number> {
     const t0 = performance.now();
+    this.#spawn();
+    const proc = this.proc;
+    await waitFor(async () => proc.child.exitCode === null && (await request(this.base, 'GET', '/api/v1/health/ready')).status === 200, 30_000, 20).catch(
+      (e: Error) => {
+        proc.child.kill('SIGKILL');
+        throw new Error(`engine not ready: ${e.message}\n${proc.stdout().slice(-4000)}\n${proc.stderr().slice(-4000)}`);
+      },
+    );
+    return performance.now() - t0;
+  }
+
+  /**
+   * A crash during start-up: spawns the engine and SIGKILLs it `afterMs` later, wherever it is
+   * (opening the file, migrating, closing orphaned calls, starting workers, or already up).
+   */
+  async startAndKill(afterMs: number): Promise<KillResult & { wasReady: boolean }> {
+    this.#spawn();
+    await new Promise((r) => setTimeout(r, afterMs));
+    const wasReady = await request(this.base, 'GET', '/api/v1/health/ready').then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    return { ...(await this.kill()), wasReady };
+  }
+
+  #spawn(): void {
     const { minPort, maxPort } = rtpBlock();
     this.proc = spawnEngine({
       AS_HTTP_HOST: '127.0.0.1',
@@ -92,14 +118,6 @@ export class CrashEngine {
       AS_BOOTSTRAP_OWNER_EMAIL: owner.email,
       AS_BOOTSTRAP_OWNER_PASSWORD: owner.password,
     });
-    const proc = this.proc;
-    await waitFor(async () => proc.child.exitCode === null && (await request(this.base, 'GET', '/api/v1/health/ready')).status === 200, 30_000, 20).catch(
-      (e: Error) => {
-        proc.child.kill('SIGKILL');
-        throw new Error(`engine not ready: ${e.message}\n${proc.stdout().slice(-4000)}\n${proc.stderr().slice(-4000)}`);
-      },
-    );
-    return performance.now() - t0;
   }
 
   async #seed(): Promise<void> {
