@@ -9,10 +9,12 @@
  *    before it), with its `call.answered`: the caller was answered, and the record says so.
  * 2. Every open call is closed as `engine_restart` by the system, with its `call.ended`: a
  *    timeline never stops at `call.answered`, and a client resuming its event stream learns that
- *    the call is over. Talk time runs to this start (the moment of the crash is not known).
+ *    the call is over. The call ends when the dead process was last known alive (its heartbeat,
+ *    written every second; migration 0007), so the downtime before this start is not talk time.
  */
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
+import { nowIso } from '../store/ids.js';
 import type { Store } from '../store/store.js';
 import type { EndReason } from './call.js';
 
@@ -25,7 +27,7 @@ export function closeOrphanedCalls(store: Store, events: EventLog, log: Logger):
     for (const c of answered) {
       events.append('call.answered', { tenantId: c.tenantId, mode: c.mode, callId: c.id }, { callId: c.id, agentId: c.agentId, answeredAt: c.answeredAt! });
     }
-    const closed = store.calls.endAllOpen(reason);
+    const closed = store.calls.endAllOpen(reason, diedBy(store));
     for (const c of closed) {
       events.append('call.ended', { tenantId: c.tenantId, mode: c.mode, callId: c.id }, {
         callId: c.id,
@@ -39,4 +41,11 @@ export function closeOrphanedCalls(store: Store, events: EventLog, log: Logger):
   });
   if (counts.closed) log.warn({ orphans: counts.closed, answeredUnrecorded: counts.answered, reason }, 'closed calls left open by a previous run');
   return counts;
+}
+
+/** The last heartbeat of the dead process (now when there is none, or the clock went back). */
+function diedBy(store: Store): string {
+  const now = nowIso();
+  const last = store.liveness.lastAlive();
+  return last && last < now ? last : now;
 }

@@ -76,6 +76,9 @@ interface Seen {
   endReason: string | null;
 }
 
+/** The engine's heartbeat period (1 s) and room for a late timer on a loaded machine. */
+const heartbeatSlackMs = 1500;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One crash cycle on a running engine; the engine is running again when it resolves. */
@@ -100,6 +103,7 @@ export async function crashCycle(e: CrashEngine, o: { cycle: number; calls: numb
     () => true,
     () => false,
   );
+  const killedAt = Date.now();
   const kill = await e.kill();
   await stopPolling();
   await sse.close();
@@ -116,7 +120,7 @@ export async function crashCycle(e: CrashEngine, o: { cycle: number; calls: numb
   const recoveryMs = await e.start();
   const restarted = e.view();
   if (restarted.integrity !== 'ok') violations.push(`integrity_check after the restart: ${restarted.integrity}`);
-  violations.push(...closedOnRestart(afterKill, restarted, open));
+  violations.push(...closedOnRestart(afterKill, restarted, open), ...endedWhenKilled(restarted, open, killedAt));
   violations.push(...ackedEventsKept(acked, restarted));
   violations.push(...apiCallsKept(seen, restarted));
 
@@ -183,6 +187,23 @@ function closedOnRestart(before: DbView, after: DbView, open: DbCall[]): string[
   for (const c of open) {
     const r = now.get(c.id);
     if (r && (r.end_reason !== 'engine_restart' || r.hangup_by !== 'system')) out.push(`orphan ${c.id} closed as ${r.end_reason}/${r.hangup_by}`);
+  }
+  return out;
+}
+
+/**
+ * A call the crash cut ends when the process died (its last heartbeat, at most a second before
+ * the kill), not when the next one started (the downtime is not talk time) nor long before.
+ */
+function endedWhenKilled(after: DbView, open: DbCall[], killedAt: number): string[] {
+  const latest = new Date(killedAt + heartbeatSlackMs).toISOString();
+  const earliest = new Date(killedAt - heartbeatSlackMs).toISOString();
+  const out: string[] = [];
+  for (const o of open) {
+    const r = after.calls.find((c) => c.id === o.id);
+    if (!r?.ended_at) continue;
+    if (r.ended_at > latest || r.ended_at < earliest) out.push(`orphan ${r.id} ended at ${r.ended_at}, not at the kill (${new Date(killedAt).toISOString()})`);
+    if (r.answered_at && r.ended_at < r.answered_at) out.push(`orphan ${r.id} ended at ${r.ended_at}, before its answer at ${r.answered_at}`);
   }
   return out;
 }

@@ -146,7 +146,7 @@ export class CallsRepo {
     this.#sentUnrecorded = db.prepare<[], { id: string; answer_sent_at: string }>(
       'SELECT id, answer_sent_at FROM calls WHERE ended_at IS NULL AND answered_at IS NULL AND answer_sent_at IS NOT NULL',
     );
-    this.#open = db.prepare<[], { id: string }>('SELECT id FROM calls WHERE ended_at IS NULL');
+    this.#open = db.prepare<[], { id: string; updated_at: string }>('SELECT id, updated_at FROM calls WHERE ended_at IS NULL');
     this.#events = db.prepare<[string, string, Mode, number, number], { id: number; type: string; data: string; created_at: string }>(
       'SELECT id, type, data, created_at FROM events WHERE call_id = ? AND tenant_id = ? AND mode = ? ORDER BY id LIMIT ? OFFSET ?',
     );
@@ -256,9 +256,15 @@ export class CallsRepo {
     );
   }
 
-  /** Ends every call still open (start-up after a crash), by the system; returns the calls as ended. */
+  /**
+   * Ends every call still open (start-up after a crash), by the system; returns the calls as
+   * ended. `at` is when they are known to have died by (default now); a call written later than
+   * that ends at its last write instead, never before it.
+   */
   endAllOpen(reason: string, at: string = nowIso()): Call[] {
-    return this.#tx(() => this.#open.all().flatMap((r) => this.end(r.id, { reason, hangupBy: 'system', at }) ?? []));
+    return this.#tx(() =>
+      this.#open.all().flatMap((r) => this.end(r.id, { reason, hangupBy: 'system', at: r.updated_at > at ? r.updated_at : at }) ?? []),
+    );
   }
 
   get(scope: Scope, id: string): Call | undefined {

@@ -58,3 +58,20 @@ test('an answer sent after the call ended is not recorded (markAnswerSent refuse
   t.false(store.calls.markAnswerSent(id));
   t.deepEqual(store.calls.recordSentAnswers(), []);
 });
+
+test("orphans end at the dead process's last heartbeat, or at their own last write when that is later", (t) => {
+  const { db, store, events, call } = setup();
+  t.teardown(() => closeDatabase(db));
+  const early = call('early@x');
+  store.calls.markAnswered(early, '2000-01-01T00:00:00.000Z');
+  store.liveness.beat('2000-01-01T00:01:00.000Z');
+  // Written after the last beat (the process died within the second that followed).
+  const late = call('late@x');
+  const lateWrite = store.calls.getById(late)!.updatedAt;
+
+  closeOrphanedCalls(store, events, log);
+
+  t.like(store.calls.getById(early), { endedAt: '2000-01-01T00:01:00.000Z', durationMs: 60_000, endReason: 'engine_restart' });
+  t.like(store.calls.getById(late), { endedAt: lateWrite, endReason: 'engine_restart' });
+  t.is(store.liveness.lastAlive(), '2000-01-01T00:01:00.000Z', 'recovery itself does not beat');
+});
