@@ -1,9 +1,12 @@
 /**
  * SIGKILL of the engine process during 50 concurrent calls with RTP, at set-up, during media and
- * during teardown, restarting it on the same file each time. After each restart every call is
- * closed with a reason (`engine_restart` for those the crash cut, with a `call.ended` event), no
- * event or call row that was acknowledged is lost, and the file passes `PRAGMA integrity_check`.
- * The suite runs 5 kills; `npm run bench -- crash` runs 20 (bench/crash.ts).
+ * during teardown, restarting it on the same file each time (and killing that restart once, at a
+ * different point of its start-up each cycle). After each restart every call is closed with a
+ * reason (`engine_restart` for those the crash cut, with a `call.ended` event, ending within a
+ * heartbeat of the kill), no event or call row that was acknowledged is lost, every call a caller
+ * got a 200 for is recorded as answered, the media workers died with the engine, and the file
+ * passes `PRAGMA integrity_check`. The suite runs 5 kills; `npm run bench -- crash` runs 20
+ * (bench/crash.ts, the same cycle).
  */
 import test from 'ava';
 import { crashCycle, figures, timelinesWhole, type CycleReport } from '../helpers/crash-cycle.js';
