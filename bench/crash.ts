@@ -8,7 +8,7 @@
  * test suite's (test/helpers/crash-cycle.ts; the suite runs 5 kills). There is no peer to run
  * side by side: the figures are losses (all must be 0) and the time from SIGKILL to ready.
  *
- * `npm run bench -- crash [kills=20] [calls=50] [rate=25]`
+ * `npm run bench -- crash [kills=20] [calls=50] [rate=25] [server=embedded|thread]`
  */
 import { crashCycle, figures, timelinesWhole, type CycleReport } from '../test/helpers/crash-cycle.js';
 import { CrashEngine } from '../test/helpers/crash-engine.js';
@@ -21,7 +21,7 @@ export async function run(args: string[]): Promise<void> {
   const calls = Number(o['calls'] ?? 50);
   const rate = Number(o['rate'] ?? 25);
   const started = performance.now();
-  const engine = await CrashEngine.create();
+  const engine = await CrashEngine.create(o['server'] ? { AS_SIP_SERVER: o['server'] } : {});
   const reports: CycleReport[] = [];
   try {
     for (let cycle = 0; cycle < kills; cycle++) {

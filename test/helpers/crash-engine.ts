@@ -54,6 +54,8 @@ export class CrashEngine {
   private constructor(
     readonly httpPort: number,
     readonly sipPort: number,
+    /** Extra `AS_*` settings (e.g. `AS_SIP_SERVER=thread`). */
+    readonly env: Record<string, string>,
   ) {}
 
   get base(): string {
@@ -61,8 +63,8 @@ export class CrashEngine {
   }
 
   /** A started engine with a tenant, an agent, a trunk open to 127.0.0.1 and the number `service`. */
-  static async create(): Promise<CrashEngine> {
-    const e = new CrashEngine(await freePort(), await freePort());
+  static async create(env: Record<string, string> = {}): Promise<CrashEngine> {
+    const e = new CrashEngine(await freePort(), await freePort(), env);
     await e.start();
     await e.#seed();
     return e;
@@ -117,6 +119,7 @@ export class CrashEngine {
       AS_BOOTSTRAP_TENANT_NAME: 'Crash',
       AS_BOOTSTRAP_OWNER_EMAIL: owner.email,
       AS_BOOTSTRAP_OWNER_PASSWORD: owner.password,
+      ...this.env,
     });
   }
 
