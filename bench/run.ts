@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'sip-cps': () => import('./sip-cps.js'),
   'sip-concurrent': () => import('./sip-concurrent.js'),
   'sip-flood': () => import('./sip-flood.js'),
+  crash: () => import('./crash.js'),
 };
 
 async function main(): Promise<void> {

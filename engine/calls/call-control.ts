@@ -12,6 +12,7 @@ import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
+import { closeOrphanedCalls } from './orphans.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 
@@ -61,8 +62,7 @@ export class CallControl {
   /** Connects to the SIP server and starts taking calls. Closes orphaned calls first. */
   static async start(opts: CallControlOptions): Promise<CallControl> {
     const cc = new CallControl(opts);
-    const orphans = opts.store.calls.endAllOpen('engine_restart');
-    if (orphans) opts.log.warn({ orphans }, 'closed calls left open by a previous run');
+    closeOrphanedCalls(opts.store, opts.events, opts.log);
     await cc.#connect();
     return cc;
   }

@@ -32,7 +32,9 @@ export type EndReason =
   | 'media_worker_died'
   | 'media_error'
   | 'shutdown'
-  | 'api_hangup';
+  | 'api_hangup'
+  /** The process died with the call live (closed at the next start, see orphans.ts). */
+  | 'engine_restart';
 
 
 export interface EndInfo {

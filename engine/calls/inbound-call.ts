@@ -167,6 +167,8 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     await new Promise((r) => call.timer(deps.settings.ringMs, () => r(undefined)));
     if (call.ended || canceled) return;
   }
+  // Written before the 200 leaves: a crash before markAnswered below must not lose the answer.
+  deps.store.calls.markAnswerSent(call.id);
   let dialog: Srf.Dialog;
   try {
     dialog = await deps.srf.createUAS(req, res, {

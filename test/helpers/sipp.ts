@@ -38,6 +38,8 @@ export interface SippResult {
   code: number | null;
   /** One line per message, in order, as SIPp saw it. */
   ladder: string[];
+  /** SIPp's -trace_msg file, whole (for Call-IDs and headers the ladder leaves out). */
+  messages: string;
   output: string;
   errors: string;
 }
@@ -68,7 +70,8 @@ export async function runSipp(run: SippRun): Promise<SippResult> {
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
-  return { code, ladder: ladderOf(read(messages)), output, errors: read(errors) };
+  const trace = read(messages);
+  return { code, ladder: ladderOf(trace), messages: trace, output, errors: read(errors) };
 }
 
 /** `-> INVITE`, `<- 180 INVITE` from SIPp's -trace_msg file. */
