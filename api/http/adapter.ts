@@ -14,6 +14,7 @@ import { then, type Maybe } from '../../lib/maybe.js';
 import { routeErrors } from '../openapi.js';
 import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
+import { parseClientJson } from './json-input.js';
 import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
 import { StreamBody, UwsResponseStream } from './stream.js';
 
@@ -256,7 +257,7 @@ function handle(
     if (route.auth !== false) authorize(mctx.auth as AuthContext, route.auth);
     const ctx = new Context(
       parse(route.params, decodeParams(params), 'params', 'not_found'),
-      parse(route.query, queryObject(info.query), 'query'),
+      route.query ? parse(route.query, queryObject(info.query), 'query') : {},
       route.body ? parse(route.body, parseJson(rawBody, info.headers), 'body') : undefined,
       mctx,
     );
@@ -365,22 +366,39 @@ function parseJson(raw: Buffer | null, headers: Record<string, string>): unknown
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new AppError('unsupported_media_type', `Content-Type must be application/json, got "${type || 'none'}"`);
   }
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw new AppError('validation_error', 'Malformed JSON', [{ field: 'body', message: (e as Error).message }]);
-  }
+  return parseClientJson(raw, 'body');
 }
 
-/** `a=1&b=2&b=3` -> { a: '1', b: ['2', '3'] }. */
+/**
+ * `a=1&b=2&b=3` -> { a: '1', b: ['2', '3'] }. Stricter than `URLSearchParams`, which keeps a
+ * malformed escape (`%ZZ`) as text and turns an escape that is not UTF-8 (`%E0%A4%A`) into
+ * U+FFFD: both would reach a filter as a value the client never meant, so both are a
+ * `validation_error` naming the parameter.
+ */
 function queryObject(query: string): Record<string, string | string[]> {
   if (!query) return {};
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(query)) {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const pair of query.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const k = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq), null);
+    const v = eq < 0 ? '' : decodeQueryPart(pair.slice(eq + 1), k);
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   return out;
+}
+
+/** One `application/x-www-form-urlencoded` part: `+` is a space, escapes must be UTF-8. */
+function decodeQueryPart(text: string, name: string | null): string {
+  const plus = text.includes('+') ? text.replace(/\+/g, ' ') : text;
+  if (!plus.includes('%')) return plus;
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    const field = name === null ? 'query' : `query.${name}`;
+    throw new AppError('validation_error', 'Invalid query', [{ field, message: 'Malformed percent-escape (or not UTF-8)' }]);
+  }
 }
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string, code: 'validation_error' | 'not_found' = 'validation_error'): unknown {

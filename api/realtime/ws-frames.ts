@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { realtimeEventSchema } from '../../engine/events/schemas.js';
 import { AppError, errorEnvelopeSchema, zodDetails } from '../http/errors.js';
+import { parseClientJson } from '../http/json-input.js';
 import { roles } from '../http/route.js';
 import { eventTypeSchema, topicSchema } from './selection.js';
 
@@ -149,9 +150,10 @@ export function readClientFrame(data: ArrayBuffer, isBinary: boolean): ReadFrame
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(data).toString('utf8'));
+    // RFC 6455 §5.6: a text frame is UTF-8; uWS passes invalid UTF-8 through, so it is checked here.
+    raw = parseClientJson(Buffer.from(data), 'frame');
   } catch (e) {
-    return { ok: false, id: null, error: new AppError('validation_error', 'Malformed JSON', [{ field: 'frame', message: (e as Error).message }]) };
+    return { ok: false, id: null, error: e instanceof AppError ? e : new AppError('validation_error', 'Malformed JSON') };
   }
   const parsed = clientFrameSchema.safeParse(raw);
   if (parsed.success) return { ok: true, frame: parsed.data };
