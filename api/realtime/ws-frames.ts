@@ -150,7 +150,8 @@ export function readClientFrame(data: ArrayBuffer, isBinary: boolean): ReadFrame
   }
   let raw: unknown;
   try {
-    // RFC 6455 §5.6: a text frame is UTF-8; uWS passes invalid UTF-8 through, so it is checked here.
+    // uWS already fails a connection whose text frame is not UTF-8 (RFC 6455 §8.1), before this
+    // runs; the reader checks it anyway so that it stands on its own.
     raw = parseClientJson(Buffer.from(data), 'frame');
   } catch (e) {
     return { ok: false, id: null, error: e instanceof AppError ? e : new AppError('validation_error', 'Malformed JSON') };

@@ -12,6 +12,7 @@ import { assertError } from '../helpers/envelope.js';
 import type { JsonResponse } from '../helpers/http.js';
 import { simpleGraph } from '../helpers/resources.js';
 import { seedTenant, type SeededTenant } from '../helpers/tenant.js';
+import { WsClient } from './realtime/ws-client.js';
 
 const r = useApp(test);
 let t1: SeededTenant;
@@ -188,5 +189,28 @@ test.serial('raw HTTP oddities: many headers, odd header bytes, Content-Length l
   const get = await rawHttp(port, `GET /api/v1/agents HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-api-key: ${key}\r\ncontent-length: 4\r\n\r\nnull`);
   t.is(statusOf(get), 200, get.slice(0, 80));
 
+  t.is((await fetch(`${r.base}/api/v1/health/live`)).status, 200);
+});
+
+test.serial('WebSocket: a deep frame or one with __proto__ gets a validation_error frame and the connection stays; invalid UTF-8 fails it (RFC 6455 §8.1)', async (t) => {
+  const ws = await WsClient.connect(r.app.http.port, t1.headers);
+  t.teardown(() => ws.destroy());
+  await ws.waitFor((f) => f.type === 'ready');
+  ws.send(`{"type":"subscribe","id":1,"topics":${nestedArrays(500)}}`);
+  t.deepEqual(await ws.waitFor((f) => f.type === 'error'), {
+    type: 'error',
+    id: null,
+    error: { code: 'validation_error', message: 'JSON nested too deeply', details: [{ field: 'frame', message: `nested more than ${MAX_JSON_DEPTH} levels (limit MAX_JSON_DEPTH)` }] },
+  });
+  const from = ws.frames.length;
+  ws.send('{"type":"ping","id":2,"__proto__":{"x":1}}');
+  t.deepEqual(await ws.waitFor((f) => f.type === 'error', 5000, from), {
+    type: 'error',
+    id: null,
+    error: { code: 'validation_error', message: 'Forbidden key', details: [{ field: 'frame', message: 'the key "__proto__" is not accepted' }] },
+  });
+  t.is((await ws.request({ type: 'ping' })).type, 'reply');
+  ws.sendTextBytes(Buffer.from([0x22, 0xc3, 0x28, 0x22]));
+  t.deepEqual(await ws.closed, { code: null, reason: 'socket closed' });
   t.is((await fetch(`${r.base}/api/v1/health/live`)).status, 200);
 });
