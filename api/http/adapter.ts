@@ -296,7 +296,14 @@ function handle(
     if (out.internal) getLog().error({ err, route: route.operationId }, 'request failed');
     write(res, state, { status: out.status, body: out.body, headers: out.headers }, info.requestId, mctx.responseHeaders);
   };
-  const succeed = (result: Result) => write(res, state, result, info.requestId, mctx.responseHeaders);
+  const succeed = (result: Result) => {
+    try {
+      write(res, state, result, info.requestId, mctx.responseHeaders);
+    } catch (err) {
+      // The value could not be written (JSON.stringify threw: a BigInt, a cycle): still an answer.
+      fail(err);
+    }
+  };
   const finish = (start: () => Maybe<Result>) => {
     let out: Maybe<Result>;
     try {
@@ -314,7 +321,8 @@ function handle(
       state.async = true;
       res.onAborted(() => (state.aborted = true));
     }
-    out.then(succeed, fail);
+    // Both settle handlers are boundaries of their own: nothing rejects unhandled from here.
+    out.then(succeed, fail).catch((err: unknown) => getLog().error({ err, route: route.operationId }, 'response could not be written'));
   };
 
   if (!route.body) {
@@ -328,7 +336,7 @@ function handle(
     fail(tooLarge(opts.maxBodyBytes));
     return;
   }
-  readBody(res, opts.maxBodyBytes, (body) => (body ? finish(() => run(body)) : fail(tooLarge(opts.maxBodyBytes))));
+  readBody(res, opts.maxBodyBytes, (body) => guard(res, opts.log, () => (body ? finish(() => run(body)) : fail(tooLarge(opts.maxBodyBytes)))));
 }
 
 const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -458,7 +466,11 @@ function openStream(
   // Replaces the adapter's own handler, if any: the stream now owns the response.
   res.onAborted(() => {
     state.aborted = true;
-    stream.aborted();
+    try {
+      stream.aborted();
+    } catch {
+      // `onClose` listeners log their own failures; the client is gone either way.
+    }
   });
   res.cork(() => {
     res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));
