@@ -151,6 +151,13 @@ function decodeParams(raw: Record<string, string>): Record<string, string> {
   return out;
 }
 
+/**
+ * A client's `X-Request-Id` is echoed in the response and written in every log line of the
+ * request, so only visible ASCII (and spaces) up to 128 characters is taken; anything else gets
+ * an id of ours.
+ */
+export const isRequestId = (v: string): boolean => v.length > 0 && v.length <= 128 && /^[\x20-\x7e]+$/.test(v);
+
 /** Request ids: a per-process prefix and a counter (cheaper than a UUID per request). */
 const idPrefix = randomUUID().slice(0, 8);
 let idCounter = 0;
@@ -178,7 +185,7 @@ class IncomingRequest implements RequestInfo {
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
     const given = headers['x-request-id'];
-    this.requestId = given && given.length <= 128 ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
+    this.requestId = given !== undefined && isRequestId(given) ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
   }
 
   /** Read on demand: most requests never ask, and the address is valid until the response ends. */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import type { Logger } from '../../config/logger.js';
 import type { Authenticator } from '../http/adapter.js';
-import { respondWithError } from '../http/adapter.js';
+import { isRequestId, respondWithError } from '../http/adapter.js';
 import type { AuthContext, RequestInfo } from '../http/route.js';
 import type { CommandDeps } from './commands.js';
 import type { RealtimeContext } from './context.js';
@@ -121,7 +121,8 @@ function guarded<A extends unknown[]>(log: Logger, callback: string, fn: (ws: We
 function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, authenticate: Authenticator, log: Logger): void {
   const headers: Record<string, string> = {};
   req.forEach((k, v) => (headers[k] = v));
-  const requestId = headers['x-request-id'] && headers['x-request-id'].length <= 128 ? headers['x-request-id'] : randomUUID();
+  const given = headers['x-request-id'];
+  const requestId = given !== undefined && isRequestId(given) ? given : randomUUID();
   const key = headers['sec-websocket-key'] ?? '';
   const extensions = headers['sec-websocket-extensions'] ?? '';
   const state = { aborted: false };

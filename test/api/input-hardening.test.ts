@@ -214,3 +214,20 @@ test.serial('WebSocket: a deep frame or one with __proto__ gets a validation_err
   t.deepEqual(await ws.closed, { code: null, reason: 'socket closed' });
   t.is((await fetch(`${r.base}/api/v1/health/live`)).status, 200);
 });
+
+test.serial('an X-Request-Id with control or non-ASCII bytes is not echoed (ours is used); a clean one is', async (t) => {
+  const port = r.app.http.port;
+  const ask = (value: Buffer) =>
+    rawHttp(port, Buffer.concat([Buffer.from('GET /api/v1/health/live HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-request-id: '), value, Buffer.from('\r\n\r\n')]));
+  const idOf = (raw: string) => /\r\nx-request-id: ([^\r]*)\r\n/.exec(raw)?.[1];
+  // uWS itself refuses control bytes in a header value (closes the connection, no answer).
+  t.is(await ask(Buffer.from([0x61, 0x01, 0x62])), '');
+  // uWS hands over a value cut at a non-ASCII byte ("a" of "a\xff\xfe"): visible ASCII either way.
+  t.regex(idOf(await ask(Buffer.from([0x61, 0xff, 0xfe]))) ?? '', /^[\x20-\x7e]{1,128}$/);
+  for (const bad of [Buffer.from('a\tb'), Buffer.from('x'.repeat(129))]) {
+    const raw = await ask(bad);
+    t.is(statusOf(raw), 200, raw.slice(0, 80));
+    t.regex(idOf(raw) ?? '', /^[0-9a-f]{8}-[0-9a-z]+$/, JSON.stringify(bad.toString('latin1')));
+  }
+  t.is(idOf(await ask(Buffer.from('trace 42/abc'))), 'trace 42/abc');
+});
