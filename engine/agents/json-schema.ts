@@ -43,6 +43,49 @@ const validPattern = (p: string) => {
   }
 };
 
+/**
+ * True when a repeated group contains a repetition (`(a+)+`, `(\w*\s?)*`, `(a+){2,}`): the
+ * classic shape of catastrophic backtracking, where V8's backtracking engine takes time
+ * exponential in the input's length (26 characters against `^(a+)+$`: over a second, each more
+ * doubling it) and blocks the event loop that carries every call. A repetition is `*`, `+`,
+ * `{n,}` or `{n,m}` with m > 1; `?`, `{0,1}` and `{1}` are not. Overlapping alternatives under a
+ * repetition (`(a|a)*`) are not detected.
+ */
+export function nestedRepetition(pattern: string): boolean {
+  const open: boolean[] = []; // per open group: does it contain a repetition?
+  let closedGroupRepeats = false; // the token just read is a group that contains a repetition
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      i++;
+      closedGroupRepeats = false;
+    } else if (c === '[') {
+      // A character class: skip to its end (escapes included).
+      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++;
+      closedGroupRepeats = false;
+    } else if (c === '(') {
+      open.push(false);
+      // Group syntax, not quantifiers: (?: (?= (?! (?<= (?<! (?<name>
+      const m = /^\?(?::|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(pattern.slice(i + 1));
+      if (m) i += m[0].length;
+      closedGroupRepeats = false;
+    } else if (c === ')') {
+      closedGroupRepeats = open.pop() ?? false;
+      if (closedGroupRepeats && open.length) open[open.length - 1] = true;
+    } else {
+      const q = /^(?:[*+]|\{(\d+)(?:(,)(\d*))?\})/.exec(pattern.slice(i));
+      const repeats = q !== null && (q[1] === undefined || (q[2] !== undefined && (q[3] === '' || Number(q[3]) > 1)));
+      if (repeats) {
+        if (closedGroupRepeats) return true;
+        if (open.length) open[open.length - 1] = true;
+        i += q[0].length - 1;
+      }
+      closedGroupRepeats = false;
+    }
+  }
+  return false;
+}
+
 export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
   .looseObject({
     type: z
@@ -69,7 +112,12 @@ export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
     exclusiveMaximum: z.number().optional(),
     minLength: count.optional(),
     maxLength: count.optional(),
-    pattern: z.string().refine(validPattern, 'Must be a valid regular expression').optional(),
+    pattern: z
+      .string()
+      .max(1000)
+      .refine(validPattern, 'Must be a valid regular expression')
+      .refine((p) => !nestedRepetition(p), 'Must not repeat a group that itself repeats (e.g. (a+)+): it can take exponential time')
+      .optional(),
     minItems: count.optional(),
     maxItems: count.optional(),
   })

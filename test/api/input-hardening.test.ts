@@ -231,3 +231,16 @@ test.serial('an X-Request-Id with control or non-ASCII bytes is not echoed (ours
   }
   t.is(idOf(await ask(Buffer.from('trace 42/abc'))), 'trace 42/abc');
 });
+
+test.serial('a tool parameter pattern with nested repetition (catastrophic backtracking) is refused; ordinary ones are kept', async (t) => {
+  let n = 0;
+  const tool = (pattern: string) =>
+    JSON.stringify({ name: `pattern_${++n}`, parameters: { type: 'object', properties: { a: { type: 'string', pattern } } }, action: { type: 'builtin', name: 'hangup' } });
+  // Against `^(a+)+$`, 26 characters of "a" and a "!" took over a second of a blocked event loop; 40, hours.
+  for (const pattern of ['^(a+)+$', '(\\w*\\s?)*$', '(a+){2,}b', '(?:x+x+)+y']) {
+    assertError(t, await send('POST', '/api/v1/tools', tool(pattern)), 'validation_error', 'Invalid request body', [
+      { field: 'parameters.properties.a.pattern', message: 'Must not repeat a group that itself repeats (e.g. (a+)+): it can take exponential time' },
+    ]);
+  }
+  for (const pattern of ['^[A-Z]{3}-\\d+$', '^(\\d{3})+$', '^(ab|cd)+$', '^(a+)?$']) t.is((await send('POST', '/api/v1/tools', tool(pattern))).status, 201, pattern);
+});
