@@ -101,20 +101,23 @@ test.before(async () => {
   };
   const doc = (await request<OpenApiDoc>(base, 'GET', '/openapi.json')).body;
   const [agentA, toolA] = idsA;
+  const [agentB, toolB, workflowB, trunkB] = idsB;
   const graph = {
     nodes: [{ id: 'start', kind: 'start' }, { id: 'tool', kind: 'tool', toolId: toolA, arguments: { a: ANY_SLOT } }, { id: 'bye', kind: 'hangup' }],
     edges: [{ from: 'start', to: 'tool' }, { from: 'tool', to: 'bye' }],
   };
   const toolBody = { name: 'fuzzed', parameters: { type: 'object', properties: { a: ANY_SLOT } }, action: { type: 'builtin', name: 'hangup' } };
   const examples: Record<string, unknown[]> = {
-    createWorkflow: [{ name: 'wf', graph }],
+    createWorkflow: [{ name: 'wf', graph }, { name: 'foreign', graph: JSON.parse(JSON.stringify(graph).replace(toolA!, toolB!)) as unknown }],
     updateWorkflow: [{ graph }, { name: 'renamed' }],
     createTool: [toolBody, { ...toolBody, parameters: { type: 'object', properties: {}, required: [], enum: [ANY_SLOT] } }],
     updateTool: [{ parameters: toolBody.parameters }],
     testTool: [{ arguments: { a: ANY_SLOT } }],
-    createAgent: [{ name: 'agent', config: { prompt: { system: 'x' }, toolIds: [toolA] } }],
-    updateAgent: [{ name: 'renamed' }],
-    createPhoneNumber: [{ number: 'fuzz', agentId: agentA }],
+    // Another tenant's ids where this tenant's belong: refused, never linked (checked at the end).
+    createAgent: [{ name: 'agent', config: { prompt: { system: 'x' }, toolIds: [toolA] } }, { name: 'foreign', config: { prompt: { system: 'x' }, toolIds: [toolB], workflowId: workflowB } }],
+    updateAgent: [{ name: 'renamed' }, { config: { workflowId: workflowB } }],
+    createPhoneNumber: [{ number: 'fuzz', agentId: agentA }, { number: 'foreign', agentId: agentB, trunkId: trunkB }],
+    updatePhoneNumber: [{ agentId: agentB }, { trunkId: trunkB }],
   };
   w = { engine, base, dbPath, doc, auth, idsA, idsB, tenantB, examples };
 });
@@ -234,6 +237,9 @@ test.serial('every operation: a documented status (never 500), the exact envelop
           throw new Error(`no answer (${(e as Error).message}; engine exit ${String(w.engine.child.exitCode)}) to ${describe(op, c)}\n${w.engine.stderr().slice(-2000)}`);
         }
         seen.set(got.status, (seen.get(got.status) ?? 0) + 1);
+        // What the fuzz creates joins the pool of the next operations' path parameters.
+        const made = (got.body as { id?: unknown } | null)?.id;
+        if (got.status === 201 && typeof made === 'string' && op.id !== 'createApiKey') w.idsA.push(made);
         const label = `${got.status} ${JSON.stringify(got.body).slice(0, 300)} for ${describe(op, c)}`;
         if (!op.statuses.has(got.status)) throw new Error(`undocumented status: ${label}`);
         if (got.status === 500) throw new Error(`internal error: ${label}`);
@@ -256,7 +262,25 @@ test.serial('every operation: a documented status (never 500), the exact envelop
   t.is((await request(w.base, 'GET', '/api/v1/health/live')).status, 200);
   t.is(w.engine.child.exitCode, null);
   t.is(snapshotB(), before, 'tenant B changed');
+  const leaks = w.idsB.filter((id) => rowsOfOthers().includes(id));
+  t.deepEqual(leaks, [], "another tenant's ids are referenced by rows outside it");
 });
+
+/** Every row of every tenant but B (with a tenant_id column), as text. */
+function rowsOfOthers(): string {
+  const db = new Database(w.dbPath, { readonly: true });
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+    let text = '';
+    for (const { name } of tables) {
+      const cols = db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[];
+      if (cols.some((c) => c.name === 'tenant_id')) text += JSON.stringify(db.prepare(`SELECT * FROM "${name}" WHERE tenant_id != ?`).all(w.tenantB));
+    }
+    return text;
+  } finally {
+    db.close();
+  }
+}
 
 test.serial('any method on any path: 404 or 405 in the envelope, never 500', async (t) => {
   const methods = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'FOO');
