@@ -18,7 +18,7 @@ import { freePort, spawnEngine, type EngineProcess } from '../helpers/engine-pro
 import { request, waitFor } from '../helpers/http.js';
 import { ANY_SLOT, badEscapes, bodyBytes, hostileKinds, operations, queryString, segment, type OpenApiDoc, type Op } from '../helpers/openapi-arbitraries.js';
 
-const RUNS_PER_OP = Number(process.env.FUZZ_RUNS ?? 24);
+const RUNS_PER_OP = Number(process.env.FUZZ_RUNS ?? 40);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 interface World {

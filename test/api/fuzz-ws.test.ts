@@ -20,7 +20,7 @@ import { request, waitFor } from '../helpers/http.js';
 import { fromSchema, mutated, type OpenApiDoc } from '../helpers/openapi-arbitraries.js';
 import { UpgradeRefused, WsClient, type Frame } from './realtime/ws-client.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 let engine: EngineProcess;
