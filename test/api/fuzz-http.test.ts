@@ -8,14 +8,13 @@
  * A real engine process: an uncaught throw anywhere ends it, which no in-process check proves.
  * `FUZZ_SEED` replays a run; `FUZZ_RUNS` changes the cases per operation.
  */
-import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { errorEnvelopeSchema, errorTable } from '../../api/http/errors.js';
-import { tempDir } from '../helpers/config.js';
-import { freePort, spawnEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { request, waitFor } from '../helpers/http.js';
+import type { EngineProcess } from '../helpers/engine-process.js';
+import { startFuzzEngine } from '../helpers/fuzz-engine.js';
+import { request } from '../helpers/http.js';
 import { ANY_SLOT, badEscapes, bodyBytes, hostileKinds, operations, queryString, segment, type OpenApiDoc, type Op } from '../helpers/openapi-arbitraries.js';
 
 const RUNS_PER_OP = Number(process.env.FUZZ_RUNS ?? 40);
@@ -34,58 +33,27 @@ interface World {
   tenantB: string;
   /** Bodies known to be valid, by operation (what a schema cannot express, such as a graph's rules). */
   examples: Record<string, unknown[]>;
+  snapshotB: () => string;
 }
 
 let w: World;
 
 test.before(async () => {
-  const port = await freePort();
-  const dbPath = path.join(tempDir(), 'fuzz.db');
-  const owner = { email: 'owner@a.example.test', password: 'fuzz owner password 1' };
-  const engine = spawnEngine({
-    AS_HTTP_HOST: '127.0.0.1',
-    AS_HTTP_PORT: String(port),
-    AS_DATABASE_PATH: dbPath,
-    AS_MEDIA_WORKERS: '1',
-    AS_LOG_PRETTY: 'false',
-    AS_LOG_LEVEL: 'warn',
-    AS_SIP_HOST: '127.0.0.1',
-    AS_SIP_PORT: String(await freePort()),
-    AS_SIP_DRACHTIO_PORT: String(await freePort()),
-    AS_RTP_LISTEN_IP: '127.0.0.1',
-    AS_BOOTSTRAP_TENANT_NAME: 'A',
-    AS_BOOTSTRAP_OWNER_EMAIL: owner.email,
-    AS_BOOTSTRAP_OWNER_PASSWORD: owner.password,
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await request(base, 'GET', '/api/v1/health/live')).status === 200, 20_000).catch((e: Error) => {
-    throw new Error(`${e.message}\nstdout: ${engine.stdout()}\nstderr: ${engine.stderr()}`);
-  });
-  const call = async (method: string, p: string, headers: Record<string, string>, body?: unknown) => {
-    const res = await request<Record<string, unknown>>(base, method, p, { headers, body });
-    if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const bearer = async (email: string, password: string) => ({
-    authorization: `Bearer ${String((await call('POST', '/api/v1/auth/login', {}, { email, password })).accessToken)}`,
-  });
-  const superAdmin = await bearer(owner.email, owner.password);
+  const f = await startFuzzEngine('fuzz-http');
+  const { engine, base, dbPath, call, bearer, tenantB } = f;
 
-  // Tenant B and its objects: the rows that must not change.
-  const ownerB = { email: 'owner@b.example.test', password: 'fuzz owner password 2' };
-  const tenantB = String((await call('POST', '/api/v1/tenants', superAdmin, { name: 'B', owner: ownerB })).id);
-  const keyB = { 'x-api-key': String((await call('POST', '/api/v1/api-keys', await bearer(ownerB.email, ownerB.password), { name: 'b' })).key) };
-  const idsB = await seedObjects(call, keyB);
+  // Tenant B's objects: the rows that must not change.
+  const idsB = await seedObjects(call, f.ownerB);
 
   // Tenant A's callers: a live admin key (a high limit, so the cases are not all 429), a test key,
   // a member's JWT (the default limit: some of its cases are 429, documented too).
-  const keyA = String((await call('POST', '/api/v1/api-keys', superAdmin, { name: 'fuzz', rateLimit: 1_000_000 })).key);
-  const testKeyA = String((await call('POST', '/api/v1/api-keys', superAdmin, { name: 'fuzz test', mode: 'test', rateLimit: 1_000_000 })).key);
+  const keyA = f.adminKey(['--rate-limit', '1000000']);
+  const testKeyA = f.adminKey(['--mode', 'test', '--rate-limit', '1000000']);
   const member = { email: 'member@a.example.test', password: 'fuzz member password' };
-  await call('POST', '/api/v1/users', superAdmin, { ...member, role: 'member' });
+  await call('POST', '/api/v1/users', f.owner.headers, { ...member, role: 'member' });
   const jwtA = await bearer(member.email, member.password);
   const idsA = await seedObjects(call, { 'x-api-key': keyA });
-  const [head, payload] = jwtA.authorization.slice(7).split('.');
+  const [head, payload] = (jwtA.authorization ?? '').slice(7).split('.');
   const auth = {
     none: {},
     keyA: { 'x-api-key': keyA },
@@ -119,7 +87,7 @@ test.before(async () => {
     createPhoneNumber: [{ number: 'fuzz', agentId: agentA }, { number: 'foreign', agentId: agentB, trunkId: trunkB }],
     updatePhoneNumber: [{ agentId: agentB }, { trunkId: trunkB }],
   };
-  w = { engine, base, dbPath, doc, auth, idsA, idsB, tenantB, examples };
+  w = { engine, base, dbPath, doc, auth, idsA, idsB, tenantB, examples, snapshotB: f.snapshotB };
 });
 
 test.after.always(() => w?.engine.child.kill('SIGKILL'));
@@ -139,22 +107,6 @@ async function seedObjects(
   const trunk = await call('POST', '/api/v1/sip-trunks', h, { name: 'trunk', inbound: { allowlist: ['127.0.0.1/32'] } });
   const number = await call('POST', '/api/v1/phone-numbers', h, { number: `+1555${String(n).padStart(7, '0')}`, agentId: agent.id, trunkId: trunk.id });
   return [agent, tool, workflow, trunk, number].map((o) => String(o.id));
-}
-
-/** Every row of tenant B, in every table with a tenant_id column, plus its tenant row. */
-function snapshotB(): string {
-  const db = new Database(w.dbPath, { readonly: true });
-  try {
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-    const out: Record<string, unknown[]> = { tenants: db.prepare('SELECT * FROM tenants WHERE id = ?').all(w.tenantB) };
-    for (const { name } of tables) {
-      const cols = db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[];
-      if (cols.some((c) => c.name === 'tenant_id')) out[name] = db.prepare(`SELECT * FROM "${name}" WHERE tenant_id = ? ORDER BY rowid`).all(w.tenantB);
-    }
-    return JSON.stringify(out);
-  } finally {
-    db.close();
-  }
 }
 
 interface Case {
@@ -222,7 +174,7 @@ const describe = (op: Op, c: Case) =>
 test.serial('every operation: a documented status (never 500), the exact envelope, a live process, another tenant untouched', async (t) => {
   const ops = operations(w.doc);
   t.log(`seed ${SEED} (replay with FUZZ_SEED=${SEED}); ${ops.length} operations x ${RUNS_PER_OP} cases`);
-  const before = snapshotB();
+  const before = w.snapshotB();
   const statuses = new Map<string, Map<number, number>>();
   const started = Date.now();
   for (const [i, op] of ops.entries()) {
@@ -261,7 +213,7 @@ test.serial('every operation: a documented status (never 500), the exact envelop
   t.log([...statuses].map(([id, s]) => `${id}: ${[...s].sort().map(([k, v]) => `${k}x${v}`).join(' ')}`).join('\n'));
   t.is((await request(w.base, 'GET', '/api/v1/health/live')).status, 200);
   t.is(w.engine.child.exitCode, null);
-  t.is(snapshotB(), before, 'tenant B changed');
+  t.is(w.snapshotB(), before, 'tenant B changed');
   const leaks = w.idsB.filter((id) => rowsOfOthers().includes(id));
   t.deepEqual(leaks, [], "another tenant's ids are referenced by rows outside it");
 });

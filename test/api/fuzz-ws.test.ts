@@ -8,15 +8,13 @@
  *
  * `FUZZ_SEED` replays a run; `FUZZ_RUNS` changes the number of connections.
  */
-import path from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { errorTable } from '../../api/http/errors.js';
 import { serverFrameSchema } from '../../api/realtime/ws-frames.js';
-import { tempDir } from '../helpers/config.js';
-import { freePort, spawnEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { request, waitFor } from '../helpers/http.js';
+import type { EngineProcess } from '../helpers/engine-process.js';
+import { startFuzzEngine } from '../helpers/fuzz-engine.js';
+import { request } from '../helpers/http.js';
 import { fromSchema, mutated, type OpenApiDoc } from '../helpers/openapi-arbitraries.js';
 import { UpgradeRefused, WsClient, type Frame } from './realtime/ws-client.js';
 
@@ -25,68 +23,26 @@ const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)
 
 let engine: EngineProcess;
 let port: number;
-let dbPath: string;
-let tenantB: string;
 let clientFrames: Record<string, unknown>;
 let doc: OpenApiDoc;
 let closeCodes: Set<number>;
+let snapshotB: () => string;
 const creds: Record<string, string> = {};
 
 test.before(async () => {
-  port = await freePort();
-  dbPath = path.join(tempDir(), 'fuzz-ws.db');
-  const owner = { email: 'owner@a.example.test', password: 'fuzz owner password 1' };
-  engine = spawnEngine({
-    AS_HTTP_HOST: '127.0.0.1',
-    AS_HTTP_PORT: String(port),
-    AS_DATABASE_PATH: dbPath,
-    AS_MEDIA_WORKERS: '1',
-    AS_LOG_PRETTY: 'false',
-    AS_LOG_LEVEL: 'warn',
-    AS_SIP_HOST: '127.0.0.1',
-    AS_SIP_PORT: String(await freePort()),
-    AS_SIP_DRACHTIO_PORT: String(await freePort()),
-    AS_RTP_LISTEN_IP: '127.0.0.1',
-    AS_BOOTSTRAP_TENANT_NAME: 'A',
-    AS_BOOTSTRAP_OWNER_EMAIL: owner.email,
-    AS_BOOTSTRAP_OWNER_PASSWORD: owner.password,
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await request(base, 'GET', '/api/v1/health/live')).status === 200, 20_000).catch((e: Error) => {
-    throw new Error(`${e.message}\nstdout: ${engine.stdout()}\nstderr: ${engine.stderr()}`);
-  });
-  const call = async (method: string, p: string, headers: Record<string, string>, body?: unknown) => {
-    const res = await request<Record<string, unknown>>(base, method, p, { headers, body });
-    if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const token = async (email: string, password: string) => String((await call('POST', '/api/v1/auth/login', {}, { email, password })).accessToken);
-  const superAdmin = { authorization: `Bearer ${await token(owner.email, owner.password)}` };
-  const ownerB = { email: 'owner@b.example.test', password: 'fuzz owner password 2' };
-  tenantB = String((await call('POST', '/api/v1/tenants', superAdmin, { name: 'B', owner: ownerB })).id);
-  await call('POST', '/api/v1/agents', { authorization: `Bearer ${await token(ownerB.email, ownerB.password)}` }, { name: 'b', config: { prompt: { system: 'x' } } });
-  creds.key = String((await call('POST', '/api/v1/api-keys', superAdmin, { name: 'fuzz', rateLimit: 1_000_000 })).key);
-  creds.viewerKey = String((await call('POST', '/api/v1/api-keys', superAdmin, { name: 'viewer', role: 'viewer', scopes: ['calls:read'] })).key);
-  creds.token = await token(owner.email, owner.password);
-  doc = (await request<OpenApiDoc>(base, 'GET', '/openapi.json')).body;
+  const f = await startFuzzEngine('fuzz-ws');
+  ({ engine, port, snapshotB } = f);
+  await f.call('POST', '/api/v1/agents', f.ownerB, { name: 'b', config: { prompt: { system: 'x' } } });
+  creds.key = f.adminKey(['--rate-limit', '1000000']);
+  creds.viewerKey = f.adminKey(['--role', 'viewer', '--scopes', 'calls:read']);
+  creds.token = (f.owner.headers.authorization ?? '').slice('Bearer '.length);
+  doc = (await request<OpenApiDoc>(f.base, 'GET', '/openapi.json')).body;
   const ws = (doc.paths['/api/v1/ws']!.get as unknown as { 'x-websocket': { clientFrames: Record<string, unknown>; closeCodes: Record<string, string> } })['x-websocket'];
   clientFrames = ws.clientFrames;
   closeCodes = new Set(Object.keys(ws.closeCodes).map(Number));
 });
 
 test.after.always(() => engine?.child.kill('SIGKILL'));
-
-function snapshotB(): string {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).filter(({ name }) =>
-      (db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[]).some((c) => c.name === 'tenant_id'),
-    );
-    return JSON.stringify(tables.map(({ name }) => db.prepare(`SELECT * FROM "${name}" WHERE tenant_id = ? ORDER BY rowid`).all(tenantB)));
-  } finally {
-    db.close();
-  }
-}
 
 /** A frame to send: its opcode and bytes, and whether the document says it drops the connection. */
 interface Out {
