@@ -160,10 +160,12 @@ const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ??
 test.serial('raw HTTP oddities: many headers, odd header bytes, Content-Length lies, a body on GET; the server lives on', async (t) => {
   const port = r.app.http.port;
   const key = t1.apiKey;
-  const manyHeaders = Array.from({ length: 500 }, (_, i) => `x-h${i}: ${i}\r\n`).join('');
-  const big = await rawHttp(port, `GET /api/v1/agents HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-api-key: ${key}\r\n${manyHeaders}\r\n`);
-  t.log(`500 headers: ${big.split('\r\n')[0] || '(connection closed)'}`);
-  t.true(big === '' || statusOf(big) === 431 || statusOf(big) === 400 || statusOf(big) === 200, big.slice(0, 80));
+  // uWS takes at most 48 header lines (request line aside) and closes the connection, no answer,
+  // on more: the client sees a reset, the engine nothing.
+  const headers = (n: number) => Array.from({ length: n }, (_, i) => `x-h${i}: ${i}\r\n`).join('');
+  const at48 = await rawHttp(port, `GET /api/v1/agents HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-api-key: ${key}\r\n${headers(45)}\r\n`);
+  t.is(statusOf(at48), 200, at48.slice(0, 80));
+  t.is(await rawHttp(port, `GET /api/v1/agents HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-api-key: ${key}\r\n${headers(500)}\r\n`), '');
 
   const odd = Buffer.concat([Buffer.from(`GET /api/v1/agents HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx-api-key: ${key}\r\nx-odd: a`), Buffer.from([0x01, 0x7f, 0xff, 0xc0]), Buffer.from('\r\n\r\n')]);
   const oddRes = await rawHttp(port, odd);
