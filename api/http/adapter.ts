@@ -399,7 +399,10 @@ function queryObject(query: string): Record<string, string | string[]> {
     const k = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq), null);
     const v = eq < 0 ? '' : decodeQueryPart(pair.slice(eq + 1), k);
     const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    // push, not spread: a query repeating one key n times must cost n, not n².
+    if (prev === undefined) out[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[k] = [prev, v];
   }
   return out;
 }

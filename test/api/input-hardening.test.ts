@@ -246,3 +246,14 @@ test.serial('a tool parameter pattern with nested repetition (catastrophic backt
   }
   for (const pattern of ['^[A-Z]{3}-\\d+$', '^(\\d{3})+$', '^(ab|cd)+$', '^(a+)?$']) t.is((await send('POST', '/api/v1/tools', tool(pattern))).status, 201, pattern);
 });
+
+test.serial('a query repeating one key 25,000 times is answered at once (it cost n² copies: seconds of blocked event loop)', async (t) => {
+  // 100,000 bytes: about the longest request head uWS takes.
+  const q = 'x=1&'.repeat(25_000);
+  const t0 = performance.now();
+  const res = await send('GET', `/api/v1/agents?${q}`);
+  const ms = performance.now() - t0;
+  t.log(`${q.length} B query, answered in ${ms.toFixed(0)} ms`);
+  t.is(res.status, 200);
+  t.true(ms < 1000, `took ${ms.toFixed(0)} ms`);
+});
