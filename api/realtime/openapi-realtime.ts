@@ -45,7 +45,8 @@ export function wsRoute(): RouteDef {
     tags: ['Real time'],
     operationId: 'openWebSocket',
     status: 101,
-    errors: ['validation_error'],
+    // 401: the upgrade carried X-API-Key or Authorization, and it was refused (ws-server.ts).
+    errors: ['validation_error', 'authentication_error'],
     handler: () => {
       throw new AppError('validation_error', 'This endpoint speaks WebSocket: send an upgrade request', [
         { field: 'headers.upgrade', message: 'must be "websocket"' },
@@ -79,6 +80,7 @@ export function documentRealtime(doc: Json): Json {
     },
     maxClientFrameBytes: MAX_CLIENT_FRAME_BYTES,
     oversizedFrame: 'a client frame larger than maxClientFrameBytes drops the connection (no close frame)',
+    invalidUtf8: 'a text frame that is not UTF-8 fails the connection (RFC 6455 §8.1): dropped, no close frame',
   };
   return doc;
 }
