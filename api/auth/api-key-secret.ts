@@ -1,6 +1,6 @@
 /** API key material: `as_live_` / `as_test_` + 32 base62 characters (~190 bits). */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Mode } from '../../engine/store/repositories/api-keys.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY_LEN = 32;

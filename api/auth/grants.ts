@@ -18,6 +18,7 @@
 import { hasScope } from '../http/authorize.js';
 import { AppError } from '../http/errors.js';
 import { roles, type AuthContext, type Role } from '../http/route.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 /** What a new key or user (or a changed user) will be able to do. */
 export interface Grant {
@@ -26,7 +27,7 @@ export interface Grant {
   scopes: readonly string[] | null;
   /** Requests per minute it will get (already resolved: a null limit is the default). */
   rateLimit: number;
-  mode: 'live' | 'test';
+  mode: Mode;
 }
 
 /** true when `a` is a stronger role than `b` (owner > admin > member > viewer). */

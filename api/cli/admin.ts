@@ -24,6 +24,7 @@ import { generateApiKey } from '../auth/api-key-secret.js';
 import { scopeSchema } from '../auth/scopes.js';
 import { generatePassword } from '../auth/passwords.js';
 import { AppError } from '../http/errors.js';
+import { modes } from '../../engine/store/mode.js';
 
 const EX_USAGE = 64;
 const EX_CONFIG = 78;
@@ -54,7 +55,7 @@ const createTenantArgs = z.object({
 const createKeyArgs = z.object({
   tenant: z.uuid(),
   name: z.string().trim().min(1).max(100),
-  mode: z.enum(['live', 'test']).default('live'),
+  mode: z.enum(modes).default('live'),
   role: z.enum(roles).default('admin'),
   scopes: z
     .string()

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import type { ErrorCode } from './errors.js';
 import { StreamBody, type ResponseStream } from './stream.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -20,7 +21,7 @@ export interface AuthContext {
   tenantId: string;
   role: Role;
   /** Test keys see only test-mode data; users and live keys see live data. */
-  mode: 'live' | 'test';
+  mode: Mode;
   superAdmin: boolean;
   userId: string | null;
   apiKeyId: string | null;

@@ -10,6 +10,7 @@ import type { Store } from '../../engine/store/store.js';
 import { apiKeyContext, userContext } from '../auth/authenticator.js';
 import { AppError } from '../http/errors.js';
 import type { AuthContext } from '../http/route.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 /** Who a ticket or connection stands for: enough to find the caller in the store again. */
 export interface CallerRef {
@@ -18,7 +19,7 @@ export interface CallerRef {
   /** The API key id, or the user id. */
   id: string;
   /** The mode the caller authenticated in (users are always live). */
-  mode: 'live' | 'test';
+  mode: Mode;
   /** For a user: the access token's session and expiry (ms since the epoch). */
   session?: { sid: string; expMs: number };
 }

@@ -17,6 +17,7 @@ import type { EventLog } from '../../engine/events/event-log.js';
 import type { StoredEvent } from '../../engine/events/schemas.js';
 import type { EventHub, HubEvent } from './event-hub.js';
 import { selectsNothing, type Selector } from './selection.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 /** Rows read from the log per replay step: big enough to be quick, small enough to yield often. */
 const PAGE_SIZE = 500;
@@ -44,7 +45,7 @@ export interface FeedOptions {
   hub: EventHub;
   events: EventLog;
   tenantId: string;
-  mode: 'live' | 'test';
+  mode: Mode;
   target: FeedTarget;
   /** Live events held during a replay before the client is dropped. */
   maxHeld: number;

@@ -7,6 +7,7 @@
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import { realtimeEventSchema, type StoredEvent } from '../../engine/events/schemas.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 /** An event with its JSON text, made once for all clients. */
 export interface HubEvent {
@@ -16,7 +17,7 @@ export interface HubEvent {
 
 export type HubListener = (e: HubEvent) => void;
 
-const scopeKey = (tenantId: string, mode: 'live' | 'test') => `${mode}:${tenantId}`;
+const scopeKey = (tenantId: string, mode: Mode) => `${mode}:${tenantId}`;
 
 export class EventHub {
   readonly #byScope = new Map<string, Set<HubListener>>();
@@ -38,7 +39,7 @@ export class EventHub {
   }
 
   /** Hears the tenant's events of one mode from now on. Returns the function that stops it. */
-  add(tenantId: string, mode: 'live' | 'test', listener: HubListener): () => void {
+  add(tenantId: string, mode: Mode, listener: HubListener): () => void {
     const key = scopeKey(tenantId, mode);
     let set = this.#byScope.get(key);
     if (!set) this.#byScope.set(key, (set = new Set()));

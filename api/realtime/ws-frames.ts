@@ -18,6 +18,7 @@ import { AppError, errorEnvelopeSchema, zodDetails } from '../http/errors.js';
 import { parseClientJson } from '../http/json-input.js';
 import { roles } from '../http/route.js';
 import { eventTypeSchema, topicSchema } from './selection.js';
+import { modes } from '../../engine/store/mode.js';
 
 export const requestIdSchema = z
   .union([z.string().min(1).max(64), z.number().int()])
@@ -94,7 +95,7 @@ export const clientFrameSchema = z
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export const clientFrameTypes = ['auth', 'subscribe', 'unsubscribe', 'ping', 'hangup', 'say', 'transfer', 'dtmf', 'mute'] as const;
 
-const mode = z.enum(['live', 'test']);
+const mode = z.enum(modes);
 
 export const readyFrameSchema = z
   .strictObject({ type: z.literal('ready'), tenantId: z.string(), mode, role: z.enum(roles) })

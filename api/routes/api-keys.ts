@@ -14,6 +14,7 @@ import { scopeSchema } from '../auth/scopes.js';
 import { AppError } from '../http/errors.js';
 import { page, pageQuery } from '../http/pagination.js';
 import { Reply, roles, route, type AuthContext, type RouteDef } from '../http/route.js';
+import { modes } from '../../engine/store/mode.js';
 
 /** Highest per-key limit: well past what one process serves, so it only guards against typos. */
 const MAX_RATE_LIMIT = 1_000_000;
@@ -21,7 +22,7 @@ const MAX_RATE_LIMIT = 1_000_000;
 const createSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(100),
-    mode: z.enum(['live', 'test']).optional().describe("Defaults to the caller's mode"),
+    mode: z.enum(modes).optional().describe("Defaults to the caller's mode"),
     scopes: z
       .array(scopeSchema)
       .max(100)
@@ -45,7 +46,7 @@ export const apiKeySchema = z
   .object({
     id: z.uuid(),
     name: z.string(),
-    mode: z.enum(['live', 'test']),
+    mode: z.enum(modes),
     role: z.enum(roles),
     prefix: z.string().describe('The first characters of the key, to tell keys apart'),
     scopes: z.array(z.string()).nullable(),
@@ -63,7 +64,7 @@ const createdSchema = apiKeySchema
 
 const idParams = z.object({ id: z.uuid() });
 const listQuery = pageQuery.extend({
-  mode: z.enum(['live', 'test']).optional().describe('Only keys of this mode (test keys always see only test keys)'),
+  mode: z.enum(modes).optional().describe('Only keys of this mode (test keys always see only test keys)'),
 });
 
 const toApi = (k: ApiKey): z.infer<typeof apiKeySchema> => ({

@@ -4,13 +4,14 @@ import type { Store } from '../../engine/store/store.js';
 import { publicUser } from '../../engine/store/repositories/users.js';
 import { AppError } from '../http/errors.js';
 import { route, roles, type RouteDef } from '../http/route.js';
+import { modes } from '../../engine/store/mode.js';
 
 export const meSchema = z
   .object({
     kind: z.enum(['user', 'api_key']),
     tenantId: z.string(),
     role: z.enum(roles),
-    mode: z.enum(['live', 'test']),
+    mode: z.enum(modes),
     superAdmin: z.boolean(),
     scopes: z.array(z.string()).nullable(),
     rateLimit: z.number().int().meta({ description: "Requests per minute; keys and users this caller creates get at most this" }),

@@ -15,6 +15,7 @@ import {
   callMetricsSchema,
   callStatuses,
   hangupParties,
+  endReasons,
   rtpStatsSchema,
   transcriptEntrySchema,
   type Call,
@@ -44,7 +45,7 @@ const summaryShape = {
   answeredAt: z.iso.datetime().nullable(),
   endedAt: z.iso.datetime().nullable(),
   durationMs: z.number().int().nullable().meta({ description: 'Talk time, answer to end; null if unanswered or not ended' }),
-  endReason: z.string().nullable(),
+  endReason: z.enum(endReasons).nullable(),
   hangupBy: z.enum(hangupParties).nullable(),
   ...timestampsShape,
 };

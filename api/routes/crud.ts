@@ -10,6 +10,7 @@ import { AppError, fieldPath, type ErrorCode } from '../http/errors.js';
 import { page, paged, type PageQuery } from '../http/pagination.js';
 import { route, type AuthContext, type RouteDef } from '../http/route.js';
 import type { Access } from './access.js';
+import { modes } from '../../engine/store/mode.js';
 
 /** `{id}` in a path. An id that is not a UUID cannot name anything: not_found. */
 export const idParams = z.object({ id: z.uuid() });
@@ -17,7 +18,7 @@ export const idParams = z.object({ id: z.uuid() });
 /** Fields every tenant-owned resource answers with. */
 export const resourceShape = {
   id: z.uuid(),
-  mode: z.enum(['live', 'test']).meta({ description: 'test rows are seen only by test API keys' }),
+  mode: z.enum(modes).meta({ description: 'test rows are seen only by test API keys' }),
 };
 export const timestampsShape = { createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() };
 

@@ -3,7 +3,7 @@
  * (transcript, RTP statistics, metrics). Call control writes them; the API reads them.
  */
 import { z } from 'zod';
-import type { Mode } from '../store/repositories/api-keys.js';
+import type { Mode } from '../store/mode.js';
 
 export const callStatuses = ['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'] as const;
 export type CallStatus = (typeof callStatuses)[number];
@@ -16,6 +16,27 @@ export type CallDirection = (typeof callDirections)[number];
 
 export const hangupParties = ['caller', 'callee', 'agent', 'system'] as const;
 export type HangupBy = (typeof hangupParties)[number];
+
+/** Why a call ended: stable codes, stored in calls.end_reason and sent in call.ended. */
+export const endReasons = [
+  'caller_hangup',
+  'callee_hangup',
+  'agent_hangup',
+  'canceled',
+  'no_common_codec',
+  'bad_sdp',
+  'no_offer',
+  'ack_timeout',
+  'session_timer_expired',
+  'rtp_timeout',
+  'media_worker_died',
+  'media_error',
+  'shutdown',
+  'api_hangup',
+  /** The process died with the call live (closed at the next start, see orphans.ts). */
+  'engine_restart',
+] as const;
+export type EndReason = (typeof endReasons)[number];
 
 export const transcriptEntrySchema = z
   .looseObject({
@@ -70,7 +91,7 @@ export interface CallSummary {
   endedAt: string | null;
   /** Talk time, answer to end; null until an answered call ends, and for unanswered calls. */
   durationMs: number | null;
-  endReason: string | null;
+  endReason: EndReason | null;
   hangupBy: HangupBy | null;
   createdAt: string;
   updatedAt: string;
@@ -115,8 +136,8 @@ export interface NewCall {
 
 /** How a call ended. */
 export interface CallEnd {
-  /** Machine-readable, e.g. `caller_hangup`, `agent_hangup`, `sip_486`, `timeout`, `crash_recovery`. */
-  reason: string;
+  /** Machine-readable (`endReasons`); a new cause (e.g. outbound busy) is added there first. */
+  reason: EndReason;
   hangupBy?: HangupBy | null;
   /** Default: `completed` when it was answered, else `failed`. */
   status?: FinalStatus;

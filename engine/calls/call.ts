@@ -4,7 +4,8 @@
  */
 import type { Logger } from '../../config/logger.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
-import type { HangupBy } from './call-record.js';
+import type { EndReason, HangupBy } from './call-record.js';
+import type { Mode } from '../store/mode.js';
 
 export type { HangupBy };
 
@@ -17,25 +18,7 @@ const moves: Record<CallState, readonly CallState[]> = {
   ended: [],
 };
 
-/** Why a call ended: stable codes, stored in calls.end_reason and sent in call.ended. */
-export type EndReason =
-  | 'caller_hangup'
-  | 'callee_hangup'
-  | 'agent_hangup'
-  | 'canceled'
-  | 'no_common_codec'
-  | 'bad_sdp'
-  | 'no_offer'
-  | 'ack_timeout'
-  | 'session_timer_expired'
-  | 'rtp_timeout'
-  | 'media_worker_died'
-  | 'media_error'
-  | 'shutdown'
-  | 'api_hangup'
-  /** The process died with the call live (closed at the next start, see orphans.ts). */
-  | 'engine_restart';
-
+export type { EndReason };
 
 export interface EndInfo {
   reason: EndReason;
@@ -50,7 +33,7 @@ type CallEvents = {
 export interface CallIdentity {
   id: string;
   tenantId: string;
-  mode: 'live' | 'test';
+  mode: Mode;
   agentId: string | null;
   sipCallId: string;
 }

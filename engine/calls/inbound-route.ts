@@ -5,7 +5,7 @@
  * tenant sees it in its error log.
  */
 import type { Agent } from '../store/repositories/agents.js';
-import type { Mode } from '../store/repositories/api-keys.js';
+import type { Mode } from '../store/mode.js';
 import type { PhoneNumber } from '../store/repositories/phone-numbers.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import type { Store } from '../store/store.js';

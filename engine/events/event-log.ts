@@ -7,10 +7,11 @@ import type { Logger } from '../../config/logger.js';
 import type { Db } from '../store/database.js';
 import { nowIso } from '../store/ids.js';
 import { eventDataSchemas, type EventData, type EventType, type StoredEvent } from './schemas.js';
+import type { Mode } from '../store/mode.js';
 
 export interface EventScope {
   tenantId: string | null;
-  mode: 'live' | 'test';
+  mode: Mode;
   callId?: string | null;
 }
 
@@ -20,7 +21,7 @@ interface Row {
   id: number;
   type: EventType;
   tenant_id: string | null;
-  mode: 'live' | 'test';
+  mode: Mode;
   call_id: string | null;
   data: string;
   created_at: string;
@@ -120,7 +121,7 @@ export class EventLog {
   }
 
   /** Events after `id` in a tenant and mode, oldest first (to resume a stream). */
-  since(id: number, tenantId: string, mode: 'live' | 'test', limit = 1000): StoredEvent[] {
+  since(id: number, tenantId: string, mode: Mode, limit = 1000): StoredEvent[] {
     return this.#since.all(id, tenantId, mode, limit).map(toEvent);
   }
 

@@ -3,6 +3,8 @@
  * Factories build them, so an event's shape is written once.
  */
 import { z } from 'zod';
+import { modes } from '../store/mode.js';
+import { endReasons, hangupParties } from '../calls/call-record.js';
 
 const callRef = {
   callId: z.string(),
@@ -35,8 +37,8 @@ export const eventDataSchemas = {
   'call.resumed': z.object({ ...callRef }),
   'call.ended': z.object({
     ...callRef,
-    endReason: z.string(),
-    hangupBy: z.enum(['caller', 'callee', 'agent', 'system']).nullable(),
+    endReason: z.enum(endReasons),
+    hangupBy: z.enum(hangupParties).nullable(),
     durationMs: z.number().int().nullable(),
     rtp: z.record(z.string(), z.number()).optional(),
   }),
@@ -92,7 +94,7 @@ export const eventSchema = z
     id: z.number().int().positive(),
     type: z.enum(eventTypes as [EventType, ...EventType[]]),
     tenantId: z.string().nullable(),
-    mode: z.enum(['live', 'test']),
+    mode: z.enum(modes),
     callId: z.string().nullable(),
     createdAt: z.string(),
     data: z.record(z.string(), z.unknown()),
@@ -114,7 +116,7 @@ const typedEvent = <T extends EventType>(type: T) =>
       id: z.number().int().positive().meta({ description: 'Position in the event log; resume after it with Last-Event-ID or lastEventId' }),
       type: z.literal(type),
       tenantId: z.string().nullable(),
-      mode: z.enum(['live', 'test']),
+      mode: z.enum(modes),
       callId: z.string().nullable(),
       createdAt: z.string(),
       data: eventDataSchemas[type],

@@ -4,6 +4,7 @@ import type { Scope } from '../../engine/store/repositories/scoped.js';
 import { testConfig, testLogger } from '../helpers/config.js';
 import { at, client, envelope, recordCall, type Client } from '../helpers/resources.js';
 import { seedTenant } from '../helpers/tenant.js';
+import type { EndReason } from '../../engine/calls/call-record.js';
 
 let app: App;
 let c: Client;
@@ -19,7 +20,7 @@ const range = `from=${at(T0, -3600)}&to=${at(T0, 2 * 86_400)}`;
  * Calls of one tenant, with hand-computed figures:
  *   c1 inbound  [0, 70)    answered 10 → talk 60 s   agent A  caller_hangup  latencies 500, 700
  *   c2 outbound [30, 155)  answered 35 → talk 120 s  agent A  agent_hangup   latency 900
- *   c3 inbound  [60, 80)   not answered, no_answer   agent B  no_answer
+ *   c3 inbound  [60, 80)   not answered, no_answer   agent B  canceled
  *   c4 web      [70, 101)  answered 71 → talk 30 s   agent B  caller_hangup  (starts as c1 ends)
  *   c5 inbound  [1 d, 1 d + 241) answered +1 → 240 s  agent A  caller_hangup
  *   c6 inbound  from 1 d + 100, answered, still open, no agent
@@ -37,7 +38,7 @@ test.before(async () => {
   const agents = app.engine.store.agents;
   agentA = agents.create(scope, { name: 'Alice', config: { prompt: { system: 'x' } } }).id;
   agentB = agents.create(scope, { name: 'Bob', config: { prompt: { system: 'x' } } }).id;
-  const call = (s: Scope, direction: 'inbound' | 'outbound' | 'web', start: number, agentId: string | null, answered?: number, end?: number, reason?: string, metrics?: { turnLatencyMs: number[] }) =>
+  const call = (s: Scope, direction: 'inbound' | 'outbound' | 'web', start: number, agentId: string | null, answered?: number, end?: number, reason?: EndReason, metrics?: { turnLatencyMs: number[] }) =>
     recordCall(
       app,
       { ...s, direction, agentId, startedAt: at(T0, start) },
@@ -48,7 +49,7 @@ test.before(async () => {
     );
   call(scope, 'inbound', 0, agentA, 10, 70, 'caller_hangup', { turnLatencyMs: [500, 700] });
   call(scope, 'outbound', 30, agentA, 35, 155, 'agent_hangup', { turnLatencyMs: [900] });
-  call(scope, 'inbound', 60, agentB, undefined, 80, 'no_answer');
+  call(scope, 'inbound', 60, agentB, undefined, 80, 'canceled');
   call(scope, 'web', 70, agentB, 71, 101, 'caller_hangup');
   call(scope, 'inbound', 86_400, agentA, 86_401, 86_641, 'caller_hangup');
   call(scope, 'inbound', 86_500, null, 86_501);
@@ -117,7 +118,7 @@ test('statistics by agent, by day and by end reason', async (t) => {
     ['caller_hangup', 3],
     [null, 1],
     ['agent_hangup', 1],
-    ['no_answer', 1],
+    ['canceled', 1],
   ]);
   const bad = await c.get('/api/v1/analytics/statistics?groupBy=weather');
   t.deepEqual(bad.body, envelope('validation_error', 'Invalid query', [

@@ -2,6 +2,7 @@ import test from 'ava';
 import { assertError } from '../helpers/envelope.js';
 import { useApp } from '../helpers/app.js';
 import { mintKey, seedTenant, userWithRole, type SeededTenant } from '../helpers/tenant.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 const r = useApp(test);
 let t1: SeededTenant;
@@ -16,7 +17,7 @@ test.before(async () => {
 interface Key {
   id: string;
   name: string;
-  mode: 'live' | 'test';
+  mode: Mode;
   role: string;
   prefix: string;
   scopes: string[] | null;

@@ -58,7 +58,7 @@ test('call control writes a call; GET /calls/{id} shows all of it', async (t) =>
     at: at(T0, 92),
   });
   t.like(ended, { status: 'completed', durationMs: 90_000, endedAt: at(T0, 92) });
-  t.is(calls.end(call.id, { reason: 'again' }), undefined, 'a call ends once');
+  t.is(calls.end(call.id, { reason: 'api_hangup' }), undefined, 'a call ends once');
   t.is(calls.bySipCallId('a84b4c76e66710@carrier.example')?.id, call.id);
 
   const res = await viewer.get(`/api/v1/calls/${call.id}`);
@@ -101,20 +101,20 @@ test.serial('an unanswered call ends failed or as told, without talk time; open 
   const calls = app.engine.store.calls;
   const busy = recordCall(app, { ...scope, direction: 'outbound', status: 'queued', startedAt: T0 });
   t.true(calls.markRinging(busy, at(T0, 1)));
-  t.like(calls.end(busy, { reason: 'sip_486', status: 'busy', hangupBy: 'callee', at: at(T0, 4) }), { status: 'busy', durationMs: null, hangupBy: 'callee' });
+  t.like(calls.end(busy, { reason: 'callee_hangup', status: 'busy', hangupBy: 'callee', at: at(T0, 4) }), { status: 'busy', durationMs: null, hangupBy: 'callee' });
   const lost = recordCall(app, { ...scope, direction: 'inbound', startedAt: T0 });
-  t.like(calls.end(lost, { reason: 'media_timeout' }), { status: 'failed', durationMs: null });
+  t.like(calls.end(lost, { reason: 'rtp_timeout' }), { status: 'failed', durationMs: null });
 
   const tenant = await seedTenant(app);
   const other = { tenantId: tenant.tenantId, mode: 'live' as const };
   const open1 = recordCall(app, { ...other, direction: 'inbound', startedAt: T0 }, { answeredAt: at(T0, 1) });
   const open2 = recordCall(app, { ...other, direction: 'web', startedAt: T0 });
-  const ended = calls.endAllOpen('crash_recovery', at(T0, 61));
+  const ended = calls.endAllOpen('engine_restart', at(T0, 61));
   t.true(ended.length >= 2);
-  t.like(ended.find((c) => c.id === open1), { status: 'completed', endReason: 'crash_recovery', durationMs: 60_000 });
-  t.like(calls.getById(open1), { status: 'completed', endReason: 'crash_recovery', hangupBy: 'system', durationMs: 60_000 });
-  t.like(calls.getById(open2), { status: 'failed', endReason: 'crash_recovery', durationMs: null });
-  t.deepEqual(calls.endAllOpen('crash_recovery'), []);
+  t.like(ended.find((c) => c.id === open1), { status: 'completed', endReason: 'engine_restart', durationMs: 60_000 });
+  t.like(calls.getById(open1), { status: 'completed', endReason: 'engine_restart', hangupBy: 'system', durationMs: 60_000 });
+  t.like(calls.getById(open2), { status: 'failed', endReason: 'engine_restart', durationMs: null });
+  t.deepEqual(calls.endAllOpen('engine_restart'), []);
 });
 
 test('the list filters by status, direction, agent and start time, newest first', async (t) => {

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApp, type App } from '../../api/app.js';
 import { testConfig, testLogger, tempDir } from './config.js';
-import { request } from './http.js';
+import { freePort } from './engine-process.js';
+import { request, waitFor } from './http.js';
+import { runSipp, type SippResult, type SippRun } from './sipp.js';
 import { mintKey, seedTenant, type SeededTenant } from './tenant.js';
 
 export const callScenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/calls/scenarios');
@@ -106,3 +108,40 @@ export async function timeline(s: InboundSetup, callId: string): Promise<string[
   const res = await request<{ items: { type: string }[] }>(s.base, 'GET', `/api/v1/calls/${callId}/events?limit=100`, { headers: s.tenant.headers });
   return res.body.items.map((e) => e.type);
 }
+
+/** SIPp as the caller over UDP, with a media port of its own (tests run in parallel). */
+export async function sippCall(s: InboundSetup, scn: SippRun['scenario'], extra: Partial<SippRun> = {}): Promise<SippResult> {
+  return runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: ['-mp', String(await freePort()), ...(extra.args ?? [])] });
+}
+
+/**
+ * Waits for the next call the engine records to end, and returns it: one watcher per test file,
+ * whose tests run serially (it counts the calls seen so far).
+ */
+export function endedCallWatcher(setup: () => InboundSetup, timeoutMs = 10_000): () => Promise<CallRow> {
+  let seen = 0;
+  return async () => {
+    const s = setup();
+    const c = await waitFor(async () => {
+      const all = await calls(s);
+      return all.length > seen && all.at(-1)!.endReason !== null ? all.at(-1) : undefined;
+    }, timeoutMs);
+    seen = (await calls(s)).length;
+    return c;
+  };
+}
+
+/** A SIPp scenario fragment: the caller's BYE after the call is answered (`afterAnswer`). */
+export const SIPP_CALLER_BYE = `  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:+15550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>`;

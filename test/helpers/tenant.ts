@@ -7,6 +7,7 @@ import type { App } from '../../api/app.js';
 import { generateApiKey } from '../../api/auth/api-key-secret.js';
 import { hashPassword } from '../../api/auth/passwords.js';
 import type { Role } from '../../engine/store/repositories/users.js';
+import type { Mode } from '../../engine/store/mode.js';
 
 export interface SeededTenant {
   tenantId: string;
@@ -43,7 +44,7 @@ export async function seedTenant(app: App, opts: { name?: string; superAdmin?: b
 export function mintKey(
   app: App,
   tenantId: string,
-  opts: { role?: Role; mode?: 'live' | 'test'; scopes?: string[] | null; rateLimit?: number | null; name?: string },
+  opts: { role?: Role; mode?: Mode; scopes?: string[] | null; rateLimit?: number | null; name?: string },
 ): string {
   const mode = opts.mode ?? 'live';
   const { key, prefix, hash } = generateApiKey(mode);

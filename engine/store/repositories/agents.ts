@@ -2,7 +2,7 @@
 import { agentConfigSchema, type AgentConfig } from '../../agents/agent-config.js';
 import type { Db } from '../database.js';
 import { jsonColumn } from '../json-column.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
 import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 

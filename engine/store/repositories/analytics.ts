@@ -15,7 +15,7 @@
 import type Database from 'better-sqlite3';
 import type { CallDirection, CallStatus } from '../../calls/call-record.js';
 import type { Db } from '../database.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
 
 export interface Range {

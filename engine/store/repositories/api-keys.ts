@@ -2,11 +2,10 @@
  * API keys: stored as a SHA-256 hash (the key is random, 190 bits: a slow hash buys nothing),
  * shown in full once at creation, listed by a display prefix.
  */
+import type { Mode } from '../mode.js';
 import type { Db } from '../database.js';
 import { json, newId, nowIso } from '../ids.js';
 import type { Role } from './users.js';
-
-export type Mode = 'live' | 'test';
 
 export interface ApiKey {
   id: string;

@@ -13,12 +13,13 @@ import {
   type CallEvent,
   type CallStatus,
   type CallSummary,
+  type EndReason,
   type HangupBy,
   type NewCall,
 } from '../../calls/call-record.js';
 import type { Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import { ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
 
 interface SummaryRow {
@@ -78,7 +79,8 @@ const toSummary = (r: SummaryRow): CallSummary => ({
   answeredAt: r.answered_at,
   endedAt: r.ended_at,
   durationMs: r.duration_ms,
-  endReason: r.end_reason,
+  // Written only from `endReasons` (CallEnd.reason).
+  endReason: r.end_reason as EndReason | null,
   hangupBy: r.hangup_by,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -261,7 +263,7 @@ export class CallsRepo {
    * ended. `at` is when they are known to have died by (default now); a call written later than
    * that ends at its last write instead, never before it.
    */
-  endAllOpen(reason: string, at: string = nowIso()): Call[] {
+  endAllOpen(reason: EndReason, at: string = nowIso()): Call[] {
     return this.#tx(() =>
       this.#open.all().flatMap((r) => this.end(r.id, { reason, hangupBy: 'system', at: r.updated_at > at ? r.updated_at : at }) ?? []),
     );

@@ -4,7 +4,7 @@
  */
 import type { Db } from '../database.js';
 import { nowIso } from '../ids.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import { ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
 
 export const errorKinds = ['sip', 'tool', 'provider', 'media', 'internal'] as const;

@@ -3,7 +3,7 @@
  * number is unique across the installation, so an inbound call finds exactly one owner.
  */
 import type { Db } from '../database.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
 import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import { definedOnly, ScopedTable, type Page, type Scope, type ScopedTableOptions, type TimeRange } from './scoped.js';
 
 /** What every tenant-owned object has. */

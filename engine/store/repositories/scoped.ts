@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Db } from '../database.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 
 /** Whose rows: the caller's tenant and mode (an AuthContext satisfies it). */
 export interface Scope {

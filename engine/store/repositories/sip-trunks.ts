@@ -9,7 +9,7 @@
 import { parseCidr, parseIp, cidrContains } from '../../../lib/cidr.js';
 import { prefixRulesSchema, type PrefixRules } from '../../calls/prefix-rules.js';
 import type { Db } from '../database.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
 import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 

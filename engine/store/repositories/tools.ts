@@ -5,7 +5,7 @@
 import type { JsonSchema } from '../../agents/json-schema.js';
 import { toolActionSchema, toolParametersSchema, type ToolAction } from '../../agents/tool-definition.js';
 import type { Db } from '../database.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
 import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 

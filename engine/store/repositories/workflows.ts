@@ -5,7 +5,7 @@
 import { workflowGraphSchema, type WorkflowGraph } from '../../agents/workflow-graph.js';
 import type { Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
-import type { Mode } from './api-keys.js';
+import type { Mode } from '../mode.js';
 import { definedOnly, ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
 
 /** A workflow without its graph, as lists show it. */

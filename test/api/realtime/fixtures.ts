@@ -1,10 +1,11 @@
 /** Events appended through the real event log, as call control appends them. */
 import type { App } from '../../../api/app.js';
 import type { StoredEvent } from '../../../engine/events/schemas.js';
+import type { Mode } from '../../../engine/store/mode.js';
 
 export interface Scope {
   tenantId: string;
-  mode: 'live' | 'test';
+  mode: Mode;
 }
 
 /** `call.started` of a call, with an optional agent. */

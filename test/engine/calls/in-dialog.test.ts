@@ -5,10 +5,9 @@
  * SIPp is the caller; the SIP timers run on a short T1 so 64*T1 is 3.2 s.
  */
 import test from 'ava';
-import { freePort } from '../../helpers/engine-process.js';
-import { request, waitFor } from '../../helpers/http.js';
-import { calls, inboundSetup, scenario, type CallRow, type InboundSetup } from '../../helpers/inbound.js';
-import { runSipp, sippMissing, type SippRun } from '../../helpers/sipp.js';
+import { request } from '../../helpers/http.js';
+import { inboundSetup, scenario, type InboundSetup, endedCallWatcher, sippCall } from '../../helpers/inbound.js';
+import { sippMissing, type SippRun } from '../../helpers/sipp.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -24,18 +23,8 @@ test.before(async () => {
 });
 test.after.always(() => s?.close());
 
-const sipp = async (scn: SippRun['scenario'], extra: Partial<SippRun> = {}) =>
-  runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: ['-mp', String(await freePort()), ...(extra.args ?? [])] });
-
-let seen = 0;
-const newCall = async (): Promise<CallRow> => {
-  const c = await waitFor(async () => {
-    const all = await calls(s);
-    return all.length > seen && all.at(-1)!.endReason !== null ? all.at(-1) : undefined;
-  }, 15_000);
-  seen = (await calls(s)).length;
-  return c;
-};
+const sipp = (scn: SippRun['scenario'], extra: Partial<SippRun> = {}) => sippCall(s, scn, extra);
+const newCall = endedCallWatcher(() => s, 15_000);
 
 const endedEvent = async (callId: string) => {
   const res = await request<{ items: { type: string; data: Record<string, unknown> }[] }>(s.base, 'GET', `/api/v1/calls/${callId}/events?limit=100`, { headers: s.tenant.headers });

@@ -4,9 +4,8 @@
  */
 import dgram from 'node:dgram';
 import test from 'ava';
-import { freePort } from '../../helpers/engine-process.js';
-import { request, waitFor } from '../../helpers/http.js';
-import { calls, inboundSetup, scenario, timeline, type CallRow, type InboundSetup } from '../../helpers/inbound.js';
+import { request } from '../../helpers/http.js';
+import { calls, inboundSetup, scenario, timeline, type InboundSetup, endedCallWatcher, sippCall } from '../../helpers/inbound.js';
 import { runSipp, sippMissing, type SippRun } from '../../helpers/sipp.js';
 
 const missing = sippMissing();
@@ -25,18 +24,8 @@ test.before(async () => {
 });
 test.after.always(() => s?.close());
 
-const sipp = async (scn: SippRun['scenario'], extra: Partial<SippRun> = {}) =>
-  runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: ['-mp', String(await freePort()), ...(extra.args ?? [])] });
-
-let seen = 0;
-const newCall = async (): Promise<CallRow> => {
-  const c = await waitFor(async () => {
-    const all = await calls(s);
-    return all.length > seen && all.at(-1)!.endReason !== null ? all.at(-1) : undefined;
-  }, 10_000);
-  seen = (await calls(s)).length;
-  return c;
-};
+const sipp = (scn: SippRun['scenario'], extra: Partial<SippRun> = {}) => sippCall(s, scn, extra);
+const newCall = endedCallWatcher(() => s);
 
 const PCMU = { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '' };
 

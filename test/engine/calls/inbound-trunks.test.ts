@@ -5,7 +5,7 @@
 import test from 'ava';
 import { freePort } from '../../helpers/engine-process.js';
 import { waitFor } from '../../helpers/http.js';
-import { calls, inboundSetup, scenario, type InboundSetup } from '../../helpers/inbound.js';
+import { calls, inboundSetup, scenario, type InboundSetup, SIPP_CALLER_BYE } from '../../helpers/inbound.js';
 import { runSipp, sippMissing, type SippRun } from '../../helpers/sipp.js';
 
 const missing = sippMissing();
@@ -14,19 +14,6 @@ const sippTest = missing ? test.skip : test.serial;
 if (missing) test('SIPp trunk tests are skipped: ' + missing, (t) => t.pass());
 
 const PCMU = { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '' };
-const BYE = `  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:+15550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>`;
 
 async function sipp(s: InboundSetup, scn: SippRun['scenario'], extra: Partial<SippRun> = {}) {
   return runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: ['-mp', String(await freePort()), ...(extra.args ?? [])] });
@@ -51,7 +38,7 @@ sippTest('a digest trunk: 401 challenge, INVITE with credentials answered, BYE',
   const s = await withSetup(t, {}, { username: 'carrier-a', password: 'Very-Secret-42' });
   const r = await sipp(
     s,
-    scenario('inbound-digest.xml', { username: 'carrier-a', password: 'Very-Secret-42', finalStatus: '200" rrs="true', afterAnswer: BYE }),
+    scenario('inbound-digest.xml', { username: 'carrier-a', password: 'Very-Secret-42', finalStatus: '200" rrs="true', afterAnswer: SIPP_CALLER_BYE }),
   );
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(r.ladder.filter((l) => !/ 1\d\d /.test(l)), ['-> INVITE', '<- 401 INVITE', '-> ACK', '-> INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE']);

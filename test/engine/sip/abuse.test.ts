@@ -12,7 +12,7 @@ import test, { type ExecutionContext } from 'ava';
 import { tempDir } from '../../helpers/config.js';
 import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
-import { inboundSetup, scenario, type InboundSetup, type TrunkSpec } from '../../helpers/inbound.js';
+import { inboundSetup, scenario, SIPP_CALLER_BYE, type InboundSetup, type TrunkSpec } from '../../helpers/inbound.js';
 import { ask, guessPassword, type Answer } from '../../helpers/sip-ask.js';
 import { TcpPeer, UdpPeer } from '../../helpers/sip-peer.js';
 import { runSipp, sippMissing } from '../../helpers/sipp.js';
@@ -240,24 +240,11 @@ scanTest('memory stays bounded under a many-source flood: sources and bans beyon
   t.is((await ask(peers[0]!, target, 'OPTIONS', 'ping'))?.res.status, 200);
 });
 
-const BYE = `  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:+15550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>`;
 
 scanTest('a source piling up digest challenges without authenticating is banned; a digest carrier that authenticates every call is not', async (t) => {
   const s = await setup(t, { abuseChallengeBanAfter: 5 });
   // The carrier, from an address in no allowlist, authenticates each of its 8 calls after the challenge.
-  const digestCall = scenario('inbound-digest.xml', { username: 'carrier-a', password: 'Very-Secret-42', finalStatus: '200" rrs="true', afterAnswer: BYE });
+  const digestCall = scenario('inbound-digest.xml', { username: 'carrier-a', password: 'Very-Secret-42', finalStatus: '200" rrs="true', afterAnswer: SIPP_CALLER_BYE });
   const carrier = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: digestCall, calls: 8, localIp: '127.0.0.4', args: ['-s', '1001', '-mp', String(await freePort())] });
   t.is(carrier.code, 0, carrier.output + carrier.errors);
   // The scanner never answers a challenge: the 5th bans it.
