@@ -102,6 +102,6 @@ export async function optionsOn(peer: TcpPeer, ms = 4000): Promise<number | null
   const req = optionsRequest('tcp');
   const callId = /Call-ID: (\S+)/.exec(req.toString())![1]!;
   await peer.send(req);
-  const a = await peer.waitFor((m) => m.kind === 'response' && m.callId === callId && m.status >= 200, 1, ms).catch(() => null);
+  const a = await peer.waitFor((m) => m.kind === 'response' && m.headers.get('Call-ID') === callId && m.status >= 200, 1, ms).catch(() => null);
   return a ? (a.msg as SipResponse).status : null;
 }
