@@ -124,20 +124,38 @@ export class UasCore {
     // CANCEL are not checked ("Require ... MUST NOT be ... in CANCEL"; ACK never gets here).
     const unsupported = req.headers.getList('Require').filter((tag) => !SUPPORTED_OPTION_TAGS.has(tag.toLowerCase()));
     if (unsupported.length > 0) return { status: 420, reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] };
-    if (req.headers.has('Contact')) {
-      try {
-        void req.contacts;
-      } catch (e) {
-        // A Contact that breaks the grammar (RFC 4475 §3.1.2.13 regbadct): §21.4.1 400.
-        if (e instanceof SipParseError) return { status: 400, reason: e.message.slice(0, 100), headers: [] };
-        throw e;
-      }
+    // Contact, Route and Record-Route make dialogs and routes: read them now, so that one that
+    // breaks the grammar (RFC 4475 §3.1.2.13 regbadct) gets 400 before anyone relies on it.
+    try {
+      if (req.headers.has('Contact')) void req.contacts;
+      if (req.headers.has('Route')) void req.routes;
+      if (req.headers.has('Record-Route')) void req.recordRoutes;
+    } catch (e) {
+      if (e instanceof SipParseError) return { status: 400, reason: e.message.slice(0, 100), headers: [] };
+      throw e;
     }
     return null;
   }
 
-  /** A request from the transaction layer: answered here when the RFC says so, else passed on. */
+  /**
+   * A request from the transaction layer: answered here when the RFC says so, else passed on.
+   * A header that breaks its grammar is found when someone reads it (here, in a dialog, in the
+   * app layer): that request gets 400 (§21.4.1), anything else that throws 500 (§21.5.1), so
+   * that no request is left without an answer and its transaction without an end.
+   */
   onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
+    try {
+      this.#onRequest(req, tx, info);
+    } catch (e) {
+      const bad = e instanceof SipParseError;
+      if (bad) this.d.log.info({ callId: req.callId, method: req.method, reason: e.message }, 'sip request refused: bad header');
+      else this.d.log.error({ err: e, callId: req.callId, method: req.method }, 'sip request handling failed');
+      if (tx && tx.lastResponse === null) this.#reply(tx, bad ? 400 : 500, bad ? e.message.slice(0, 100) : undefined);
+      else if (tx && (tx.lastResponse?.status ?? 0) < 200) this.#reply(tx, 500);
+    }
+  }
+
+  #onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
     const proxy = this.d.proxy();
     if (proxy && this.#routedHere(req) && proxy.claims(req)) {
       proxy.handle(req, tx, info);
