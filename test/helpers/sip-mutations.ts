@@ -115,10 +115,12 @@ export function mutate(buf: Buffer, m: Mutation): Buffer {
 /** A seed made unique for case `n`: its branch and Call-ID carry the number. */
 export function uniqueSeed(seed: Buffer, n: number): Buffer {
   const text = seed.toString('latin1');
+  // Fixed width, so that a case replayed (same fast-check seed and path) mutates the same offsets.
+  const id = String(n % 1e8).padStart(8, '0');
   return Buffer.from(
     text
-      .replace(/branch\s*=\s*([^;,\s]*)/i, (_, b: string) => `branch=${b.startsWith('z9hG4bK') ? 'z9hG4bK' : ''}p${n}x${b.replace(/^z9hG4bK/, '')}`)
-      .replace(/^(Call-ID|i)([ \t]*:[ \t]*)/im, `$1$2p${n}.`),
+      .replace(/branch\s*=\s*([^;,\s]*)/i, (_, b: string) => `branch=${b.startsWith('z9hG4bK') ? 'z9hG4bK' : ''}p${id}x${b.replace(/^z9hG4bK/, '')}`)
+      .replace(/^(Call-ID|i)([ \t]*:[ \t]*)/im, `$1$2p${id}.`),
     'latin1',
   );
 }

@@ -89,7 +89,9 @@ const safeCallId = (m: SipMessage) => {
 
 /** Runs a property; a failure shows the counterexample and the error it raised. */
 async function check<T>(t: ExecutionContext, prop: fc.IAsyncPropertyWithHooks<T>, numRuns: number, examples: T[] = []): Promise<void> {
-  const r = await fc.check(prop, { numRuns, examples });
+  // SIP_PROPERTY_SEED and SIP_PROPERTY_PATH replay a failure that a run printed.
+  const replay = process.env.SIP_PROPERTY_SEED ? { seed: Number(process.env.SIP_PROPERTY_SEED), path: process.env.SIP_PROPERTY_PATH, endOnFailure: true } : {};
+  const r = await fc.check(prop, { numRuns, examples, ...replay });
   if (r.failed) t.fail(`${fc.defaultReportMessage(r)}\n${r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance)}`);
 }
 
@@ -124,7 +126,7 @@ test.serial(`SIP over UDP: mutated requests (${RUNS} cases)`, async (t) => {
         const got = forCase();
         tally[got.length ? 'answered' : 'silent']++;
         const where = `${describe(seedIx, ms)}: ${got.map((a) => a.msg.startLine).join(' | ') || 'nothing'}`;
-        if (peer.unparsed.length) throw new Error(`unparsable datagram back for ${where}`);
+        if (peer.unparsed.length) throw new Error(`unparsable datagram back for ${where}: ${JSON.stringify(peer.unparsed[0]!.subarray(0, 300).toString('latin1'))}`);
         if (judged.duty === 'none' && got.length) throw new Error(`answered what must be dropped: ${where}`);
         if (judged.duty === 'maybe-400' && got.some((a) => a.msg.kind !== 'response' || ![400, 505].includes(a.msg.status))) {
           throw new Error(`a malformed request got something else than 400/505: ${where}`);
@@ -187,7 +189,7 @@ test.serial(`SIP over TCP: mutated requests, each on its own connection (${RUNS}
           if (d === 'maybe-400' && got.some((m) => m.kind !== 'response' || (m.status >= 200 && ![400, 505].includes(m.status)))) throw new Error(`not a 400/505: ${where()}`);
           if (d === 'none' && got.length) throw new Error(`answered what must be dropped: ${where()}`);
         } else tally.incomplete++;
-        if (peer.unparsed.length) throw new Error(`unparsable bytes back: ${where()}`);
+        if (peer.unparsed.length) throw new Error(`unparsable bytes back: ${where()}: ${JSON.stringify(peer.unparsed[0]!.subarray(0, 300).toString('latin1'))}`);
         // The same connection still serves a peer whose last message was framed whole.
         if (!closed && first?.kind !== 'error' && framer.pendingBytes === 0) {
           const status = await optionsOn(peer, 5000);
