@@ -68,10 +68,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...healthRoutes(engine.health),
     ...authRoutes(engine.store),
     ...sessionRoutes(sessions),
-    ...apiKeyRoutes(engine.store),
+    ...apiKeyRoutes(engine.store, DEFAULT_RATE_LIMIT),
     ...tenantRoutes(engine.store),
-    ...userRoutes(engine.store, sessions),
-    ...resourceRoutes(engine.store),
+    ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
+    ...resourceRoutes(engine.store, engine.events),
     ...realtime.routes(),
   ];
   const openapi = JSON.stringify(

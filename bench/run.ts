@@ -8,6 +8,8 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'media-echo': () => import('./media-echo.js'),
   'sip-cps': () => import('./sip-cps.js'),
   'sip-concurrent': () => import('./sip-concurrent.js'),
+  'sip-flood': () => import('./sip-flood.js'),
+  crash: () => import('./crash.js'),
 };
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseCidr } from '../lib/cidr.js';
 
 /** Env values arrive as strings: turn "42" into 42 before the number check. */
 const num = (schema: z.ZodNumber) =>
@@ -82,6 +83,44 @@ export const configSchema = z
         minSessionExpiresSeconds: num(z.number().int().min(1)).default(90),
         /** Realm of digest challenges to trunks with credentials. */
         realm: z.string().min(1).default('agent-studio'),
+        /**
+         * Per-source protection of the embedded SIP server (embedded and thread modes; an
+         * external drachtio-server has its own): request rate limits, failed-authentication
+         * tarpit and an expiring ban list. Counters are in the `sip` health component.
+         */
+        abuseProtection: bool().default(true),
+        /**
+         * Out-of-dialog requests (INVITE, REGISTER, OPTIONS...) per second per source; more are
+         * dropped. Above the engine's own call rate (about 325/s on 2 cores), so one carrier's
+         * SBC may use all of it.
+         */
+        abuseRequestRate: num(z.number().positive()).default(500),
+        /** Out-of-dialog requests a quiet source may send at once (a carrier's burst). */
+        abuseRequestBurst: num(z.number().int().min(1)).default(1000),
+        /** Requests with a To tag (in-dialog, ACK) per second per source: a separate budget, so a flood never cuts live calls. */
+        abuseDialogRequestRate: num(z.number().positive()).default(1000),
+        abuseDialogRequestBurst: num(z.number().int().min(1)).default(2000),
+        /** Failed authentications (403; 401/407 answering credentials) are counted over this window. */
+        abuseFailureWindowMs: num(z.number().int().min(1000)).default(600_000),
+        /** Failures before each further failure answer is delayed (the tarpit). */
+        abuseTarpitAfter: num(z.number().int().min(1)).default(3),
+        /** First tarpit delay; it doubles with each failure up to abuseTarpitMaxMs (below 32 s, a UAC's Timer B). */
+        abuseTarpitMs: num(z.number().int().min(0).max(30_000)).default(500),
+        abuseTarpitMaxMs: num(z.number().int().min(0).max(30_000)).default(4000),
+        /** Failures in the window that ban the source: its datagrams dropped, its connections refused. */
+        abuseBanAfter: num(z.number().int().min(1)).default(10),
+        /**
+         * Digest challenges (401/407 to requests without credentials) a source may pile up in the
+         * window without once authenticating before it is banned: a scanner or a challenge flood.
+         * A carrier that authenticates clears its count with every call.
+         */
+        abuseChallengeBanAfter: num(z.number().int().min(1)).default(50),
+        /** How long a ban lasts. */
+        abuseBanMs: num(z.number().int().min(1000)).default(600_000),
+        /** Sources (and bans) remembered at most, least recently seen forgotten first: bounds memory under spoofed floods. */
+        abuseMaxSources: num(z.number().int().min(100)).default(10_000),
+        /** Addresses or CIDR blocks never tarpitted or banned (your own proxies); still rate limited. */
+        abuseExempt: list(z.string().refine((v) => parseCidr(v) !== null, 'must be an IP address or CIDR block')).default([]),
       })
       .prefault({}),
     rtp: z

@@ -20,7 +20,8 @@ import { closeDatabase, openDatabase } from '../../engine/store/database.js';
 import { roles } from '../http/route.js';
 import { Store } from '../../engine/store/store.js';
 import { createTenantWithOwner } from '../auth/accounts.js';
-import { generateApiKey, scopePattern } from '../auth/api-key-secret.js';
+import { generateApiKey } from '../auth/api-key-secret.js';
+import { scopeSchema } from '../auth/scopes.js';
 import { generatePassword } from '../auth/passwords.js';
 import { AppError } from '../http/errors.js';
 
@@ -59,7 +60,7 @@ const createKeyArgs = z.object({
     .string()
     .optional()
     .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null))
-    .refine((list) => !list || list.every((s) => scopePattern.test(s)), 'each must be "*", "resource:*" or "resource:action"'),
+    .pipe(z.array(scopeSchema).nullable()),
   'rate-limit': z.coerce.number().int().min(1).optional(),
 });
 

@@ -14,6 +14,7 @@ import { then, type Maybe } from '../../lib/maybe.js';
 import { routeErrors } from '../openapi.js';
 import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
+import { parseClientJson } from './json-input.js';
 import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
 import { StreamBody, UwsResponseStream } from './stream.js';
 
@@ -150,6 +151,13 @@ function decodeParams(raw: Record<string, string>): Record<string, string> {
   return out;
 }
 
+/**
+ * A client's `X-Request-Id` is echoed in the response and written in every log line of the
+ * request, so only visible ASCII (and spaces) up to 128 characters is taken; anything else gets
+ * an id of ours.
+ */
+export const isRequestId = (v: string): boolean => v.length > 0 && v.length <= 128 && /^[\x20-\x7e]+$/.test(v);
+
 /** Request ids: a per-process prefix and a counter (cheaper than a UUID per request). */
 const idPrefix = randomUUID().slice(0, 8);
 let idCounter = 0;
@@ -177,7 +185,7 @@ class IncomingRequest implements RequestInfo {
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
     const given = headers['x-request-id'];
-    this.requestId = given && given.length <= 128 ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
+    this.requestId = given !== undefined && isRequestId(given) ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
   }
 
   /** Read on demand: most requests never ask, and the address is valid until the response ends. */
@@ -256,7 +264,7 @@ function handle(
     if (route.auth !== false) authorize(mctx.auth as AuthContext, route.auth);
     const ctx = new Context(
       parse(route.params, decodeParams(params), 'params', 'not_found'),
-      parse(route.query, queryObject(info.query), 'query'),
+      route.query ? parse(route.query, queryObject(info.query), 'query') : {},
       route.body ? parse(route.body, parseJson(rawBody, info.headers), 'body') : undefined,
       mctx,
     );
@@ -295,7 +303,14 @@ function handle(
     if (out.internal) getLog().error({ err, route: route.operationId }, 'request failed');
     write(res, state, { status: out.status, body: out.body, headers: out.headers }, info.requestId, mctx.responseHeaders);
   };
-  const succeed = (result: Result) => write(res, state, result, info.requestId, mctx.responseHeaders);
+  const succeed = (result: Result) => {
+    try {
+      write(res, state, result, info.requestId, mctx.responseHeaders);
+    } catch (err) {
+      // The value could not be written (JSON.stringify threw: a BigInt, a cycle): still an answer.
+      fail(err);
+    }
+  };
   const finish = (start: () => Maybe<Result>) => {
     let out: Maybe<Result>;
     try {
@@ -313,7 +328,8 @@ function handle(
       state.async = true;
       res.onAborted(() => (state.aborted = true));
     }
-    out.then(succeed, fail);
+    // Both settle handlers are boundaries of their own: nothing rejects unhandled from here.
+    out.then(succeed, fail).catch((err: unknown) => getLog().error({ err, route: route.operationId }, 'response could not be written'));
   };
 
   if (!route.body) {
@@ -327,7 +343,7 @@ function handle(
     fail(tooLarge(opts.maxBodyBytes));
     return;
   }
-  readBody(res, opts.maxBodyBytes, (body) => (body ? finish(() => run(body)) : fail(tooLarge(opts.maxBodyBytes))));
+  readBody(res, opts.maxBodyBytes, (body) => guard(res, opts.log, () => (body ? finish(() => run(body)) : fail(tooLarge(opts.maxBodyBytes)))));
 }
 
 const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -365,22 +381,42 @@ function parseJson(raw: Buffer | null, headers: Record<string, string>): unknown
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new AppError('unsupported_media_type', `Content-Type must be application/json, got "${type || 'none'}"`);
   }
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw new AppError('validation_error', 'Malformed JSON', [{ field: 'body', message: (e as Error).message }]);
-  }
+  return parseClientJson(raw, 'body');
 }
 
-/** `a=1&b=2&b=3` -> { a: '1', b: ['2', '3'] }. */
+/**
+ * `a=1&b=2&b=3` -> { a: '1', b: ['2', '3'] }. Stricter than `URLSearchParams`, which keeps a
+ * malformed escape (`%ZZ`) as text and turns an escape that is not UTF-8 (`%E0%A4%A`) into
+ * U+FFFD: both would reach a filter as a value the client never meant, so both are a
+ * `validation_error` naming the parameter.
+ */
 function queryObject(query: string): Record<string, string | string[]> {
   if (!query) return {};
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(query)) {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const pair of query.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const k = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq), null);
+    const v = eq < 0 ? '' : decodeQueryPart(pair.slice(eq + 1), k);
     const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    // push, not spread: a query repeating one key n times must cost n, not n².
+    if (prev === undefined) out[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[k] = [prev, v];
   }
   return out;
+}
+
+/** One `application/x-www-form-urlencoded` part: `+` is a space, escapes must be UTF-8. */
+function decodeQueryPart(text: string, name: string | null): string {
+  const plus = text.includes('+') ? text.replace(/\+/g, ' ') : text;
+  if (!plus.includes('%')) return plus;
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    const field = name === null ? 'query' : `query.${name}`;
+    throw new AppError('validation_error', 'Invalid query', [{ field, message: 'Malformed percent-escape (or not UTF-8)' }]);
+  }
 }
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string, code: 'validation_error' | 'not_found' = 'validation_error'): unknown {
@@ -440,7 +476,11 @@ function openStream(
   // Replaces the adapter's own handler, if any: the stream now owns the response.
   res.onAborted(() => {
     state.aborted = true;
-    stream.aborted();
+    try {
+      stream.aborted();
+    } catch {
+      // `onClose` listeners log their own failures; the client is gone either way.
+    }
   });
   res.cork(() => {
     res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));

@@ -17,7 +17,17 @@ export class Connections {
 
   constructor(heartbeatMs: number) {
     this.#timer = setInterval(() => {
-      for (const c of [...this.#open]) c.heartbeat();
+      // One connection that throws does not cost the others their heartbeat; the error still
+      // escapes afterwards, to the process-level policy (logged at fatal, counted).
+      let first: unknown;
+      for (const c of [...this.#open]) {
+        try {
+          c.heartbeat();
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      if (first !== undefined) throw first;
     }, heartbeatMs);
     this.#timer.unref();
   }

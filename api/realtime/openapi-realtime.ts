@@ -18,8 +18,9 @@ const wsDescription = [
   '(a bad one is refused with 401 and the error envelope; a good one is greeted with `ready`), or',
   'with an `auth` frame first (browsers), within 10 s.',
   '',
-  'Then `subscribe` to topics: `tenant`, `agent:<id>`, `call:<id>`, optionally limited to `types`,',
-  'optionally with `lastEventId` to get the events after it first (no gap, no duplicate). Each',
+  'Then `subscribe` to topics: `tenant`, `agent:<id>`, `call:<id>`, optionally limited to `types`',
+  '(those this version sends; a reserved type, documented in `RealtimeEvent` but not sent yet, is a',
+  '`validation_error`), optionally with `lastEventId` to get the events after it first (no gap, no duplicate). Each',
   '`event` frame carries the event with its log id. To resume after a drop, reconnect and',
   'subscribe with the highest id received.',
   '',
@@ -44,7 +45,8 @@ export function wsRoute(): RouteDef {
     tags: ['Real time'],
     operationId: 'openWebSocket',
     status: 101,
-    errors: ['validation_error'],
+    // 401: the upgrade carried X-API-Key or Authorization, and it was refused (ws-server.ts).
+    errors: ['validation_error', 'authentication_error'],
     handler: () => {
       throw new AppError('validation_error', 'This endpoint speaks WebSocket: send an upgrade request', [
         { field: 'headers.upgrade', message: 'must be "websocket"' },
@@ -78,6 +80,7 @@ export function documentRealtime(doc: Json): Json {
     },
     maxClientFrameBytes: MAX_CLIENT_FRAME_BYTES,
     oversizedFrame: 'a client frame larger than maxClientFrameBytes drops the connection (no close frame)',
+    invalidUtf8: 'a text frame that is not UTF-8 fails the connection (RFC 6455 §8.1): dropped, no close frame',
   };
   return doc;
 }

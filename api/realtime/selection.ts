@@ -10,7 +10,7 @@
  * | `call:<id>`   | those of the call (`callId`)                        |
  */
 import { z } from 'zod';
-import { eventTypes, type EventType, type StoredEvent } from '../../engine/events/schemas.js';
+import { emittedEventTypes, eventStatus, type EmittedEventType, type EventType, type StoredEvent } from '../../engine/events/schemas.js';
 
 /** Whether a client wants an event. */
 export type Selector = (e: StoredEvent) => boolean;
@@ -19,7 +19,18 @@ export const selectsNothing: Selector = () => false;
 
 const agentOf = (e: StoredEvent): unknown => e.data.agentId;
 
-export const eventTypeSchema = z.enum(eventTypes as [EventType, ...EventType[]]);
+/**
+ * A type a filter may name: only those this version sends. A reserved type is refused with a
+ * message saying so, rather than accepted and never matched.
+ */
+export const eventTypeSchema = z.enum(emittedEventTypes as [EmittedEventType, ...EmittedEventType[]], {
+  error: (iss) => {
+    const s = typeof iss.input === 'string' && Object.hasOwn(eventStatus, iss.input) ? eventStatus[iss.input as EventType] : undefined;
+    return s && 'reserved' in s
+      ? `${String(iss.input)} is reserved: not sent by this version (${s.reserved})`
+      : `must be one of ${emittedEventTypes.join(', ')}`;
+  },
+});
 
 /** An SSE stream's filter. */
 export interface StreamFilter {

@@ -20,7 +20,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
-import { realtimeEventSchema } from '../../engine/events/schemas.js';
+import { emittedEventTypes, realtimeEventSchema } from '../../engine/events/schemas.js';
 import { AppError, zodDetails } from '../http/errors.js';
 import { Reply, route, type AuthContext, type RouteDef } from '../http/route.js';
 import type { ResponseStream } from '../http/stream.js';
@@ -53,7 +53,9 @@ const streamQuery = z.object({
     .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
     .pipe(z.array(eventTypeSchema).min(1))
     .optional()
-    .meta({ description: 'Only these event types, comma-separated (e.g. `call.started,call.ended`)' }),
+    .meta({
+      description: `Only these event types, comma-separated (e.g. \`call.started,call.ended\`): ${emittedEventTypes.join(', ')}. Reserved types (documented, not sent yet) are a validation_error`,
+    }),
 });
 
 const ticketSchema = z

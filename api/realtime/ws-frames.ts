@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { realtimeEventSchema } from '../../engine/events/schemas.js';
 import { AppError, errorEnvelopeSchema, zodDetails } from '../http/errors.js';
+import { parseClientJson } from '../http/json-input.js';
 import { roles } from '../http/route.js';
 import { eventTypeSchema, topicSchema } from './selection.js';
 
@@ -149,9 +150,11 @@ export function readClientFrame(data: ArrayBuffer, isBinary: boolean): ReadFrame
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(data).toString('utf8'));
+    // uWS already fails a connection whose text frame is not UTF-8 (RFC 6455 §8.1), before this
+    // runs; the reader checks it anyway so that it stands on its own.
+    raw = parseClientJson(Buffer.from(data), 'frame');
   } catch (e) {
-    return { ok: false, id: null, error: new AppError('validation_error', 'Malformed JSON', [{ field: 'frame', message: (e as Error).message }]) };
+    return { ok: false, id: null, error: e instanceof AppError ? e : new AppError('validation_error', 'Malformed JSON') };
   }
   const parsed = clientFrameSchema.safeParse(raw);
   if (parsed.success) return { ok: true, frame: parsed.data };

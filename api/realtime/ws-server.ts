@@ -5,11 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import type { Logger } from '../../config/logger.js';
 import type { Authenticator } from '../http/adapter.js';
-import { respondWithError } from '../http/adapter.js';
+import { isRequestId, respondWithError } from '../http/adapter.js';
 import type { AuthContext, RequestInfo } from '../http/route.js';
 import type { CommandDeps } from './commands.js';
 import type { RealtimeContext } from './context.js';
+import { closeCodes } from './ws-frames.js';
 import { WsSession } from './ws-session.js';
 
 export const WS_PATH = '/api/v1/ws';
@@ -48,8 +50,19 @@ export function mountWebSocket(app: TemplatedApp, o: WsServerOptions): void {
     idleTimeout: IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
     maxBackpressure: o.ctx.settings.maxBufferedBytes + LARGEST_FRAME_BYTES,
-    upgrade: (res, req, context) => upgrade(res, req, context, o.authenticate),
-    open: (ws) => {
+    upgrade: (res, req, context) => {
+      try {
+        upgrade(res, req, context, o.authenticate, log);
+      } catch (err) {
+        log.error({ err }, 'ws upgrade threw outside its error boundary');
+        try {
+          respondWithError(res, err, randomUUID());
+        } catch {
+          // Already answered or aborted.
+        }
+      }
+    },
+    open: guarded(log, 'open', (ws) => {
       const data = ws.getUserData();
       data.session = new WsSession({
         ctx: o.ctx,
@@ -71,18 +84,45 @@ export function mountWebSocket(app: TemplatedApp, o: WsServerOptions): void {
         requestId: data.requestId,
       });
       data.session.opened();
+    }),
+    message: guarded(log, 'message', (ws, message: ArrayBuffer, isBinary: boolean) => ws.getUserData().session?.message(message, isBinary)),
+    drain: guarded(log, 'drain', (ws) => ws.getUserData().session?.drained()),
+    close: (ws: WebSocket<UserData>, code) => {
+      try {
+        ws.getUserData().session?.closed(code);
+      } catch (err) {
+        log.error({ err }, 'ws close handler threw');
+      }
     },
-    message: (ws, message, isBinary) => ws.getUserData().session?.message(message, isBinary),
-    drain: (ws) => ws.getUserData().session?.drained(),
-    close: (ws: WebSocket<UserData>, code) => ws.getUserData().session?.closed(code),
   });
 }
 
+/**
+ * A uWS WebSocket callback with a boundary: an exception escaping one would reach the process
+ * (uWS calls back from native code). It is logged, and the connection is closed with 4500
+ * `internal_error` (the session may be in any state after it).
+ */
+function guarded<A extends unknown[]>(log: Logger, callback: string, fn: (ws: WebSocket<UserData>, ...rest: A) => void) {
+  return (ws: WebSocket<UserData>, ...rest: A): void => {
+    try {
+      fn(ws, ...rest);
+    } catch (err) {
+      log.error({ err, callback }, 'ws callback threw outside its error boundary');
+      try {
+        ws.end(closeCodes.internal_error, 'internal_error');
+      } catch {
+        // Already closed.
+      }
+    }
+  };
+}
+
 /** Authenticates by header when one is there, then upgrades; a bad credential is a 401 envelope. */
-function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, authenticate: Authenticator): void {
+function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, authenticate: Authenticator, log: Logger): void {
   const headers: Record<string, string> = {};
   req.forEach((k, v) => (headers[k] = v));
-  const requestId = headers['x-request-id'] && headers['x-request-id'].length <= 128 ? headers['x-request-id'] : randomUUID();
+  const given = headers['x-request-id'];
+  const requestId = given !== undefined && isRequestId(given) ? given : randomUUID();
   const key = headers['sec-websocket-key'] ?? '';
   const extensions = headers['sec-websocket-extensions'] ?? '';
   const state = { aborted: false };
@@ -109,5 +149,5 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
     return;
   }
   res.onAborted(() => (state.aborted = true));
-  result.then(accept, refuse);
+  result.then(accept, refuse).catch((err: unknown) => log.error({ err }, 'ws upgrade could not be answered'));
 }

@@ -95,7 +95,7 @@ export class WsSession implements Connection {
       this.#error(read.id, read.error);
       return;
     }
-    if (this.#authing) void this.#authing.then(() => this.#dispatch(read.frame));
+    if (this.#authing) this.#authing.then(() => this.#dispatch(read.frame)).catch((err: unknown) => this.#crashed(err));
     else this.#dispatch(read.frame);
   }
 
@@ -175,7 +175,7 @@ export class WsSession implements Connection {
     const failed = (err: unknown) => this.#fail(id, err);
     try {
       const r = this.o.authenticate(req);
-      if (r instanceof Promise) this.#authing = r.then(ok, failed).finally(() => (this.#authing = null));
+      if (r instanceof Promise) this.#authing = r.then(ok, failed).catch((err: unknown) => this.#crashed(err)).finally(() => (this.#authing = null));
       else ok(r);
     } catch (err) {
       failed(err);
@@ -199,11 +199,14 @@ export class WsSession implements Connection {
       frame.type === 'subscribe' && frame.lastEventId !== undefined
         ? { after: frame.lastEventId, added: TopicSet.empty.with(frame.topics, frame.types).selector, before: before.selector }
         : undefined;
-    feed.select(next.selector, resume).then(
-      (replayed) => this.#reply(frame.id, { topics: next.topics, replayed }),
-      // A replay cut short would leave a gap: close, so the client resumes from what it has.
-      (err: unknown) => this.#fail(frame.id, err),
-    );
+    feed
+      .select(next.selector, resume)
+      .then(
+        (replayed) => this.#reply(frame.id, { topics: next.topics, replayed }),
+        // A replay cut short would leave a gap: close, so the client resumes from what it has.
+        (err: unknown) => this.#fail(frame.id, err),
+      )
+      .catch((err: unknown) => this.#crashed(err));
   }
 
   #newFeed(auth: AuthContext): EventFeed {
@@ -264,6 +267,16 @@ export class WsSession implements Connection {
       return false;
     }
     return status === 1;
+  }
+
+  /** A continuation threw after its own boundary: logged, and the connection closed 4500. */
+  #crashed(err: unknown): void {
+    this.#log.error({ err }, 'ws session continuation threw');
+    try {
+      this.#end(closeCodes.internal_error, 'internal_error');
+    } catch {
+      // Already closed.
+    }
   }
 
   #slow(reason: string): void {

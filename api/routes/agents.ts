@@ -2,9 +2,14 @@
  * Agents: CRUD. `config.toolIds` and `config.workflowId` must name tools and workflows of the
  * caller's tenant and mode. An update's `config` is partial: each key given replaces the stored
  * one. Deleting an agent unassigns the phone numbers routed to it; its calls keep their history.
+ *
+ * A successful update appends `agent.updated` to the event log in the same transaction as the
+ * row, so WebSocket and SSE clients (live or replaying) see every change, and never one that
+ * was rolled back.
  */
 import { z } from 'zod';
 import { agentConfigPatchSchema, agentConfigSchema, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
+import type { EventLog } from '../../engine/events/event-log.js';
 import type { Agent } from '../../engine/store/repositories/agents.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
 import type { Store } from '../../engine/store/store.js';
@@ -13,7 +18,9 @@ import type { RouteDef } from '../http/route.js';
 import { access, editors } from './access.js';
 import { crudRoutes, invalidBody, resourceShape, timestampsShape, withoutTenant } from './crud.js';
 
-const agentStatus = z.enum(['active', 'inactive']);
+/** What `status` does: call control refuses calls to an inactive agent's numbers. */
+const STATUS_EFFECT = '`inactive`: calls to the agent’s numbers are refused (SIP 480 Temporarily Unavailable, with Reason and Warning) and each refusal is in the error log';
+const agentStatus = z.enum(['active', 'inactive']).meta({ description: STATUS_EFFECT });
 const name = z.string().trim().min(1).max(200);
 const description = z.string().max(2000).nullable().optional();
 
@@ -32,7 +39,7 @@ const createBody = z
   .strictObject({
     name,
     description,
-    status: agentStatus.optional().meta({ description: 'default active' }),
+    status: agentStatus.optional().meta({ description: `Default active. ${STATUS_EFFECT}` }),
     config: agentConfigSchema.prefault({} as z.input<typeof agentConfigSchema>),
   })
   .meta({ id: 'AgentCreate' });
@@ -55,7 +62,7 @@ function checkReferences(store: Store, scope: Scope, config: AgentConfigPatch): 
   if (issues.length) throw invalidBody(issues);
 }
 
-export function agentRoutes(store: Store): RouteDef[] {
+export function agentRoutes(store: Store, events: EventLog): RouteDef[] {
   return crudRoutes({
     path: '/api/v1/agents',
     tag: 'Agents',
@@ -74,13 +81,16 @@ export function agentRoutes(store: Store): RouteDef[] {
       checkReferences(store, auth, body.config);
       return store.agents.create(auth, body);
     },
-    update: (auth, id, body) => {
-      const cur = store.agents.get(auth, id);
-      if (!cur) return undefined;
-      if (body.config) checkReferences(store, auth, body.config);
-      const config = body.config && { ...cur.config, ...body.config };
-      return store.agents.update(auth, id, { ...body, config });
-    },
+    update: (auth, id, body) =>
+      events.transaction(() => {
+        const cur = store.agents.get(auth, id);
+        if (!cur) return undefined;
+        if (body.config) checkReferences(store, auth, body.config);
+        const config = body.config && { ...cur.config, ...body.config };
+        const updated = store.agents.update(auth, id, { ...body, config });
+        if (updated) events.append('agent.updated', { tenantId: auth.tenantId, mode: auth.mode }, { agentId: updated.id });
+        return updated;
+      }),
     remove: (auth, id) => store.agents.delete(auth, id),
   });
 }

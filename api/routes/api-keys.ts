@@ -1,19 +1,19 @@
 /**
  * API keys: create (the full key is shown once), list, get, revoke. Owners and admins manage
- * them. A key's role cannot be stronger than its creator's, a key restricted to scopes can only
- * hand out scopes it has, and a test key sees and makes only test keys.
+ * them. A new key is within its creator's own powers (`../auth/grants.ts`): role no stronger,
+ * scopes no wider, rate limit no higher, and a test key sees and makes only test keys. Left
+ * out, the scopes and the rate limit are the creator's (when the creator has a limit below the
+ * default; otherwise the default).
  */
 import { z } from 'zod';
 import type { ApiKey } from '../../engine/store/repositories/api-keys.js';
 import type { Store } from '../../engine/store/store.js';
-import { generateApiKey, scopePattern } from '../auth/api-key-secret.js';
-import { hasScope } from '../http/authorize.js';
+import { generateApiKey } from '../auth/api-key-secret.js';
+import { assertWithinCaller, stronger } from '../auth/grants.js';
+import { scopeSchema } from '../auth/scopes.js';
 import { AppError } from '../http/errors.js';
 import { page, pageQuery } from '../http/pagination.js';
-import { Reply, roles, route, type AuthContext, type Role, type RouteDef } from '../http/route.js';
-
-/** `*`, `resource:*` or `resource:action`, e.g. `agents:write`. */
-const scopeSchema = z.string().regex(scopePattern, 'must be "*", "resource:*" or "resource:action"');
+import { Reply, roles, route, type AuthContext, type RouteDef } from '../http/route.js';
 
 /** Highest per-key limit: well past what one process serves, so it only guards against typos. */
 const MAX_RATE_LIMIT = 1_000_000;
@@ -22,8 +22,20 @@ const createSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(100),
     mode: z.enum(['live', 'test']).optional().describe("Defaults to the caller's mode"),
-    scopes: z.array(scopeSchema).max(100).nullable().optional().describe('null or omitted: unrestricted'),
-    rateLimit: z.number().int().min(1).max(MAX_RATE_LIMIT).nullable().optional().describe('Requests per minute; null: the default (100)'),
+    scopes: z
+      .array(scopeSchema)
+      .max(100)
+      .nullable()
+      .optional()
+      .describe("null: unrestricted; omitted: the creator's. At most the creator's (no scopes and `*` are the widest)"),
+    rateLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_RATE_LIMIT)
+      .nullable()
+      .optional()
+      .describe("Requests per minute; null: the default (100); omitted: the creator's own. At most the creator's own"),
     role: z.enum(roles).optional().describe("Defaults to admin; at most the creator's role"),
   })
   .meta({ id: 'ApiKeyCreate' });
@@ -68,13 +80,10 @@ const toApi = (k: ApiKey): z.infer<typeof apiKeySchema> => ({
   createdAt: k.createdAt,
 });
 
-/** true when `a` is a stronger role than `b` (owner > admin > member > viewer). */
-export const stronger = (a: Role, b: Role) => roles.indexOf(a) < roles.indexOf(b);
-
 const managers = ['owner', 'admin'] as const;
 
-/** Routes under /api/v1/api-keys. */
-export function apiKeyRoutes(store: Store): RouteDef[] {
+/** Routes under /api/v1/api-keys; `defaultRateLimit` is what a key without a limit of its own gets. */
+export function apiKeyRoutes(store: Store, defaultRateLimit: number): RouteDef[] {
   /** The key, if this caller may see it: same tenant, and test callers see only test keys. */
   const visible = (auth: AuthContext, id: string): ApiKey => {
     const k = store.apiKeys.get(auth.tenantId, id);
@@ -96,20 +105,11 @@ export function apiKeyRoutes(store: Store): RouteDef[] {
       idempotent: true,
       handler: ({ auth, body }) => {
         const mode = body.mode ?? auth.mode;
-        if (auth.mode === 'test' && mode !== 'test') {
-          throw new AppError('authorization_error', 'A test key may create only test keys');
-        }
         const role = body.role ?? 'admin';
-        if (stronger(role, auth.role)) {
-          throw new AppError('authorization_error', `A ${auth.role} may not create a key with role ${role}`);
-        }
-        let scopes = body.scopes ?? null;
-        if (auth.scopes) {
-          // A restricted key hands out at most its own scopes (by default, exactly those).
-          scopes = body.scopes === undefined ? auth.scopes : scopes;
-          const missing = scopes === null ? ['(unrestricted)'] : scopes.filter((s) => !hasScope(auth.scopes!, s));
-          if (missing.length) throw new AppError('authorization_error', `Scopes beyond the caller's: ${missing.join(', ')}`);
-        }
+        // Left out, scopes and limit are the creator's own: never wider, and nothing to refuse.
+        const scopes = body.scopes === undefined ? auth.scopes : body.scopes;
+        const rateLimit = body.rateLimit === undefined ? (auth.rateLimit < defaultRateLimit ? auth.rateLimit : null) : body.rateLimit;
+        assertWithinCaller(auth, { role, scopes, rateLimit: rateLimit ?? defaultRateLimit, mode }, 'key');
         const { key, prefix, hash } = generateApiKey(mode);
         const created = store.apiKeys.create({
           tenantId: auth.tenantId,
@@ -118,8 +118,8 @@ export function apiKeyRoutes(store: Store): RouteDef[] {
           role,
           prefix,
           keyHash: hash,
-          scopes,
-          rateLimit: body.rateLimit ?? null,
+          scopes: scopes && [...scopes],
+          rateLimit,
           createdBy: auth.userId,
         });
         return { ...toApi(created), key };

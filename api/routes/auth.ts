@@ -13,6 +13,7 @@ export const meSchema = z
     mode: z.enum(['live', 'test']),
     superAdmin: z.boolean(),
     scopes: z.array(z.string()).nullable(),
+    rateLimit: z.number().int().meta({ description: "Requests per minute; keys and users this caller creates get at most this" }),
     user: z
       .object({
         id: z.string(),
@@ -34,7 +35,7 @@ export function authRoutes(store: Store): RouteDef[] {
       method: 'get',
       path: '/api/v1/auth/me',
       auth: {},
-      summary: 'The caller: user or API key, tenant, role and mode',
+      summary: 'The caller: user or API key, tenant, role, mode, scopes and rate limit',
       tags: ['Authentication'],
       operationId: 'getMe',
       response: meSchema,
@@ -50,6 +51,7 @@ export function authRoutes(store: Store): RouteDef[] {
           mode: auth.mode,
           superAdmin: auth.superAdmin,
           scopes: auth.scopes,
+          rateLimit: auth.rateLimit,
           user: u
             ? { id: u.id, email: u.email, name: u.name, role: u.role, superAdmin: u.superAdmin, lastLoginAt: u.lastLoginAt, createdAt: u.createdAt }
             : null,

@@ -1,4 +1,5 @@
 /** The tenant's resources: agents, workflows, tools, numbers, trunks, calls and analytics. */
+import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { RouteDef } from '../http/route.js';
 import { agentRoutes } from './agents.js';
@@ -9,9 +10,10 @@ import { sipTrunkRoutes } from './sip-trunks.js';
 import { toolRoutes } from './tools.js';
 import { workflowRoutes } from './workflows.js';
 
-export function resourceRoutes(store: Store): RouteDef[] {
+/** `events` receives the lifecycle events the routes announce (`agent.updated`). */
+export function resourceRoutes(store: Store, events: EventLog): RouteDef[] {
   return [
-    ...agentRoutes(store),
+    ...agentRoutes(store, events),
     ...workflowRoutes(store),
     ...toolRoutes(store),
     ...phoneNumberRoutes(store),

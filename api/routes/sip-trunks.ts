@@ -1,7 +1,9 @@
 /**
  * SIP trunks: a carrier's inbound side (allowlist of IPs/CIDRs, IPv4 and IPv6, and/or digest
  * credentials) and outbound side (gateway host, port, transport, credentials), plus caller id,
- * prefix rules and a calls-per-second cap.
+ * prefix rules and a calls-per-second cap. Only the inbound side acts on calls in this version:
+ * the outbound side, caller id, cap and outbound prefix rule wait for outbound calling, and the
+ * inbound prefix rule for call control to apply it; the document says so on each field.
  *
  * Passwords are write-only: responses say `hasPassword`. `inbound` and `outbound` merge key by
  * key on update: a key left out keeps its stored value (so a password is kept unless given),
@@ -44,6 +46,8 @@ const outboundShape = {
   username: username.nullable(),
   password: password.nullable(),
 };
+/** Outbound calling does not exist yet: what only it would use is stored, and said to be unused. */
+const FOR_OUTBOUND = 'Stored for outbound calls, which this version does not make yet';
 const outboundUpdate = z.strictObject(outboundShape).partial().meta({ id: 'TrunkOutboundUpdate' });
 const outboundCreate = outboundUpdate.required({ host: true }).meta({ id: 'TrunkOutboundInput' });
 
@@ -52,16 +56,26 @@ const settings = {
     .string()
     .regex(/^(\+?\d{3,15}|[A-Za-z0-9._-]{1,64})$/, 'Must be a number (optionally +, 3–15 digits) or a SIP user')
     .nullable()
-    .optional(),
-  prefixRules: prefixRulesSchema.optional(),
-  cpsLimit: z.number().int().min(1).max(1000).nullable().optional().meta({ description: 'Outbound calls per second; null = no cap' }),
+    .optional()
+    .meta({ description: `Caller id of outbound calls. ${FOR_OUTBOUND}` }),
+  prefixRules: prefixRulesSchema.optional().meta({
+    description: `Number rewriting. \`inbound\` is applied to the dialled number the carrier sends, before it is matched to a phone number. \`outbound\`: ${FOR_OUTBOUND}`,
+  }),
+  cpsLimit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .nullable()
+    .optional()
+    .meta({ description: `Outbound calls per second; null = no cap. ${FOR_OUTBOUND}` }),
 };
 const name = z.string().trim().min(1).max(200);
 const createBody = z
-  .strictObject({ name, inbound: inboundIn.optional(), outbound: outboundCreate.nullable().optional(), ...settings })
+  .strictObject({ name, inbound: inboundIn.optional(), outbound: outboundCreate.nullable().optional().meta({ description: FOR_OUTBOUND }), ...settings })
   .meta({ id: 'SipTrunkCreate' });
 const updateBody = z
-  .strictObject({ name: name.optional(), inbound: inboundIn.optional(), outbound: outboundUpdate.nullable().optional(), ...settings })
+  .strictObject({ name: name.optional(), inbound: inboundIn.optional(), outbound: outboundUpdate.nullable().optional().meta({ description: FOR_OUTBOUND }), ...settings })
   .meta({ id: 'SipTrunkUpdate' });
 
 export const sipTrunkSchema = z

@@ -1,14 +1,21 @@
 /**
  * People in the caller's tenant and their roles. Everyone may read; owners and admins manage.
- * An admin cannot create, promote to, change or delete an owner; the last active owner cannot
- * be demoted, disabled or deleted, nor the installation's last super-admin (409 `conflict`).
- * Users are not split by mode, so test keys get `authorization_error` here.
+ * An admin cannot change or delete an owner; the last active owner cannot be demoted, disabled
+ * or deleted, nor the installation's last super-admin (409 `conflict`). Users are not split by
+ * mode, so test keys get `authorization_error` here.
+ *
+ * A person can do what their role allows, unrestricted by scopes, at the default rate limit.
+ * Creating one, promoting one, setting their password (whoever sets it can sign in as them) or
+ * enabling them again hands that out: it must be within the caller's own (`../auth/grants.ts`).
+ * So an admin cannot make an owner, and a key restricted to scopes or to a lower rate limit
+ * cannot make or arm a user at all.
  */
 import { z } from 'zod';
 import type { User, UserWithSecret } from '../../engine/store/repositories/users.js';
 import { publicUser } from '../../engine/store/repositories/users.js';
 import type { Store } from '../../engine/store/store.js';
 import { createUser, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../auth/accounts.js';
+import { assertWithinCaller, stronger } from '../auth/grants.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { Sessions } from '../auth/sessions.js';
 import { AppError } from '../http/errors.js';
@@ -75,8 +82,22 @@ const managers = ['owner', 'admin'] as const;
 const read = { scope: 'users:read', liveOnly: true } as const;
 const write = { roles: managers, scope: 'users:write', liveOnly: true } as const;
 
-/** Routes under /api/v1/users, scoped to the caller's tenant. */
-export function userRoutes(store: Store, sessions: Sessions): RouteDef[] {
+/** Routes under /api/v1/users, scoped to the caller's tenant; people get `defaultRateLimit`. */
+export function userRoutes(store: Store, sessions: Sessions, defaultRateLimit: number): RouteDef[] {
+  /** Refuses to hand a person with `role` to anyone when that is beyond the caller's own. */
+  const assertMayGrant = (auth: AuthContext, role: UserWithSecret['role']) =>
+    assertWithinCaller(auth, { role, scopes: null, rateLimit: defaultRateLimit, mode: 'live' }, 'user');
+
+  /**
+   * Checks a change that hands powers out: a stronger role, a password (whoever sets it can sign
+   * in as the person), or re-enabling. Demoting, disabling and renaming hand nothing out.
+   */
+  const assertMayChange = (auth: AuthContext, target: UserWithSecret, body: z.infer<typeof updateSchema>) => {
+    const promotes = body.role !== undefined && stronger(body.role, target.role);
+    const enables = body.status === 'active' && target.status !== 'active';
+    if (promotes || enables || body.password !== undefined) assertMayGrant(auth, body.role ?? target.role);
+  };
+
   const find = (auth: AuthContext, id: string): UserWithSecret => {
     const u = store.users.getInTenant(auth.tenantId, id);
     if (!u) throw new AppError('not_found', 'User not found');
@@ -131,9 +152,7 @@ export function userRoutes(store: Store, sessions: Sessions): RouteDef[] {
       idempotent: true,
       errors: ['conflict'],
       handler: async ({ auth, body }) => {
-        if (body.role === 'owner' && auth.role !== 'owner') {
-          throw new AppError('authorization_error', 'Only an owner may add an owner');
-        }
+        assertMayGrant(auth, body.role);
         return toApiUser(await createUser(store, { tenantId: auth.tenantId, ...body }));
       },
     }),
@@ -162,14 +181,13 @@ export function userRoutes(store: Store, sessions: Sessions): RouteDef[] {
       handler: async ({ auth, params, body }) => {
         const before = find(auth, params.id);
         assertMayManage(auth, before);
-        if (body.role === 'owner' && auth.role !== 'owner') {
-          throw new AppError('authorization_error', 'Only an owner may make an owner');
-        }
+        assertMayChange(auth, before, body);
         const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
         // Checked again after the hash: the rows may have changed while it ran.
         const updated = store.db.transaction(() => {
           const target = find(auth, params.id);
           assertMayManage(auth, target);
+          assertMayChange(auth, target, body);
           const after = { role: body.role ?? target.role, status: body.status ?? target.status };
           assertKeepsOwners(target, after);
           return store.users.update(auth.tenantId, target.id, {

@@ -61,6 +61,9 @@ export async function startEngine(o: EngineOptions = {}): Promise<EngineProcess>
     AS_SIP_DRACHTIO_PORT: String(await freePort()),
     AS_RTP_LISTEN_IP: '127.0.0.1',
     AS_MEDIA_WORKERS: String(o.workers ?? os.availableParallelism()),
+    // Benchmarks drive all their load from one address: the per-source request limit is not what they measure.
+    AS_SIP_ABUSE_REQUEST_RATE: '100000',
+    AS_SIP_ABUSE_REQUEST_BURST: '100000',
     AS_BOOTSTRAP_TENANT_NAME: 'Bench',
     AS_BOOTSTRAP_OWNER_EMAIL: owner.email,
     AS_BOOTSTRAP_OWNER_PASSWORD: owner.password,
@@ -135,6 +138,16 @@ export interface CallTally {
   /** Completed calls whose record shows RTP received from the caller and echoed back to it. */
   withMedia: number;
   endReasons: Record<string, number>;
+}
+
+/**
+ * Adds a trunk with digest credentials and no allowlist: from then on INVITEs from unknown
+ * sources are challenged (401) rather than refused (403).
+ */
+export async function seedDigestTrunk(engine: EngineProcess): Promise<void> {
+  const api = `${engine.httpUrl}/api/v1`;
+  const { accessToken } = await call<{ accessToken: string }>(`${api}/auth/login`, 'POST', {}, owner);
+  await call(`${api}/sip-trunks`, 'POST', { authorization: `Bearer ${accessToken}` }, { name: 'Digest carrier', inbound: { allowlist: [], username: 'carrier', password: 'bench digest secret' } });
 }
 
 /** Reads the call records written since `sinceRowid` (read-only; SQLite WAL allows it). */

@@ -29,6 +29,8 @@ export interface SippStep {
   traceMsg?: boolean;
   /** `-key name value` pairs for the scenario. */
   keys?: Record<string, string>;
+  /** SIPp's address (`-i`, `-mi`): another loopback address is another source. Default 127.0.0.1. */
+  localIp?: string;
 }
 
 export interface SippResult {
@@ -52,8 +54,8 @@ export async function runSippStep(s: SippStep): Promise<SippResult> {
     s.target,
     '-sf', path.join(scenarioDir, s.scenario),
     '-s', 'service',
-    '-i', '127.0.0.1',
-    '-mi', '127.0.0.1',
+    '-i', s.localIp ?? '127.0.0.1',
+    '-mi', s.localIp ?? '127.0.0.1',
     '-p', String(await freePort()),
     '-r', String(s.rate),
     '-m', String(s.calls),

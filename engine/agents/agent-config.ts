@@ -6,6 +6,13 @@
  */
 import { z } from 'zod';
 
+/**
+ * Said in the document until the agent runtime exists: nothing reads the config on a call (a test
+ * checks the phrase is there, so it is removed on purpose when that changes).
+ */
+export const NOT_YET_APPLIED =
+  'stored and validated, but no call uses it in this version: calls to the agent’s numbers are answered and echo the caller’s audio. Prompt, voice, LLM, tools, workflow, timeouts and webhook take effect with the agent runtime';
+
 /** A BCP 47 tag such as `en`, `en-US` or `pt-BR`. */
 export const languageTag = z
   .string()
@@ -66,7 +73,9 @@ const settings = {
     .record(variableName, z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]))
     .optional()
     .meta({ description: 'Initial values of the call variables' }),
-  webhookUrl: httpUrl.nullable().optional().meta({ description: 'Receives this agent’s call events' }),
+  webhookUrl: httpUrl.nullable().optional().meta({
+    description: 'Will receive this agent’s call events; not called by this version (no webhook delivery yet): use the WebSocket or SSE stream',
+  }),
 };
 
 /**
@@ -75,7 +84,7 @@ const settings = {
  */
 export const agentConfigSchema = z
   .strictObject({ prompt: promptSchema.prefault({} as z.input<typeof promptSchema>), ...settings })
-  .meta({ id: 'AgentConfig' });
+  .meta({ id: 'AgentConfig', description: `How the agent runs a call. Not applied yet: ${NOT_YET_APPLIED}` });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
 /** A partial config for updates: each key given replaces the stored one; null clears a nullable one. */

@@ -43,6 +43,49 @@ const validPattern = (p: string) => {
   }
 };
 
+/**
+ * True when a repeated group contains a repetition (`(a+)+`, `(\w*\s?)*`, `(a+){2,}`): the
+ * classic shape of catastrophic backtracking, where V8's backtracking engine takes time
+ * exponential in the input's length (26 characters against `^(a+)+$`: over a second, each more
+ * doubling it) and blocks the event loop that carries every call. A repetition is `*`, `+`,
+ * `{n,}` or `{n,m}` with m > 1; `?`, `{0,1}` and `{1}` are not. Overlapping alternatives under a
+ * repetition (`(a|a)*`) are not detected.
+ */
+export function nestedRepetition(pattern: string): boolean {
+  const open: boolean[] = []; // per open group: does it contain a repetition?
+  let closedGroupRepeats = false; // the token just read is a group that contains a repetition
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      i++;
+      closedGroupRepeats = false;
+    } else if (c === '[') {
+      // A character class: skip to its end (escapes included).
+      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++;
+      closedGroupRepeats = false;
+    } else if (c === '(') {
+      open.push(false);
+      // Group syntax, not quantifiers: (?: (?= (?! (?<= (?<! (?<name>
+      const m = /^\?(?::|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(pattern.slice(i + 1));
+      if (m) i += m[0].length;
+      closedGroupRepeats = false;
+    } else if (c === ')') {
+      closedGroupRepeats = open.pop() ?? false;
+      if (closedGroupRepeats && open.length) open[open.length - 1] = true;
+    } else {
+      const q = /^(?:[*+]|\{(\d+)(?:(,)(\d*))?\})/.exec(pattern.slice(i));
+      const repeats = q !== null && (q[1] === undefined || (q[2] !== undefined && (q[3] === '' || Number(q[3]) > 1)));
+      if (repeats) {
+        if (closedGroupRepeats) return true;
+        if (open.length) open[open.length - 1] = true;
+        i += q[0].length - 1;
+      }
+      closedGroupRepeats = false;
+    }
+  }
+  return false;
+}
+
 export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
   .looseObject({
     type: z
@@ -69,7 +112,12 @@ export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
     exclusiveMaximum: z.number().optional(),
     minLength: count.optional(),
     maxLength: count.optional(),
-    pattern: z.string().refine(validPattern, 'Must be a valid regular expression').optional(),
+    pattern: z
+      .string()
+      .max(1000)
+      .refine(validPattern, 'Must be a valid regular expression')
+      .refine((p) => !nestedRepetition(p), 'Must not repeat a group that itself repeats (e.g. (a+)+): it can take exponential time')
+      .optional(),
     minItems: count.optional(),
     maxItems: count.optional(),
   })
@@ -102,10 +150,24 @@ const typeOf = (v: unknown): JsonType =>
 
 const typeMatches = (actual: JsonType, wanted: JsonType) => actual === wanted || (wanted === 'number' && actual === 'integer');
 
+/**
+ * Levels of a value `validateJson` and `sameJson` descend into. They recurse, a few stack frames
+ * a level, and would overflow the stack (`RangeError`) in the thousands; API input is already
+ * bounded at 64 levels (`MAX_JSON_DEPTH` in `api/http/json-input.ts`), so this bound is only met
+ * by a value built in code, and reported as an issue rather than thrown.
+ */
+export const MAX_VALIDATION_DEPTH = 256;
+
+const own = (o: object | undefined, k: string): boolean => o !== undefined && Object.hasOwn(o, k);
+
 /** Checks `value` against `schema`; [] when it conforms. */
 export function validateJson(schema: JsonSchema, value: unknown, path: (string | number)[] = []): JsonIssue[] {
   const issues: JsonIssue[] = [];
   const fail = (message: string) => issues.push({ path, message });
+  if (path.length > MAX_VALIDATION_DEPTH) {
+    fail(`Nested more than ${MAX_VALIDATION_DEPTH} levels`);
+    return issues;
+  }
   const actual = typeOf(value);
   if (schema.type !== undefined) {
     const wanted = Array.isArray(schema.type) ? schema.type : [schema.type];
@@ -136,10 +198,11 @@ export function validateJson(schema: JsonSchema, value: unknown, path: (string |
   if (actual === 'object') {
     const obj = value as Record<string, unknown>;
     for (const name of schema.required ?? []) {
-      if (!(name in obj)) issues.push({ path: [...path, name], message: 'Field is required' });
+      if (!own(obj, name)) issues.push({ path: [...path, name], message: 'Field is required' });
     }
     for (const [k, v] of Object.entries(obj)) {
-      const prop = schema.properties?.[k];
+      // Own keys only: a property named `constructor` or `toString` is not Object.prototype's.
+      const prop = own(schema.properties, k) ? schema.properties![k] : undefined;
       if (prop) issues.push(...validateJson(prop, v, [...path, k]));
       else if (schema.additionalProperties === false) issues.push({ path: [...path, k], message: 'Not a declared property' });
       else if (typeof schema.additionalProperties === 'object') issues.push(...validateJson(schema.additionalProperties, v, [...path, k]));
@@ -149,11 +212,12 @@ export function validateJson(schema: JsonSchema, value: unknown, path: (string |
 }
 
 /** Deep equality of JSON values (for enum and const). */
-function sameJson(a: unknown, b: unknown): boolean {
+function sameJson(a: unknown, b: unknown, depth = 0): boolean {
   if (a === b) return true;
+  if (depth > MAX_VALIDATION_DEPTH) return false;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a);
   const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], depth + 1));
 }

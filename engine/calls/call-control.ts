@@ -8,8 +8,11 @@ import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Call } from './call.js';
+import { SUPPORTED_OPTIONS } from './extensions.js';
+import { ALLOWED_METHODS } from './in-dialog.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
+import { closeOrphanedCalls } from './orphans.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 
@@ -28,10 +31,25 @@ export interface CallControlOptions {
 type SrfFull = Srf & {
   options(fn: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void;
   on(event: 'connect', fn: (err: Error | null, hostport: string) => void): Srf;
+  connect(opts: { host: string; port: number; secret: string; reconnect: { retryMaxDelay: number; maxAttempts: number } }): void;
 };
+
+/**
+ * The longest wait between two reconnection attempts to the SIP server (drachtio-srf starts at
+ * 150 ms and backs off by 1.7x with no ceiling by default): a server back after a restart is
+ * found within 2 s, and a close while disconnected waits at most this long for the attempt
+ * already scheduled.
+ */
+const RECONNECT_MAX_DELAY_MS = 2000;
 
 export class CallControl {
   readonly srf: SrfFull;
+  /**
+   * drachtio-srf's `reconnect` option, ours: it reads this object on every retry, so setting
+   * `maxAttempts` on close ends its retries. (`srf.disconnect()` cannot while disconnected:
+   * drachtio-srf 5.0.29 asserts on the socket it no longer has and throws.) 0 = no limit.
+   */
+  readonly #reconnect = { retryMaxDelay: RECONNECT_MAX_DELAY_MS, maxAttempts: 0 };
   readonly #calls = new Map<string, Call>();
   readonly #settling = new Set<Promise<void>>();
   #accepting = true;
@@ -44,8 +62,7 @@ export class CallControl {
   /** Connects to the SIP server and starts taking calls. Closes orphaned calls first. */
   static async start(opts: CallControlOptions): Promise<CallControl> {
     const cc = new CallControl(opts);
-    const orphans = opts.store.calls.endAllOpen('engine_restart');
-    if (orphans) opts.log.warn({ orphans }, 'closed calls left open by a previous run');
+    closeOrphanedCalls(opts.store, opts.events, opts.log);
     await cc.#connect();
     return cc;
   }
@@ -95,7 +112,7 @@ export class CallControl {
     // RFC 3261 §11.2: OPTIONS outside a dialog is answered as an INVITE would be, here 200.
     srf.options((_req, res) => {
       res.send(this.#accepting ? 200 : 503, {
-        headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY', Accept: 'application/sdp' },
+        headers: { Allow: ALLOWED_METHODS, Accept: 'application/sdp', Supported: SUPPORTED_OPTIONS.join(', ') },
       });
     });
     srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
@@ -107,11 +124,16 @@ export class CallControl {
     await new Promise<void>((resolve, reject) => {
       srf.on('connect', (err, hostport) => {
         if (err) return reject(err);
+        // A retry scheduled before close() may still land: hang up at once.
+        if (!this.#accepting) {
+          srf.disconnect();
+          return;
+        }
         this.#connected = true;
         log.info({ hostport }, 'call control connected to the SIP server');
         resolve();
       });
-      srf.connect({ ...opts.drachtio });
+      srf.connect({ ...opts.drachtio, reconnect: this.#reconnect });
     });
   }
 
@@ -135,20 +157,9 @@ export class CallControl {
     await Promise.all(this.#settling);
     // Let the BYEs reach the SIP server before the control connection closes.
     if (live.length) await new Promise((r) => setTimeout(r, 100));
+    // One more failed attempt (at most the one already scheduled) and drachtio-srf stops.
+    this.#reconnect.maxAttempts = 1;
     if (this.#connected) this.srf.disconnect();
-    else stopReconnecting(this.srf);
     this.#connected = false;
   }
-}
-
-/**
- * drachtio-srf 5.0.29 cannot disconnect while reconnecting: `disconnect()` asserts on the socket
- * it no longer has, before it sets the flag that stops its retry timer, so the process would
- * never exit. Set that flag and clear the timer on its wire-protocol object directly.
- */
-function stopReconnecting(srf: Srf): void {
-  const wp = (srf as unknown as { _app?: { client?: { wp?: { closing: boolean; reconnectVars?: { retryTimer: NodeJS.Timeout | null } } } } })._app?.client?.wp;
-  if (!wp) return;
-  wp.closing = true;
-  if (wp.reconnectVars?.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
 }

@@ -4,6 +4,9 @@
  */
 import type { Logger } from '../../config/logger.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
+import type { HangupBy } from './call-record.js';
+
+export type { HangupBy };
 
 export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
 
@@ -29,9 +32,10 @@ export type EndReason =
   | 'media_worker_died'
   | 'media_error'
   | 'shutdown'
-  | 'api_hangup';
+  | 'api_hangup'
+  /** The process died with the call live (closed at the next start, see orphans.ts). */
+  | 'engine_restart';
 
-export type HangupBy = 'caller' | 'callee' | 'agent' | 'system';
 
 export interface EndInfo {
   reason: EndReason;

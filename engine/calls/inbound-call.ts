@@ -7,14 +7,15 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
 import { Call, type EndInfo } from './call.js';
-import { dialledCandidates, type InboundAuth } from './inbound-auth.js';
+import type { InboundAuth } from './inbound-auth.js';
+import { hangup, takeAnswer, wireDialog } from './in-dialog.js';
+import { routeInvite, tenantOfDialled, type Refusal } from './inbound-route.js';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { SipLeg } from '../../media/sip-leg.js';
-import type { PhoneNumber } from '../store/repositories/phone-numbers.js';
-import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import type { Store } from '../store/store.js';
-import { negotiateTimer, timerDelays } from './session-timer.js';
+import { negotiateTimer } from './session-timer.js';
+import { optionTags, unsupportedRequired } from './extensions.js';
 
 export interface InboundDeps {
   srf: Srf;
@@ -43,24 +44,36 @@ type Res = Srf.SrfResponse;
 /** Handles one new INVITE. Never throws: every failure becomes a SIP response and a log line. */
 export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res): Promise<void> {
   const sipCallId = req.get('Call-ID');
-  const reject = (status: number, why: string, headers: Record<string, string> = {}) => {
-    deps.log.info({ sipCallId, status, why, source: req.source_address }, 'invite rejected');
-    if (!res.finalResponseSent) res.send(status, { headers });
+  const from = req.getParsedHeader('From') as { uri: string };
+  const refuse = (r: Refusal) => {
+    deps.log.info({ sipCallId, status: r.status, why: r.why, source: req.source_address, tenantId: r.tenant?.tenantId }, 'invite rejected');
+    if (r.tenant) {
+      deps.store.errorLogs.record({ ...r.tenant, kind: 'sip', code: String(r.status), message: `INVITE refused: ${r.why}`, details: { source: req.source_address, sipCallId, to: req.uri } });
+    }
+    if (!res.finalResponseSent) res.send(r.status, { headers: r.headers });
   };
+  const reject = (status: number, why: string, headers: Record<string, string> = {}) => refuse({ status, why, headers, tenant: null });
 
   // 1. Which trunk (RFC 3261 §22.2 for digest).
   const verdict = deps.auth.check({ method: 'INVITE', sourceAddress: req.source_address, authorization: req.get('Authorization') || undefined });
   if (verdict.kind === 'challenge') return reject(401, 'challenge', { 'WWW-Authenticate': verdict.header });
   if (verdict.kind === 'forbidden') {
-    deps.store.errorLogs.record({ tenantId: null, kind: 'sip', code: '403', message: `INVITE refused: ${verdict.why}`, details: { source: req.source_address, sipCallId } });
-    return reject(403, verdict.why);
+    // The tenant whose number was dialled sees the refusal; with no number of ours dialled
+    // (scanners), only the operator's log line does: such rows would have no reader.
+    return refuse({ status: 403, why: verdict.why, headers: {}, tenant: tenantOfDialled(deps.store, req.uri, req.get('To')) });
   }
 
-  // 2. Which number, belonging to one of those trunks' tenants.
-  const found = findNumber(deps.store, req.uri, req.get('To'), verdict.trunks);
-  if (!found) return reject(404, 'unknown number');
-  const { number, trunk } = found;
-  if (!number.agentId) return reject(480, 'number has no agent');
+  // RFC 3261 §8.2.2.3: extensions the caller requires and we lack are refused, after the
+  // trunk check (scanners learn nothing) and before anything is routed.
+  const unsupported = unsupportedRequired(req.get('Require') || undefined);
+  if (unsupported.length) return reject(420, 'unsupported extension required', { Unsupported: unsupported.join(', ') });
+  const silentRing = optionTags(req.get('Require') || undefined).includes('100rel');
+
+  // 2. Which number (after the trunk's prefix rule) and agent, in one of those trunks' tenants.
+  const route = routeInvite(deps.store, { requestUri: req.uri, to: req.get('To'), fromUri: from.uri }, verdict.trunks);
+  if ('status' in route) return refuse(route);
+  const { number, trunk, fromNumber } = route;
+  const agentId = route.agent.id;
 
   // 3. Session timers (RFC 4028), settled before the call exists: a 422 is not a call.
   const timer = negotiateTimer(
@@ -71,11 +84,8 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
 
   // 4. The call: recorded and announced before anything else happens to it.
   if (!deps.hasRoom()) {
-    deps.store.errorLogs.record({ tenantId: number.tenantId, mode: number.mode, kind: 'sip', code: '503', message: 'INVITE refused: at capacity', details: { sipCallId } });
-    return reject(503, 'at capacity', { 'Retry-After': '5' });
+    return refuse({ status: 503, why: 'at capacity', headers: { 'Retry-After': '5' }, tenant: { tenantId: number.tenantId, mode: number.mode } });
   }
-  const from = req.getParsedHeader('From') as { uri: string };
-  const fromNumber = dialledCandidates(from.uri, '')[0] ?? null;
   // The row and its first event commit together.
   const record = deps.events.transaction(() => {
     const r = deps.store.calls.create({
@@ -87,13 +97,13 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
       fromNumber,
       toNumber: number.number,
       trunkId: trunk.id,
-      agentId: number.agentId,
+      agentId: agentId,
       phoneNumberId: number.id,
       sipCallId,
     });
     deps.events.append('call.started', { tenantId: number.tenantId, mode: number.mode, callId: r.id }, {
       callId: r.id,
-      agentId: number.agentId,
+      agentId: agentId,
       direction: 'inbound',
       from: { uri: from.uri, number: fromNumber },
       to: { uri: req.uri, number: number.number },
@@ -103,7 +113,7 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     return r;
   });
   const log = deps.log.child({ callId: record.id, sipCallId });
-  const call = new Call({ id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: number.agentId, sipCallId }, log);
+  const call = new Call({ id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: agentId, sipCallId }, log);
   deps.admit(call);
   const scope = { tenantId: number.tenantId, mode: number.mode, callId: call.id };
   call.once('ended', (info) => deps.settle(finish(deps, call, info, leg)));
@@ -131,6 +141,8 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
       call.end({ reason: 'bad_sdp', hangupBy: 'system' });
     } else {
       log.error({ err }, 'media leg failed');
+      // Not the caller's doing and invisible in SIP: the tenant sees it next to the call.
+      deps.store.errorLogs.record({ ...scope, kind: 'media', code: '503', message: `media unavailable: ${(err as Error).message}`, details: { sipCallId } });
       reject(503, 'media unavailable', { 'Retry-After': '5' });
       call.end({ reason: 'media_error', hangupBy: 'system' });
     }
@@ -145,12 +157,18 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
 
   // 6. Ring, then answer.
   if (deps.settings.ringMs > 0) {
-    res.send(180);
-    call.transition('ringing', '180 sent');
-    deps.events.append('call.ringing', scope, { callId: call.id, agentId: number.agentId });
+    // RFC 3262 §3: with 100rel required, a 180 would have to be reliable; the call rings silently.
+    if (silentRing) call.transition('ringing', 'ringing without 180 (100rel required)');
+    else {
+      res.send(180);
+      call.transition('ringing', '180 sent');
+    }
+    deps.events.append('call.ringing', scope, { callId: call.id, agentId: agentId });
     await new Promise((r) => call.timer(deps.settings.ringMs, () => r(undefined)));
     if (call.ended || canceled) return;
   }
+  // Written before the 200 leaves: a crash before markAnswered below must not lose the answer.
+  deps.store.calls.markAnswerSent(call.id);
   let dialog: Srf.Dialog;
   try {
     dialog = await deps.srf.createUAS(req, res, {
@@ -172,120 +190,18 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
   const answeredAt = call.answeredAt!.toISOString();
   deps.events.transaction(() => {
     deps.store.calls.markAnswered(call.id, answeredAt);
-    deps.events.append('call.answered', scope, { callId: call.id, agentId: number.agentId, answeredAt });
+    deps.events.append('call.answered', scope, { callId: call.id, agentId: agentId, answeredAt });
   });
-  wireDialog(deps, call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
+  wireDialog(call, dialog, mediaLeg, timer.kind === 'timer' ? timer : undefined);
   if (lateOffer) takeAnswer(call, dialog, mediaLeg, log);
   // Until the agent runtime speaks, the agent echoes the caller through mediasoup.
-  mediaLeg.echo().catch((err: unknown) => log.error({ err }, 'echo failed'));
-}
-
-/**
- * The caller's answer to our offer, from its ACK (drachtio-srf records it as the dialog's remote
- * SDP before emitting 'ack'; it may already be there when the ACK came in the same read as the
- * 200's echo). An ACK without SDP, or an answer we cannot use, ends the call with BYE.
- */
-function takeAnswer(call: Call, dialog: Srf.Dialog, leg: SipLeg, log: Logger): void {
-  let taken = false;
-  const take = (sdp: string | undefined) => {
-    if (taken || call.ended) return;
-    taken = true;
-    if (!sdp?.trim()) return hangup(call, 'no_offer');
-    leg.updateRemote(sdp).then(
-      () => log.debug('answer to our offer applied'),
-      (err: unknown) => {
-        log.info({ err: (err as Error).message }, 'answer to our offer refused');
-        hangup(call, err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
-      },
-    );
-  };
-  if (dialog.remote.sdp) take(dialog.remote.sdp);
-  // drachtio-srf's typings give 'ack' a response; it emits the ACK request.
-  else dialog.once('ack', (ack: { body?: string }) => take(ack.body));
-}
-
-/** Finds the dialled number among the candidates, in the tenant of one of the trunks. */
-function findNumber(
-  store: Store,
-  requestUri: string,
-  to: string,
-  trunks: SipTrunk[],
-): { number: PhoneNumber; trunk: SipTrunk } | undefined {
-  for (const candidate of dialledCandidates(requestUri, to)) {
-    const n = store.phoneNumbers.findByNumber(candidate);
-    if (!n) continue;
-    // A number pinned to a trunk only answers through that trunk.
-    const trunk = trunks.find((t) => t.tenantId === n.tenantId && t.mode === n.mode && (!n.trunkId || n.trunkId === t.id));
-    if (trunk) return { number: n, trunk };
-  }
-  return undefined;
-}
-
-/** In-dialog life: BYE, re-INVITE (hold, unhold, new SDP), session refreshes. */
-function wireDialog(
-  deps: InboundDeps,
-  call: Call,
-  dialog: Srf.Dialog,
-  leg: SipLeg,
-  timer: { interval: number; refresher: 'uac' | 'uas'; headers: Record<string, string> } | undefined,
-): void {
-  let byUs = false;
-  const connected = () => (dialog as Srf.Dialog & { connected?: boolean }).connected !== false;
-  // drachtio-srf reads every frame of a TCP chunk in one go: a BYE right behind our 200's echo
-  // can end the dialog before this code runs (before createUAS's promise continues).
-  if (!connected()) {
-    call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
-    return;
-  }
-  dialog.on('destroy', () => {
-    if (!byUs) call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
+  // A call we cannot feed would be an answered call of silence: end it instead.
+  mediaLeg.echo().catch((err: unknown) => {
+    if (call.ended) return;
+    log.error({ err }, 'echo failed');
+    deps.store.errorLogs.record({ ...scope, kind: 'media', message: `media feed failed: ${(err as Error).message}`, details: { sipCallId } });
+    hangup(call, 'media_error');
   });
-  call.onDispose(() => {
-    if (connected()) {
-      byUs = true;
-      dialog.destroy();
-    }
-  });
-
-  const delays = timer && timerDelays(timer.interval);
-  let expiry: NodeJS.Timeout | undefined;
-  const armTimer = () => {
-    if (!timer || !delays) return;
-    clearTimeout(expiry);
-    if (timer.refresher === 'uac') {
-      // §10: the side not refreshing sends BYE shortly before expiry.
-      expiry = call.timer(delays.expireMs, () => hangup(call, 'session_timer_expired'));
-    } else {
-      expiry = call.timer(delays.refreshMs, () => {
-        dialog
-          .modify(dialog.local.sdp)
-          .then(armTimer)
-          .catch(() => hangup(call, 'session_timer_expired'));
-      });
-    }
-  };
-  armTimer();
-
-  dialog.on('modify', (req, res) => {
-    leg
-      .updateRemote(req.body)
-      .then((answer) => {
-        res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp', ...(timer ? timer.headers : {}) } });
-        armTimer();
-      })
-      .catch((err: unknown) => {
-        call.log.warn({ err: (err as Error).message }, 're-INVITE refused');
-        res.send(err instanceof NoCommonCodecError ? 488 : 400);
-      });
-  });
-  dialog.on('update', (_req, res) => {
-    res.send(200, { headers: timer ? timer.headers : {} });
-    armTimer();
-  });
-}
-
-function hangup(call: Call, reason: EndInfo['reason']): void {
-  call.end({ reason, hangupBy: 'system' });
 }
 
 /** Records the end, announces it. Runs once, from the call's `ended` event. */
@@ -295,7 +211,7 @@ async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: SipLeg 
   const write = (rtp: Record<string, number>) => {
     deps.events.transaction(() => {
       deps.store.calls.end(call.id, {
-        status: call.answeredAt ? 'completed' : info.reason === 'canceled' ? 'canceled' : 'failed',
+        status: endStatus(call, info),
         at: endedAt,
         reason: info.reason,
         hangupBy: info.hangupBy,
@@ -325,4 +241,13 @@ async function finish(deps: InboundDeps, call: Call, info: EndInfo, leg: SipLeg 
   }
   leg.close('call ended');
   write(rtp);
+}
+
+/**
+ * The final status: an unanswered call failed unless the caller canceled it; an answered one
+ * completed, unless its 200 was never ACKed (the caller never confirmed the call).
+ */
+function endStatus(call: Call, info: EndInfo): 'completed' | 'failed' | 'canceled' {
+  if (call.answeredAt) return info.reason === 'ack_timeout' ? 'failed' : 'completed';
+  return info.reason === 'canceled' ? 'canceled' : 'failed';
 }

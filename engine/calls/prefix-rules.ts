@@ -16,8 +16,12 @@ export type PrefixRule = z.infer<typeof prefixRuleSchema>;
 
 export const prefixRulesSchema = z
   .strictObject({
-    inbound: prefixRuleSchema.optional().meta({ description: 'Applied to numbers the carrier sends us' }),
-    outbound: prefixRuleSchema.optional().meta({ description: 'Applied to numbers we send the carrier' }),
+    inbound: prefixRuleSchema
+      .optional()
+      .meta({ description: 'Applied to the dialled number the carrier sends us, before it is looked up among the phone numbers (the caller number is kept as sent)' }),
+    outbound: prefixRuleSchema
+      .optional()
+      .meta({ description: 'Will apply to the numbers we send the carrier once outbound calls exist (they do not yet): stored, not applied' }),
   })
   .meta({ id: 'PrefixRules' });
 export type PrefixRules = z.infer<typeof prefixRulesSchema>;
@@ -27,4 +31,14 @@ export function applyPrefixRule(number: string, rule: PrefixRule | undefined): s
   if (!rule) return number;
   const stripped = rule.strip && number.startsWith(rule.strip) ? number.slice(rule.strip.length) : number;
   return (rule.add ?? '') + stripped;
+}
+
+/**
+ * The forms a carrier may send one number in: as is, and for 8–15 digits with and without `+`
+ * (E.164 numbers are at most 15 digits). The same forms `dialledCandidates` tries.
+ */
+export function numberForms(n: string): string[] {
+  if (/^\d{8,15}$/.test(n)) return [n, `+${n}`];
+  if (/^\+\d{8,15}$/.test(n)) return [n, n.slice(1)];
+  return [n];
 }

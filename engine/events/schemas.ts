@@ -47,6 +47,45 @@ export type EventType = keyof typeof eventDataSchemas;
 export const eventTypes = Object.keys(eventDataSchemas) as EventType[];
 export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
 
+/**
+ * What this version does with each type: `emitted` types have a producer and say when they come;
+ * `reserved` types have a fixed shape but nothing sends them yet (the agent runtime, DTMF
+ * reporting, hold reporting and transfers do not exist yet). The OpenAPI document says which is
+ * which, and stream filters accept only emitted types, so a client cannot wait for an event that
+ * cannot come. A test checks that the emitted list and the code's `append` calls agree.
+ */
+export const eventStatus = {
+  'call.started': { emitted: 'when an inbound INVITE is routed to a number and its call is recorded, before any answer' },
+  'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0)' },
+  'call.answered': { emitted: 'when the 200 OK is sent' },
+  'call.dtmf': { reserved: 'DTMF digits are decoded but not reported as events yet' },
+  'call.speech_started': { reserved: 'produced by the agent runtime, which does not exist yet' },
+  'call.transcript': { reserved: 'produced by the agent runtime, which does not exist yet' },
+  'call.agent_said': { reserved: 'produced by the agent runtime, which does not exist yet' },
+  'call.tool_called': { reserved: 'produced by the agent runtime, which does not exist yet' },
+  'call.tool_result': { reserved: 'produced by the agent runtime, which does not exist yet' },
+  'call.transfer_started': { reserved: 'transfers are not implemented yet' },
+  'call.transfer_completed': { reserved: 'transfers are not implemented yet' },
+  'call.transfer_failed': { reserved: 'transfers are not implemented yet' },
+  'call.held': { reserved: 'hold and unhold re-INVITEs are answered but not reported as events yet' },
+  'call.resumed': { reserved: 'hold and unhold re-INVITEs are answered but not reported as events yet' },
+  'call.ended': { emitted: 'when the call ends, however it ends (after the call row is closed)' },
+  'agent.updated': { emitted: 'after a successful `PATCH /api/v1/agents/{id}`' },
+} as const satisfies Record<EventType, { emitted: string } | { reserved: string }>;
+
+type EmittedOf<K> = K extends EventType ? ((typeof eventStatus)[K] extends { emitted: string } ? K : never) : never;
+/** The types this version sends. */
+export type EmittedEventType = EmittedOf<EventType>;
+export const emittedEventTypes = eventTypes.filter((t) => 'emitted' in eventStatus[t]) as EmittedEventType[];
+/** The types documented for later versions, not sent by this one. */
+export const reservedEventTypes = eventTypes.filter((t) => 'reserved' in eventStatus[t]);
+
+/** The OpenAPI description of one type: when it comes, or that it does not come yet. */
+export function eventDescription(type: EventType): string {
+  const s: { emitted: string } | { reserved: string } = eventStatus[type];
+  return 'emitted' in s ? `Sent ${s.emitted}.` : `Reserved: not sent by this version (${s.reserved}). Stream filters refuse it.`;
+}
+
 /** An event as stored and as sent: its log id, type, scope and data. */
 export const eventSchema = z
   .object({
@@ -80,7 +119,11 @@ const typedEvent = <T extends EventType>(type: T) =>
       createdAt: z.string(),
       data: eventDataSchemas[type],
     })
-    .meta({ id: componentName(type) });
+    .meta({
+      id: componentName(type),
+      description: eventDescription(type),
+      'x-emitted': 'emitted' in eventStatus[type],
+    });
 
 /** One schema per event type, with its data typed: what WebSocket and SSE clients receive. */
 export const typedEventSchemas = eventTypes.map(typedEvent);
@@ -88,4 +131,10 @@ export const typedEventSchemas = eventTypes.map(typedEvent);
 /** Any event as it leaves the process, discriminated by `type` (published in the OpenAPI document). */
 export const realtimeEventSchema = z
   .discriminatedUnion('type', typedEventSchemas as unknown as [ReturnType<typeof typedEvent>, ...ReturnType<typeof typedEvent>[]])
-  .meta({ id: 'RealtimeEvent', description: 'An event from the event log, as WebSocket and SSE clients receive it' });
+  .meta({
+    id: 'RealtimeEvent',
+    description:
+      'An event from the event log, as WebSocket and SSE clients receive it. Sent in this version: ' +
+      `${emittedEventTypes.join(', ')}. Reserved (documented, not sent yet; filters refuse them): ` +
+      `${reservedEventTypes.join(', ')}. Each component says which it is (\`x-emitted\`).`,
+  });

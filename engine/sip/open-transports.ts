@@ -1,12 +1,16 @@
 /** Opens the listening transports a stack is configured with. */
 import type { Logger } from '../../config/logger.js';
+import type { SourceGuard } from './abuse/source-guard.js';
 import type { SipStackOptions } from './stack-options.js';
 import { StreamTransport } from './transport/stream-transport.js';
 import type { Transport } from './transport/types.js';
 import { UdpTransport } from './transport/udp-transport.js';
 
-/** Binds UDP and TCP on one port number (retrying a free pair for port 0), then TLS. */
-export async function openTransports(o: SipStackOptions, log: Logger): Promise<Transport[]> {
+/**
+ * Binds UDP and TCP on one port number (retrying a free pair for port 0), then TLS. With a
+ * guard, stream listeners refuse connections from banned sources.
+ */
+export async function openTransports(o: SipStackOptions, log: Logger, guard?: SourceGuard): Promise<Transport[]> {
   const streamOpts = (port: number) => ({
     host: o.host,
     port,
@@ -16,6 +20,7 @@ export async function openTransports(o: SipStackOptions, log: Logger): Promise<T
     connectTimeoutMs: o.connectTimeoutMs,
     maxConnections: o.maxConnections,
     maxWriteBuffer: o.maxWriteBuffer,
+    ...(guard ? { admit: (address: string) => guard.admitConnection(address) } : {}),
     ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, rejectUnauthorized: o.tls.rejectUnauthorized ?? true } } : {}),
   });
   const plain = o.transports.filter((p): p is 'udp' | 'tcp' => p !== 'tls');

@@ -19,6 +19,7 @@ import type { Logger } from '../../config/logger.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
 import type { ComponentHealth } from '../health/health.js';
 import type { Dialog, InDialogRequestOptions } from './dialog/dialog.js';
+import { SourceGuard, type AbuseStats } from './abuse/source-guard.js';
 import { DialogTable } from './dialog/dialog-table.js';
 import { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
 import { SipResponse, type SipRequest } from './message/message.js';
@@ -43,6 +44,7 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
   readonly #retransmitter: Uas2xxRetransmitter;
   readonly #uas: UasCore;
   readonly #uac: UacCore;
+  readonly #guard: SourceGuard | undefined;
   #proxy: RoutedRequests | null = null;
   #closing: Promise<void> | undefined;
 
@@ -50,8 +52,10 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
     readonly options: SipStackOptions,
     readonly transport: TransportLayer,
     private readonly log: Logger,
+    guard?: SourceGuard,
   ) {
     super((event, error) => log.error({ err: error, event }, 'sip stack listener failed'));
+    this.#guard = guard;
     this.dialogs = new DialogTable(log);
     this.#transactions = new TransactionLayer(transport, { timers: options.timers, tryingMs: options.tryingMs }, log);
     this.#retransmitter = new Uas2xxRetransmitter(transport, options.timers, this.#transactions.counter, (res) => this.#uas.onAckTimeout(res), log);
@@ -76,9 +80,10 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
    * number; with port 0, a free one is picked for both (retried if the other protocol has it).
    */
   static async start(options: SipStackOptions, log: Logger): Promise<SipStack> {
-    const transports = await openTransports(options, log);
-    const layer = new TransportLayer(transports, { publicHost: options.publicHost, rport: options.rport, limits: options.limits }, log);
-    const stack = new SipStack(options, layer, log);
+    const guard = options.abuse ? new SourceGuard(options.abuse) : undefined;
+    const transports = await openTransports(options, log, guard);
+    const layer = new TransportLayer(transports, { publicHost: options.publicHost, rport: options.rport, limits: options.limits, ...(guard ? { guard } : {}) }, log);
+    const stack = new SipStack(options, layer, log, guard);
     log.info({ listening: stack.listening() }, 'sip listening');
     return stack;
   }
@@ -93,6 +98,7 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
     const missing = this.options.transports.filter((p) => !this.transport.transport(p)?.listening);
     const up = !this.#closing && missing.length === 0;
     const h: ComponentHealth = { status: up ? 'up' : 'down', transports: this.listening(), dialogs: this.dialogs.size };
+    if (this.#guard) h.abuse = this.#guard.stats();
     if (!up) h.error = this.#closing ? 'sip stack closed' : `not listening: ${missing.join(', ')}`;
     return h;
   }
@@ -108,6 +114,11 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
       dialogs: this.dialogs.size,
       pending2xx: this.#retransmitter.size,
     };
+  }
+
+  /** The abuse counters (rate limits, failed authentications, bans), or null without protection. */
+  abuseStats(): AbuseStats | null {
+    return this.#guard?.stats() ?? null;
   }
 
   /** Our Contact header value for a transport (`<sip:host:port;transport=tcp>`). */

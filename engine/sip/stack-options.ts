@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Config } from '../../config/schema.js';
+import type { AbuseOptions } from './abuse/source-guard.js';
 import { DEFAULT_LIMITS, type ParseLimits } from './message/parser.js';
 import type { TimerConfig } from './transaction/timers.js';
 import type { SipProtocol } from './transport/types.js';
@@ -39,6 +40,8 @@ export interface SipStackOptions {
   maxConnections: number;
   /** Stream connections: closed when this many bytes wait for a peer that does not read. */
   maxWriteBuffer: number;
+  /** Per-source rate limits, failed-auth tarpit and ban list (see SourceGuard); absent: none. */
+  abuse?: AbuseOptions;
 }
 
 /** `publicHost` for a listen address: the configured one, else the host (127.0.0.1 for a wildcard). */
@@ -78,5 +81,23 @@ export function stackOptionsFromConfig(sip: Config['sip']): SipStackOptions {
     timers: { t1: sip.t1Ms, t2: sip.t2Ms, t4: sip.t4Ms },
     limits: { ...DEFAULT_LIMITS, maxBodyBytes: sip.maxBodyBytes },
     connectionIdleMs: sip.connectionIdleMs,
+    ...(sip.abuseProtection ? { abuse: abuseOptionsFromConfig(sip) } : {}),
+  };
+}
+
+/** The `sip.abuse*` settings as the guard's options. */
+export function abuseOptionsFromConfig(sip: Config['sip']): AbuseOptions {
+  return {
+    requests: { rate: sip.abuseRequestRate, burst: sip.abuseRequestBurst },
+    dialogRequests: { rate: sip.abuseDialogRequestRate, burst: sip.abuseDialogRequestBurst },
+    failureWindowMs: sip.abuseFailureWindowMs,
+    tarpitAfter: sip.abuseTarpitAfter,
+    tarpitMs: sip.abuseTarpitMs,
+    tarpitMaxMs: sip.abuseTarpitMaxMs,
+    banAfter: sip.abuseBanAfter,
+    challengeBanAfter: sip.abuseChallengeBanAfter,
+    banMs: sip.abuseBanMs,
+    maxSources: sip.abuseMaxSources,
+    exempt: sip.abuseExempt,
   };
 }

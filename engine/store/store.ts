@@ -7,6 +7,7 @@ import { AgentsRepo } from './repositories/agents.js';
 import { AnalyticsRepo } from './repositories/analytics.js';
 import { ApiKeysRepo } from './repositories/api-keys.js';
 import { IdempotencyKeysRepo } from './repositories/idempotency-keys.js';
+import { LivenessRepo } from './repositories/liveness.js';
 import { RefreshTokensRepo } from './repositories/refresh-tokens.js';
 import { CallsRepo } from './repositories/calls.js';
 import { ErrorLogsRepo } from './repositories/error-logs.js';
@@ -31,6 +32,7 @@ export class Store {
   readonly calls: CallsRepo;
   readonly errorLogs: ErrorLogsRepo;
   readonly analytics: AnalyticsRepo;
+  readonly liveness: LivenessRepo;
 
   constructor(readonly db: Db) {
     this.tenants = new TenantsRepo(db);
@@ -46,5 +48,6 @@ export class Store {
     this.calls = new CallsRepo(db);
     this.errorLogs = new ErrorLogsRepo(db);
     this.analytics = new AnalyticsRepo(db);
+    this.liveness = new LivenessRepo(db);
   }
 }

@@ -44,10 +44,10 @@ const create = (headers: Record<string, string>, body: unknown) => r.req<Key>('P
 
 test('create returns the whole key once; it works; list and get never show it', async (t) => {
   const owner = await userWithRole(r.app, t1.tenantId, 'owner');
-  const res = await create(owner.headers, { name: 'ci', mode: 'live', scopes: ['agents:*'], rateLimit: 600, role: 'member' });
+  const res = await create(owner.headers, { name: 'ci', mode: 'live', scopes: ['agents:*'], rateLimit: 60, role: 'member' });
   t.is(res.status, 201);
   t.regex(res.body.key!, /^as_live_[0-9A-Za-z]{32}$/);
-  t.like(res.body, { name: 'ci', mode: 'live', role: 'member', scopes: ['agents:*'], rateLimit: 600, createdBy: owner.userId, lastUsedAt: null, revokedAt: null });
+  t.like(res.body, { name: 'ci', mode: 'live', role: 'member', scopes: ['agents:*'], rateLimit: 60, createdBy: owner.userId, lastUsedAt: null, revokedAt: null });
   t.is(res.body.prefix, `${res.body.key!.slice(0, 12)}…`);
 
   const me = await r.req<{ kind: string; role: string; scopes: string[] }>('GET', '/api/v1/auth/me', { headers: key(res.body.key!) });
@@ -130,7 +130,7 @@ test('members and viewers (users or keys) get authorization_error on every route
 
 test('a key cannot be stronger than its creator; an admin cannot revoke an owner key', async (t) => {
   const adminUser = await userWithRole(r.app, t1.tenantId, 'admin');
-  assertError(t, await create(adminUser.headers, { name: 'x', role: 'owner' }), 'authorization_error', 'A admin may not create a key with role owner');
+  assertError(t, await create(adminUser.headers, { name: 'x', role: 'owner' }), 'authorization_error', "The key would exceed the caller's own: role owner (the caller's: admin)");
   const ownerKey = (await create((await userWithRole(r.app, t1.tenantId, 'owner')).headers, { name: 'o', role: 'owner' })).body;
   t.is(ownerKey.role, 'owner');
   assertError(
@@ -146,8 +146,8 @@ test('a key restricted to scopes hands out at most its own scopes', async (t) =>
   const inherits = await create(scoped, { name: 'inherits' });
   t.deepEqual(inherits.body.scopes, ['api_keys:*', 'agents:read']);
   t.is((await create(scoped, { name: 'narrower', scopes: ['agents:read'] })).status, 201);
-  assertError(t, await create(scoped, { name: 'wider', scopes: ['agents:write'] }), 'authorization_error', "Scopes beyond the caller's: agents:write");
-  assertError(t, await create(scoped, { name: 'unrestricted', scopes: null }), 'authorization_error', "Scopes beyond the caller's: (unrestricted)");
+  assertError(t, await create(scoped, { name: 'wider', scopes: ['agents:write'] }), 'authorization_error', "The key would exceed the caller's own: scopes agents:write (the caller's: api_keys:*, agents:read)");
+  assertError(t, await create(scoped, { name: 'unrestricted', scopes: null }), 'authorization_error', "The key would exceed the caller's own: scopes unrestricted (the caller's: api_keys:*, agents:read)");
   // And a key without the api_keys scope may not manage keys at all.
   assertError(t, await create(admin(t1.tenantId, { scopes: ['agents:*'] }), { name: 'x' }), 'authorization_error', 'API key lacks scope api_keys:write');
   assertError(t, await r.req('GET', '/api/v1/api-keys', { headers: admin(t1.tenantId, { scopes: ['api_keys:write'] }) }), 'authorization_error', 'API key lacks scope api_keys:read');
@@ -195,7 +195,7 @@ test('test keys see and make only test keys; live callers see both', async (t) =
   const testKey = (await create(testCaller, { name: 'test one' })).body;
   t.is(testKey.mode, 'test');
 
-  assertError(t, await create(testCaller, { name: 'escalate', mode: 'live' }), 'authorization_error', 'A test key may create only test keys');
+  assertError(t, await create(testCaller, { name: 'escalate', mode: 'live' }), 'authorization_error', "The key would exceed the caller's own: mode live (the caller's: test)");
   assertError(t, await r.req('GET', `/api/v1/api-keys/${liveKey.id}`, { headers: testCaller }), 'not_found', 'API key not found');
   assertError(t, await r.req('DELETE', `/api/v1/api-keys/${liveKey.id}`, { headers: testCaller }), 'not_found', 'API key not found');
   t.is((await r.req('GET', '/api/v1/auth/me', { headers: key(liveKey.key!) })).status, 200, 'the live key still works');

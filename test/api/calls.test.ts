@@ -109,11 +109,12 @@ test.serial('an unanswered call ends failed or as told, without talk time; open 
   const other = { tenantId: tenant.tenantId, mode: 'live' as const };
   const open1 = recordCall(app, { ...other, direction: 'inbound', startedAt: T0 }, { answeredAt: at(T0, 1) });
   const open2 = recordCall(app, { ...other, direction: 'web', startedAt: T0 });
-  const n = calls.endAllOpen('crash_recovery', at(T0, 61));
-  t.true(n >= 2);
+  const ended = calls.endAllOpen('crash_recovery', at(T0, 61));
+  t.true(ended.length >= 2);
+  t.like(ended.find((c) => c.id === open1), { status: 'completed', endReason: 'crash_recovery', durationMs: 60_000 });
   t.like(calls.getById(open1), { status: 'completed', endReason: 'crash_recovery', hangupBy: 'system', durationMs: 60_000 });
   t.like(calls.getById(open2), { status: 'failed', endReason: 'crash_recovery', durationMs: null });
-  t.is(calls.endAllOpen('crash_recovery'), 0);
+  t.deepEqual(calls.endAllOpen('crash_recovery'), []);
 });
 
 test('the list filters by status, direction, agent and start time, newest first', async (t) => {

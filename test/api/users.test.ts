@@ -127,9 +127,9 @@ test('an admin cannot create, promote to, change or delete an owner', async (t) 
   const tn = await tenant();
   const admin = await userWithRole(r.app, tn.tenantId, 'admin');
   const member = await userWithRole(r.app, tn.tenantId, 'member');
-  assertError(t, await r.req('POST', '/api/v1/users', { headers: admin.headers, body: newUser('owner') }), 'authorization_error', 'Only an owner may add an owner');
-  assertError(t, await r.req('PATCH', `/api/v1/users/${member.userId}`, { headers: admin.headers, body: { role: 'owner' } }), 'authorization_error', 'Only an owner may make an owner');
-  assertError(t, await r.req('PATCH', `/api/v1/users/${admin.userId}`, { headers: admin.headers, body: { role: 'owner' } }), 'authorization_error', 'Only an owner may make an owner');
+  assertError(t, await r.req('POST', '/api/v1/users', { headers: admin.headers, body: newUser('owner') }), 'authorization_error', "The user would exceed the caller's own: role owner (the caller's: admin)");
+  assertError(t, await r.req('PATCH', `/api/v1/users/${member.userId}`, { headers: admin.headers, body: { role: 'owner' } }), 'authorization_error', "The user would exceed the caller's own: role owner (the caller's: admin)");
+  assertError(t, await r.req('PATCH', `/api/v1/users/${admin.userId}`, { headers: admin.headers, body: { role: 'owner' } }), 'authorization_error', "The user would exceed the caller's own: role owner (the caller's: admin)");
   assertError(t, await r.req('PATCH', `/api/v1/users/${tn.ownerId}`, { headers: admin.headers, body: { role: 'viewer' } }), 'authorization_error', 'Only an owner may change or delete an owner');
   assertError(t, await r.req('DELETE', `/api/v1/users/${tn.ownerId}`, { headers: admin.headers }), 'authorization_error', 'Only an owner may change or delete an owner');
   // What an admin may do: manage the others.

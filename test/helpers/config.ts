@@ -49,7 +49,7 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
  * A 1000-port RTP block per test process (ava runs files in parallel processes): two engines on
  * one range could take each other's port during a leg's latch handover.
  */
-function rtpBlock(): { minPort: number; maxPort: number } {
+export function rtpBlock(): { minPort: number; maxPort: number } {
   const minPort = 20000 + (process.pid % 40) * 1000;
   return { minPort, maxPort: minPort + 999 };
 }

@@ -55,12 +55,20 @@ export async function inboundSetup(
     if (agent.status !== 201 || t.status !== 201 || n.status !== 201) {
       throw new Error(`seeding failed: ${agent.status} ${t.status} ${n.status} ${JSON.stringify(t.body)} ${JSON.stringify(n.body)}`);
     }
-    const sipPort = externalSipPort ?? app.engine.sip!.stack.listening()[0]!.port;
+    const sipPort = externalSipPort ?? app.engine.sip?.stack.listening()[0]!.port ?? (await threadSipPort(base));
     return { app, base, tenant, agentId: agent.body.id, trunkId: t.body.id, sipTarget: `127.0.0.1:${sipPort}`, sipPort, close: () => app.close() };
   } catch (e) {
     await app.close();
     throw e;
   }
+}
+
+/** The SIP port of a server running in a thread (`sip.server = thread`), from health. */
+async function threadSipPort(base: string): Promise<number> {
+  const h = await request<{ components: { sip: { transports?: { port: number }[] } } }>(base, 'GET', '/api/v1/health');
+  const port = h.body.components.sip.transports?.[0]?.port;
+  if (!port) throw new Error(`no SIP port in health: ${JSON.stringify(h.body)}`);
+  return port;
 }
 
 /** A scenario from test/engine/calls/scenarios with `{{name}}` placeholders filled, in a temp file. */

@@ -63,7 +63,7 @@ export const isRequest = (method: string) => (m: SipMessage) => m.kind === 'requ
 export const asResponse = (a: Arrival) => a.msg as SipResponse;
 export const asRequest = (a: Arrival) => a.msg as SipRequest;
 
-/** A UDP socket on 127.0.0.1. */
+/** A UDP socket on 127.0.0.1 (or another loopback address, to be another source). */
 export class UdpPeer extends Recorder {
   private constructor(
     readonly socket: dgram.Socket,
@@ -73,9 +73,9 @@ export class UdpPeer extends Recorder {
     socket.on('message', (raw, rinfo) => this.record(raw, { address: rinfo.address, port: rinfo.port }));
   }
 
-  static open(): Promise<UdpPeer> {
+  static open(host = '127.0.0.1'): Promise<UdpPeer> {
     const socket = dgram.createSocket('udp4');
-    return new Promise((resolve) => socket.bind(0, '127.0.0.1', () => resolve(new UdpPeer(socket, socket.address().port))));
+    return new Promise((resolve) => socket.bind(0, host, () => resolve(new UdpPeer(socket, socket.address().port))));
   }
 
   send(data: string | Buffer, port: number, host = '127.0.0.1'): Promise<void> {
@@ -106,9 +106,9 @@ export class TcpPeer extends Recorder {
     this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<TcpPeer> {
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<TcpPeer> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => resolve(new TcpPeer(s)));
+      const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new TcpPeer(s)));
       s.once('error', reject);
     });
   }

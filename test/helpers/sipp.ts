@@ -30,12 +30,16 @@ export interface SippRun {
   /** Extra arguments (e.g. `-lost 10`, `-s cancel`). */
   args?: string[];
   timeoutSeconds?: number;
+  /** SIPp's own address (`-i`): another loopback address is another source. Default 127.0.0.1. */
+  localIp?: string;
 }
 
 export interface SippResult {
   code: number | null;
   /** One line per message, in order, as SIPp saw it. */
   ladder: string[];
+  /** SIPp's -trace_msg file, whole (for Call-IDs and headers the ladder leaves out). */
+  messages: string;
   output: string;
   errors: string;
 }
@@ -51,7 +55,7 @@ export async function runSipp(run: SippRun): Promise<SippResult> {
     ...scenario,
     '-m', String(run.calls ?? 1),
     '-t', run.transport,
-    '-i', '127.0.0.1',
+    '-i', run.localIp ?? '127.0.0.1',
     '-p', String(await freePort()),
     '-nostdin',
     '-timeout', `${run.timeoutSeconds ?? 30}s`,
@@ -66,7 +70,8 @@ export async function runSipp(run: SippRun): Promise<SippResult> {
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
-  return { code, ladder: ladderOf(read(messages)), output, errors: read(errors) };
+  const trace = read(messages);
+  return { code, ladder: ladderOf(trace), messages: trace, output, errors: read(errors) };
 }
 
 /** `-> INVITE`, `<- 180 INVITE` from SIPp's -trace_msg file. */

@@ -18,6 +18,8 @@ export interface StreamTransportOptions extends StreamConnectionOptions {
   connectTimeoutMs: number;
   /** Most simultaneous connections accepted. */
   maxConnections: number;
+  /** Whether a new connection from this address is accepted (false: closed at once, e.g. a banned source). */
+  admit?: (address: string) => boolean;
   /** Certificate and key (PEM) for a TLS listener, and what outgoing TLS connections check. */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer; rejectUnauthorized: boolean };
 }
@@ -41,7 +43,13 @@ export class StreamTransport extends TypedEmitter<TransportEvents> implements Tr
     private readonly log: Logger,
   ) {
     super((event, error) => log.error({ err: error, event }, 'stream transport listener failed'));
-    server.on(protocol === 'tls' ? 'secureConnection' : 'connection', (socket: net.Socket) => this.#adopt(socket));
+    // A refused source is cut before the TLS handshake (the plain socket's 'connection' comes first).
+    server.on('connection', (socket: net.Socket) => {
+      if (opts.admit && !opts.admit(normalizeAddress(socket.remoteAddress ?? ''))) socket.destroy();
+    });
+    server.on(protocol === 'tls' ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+      if (!socket.destroyed) this.#adopt(socket);
+    });
     server.on('error', (err) => log.warn({ err, protocol }, 'sip listener error'));
     if (protocol === 'tls') {
       server.on('tlsClientError', (err) => log.debug({ err }, 'sip tls handshake failed'));
@@ -142,6 +150,12 @@ export class StreamTransport extends TypedEmitter<TransportEvents> implements Tr
 
   connectionCount(): number {
     return this.#conns.size;
+  }
+
+  closeFrom(address: string, reason: string): number {
+    const from = [...this.#conns.values()].filter((c) => c.remote.address === address);
+    for (const c of from) c.close(reason);
+    return from.length;
   }
 
   close(): Promise<void> {

@@ -18,6 +18,8 @@ import { validateMessage } from '../message/validate.js';
 import { hostAddress } from '../message/uri.js';
 import { defaultPort, formatVia, parseViaList, type Via } from '../message/via.js';
 import { newTag } from '../ids.js';
+import { tagOf } from '../message/name-addr.js';
+import type { FinalResponseFacts, SourceGuard } from '../abuse/source-guard.js';
 import { responseTarget } from './routing.js';
 import { TransportError, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
 
@@ -30,6 +32,8 @@ export interface TransportLayerOptions {
    */
   rport: 'requested' | 'always';
   limits: ParseLimits;
+  /** Per-source rate limits, failed-auth tarpit and ban list; none: every source is let in. */
+  guard?: SourceGuard;
 }
 
 export interface TransportLayerEvents extends Record<string, unknown[]> {
@@ -48,6 +52,8 @@ export interface ListeningPoint {
 
 export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
   readonly #transports = new Map<SipProtocol, Transport>();
+  /** Failure responses held by the tarpit, with the function that abandons each. */
+  readonly #held = new Map<NodeJS.Timeout, () => void>();
   #closed: Promise<void> | undefined;
 
   constructor(
@@ -61,6 +67,12 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       t.on('message', (raw, source) => this.#onMessage(raw, source));
       t.on('malformed', (error, head, source) => this.#onMalformedStream(error, head, source));
     }
+    opts.guard?.on('banned', (address, until, failures) => {
+      let closed = 0;
+      for (const t of this.#transports.values()) closed += t.closeFrom(address, 'source banned');
+      log.warn({ remote: address, failures, banSeconds: Math.round((until - performance.now()) / 1000), connectionsClosed: closed }, 'sip source banned');
+    });
+    opts.guard?.on('limited', (address, inDialog) => log.info({ remote: address, inDialog }, 'sip source over its request rate: requests dropped'));
   }
 
   transport(protocol: SipProtocol): Transport | undefined {
@@ -87,6 +99,9 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
   }
 
   #onMessage(raw: Buffer, source: MessageSource): void {
+    const guard = this.opts.guard;
+    // A banned source costs one map lookup: nothing is parsed, logged or answered.
+    if (guard && !guard.admitMessage(source.remote.address)) return;
     let msg;
     try {
       msg = parseMessage(raw, { stream: source.protocol !== 'udp', limits: this.opts.limits });
@@ -106,6 +121,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     const info: ReceivedInfo = { source, raw, bytes: raw.length, receivedAt: new Date() };
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
     if (msg.kind === 'request') {
+      if (guard && !this.#admitRequest(guard, msg, source)) return;
       stampVia(msg.headers, msg.topVia, source, this.opts.rport);
       this.emit('request', msg, info);
     } else if (this.#isOurs(msg.topVia)) {
@@ -116,6 +132,21 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       // the response MUST be silently discarded."
       this.#drop(`response for another sent-by (${msg.topVia.host}:${msg.topVia.port ?? ''})`, source);
     }
+  }
+
+  /**
+   * Spends the source's request budget: requests with a To tag (in-dialog, ACK) from their own,
+   * larger bucket, so a flood of new requests does not cut the source's live calls. Notes the
+   * requests that carry credentials, whose 401/403 answers are failed authentications.
+   */
+  #admitRequest(guard: SourceGuard, req: SipRequest, source: MessageSource): boolean {
+    const address = source.remote.address;
+    if (!guard.admitRequest(address, tagOf(req.to) !== null)) {
+      this.#drop('rate limited', source);
+      return false;
+    }
+    if (req.headers.has('Authorization') || req.headers.has('Proxy-Authorization')) guard.noteCredentials(address, req.callId, req.cseq.seq);
+    return true;
   }
 
   #isOurs(via: Via): boolean {
@@ -144,6 +175,11 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
    * The response needs the Via to be routed; From, To, Call-ID and CSeq are copied when present.
    */
   #reject(status: 400 | 505, error: SipParseError, headers: Headers, source: MessageSource): void {
+    // A broken request spends the new-request budget: answering garbage is work too.
+    if (this.opts.guard && !this.opts.guard.admitRequest(source.remote.address, false)) {
+      this.#drop(`rate limited (broken request: ${error.message})`, source);
+      return;
+    }
     let vias: Via[];
     try {
       vias = headers.getList('Via').flatMap(parseViaList);
@@ -172,8 +208,27 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     this.emit('dropped', reason, source);
   }
 
-  /** Sends a response where §18.2.2 says (see `responseTarget`). */
+  /**
+   * Sends a response where §18.2.2 says (see `responseTarget`). With a guard, a final response
+   * to a banned source is refused (TransportError `refused`), and a failed-authentication
+   * answer is held as long as the tarpit says.
+   */
   sendResponse(res: SipResponse, source: MessageSource | null): Promise<SentInfo> {
+    const guard = this.opts.guard;
+    if (!guard || !source || res.status < 200) return this.#sendResponseNow(res, source);
+    const delay = guard.onResponse(source.remote.address, responseFacts(res));
+    if (delay === null) return Promise.reject(new TransportError('refused', `${source.remote.address} is banned`));
+    if (delay === 0) return this.#sendResponseNow(res, source);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#held.delete(timer);
+        this.#sendResponseNow(res, source).then(resolve, reject);
+      }, delay);
+      this.#held.set(timer, () => reject(new TransportError('closed', 'sip transport layer closed')));
+    });
+  }
+
+  #sendResponseNow(res: SipResponse, source: MessageSource | null): Promise<SentInfo> {
     const target = responseTarget(res.topVia, source, (id) => (source ? this.#transports.get(source.protocol)?.isOpen(id) ?? false : false));
     if (!target) return Promise.reject(new TransportError('no-transport', `no transport for Via ${res.topVia.transport}`));
     return this.sendTo(serialize(res), target, res.startLine);
@@ -214,6 +269,11 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.removeAllListeners();
+      for (const [timer, abandon] of this.#held) {
+        clearTimeout(timer);
+        abandon();
+      }
+      this.#held.clear();
       await Promise.all([...this.#transports.values()].map((t) => t.close()));
     })();
     return this.#closed;
@@ -238,6 +298,17 @@ function stampVia(headers: Headers, via: Via, source: MessageSource, mode: 'requ
   const differs = !net.isIP(sentByHost) || sentByHost.toLowerCase() !== source.remote.address.toLowerCase();
   if (differs || rportRequested) params = withParam(params, 'received', source.remote.address);
   if (params !== via.params) headers.replaceFirstListValue('Via', formatVia({ ...via, params }));
+}
+
+/** What the guard judges of a final response; a 400 we built may lack Call-ID or CSeq. */
+function responseFacts(res: SipResponse): FinalResponseFacts {
+  const cseq = /^\s*(\d+)/.exec(res.headers.get('CSeq') ?? '');
+  return {
+    status: res.status,
+    callId: res.headers.get('Call-ID') ?? '',
+    cseq: cseq ? Number(cseq[1]) : -1,
+    challenge: res.headers.get('WWW-Authenticate') ?? res.headers.get('Proxy-Authenticate'),
+  };
 }
 
 /** "Missing From header" from "missing From header": a reason phrase, one safe line. */

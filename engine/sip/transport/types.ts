@@ -60,7 +60,8 @@ export interface SentInfo {
   sentAt: Date;
 }
 
-export type TransportErrorCode = 'no-transport' | 'dns' | 'connect' | 'closed' | 'too-large' | 'send';
+/** `refused`: the destination is a banned source (see SourceGuard). */
+export type TransportErrorCode = 'no-transport' | 'dns' | 'connect' | 'closed' | 'too-large' | 'send' | 'refused';
 
 /** A message could not be sent (§18.4 transport errors, reported to transactions as such). */
 export class TransportError extends Error {
@@ -95,6 +96,8 @@ export interface Transport {
   isOpen(connectionId: number): boolean;
   /** Open stream connections (0 for UDP). */
   connectionCount(): number;
+  /** Closes every stream connection from `address` (a banned source); how many (0 for UDP). */
+  closeFrom(address: string, reason: string): number;
   /** Stops listening, closes every connection and clears every timer. Idempotent. */
   close(): Promise<void>;
 }

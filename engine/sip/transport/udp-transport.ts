@@ -91,6 +91,10 @@ export class UdpTransport extends TypedEmitter<TransportEvents> implements Trans
     return 0;
   }
 
+  closeFrom(): number {
+    return 0;
+  }
+
   close(): Promise<void> {
     this.#closed ??= new Promise((resolve) => {
       this.removeAllListeners();

@@ -108,6 +108,8 @@ export class CallsRepo {
   readonly #ringing;
   readonly #answered;
   readonly #end;
+  readonly #answerSent;
+  readonly #sentUnrecorded;
   readonly #open;
   readonly #events;
   readonly #eventCount;
@@ -140,7 +142,11 @@ export class CallsRepo {
          hangup_by = @hangupBy, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
        WHERE id = @id AND ended_at IS NULL`,
     );
-    this.#open = db.prepare<[], { id: string }>('SELECT id FROM calls WHERE ended_at IS NULL');
+    this.#answerSent = db.prepare<[string, string]>('UPDATE calls SET answer_sent_at = ? WHERE id = ? AND ended_at IS NULL');
+    this.#sentUnrecorded = db.prepare<[], { id: string; answer_sent_at: string }>(
+      'SELECT id, answer_sent_at FROM calls WHERE ended_at IS NULL AND answered_at IS NULL AND answer_sent_at IS NOT NULL',
+    );
+    this.#open = db.prepare<[], { id: string; updated_at: string }>('SELECT id, updated_at FROM calls WHERE ended_at IS NULL');
     this.#events = db.prepare<[string, string, Mode, number, number], { id: number; type: string; data: string; created_at: string }>(
       'SELECT id, type, data, created_at FROM events WHERE call_id = ? AND tenant_id = ? AND mode = ? ORDER BY id LIMIT ? OFFSET ?',
     );
@@ -232,9 +238,33 @@ export class CallsRepo {
     });
   }
 
-  /** Ends every call still open (start-up after a crash); returns how many. */
-  endAllOpen(reason: string, at: string = nowIso()): number {
-    return this.#tx(() => this.#open.all().filter((r) => this.end(r.id, { reason, hangupBy: 'system', at })).length);
+  /**
+   * The 200 OK of the call is about to be sent (written before it, so a crash between the 200 and
+   * `markAnswered` leaves a trace; see migration 0006). False when the call has ended.
+   */
+  markAnswerSent(id: string, at: string = nowIso()): boolean {
+    return this.#answerSent.run(at, id).changes > 0;
+  }
+
+  /**
+   * Start-up recovery: open calls whose 200 OK was sent but whose answer was never recorded (the
+   * process died in between) are recorded as answered when the 200 was sent. Returns them.
+   */
+  recordSentAnswers(): Call[] {
+    return this.#tx(() =>
+      this.#sentUnrecorded.all().flatMap((r) => (this.markAnswered(r.id, r.answer_sent_at) ? [this.getById(r.id)!] : [])),
+    );
+  }
+
+  /**
+   * Ends every call still open (start-up after a crash), by the system; returns the calls as
+   * ended. `at` is when they are known to have died by (default now); a call written later than
+   * that ends at its last write instead, never before it.
+   */
+  endAllOpen(reason: string, at: string = nowIso()): Call[] {
+    return this.#tx(() =>
+      this.#open.all().flatMap((r) => this.end(r.id, { reason, hangupBy: 'system', at: r.updated_at > at ? r.updated_at : at }) ?? []),
+    );
   }
 
   get(scope: Scope, id: string): Call | undefined {

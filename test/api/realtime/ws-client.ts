@@ -107,6 +107,11 @@ export class WsClient {
     this.#write(0x1, Buffer.from(typeof frame === 'string' ? frame : JSON.stringify(frame)));
   }
 
+  /** Sends a text frame of these exact bytes (which need not be UTF-8). */
+  sendTextBytes(data: Buffer): void {
+    this.#write(0x1, data);
+  }
+
   sendBinary(data: Buffer): void {
     this.#write(0x2, data);
   }

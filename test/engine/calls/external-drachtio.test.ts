@@ -3,6 +3,7 @@
  * drachtio server elsewhere. Here that server is our embedded one run on its own (as a SIP front
  * node would be in a scale-out); the call-control code is the same either way.
  */
+import net from 'node:net';
 import test from 'ava';
 import { startEmbeddedSipServer } from '../../../engine/sip/drachtio/embedded-server.js';
 import { freePort } from '../../helpers/engine-process.js';
@@ -55,4 +56,32 @@ if (missing) test('external drachtio tests are skipped: ' + missing, (t) => t.pa
     return h.status === 503 ? h : undefined;
   });
   t.like(down.body.components.sip, { status: 'down', server: 'external', error: 'not connected to the drachtio server' });
+});
+
+(missing ? test.skip : test)('closed while the external server is gone, call control stops reconnecting (at most the attempt already scheduled)', async (t) => {
+  const frontConfig = testConfig({ sip: { drachtioSecret: 'front-secret' } });
+  const front = await startEmbeddedSipServer(frontConfig.sip, testLogger(frontConfig));
+  const port = front.control.port;
+  const s = await inboundSetup(
+    { sip: { server: 'external', drachtioHost: '127.0.0.1', drachtioPort: port, drachtioSecret: 'front-secret' } },
+    { allowlist: ['127.0.0.1'] },
+    'service',
+    front.stack.listening()[0]!.port,
+  );
+  await front.close();
+  await waitFor(() => !s.app.engine.calls.connected);
+  // Let drachtio-srf's backoff grow past its first quick retries, then close the engine.
+  await new Promise((r) => setTimeout(r, 1500));
+  await s.close();
+  // Where the server was, a listener that counts (and drops) every connection attempt.
+  let attempts = 0;
+  const trap = net.createServer((sock) => {
+    attempts++;
+    sock.destroy();
+  });
+  t.teardown(() => trap.close());
+  await new Promise<void>((r) => trap.listen(port, '127.0.0.1', () => r()));
+  await new Promise((r) => setTimeout(r, 8000));
+  t.log(`connection attempts in the 8 s after close: ${attempts}`);
+  t.true(attempts <= 1, `${attempts} attempts after close`);
 });

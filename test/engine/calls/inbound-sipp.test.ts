@@ -93,6 +93,18 @@ sippTest('RFC 4028: a Session-Expires below Min-SE gets 422 with our Min-SE, and
   t.is((await calls(s)).length, before);
 });
 
+sippTest('RFC 4028 with us refreshing: after a hold, the refresh re-INVITE offers our current SDP (recvonly), not the first answer', async (t) => {
+  const r = await sipp(scenario('inbound-refresh-hold.xml'));
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !/ 1\d\d /.test(l)), [
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '<- INVITE', '-> 200 INVITE', '<- ACK',
+    '-> BYE', '<- 200 BYE',
+  ]);
+  t.like(await newCall(), { status: 'completed', endReason: 'caller_hangup' });
+});
+
 sippTest('re-INVITE: hold (sendonly answered recvonly) and unhold (sendrecv), then BYE', async (t) => {
   const r = await sipp(scenario('inbound-reinvite.xml'));
   t.is(r.code, 0, r.output + r.errors);
@@ -103,6 +115,33 @@ sippTest('re-INVITE: hold (sendonly answered recvonly) and unhold (sendrecv), th
     '-> BYE', '<- 200 BYE',
   ]);
   t.like(await newCall(), { status: 'completed', endReason: 'caller_hangup' });
+});
+
+sippTest('RFC 3261 §8.2.2.3: a required extension we lack gets 420 with Unsupported listing only it, and no call is recorded', async (t) => {
+  const before = (await calls(s)).length;
+  const r = await sipp(scenario('inbound-expect-final.xml', { ...PCMU, status: 420, headerRegexp: 'Unsupported: precondition[^,]', extraHeaders: '\n      Require: precondition, 100rel' }));
+  t.is(r.code, 0, r.output + r.errors);
+  t.is((await calls(s)).length, before);
+});
+
+sippTest('RFC 3262: with 100rel required the call rings without a 180 (none unreliable is sent), then answers', async (t) => {
+  const r = await sipp(scenario('inbound-require.xml', { require: '100rel' }));
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !l.includes(' 100 ')), ['-> INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE']);
+  const call = await newCall();
+  t.like(call, { status: 'completed', endReason: 'caller_hangup' });
+  t.deepEqual(await timeline(s, call.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+});
+
+sippTest('RFC 3261 §14.2: a re-INVITE without SDP gets our offer in the 200, the answer comes in the ACK, and the call goes on', async (t) => {
+  const r = await sipp(scenario('inbound-reinvite-no-sdp.xml'));
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !/ 1\d\d /.test(l)), [
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '-> INVITE', '<- 200 INVITE', '-> ACK',
+    '-> BYE', '<- 200 BYE',
+  ]);
+  t.like(await newCall(), { status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller' });
 });
 
 sippTest('an unknown number gets 404 and no call is recorded', async (t) => {

@@ -38,13 +38,13 @@ async function withSetup(t: { teardown(fn: () => unknown): void }, ...args: Para
   return s;
 }
 
-sippTest('a source outside every trunk allowlist gets 403, logged as a SIP error', async (t) => {
+sippTest('a source outside every trunk allowlist gets 403, logged as a SIP error of the dialled number\'s tenant', async (t) => {
   const s = await withSetup(t, {}, { allowlist: ['192.0.2.10', '198.51.100.0/24'] });
   const r = await sipp(s, scenario('inbound-expect-final.xml', { ...PCMU, status: 403, headerRegexp: 'SIP/2.0 403' }));
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(await calls(s), []);
-  const logged = s.app.engine.db.prepare("SELECT kind, code, message FROM error_logs WHERE tenant_id IS NULL").all();
-  t.deepEqual(logged, [{ kind: 'sip', code: '403', message: 'INVITE refused: source not in any trunk allowlist' }]);
+  const logged = s.app.engine.db.prepare('SELECT tenant_id AS tenantId, kind, code, message FROM error_logs').all();
+  t.deepEqual(logged, [{ tenantId: s.tenant.tenantId, kind: 'sip', code: '403', message: 'INVITE refused: source not in any trunk allowlist' }]);
 });
 
 sippTest('a digest trunk: 401 challenge, INVITE with credentials answered, BYE', async (t) => {

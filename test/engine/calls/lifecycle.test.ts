@@ -74,6 +74,15 @@ function callRows(db: string): { status: string; end_reason: string | null; hang
   }
 }
 
+function callEvents(db: string): { type: string; call_id: string; data: string }[] {
+  const d = new Database(db, { readonly: true });
+  try {
+    return d.prepare('SELECT type, call_id, data FROM events WHERE call_id IS NOT NULL ORDER BY id').all() as never;
+  } finally {
+    d.close();
+  }
+}
+
 serial('SIGTERM during a call: the caller gets BYE, the process exits 0, the call is recorded as ended by shutdown', async (t) => {
   const db = path.join(tempDir(), 'engine.db');
   const { engine, base, sipPort } = await start(db);
@@ -104,6 +113,10 @@ serial('SIGKILL during a call: the next start closes the orphaned call with end 
   const second = await start(db);
   t.teardown(() => second.engine.child.kill('SIGKILL'));
   t.deepEqual(callRows(db), [{ status: 'completed', end_reason: 'engine_restart', hangup_by: 'system' }]);
+  // The timeline is closed too: a client resuming its event stream learns the call is over.
+  const events = callEvents(db);
+  t.deepEqual(events.map((e) => e.type), ['call.started', 'call.answered', 'call.ended']);
+  t.like(JSON.parse(events[2]!.data), { callId: events[0]!.call_id, endReason: 'engine_restart', hangupBy: 'system' });
   second.engine.child.kill('SIGTERM');
   t.is((await second.engine.exited).code, 0);
   // The SIPp caller never hears a BYE from the dead process; it gives up on its own.

@@ -1,0 +1,101 @@
+/**
+ * Where an inbound INVITE goes once its trunks are known: the dialled number, rewritten by each
+ * trunk's inbound prefix rule, among that trunk's tenant's numbers; then the number's agent,
+ * which must exist and be active. Every refusal says which tenant, if any, it concerns, so the
+ * tenant sees it in its error log.
+ */
+import type { Agent } from '../store/repositories/agents.js';
+import type { Mode } from '../store/repositories/api-keys.js';
+import type { PhoneNumber } from '../store/repositories/phone-numbers.js';
+import type { SipTrunk } from '../store/repositories/sip-trunks.js';
+import type { Store } from '../store/store.js';
+import { dialledCandidates } from './inbound-auth.js';
+import { applyPrefixRule, numberForms } from './prefix-rules.js';
+
+/** Where a call goes. */
+export interface Route {
+  number: PhoneNumber;
+  trunk: SipTrunk;
+  agent: Agent;
+  /** The caller's number as sent (null when the From has none). */
+  fromNumber: string | null;
+}
+
+/** A refusal: the SIP answer, and the tenant it concerns (null: nothing identified one). */
+export interface Refusal {
+  status: number;
+  why: string;
+  headers: Record<string, string>;
+  tenant: { tenantId: string; mode: Mode } | null;
+}
+
+export interface InviteAddress {
+  requestUri: string;
+  to: string;
+  fromUri: string;
+}
+
+/** Routes an INVITE that came through `trunks`: a route, or the refusal to send. */
+export function routeInvite(store: Store, invite: InviteAddress, trunks: SipTrunk[]): Route | Refusal {
+  const found = findNumber(store, invite, trunks);
+  if (!found) {
+    // A number of ours that none of these trunks may reach (another tenant's trunk, or not the
+    // trunk the number is pinned to): its tenant sees the refusal, a misconfiguration to fix.
+    const owner = tenantOfDialled(store, invite.requestUri, invite.to);
+    return { status: 404, why: owner ? 'the number is not reachable through the calling trunk' : 'unknown number', headers: {}, tenant: owner };
+  }
+  const { number, trunk } = found;
+  const tenant = { tenantId: number.tenantId, mode: number.mode };
+  if (!number.agentId) return unavailable('number has no agent', 'No agent answers this number', tenant);
+  const agent = store.agents.get(tenant, number.agentId);
+  // The agent's status is the admin's switch: an inactive agent takes no calls.
+  if (!agent || agent.status !== 'active') return unavailable(`agent ${number.agentId} is inactive`, 'The agent is inactive', tenant);
+  // The rule is for the dialled number: its unconditional `add` would garble a caller number
+  // sent in another form (`+1555…` under `{strip: '0', add: '+44'}`).
+  const fromNumber = dialledCandidates(invite.fromUri, '')[0] ?? null;
+  return { number, trunk, agent, fromNumber };
+}
+
+/**
+ * The tenant a refused INVITE concerns, when its dialled number (as sent, no trunk being known)
+ * is one of ours. Null otherwise: such attempts go to the operator's log only.
+ */
+export function tenantOfDialled(store: Store, requestUri: string, to: string): Refusal['tenant'] {
+  for (const candidate of dialledCandidates(requestUri, to)) {
+    const n = store.phoneNumbers.findByNumber(candidate);
+    if (n) return { tenantId: n.tenantId, mode: n.mode };
+  }
+  return null;
+}
+
+/**
+ * The dialled number in the tenant of one of the trunks. Each trunk's inbound rule rewrites the
+ * number the carrier sent before the lookup, so `0044…` finds `+44…` under `{strip: '00', add: '+'}`.
+ */
+function findNumber(store: Store, invite: InviteAddress, trunks: SipTrunk[]): { number: PhoneNumber; trunk: SipTrunk } | undefined {
+  const sent = dialledCandidates(invite.requestUri, invite.to)[0];
+  if (sent === undefined) return undefined;
+  for (const trunk of trunks) {
+    const rewritten = applyPrefixRule(sent, trunk.prefixRules.inbound);
+    for (const candidate of numberForms(rewritten)) {
+      const n = store.phoneNumbers.findByNumber(candidate);
+      // A number pinned to a trunk only answers through that trunk.
+      if (n && n.tenantId === trunk.tenantId && n.mode === trunk.mode && (!n.trunkId || n.trunkId === trunk.id)) return { number: n, trunk };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * RFC 3261 §21.4.18 480 Temporarily Unavailable: "the callee's end system was contacted
+ * successfully but the callee is currently unavailable". The Reason (RFC 3326) and Warning
+ * (§20.43, 399 miscellaneous) say why, for the carrier's logs.
+ */
+function unavailable(why: string, text: string, tenant: Refusal['tenant']): Refusal {
+  return {
+    status: 480,
+    why,
+    headers: { Reason: `SIP;cause=480;text="${text}"`, Warning: `399 agent-studio "${text}"` },
+    tenant,
+  };
+}
