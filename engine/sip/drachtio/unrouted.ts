@@ -20,11 +20,13 @@ const ORDER = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS'];
 
 /**
  * The methods served, from the verbs apps route (lowercase, as in `route|invite`): a routed
- * INVITE brings ACK, CANCEL and BYE, which the stack and the dialog's owner handle.
+ * INVITE brings what its dialogs carry, which the stack and the dialog's owner handle: ACK,
+ * CANCEL, BYE and UPDATE (RFC 3311). With the engine's call control this is the Allow of its
+ * 200 to OPTIONS: `INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE`.
  */
 export function allowedMethods(routes: Iterable<string>): string {
   const set = new Set([...routes].map((r) => r.toUpperCase()).filter((m) => m !== ''));
-  if (set.has('INVITE')) for (const m of ['ACK', 'CANCEL', 'BYE']) set.add(m);
+  if (set.has('INVITE')) for (const m of ['ACK', 'CANCEL', 'BYE', 'UPDATE']) set.add(m);
   const rank = (m: string) => (ORDER.includes(m) ? ORDER.indexOf(m) : ORDER.length);
   return [...set].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).join(', ');
 }

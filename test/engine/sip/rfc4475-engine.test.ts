@@ -27,8 +27,8 @@ interface Expect {
 }
 
 const both = (status: number | null, why: string, more: Partial<Expect> = {}): Expect => ({ udp: status, tcp: status, why, ...more });
-/** §8.2.1 405 and §21.5.2 501 carry the methods served: what call control routes, with ACK, CANCEL and BYE. */
-const allow = (res: SipResponse) => (res.header('Allow') === 'INVITE, ACK, CANCEL, BYE, OPTIONS' ? null : `Allow: ${res.header('Allow')}`);
+/** §8.2.1 405 and §21.5.2 501 carry the methods served, the same list as call control's 200 to OPTIONS. */
+const allow = (res: SipResponse) => (res.header('Allow') === 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE' ? null : `Allow: ${res.header('Allow')}`);
 const BAD = 'invalid: 400 (§21.4.1)';
 
 const EXPECT: Record<string, Expect> = {
@@ -77,7 +77,7 @@ const EXPECT: Record<string, Expect> = {
   multi01: { udp: 400, tcp: null, why: 'several Call-ID, To, From, CSeq: 400 (RFC 4475 §3.3.8); its l: 154 is 2 bytes more than its body, so over TCP the stream waits for them (as for clerr)' },
   mcl01: both(400, 'two Content-Lengths: 400; TCP: the stream cannot be framed, closed (RFC 4475 §3.3.9)', { closes: true }),
   bcast: both(null, 'a 200 for no transaction of ours: dropped (RFC 4475 §3.3.10)'),
-  zeromf: both(200, 'Max-Forwards 0 at a UAS: processed as if positive (RFC 4475 §3.3.11), 200'),
+  zeromf: both(200, 'Max-Forwards 0 at a UAS: processed as if positive (RFC 4475 §3.3.11), 200 with the same Allow as a 405', { check: allow }),
   cparam01: both(405, 'REGISTER: 405 with Allow (no registrar)', { check: allow }),
   cparam02: both(405, 'REGISTER: 405 with Allow (no registrar); its branch is cparam01\'s, but it is another request', { check: allow }),
   regescrt: both(405, 'REGISTER: 405 with Allow (no registrar)', { check: allow }),
