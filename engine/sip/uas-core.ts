@@ -7,8 +7,10 @@ import type { TypedEmitter } from '../../lib/typed-emitter.js';
 import { Dialog, endsSubscription } from './dialog/dialog.js';
 import type { DialogTable } from './dialog/dialog-table.js';
 import type { Uas2xxRetransmitter } from './dialog/uas-2xx-retransmitter.js';
+import { SipParseError } from './message/errors.js';
 import { SipResponse, type SipRequest } from './message/message.js';
 import { parseUri, type Uri } from './message/uri.js';
+import { hasRfc3261Branch } from './message/via.js';
 import type { RoutedRequests, SipStackEvents } from './stack-events.js';
 import type { SipStackOptions } from './stack-options.js';
 import { ServerInviteTransaction } from './transaction/server-invite-transaction.js';
@@ -16,8 +18,24 @@ import type { ServerTransaction } from './transaction/transaction-layer.js';
 import type { TransportLayer } from './transport/transport-layer.js';
 import type { ReceivedInfo, SentInfo, SipProtocol } from './transport/types.js';
 
+/** Request-URI schemes this UAS serves (§19.1 SIP and SIPS, RFC 3966 tel). */
+export const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel']);
+
+/**
+ * Option tags a request may Require (§8.2.2.3): RFC 3262 reliable provisional responses (the
+ * drachtio layer numbers and resends them) and RFC 4028 session timers (call control runs them).
+ */
+export const SUPPORTED_OPTION_TAGS = new Set(['100rel', 'timer']);
+
 /** Requests that can establish a dialog (RFC 3261 INVITE, RFC 6665 SUBSCRIBE, RFC 3515 REFER). */
 export const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+/** A request the UAS core answers itself, and how. */
+interface Refusal {
+  status: number;
+  reason: string;
+  headers: [string, string][];
+}
 
 export interface UasCoreDeps {
   options: SipStackOptions;
@@ -84,18 +102,67 @@ export class UasCore {
     if (ok) this.d.retransmitter.start(res, sent, this.d.transport.isReliable(protocol));
   }
 
-  #reply(tx: ServerTransaction, status: number, reason?: string): void {
-    this.respond(tx, SipResponse.to(tx.request, status, reason)).catch(() => undefined);
+  #reply(tx: ServerTransaction, status: number, reason?: string, headers: [string, string][] = []): void {
+    const res = SipResponse.to(tx.request, status, reason);
+    for (const [name, value] of headers) res.headers.append(name, value);
+    this.respond(tx, res).catch(() => undefined);
   }
 
-  /** A request from the transaction layer: answered here when the RFC says so, else passed on. */
+  /**
+   * §8.2.2 header inspection, in the RFC's order, for what the stack can judge alone: the
+   * Request-URI scheme (§8.2.2.1), Require (§8.2.2.3), and Contact, which dialogs are built
+   * from. Null when the request may go on.
+   */
+  #inspect(req: SipRequest): Refusal | null {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(req.uri)?.[1]?.toLowerCase();
+    // §8.2.2.1: "If the Request-URI uses a scheme not supported by the UAS, it SHOULD reject the
+    // request with a 416 (Unsupported URI Scheme) response" (RFC 4475 §3.3.2, §3.3.3).
+    if (!scheme || !SUPPORTED_SCHEMES.has(scheme)) return { status: 416, reason: 'Unsupported URI Scheme', headers: [] };
+    // §8.2.2.3: "the UAS MUST respond by generating a response with a status code of 420 (Bad
+    // Extension). The UAS MUST add an Unsupported header field, and list in it those options it
+    // does not understand amongst those in the Require header field" (RFC 4475 §3.3.5). ACK and
+    // CANCEL are not checked ("Require ... MUST NOT be ... in CANCEL"; ACK never gets here).
+    const unsupported = req.headers.getList('Require').filter((tag) => !SUPPORTED_OPTION_TAGS.has(tag.toLowerCase()));
+    if (unsupported.length > 0) return { status: 420, reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] };
+    // Contact, Route and Record-Route make dialogs and routes: read them now, so that one that
+    // breaks the grammar (RFC 4475 §3.1.2.13 regbadct) gets 400 before anyone relies on it.
+    try {
+      if (req.headers.has('Contact')) void req.contacts;
+      if (req.headers.has('Route')) void req.routes;
+      if (req.headers.has('Record-Route')) void req.recordRoutes;
+    } catch (e) {
+      if (e instanceof SipParseError) return { status: 400, reason: e.message.slice(0, 100), headers: [] };
+      throw e;
+    }
+    return null;
+  }
+
+  /**
+   * A request from the transaction layer: answered here when the RFC says so, else passed on.
+   * A header that breaks its grammar is found when someone reads it (here, in a dialog, in the
+   * app layer): that request gets 400 (§21.4.1), anything else that throws 500 (§21.5.1), so
+   * that no request is left without an answer and its transaction without an end.
+   */
   onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
+    try {
+      this.#onRequest(req, tx, info);
+    } catch (e) {
+      const bad = e instanceof SipParseError;
+      if (bad) this.d.log.info({ callId: req.callId, method: req.method, reason: e.message }, 'sip request refused: bad header');
+      else this.d.log.error({ err: e, callId: req.callId, method: req.method }, 'sip request handling failed');
+      if (tx && tx.lastResponse === null) this.#reply(tx, bad ? 400 : 500, bad ? e.message.slice(0, 100) : undefined);
+      else if (tx && (tx.lastResponse?.status ?? 0) < 200) this.#reply(tx, 500);
+    }
+  }
+
+  #onRequest(req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo): void {
     const proxy = this.d.proxy();
     if (proxy && this.#routedHere(req) && proxy.claims(req)) {
       proxy.handle(req, tx, info);
       return;
     }
     const dialog = req.toTag !== null ? this.d.dialogs.matchRequest(req) ?? null : null;
+    let refusal: Refusal | null;
     if (!tx) {
       // An ACK that matched no transaction: the ACK of a 2xx (§13.3.1.4). One that acknowledges
       // nothing pending (a duplicate, or one after the 64*T1 wait) is dropped.
@@ -108,10 +175,13 @@ export class UasCore {
       // of the INVITE reaches the core as a new request (the gap RFC 6026 describes). It is the
       // same call: absorb it (the 2xx was re-sent if still pending).
       tx.abort('retransmission of an answered INVITE');
-    } else if (req.method === 'INVITE' && req.toTag === null && !req.headers.has('Contact')) {
+    } else if ((refusal = this.#inspect(req))) {
+      this.#reply(tx, refusal.status, refusal.reason, refusal.headers);
+    } else if (req.method === 'INVITE' && req.toTag === null && !req.headers.has('Contact') && hasRfc3261Branch(req.topVia)) {
       // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS
       // URI in any request that can result in the establishment of a dialog." No dialog can be
-      // built without it (drachtio-server answers such an INVITE with 400 too).
+      // built without it (drachtio-server answers such an INVITE with 400 too). An RFC 2543 peer
+      // (no magic cookie) may leave it out (RFC 4475 §3.4.1): its From is the remote target.
       this.#reply(tx, 400, 'Missing Contact header');
     } else if (req.toTag !== null && !dialog && this.d.options.rejectUnknownDialog) {
       // §12.2.2: "If the UAS receives a request with a To tag that does not match any existing

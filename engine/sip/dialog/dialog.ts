@@ -10,6 +10,7 @@ import { Headers } from '../message/headers.js';
 import { SipRequest, type SipResponse } from '../message/message.js';
 import { formatNameAddr, type NameAddr } from '../message/name-addr.js';
 import { formatUri, parseUri, uriParam, type SipUri, type Uri } from '../message/uri.js';
+import { hasRfc3261Branch } from '../message/via.js';
 import { requestTarget } from '../transport/routing.js';
 import type { SipProtocol, Target } from '../transport/types.js';
 
@@ -128,7 +129,8 @@ export class Dialog extends TypedEmitter<DialogEvents> {
    * CSeq header field of the request. The local sequence number MUST be empty."
    */
   static asUas(req: SipRequest, res: SipResponse, localContact: string, protocol: SipProtocol, log: Logger): Dialog | null {
-    const contact = req.contacts[0];
+    // An RFC 2543 INVITE may come without Contact (RFC 4475 §3.4.1): its From is where it is reached.
+    const contact = req.contacts[0] ?? (hasRfc3261Branch(req.topVia) ? undefined : { uri: req.from.uri });
     const localTag = res.toTag;
     if (!contact || localTag === null) return null;
     return new Dialog(

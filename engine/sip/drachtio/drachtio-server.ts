@@ -29,6 +29,7 @@ import { appHeaders } from './app-headers.js';
 import { sofiaOrder } from './header-order.js';
 import { ProxyService } from './proxy.js';
 import { isReliable, ReliableProvisionals } from './reliable-provisional.js';
+import { unroutedAnswer } from './unrouted.js';
 import {
   dialogIdOf,
   networkHeader,
@@ -153,8 +154,9 @@ export class DrachtioServer {
     }
     const session = this.control.sessionFor(req.method.toLowerCase());
     if (!session) {
-      // drachtio-server answers 503 when no app routes the method.
-      this.#answer(tx, 503, 'Service Unavailable');
+      const apps = [...this.control.sessions].filter((x) => x.authenticated && !x.closed);
+      const a = unroutedAnswer(req.method, apps.length ? apps.flatMap((x) => [...x.routes]) : null);
+      this.#answer(tx, a.status, a.reason, a.headers);
       return;
     }
     this.#serverTx.set(tx.id, { tx, session, dialogId: '' });
@@ -411,8 +413,10 @@ export class DrachtioServer {
     this.#answer(tx, 500, 'Provisional Response Not Acknowledged');
   }
 
-  #answer(tx: ServerTransaction, status: number, reason: string): void {
-    this.stack.respond(tx, this.stack.createResponse(tx.request, status, reason)).catch(() => undefined);
+  #answer(tx: ServerTransaction, status: number, reason: string, headers: [string, string][] = []): void {
+    const res = this.stack.createResponse(tx.request, status, reason);
+    for (const [name, value] of headers) res.headers.append(name, value);
+    this.stack.respond(tx, res).catch(() => undefined);
   }
 
   /** A received message as the app sees it: re-serialised (with the stack's received/rport). */

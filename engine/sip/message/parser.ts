@@ -129,7 +129,12 @@ export function parseMessage(buf: Buffer, opts: { stream: boolean; limits: Parse
   const end = findHeadEnd(buf, start);
   if (end < 0) {
     if (buf.length - start > opts.limits.maxHeaderBytes) throw new SipParseError('headers-too-large', `header section larger than ${opts.limits.maxHeaderBytes} bytes`);
-    throw new SipParseError('headers-unterminated', 'no empty line after the headers');
+    const error = new SipParseError('headers-unterminated', 'no empty line after the headers');
+    // A datagram is the whole message (§18.3): when it ends with a header line, what it holds is
+    // the header section without its empty line (RFC 4475 §3.1.2.15 baddn is sent so). The
+    // request is malformed, but its headers can carry the 400 back.
+    if (!opts.stream && buf.length - start > 2 && buf.subarray(buf.length - 2).equals(CRLF)) error.partial = partialOf(buf.subarray(start, buf.length - 2), opts.limits);
+    throw error;
   }
   const head = parseHead(buf.subarray(start, end), opts.limits);
   const partial: PartialMessage = { isRequest: !/^SIP\//i.test(head.startLine), startLine: head.startLine, headers: head.headers };
@@ -143,6 +148,16 @@ export function parseMessage(buf: Buffer, opts: { stream: boolean; limits: Parse
       throw e;
     }
     throw new SipParseError('start-line', (e as Error).message);
+  }
+}
+
+/** The start line and headers of a header section, or undefined when even they cannot be read. */
+function partialOf(head: Buffer, limits: ParseLimits): PartialMessage | undefined {
+  try {
+    const h = parseHead(head, limits);
+    return { isRequest: !/^SIP\//i.test(h.startLine), startLine: h.startLine, headers: h.headers };
+  } catch {
+    return undefined;
   }
 }
 

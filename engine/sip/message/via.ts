@@ -65,6 +65,11 @@ export function viaBranch(v: Via): string | null {
 }
 
 /** Default port of a Via transport: 5061 for TLS (and WSS), 5060 otherwise (§18.2.2, §19.1.2). */
+/** True when the Via's branch carries RFC 3261's magic cookie (§8.1.1.7); false for an RFC 2543 peer. */
+export function hasRfc3261Branch(v: Via): boolean {
+  return viaBranch(v)?.startsWith(MAGIC_COOKIE) ?? false;
+}
+
 export function defaultPort(transport: string): number {
   const t = transport.toUpperCase();
   return t === 'TLS' || t === 'WSS' ? 5061 : 5060;

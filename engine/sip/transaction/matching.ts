@@ -22,12 +22,19 @@ import { MAGIC_COOKIE, formatVia, sentByKey, viaBranch } from '../message/via.js
  *
  * `asMethod` looks up the transaction of another method with the same identity (a CANCEL looks
  * for its INVITE, §9.2).
+ *
+ * The Call-ID and CSeq number are part of the RFC 3261 key too. A retransmission, the ACK of a
+ * non-2xx and a CANCEL all carry the request's own (§8.1.1.4, §8.1.1.5, §9.1, §17.1.1.3), so no
+ * match the RFC makes is lost; a request that reuses another's branch for another call (a peer's
+ * mistake: the branch "MUST be unique across space and time", §8.1.1.7, and RFC 4475's §3.3.12
+ * and §3.3.13 messages share one) is then a request of its own, answered on its own, not taken
+ * for a retransmission and answered with the other call's response.
  */
 export function serverKey(req: SipRequest, asMethod?: string): string {
   const via = req.topVia;
   const method = asMethod ?? (req.method === 'ACK' ? 'INVITE' : req.method);
   const branch = viaBranch(via);
-  if (branch !== null && branch.startsWith(MAGIC_COOKIE)) return `${branch}\n${sentByKey(via)}\n${method}`;
+  if (branch !== null && branch.startsWith(MAGIC_COOKIE)) return [branch, sentByKey(via), method, req.callId, req.cseq.seq].join('\n');
   const bare = formatVia({ ...via, params: withoutParam(withoutParam(via.params, 'received'), 'rport') });
   return ['2543', req.uri, req.fromTag ?? '', req.callId, req.cseq.seq, bare.toLowerCase(), method].join('\n');
 }

@@ -33,6 +33,15 @@ export function viaTransport(protocol: SipProtocol): string {
  */
 export function responseTarget(via: Via, source: MessageSource | null, isOpen: (id: number) => boolean): Target | null {
   const protocol = viaProtocol(via);
+  if (source && protocol !== source.protocol) {
+    // §18.2.2 takes for granted that a request came over the transport its Via names. One that
+    // did not (a peer's mistake, or RFC 4475's messages sent as written over another transport)
+    // is answered the way it came: on its connection, or to its source address over UDP.
+    if (source.protocol === 'udp') return { protocol: 'udp', host: source.remote.address, port: source.remote.port };
+    if (source.connectionId != null && isOpen(source.connectionId)) {
+      return { protocol: source.protocol, host: source.remote.address, port: source.remote.port, connectionId: source.connectionId };
+    }
+  }
   if (!protocol) return null;
   const received = getParam(via.params, 'received');
   const sentByPort = via.port ?? defaultPort(via.transport);
