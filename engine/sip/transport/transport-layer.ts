@@ -186,21 +186,33 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     } catch {
       vias = [];
     }
-    if (vias.length === 0) {
-      this.#drop(`bad request without a usable Via: ${error.message}`, source);
+    const rawVias = vias.length ? [] : headers.getAll('Via');
+    if (vias.length === 0 && rawVias.length === 0) {
+      this.#drop(`bad request without a Via: ${error.message}`, source);
       return;
     }
     const res = new SipResponse(status, status === 505 ? 'Version Not Supported' : reasonFor(error));
     for (const v of vias) res.headers.append('Via', formatVia(v));
+    // RFC 4475 §3.1.2.1 (badinv01): a Via that cannot be parsed still deserves its 400. The
+    // values are copied as they came (§8.2.6.2 copies, it does not interpret), and with no Via to
+    // route by, the answer goes back the way the request came (its connection or UDP source).
+    for (const v of rawVias) res.headers.append('Via', v);
     for (const name of ['From', 'To', 'Call-ID', 'CSeq']) {
       const v = headers.getAll(name);
       if (v.length === 1) res.headers.append(name, v[0]!);
     }
     const to = res.headers.get('To');
     if (to !== undefined && !/;\s*tag\s*=/i.test(to)) res.headers.set('To', `${to};tag=${newTag()}`);
-    stampVia(res.headers, vias[0]!, source, this.opts.rport);
     this.log.info({ remote: source.remote, protocol: source.protocol, status, reason: error.message }, 'sip request rejected');
-    this.sendResponse(res, source).catch((e: unknown) => this.log.debug({ err: e }, 'sip rejection not sent'));
+    let sent: Promise<SentInfo>;
+    if (vias.length) {
+      stampVia(res.headers, vias[0]!, source, this.opts.rport);
+      sent = this.sendResponse(res, source);
+    } else {
+      const back: Target = { protocol: source.protocol, host: source.remote.address, port: source.remote.port, connectionId: source.connectionId };
+      sent = this.sendTo(serialize(res), back, res.startLine);
+    }
+    sent.catch((e: unknown) => this.log.debug({ err: e }, 'sip rejection not sent'));
   }
 
   #drop(reason: string, source: MessageSource): void {

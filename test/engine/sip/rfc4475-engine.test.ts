@@ -45,7 +45,7 @@ const EXPECT: Record<string, Expect> = {
   mpart01: both(405, 'well formed MESSAGE, a method no app serves: 405 with Allow', { check: allow }),
   unreason: both(null, 'a response that matches no transaction of ours: dropped (§17.1.3, §18.1.2)'),
   noreason: both(null, 'a response that matches no transaction of ours: dropped'),
-  badinv01: both(null, 'the Via cannot be parsed, so a response has no route (§18.2.2): dropped, logged'),
+  badinv01: both(400, 'the Via cannot be parsed: 400 with the Via copied as it came, sent back the way the request came (RFC 4475 §3.1.2.1)'),
   clerr: { udp: 400, tcp: null, why: 'UDP: Content-Length beyond the datagram, 400 (§18.3); TCP: "wait for more data" (RFC 4475 §3.1.2.2), then the partial-message timer closes it' },
   ncl: both(400, 'negative Content-Length: 400; TCP: the stream cannot be framed, closed after the 400', { closes: true }),
   scalar02: both(400, `CSeq beyond 2^31: ${BAD}`),
