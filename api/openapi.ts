@@ -9,7 +9,7 @@ import type { RouteDef } from './http/route.js';
 
 type Json = Record<string, unknown>;
 
-export interface OpenApiInfo {
+interface OpenApiInfo {
   title: string;
   version: string;
   description?: string;

@@ -15,7 +15,7 @@ const MAX_FAULTS = 5;
 const WINDOW_MS = 60_000;
 export const EX_SOFTWARE = 70;
 
-export interface ProcessFaultOptions {
+interface ProcessFaultOptions {
   log: Logger;
   /** Called once, when faults come faster than the policy allows. */
   onTooMany: () => void;

@@ -128,7 +128,7 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
  * Where scripts/build-mediasoup-worker.sh caches the worker: $XDG_CACHE_HOME (or ~/.cache)
  * /agent-studio/mediasoup-worker-<mediasoup version>/mediasoup-worker.
  */
-export function defaultWorkerBin(env: Env = process.env): string {
+function defaultWorkerBin(env: Env = process.env): string {
   const version = (createRequire(import.meta.url)('mediasoup/package.json') as { version: string }).version;
   const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(cache, 'agent-studio', `mediasoup-worker-${version}`, 'mediasoup-worker');

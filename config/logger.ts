@@ -8,7 +8,7 @@ import type { Config } from './schema.js';
 export type { Logger };
 
 /** Field paths whose values never reach a log line. */
-export const redactPaths = [
+const redactPaths = [
   'password',
   '*.password',
   'secret',

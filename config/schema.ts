@@ -31,7 +31,6 @@ const host = (def: string) => z.string().min(1).default(def);
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
-
 export const configSchema = z
   .object({
     /** Deployment label, shown in health; `production` switches logs to plain JSON. */
@@ -231,5 +230,3 @@ export const configSchema = z
 
 /** The validated settings, as the rest of the code sees them. */
 export type Config = z.infer<typeof configSchema>;
-/** Settings as a file or a caller may give them (all optional, strings accepted for numbers). */
-export type ConfigInput = z.input<typeof configSchema>;

@@ -2,7 +2,7 @@
  * A small typed event emitter. The event map gives each event's arguments as a tuple. A listener
  * that throws is reported through `onListenerError` (a log line), never to the emitter.
  */
-export type EventMap = Record<string, unknown[]>;
+type EventMap = Record<string, unknown[]>;
 type Listener<A extends unknown[]> = (...args: A) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- storage type; `on`/`emit` keep the typing.
 type AnyListener = (...args: any[]) => void;

@@ -11,16 +11,16 @@
  */
 export const relatchAfterBytes = 1500;
 /** ...and they must arrive within this window, so a trickle of RTCP never adds up to a re-latch. */
-export const relatchWindowMs = 2000;
+const relatchWindowMs = 2000;
 
-export interface TransportSample {
+interface TransportSample {
   /** Every byte received on the port (RTP, RTCP, strays), as the worker counts them. */
   bytesReceived: number;
   /** RTP bytes that matched the leg's Producer. */
   rtpBytesReceived: number;
 }
 
-export type WatchVerdict = 'ok' | 'inactive' | 'relatch';
+type WatchVerdict = 'ok' | 'inactive' | 'relatch';
 
 export class ActivityWatch {
   #lastRtpAt: number | null = null;

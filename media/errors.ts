@@ -12,9 +12,9 @@
  * Anything else thrown from `media/` is a bug or a mediasoup failure.
  */
 
-export type MediaErrorCode = 'sdp_malformed' | 'no_common_codec' | 'media_unavailable' | 'leg_closed';
+type MediaErrorCode = 'sdp_malformed' | 'no_common_codec' | 'media_unavailable' | 'leg_closed';
 
-export abstract class MediaError extends Error {
+abstract class MediaError extends Error {
   abstract readonly code: MediaErrorCode;
 }
 

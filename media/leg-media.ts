@@ -10,7 +10,7 @@ import type { Latch } from './rtp/latch.js';
 import type { Negotiation } from './sdp/types.js';
 
 /** What the peer hears: its own audio, or another Producer on the same router. */
-export type Feed = { kind: 'echo' } | { kind: 'producer'; producer: ms.Producer };
+type Feed = { kind: 'echo' } | { kind: 'producer'; producer: ms.Producer };
 
 export interface LegCounters {
   packetsIn: number;

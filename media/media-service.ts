@@ -16,7 +16,7 @@ import { negotiateOffer, type Direction } from './sdp/index.js';
 import { legCloseReasons, SipLeg } from './sip-leg.js';
 import type { WorkerPool } from './worker-pool.js';
 
-export interface SipLegOptions {
+interface SipLegOptions {
   /** `inactive` fires after this long without RTP from the peer. Default 30 s. */
   inactivityMs?: number;
   /**
@@ -183,7 +183,7 @@ export class MediaService {
  * interface) the first external address of that family, so an SDP never says 0.0.0.0, which
  * RFC 3264 §8.4 reads as hold.
  */
-export function sdpAddressFor(rtp: Config['rtp']): string {
+function sdpAddressFor(rtp: Config['rtp']): string {
   if (rtp.announcedIp) return rtp.announcedIp;
   if (rtp.listenIp !== '0.0.0.0' && rtp.listenIp !== '::') return rtp.listenIp;
   const family = rtp.listenIp === '::' ? 'IPv6' : 'IPv4';

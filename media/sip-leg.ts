@@ -35,7 +35,7 @@ import {
   type OfferOutcome,
 } from './sdp/index.js';
 
-export { legCloseReasons, type LegState, type LegStats, type SipLegEvents } from './sip-leg-types.js';
+export { legCloseReasons } from './sip-leg-types.js';
 
 const sends = (d: Direction) => d === 'sendrecv' || d === 'sendonly';
 const receives = (d: Direction) => d === 'sendrecv' || d === 'recvonly';

@@ -21,10 +21,9 @@ import { TypedEmitter } from '../lib/typed-emitter.js';
 const require = createRequire(import.meta.url);
 
 /** mediasoup's version, which keys the worker build cache. */
-export const mediasoupVersion: string = (require('mediasoup/package.json') as { version: string }).version;
+const mediasoupVersion: string = (require('mediasoup/package.json') as { version: string }).version;
 
-
-export interface WorkerSlotStats {
+interface WorkerSlotStats {
   index: number;
   pid: number | null;
   alive: boolean;
@@ -38,7 +37,7 @@ export interface WorkerSlotStats {
   deaths: number;
 }
 
-export interface PoolStats {
+interface PoolStats {
   expected: number;
   alive: number;
   workers: WorkerSlotStats[];

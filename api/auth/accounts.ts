@@ -16,7 +16,7 @@ export const MIN_PASSWORD_LENGTH = 12;
 export const MAX_PASSWORD_LENGTH = 1024;
 
 /** A tenant's first owner. */
-export interface NewOwner {
+interface NewOwner {
   email: string;
   name?: string | null;
   password: string;

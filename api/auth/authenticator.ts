@@ -14,8 +14,6 @@ import type { AuthContext } from '../http/route.js';
 import { hashApiKey, keyPattern } from './api-key-secret.js';
 import type { AccessClaims, TokenService } from './tokens.js';
 
-export { authorize, hasScope } from '../http/authorize.js';
-
 /** last_used_at is written at most this often per key: a write per request would cost more than the request. */
 const TOUCH_EVERY_MS = 60_000;
 /** Keys whose last write time is remembered; past this the map starts over (one extra write per key). */
@@ -29,7 +27,7 @@ const TOKEN_CACHE_MAX = 10_000;
  */
 const TOKEN_CACHE_MS = 60_000;
 
-export interface AuthenticatorDeps {
+interface AuthenticatorDeps {
   store: Store;
   tokens: TokenService;
   /** Requests per minute for callers without their own limit. */

@@ -21,7 +21,7 @@ import { roles, type AuthContext, type Role } from '../http/route.js';
 import type { Mode } from '../../engine/store/mode.js';
 
 /** What a new key or user (or a changed user) will be able to do. */
-export interface Grant {
+interface Grant {
   role: Role;
   /** null: unrestricted. */
   scopes: readonly string[] | null;
@@ -45,7 +45,7 @@ export function scopesBeyond(granted: readonly string[] | null, wanted: readonly
 const scopeList = (s: readonly string[] | null) => (s === null ? 'unrestricted' : s.length ? s.join(', ') : 'none');
 
 /** What in `grant` exceeds the caller's own, in words; empty when it is all within. */
-export function excess(caller: AuthContext, grant: Grant): string[] {
+function excess(caller: AuthContext, grant: Grant): string[] {
   const out: string[] = [];
   if (stronger(grant.role, caller.role)) out.push(`role ${grant.role} (the caller's: ${caller.role})`);
   const scopes = scopesBeyond(caller.scopes, grant.scopes);

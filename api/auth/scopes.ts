@@ -28,7 +28,7 @@ const resources = Object.keys(scopeCatalogue) as Resource[];
 export const knownScopes: string[] = resources.flatMap((r) => scopeCatalogue[r].map((a) => `${r}:${a}`));
 
 /** Why `scope` grants nothing, or null when it is a real one. */
-export function unknownScope(scope: string): string | null {
+function unknownScope(scope: string): string | null {
   if (scope === '*') return null;
   const [resource = '', action = ''] = scope.split(':');
   if (!Object.hasOwn(scopeCatalogue, resource)) return `unknown resource "${resource}" (one of ${resources.join(', ')})`;

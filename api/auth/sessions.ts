@@ -17,7 +17,7 @@ import { dummyHash, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
 /** What login and refresh answer. */
-export interface TokenPair {
+interface TokenPair {
   accessToken: string;
   refreshToken: string;
   tokenType: 'Bearer';

@@ -23,7 +23,7 @@ export interface AccessClaims {
   sid: string;
 }
 
-export interface RefreshClaims {
+interface RefreshClaims {
   /** User id. */
   sub: string;
   /** The token's id: its row in refresh_tokens. */

@@ -55,7 +55,7 @@ function generated(text: string): Asset {
 }
 
 /** The two pages, for an API document at `specUrl`. */
-export function docsPages(specUrl: string, title: string): Page[] {
+function docsPages(specUrl: string, title: string): Page[] {
   const swagger = packageDir('swagger-ui-dist');
   const redoc = packageDir('redoc');
   const fromSwagger = (f: string): Asset => ({ source: { file: path.join(swagger.dir, f) }, version: swagger.version });

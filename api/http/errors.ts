@@ -28,7 +28,7 @@ export const errorTable = {
 export type ErrorCode = keyof typeof errorTable;
 export const errorCodes = Object.keys(errorTable) as ErrorCode[];
 
-export interface ErrorDetail {
+interface ErrorDetail {
   field: string;
   message: string;
 }
@@ -60,7 +60,7 @@ export const errorEnvelopeSchema = z
   })
   .meta({ id: 'Error' });
 
-export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
+type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 /** A field path as details show it: dotted keys, bracketed indexes (`graph.nodes[3].id`). */
 export function fieldPath(segments: readonly PropertyKey[]): string {

@@ -52,7 +52,7 @@ export function parseClientJson(raw: Buffer, field: string): unknown {
  * Walks a parsed document without recursion (so it cannot be what overflows) and throws
  * `validation_error` past `MAX_JSON_DEPTH` or `MAX_JSON_NODES`, or on a prototype key.
  */
-export function checkJsonBounds(value: unknown, field: string): void {
+function checkJsonBounds(value: unknown, field: string): void {
   if (value === null || typeof value !== 'object') return;
   // Containers still to visit, and their depths, side by side (no per-node allocation).
   const stack: object[] = [value];

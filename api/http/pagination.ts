@@ -12,12 +12,12 @@
  */
 import { z } from 'zod';
 
-export const DEFAULT_LIMIT = 20;
+const DEFAULT_LIMIT = 20;
 /** Large enough for a dashboard table, small enough that one request stays cheap. */
-export const MAX_LIMIT = 100;
+const MAX_LIMIT = 100;
 
 /** An instant in a query, normalised to the store's text form (`toISOString`) so it compares as text. */
-export const instant = z
+const instant = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()])
   .transform((v) => new Date(v).toISOString());
 
@@ -46,7 +46,7 @@ const rangeOrdered = (q: object) => {
 const rangeMessage = { path: ['to'], message: 'Must be after from' };
 
 /** The time-range fields, described for the column they bound. */
-export function timeRangeShape(column: string) {
+function timeRangeShape(column: string) {
   return {
     from: instant.optional().meta({ description: `Only rows whose ${column} is at or after this instant` }),
     to: instant.optional().meta({ description: `Only rows whose ${column} is before this instant` }),

@@ -28,16 +28,16 @@ import { authorize } from '../http/authorize.js';
 import { AppError } from '../http/errors.js';
 
 /** How long a key is remembered (the window in which clients retry). */
-export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 /** Expired keys are deleted at most this often, on a request that stores a result. */
 const PURGE_EVERY_MS = 600_000;
 /** The longest key accepted; the draft leaves it to the server. Matches the OpenAPI parameter. */
-export const MAX_KEY_LENGTH = 255;
+const MAX_KEY_LENGTH = 255;
 
 const HEADER = 'idempotency-key';
 const FIELD = 'Idempotency-Key';
 
-export interface IdempotencyOptions {
+interface IdempotencyOptions {
   /** Clock, in ms (tests). */
   now?: () => number;
 }

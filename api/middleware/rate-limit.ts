@@ -34,14 +34,14 @@ interface Window {
   count: number;
 }
 
-export interface RateLimiterOptions {
+interface RateLimiterOptions {
   maxTracked?: number;
   /** Clock, in ms. */
   now?: () => number;
 }
 
 /** One request counted against a caller's window (see the file comment). */
-export interface Verdict {
+interface Verdict {
   allowed: boolean;
   limit: number;
   /** Requests left in the window after this one. */
@@ -107,7 +107,7 @@ export function rateLimitError(v: Verdict, headers?: Record<string, string>): Ap
   return new AppError('rate_limit_exceeded', `Rate limit of ${v.limit} requests per minute exceeded; retry in ${v.retryAfter} s`, [], headers);
 }
 
-export interface RateLimitOptions extends RateLimiterOptions {
+interface RateLimitOptions extends RateLimiterOptions {
   /** Requests per minute on `limitByIp` routes, per client address. */
   publicLimit: number;
   /** The windows to count in (shared with the WebSocket); a new one when omitted. */

@@ -23,7 +23,7 @@ import type { Mode } from '../../engine/store/mode.js';
 const PAGE_SIZE = 500;
 
 /** Where a feed sends: an SSE stream or a WebSocket. */
-export interface FeedTarget {
+interface FeedTarget {
   /** Sends one event. Returns false when the client is behind (a replay then waits for it). */
   send(e: HubEvent): boolean;
   /** Resolves when the client has caught up, or is gone. */
@@ -33,7 +33,7 @@ export interface FeedTarget {
 }
 
 /** What to replay before going live with a new selection. */
-export interface Resume {
+interface Resume {
   /** The last event id the client has; events after it are replayed. */
   after: number;
   /** Events to replay: those `added` takes and `before` (the selection already live) does not. */
@@ -41,7 +41,7 @@ export interface Resume {
   before: Selector;
 }
 
-export interface FeedOptions {
+interface FeedOptions {
   hub: EventHub;
   events: EventLog;
   tenantId: string;

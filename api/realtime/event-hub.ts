@@ -15,7 +15,7 @@ export interface HubEvent {
   json: string;
 }
 
-export type HubListener = (e: HubEvent) => void;
+type HubListener = (e: HubEvent) => void;
 
 const scopeKey = (tenantId: string, mode: Mode) => `${mode}:${tenantId}`;
 

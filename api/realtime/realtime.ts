@@ -18,7 +18,7 @@ import type { RateLimiter } from '../middleware/rate-limit.js';
 import { EventTickets } from './tickets.js';
 import { mountWebSocket } from './ws-server.js';
 
-export interface RealtimeOptions {
+interface RealtimeOptions {
   events: EventLog;
   store: Store;
   /** Ends a live call (call control); false when it is not live. */

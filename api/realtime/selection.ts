@@ -53,7 +53,7 @@ export const topicSchema = z
   .regex(new RegExp(`^(tenant|agent:${idPart}|call:${idPart})$`), 'must be "tenant", "agent:<id>" or "call:<id>"')
   .meta({ description: '`tenant`, `agent:<agentId>` or `call:<callId>`' });
 
-export type Topic = z.infer<typeof topicSchema>;
+type Topic = z.infer<typeof topicSchema>;
 
 function topicTakes(topic: Topic, e: StoredEvent): boolean {
   if (topic === 'tenant') return true;

@@ -33,7 +33,7 @@ import { eventTypeSchema, filterSelector, selectsNothing, type StreamFilter } fr
 import type { EventTickets } from './tickets.js';
 
 export const SSE_PATH = '/api/v1/events';
-export const TICKETS_PATH = '/api/v1/events/tickets';
+const TICKETS_PATH = '/api/v1/events/tickets';
 
 /** How long EventSource waits before reconnecting (its `retry:` field). */
 const RETRY_MS = 2000;

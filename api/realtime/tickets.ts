@@ -33,7 +33,7 @@ interface TicketClaims extends CallerRef {
   n: string;
 }
 
-export interface IssuedTicket {
+interface IssuedTicket {
   ticket: string;
   expiresAt: string;
   expiresIn: number;

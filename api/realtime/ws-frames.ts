@@ -20,7 +20,7 @@ import { roles } from '../http/route.js';
 import { eventTypeSchema, topicSchema } from './selection.js';
 import { modes } from '../../engine/store/mode.js';
 
-export const requestIdSchema = z
+const requestIdSchema = z
   .union([z.string().min(1).max(64), z.number().int()])
   .meta({ id: 'WsRequestId', description: 'Chosen by the client; echoed in the reply or error' });
 
@@ -29,7 +29,7 @@ const callId = z.string().min(1).max(64).meta({ description: 'A call of the call
 const frame = <T extends string, S extends z.ZodRawShape>(type: T, shape: S, id: string, description: string) =>
   z.strictObject({ type: z.literal(type), id: requestIdSchema, ...shape }).meta({ id, description });
 
-export const authFrameSchema = z
+const authFrameSchema = z
   .strictObject({
     type: z.literal('auth'),
     id: requestIdSchema,
@@ -39,7 +39,7 @@ export const authFrameSchema = z
   .refine((f) => (f.apiKey === undefined) !== (f.token === undefined), { message: 'send exactly one of apiKey and token', path: ['apiKey'] })
   .meta({ id: 'WsAuthFrame', description: 'The first frame when the upgrade request had no credentials: exactly one of apiKey and token' });
 
-export const subscribeFrameSchema = frame(
+const subscribeFrameSchema = frame(
   'subscribe',
   {
     topics: z.array(topicSchema).min(1).max(100),
@@ -50,25 +50,25 @@ export const subscribeFrameSchema = frame(
   'Adds topics; with lastEventId, the events after it are replayed before live ones (no gap, no duplicate)',
 );
 
-export const unsubscribeFrameSchema = frame('unsubscribe', { topics: z.array(topicSchema).min(1).max(100) }, 'WsUnsubscribeFrame', 'Removes topics');
+const unsubscribeFrameSchema = frame('unsubscribe', { topics: z.array(topicSchema).min(1).max(100) }, 'WsUnsubscribeFrame', 'Removes topics');
 
-export const pingFrameSchema = frame('ping', {}, 'WsPingFrame', 'Answered with a reply (for clients that cannot send WebSocket pings)');
+const pingFrameSchema = frame('ping', {}, 'WsPingFrame', 'Answered with a reply (for clients that cannot send WebSocket pings)');
 
-export const hangupCommandSchema = frame('hangup', { callId }, 'WsHangupCommand', 'Ends a live call (BYE to the caller)');
-export const sayCommandSchema = frame('say', { callId, text: z.string().min(1).max(4000) }, 'WsSayCommand', 'Speaks text into a call (not implemented yet)');
-export const transferCommandSchema = frame(
+const hangupCommandSchema = frame('hangup', { callId }, 'WsHangupCommand', 'Ends a live call (BYE to the caller)');
+const sayCommandSchema = frame('say', { callId, text: z.string().min(1).max(4000) }, 'WsSayCommand', 'Speaks text into a call (not implemented yet)');
+const transferCommandSchema = frame(
   'transfer',
   { callId, target: z.string().min(1).max(256).meta({ description: 'A SIP URI or E.164 number' }) },
   'WsTransferCommand',
   'Transfers a call (not implemented yet)',
 );
-export const dtmfCommandSchema = frame(
+const dtmfCommandSchema = frame(
   'dtmf',
   { callId, digits: z.string().regex(/^[0-9*#A-D]{1,32}$/, 'digits 0-9, *, #, A-D') },
   'WsDtmfCommand',
   'Sends DTMF digits into a call (not implemented yet)',
 );
-export const muteCommandSchema = frame('mute', { callId, muted: z.boolean() }, 'WsMuteCommand', "Mutes or unmutes the agent's audio (not implemented yet)");
+const muteCommandSchema = frame('mute', { callId, muted: z.boolean() }, 'WsMuteCommand', "Mutes or unmutes the agent's audio (not implemented yet)");
 
 export const commandFrameSchema = z.discriminatedUnion('type', [
   hangupCommandSchema,
@@ -93,11 +93,11 @@ export const clientFrameSchema = z
   ])
   .meta({ id: 'WsClientFrame', description: 'A frame a client sends (JSON text)' });
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
-export const clientFrameTypes = ['auth', 'subscribe', 'unsubscribe', 'ping', 'hangup', 'say', 'transfer', 'dtmf', 'mute'] as const;
+const clientFrameTypes = ['auth', 'subscribe', 'unsubscribe', 'ping', 'hangup', 'say', 'transfer', 'dtmf', 'mute'] as const;
 
 const mode = z.enum(modes);
 
-export const readyFrameSchema = z
+const readyFrameSchema = z
   .strictObject({ type: z.literal('ready'), tenantId: z.string(), mode, role: z.enum(roles) })
   .meta({ id: 'WsReadyFrame', description: 'Sent on open when the upgrade request authenticated the connection' });
 
@@ -113,11 +113,11 @@ export const replyFrameSchema = z
   .strictObject({ type: z.literal('reply'), id: requestIdSchema, result: z.union([authResult, subscriptionResult, pongResult, commandResult]) })
   .meta({ id: 'WsReplyFrame', description: 'A request succeeded' });
 
-export const errorFrameSchema = z
+const errorFrameSchema = z
   .strictObject({ type: z.literal('error'), id: requestIdSchema.nullable(), error: errorEnvelopeSchema.shape.error })
   .meta({ id: 'WsErrorFrame', description: 'A request failed, or a frame could not be read (id null when unknown); the error object of the REST envelope' });
 
-export const eventFrameSchema = z
+const eventFrameSchema = z
   .strictObject({ type: z.literal('event'), event: realtimeEventSchema })
   .meta({ id: 'WsEventFrame', description: 'An event of a subscribed topic' });
 
@@ -142,7 +142,7 @@ export const closeCodes = {
 } as const;
 
 /** A client frame read from the wire, or the error to answer it with (and its id, when readable). */
-export type ReadFrame = { ok: true; frame: ClientFrame } | { ok: false; id: string | number | null; error: AppError };
+type ReadFrame = { ok: true; frame: ClientFrame } | { ok: false; id: string | number | null; error: AppError };
 
 /** Reads one client frame: JSON text, then its schema. Never throws. */
 export function readClientFrame(data: ArrayBuffer, isBinary: boolean): ReadFrame {

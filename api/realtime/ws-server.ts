@@ -35,7 +35,7 @@ interface UserData {
   session: WsSession | null;
 }
 
-export interface WsServerOptions {
+interface WsServerOptions {
   ctx: RealtimeContext;
   /** The REST authenticator (headers), also used for `auth` frames. */
   authenticate: Authenticator;

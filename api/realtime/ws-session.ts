@@ -31,7 +31,7 @@ import { TopicSet } from './selection.js';
 import { closeCodes, readClientFrame, serverFrameSchema, type ClientFrame, type ReplyResult, type ServerFrame } from './ws-frames.js';
 
 /** The socket as the session uses it. */
-export interface WsSocket {
+interface WsSocket {
   /** uWS's send status: 1 sent, 0 sent but buffered (the client is behind), 2 dropped. */
   send(text: string): number;
   bufferedAmount(): number;
@@ -43,7 +43,7 @@ type RequestId = string | number;
 /** A replay waits while more than this is unread (and its page would only add to it). */
 const REPLAY_LOW_WATER = 64 * 1024;
 
-export interface SessionOptions {
+interface SessionOptions {
   ctx: RealtimeContext;
   socket: WsSocket;
   /** Set when the upgrade request's header authenticated the connection. */

@@ -24,7 +24,7 @@ const agentStatus = z.enum(['active', 'inactive']).meta({ description: STATUS_EF
 const name = z.string().trim().min(1).max(200);
 const description = z.string().max(2000).nullable().optional();
 
-export const agentSchema = z
+const agentSchema = z
   .object({
     ...resourceShape,
     name: z.string(),

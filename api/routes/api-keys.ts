@@ -42,7 +42,7 @@ const createSchema = z
   .meta({ id: 'ApiKeyCreate' });
 
 /** An API key as the API shows it: never the secret, only its display prefix. */
-export const apiKeySchema = z
+const apiKeySchema = z
   .object({
     id: z.uuid(),
     name: z.string(),

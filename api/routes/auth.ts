@@ -6,7 +6,7 @@ import { AppError } from '../http/errors.js';
 import { route, roles, type RouteDef } from '../http/route.js';
 import { modes } from '../../engine/store/mode.js';
 
-export const meSchema = z
+const meSchema = z
   .object({
     kind: z.enum(['user', 'api_key']),
     tenantId: z.string(),

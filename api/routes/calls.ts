@@ -50,8 +50,8 @@ const summaryShape = {
   ...timestampsShape,
 };
 
-export const callSummarySchema = z.object(summaryShape).meta({ id: 'CallSummary' });
-export const callSchema = z
+const callSummarySchema = z.object(summaryShape).meta({ id: 'CallSummary' });
+const callSchema = z
   .object({
     ...summaryShape,
     transcript: z.array(transcriptEntrySchema),

@@ -53,7 +53,7 @@ export function found<T>(value: T | undefined | false, label: string): T {
   return value;
 }
 
-export interface CrudSpec<
+interface CrudSpec<
   T extends z.ZodType,
   L extends z.ZodType,
   C extends z.ZodType,

@@ -9,7 +9,7 @@ const componentSchema = z
   .catchall(z.unknown())
   .meta({ id: 'ComponentHealth' });
 
-export const healthSchema = z
+const healthSchema = z
   .object({
     status: z.enum(['ok', 'down']),
     version: z.string(),

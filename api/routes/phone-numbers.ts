@@ -14,11 +14,11 @@ import { access, managers } from './access.js';
 import { crudRoutes, invalidBody, resourceShape, timestampsShape, unique, withoutTenant } from './crud.js';
 
 /** E.164 as the product takes it (`+` and 8–15 digits), or a SIP user part. */
-export const dialNumber = z
+const dialNumber = z
   .string()
   .regex(/^(\+\d{8,15}|[A-Za-z0-9._-]{1,64})$/, 'Must be an E.164 number (+ and 8–15 digits) or a SIP user (letters, digits, . _ -)');
 
-export const phoneNumberSchema = z
+const phoneNumberSchema = z
   .object({
     ...resourceShape,
     number: z.string(),

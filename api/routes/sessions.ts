@@ -17,7 +17,7 @@ const loginSchema = z
 const refreshSchema = z.object({ refreshToken: jwt }).meta({ id: 'RefreshRequest' });
 
 /** What login and refresh answer. */
-export const tokenPairSchema = z
+const tokenPairSchema = z
   .object({
     accessToken: z.string().describe('JWT for `Authorization: Bearer`; short-lived'),
     refreshToken: z.string().describe('Single-use: exchange it at /auth/refresh for a new pair'),

@@ -78,7 +78,7 @@ const updateBody = z
   .strictObject({ name: name.optional(), inbound: inboundIn.optional(), outbound: outboundUpdate.nullable().optional().meta({ description: FOR_OUTBOUND }), ...settings })
   .meta({ id: 'SipTrunkUpdate' });
 
-export const sipTrunkSchema = z
+const sipTrunkSchema = z
   .object({
     ...resourceShape,
     name: z.string(),

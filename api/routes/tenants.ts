@@ -12,7 +12,7 @@ import { route, type RouteDef } from '../http/route.js';
 import { toApiUser, userSchema } from './users.js';
 
 /** A tenant as the API shows it. */
-export const tenantSchema = z
+const tenantSchema = z
   .object({
     id: z.uuid(),
     name: z.string(),

@@ -37,7 +37,7 @@ const publicWebhook = webhookActionSchema
   .extend({ hasSecret: z.boolean() })
   .meta({ id: 'WebhookActionOut' });
 
-export const toolSchema = z
+const toolSchema = z
   .object({
     ...resourceShape,
     name: z.string(),

@@ -25,8 +25,8 @@ const summaryShape = {
   version: z.number().int().meta({ description: 'The current version; each saved graph adds one' }),
   ...timestampsShape,
 };
-export const workflowSummarySchema = z.object(summaryShape).meta({ id: 'WorkflowSummary' });
-export const workflowSchema = z.object({ ...summaryShape, graph: workflowGraphSchema }).meta({ id: 'Workflow' });
+const workflowSummarySchema = z.object(summaryShape).meta({ id: 'WorkflowSummary' });
+const workflowSchema = z.object({ ...summaryShape, graph: workflowGraphSchema }).meta({ id: 'Workflow' });
 
 const versionSummarySchema = z
   .object({ workflowId: z.uuid(), version: z.number().int(), createdAt: z.iso.datetime() })

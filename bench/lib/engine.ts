@@ -17,7 +17,7 @@ const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 
 const owner = { email: 'bench@example.test', password: 'bench password 123' };
 
-export interface EngineOptions {
+interface EngineOptions {
   /** mediasoup workers; default one per core (the engine's own default). */
   workers?: number;
   /** pino level; default `info`, the production default. */

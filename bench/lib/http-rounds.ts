@@ -25,7 +25,7 @@ export function contender(name: string, url: string, server: Server): Contender 
   return { name, url, server, results: [], cpuUs: [], load: [] };
 }
 
-export interface RoundOptions {
+interface RoundOptions {
   rounds: number;
   seconds: number;
   connections: number;

@@ -12,7 +12,7 @@ import { freePort } from './proc.js';
 
 const cfg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bench/peers/kamailio.cfg');
 
-export interface Kamailio {
+interface Kamailio {
   child: ChildProcess;
   pid: number;
   port: number;

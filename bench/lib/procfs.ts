@@ -51,7 +51,7 @@ export function processTree(root: number): number[] {
 }
 
 /** CPU seconds used so far by each pid (0 for one that is gone). */
-export function cpuByPid(pids: number[]): Map<number, number> {
+function cpuByPid(pids: number[]): Map<number, number> {
   return new Map(pids.map((p) => [p, readStat(p)?.cpu ?? 0]));
 }
 

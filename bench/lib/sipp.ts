@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './proc.js';
 
 /** Scenario files live in the source tree, not in dist. */
-export const scenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bench/scenarios');
+const scenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bench/scenarios');
 
-export interface SippStep {
+interface SippStep {
   /** host:port SIPp sends to. */
   target: string;
   scenario: string;
@@ -115,7 +115,7 @@ export async function runSippStep(s: SippStep): Promise<SippResult> {
  * INVITE -> 200 times from a `-trace_msg` file: from the first sending of each call's INVITE
  * to the first 200 for it, in ms with microsecond resolution.
  */
-export function inviteTimes(log: string): number[] {
+function inviteTimes(log: string): number[] {
   const sent = new Map<string, number>();
   const out: number[] = [];
   const answered = new Set<string>();

@@ -12,7 +12,7 @@ export interface WrkResult {
   requests: number;
 }
 
-export interface WrkOptions {
+interface WrkOptions {
   url: string;
   seconds: number;
   connections: number;

@@ -28,15 +28,15 @@ export const httpUrl = z.url({ protocol: /^https?$/, error: 'Must be an http or 
 
 const provider = z.string().min(1).max(64);
 
-export const voiceSchema = z
+const voiceSchema = z
   .strictObject({ provider, voiceId: z.string().min(1).max(256) })
   .meta({ id: 'AgentVoice', description: 'Text-to-speech provider and voice' });
 
-export const transcriberSchema = z
+const transcriberSchema = z
   .strictObject({ provider, model: z.string().min(1).max(128).optional(), language: languageTag.optional() })
   .meta({ id: 'AgentTranscriber', description: 'Speech-to-text provider' });
 
-export const llmSchema = z
+const llmSchema = z
   .strictObject({
     provider,
     model: z.string().min(1).max(128),
@@ -44,7 +44,7 @@ export const llmSchema = z
   })
   .meta({ id: 'AgentLlm' });
 
-export const timeoutsSchema = z
+const timeoutsSchema = z
   .strictObject({
     silenceMs: z.number().int().min(1000).max(600_000).optional().meta({
       description: 'Caller silence before the agent re-prompts or ends the call; default 10000',
@@ -55,7 +55,7 @@ export const timeoutsSchema = z
   })
   .meta({ id: 'AgentTimeouts' });
 
-export const promptSchema = z.strictObject({ system: z.string().min(1).max(100_000) }).meta({ id: 'AgentPrompt' });
+const promptSchema = z.strictObject({ system: z.string().min(1).max(100_000) }).meta({ id: 'AgentPrompt' });
 
 const settings = {
   firstMessage: z.string().min(1).max(10_000).nullable().optional().meta({
@@ -94,11 +94,3 @@ export const agentConfigPatchSchema = z
   .meta({ id: 'AgentConfigPatch' });
 export type AgentConfigPatch = z.infer<typeof agentConfigPatchSchema>;
 
-/** What the runtime uses for settings a config leaves out. */
-export const agentDefaults = {
-  language: 'en-US',
-  bargeIn: true,
-  temperature: 0.7,
-  silenceMs: 10_000,
-  maxDurationMs: 3_600_000,
-} as const;

@@ -13,7 +13,7 @@
  * string as numbers (DTMF digits arrive as text), everything else strictly.
  */
 
-export type Expr =
+type Expr =
   | { kind: 'literal'; value: string | number | boolean | null }
   | { kind: 'var'; path: string[] }
   | { kind: 'not'; arg: Expr }
@@ -155,7 +155,7 @@ export function evaluate(e: Expr, vars: Record<string, unknown>): unknown {
 }
 
 /** JavaScript truthiness: false, 0, "", null and missing variables are false. */
-export const truthy = (v: unknown): boolean => Boolean(v);
+const truthy = (v: unknown): boolean => Boolean(v);
 
 function compareValues(op: CompareOp, a: unknown, b: unknown): boolean {
   // A number against a numeric string compares as numbers: DTMF digits arrive as text.

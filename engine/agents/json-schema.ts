@@ -51,7 +51,7 @@ const validPattern = (p: string) => {
  * `{n,}` or `{n,m}` with m > 1; `?`, `{0,1}` and `{1}` are not. Overlapping alternatives under a
  * repetition (`(a|a)*`) are not detected.
  */
-export function nestedRepetition(pattern: string): boolean {
+function nestedRepetition(pattern: string): boolean {
   const open: boolean[] = []; // per open group: does it contain a repetition?
   let closedGroupRepeats = false; // the token just read is a group that contains a repetition
   for (let i = 0; i < pattern.length; i++) {
@@ -140,7 +140,7 @@ export const jsonSchemaSchema: z.ZodType<JsonSchema> = z
   .meta({ id: 'JsonSchema', description: 'A JSON Schema (the common keywords are enforced)' });
 
 /** An error found by `validateJson`, at a path inside the value. */
-export interface JsonIssue {
+interface JsonIssue {
   path: (string | number)[];
   message: string;
 }
@@ -156,7 +156,7 @@ const typeMatches = (actual: JsonType, wanted: JsonType) => actual === wanted ||
  * bounded at 64 levels (`MAX_JSON_DEPTH` in `api/http/json-input.ts`), so this bound is only met
  * by a value built in code, and reported as an issue rather than thrown.
  */
-export const MAX_VALIDATION_DEPTH = 256;
+const MAX_VALIDATION_DEPTH = 256;
 
 const own = (o: object | undefined, k: string): boolean => o !== undefined && Object.hasOwn(o, k);
 

@@ -34,8 +34,8 @@ const headers = z.record(z.string(), headerValue).superRefine((h, ctx) => {
 });
 
 /** Long enough for a slow CRM lookup, short enough that a caller does not sit in silence. */
-export const MAX_WEBHOOK_TIMEOUT_MS = 30_000;
-export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
+const MAX_WEBHOOK_TIMEOUT_MS = 30_000;
+const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
 
 export const webhookActionSchema = z
   .strictObject({
@@ -54,7 +54,7 @@ export const webhookActionSchema = z
   })
   .meta({ id: 'WebhookAction' });
 
-export const builtinActions = ['transfer', 'hangup', 'send_dtmf', 'end_call'] as const;
+const builtinActions = ['transfer', 'hangup', 'send_dtmf', 'end_call'] as const;
 export const builtinActionSchema = z
   .strictObject({ type: z.literal('builtin'), name: z.enum(builtinActions) })
   .meta({ id: 'BuiltinAction' });

@@ -9,13 +9,13 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookAction } from './tool-definition.js';
 
-export const SIGNATURE_HEADER = 'X-AgentStudio-Signature';
-export const TIMESTAMP_HEADER = 'X-AgentStudio-Timestamp';
+const SIGNATURE_HEADER = 'X-AgentStudio-Signature';
+const TIMESTAMP_HEADER = 'X-AgentStudio-Timestamp';
 
 /** Response bodies past this are cut: a tool result goes into an LLM prompt, not a download. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
-export interface WebhookCall {
+interface WebhookCall {
   action: WebhookAction;
   /** The tool's name, sent as `tool`. */
   tool: string;
@@ -24,9 +24,9 @@ export interface WebhookCall {
   callId: string | null;
 }
 
-export type WebhookErrorCode = 'timeout' | 'connection_refused' | 'dns_error' | 'network_error';
+type WebhookErrorCode = 'timeout' | 'connection_refused' | 'dns_error' | 'network_error';
 
-export type WebhookResult =
+type WebhookResult =
   | {
       ok: boolean;
       status: number;
@@ -39,7 +39,7 @@ export type WebhookResult =
   | { ok: false; error: { code: WebhookErrorCode; message: string }; durationMs: number };
 
 /** `sha256=<hex>` of `<timestamp>.<body>`. */
-export function signPayload(secret: string, timestamp: string, body: string): string {
+function signPayload(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 

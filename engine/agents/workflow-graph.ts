@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { languageTag, variableName } from './agent-config.js';
 import { ExpressionError, parseExpression } from './expression.js';
 
-export const nodeId = z
+const nodeId = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'Must be 1–64 letters, digits, _ or -');
 
@@ -96,7 +96,7 @@ const setVariableNode = z
   .meta({ id: 'SetVariableNode' });
 
 /** E.164, or a sip:/sips: URI. */
-export const transferTarget = z
+const transferTarget = z
   .string()
   .regex(/^(\+\d{8,15}|sips?:[^\s]+)$/, 'Must be an E.164 number (+ and 8–15 digits) or a sip: URI');
 
@@ -108,19 +108,19 @@ const hangupNode = z
   .strictObject({ ...base, kind: z.literal('hangup'), reason: z.string().max(200).optional() })
   .meta({ id: 'HangupNode' });
 
-export const workflowNodeSchema = z
+const workflowNodeSchema = z
   .discriminatedUnion('kind', [startNode, sayNode, gatherNode, llmNode, toolNode, branchNode, setVariableNode, transferNode, hangupNode])
   .meta({ id: 'WorkflowNode' });
-export type WorkflowNode = z.infer<typeof workflowNodeSchema>;
+type WorkflowNode = z.infer<typeof workflowNodeSchema>;
 
-export const workflowEdgeSchema = z
+const workflowEdgeSchema = z
   .strictObject({
     from: z.string(),
     to: z.string(),
     when: z.boolean().optional().meta({ description: 'On edges leaving a branch: taken when the condition is true / false' }),
   })
   .meta({ id: 'WorkflowEdge' });
-export type WorkflowEdge = z.infer<typeof workflowEdgeSchema>;
+type WorkflowEdge = z.infer<typeof workflowEdgeSchema>;
 
 /** Enough for any phone menu; a bound keeps validation and storage cheap. */
 const MAX_NODES = 500;
@@ -133,7 +133,7 @@ const graphShape = z.strictObject({
 export type WorkflowGraph = z.infer<typeof graphShape>;
 
 /** A problem in a graph, at a path inside it (`['nodes', 3, 'id']`). */
-export interface GraphIssue {
+interface GraphIssue {
   path: (string | number)[];
   message: string;
 }
@@ -141,7 +141,7 @@ export interface GraphIssue {
 const terminal = new Set<WorkflowNode['kind']>(['transfer', 'hangup']);
 
 /** Structural problems of a graph whose nodes and edges are each well-formed; [] when valid. */
-export function graphIssues(g: WorkflowGraph): GraphIssue[] {
+function graphIssues(g: WorkflowGraph): GraphIssue[] {
   const issues: GraphIssue[] = [];
   const index = new Map<string, number>();
   g.nodes.forEach((n, i) => {

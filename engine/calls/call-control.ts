@@ -16,7 +16,7 @@ import { closeOrphanedCalls } from './orphans.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 
-export interface CallControlOptions {
+interface CallControlOptions {
   drachtio: { host: string; port: number; secret: string };
   maxCalls: number;
   realm: string;

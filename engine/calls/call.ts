@@ -9,7 +9,7 @@ import type { Mode } from '../store/mode.js';
 
 export type { HangupBy };
 
-export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
+type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
 
 const moves: Record<CallState, readonly CallState[]> = {
   trying: ['ringing', 'answered', 'ended'],
@@ -30,7 +30,7 @@ type CallEvents = {
   ended: [info: EndInfo];
 };
 
-export interface CallIdentity {
+interface CallIdentity {
   id: string;
   tenantId: string;
   mode: Mode;

@@ -10,7 +10,7 @@ const NONCE_TTL_MS = 5 * 60_000;
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
-export interface DigestCredentials {
+interface DigestCredentials {
   username: string;
   realm: string;
   nonce: string;

@@ -40,7 +40,7 @@ const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
   notify: { status: 481, text: 'No subscription in this dialog' },
 };
 
-export interface DialogTimer {
+interface DialogTimer {
   interval: number;
   refresher: 'uac' | 'uas';
   headers: Record<string, string>;

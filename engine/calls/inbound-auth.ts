@@ -6,12 +6,12 @@
 import type { SipTrunk, SipTrunksRepo } from '../store/repositories/sip-trunks.js';
 import { DigestVerifier, parseDigest } from './digest.js';
 
-export type TrunkVerdict =
+type TrunkVerdict =
   | { kind: 'trunks'; trunks: SipTrunk[] }
   | { kind: 'challenge'; header: string }
   | { kind: 'forbidden'; why: string };
 
-export interface InviteFacts {
+interface InviteFacts {
   method: string;
   sourceAddress: string;
   /** Authorization header (a UAS challenges with 401/WWW-Authenticate, RFC 3261 §22.2). */

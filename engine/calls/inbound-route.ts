@@ -13,7 +13,7 @@ import { dialledCandidates } from './inbound-auth.js';
 import { applyPrefixRule, numberForms } from './prefix-rules.js';
 
 /** Where a call goes. */
-export interface Route {
+interface Route {
   number: PhoneNumber;
   trunk: SipTrunk;
   agent: Agent;
@@ -29,7 +29,7 @@ export interface Refusal {
   tenant: { tenantId: string; mode: Mode } | null;
 }
 
-export interface InviteAddress {
+interface InviteAddress {
   requestUri: string;
   to: string;
   fromUri: string;

@@ -6,13 +6,13 @@ import { z } from 'zod';
 
 const digits = z.string().regex(/^[0-9+*#]{1,16}$/, 'Must be 1–16 of 0-9 + * #');
 
-export const prefixRuleSchema = z
+const prefixRuleSchema = z
   .strictObject({
     strip: digits.optional().meta({ description: 'Removed when the number starts with it' }),
     add: digits.optional().meta({ description: 'Put in front (after strip)' }),
   })
   .meta({ id: 'PrefixRule' });
-export type PrefixRule = z.infer<typeof prefixRuleSchema>;
+type PrefixRule = z.infer<typeof prefixRuleSchema>;
 
 export const prefixRulesSchema = z
   .strictObject({

@@ -3,7 +3,7 @@
  * keep the session alive or end it. drachtio-srf has no session-timer support of its own.
  */
 
-export interface TimerRequest {
+interface TimerRequest {
   /** Session-Expires header value, if any (`1800;refresher=uac`). */
   sessionExpires?: string;
   /** Min-SE header value, if any. */
@@ -12,7 +12,7 @@ export interface TimerRequest {
   supported?: string;
 }
 
-export type TimerPlan =
+type TimerPlan =
   | { kind: 'none' }
   | { kind: 'reject'; minSE: number }
   | { kind: 'timer'; interval: number; refresher: 'uac' | 'uas'; headers: Record<string, string> };

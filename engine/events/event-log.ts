@@ -9,13 +9,13 @@ import { nowIso } from '../store/ids.js';
 import { eventDataSchemas, type EventData, type EventType, type StoredEvent } from './schemas.js';
 import type { Mode } from '../store/mode.js';
 
-export interface EventScope {
+interface EventScope {
   tenantId: string | null;
   mode: Mode;
   callId?: string | null;
 }
 
-export type EventListener = (event: StoredEvent) => void;
+type EventListener = (event: StoredEvent) => void;
 
 interface Row {
   id: number;

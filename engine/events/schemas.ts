@@ -80,10 +80,10 @@ type EmittedOf<K> = K extends EventType ? ((typeof eventStatus)[K] extends { emi
 export type EmittedEventType = EmittedOf<EventType>;
 export const emittedEventTypes = eventTypes.filter((t) => 'emitted' in eventStatus[t]) as EmittedEventType[];
 /** The types documented for later versions, not sent by this one. */
-export const reservedEventTypes = eventTypes.filter((t) => 'reserved' in eventStatus[t]);
+const reservedEventTypes = eventTypes.filter((t) => 'reserved' in eventStatus[t]);
 
 /** The OpenAPI description of one type: when it comes, or that it does not come yet. */
-export function eventDescription(type: EventType): string {
+function eventDescription(type: EventType): string {
   const s: { emitted: string } | { reserved: string } = eventStatus[type];
   return 'emitted' in s ? `Sent ${s.emitted}.` : `Reserved: not sent by this version (${s.reserved}). Stream filters refuse it.`;
 }
@@ -128,7 +128,7 @@ const typedEvent = <T extends EventType>(type: T) =>
     });
 
 /** One schema per event type, with its data typed: what WebSocket and SSE clients receive. */
-export const typedEventSchemas = eventTypes.map(typedEvent);
+const typedEventSchemas = eventTypes.map(typedEvent);
 
 /** Any event as it leaves the process, discriminated by `type` (published in the OpenAPI document). */
 export const realtimeEventSchema = z

@@ -13,14 +13,14 @@ export interface ComponentHealth {
   [detail: string]: unknown;
 }
 
-export interface HealthReport {
+interface HealthReport {
   status: 'ok' | 'down';
   version: string;
   uptimeSeconds: number;
   components: Record<string, ComponentHealth>;
 }
 
-export type HealthCheck = () => Maybe<ComponentHealth>;
+type HealthCheck = () => Maybe<ComponentHealth>;
 
 /** A check slower than this is reported down (a hung component must not hang health). */
 const CHECK_TIMEOUT_MS = 2000;

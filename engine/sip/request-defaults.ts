@@ -12,7 +12,7 @@ import type { SipProtocol } from './transport/types.js';
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
 /** Our identity on the wire. */
-export interface LocalAddress {
+interface LocalAddress {
   /** Host for From and Contact (brackets for IPv6). */
   host: string;
   port: number;

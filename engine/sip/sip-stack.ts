@@ -35,7 +35,7 @@ import type { MessageSource, SentInfo, SipProtocol, Target } from './transport/t
 import { UacCore } from './uac-core.js';
 import { UasCore } from './uas-core.js';
 
-export type { RoutedRequests, SipStackEvents, SipStackStats };
+export type { RoutedRequests };
 
 export class SipStack extends TypedEmitter<SipStackEvents> {
   /** The dialogs the stack tracks (events: created, confirmed, terminated). */

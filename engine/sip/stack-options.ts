@@ -45,13 +45,13 @@ export interface SipStackOptions {
 }
 
 /** `publicHost` for a listen address: the configured one, else the host (127.0.0.1 for a wildcard). */
-export function publicHostFor(host: string, configured?: string): string {
+function publicHostFor(host: string, configured?: string): string {
   const h = configured ?? (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
   return net.isIPv6(h) ? `[${h}]` : h;
 }
 
 /** Defaults for the options the config does not carry. */
-export const STACK_DEFAULTS = {
+const STACK_DEFAULTS = {
   limits: DEFAULT_LIMITS,
   rport: 'requested',
   tryingMs: 200,

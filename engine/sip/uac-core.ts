@@ -19,7 +19,7 @@ import { requestTarget, viaTransport } from './transport/routing.js';
 import type { TransportLayer } from './transport/transport-layer.js';
 import { TransportError, type ReceivedInfo, type SentInfo, type SipProtocol, type Target } from './transport/types.js';
 
-export interface UacCoreDeps {
+interface UacCoreDeps {
   transport: TransportLayer;
   transactions: TransactionLayer;
   dialogs: DialogTable;

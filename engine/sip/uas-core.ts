@@ -19,16 +19,16 @@ import type { TransportLayer } from './transport/transport-layer.js';
 import type { ReceivedInfo, SentInfo, SipProtocol } from './transport/types.js';
 
 /** Request-URI schemes this UAS serves (§19.1 SIP and SIPS, RFC 3966 tel). */
-export const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel']);
+const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel']);
 
 /**
  * Option tags a request may Require (§8.2.2.3): RFC 3262 reliable provisional responses (the
  * drachtio layer numbers and resends them) and RFC 4028 session timers (call control runs them).
  */
-export const SUPPORTED_OPTION_TAGS = new Set(['100rel', 'timer']);
+const SUPPORTED_OPTION_TAGS = new Set(['100rel', 'timer']);
 
 /** Requests that can establish a dialog (RFC 3261 INVITE, RFC 6665 SUBSCRIBE, RFC 3515 REFER). */
-export const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
 /** A request the UAS core answers itself, and how. */
 interface Refusal {
@@ -37,7 +37,7 @@ interface Refusal {
   headers: [string, string][];
 }
 
-export interface UasCoreDeps {
+interface UasCoreDeps {
   options: SipStackOptions;
   transport: TransportLayer;
   dialogs: DialogTable;

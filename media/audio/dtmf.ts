@@ -4,7 +4,7 @@
 const eventNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#', 'A', 'B', 'C', 'D', 'flash'] as const;
 export type DtmfDigit = (typeof eventNames)[number];
 
-export interface TelephoneEventPayload {
+interface TelephoneEventPayload {
   event: number;
   /** E bit: the last packets of an event carry it (sent three times, RFC 4733 §2.5.1.4). */
   end: boolean;
@@ -15,7 +15,7 @@ export interface TelephoneEventPayload {
 }
 
 /** RFC 4733 §2.3: event (8 bits), E, R, volume (6 bits), duration (16 bits). */
-export function readTelephoneEvent(payload: Uint8Array): TelephoneEventPayload | null {
+function readTelephoneEvent(payload: Uint8Array): TelephoneEventPayload | null {
   if (payload.length < 4) return null;
   return {
     event: payload[0]!,
@@ -25,7 +25,7 @@ export function readTelephoneEvent(payload: Uint8Array): TelephoneEventPayload |
   };
 }
 
-export function digitOf(event: number): DtmfDigit | null {
+function digitOf(event: number): DtmfDigit | null {
   return eventNames[event] ?? null;
 }
 

@@ -16,7 +16,7 @@ import { g711Decode, g711Encode } from './g711.js';
 import { FramePacer } from './pacer.js';
 
 /** 20 ms at 8 kHz. */
-export const samplesPerFrame = 160;
+const samplesPerFrame = 160;
 
 export interface AudioFrame {
   /** 160 samples of 16-bit linear PCM at 8 kHz. */
@@ -27,14 +27,14 @@ export interface AudioFrame {
   timestamp: number;
 }
 
-export type LegAudioEvents = {
+type LegAudioEvents = {
   frame: [frame: AudioFrame];
   dtmf: [dtmf: Dtmf];
   close: [];
 };
 
 /** What LegAudio needs from its leg (a SipLeg provides it). */
-export interface AudioSource {
+interface AudioSource {
   readonly router: ms.Router;
   readonly codec: AudioCodec;
   /** The Producer carrying the peer's audio, when there is one. */

@@ -43,7 +43,7 @@ export function answerDirection(offered: Direction, local: Direction = 'sendrecv
 }
 
 /** The G.711 codec a format stands for, at its static payload type only. */
-export function g711Of(f: RtpFormat): AudioCodec | undefined {
+function g711Of(f: RtpFormat): AudioCodec | undefined {
   const name = f.name.toUpperCase();
   if (f.clockRate !== 8000 || f.channels !== 1) return undefined;
   if (name === 'PCMU' && f.payloadType === 0) return g711Codecs.PCMU;
@@ -51,7 +51,7 @@ export function g711Of(f: RtpFormat): AudioCodec | undefined {
   return undefined;
 }
 
-export function telephoneEventOf(formats: RtpFormat[]): TelephoneEvent | null {
+function telephoneEventOf(formats: RtpFormat[]): TelephoneEvent | null {
   const te = formats.find((f) => f.name.toLowerCase() === 'telephone-event' && f.clockRate === 8000);
   return te ? { payloadType: te.payloadType, events: te.fmtp?.trim() || defaultEvents } : null;
 }
@@ -110,7 +110,7 @@ export function negotiateOffer(
 }
 
 /** What we put in an offer, to check the answer against. */
-export interface OfferedAudio {
+interface OfferedAudio {
   codecs: AudioCodec[];
   telephoneEvent: TelephoneEvent | null;
   direction: Direction;

@@ -15,7 +15,7 @@ const staticFormats: Record<number, { name: string; clockRate: number }> = {
 };
 
 /** The m= line's formats, in its order, each with its rtpmap and fmtp. */
-export function formatsOf(m: ParsedMedia): RtpFormat[] {
+function formatsOf(m: ParsedMedia): RtpFormat[] {
   const pts = (m.payloads ?? '').split(' ').filter(Boolean).map(Number);
   return pts.map((pt) => {
     const map = m.rtp.find((r) => r.payload === pt);

@@ -3,8 +3,6 @@
 /** RFC 3264 §5.1 stream direction, as seen from the side that wrote the SDP. */
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
-export const directions: readonly Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
-
 /** The audio codecs a leg carries: G.711 at their static payload types (RFC 3551 §6, table 4). */
 export type G711Name = 'PCMU' | 'PCMA';
 

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { AudioCodec, Direction, MediaSection, Negotiation, TelephoneEvent } from './types.js';
 
 /** Our side of the audio stream. */
-export interface LocalAudio {
+interface LocalAudio {
   /** Address written in c= and o= (the announced address, else the listen address). */
   address: string;
   port: number;
@@ -68,7 +68,7 @@ function sessionLines(address: string): string[] {
  * An answer (RFC 3264 §6): one m= line per offered line, in order; ours at `audioIndex` and
  * every other one rejected with port 0 and its offered format list.
  */
-export function writeAnswer(origin: SdpOrigin, local: LocalAudio, sections: MediaSection[], audioIndex: number): string {
+function writeAnswer(origin: SdpOrigin, local: LocalAudio, sections: MediaSection[], audioIndex: number): string {
   const body = sessionLines(local.address);
   sections.forEach((s, i) => {
     if (i === audioIndex) body.push(...audioLines(local));
@@ -83,7 +83,7 @@ export function writeOffer(origin: SdpOrigin, local: LocalAudio): string {
 }
 
 /** Packetisation we ask for when the offer names none: 20 ms, the G.711 norm (RFC 3551 §4.5). */
-export const defaultPtime = 20;
+const defaultPtime = 20;
 
 /**
  * The answer to a negotiated offer: our address and port, the chosen codec, telephone-event at

@@ -5,7 +5,7 @@ import type { Config } from '../../config/schema.js';
 import { testConfig, testLogger } from './config.js';
 import { request, type JsonResponse } from './http.js';
 
-export interface Running {
+interface Running {
   app: App;
   base: string;
   config: Config;

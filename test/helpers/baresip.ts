@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './config.js';
 
-export interface BaresipCall {
+interface BaresipCall {
   /** Everything baresip printed. */
   output: string;
   exitCode: number | null;

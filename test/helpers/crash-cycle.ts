@@ -15,17 +15,17 @@ import { scenario } from './inbound.js';
 import { runSipp } from './sipp.js';
 
 /** When to kill: after the n-th event of a type (`call.started`: during set-up, ...). */
-export interface Moment {
+interface Moment {
   name: 'setup' | 'media' | 'teardown';
   type: 'call.started' | 'call.answered' | 'call.ended';
   n: number;
 }
 
 /** How long after spawning the restarted engine it is killed again: 100-3000 ms (ready takes ~2 s), varied by cycle. */
-export const restartKillMs = (cycle: number) => 100 + ((cycle * 379) % 2900);
+const restartKillMs = (cycle: number) => 100 + ((cycle * 379) % 2900);
 
 /** The three moments, varied by cycle number so a run of cycles covers each phase at several depths. */
-export function momentFor(cycle: number, calls: number): Moment {
+function momentFor(cycle: number, calls: number): Moment {
   const depth = (k: number) => 1 + (((cycle + 1) * k) % (calls - 1));
   switch (cycle % 3) {
     case 0:
@@ -259,7 +259,7 @@ export function timelinesWhole(view: DbView): string[] {
 }
 
 /** From SIPp's message trace: INVITEs placed (by Call-ID), those answered 200, BYEs answered 481. */
-export function sippTrace(log: string): { placed: number; answered: Set<string>; bye481: number } {
+function sippTrace(log: string): { placed: number; answered: Set<string>; bye481: number } {
   const placed = new Set<string>();
   const answered = new Set<string>();
   const bye481 = new Set<string>();

@@ -15,7 +15,7 @@ const owner = { email: 'owner@crash.test', password: 'correct horse battery stap
 const adminJs = path.join(path.dirname(mainJs), 'cli/admin.js');
 
 /** What a SIGKILL left behind. */
-export interface KillResult {
+interface KillResult {
   /** The engine's child processes (mediasoup workers) at the kill. */
   workers: number;
   /** Of those, still alive 3 s later (each would hold RTP ports the next start needs). */

@@ -3,13 +3,13 @@ import type { ExecutionContext } from 'ava';
 import { errorTable, type ErrorCode } from '../../api/http/errors.js';
 import type { JsonResponse } from './http.js';
 
-export interface Detail {
+interface Detail {
   field: string;
   message: string;
 }
 
 /** The exact envelope. */
-export const envelope = (code: ErrorCode, message: string, details: Detail[] = []) => ({
+const envelope = (code: ErrorCode, message: string, details: Detail[] = []) => ({
   error: { code, message, details },
 });
 

@@ -14,9 +14,9 @@ import { request, waitFor } from './http.js';
 
 const adminJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../api/cli/admin.js');
 
-export type Call = (method: string, p: string, headers: Record<string, string>, body?: unknown) => Promise<Record<string, unknown>>;
+type Call = (method: string, p: string, headers: Record<string, string>, body?: unknown) => Promise<Record<string, unknown>>;
 
-export interface FuzzEngine {
+interface FuzzEngine {
   engine: EngineProcess;
   port: number;
   base: string;

@@ -13,7 +13,7 @@ import { request, waitFor } from './http.js';
 import { runSipp, type SippResult, type SippRun } from './sipp.js';
 import { mintKey, seedTenant, type SeededTenant } from './tenant.js';
 
-export const callScenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/calls/scenarios');
+const callScenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/calls/scenarios');
 
 export interface InboundSetup {
   app: App;

@@ -223,7 +223,7 @@ function badUtf8(bytes: Buffer, at: number): Buffer {
 }
 
 /** A body as fast-check prints it in a counterexample: its kind, size and first bytes (not every byte). */
-export interface Body {
+interface Body {
   kind: string;
   bytes: Buffer;
 }

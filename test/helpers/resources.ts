@@ -16,7 +16,7 @@ export const envelope = (code: string, message: string, details: { field: string
 
 /** Response bodies in tests: whatever the server sent, asserted field by field. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Body = any;
+type Body = any;
 
 /** A JSON client for one base URL and one set of credentials. */
 export function client(app: App, headers: Record<string, string>) {

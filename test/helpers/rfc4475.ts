@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const rfc4475Dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/sip/vectors/rfc4475');
 
-export interface TortureMessage {
+interface TortureMessage {
   /** The RFC's name for it (`wsinv`), also the file name. */
   name: string;
   /** The RFC section (`3.1.1.1`). */

@@ -8,7 +8,7 @@ import { sine } from '../../media/audio/tone.js';
 import { readRtpHeader, writeRtpPacket, type RtpHeader } from '../../media/rtp/packet.js';
 import type { G711Name } from '../../media/sdp/types.js';
 
-export interface Received {
+interface Received {
   header: RtpHeader;
   payload: Buffer;
   /** Whole datagram, header and extensions included. */
@@ -17,7 +17,7 @@ export interface Received {
   at: number;
 }
 
-export interface StreamOptions {
+interface StreamOptions {
   to: number;
   count: number;
   /** Packet interval, ms. */

@@ -23,7 +23,7 @@ export interface Outcome {
   junk: number;
 }
 
-export interface ProbeOptions {
+interface ProbeOptions {
   /** How long to wait for a final response (ms). */
   finalMs?: number;
   /** How long silence must last to count as "dropped" (ms). */
@@ -54,7 +54,7 @@ function outcome(peer: UdpPeer | TcpPeer, closed: boolean): Outcome {
 }
 
 /** Sends `bytes` from a fresh UDP socket. */
-export async function probeUdp(port: number, bytes: Buffer, opts: ProbeOptions = {}): Promise<Outcome> {
+async function probeUdp(port: number, bytes: Buffer, opts: ProbeOptions = {}): Promise<Outcome> {
   const o = { finalMs: 4000, quietMs: 400, closeMs: 0, ...opts };
   const peer = await UdpPeer.open();
   try {
@@ -67,7 +67,7 @@ export async function probeUdp(port: number, bytes: Buffer, opts: ProbeOptions =
 }
 
 /** Sends `bytes` on a fresh TCP connection, then closes it. */
-export async function probeTcp(port: number, bytes: Buffer | Buffer[], opts: ProbeOptions = {}): Promise<Outcome> {
+async function probeTcp(port: number, bytes: Buffer | Buffer[], opts: ProbeOptions = {}): Promise<Outcome> {
   const o = { finalMs: 4000, quietMs: 400, closeMs: 0, ...opts };
   const peer = await TcpPeer.connect(port);
   let closed = false;

@@ -6,7 +6,7 @@ import { createLogger } from '../../config/logger.js';
 import { testConfig, testLogger } from './config.js';
 
 /** Test timers: T1 = 50 ms keeps every wait short; T2 and T4 keep their RFC ratios roughly. */
-export const TEST_TIMERS = { t1: 50, t2: 200, t4: 250 };
+const TEST_TIMERS = { t1: 50, t2: 200, t4: 250 };
 
 export async function startStack(overrides: Partial<SipStackOptions> = {}, log?: Logger): Promise<SipStack> {
   const config = testConfig();

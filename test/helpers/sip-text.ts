@@ -8,11 +8,6 @@ export function sipText(headLines: string[], body = ''): string {
   return `${headLines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-/** Same as `sipText`, as bytes. */
-export function sipBytes(headLines: string[], body = ''): Buffer {
-  return Buffer.from(sipText(headLines, body), 'utf8');
-}
-
 /** Lines joined by CRLF, each ending with CRLF (an SDP body). */
 export function crlfLines(lines: string[]): string {
   return lines.map((l) => `${l}\r\n`).join('');
@@ -35,7 +30,7 @@ export function parseDatagram(text: string | Buffer): SipMessage {
   return parseMessage(typeof text === 'string' ? Buffer.from(text, 'utf8') : text, { stream: false, limits: DEFAULT_LIMITS });
 }
 
-export interface RequestTextOptions {
+interface RequestTextOptions {
   method: string;
   uri?: string;
   branch: string;

@@ -10,7 +10,7 @@ import { tempDir } from './config.js';
 import { freePort } from './engine-process.js';
 
 /** Scenario files live in the source tree (test/engine/sip/scenarios), not in dist. */
-export const scenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/sip/scenarios');
+const scenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/engine/sip/scenarios');
 
 /** Why SIPp cannot run here, or null when it can. */
 export function sippMissing(): string | null {
@@ -75,7 +75,7 @@ export async function runSipp(run: SippRun): Promise<SippResult> {
 }
 
 /** `-> INVITE`, `<- 180 INVITE` from SIPp's -trace_msg file. */
-export function ladderOf(log: string): string[] {
+function ladderOf(log: string): string[] {
   const out: string[] = [];
   const blocks = log.split(/^-{10,}.*$/m);
   for (const b of blocks) {

@@ -10,7 +10,7 @@ import type { SipStack } from '../../engine/sip/sip-stack.js';
 import type { ServerTransaction } from '../../engine/sip/transaction/transaction-layer.js';
 import { crlfLines } from './sip-text.js';
 
-export const UAS_SDP = crlfLines([
+const UAS_SDP = crlfLines([
   'v=0',
   'o=agent-studio 1 1 IN IP4 127.0.0.1',
   's=-',

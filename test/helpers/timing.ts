@@ -2,7 +2,7 @@
 import type { ExecutionContext } from 'ava';
 
 /** Intervals between consecutive times. */
-export function gaps(times: readonly number[]): number[] {
+function gaps(times: readonly number[]): number[] {
   return times.slice(1).map((x, i) => x - times[i]!);
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './config.js';
 
-export interface Pem {
+interface Pem {
   cert: Buffer;
   key: Buffer;
   ca: Buffer;

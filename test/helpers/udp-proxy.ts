@@ -11,7 +11,7 @@ export type Direction = 'to-server' | 'to-client';
 export type Verdict = 'pass' | 'drop' | 'dup';
 export type Policy = (msg: SipMessage | null, dir: Direction, raw: Buffer) => Verdict;
 
-export interface ProxyLogEntry {
+interface ProxyLogEntry {
   dir: Direction;
   verdict: Verdict;
   line: string;
@@ -72,16 +72,4 @@ export class UdpProxy {
   async close(): Promise<void> {
     await Promise.all([new Promise<void>((r) => this.front.close(() => r())), new Promise<void>((r) => this.back.close(() => r()))]);
   }
-}
-
-/** A policy that drops the first `n` datagrams matching `pred` and passes the rest. */
-export function dropFirst(n: number, pred: (m: SipMessage, dir: Direction) => boolean): Policy {
-  let dropped = 0;
-  return (msg, dir) => {
-    if (msg && pred(msg, dir) && dropped < n) {
-      dropped++;
-      return 'drop';
-    }
-    return 'pass';
-  };
 }

@@ -64,7 +64,7 @@ export interface AbuseStats {
   sourcesEvicted: number;
 }
 
-export interface SourceGuardEvents extends Record<string, unknown[]> {
+interface SourceGuardEvents extends Record<string, unknown[]> {
   /** A source was banned until `until` (ms on the guard's clock), after `failures` failures. */
   banned: [address: string, until: number, failures: number];
   /** A source's requests started being dropped (once per episode: until one is admitted again). */

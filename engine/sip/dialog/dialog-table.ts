@@ -8,7 +8,7 @@ import { TypedEmitter } from '../../../lib/typed-emitter.js';
 import type { SipRequest, SipResponse } from '../message/message.js';
 import { dialogKey, type Dialog, type DialogId } from './dialog.js';
 
-export interface DialogTableEvents extends Record<string, unknown[]> {
+interface DialogTableEvents extends Record<string, unknown[]> {
   created: [dialog: Dialog];
   confirmed: [dialog: Dialog];
   terminated: [dialog: Dialog, reason: string];

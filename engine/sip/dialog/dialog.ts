@@ -14,8 +14,8 @@ import { hasRfc3261Branch } from '../message/via.js';
 import { requestTarget } from '../transport/routing.js';
 import type { SipProtocol, Target } from '../transport/types.js';
 
-export type DialogState = 'early' | 'confirmed' | 'terminated';
-export type DialogRole = 'uac' | 'uas';
+type DialogState = 'early' | 'confirmed' | 'terminated';
+type DialogRole = 'uac' | 'uas';
 
 /** §12: "A dialog is identified at each UA with a dialog ID, which consists of a Call-ID value, a local tag and a remote tag." */
 export interface DialogId {
@@ -39,7 +39,7 @@ const MOVES: Readonly<Record<DialogState, readonly DialogState[]>> = {
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
 
 /** Fields of a new dialog, as §12.1.1 and §12.1.2 compute them. */
-export interface DialogInit {
+interface DialogInit {
   role: DialogRole;
   state: 'early' | 'confirmed';
   id: DialogId;
@@ -62,7 +62,7 @@ export interface DialogInit {
   method: string;
 }
 
-export interface DialogEvents extends Record<string, unknown[]> {
+interface DialogEvents extends Record<string, unknown[]> {
   statechange: [to: DialogState, from: DialogState, reason: string];
 }
 

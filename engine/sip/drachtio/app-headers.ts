@@ -19,7 +19,7 @@ const NAME_ADDR = new Set(['from', 'to', 'contact']);
 const LOCALHOST = new Set(['from', 'to', 'contact', 'p-asserted-identity']);
 
 /** The server's address for the transport the message goes out on. */
-export interface LocalAddress {
+interface LocalAddress {
   host: string;
   port: number;
 }

@@ -44,7 +44,7 @@ export interface AppProxyFrame {
 }
 
 /** What the control server needs from the SIP side. */
-export interface ControlHandler {
+interface ControlHandler {
   /** Hostports for the authenticate reply, e.g. `tcp/127.0.0.1:5090,udp/127.0.0.1:5090`. */
   hostports(): string;
   onSip(session: AppSession, frame: AppSipFrame): void;

@@ -29,7 +29,7 @@ interface Branch {
   timers: NodeJS.Timeout[];
 }
 
-export interface ProxyContextDeps {
+interface ProxyContextDeps {
   stack: SipStack;
   log: Logger;
   session: AppSession;
@@ -44,7 +44,7 @@ export interface ProxyContextDeps {
 }
 
 /** `2s` / `1500ms` (drachtio's syntax) in ms, or null. */
-export function parseTimeout(text: string): number | null {
+function parseTimeout(text: string): number | null {
   const m = /^(\d+)(ms|s)$/.exec(text);
   return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : null;
 }

@@ -13,7 +13,7 @@
  */
 
 /** Methods of RFC 3261 and its extensions (RFC 3262, 3265/6665, 3311, 3428, 3515, 3903, 6086). */
-export const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
+const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
 /** Order of the Allow list: RFC 3261's methods first, as UAs usually write it. */
 const ORDER = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS'];
@@ -31,7 +31,7 @@ export function allowedMethods(routes: Iterable<string>): string {
   return [...set].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).join(', ');
 }
 
-export interface UnroutedAnswer {
+interface UnroutedAnswer {
   status: 405 | 501 | 503;
   reason: string;
   headers: [string, string][];

@@ -76,8 +76,3 @@ export function canonicalName(name: string): string {
 export function isListHeader(name: string): boolean {
   return LIST.has(headerKey(name));
 }
-
-/** True when `name` is a compact form (one letter) we know. */
-export function isCompactForm(name: string): boolean {
-  return name.length === 1 && COMPACT[name.toLowerCase()] !== undefined;
-}

@@ -60,17 +60,6 @@ export function splitTopLevel(s: string, sep: ',' | ';', header = 'header'): str
   return parts;
 }
 
-/** The text inside a quoted-string, with quoted-pairs resolved. Returns `s` if it is not quoted. */
-export function unquote(s: string): string {
-  if (s.length < 2 || s[0] !== '"' || s[s.length - 1] !== '"') return s;
-  return s.slice(1, -1).replace(/\\(.)/gs, '$1');
-}
-
-/** A quoted-string for `s` (escaping `"` and `\`). */
-export function quote(s: string): string {
-  return `"${s.replace(/(["\\])/g, '\\$1')}"`;
-}
-
 /** A decimal number made only of digits, or NaN. Values beyond 2^53 become NaN too. */
 export function parseDigits(s: string): number {
   if (!/^[0-9]+$/.test(s) || s.length > 15) return Number.NaN;

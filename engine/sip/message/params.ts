@@ -45,11 +45,6 @@ export function getParam(params: readonly Param[], name: string): string | null 
   return params.find((p) => p.name.toLowerCase() === n)?.value;
 }
 
-/** True when the parameter is present, with or without a value. */
-export function hasParam(params: readonly Param[], name: string): boolean {
-  return getParam(params, name) !== undefined;
-}
-
 /** A copy of `params` with `name` set to `value` (added at the end when absent). */
 export function withParam(params: readonly Param[], name: string, value: string | null): Param[] {
   const n = name.toLowerCase();

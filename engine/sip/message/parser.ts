@@ -31,13 +31,13 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The start line and headers of a message, before the start line is interpreted. */
-export interface ParsedHead {
+interface ParsedHead {
   startLine: string;
   headers: Headers;
 }
 
 /** Index of the first byte after any CRLFs that precede the start line (§7.5: they are ignored). */
-export function skipLeadingCrlf(buf: Buffer, from = 0): number {
+function skipLeadingCrlf(buf: Buffer, from = 0): number {
   let i = from;
   while (i + 1 < buf.length && buf[i] === 0x0d && buf[i + 1] === 0x0a) i += 2;
   return i;

@@ -11,7 +11,7 @@ export interface CSeq {
 }
 
 /** §8.1.1.5: "The sequence number value MUST be expressible as a 32-bit unsigned integer and MUST be less than 2**31." */
-export const MAX_CSEQ = 2 ** 31 - 1;
+const MAX_CSEQ = 2 ** 31 - 1;
 
 /** Parses `1 INVITE` (white space may be folded; leading zeros are allowed, RFC 4475 §3.1.1.1). */
 export function parseCSeq(text: string): CSeq {
@@ -22,10 +22,6 @@ export function parseCSeq(text: string): CSeq {
   if (!(seq <= MAX_CSEQ)) throw badValue('CSeq', 'sequence number out of range (must be < 2^31)');
   if (!isToken(m[2]!)) throw badValue('CSeq', 'bad method');
   return { seq, method: m[2]! };
-}
-
-export function formatCSeq(c: CSeq): string {
-  return `${c.seq} ${c.method}`;
 }
 
 /** Max-Forwards: 0-255 (§20.22, the range RFC 4475 §3.1.2.4 expects to be enforced). */
@@ -39,12 +35,5 @@ export function parseMaxForwards(text: string): number {
 export function parseContentLength(text: string): number {
   const n = parseDigits(trimLws(text));
   if (Number.isNaN(n)) throw badValue('Content-Length', `bad value "${text.slice(0, 20)}"`);
-  return n;
-}
-
-/** Expires / expires= delta-seconds; values beyond 2^32-1 are an error (§20.19, RFC 4475 §3.1.2.4). */
-export function parseExpires(text: string): number {
-  const n = parseDigits(trimLws(text));
-  if (!(n <= 2 ** 32 - 1)) throw badValue('Expires', `bad value "${text.slice(0, 20)}"`);
   return n;
 }

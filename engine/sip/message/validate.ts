@@ -16,7 +16,7 @@ import { parseUri } from './uri.js';
 import { parseViaList } from './via.js';
 
 /** Why a message is refused, and the response status a request gets for it. */
-export interface Rejection {
+interface Rejection {
   status: 400 | 505;
   error: SipParseError;
 }
@@ -27,7 +27,7 @@ const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
  * Checks the headers every request and response needs (§8.1.1). Works on a partial message too,
  * which is how the transport decides whether a broken request can still be answered.
  */
-export function checkCoreHeaders(headers: Headers): CSeq {
+function checkCoreHeaders(headers: Headers): CSeq {
   for (const name of MANDATORY) {
     if (!headers.has(name)) throw new SipParseError('missing-header', `missing ${canonicalName(name)} header`, canonicalName(name));
   }

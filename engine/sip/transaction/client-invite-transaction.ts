@@ -6,7 +6,7 @@ import { ClientTransactionBase } from './client-transaction.js';
 import { ackForNon2xx } from './derived-requests.js';
 import type { TransactionContext } from './transaction.js';
 
-export type ClientInviteState = 'calling' | 'proceeding' | 'completed' | 'terminated';
+type ClientInviteState = 'calling' | 'proceeding' | 'completed' | 'terminated';
 
 const MOVES: Readonly<Record<ClientInviteState, readonly ClientInviteState[]>> = {
   calling: ['proceeding', 'completed', 'terminated'],

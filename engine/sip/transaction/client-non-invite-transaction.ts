@@ -4,7 +4,7 @@ import type { ReceivedInfo, Target } from '../transport/types.js';
 import { ClientTransactionBase } from './client-transaction.js';
 import type { TransactionContext } from './transaction.js';
 
-export type ClientNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
+type ClientNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
 const MOVES: Readonly<Record<ClientNonInviteState, readonly ClientNonInviteState[]>> = {
   trying: ['proceeding', 'completed', 'terminated'],

@@ -3,7 +3,7 @@ import type { SipRequest, SipResponse } from '../message/message.js';
 import type { ReceivedInfo, SentInfo, Target } from '../transport/types.js';
 import { Transaction, type BaseTransactionEvents, type TransactionContext } from './transaction.js';
 
-export interface ClientTransactionEvents<S extends string> extends BaseTransactionEvents<S> {
+interface ClientTransactionEvents<S extends string> extends BaseTransactionEvents<S> {
   /** The request went on the wire (first transmission only); carries the exact bytes. */
   sent: [info: SentInfo];
   /** A response for the TU (retransmissions the transaction absorbs are not reported). */

@@ -4,7 +4,7 @@ import type { ReceivedInfo, SentInfo } from '../transport/types.js';
 import { ServerTransactionBase } from './server-transaction.js';
 import type { TransactionContext } from './transaction.js';
 
-export type ServerInviteState = 'proceeding' | 'completed' | 'confirmed' | 'terminated';
+type ServerInviteState = 'proceeding' | 'completed' | 'confirmed' | 'terminated';
 
 const MOVES: Readonly<Record<ServerInviteState, readonly ServerInviteState[]>> = {
   proceeding: ['completed', 'terminated'],

@@ -5,7 +5,7 @@ import { tagOf, withTag, formatNameAddr } from '../message/name-addr.js';
 import type { MessageSource, ReceivedInfo, SentInfo } from '../transport/types.js';
 import { Transaction, TransactionStateError, type BaseTransactionEvents, type TransactionContext } from './transaction.js';
 
-export interface ServerTransactionEvents<S extends string> extends BaseTransactionEvents<S> {
+interface ServerTransactionEvents<S extends string> extends BaseTransactionEvents<S> {
   /** Timer H fired: no ACK for a non-2xx final response (§17.2.1). */
   timeout: [];
   /** §17.2.4: a response could not be sent. */

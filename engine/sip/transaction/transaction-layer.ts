@@ -23,13 +23,13 @@ import type { TransactionContext } from './transaction.js';
 export type ServerTransaction = ServerInviteTransaction | ServerNonInviteTransaction;
 export type ClientTransaction = ClientInviteTransaction | ClientNonInviteTransaction;
 
-export interface TransactionLayerOptions {
+interface TransactionLayerOptions {
   timers: TimerConfig;
   /** Automatic 100 Trying delay for INVITE server transactions; null: the TU sends it. */
   tryingMs: number | null;
 }
 
-export interface TransactionLayerEvents extends Record<string, unknown[]> {
+interface TransactionLayerEvents extends Record<string, unknown[]> {
   /** A new request: with its new server transaction, or `null` for an ACK that matched none. */
   request: [req: SipRequest, tx: ServerTransaction | null, info: ReceivedInfo];
   /** A new CANCEL, its own server transaction, and the INVITE transaction it matches (§9.2). */

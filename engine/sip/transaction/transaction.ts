@@ -10,7 +10,7 @@ import type { SipRequest } from '../message/message.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import { TimerSet, timerValues, type TimerConfig, type TimerCounter, type TimerValues } from './timers.js';
 
-export type TransactionKind = 'client-invite' | 'client-non-invite' | 'server-invite' | 'server-non-invite';
+type TransactionKind = 'client-invite' | 'client-non-invite' | 'server-invite' | 'server-non-invite';
 
 /** What a transaction gets from its layer. */
 export interface TransactionContext {

@@ -8,7 +8,7 @@ import { defaultPort, type Via } from '../message/via.js';
 import type { MessageSource, SipProtocol, Target } from './types.js';
 
 /** The protocol a Via transport names, or null for one we do not speak (SCTP, WS...). */
-export function viaProtocol(via: Via): SipProtocol | null {
+function viaProtocol(via: Via): SipProtocol | null {
   const t = via.transport.toLowerCase();
   return t === 'udp' || t === 'tcp' || t === 'tls' ? t : null;
 }

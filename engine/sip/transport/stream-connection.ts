@@ -21,7 +21,7 @@ export interface StreamConnectionOptions {
   maxWriteBuffer: number;
 }
 
-export interface StreamConnectionHandlers {
+interface StreamConnectionHandlers {
   onMessage(raw: Buffer, source: MessageSource): void;
   onMalformed(error: SipParseError, head: Buffer | undefined, source: MessageSource): void;
   onClose(conn: StreamConnection): void;

@@ -11,7 +11,7 @@ import { TypedEmitter } from '../../../lib/typed-emitter.js';
 import { StreamConnection, type StreamConnectionOptions } from './stream-connection.js';
 import { TransportError, normalizeAddress, type Destination, type Endpoint, type SentInfo, type Transport, type TransportEvents } from './types.js';
 
-export interface StreamTransportOptions extends StreamConnectionOptions {
+interface StreamTransportOptions extends StreamConnectionOptions {
   host: string;
   port: number;
   /** Give up connecting after this long. */

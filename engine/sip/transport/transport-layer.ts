@@ -23,7 +23,7 @@ import type { FinalResponseFacts, SourceGuard } from '../abuse/source-guard.js';
 import { responseTarget } from './routing.js';
 import { TransportError, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
 
-export interface TransportLayerOptions {
+interface TransportLayerOptions {
   /** Host written in our Via sent-by and compared with responses' top Via (§18.1.2). */
   publicHost: string;
   /**
@@ -36,7 +36,7 @@ export interface TransportLayerOptions {
   guard?: SourceGuard;
 }
 
-export interface TransportLayerEvents extends Record<string, unknown[]> {
+interface TransportLayerEvents extends Record<string, unknown[]> {
   request: [req: SipRequest, info: ReceivedInfo];
   response: [res: SipResponse, info: ReceivedInfo];
   /** A message that did not reach the layers above, and why (also logged). */

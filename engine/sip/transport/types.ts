@@ -61,7 +61,7 @@ export interface SentInfo {
 }
 
 /** `refused`: the destination is a banned source (see SourceGuard). */
-export type TransportErrorCode = 'no-transport' | 'dns' | 'connect' | 'closed' | 'too-large' | 'send' | 'refused';
+type TransportErrorCode = 'no-transport' | 'dns' | 'connect' | 'closed' | 'too-large' | 'send' | 'refused';
 
 /** A message could not be sent (§18.4 transport errors, reported to transactions as such). */
 export class TransportError extends Error {

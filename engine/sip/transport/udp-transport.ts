@@ -13,7 +13,7 @@ import { TypedEmitter } from '../../../lib/typed-emitter.js';
 import { TransportError, normalizeAddress, type Destination, type Endpoint, type SentInfo, type Transport, type TransportEvents } from './types.js';
 
 /** The largest UDP payload over IPv4 (65,535 - 8 byte UDP header - 20 byte IP header). */
-export const MAX_DATAGRAM = 65_507;
+const MAX_DATAGRAM = 65_507;
 
 export class UdpTransport extends TypedEmitter<TransportEvents> implements Transport {
   readonly protocol = 'udp' as const;

@@ -60,7 +60,7 @@ const mapping: RowMapping<Agent, Row> = {
   }),
 };
 
-export type AgentInput = Pick<Agent, 'name' | 'config'> & Partial<Pick<Agent, 'description' | 'status'>>;
+type AgentInput = Pick<Agent, 'name' | 'config'> & Partial<Pick<Agent, 'description' | 'status'>>;
 
 export class AgentsRepo extends ScopedRepo<Agent, Row, AgentInput, { status: AgentStatus | null }> {
   readonly #usingTool;

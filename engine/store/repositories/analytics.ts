@@ -18,12 +18,12 @@ import type { Db } from '../database.js';
 import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
 
-export interface Range {
+interface Range {
   from: string;
   to: string;
 }
 
-export interface Distribution {
+interface Distribution {
   count: number;
   average: number | null;
   p50: number | null;
@@ -31,7 +31,7 @@ export interface Distribution {
   max: number | null;
 }
 
-export interface CallMetricsSummary {
+interface CallMetricsSummary {
   totalCalls: number;
   answeredCalls: number;
   /** answered / total, 0–1; null when there were no calls. */
@@ -46,9 +46,9 @@ export interface CallMetricsSummary {
 }
 
 export const statisticsGroups = ['agent', 'day', 'end_reason'] as const;
-export type StatisticsGroup = (typeof statisticsGroups)[number];
+type StatisticsGroup = (typeof statisticsGroups)[number];
 
-export interface StatisticsRow {
+interface StatisticsRow {
   /** Agent id, UTC day (YYYY-MM-DD) or end reason; null for calls without one. */
   key: string | null;
   /** The agent's name when grouping by agent; null otherwise. */

@@ -94,7 +94,7 @@ const toCall = (r: Row): Call => ({
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
 });
 
-export interface CallFilters extends TimeRange {
+interface CallFilters extends TimeRange {
   status?: CallStatus;
   direction?: CallDirection;
   agentId?: string;

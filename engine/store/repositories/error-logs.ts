@@ -8,9 +8,9 @@ import type { Mode } from '../mode.js';
 import { ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
 
 export const errorKinds = ['sip', 'tool', 'provider', 'media', 'internal'] as const;
-export type ErrorKind = (typeof errorKinds)[number];
+type ErrorKind = (typeof errorKinds)[number];
 
-export interface ErrorLog {
+interface ErrorLog {
   id: number;
   tenantId: string | null;
   mode: Mode;
@@ -46,7 +46,7 @@ const toLog = (r: Row): ErrorLog => ({
   createdAt: r.created_at,
 });
 
-export interface NewErrorLog {
+interface NewErrorLog {
   /** null for installation-wide failures (no tenant known yet, e.g. an INVITE from an unknown IP). */
   tenantId: string | null;
   mode?: Mode;

@@ -7,7 +7,7 @@ import type { Db } from '../database.js';
 import { nowIso } from '../ids.js';
 
 /** A stored result under (tenant, principal, key). */
-export interface IdempotencyRecord {
+interface IdempotencyRecord {
   tenantId: string;
   principal: string;
   key: string;

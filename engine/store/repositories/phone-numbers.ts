@@ -57,7 +57,7 @@ const mapping: RowMapping<PhoneNumber, Row> = {
   }),
 };
 
-export type PhoneNumberInput = Pick<PhoneNumber, 'number'> & Partial<Pick<PhoneNumber, 'name' | 'agentId' | 'trunkId'>>;
+type PhoneNumberInput = Pick<PhoneNumber, 'number'> & Partial<Pick<PhoneNumber, 'name' | 'agentId' | 'trunkId'>>;
 
 /** Numbers are unique across the installation: create and update throw a UNIQUE violation on a taken one. */
 export class PhoneNumbersRepo extends ScopedRepo<PhoneNumber, Row, PhoneNumberInput, { agentId: string | null; trunkId: string | null }> {

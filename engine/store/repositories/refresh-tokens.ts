@@ -7,7 +7,7 @@ import type { Db } from '../database.js';
 import { nowIso } from '../ids.js';
 
 /** A stored refresh token (its hash stays in the repository). */
-export interface RefreshToken {
+interface RefreshToken {
   id: string;
   userId: string;
   familyId: string;
@@ -39,7 +39,7 @@ const toToken = (r: Row): RefreshToken => ({
   createdAt: r.created_at,
 });
 
-export interface NewRefreshToken {
+interface NewRefreshToken {
   /** The token's own id (its `jti`), chosen by the caller so it can be signed into the token. */
   id: string;
   userId: string;

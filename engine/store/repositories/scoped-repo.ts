@@ -9,7 +9,7 @@ import type { Mode } from '../mode.js';
 import { definedOnly, ScopedTable, type Page, type Scope, type ScopedTableOptions, type TimeRange } from './scoped.js';
 
 /** What every tenant-owned object has. */
-export interface Owned {
+interface Owned {
   id: string;
   tenantId: string;
   mode: Mode;

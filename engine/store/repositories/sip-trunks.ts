@@ -15,7 +15,7 @@ import { ScopedRepo, type RowMapping } from './scoped-repo.js';
 
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
-export interface TrunkCredentials {
+interface TrunkCredentials {
   username: string;
   password: string;
 }
@@ -118,7 +118,7 @@ const mapping: RowMapping<SipTrunk, Row> = {
   }),
 };
 
-export type TrunkInput = Pick<SipTrunk, 'name'> &
+type TrunkInput = Pick<SipTrunk, 'name'> &
   Partial<Pick<SipTrunk, 'inbound' | 'outbound' | 'callerId' | 'prefixRules' | 'cpsLimit'>>;
 
 export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {

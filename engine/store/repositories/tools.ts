@@ -59,7 +59,7 @@ const mapping: RowMapping<Tool, Row> = {
   }),
 };
 
-export type ToolInput = Pick<Tool, 'name' | 'parameters' | 'action'> & { description?: string };
+type ToolInput = Pick<Tool, 'name' | 'parameters' | 'action'> & { description?: string };
 
 /** Names are unique per tenant and mode: create and update throw a UNIQUE violation on a taken one. */
 export class ToolsRepo extends ScopedRepo<Tool, Row, ToolInput, { type: ToolAction['type'] | null }> {

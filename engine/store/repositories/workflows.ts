@@ -24,7 +24,7 @@ export interface Workflow extends WorkflowSummary {
   graph: WorkflowGraph;
 }
 
-export interface WorkflowVersion {
+interface WorkflowVersion {
   workflowId: string;
   version: number;
   graph: WorkflowGraph;
@@ -67,7 +67,7 @@ const toVersion = (r: VersionRow): WorkflowVersion => ({
   createdAt: r.created_at,
 });
 
-export interface WorkflowInput {
+interface WorkflowInput {
   name: string;
   description?: string | null;
   graph: WorkflowGraph;
