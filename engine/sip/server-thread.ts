@@ -3,7 +3,7 @@
  * drachtio wire-protocol server as in-process, on their own event loop. Call control, on the
  * engine's loop, connects to it over TCP loopback exactly as it would in-process or to an
  * external drachtio-server. Messages with the engine: `{ type: 'listening', port }` or
- * `{ type: 'failed', message }` once started; `health` requests and the answers; `stop`.
+ * `{ type: 'failed', message }` once started; `health` and `metrics` requests and the answers; `stop`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../config/logger.js';
@@ -23,6 +23,8 @@ try {
   port.on('message', (m: ThreadRequest) => {
     if (m.type === 'health') {
       post({ type: 'health', id: m.id, health: { ...server.stack.health(), apps: server.drachtio.stats().apps } });
+    } else if (m.type === 'metrics') {
+      post({ type: 'metrics', id: m.id, metrics: server.stack.metrics() });
     } else if (m.type === 'stop') {
       void server.close().finally(() => log.flush(() => port.close()));
     }
