@@ -230,6 +230,21 @@ sippTest('refusals and out-of-dialog requests: a 404 INVITE, an OPTIONS and a 48
   t.is(moved('as_sip_requests_total', { direction: 'in', method: 'ACK' }), 2);
   t.is(moved('as_sip_responses_total', { direction: 'out', class: '4xx' }), 2);
   t.is(moved('as_sip_responses_total', { direction: 'out', class: '2xx' }), 1);
+  t.is(moved('as_sip_abuse_failed_auths_total'), 0);
+});
+
+sippTest('the abuse counters: an INVITE from a source no trunk allows is a 403 and one failed authentication', async (t) => {
+  const before = await scrape();
+  const PCMU = { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '' };
+  const r = await runSipp({ transport: 'u1', target: s.sipTarget, localIp: '127.0.0.2', scenario: scenario('inbound-expect-final.xml', { ...PCMU, status: 403, headerRegexp: 'SIP/2.0 403' }), args: ['-mp', String(await freePort())] });
+  t.is(r.code, 0, r.output + r.errors);
+  const after = await scrape();
+  const moved = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);
+  t.is(moved('as_sip_abuse_failed_auths_total'), 1);
+  t.is(moved('as_sip_abuse_bans_total'), 0);
+  t.is(moved('as_sip_responses_total', { direction: 'out', class: '4xx' }), 1);
+  t.is(moved('as_calls_started_total'), 0);
+  t.true(value(after, 'as_sip_abuse_sources_tracked') >= 2, 'two sources seen (127.0.0.1 and 127.0.0.2)');
 });
 
 // ------------------------------------------------------------------ cost
