@@ -174,6 +174,12 @@ export class EngineMetrics {
       g.set({ kind: 'server' }, s.live.serverTransactions);
       g.set({ kind: 'client' }, s.live.clientTransactions);
     });
+    sipGauge('as_sip_thread_eventloop_delay_seconds', 'Event-loop delay of the SIP thread since the previous scrape (sip.server=thread)', ['quantile'], (g, s) => {
+      if (!s.threadLoopDelay) return;
+      g.set({ quantile: '0.5' }, s.threadLoopDelay.p50);
+      g.set({ quantile: '0.99' }, s.threadLoopDelay.p99);
+      g.set({ quantile: '1' }, s.threadLoopDelay.max);
+    });
     sipGauge('as_sip_dialogs', 'Live SIP dialogs', [], (g, s) => g.set(s.live.dialogs));
     sipGauge('as_sip_connections', 'Open SIP TCP/TLS connections', [], (g, s) => g.set(s.live.connections));
 

@@ -43,6 +43,8 @@ export interface SipStackMetrics {
   messages: SipMessageCounts;
   abuse: AbuseStats | null;
   live: SipStackStats;
+  /** The SIP thread's own event-loop delay since the previous scrape, seconds (thread mode only). */
+  threadLoopDelay?: { p50: number; p99: number; max: number };
 }
 
 export class SipStack extends TypedEmitter<SipStackEvents> {

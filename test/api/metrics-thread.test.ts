@@ -53,4 +53,7 @@ sippTest('thread mode: a SIPp call and an OPTIONS move the SIP counters read fro
   t.is(moved('as_call_setup_seconds_count'), 1);
   t.is(after.get('as_sip_call_control_connected'), 1);
   t.true(after.has('as_sip_abuse_failed_auths_total'), 'abuse counters come from the thread too');
+  const p99 = after.get('as_sip_thread_eventloop_delay_seconds{quantile="0.99"}');
+  t.true(p99 !== undefined && p99 >= 0 && p99 < 5, `SIP thread loop delay p99 ${p99} s`);
+  t.log(`SIP thread event-loop delay p99 ${(p99! * 1000).toFixed(2)} ms`);
 });
