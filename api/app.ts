@@ -17,6 +17,7 @@ import { RateLimiter, rateLimit } from './middleware/rate-limit.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
@@ -33,6 +34,8 @@ export interface App {
   readonly tokens: TokenService;
   readonly sessions: Sessions;
   readonly http: HttpServer;
+  /** The private metrics listener (`metrics.listen`), or null. */
+  readonly metricsHttp: HttpServer | null;
   /** WebSocket and SSE: the event hub, tickets and open connections. */
   readonly realtime: Realtime;
   readonly routes: readonly RouteDef[];
@@ -73,6 +76,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
     ...resourceRoutes(engine.store, engine.events),
     ...realtime.routes(),
+    metricsRoute(engine.metrics, { superAdmin: true }),
   ];
   const openapi = JSON.stringify(
     documentRealtime(
@@ -119,18 +123,36 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw e;
   }
   log.info({ host: config.http.host, port: http.port }, 'http listening');
+  let metricsHttp: HttpServer | null = null;
+  if (config.metrics.listen) {
+    try {
+      // Only /metrics, without credentials: the listener's address is its protection.
+      metricsHttp = await startHttpServer(config.metrics, [metricsRoute(engine.metrics, false)], {
+        log: log.child({ component: 'metrics-http' }),
+        maxBodyBytes: 1024,
+      });
+    } catch (e) {
+      realtime.close();
+      http.close();
+      await engine.close();
+      throw e;
+    }
+    log.info({ host: config.metrics.host, port: metricsHttp.port }, 'metrics listening');
+  }
   let closing: Promise<void> | undefined;
   return {
     engine,
     tokens,
     sessions,
     http,
+    metricsHttp,
     realtime,
     routes,
     close: () =>
       (closing ??= (async () => {
         realtime.close();
         http.close();
+        metricsHttp?.close();
         await engine.close();
       })()),
   };

@@ -197,6 +197,19 @@ export const configSchema = z
         wsAuthTimeoutMs: num(z.number().int().min(100).max(300_000)).default(10_000),
       })
       .prefault({}),
+    /**
+     * Prometheus metrics. `GET /metrics` on the API listener is always there, for super-admins
+     * only (the figures are installation-wide, so no tenant's key reads them). For a scraper,
+     * `listen` opens a second listener that serves only `GET /metrics`, without credentials: bind
+     * it to loopback or a private network (default 127.0.0.1:9464, the usual exporter port range).
+     */
+    metrics: z
+      .strictObject({
+        listen: bool().default(false),
+        host: host('127.0.0.1'),
+        port: port(9464),
+      })
+      .prefault({}),
     shutdown: z
       .strictObject({
         /** Hard limit for graceful shutdown before the process exits anyway. */

@@ -12,6 +12,7 @@ import { CallControl } from './calls/call-control.js';
 import { EventLog } from './events/event-log.js';
 import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
+import { EngineMetrics } from './metrics/engine-metrics.js';
 import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
 import { SipThread } from './sip/sip-thread.js';
 import { Checkpointer } from './store/checkpointer.js';
@@ -28,6 +29,8 @@ const heartbeatMs = 1000;
 
 export class Engine {
   readonly health = new Health(engineVersion);
+  /** Prometheus metrics (`GET /metrics`). */
+  readonly metrics = new EngineMetrics();
   readonly store: Store;
   readonly events: EventLog;
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
@@ -49,7 +52,7 @@ export class Engine {
     readonly media: WorkerPool,
   ) {
     this.store = new Store(db);
-    this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production');
+    this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
     this.mediaService = new MediaService(media, config.rtp, log);
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
@@ -66,6 +69,13 @@ export class Engine {
       return h;
     });
     this.health.register('sip', () => this.#sipHealth());
+    this.metrics.attach({
+      calls: () => (this.calls as CallControl | undefined)?.calls.values() ?? null,
+      callControlConnected: () => Boolean((this.calls as CallControl | undefined)?.connected),
+      sip: () => this.sip?.stack.metrics() ?? this.sipThread?.metrics() ?? null,
+      pool: media,
+      media: this.mediaService,
+    });
   }
 
   static async start(config: Config, log: Logger): Promise<Engine> {
@@ -126,6 +136,7 @@ export class Engine {
       store: this.store,
       events: this.events,
       media: this.mediaService,
+      metrics: this.metrics.calls,
     });
   }
 

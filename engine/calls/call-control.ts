@@ -8,6 +8,7 @@ import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Call } from './call.js';
+import type { CallMetrics } from '../metrics/call-metrics.js';
 import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
@@ -25,6 +26,8 @@ interface CallControlOptions {
   store: Store;
   events: EventLog;
   media: MediaService;
+  /** Counts calls started, answered (with setup latency) and ended by reason. */
+  metrics?: CallMetrics;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -100,11 +103,12 @@ export class CallControl {
       },
     };
     srf.invite((req, res) => {
+      const receivedAt = performance.now();
       if (!this.#accepting) {
         res.send(503, { headers: { 'Retry-After': '30' } });
         return;
       }
-      void handleInboundInvite(deps, req as Parameters<typeof handleInboundInvite>[1], res).catch((err: unknown) => {
+      void handleInboundInvite(deps, req as Parameters<typeof handleInboundInvite>[1], res, receivedAt).catch((err: unknown) => {
         log.error({ err }, 'inbound invite failed');
         if (!res.finalResponseSent) res.send(500);
       });
@@ -139,6 +143,7 @@ export class CallControl {
 
   #admit(call: Call): void {
     this.#calls.set(call.id, call);
+    this.opts.metrics?.track(call);
     call.once('ended', () => this.#calls.delete(call.id));
   }
 

@@ -49,6 +49,8 @@ export class Call extends TypedEmitter<CallEvents> {
   constructor(
     readonly identity: CallIdentity,
     readonly log: Logger,
+    /** When its INVITE reached call control (`performance.now()` ms): setup latency starts here. */
+    readonly receivedAt: number = performance.now(),
   ) {
     super((event, err) => log.error({ event, err }, 'call listener threw'));
   }

@@ -41,8 +41,11 @@ export interface InboundDeps {
 type Req = Srf.SrfRequest & { on(event: 'cancel', fn: () => void): void };
 type Res = Srf.SrfResponse;
 
-/** Handles one new INVITE. Never throws: every failure becomes a SIP response and a log line. */
-export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res): Promise<void> {
+/**
+ * Handles one new INVITE. Never throws: every failure becomes a SIP response and a log line.
+ * `receivedAt` is when it reached call control (`performance.now()`), the start of setup latency.
+ */
+export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res, receivedAt = performance.now()): Promise<void> {
   const sipCallId = req.get('Call-ID');
   const from = req.getParsedHeader('From') as { uri: string };
   const refuse = (r: Refusal) => {
@@ -113,7 +116,7 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res)
     return r;
   });
   const log = deps.log.child({ callId: record.id, sipCallId });
-  const call = new Call({ id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: agentId, sipCallId }, log);
+  const call = new Call({ id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: agentId, sipCallId }, log, receivedAt);
   deps.admit(call);
   const scope = { tenantId: number.tenantId, mode: number.mode, callId: call.id };
   call.once('ended', (info) => deps.settle(finish(deps, call, info, leg)));

@@ -54,6 +54,8 @@ export class EventLog {
      * guarantee it; the check guards tests and development, and costs a zod parse per event.
      */
     private readonly validate = true,
+    /** Told how long each outermost `transaction()` took, in seconds, once it committed (metrics). */
+    private readonly onCommit?: (seconds: number) => void,
   ) {
     this.#db = db;
     this.#insert = db.prepare<[string, string | null, string, string | null, string, string]>(
@@ -89,8 +91,10 @@ export class EventLog {
     this.#pending = [];
     let events: StoredEvent[];
     let result: T;
+    const t0 = this.onCommit ? performance.now() : 0;
     try {
       result = this.#db.transaction(fn)();
+      this.onCommit?.((performance.now() - t0) / 1000);
     } finally {
       events = this.#pending;
       this.#pending = null;

@@ -31,11 +31,21 @@ import type { SipStackOptions } from './stack-options.js';
 import type { ClientInviteTransaction } from './transaction/client-invite-transaction.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/transaction-layer.js';
 import { TransportLayer, type ListeningPoint } from './transport/transport-layer.js';
+import type { SipMessageCounts } from './transport/message-counts.js';
 import type { MessageSource, SentInfo, SipProtocol, Target } from './transport/types.js';
 import { UacCore } from './uac-core.js';
 import { UasCore } from './uas-core.js';
 
 export type { RoutedRequests };
+
+/** The stack's counters for the metrics endpoint (see `metrics()`). */
+export interface SipStackMetrics {
+  messages: SipMessageCounts;
+  abuse: AbuseStats | null;
+  live: SipStackStats;
+  /** The SIP thread's own event-loop delay since the previous scrape, seconds (thread mode only). */
+  threadLoopDelay?: { p50: number; p99: number; max: number };
+}
 
 export class SipStack extends TypedEmitter<SipStackEvents> {
   /** The dialogs the stack tracks (events: created, confirmed, terminated). */
@@ -114,6 +124,14 @@ export class SipStack extends TypedEmitter<SipStackEvents> {
       dialogs: this.dialogs.size,
       pending2xx: this.#retransmitter.size,
     };
+  }
+
+  /**
+   * What the metrics endpoint reads, in one plain object (posted across the thread in `thread`
+   * mode): messages by method and response class, the abuse counters, live object counts.
+   */
+  metrics(): SipStackMetrics {
+    return { messages: this.transport.counts.snapshot(), abuse: this.abuseStats(), live: this.stats() };
   }
 
   /** The abuse counters (rate limits, failed authentications, bans), or null without protection. */

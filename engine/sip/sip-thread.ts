@@ -7,19 +7,24 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../config/logger.js';
 import type { Config } from '../../config/schema.js';
 import type { ComponentHealth } from '../health/health.js';
+import type { SipStackMetrics } from './sip-stack.js';
 
-export type ThreadRequest = { type: 'health'; id: number } | { type: 'stop' };
+export type ThreadRequest = { type: 'health'; id: number } | { type: 'metrics'; id: number } | { type: 'stop' };
 export type ThreadReply =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
-  | { type: 'health'; id: number; health: ComponentHealth };
+  | { type: 'health'; id: number; health: ComponentHealth }
+  | { type: 'metrics'; id: number; metrics: SipStackMetrics };
+
+/** An answer the engine waits for: health or metrics (null when the thread is gone). */
+type Pending = { kind: 'health'; answer: (h: ComponentHealth) => void } | { kind: 'metrics'; answer: (m: SipStackMetrics | null) => void };
 
 /** Long enough for the stack to close its transports and flush its logs. */
 const stopTimeoutMs = 3000;
 
 export class SipThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, (h: ComponentHealth) => void>();
+  readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #exited = false;
   readonly #exit: Promise<void>;
@@ -32,16 +37,21 @@ export class SipThread {
       this.#worker.once('exit', (code) => {
         this.#exited = true;
         if (code !== 0) log.error({ code }, 'sip thread exited');
-        for (const answer of this.#pending.values()) answer({ status: 'down', error: 'sip thread exited' });
+        for (const p of this.#pending.values()) {
+          if (p.kind === 'health') p.answer({ status: 'down', error: 'sip thread exited' });
+          else p.answer(null);
+        }
         this.#pending.clear();
         resolve();
       }),
     );
     this.#worker.on('error', (err) => log.error({ err }, 'sip thread failed'));
     this.#worker.on('message', (m: ThreadReply) => {
-      if (m.type !== 'health') return;
-      this.#pending.get(m.id)?.(m.health);
+      if (m.type !== 'health' && m.type !== 'metrics') return;
+      const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
+      if (p?.kind === 'health' && m.type === 'health') p.answer(m.health);
+      else if (p?.kind === 'metrics' && m.type === 'metrics') p.answer(m.metrics);
     });
   }
 
@@ -65,8 +75,18 @@ export class SipThread {
     if (this.#exited) return Promise.resolve({ status: 'down', error: 'sip thread exited' });
     const id = ++this.#nextId;
     return new Promise((resolve) => {
-      this.#pending.set(id, resolve);
+      this.#pending.set(id, { kind: 'health', answer: resolve });
       this.#worker.postMessage({ type: 'health', id } satisfies ThreadRequest);
+    });
+  }
+
+  /** The stack's counters for the metrics endpoint, from the thread; null once it has exited. */
+  metrics(): Promise<SipStackMetrics | null> {
+    if (this.#exited) return Promise.resolve(null);
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      this.#pending.set(id, { kind: 'metrics', answer: resolve });
+      this.#worker.postMessage({ type: 'metrics', id } satisfies ThreadRequest);
     });
   }
 

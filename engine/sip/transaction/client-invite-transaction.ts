@@ -97,6 +97,7 @@ export class ClientInviteTransaction extends ClientTransactionBase<ClientInviteS
     const target: Target = sent
       ? { protocol: sent.protocol, host: sent.remote.address, port: sent.remote.port, connectionId: sent.connectionId }
       : this.target;
+    this.ctx.transport.counts.request('ACK', true);
     this.ctx.transport.sendTo(serialize(ack), target, ack.startLine).then(
       (s) => (this.#ackSent = s),
       (err: Error) => this.log.info({ transaction: this.id, err: err.message }, 'ACK could not be sent'),

@@ -19,6 +19,7 @@ import { hostAddress } from '../message/uri.js';
 import { defaultPort, formatVia, parseViaList, type Via } from '../message/via.js';
 import { newTag } from '../ids.js';
 import { tagOf } from '../message/name-addr.js';
+import { MessageCounts } from './message-counts.js';
 import type { FinalResponseFacts, SourceGuard } from '../abuse/source-guard.js';
 import { responseTarget } from './routing.js';
 import { TransportError, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
@@ -54,6 +55,8 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
   readonly #transports = new Map<SipProtocol, Transport>();
   /** Failure responses held by the tarpit, with the function that abandons each. */
   readonly #held = new Map<NodeJS.Timeout, () => void>();
+  /** Messages in and out by method and response class (metrics). */
+  readonly counts = new MessageCounts();
   #closed: Promise<void> | undefined;
 
   constructor(
@@ -107,12 +110,14 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       msg = parseMessage(raw, { stream: source.protocol !== 'udp', limits: this.opts.limits });
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e;
+      this.counts.malformed();
       if (e.partial?.isRequest && !/^ACK /.test(e.partial.startLine)) this.#reject(400, e, e.partial.headers, source);
       else this.#drop(`unparsable message: ${e.message}`, source);
       return;
     }
     const rejection = validateMessage(msg);
     if (rejection) {
+      this.counts.malformed();
       // §17: ACK has no response; a broken response has no one to tell (§18.1.2).
       if (msg.kind === 'request' && msg.method !== 'ACK') this.#reject(rejection.status, rejection.error, msg.headers, source);
       else this.#drop(`invalid ${msg.kind}: ${rejection.error.message}`, source);
@@ -120,6 +125,8 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     }
     const info: ReceivedInfo = { source, raw, bytes: raw.length, receivedAt: new Date() };
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
+    if (msg.kind === 'request') this.counts.request(msg.method, false);
+    else this.counts.response(msg.status, false);
     if (msg.kind === 'request') {
       if (guard && !this.#admitRequest(guard, msg, source)) return;
       stampVia(msg.headers, msg.topVia, source, this.opts.rport);
@@ -243,11 +250,13 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
   #sendResponseNow(res: SipResponse, source: MessageSource | null): Promise<SentInfo> {
     const target = responseTarget(res.topVia, source, (id) => (source ? this.#transports.get(source.protocol)?.isOpen(id) ?? false : false));
     if (!target) return Promise.reject(new TransportError('no-transport', `no transport for Via ${res.topVia.transport}`));
+    this.counts.response(res.status, true);
     return this.sendTo(serialize(res), target, res.startLine);
   }
 
   /** Sends a request to its next hop (the caller has put our Via on top). */
   sendRequest(req: SipRequest, target: Target): Promise<SentInfo> {
+    this.counts.request(req.method, true);
     return this.sendTo(serialize(req), target, req.startLine);
   }
 
