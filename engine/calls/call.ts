@@ -9,7 +9,7 @@ import type { Mode } from '../store/mode.js';
 
 export type { HangupBy };
 
-type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
+export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
 
 const moves: Record<CallState, readonly CallState[]> = {
   trying: ['ringing', 'answered', 'ended'],
