@@ -22,9 +22,10 @@ const END_BOUND_MS = 2000;
 
   // Call A waits for the engine's BYE; call B plays its recording and hangs up itself.
   const a = run(scenario('inbound-callee-bye.xml', { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '', why: 'worker killed', headerRegexp: 'SIP/2.0 200', byeTimeoutMs: 20_000 }));
-  await waitFor(() => s.app.engine.calls.activeCalls === 1 && s.app.engine.mediaService.legCount === 1, 5000);
+  // Set-up waits are generous: the suite runs two files at once, and SIPp may start late.
+  await waitFor(() => s.app.engine.calls.activeCalls === 1 && s.app.engine.mediaService.legCount === 1, 15_000);
   const b = run(scenario('inbound-pcap.xml', { holdMs: 4000 }));
-  await waitFor(() => s.app.engine.mediaService.legCount === 2, 5000);
+  await waitFor(() => s.app.engine.mediaService.legCount === 2, 15_000);
 
   const [legA, legB] = s.app.engine.mediaService.legs();
   t.not(legA!.workerPid, legB!.workerPid, 'the two calls are on different workers');
@@ -56,7 +57,7 @@ const END_BOUND_MS = 2000;
   await waitFor(() => pool.stats().alive === 2 && !pool.stats().workers.some((w) => w.pid === deadPid), 10_000);
   const replacement = pool.stats().workers.find((w) => w.pid !== legB!.workerPid)!.pid!;
   const next = [run(scenario('inbound-pcap.xml', { holdMs: 2500 })), run(scenario('inbound-pcap.xml', { holdMs: 2500 }))];
-  await waitFor(() => s.app.engine.mediaService.legCount === 2, 5000);
+  await waitFor(() => s.app.engine.mediaService.legCount === 2, 15_000);
   const pids = s.app.engine.mediaService.legs().map((l) => l.workerPid);
   t.true(pids.includes(replacement), `a new call runs on the replacement worker ${replacement} (legs on ${pids.join(', ')})`);
   for (const r of await Promise.all(next)) t.is(r.code, 0, r.output + r.errors);
