@@ -4,25 +4,9 @@
  * call's own `statechange` and `ended` events, so no SIP message or RTP packet pays for it.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Call, EndReason } from '../calls/call.js';
+import type { Call } from '../calls/call.js';
+import { endReasons } from '../calls/call-record.js';
 
-/** Every end reason, so each series exists (at 0) from the first scrape. */
-export const endReasons: readonly EndReason[] = [
-  'caller_hangup',
-  'callee_hangup',
-  'agent_hangup',
-  'canceled',
-  'no_common_codec',
-  'bad_sdp',
-  'no_offer',
-  'ack_timeout',
-  'session_timer_expired',
-  'rtp_timeout',
-  'media_worker_died',
-  'media_error',
-  'shutdown',
-  'api_hangup',
-];
 
 /**
  * Setup latency buckets, seconds: call control answers in a few milliseconds when it answers at
