@@ -1,6 +1,9 @@
 /**
  * One call's lifecycle as a state machine. States are a union, legal moves a table; the final
- * state runs every registered disposer (timers, listeners, media leg, dialog) exactly once.
+ * state aborts the call's `signal` (every step still awaiting something stops), then runs every
+ * registered disposer (timers, listeners, media leg, dialog) exactly once. Every reason a call
+ * ends (cancel, media failure, ACK timeout, BYE either way, timers, worker death, API hangup,
+ * shutdown) goes through `end`, and `outcome` is the one place completed/failed is decided.
  */
 import type { Logger } from '../../config/logger.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
@@ -11,7 +14,8 @@ export type { HangupBy };
 
 export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
 
-const moves: Record<CallState, readonly CallState[]> = {
+/** The legal moves: a call rings at most once, is answered at most once, and ends once. */
+export const callMoves: Readonly<Record<CallState, readonly CallState[]>> = {
   trying: ['ringing', 'answered', 'ended'],
   ringing: ['answered', 'ended'],
   answered: ['ended'],
@@ -30,6 +34,9 @@ type CallEvents = {
   ended: [info: EndInfo];
 };
 
+/** How an ended call is recorded. */
+export type CallOutcome = 'completed' | 'failed' | 'canceled';
+
 interface CallIdentity {
   id: string;
   tenantId: string;
@@ -41,6 +48,7 @@ interface CallIdentity {
 export class Call extends TypedEmitter<CallEvents> {
   #state: CallState = 'trying';
   readonly #disposers: (() => void)[] = [];
+  readonly #abort = new AbortController();
   readonly startedAt = new Date();
   answeredAt: Date | null = null;
   endedAt: Date | null = null;
@@ -67,6 +75,11 @@ export class Call extends TypedEmitter<CallEvents> {
     return this.#state === 'ended';
   }
 
+  /** Aborted when the call ends: the steps of the call await nothing past it. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
   /** Runs `fn` when the call ends (or at once if it already has). */
   onDispose(fn: () => void): void {
     if (this.ended) safe(this.log, fn);
@@ -83,7 +96,7 @@ export class Call extends TypedEmitter<CallEvents> {
   /** Moves to `to`; an illegal move is refused (returns false) and logged. */
   transition(to: CallState, reason: string): boolean {
     const from = this.#state;
-    if (!moves[from].includes(to)) {
+    if (!callMoves[from].includes(to)) {
       this.log.warn({ from, to, reason }, 'illegal call transition refused');
       return false;
     }
@@ -94,15 +107,36 @@ export class Call extends TypedEmitter<CallEvents> {
     return true;
   }
 
-  /** Ends the call once: state `ended`, then every disposer, then `ended`. Idempotent. */
+  /**
+   * Ends the call once: state `ended`, its signal aborted, then every disposer, then `ended`.
+   * Idempotent.
+   */
   end(info: EndInfo): boolean {
     if (!this.transition('ended', info.reason)) return false;
     this.endedAt = new Date();
     this.endInfo = info;
+    this.#abort.abort(info.reason);
     for (const fn of this.#disposers.splice(0).reverse()) safe(this.log, fn);
     this.emit('ended', info);
     this.removeAllListeners();
     return true;
+  }
+
+  /** Ends the call on the engine's side (BYE once answered). */
+  hangup(reason: EndReason): boolean {
+    return this.end({ reason, hangupBy: 'system' });
+  }
+
+  /**
+   * The final status, decided here only: an unanswered call failed unless the caller canceled
+   * it; an answered one completed, unless its 200 was never ACKed (the caller never confirmed
+   * the call). Null while the call lives.
+   */
+  get outcome(): CallOutcome | null {
+    const info = this.endInfo;
+    if (!info) return null;
+    if (this.answeredAt) return info.reason === 'ack_timeout' ? 'failed' : 'completed';
+    return info.reason === 'canceled' ? 'canceled' : 'failed';
   }
 
   /** Milliseconds from answer to end (null when never answered). */

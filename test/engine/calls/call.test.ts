@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createLogger } from '../../../config/logger.js';
-import { Call } from '../../../engine/calls/call.js';
+import { Call, callMoves, type CallState } from '../../../engine/calls/call.js';
 import { dialledCandidates } from '../../../engine/calls/inbound-auth.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
@@ -37,6 +37,63 @@ test('end runs disposers once, clears timers, and is idempotent', async (t) => {
   let late = 0;
   c.onDispose(() => late++);
   t.is(late, 1, 'a disposer added after the end runs at once');
+});
+
+test('the moves table: every state pair is allowed exactly when the table lists it', (t) => {
+  const states: CallState[] = ['trying', 'ringing', 'answered', 'ended'];
+  const path: Record<CallState, (c: Call) => void> = {
+    trying: () => {},
+    ringing: (c) => c.transition('ringing', 'setup'),
+    answered: (c) => c.transition('answered', 'setup'),
+    ended: (c) => c.end({ reason: 'shutdown', hangupBy: 'system' }),
+  };
+  for (const from of states) {
+    for (const to of states) {
+      const c = make();
+      path[from](c);
+      t.is(c.state, from);
+      const ok = to === 'ended' ? c.end({ reason: 'api_hangup', hangupBy: 'system' }) : c.transition(to, 'test');
+      t.is(ok, callMoves[from].includes(to), `${from} -> ${to}`);
+      t.is(c.state, ok ? to : from);
+    }
+  }
+  // The table itself, spelled out: a change to it has to change this test too.
+  t.deepEqual(callMoves, {
+    trying: ['ringing', 'answered', 'ended'],
+    ringing: ['answered', 'ended'],
+    answered: ['ended'],
+    ended: [],
+  });
+});
+
+test('the end aborts the call signal with the end reason, before the disposers run', (t) => {
+  const c = make();
+  const seen: string[] = [];
+  c.signal.addEventListener('abort', () => seen.push(`abort:${String(c.signal.reason)}`));
+  c.onDispose(() => seen.push(`dispose:${String(c.signal.aborted)}`));
+  c.on('ended', () => seen.push('ended'));
+  t.false(c.signal.aborted);
+  c.transition('answered', '200');
+  t.false(c.signal.aborted, 'moves other than the end leave the signal alone');
+  c.hangup('rtp_timeout');
+  t.deepEqual(seen, ['abort:rtp_timeout', 'dispose:true', 'ended']);
+  t.deepEqual(c.endInfo, { reason: 'rtp_timeout', hangupBy: 'system' });
+});
+
+test('outcome: completed, failed or canceled, decided from the answer and the end reason', (t) => {
+  const ended = (answered: boolean, reason: Parameters<Call['hangup']>[0], by: 'caller' | 'system' = 'system') => {
+    const c = make();
+    if (answered) c.transition('answered', '200');
+    t.is(c.outcome, null, 'no outcome while the call lives');
+    c.end({ reason, hangupBy: by });
+    return c.outcome;
+  };
+  t.is(ended(true, 'caller_hangup', 'caller'), 'completed');
+  t.is(ended(true, 'rtp_timeout'), 'completed');
+  t.is(ended(true, 'ack_timeout'), 'failed');
+  t.is(ended(false, 'canceled', 'caller'), 'canceled');
+  t.is(ended(false, 'no_common_codec'), 'failed');
+  t.is(ended(false, 'shutdown'), 'failed');
 });
 
 test('dialled numbers from the Request-URI, To, tel: URIs and national forms', (t) => {
