@@ -8,7 +8,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { SipLeg } from '../../media/sip-leg.js';
-import type { Call, EndInfo } from './call.js';
+import type { Call } from './call.js';
 import { timerDelays } from './session-timer.js';
 
 /**
@@ -48,7 +48,6 @@ interface DialogTimer {
 
 /** In-dialog life: BYE, ACK timeout, re-INVITE and UPDATE, session refreshes, unserved methods. */
 export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined): void {
-  let byUs = false;
   // `connected` is a public field of drachtio-srf's Dialog, missing from its typings.
   const connected = () => (dialog as Srf.Dialog & { connected?: boolean }).connected !== false;
   // drachtio-srf reads every frame of a TCP chunk in one go: a BYE right behind our 200's echo
@@ -58,7 +57,8 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
     return;
   }
   dialog.on('destroy', (bye: Srf.SrfRequest) => {
-    if (byUs) return;
+    // Our own BYE (the call ended first, and its disposer destroyed the dialog) ends nothing.
+    if (call.ended) return;
     // A BYE from the SIP server itself (drachtio's "unsolicited" request) is the one it sends
     // when our 2xx was never ACKed (RFC 3261 §13.3.1.4, 64*T1); the caller's BYEs come from
     // the network.
@@ -66,10 +66,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
     else call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
   });
   call.onDispose(() => {
-    if (connected()) {
-      byUs = true;
-      dialog.destroy();
-    }
+    if (connected()) dialog.destroy();
   });
 
   const armTimer = sessionTimer(call, dialog, leg, timer);
@@ -96,7 +93,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
       if (!ack.body?.trim() || call.ended) return;
       leg.updateRemote(ack.body).catch((err: unknown) => {
         call.log.info({ err: (err as Error).message }, 'answer in ACK refused');
-        hangup(call, err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
+        call.hangup(err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
       });
     });
   };
@@ -125,7 +122,7 @@ function sessionTimer(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: Dialog
     clearTimeout(expiry);
     if (timer.refresher === 'uac') {
       // §10: the side not refreshing sends BYE shortly before expiry.
-      expiry = call.timer(delays.expireMs, () => hangup(call, 'session_timer_expired'));
+      expiry = call.timer(delays.expireMs, () => call.hangup('session_timer_expired'));
     } else {
       expiry = call.timer(delays.refreshMs, () => {
         // Our current description (after any hold or new offer), unchanged, so its version
@@ -133,7 +130,7 @@ function sessionTimer(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: Dialog
         dialog
           .modify(leg.answerSdp)
           .then(arm)
-          .catch(() => hangup(call, 'session_timer_expired'));
+          .catch(() => call.hangup('session_timer_expired'));
       });
     }
   };
@@ -146,25 +143,19 @@ function sessionTimer(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: Dialog
  * 200's echo). An ACK without SDP, or an answer we cannot use, ends the call with BYE.
  */
 export function takeAnswer(call: Call, dialog: Srf.Dialog, leg: SipLeg, log: Logger): void {
-  let taken = false;
+  // Taken once: either the SDP is already there, or the one ACK brings it.
   const take = (sdp: string | undefined) => {
-    if (taken || call.ended) return;
-    taken = true;
-    if (!sdp?.trim()) return hangup(call, 'no_offer');
+    if (call.ended) return;
+    if (!sdp?.trim()) return call.hangup('no_offer');
     leg.updateRemote(sdp).then(
       () => log.debug('answer to our offer applied'),
       (err: unknown) => {
         log.info({ err: (err as Error).message }, 'answer to our offer refused');
-        hangup(call, err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
+        call.hangup(err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
       },
     );
   };
   if (dialog.remote.sdp) take(dialog.remote.sdp);
   // drachtio-srf's typings give 'ack' a response; it emits the ACK request.
   else dialog.once('ack', (ack: { body?: string }) => take(ack.body));
-}
-
-/** Ends the call on the engine's side (BYE). */
-export function hangup(call: Call, reason: EndInfo['reason']): void {
-  call.end({ reason, hangupBy: 'system' });
 }

@@ -13,7 +13,7 @@ import { dialledCandidates } from './inbound-auth.js';
 import { applyPrefixRule, numberForms } from './prefix-rules.js';
 
 /** Where a call goes. */
-interface Route {
+export interface Route {
   number: PhoneNumber;
   trunk: SipTrunk;
   agent: Agent;

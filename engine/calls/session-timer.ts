@@ -12,7 +12,8 @@ interface TimerRequest {
   supported?: string;
 }
 
-type TimerPlan =
+/** What `negotiateTimer` settled: no timer, a 422, or the interval, refresher and headers to send. */
+export type TimerPlan =
   | { kind: 'none' }
   | { kind: 'reject'; minSE: number }
   | { kind: 'timer'; interval: number; refresher: 'uac' | 'uas'; headers: Record<string, string> };
