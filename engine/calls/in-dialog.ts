@@ -71,6 +71,17 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
 
   const armTimer = sessionTimer(call, dialog, leg, timer);
   armTimer();
+  serveOffers(call, dialog, leg, timer, armTimer);
+  for (const [event, refusal] of Object.entries(unserved)) {
+    dialog.on(event as 'refer', (req, res) => {
+      call.log.info({ method: req.method, status: refusal.status }, 'in-dialog request not served');
+      res.send(refusal.status, { headers: { Allow: ALLOWED_METHODS, Warning: `399 agent-studio "${refusal.text}"` } });
+    });
+  }
+}
+
+/** re-INVITE and UPDATE, with or without an offer; each answer (re)arms the session timer. */
+function serveOffers(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined, armTimer: () => void): void {
   const answerOffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     if (req.method === 'INVITE' && !req.body?.trim()) return offerInAnswer(res);
     leg
@@ -105,12 +116,6 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
     res.send(200, { headers: timer ? timer.headers : {} });
     armTimer();
   });
-  for (const [event, refusal] of Object.entries(unserved)) {
-    dialog.on(event as 'refer', (req, res) => {
-      call.log.info({ method: req.method, status: refusal.status }, 'in-dialog request not served');
-      res.send(refusal.status, { headers: { Allow: ALLOWED_METHODS, Warning: `399 agent-studio "${refusal.text}"` } });
-    });
-  }
 }
 
 /** RFC 4028 §10 on an answered call; returns the function that (re)arms it after a refresh. */
