@@ -35,6 +35,8 @@ export const endReasons = [
   'api_hangup',
   /** The process died with the call live (closed at the next start, see orphans.ts). */
   'engine_restart',
+  /** A defect in the engine's handling of the call (logged at error level). */
+  'engine_error',
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 

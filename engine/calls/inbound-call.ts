@@ -73,7 +73,15 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res,
     return refuse({ status: 503, why: 'at capacity', headers: { 'Retry-After': '5' }, tenant: { tenantId: number.tenantId, mode: number.mode } });
   }
   const ctx = admitCall(deps, req, res, screened, receivedAt, reject);
-  await runSteps(ctx, inboundSteps);
+  try {
+    await runSteps(ctx, inboundSteps);
+  } catch (err) {
+    // A step that throws is a defect: the caller gets a 500 (or a BYE once answered) and the
+    // call ends with its reason, so nothing is left live behind the error.
+    ctx.call.log.error({ err }, 'call step failed');
+    reject(500, 'engine error');
+    ctx.call.hangup('engine_error');
+  }
 }
 
 /**
