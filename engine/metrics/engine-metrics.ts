@@ -20,6 +20,15 @@ import type { WorkerPool } from '../../media/worker-pool.js';
 import type { MediaService } from '../../media/media-service.js';
 import { CallMetrics } from './call-metrics.js';
 
+/** What a metric read from a snapshot on scrape is built with (Counter and Gauge both take it). */
+interface SnapshotMetricConfig<M> {
+  name: string;
+  help: string;
+  labelNames: string[];
+  registers: Registry[];
+  collect(this: M): void;
+}
+
 /** Where the read-on-scrape metrics come from; each getter may answer null (not started, external SIP). */
 export interface MetricSources {
   /** Live calls (their states). */
@@ -126,18 +135,22 @@ export class EngineMetrics {
       },
     });
 
-    const sipCounter = (name: string, help: string, labelNames: string[], fill: (c: Counter, s: SipStackMetrics) => void) =>
-      new Counter({
+    // SIP series are read from the stack's snapshot on each scrape: reset, then filled (absent
+    // with an external SIP server). One helper for counters and gauges alike.
+    const sipMetric = <M extends Counter | Gauge>(Kind: new (c: SnapshotMetricConfig<M>) => M, name: string, help: string, labelNames: string[], fill: (m: M, s: SipStackMetrics) => void) =>
+      new Kind({
         name,
         help,
         labelNames,
         registers,
-        collect() {
+        collect(this: M) {
           const s = snap().sip;
           this.reset();
           if (s) fill(this, s);
         },
       });
+    const sipCounter = (name: string, help: string, labelNames: string[], fill: (c: Counter, s: SipStackMetrics) => void) =>
+      sipMetric(Counter, name, help, labelNames, fill);
     sipCounter('as_sip_requests_total', 'SIP requests by direction and method (valid messages; retransmissions not counted)', ['direction', 'method'], (c, s) => {
       for (const method of countedMethods) {
         c.inc({ direction: 'in', method }, s.messages.requestsIn[method]);
@@ -157,17 +170,7 @@ export class EngineMetrics {
       });
     }
     const sipGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: SipStackMetrics) => void) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          const s = snap().sip;
-          this.reset();
-          if (s) fill(this, s);
-        },
-      });
+      sipMetric(Gauge, name, help, labelNames, fill);
     sipGauge('as_sip_abuse_bans_active', 'Sources banned now', [], (g, s) => s.abuse && g.set(s.abuse.bansActive));
     sipGauge('as_sip_abuse_sources_tracked', 'Sources the abuse guard remembers', [], (g, s) => s.abuse && g.set(s.abuse.sourcesTracked));
     sipGauge('as_sip_transactions', 'Live SIP transactions by kind', ['kind'], (g, s) => {
