@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { eventStatus, eventTypes, realtimeEventSchema, type EventType } from '../../engine/events/schemas.js';
 import { assertError } from '../helpers/envelope.js';
-import { freePort } from '../helpers/engine-process.js';
 import { request } from '../helpers/http.js';
 import { inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
 import { mintKey } from '../helpers/tenant.js';
@@ -71,7 +70,7 @@ const realCall = () =>
       transport: 'u1',
       target: s.sipTarget,
       scenario: scenario('inbound-pcap.xml', { holdMs: 1500 }),
-      args: ['-mp', String(await freePort())],
+      args: [],
     });
     if (r.code !== 0) throw new Error(`SIPp failed: ${r.output}${r.errors}`);
     return from;

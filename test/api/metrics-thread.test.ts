@@ -6,7 +6,6 @@ import test from 'ava';
 import { request, waitFor } from '../helpers/http.js';
 import { calls, inboundSetup, type InboundSetup } from '../helpers/inbound.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
-import { freePort } from '../helpers/engine-process.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -36,7 +35,7 @@ async function scrape(): Promise<Map<string, number>> {
 sippTest('thread mode: a SIPp call and an OPTIONS move the SIP counters read from the thread, and the call counters', async (t) => {
   const before = await scrape();
   const seen = (await calls(s)).length;
-  const r = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, args: ['-mp', String(await freePort())] });
+  const r = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, args: [] });
   t.is(r.code, 0, r.output + r.errors);
   const o = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { file: 'uac-options.xml' } });
   t.is(o.code, 0, o.output + o.errors);

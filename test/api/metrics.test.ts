@@ -8,7 +8,6 @@ import { request, waitFor } from '../helpers/http.js';
 import { calls, inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
 import { assertError } from '../helpers/envelope.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
-import { freePort } from '../helpers/engine-process.js';
 import { seedTenant, userWithRole } from '../helpers/tenant.js';
 import { Gauge } from 'prom-client';
 
@@ -170,7 +169,7 @@ test.serial('the private listener serves /metrics without credentials, and nothi
 sippTest('a SIPp call moves the call, setup latency, SIP message and transaction counters by exactly one call', async (t) => {
   const before = await scrape();
   const seen = (await calls(s)).length;
-  const r = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, args: ['-mp', String(await freePort())] });
+  const r = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, args: [] });
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(r.ladder, ['-> INVITE', '<- 100 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE']);
   await waitFor(async () => (await calls(s)).length > seen && (await calls(s)).at(-1)!.endReason === 'caller_hangup', 10_000);
@@ -204,7 +203,7 @@ sippTest('a SIPp call moves the call, setup latency, SIP message and transaction
 sippTest('refusals and out-of-dialog requests: a 404 INVITE, an OPTIONS and a 488 move only their own series', async (t) => {
   const before = await scrape();
   const PCMU = { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '' };
-  const nobody = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('inbound-expect-final.xml', { ...PCMU, status: 404, headerRegexp: 'SIP/2.0 404' }), args: ['-s', 'nobody', '-mp', String(await freePort())] });
+  const nobody = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('inbound-expect-final.xml', { ...PCMU, status: 404, headerRegexp: 'SIP/2.0 404' }), args: ['-s', 'nobody'] });
   t.is(nobody.code, 0, nobody.output + nobody.errors);
   const options = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { file: 'uac-options.xml' } });
   t.is(options.code, 0, options.output + options.errors);
@@ -212,7 +211,7 @@ sippTest('refusals and out-of-dialog requests: a 404 INVITE, an OPTIONS and a 48
     transport: 'u1',
     target: s.sipTarget,
     scenario: scenario('inbound-expect-final.xml', { status: 488, headerRegexp: 'SIP/2.0 488', extraHeaders: '', payloadTypes: '18', rtpmaps: '      a=rtpmap:18 G729/8000' }),
-    args: ['-mp', String(await freePort())],
+    args: [],
   });
   t.is(codec.code, 0, codec.output + codec.errors);
   const after = await waitFor(async () => {
@@ -236,7 +235,7 @@ sippTest('refusals and out-of-dialog requests: a 404 INVITE, an OPTIONS and a 48
 sippTest('the abuse counters: an INVITE from a source no trunk allows is a 403 and one failed authentication', async (t) => {
   const before = await scrape();
   const PCMU = { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '' };
-  const r = await runSipp({ transport: 'u1', target: s.sipTarget, localIp: '127.0.0.2', scenario: scenario('inbound-expect-final.xml', { ...PCMU, status: 403, headerRegexp: 'SIP/2.0 403' }), args: ['-mp', String(await freePort())] });
+  const r = await runSipp({ transport: 'u1', target: s.sipTarget, localIp: '127.0.0.2', scenario: scenario('inbound-expect-final.xml', { ...PCMU, status: 403, headerRegexp: 'SIP/2.0 403' }), args: [] });
   t.is(r.code, 0, r.output + r.errors);
   const after = await scrape();
   const moved = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);

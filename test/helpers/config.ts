@@ -45,11 +45,16 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
+/** Blocks handed out by this process so far. */
+let blocksTaken = 0;
+
 /**
- * A 1000-port RTP block per test process (ava runs files in parallel processes): two engines on
- * one range could take each other's port during a leg's latch handover.
+ * A 1000-port RTP block per engine: per test process (ava runs files in parallel processes) and
+ * per engine within one (a file's tests run concurrently, each may start its own engine). Two
+ * engines on one range take each other's ports: a leg's bind or its latch handover fails, and a
+ * call is refused 503. Steps of 13 (prime to the 40 blocks) visit every block before repeating.
  */
 export function rtpBlock(): { minPort: number; maxPort: number } {
-  const minPort = 20000 + (process.pid % 40) * 1000;
+  const minPort = 20000 + ((process.pid + 13 * blocksTaken++) % 40) * 1000;
   return { minPort, maxPort: minPort + 999 };
 }

@@ -9,7 +9,6 @@
  */
 import { SseStream } from '../api/realtime/sse-client.js';
 import type { CrashEngine, DbCall, DbView } from './crash-engine.js';
-import { freePort } from './engine-process.js';
 import { request } from './http.js';
 import { scenario } from './inbound.js';
 import { runSipp } from './sipp.js';
@@ -95,7 +94,7 @@ export async function crashCycle(e: CrashEngine, o: { cycle: number; calls: numb
     scenario: scenario('crash-call.xml', { minHoldMs: 2500, maxHoldMs: 5000 }),
     calls: o.calls,
     timeoutSeconds: 60,
-    args: ['-l', String(o.calls), '-r', String(o.rate), '-recv_timeout', '6000', '-mi', '127.0.0.1', '-mp', String(await freePort())],
+    args: ['-l', String(o.calls), '-r', String(o.rate), '-recv_timeout', '6000', '-mi', '127.0.0.1'],
   });
 
   const count = () => sse.events().filter((ev) => ev.type === moment.type).length;

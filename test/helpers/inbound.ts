@@ -8,7 +8,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApp, type App } from '../../api/app.js';
 import { testConfig, testLogger, tempDir } from './config.js';
-import { freePort } from './engine-process.js';
 import { request, waitFor } from './http.js';
 import { runSipp, type SippResult, type SippRun } from './sipp.js';
 import { mintKey, seedTenant, type SeededTenant } from './tenant.js';
@@ -111,7 +110,7 @@ export async function timeline(s: InboundSetup, callId: string): Promise<string[
 
 /** SIPp as the caller over UDP, with a media port of its own (tests run in parallel). */
 export async function sippCall(s: InboundSetup, scn: SippRun['scenario'], extra: Partial<SippRun> = {}): Promise<SippResult> {
-  return runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: ['-mp', String(await freePort()), ...(extra.args ?? [])] });
+  return runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: [...(extra.args ?? [])] });
 }
 
 /**

@@ -5,7 +5,6 @@
  * BYE that SIPp receives. Another tenant cannot touch the call.
  */
 import test from 'ava';
-import { freePort } from '../../helpers/engine-process.js';
 import { request } from '../../helpers/http.js';
 import { inboundSetup, scenario, type InboundSetup } from '../../helpers/inbound.js';
 import { runSipp, sippMissing, type SippRun } from '../../helpers/sipp.js';
@@ -25,7 +24,7 @@ test.before(async () => {
 test.after.always(() => s?.close());
 
 const sipp = async (scn: SippRun['scenario']) =>
-  runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, args: ['-mp', String(await freePort())] });
+  runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, args: [] });
 
 async function connect(key: string): Promise<WsClient> {
   const ws = await WsClient.connect(s.app.http.port, { 'x-api-key': key });

@@ -6,7 +6,6 @@
 import net from 'node:net';
 import test from 'ava';
 import { startEmbeddedSipServer } from '../../../engine/sip/drachtio/embedded-server.js';
-import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario } from '../../helpers/inbound.js';
 import { testConfig, testLogger } from '../../helpers/config.js';
@@ -33,7 +32,7 @@ if (missing) test('external drachtio tests are skipped: ' + missing, (t) => t.pa
   t.like(health.body.components.sip, { status: 'up', server: 'external', callControl: 'connected', drachtio: `127.0.0.1:${front.control.port}` });
   t.is(front.drachtio.stats().apps, 1);
 
-  const r = await runSipp({ transport: 'u1', target: `127.0.0.1:${sipPort}`, scenario: scenario('inbound-pcap.xml', { holdMs: 2000 }), args: ['-mp', String(await freePort())] });
+  const r = await runSipp({ transport: 'u1', target: `127.0.0.1:${sipPort}`, scenario: scenario('inbound-pcap.xml', { holdMs: 2000 }), args: [] });
   t.is(r.code, 0, r.output + r.errors);
   const call = await waitFor(async () => (await calls(s)).find((c) => c.endReason), 10_000);
   t.like(call, { status: 'completed', endReason: 'caller_hangup' });

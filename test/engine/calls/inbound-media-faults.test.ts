@@ -4,7 +4,6 @@
  * worker takes new calls, with media.
  */
 import test from 'ava';
-import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario, type CallRow } from '../../helpers/inbound.js';
 import { runSipp, sippMissing } from '../../helpers/sipp.js';
@@ -18,7 +17,7 @@ const END_BOUND_MS = 2000;
 (missing ? test.skip : test)('killing the worker under one call ends it with BYE (media_worker_died) within 2 s; the other call continues; the replacement takes new calls with media', async (t) => {
   const s = await inboundSetup({ media: { workers: 2, respawnDelayMs: 200 } });
   t.teardown(() => s.close());
-  const run = async (scn: { path: string }) => runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, args: ['-mp', String(await freePort())] });
+  const run = async (scn: { path: string }) => runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, args: [] });
 
   // Call A waits for the engine's BYE; call B plays its recording and hangs up itself.
   const a = run(scenario('inbound-callee-bye.xml', { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '', why: 'worker killed', headerRegexp: 'SIP/2.0 200', byeTimeoutMs: 20_000 }));
@@ -82,7 +81,7 @@ const END_BOUND_MS = 2000;
     transport: 'u1',
     target: s.sipTarget,
     scenario: scenario('inbound-expect-final.xml', { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '', status: 503, headerRegexp: 'Retry-After: 5' }),
-    args: ['-mp', String(await freePort())],
+    args: [],
   });
   t.is(r.code, 0, r.output + r.errors);
   const [call] = await waitFor(async () => {

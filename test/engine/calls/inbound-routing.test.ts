@@ -5,7 +5,6 @@
  * operator's log only. SIPp is the carrier; settings change through the REST API as an admin's.
  */
 import test from 'ava';
-import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario, type InboundSetup } from '../../helpers/inbound.js';
 import { runSipp, sippMissing, type SippRun } from '../../helpers/sipp.js';
@@ -25,7 +24,7 @@ test.before(async () => {
 test.after.always(() => s?.close());
 
 const sipp = async (dialled: string, scn: SippRun['scenario']) =>
-  runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, args: ['-mp', String(await freePort()), '-s', dialled] });
+  runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, args: ['-s', dialled] });
 const expect = (status: number, headerRegexp = `SIP/2.0 ${status}`) => scenario('inbound-expect-final.xml', { ...PCMU, status, headerRegexp });
 const patch = async (path: string, body: unknown) => {
   const r = await request(s.base, 'PATCH', path, { headers: s.tenant.headers, body });

@@ -3,7 +3,6 @@
  * §22.2), 403 for anything else, and 503 + Retry-After at capacity. SIPp is the carrier.
  */
 import test from 'ava';
-import { freePort } from '../../helpers/engine-process.js';
 import { waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario, type InboundSetup, SIPP_CALLER_BYE } from '../../helpers/inbound.js';
 import { runSipp, sippMissing, type SippRun } from '../../helpers/sipp.js';
@@ -16,7 +15,7 @@ if (missing) test('SIPp trunk tests are skipped: ' + missing, (t) => t.pass());
 const PCMU = { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '' };
 
 async function sipp(s: InboundSetup, scn: SippRun['scenario'], extra: Partial<SippRun> = {}) {
-  return runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: ['-mp', String(await freePort()), ...(extra.args ?? [])] });
+  return runSipp({ transport: 'u1', target: s.sipTarget, scenario: scn, ...extra, args: [...(extra.args ?? [])] });
 }
 
 async function withSetup(t: { teardown(fn: () => unknown): void }, ...args: Parameters<typeof inboundSetup>) {

@@ -62,7 +62,7 @@ const waitingForBye = async (sipPort: number, byeTimeoutMs = 15_000) =>
     transport: 'u1',
     target: `127.0.0.1:${sipPort}`,
     scenario: scenario('inbound-callee-bye.xml', { payloadTypes: '0', rtpmaps: '      a=rtpmap:0 PCMU/8000', extraHeaders: '', why: 'engine stopping', headerRegexp: 'SIP/2.0 200', byeTimeoutMs }),
-    args: ['-mp', String(await freePort())],
+    args: [],
   });
 
 function callRows(db: string): { status: string; end_reason: string | null; hangup_by: string | null }[] {

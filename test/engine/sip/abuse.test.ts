@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { tempDir } from '../../helpers/config.js';
-import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, SIPP_CALLER_BYE, type InboundSetup, type TrunkSpec } from '../../helpers/inbound.js';
 import { ask, guessPassword, type Answer } from '../../helpers/sip-ask.js';
@@ -145,7 +144,7 @@ for (const server of ['embedded', 'thread'] as const) {
     if (tcp) await Promise.race([tcp.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('banned TCP connection kept open')), 2000))]);
     t.pass('banned TCP connection closed');
     // The carrier's calls go on.
-    const carrier = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: 2, localIp: CARRIER, args: ['-s', '1001', '-mp', String(await freePort()), '-d', '100'] });
+    const carrier = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: 2, localIp: CARRIER, args: ['-s', '1001', '-d', '100'] });
     t.is(carrier.code, 0, carrier.output + carrier.errors);
     const during = await abuseCounters(s);
     t.like(during, { failedAuths: 6, responsesTarpitted: 4, bansTotal: 1, bansActive: 1 });
@@ -169,12 +168,12 @@ scanTest('an INVITE flood from one source (500 calls/s) leaves another source\'s
   const carrierCalls = 40;
   const flood = runSipp({
     transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: 2000, localIp: SCANNER, timeoutSeconds: 20,
-    args: ['-s', '1001', '-mp', String(await freePort()), '-r', '500', '-l', '5000', '-recv_timeout', '2000'],
+    args: ['-s', '1001', '-r', '500', '-l', '5000', '-recv_timeout', '2000'],
   });
   await new Promise((r) => setTimeout(r, 300));
   const carrier = await runSipp({
     transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: carrierCalls, localIp: CARRIER, timeoutSeconds: 30,
-    args: ['-s', '1001', '-mp', String(await freePort()), '-r', '10', '-d', '200'],
+    args: ['-s', '1001', '-r', '10', '-d', '200'],
   });
   const flooded = await flood;
   const legit = sippTotals(carrier.output);
@@ -191,7 +190,7 @@ scanTest('an INVITE flood from one source (500 calls/s) leaves another source\'s
 
 scanTest('a source past its request rate is dropped, but its live call goes on: in-dialog requests have their own budget', async (t) => {
   const s = await setup(t, { abuseRequestRate: 20, abuseRequestBurst: 20 }, { allowlist: [CARRIER] });
-  const call = runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: 1, localIp: CARRIER, args: ['-s', '1001', '-mp', String(await freePort()), '-d', '2500'] });
+  const call = runSipp({ transport: 'u1', target: s.sipTarget, scenario: { builtin: 'uac' }, calls: 1, localIp: CARRIER, args: ['-s', '1001', '-d', '2500'] });
   await waitFor(() => s.app.engine.calls.activeCalls === 1, 5000);
   // The carrier's address floods OPTIONS while its call is up.
   const peer = await UdpPeer.open(CARRIER);
@@ -245,7 +244,7 @@ scanTest('a source piling up digest challenges without authenticating is banned;
   const s = await setup(t, { abuseChallengeBanAfter: 5 });
   // The carrier, from an address in no allowlist, authenticates each of its 8 calls after the challenge.
   const digestCall = scenario('inbound-digest.xml', { username: 'carrier-a', password: 'Very-Secret-42', finalStatus: '200" rrs="true', afterAnswer: SIPP_CALLER_BYE });
-  const carrier = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: digestCall, calls: 8, localIp: '127.0.0.4', args: ['-s', '1001', '-mp', String(await freePort())] });
+  const carrier = await runSipp({ transport: 'u1', target: s.sipTarget, scenario: digestCall, calls: 8, localIp: '127.0.0.4', args: ['-s', '1001'] });
   t.is(carrier.code, 0, carrier.output + carrier.errors);
   // The scanner never answers a challenge: the 5th bans it.
   const peer = await scannerPeer(t);
