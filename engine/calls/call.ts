@@ -5,7 +5,9 @@
  * ends (cancel, media failure, ACK timeout, BYE either way, timers, worker death, API hangup,
  * shutdown) goes through `end`, and `outcome` is the one place completed/failed is decided.
  */
+import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
+import type { SipLeg } from '../../media/sip-leg.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
 import type { EndReason, HangupBy } from './call-record.js';
 import type { Mode } from '../store/mode.js';
@@ -34,6 +36,35 @@ type CallEvents = {
   ended: [info: EndInfo];
 };
 
+/**
+ * What can be asked of a live call that runs an agent (REST actions, WebSocket commands). Each
+ * acts at once or queues the work and returns; one that cannot be done now throws
+ * `CallActionRefused`, which the API answers as a conflict.
+ */
+export interface CallActions {
+  /** Speaks `text` after what is queued, or at once when `interrupt` (the queue is flushed). */
+  say(text: string, opts?: { interrupt?: boolean }): void;
+  /** Sends DTMF digits (0-9, *, #, A-D) to the caller. */
+  sendDtmf(digits: string): void;
+  /** Mutes or unmutes the agent's audio to the caller. */
+  setMuted(muted: boolean): void;
+  /** Starts a blind transfer to an E.164 number or a sip: URI. */
+  transfer(target: string): void;
+}
+
+export class CallActionRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CallActionRefused';
+  }
+}
+
+/** What a call's steps attached to it, for whatever acts on the live call (runtime, transfer). */
+export interface CallParts {
+  leg?: SipLeg;
+  dialog?: Srf.Dialog;
+}
+
 /** How an ended call is recorded. */
 export type CallOutcome = 'completed' | 'failed' | 'canceled';
 
@@ -53,6 +84,10 @@ export class Call extends TypedEmitter<CallEvents> {
   answeredAt: Date | null = null;
   endedAt: Date | null = null;
   endInfo: EndInfo | null = null;
+  /** The media leg and dialog, once the steps have them. */
+  readonly parts: CallParts = {};
+  /** Set while an agent runtime drives the call; null otherwise (the API refuses actions then). */
+  actions: CallActions | null = null;
 
   constructor(
     readonly identity: CallIdentity,

@@ -49,6 +49,7 @@ const media: CallStep<InboundContext> = {
       return;
     }
     ctx.leg = leg;
+    call.parts.leg = leg;
     leg.on('inactive', () => call.hangup('rtp_timeout'));
     leg.on('close', (reason) => {
       if (reason === 'media_worker_died') call.hangup('media_worker_died');
@@ -107,6 +108,7 @@ const answer: CallStep<InboundContext> = {
     });
     try {
       ctx.dialog = await untilAborted(uas, signal, (d) => d.destroy());
+      call.parts.dialog = ctx.dialog;
     } catch (err) {
       if (err instanceof StepAborted) throw err;
       log.warn({ err: (err as Error).message }, 'answer failed');
