@@ -16,6 +16,7 @@ import { InboundAuth } from './inbound-auth.js';
 import { closeOrphanedCalls } from './orphans.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
+import type { AgentRuntime } from '../agents/runtime/runtime.js';
 
 interface CallControlOptions {
   drachtio: { host: string; port: number; secret: string };
@@ -28,6 +29,8 @@ interface CallControlOptions {
   media: MediaService;
   /** Counts calls started, answered (with setup latency) and ended by reason. */
   metrics?: CallMetrics;
+  /** Runs the agents of answered calls (absent: every call echoes). */
+  agents?: AgentRuntime;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -94,6 +97,7 @@ export class CallControl {
       events: opts.events,
       media: opts.media,
       settings: opts.settings,
+      ...(opts.agents ? { agents: opts.agents } : {}),
       hasRoom: () => this.#calls.size < this.opts.maxCalls,
       admit: (call) => this.#admit(call),
       settle: (work) => {
