@@ -224,6 +224,12 @@ test.serial('a chunk that is not JSON, an error event, and a stream cut before t
   t.is(reset.code, 'network', 'a connection reset mid-stream');
   t.log(`a reset mid-stream: ${reset.message}`);
 
+  // A runaway stream is cut at maxResponseBytes.
+  fake.reply({ stream: textReply(Array.from({ length: 20 }, () => 'blah ')) });
+  const capped = await failure(new OpenAiChat({ apiKey: KEY, baseUrl: fake.url, maxResponseBytes: 1000 }));
+  t.is(capped.code, 'bad_response');
+  t.is(capped.message, 'openai: The answer exceeds 1000 bytes');
+
   // A finish without [DONE] before a clean end is complete.
   fake.reply({ stream: [ROLE, chunk({ content: 'Ok.' }), chunk({}, 'length')] });
   t.deepEqual((await collect(llm, request())).chunks.at(-1), { type: 'done', finishReason: 'length' });

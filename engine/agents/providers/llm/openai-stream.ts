@@ -47,7 +47,7 @@ export class ChatStreamReader {
   /** One event's data; returns the chunks it produces. */
   read(data: string): LlmChunk[] {
     if (this.state === 'done') return [];
-    if (data.trim() === DONE) return this.end();
+    if (data === DONE || (data.length < 16 && data.trim() === DONE)) return this.end();
     let chunk: unknown;
     try {
       chunk = JSON.parse(data);

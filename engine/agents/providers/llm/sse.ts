@@ -21,24 +21,24 @@ export class SseDecoder {
 
   /** Feeds bytes (or text); returns the data of every event completed by them. */
   push(piece: Uint8Array | string): string[] {
-    const text = typeof piece === 'string' ? piece : this.utf8.decode(piece, { stream: true });
+    let text = typeof piece === 'string' ? piece : this.utf8.decode(piece, { stream: true });
+    if (text === '') return [];
+    if (this.afterCr && text.charCodeAt(0) === LF) text = text.slice(1);
+    this.afterCr = text.charCodeAt(text.length - 1) === CR;
     const events: string[] = [];
     let start = 0;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c !== LF && c !== CR) continue;
-      if (c === LF && i === 0 && this.afterCr) {
-        start = 1;
-        this.afterCr = false;
-        continue;
-      }
-      this.endLine(this.line + text.slice(start, i), events);
-      this.line = '';
-      if (c === CR && text.charCodeAt(i + 1) === LF) i++;
-      start = i + 1;
+    // Line ends are found with indexOf (native), not a loop over every character.
+    let lf = text.indexOf('\n');
+    let cr = text.indexOf('\r');
+    while (lf >= 0 || cr >= 0) {
+      const end = cr < 0 || (lf >= 0 && lf < cr) ? lf : cr;
+      this.endLine(start === 0 ? this.line + text.slice(0, end) : text.slice(start, end), events);
+      if (start === 0) this.line = '';
+      start = end + (end === cr && lf === cr + 1 ? 2 : 1);
+      if (lf >= 0 && lf < start) lf = text.indexOf('\n', start);
+      if (cr >= 0 && cr < start) cr = text.indexOf('\r', start);
     }
-    this.afterCr = text.length > 0 ? text.charCodeAt(text.length - 1) === CR : this.afterCr;
-    this.line += text.slice(start);
+    this.line = start === 0 ? this.line + text : this.line + text.slice(start);
     return events;
   }
 
