@@ -135,9 +135,16 @@ export class Conversation {
   private async ask(tools: LlmTool[], hooks: TurnHooks, onText: () => void): Promise<Round> {
     const chunker = new SentenceChunker();
     const spoken: string[] = [];
+    // A throwing `speak` is the runtime's own error: it propagates as it is, not as the model's.
+    let speakFailed = false;
     const speak = (s: string) => {
       spoken.push(s);
-      hooks.speak(s);
+      try {
+        hooks.speak(s);
+      } catch (err) {
+        speakFailed = true;
+        throw err;
+      }
     };
     let text = '';
     const calls: LlmToolCall[] = [];
@@ -155,7 +162,8 @@ export class Conversation {
       }
     } catch (err) {
       if (spoken.length > 0) this.push({ role: 'assistant', content: spoken.join(' ') });
-      throw err instanceof ProviderError ? err : new ProviderError(this.opts.llm.name, 'bad_response', (err as Error)?.message ?? String(err));
+      if (err instanceof ProviderError || speakFailed) throw err;
+      throw new ProviderError(this.opts.llm.name, 'bad_response', (err as Error)?.message ?? String(err));
     }
     if (hooks.signal.aborted) {
       if (spoken.length > 0) this.push({ role: 'assistant', content: spoken.join(' ') + INTERRUPTED_MARK });

@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Conversation, INTERRUPTED_MARK, type ConversationOptions, type TurnHooks } from '../../../engine/agents/llm/conversation.js';
 import { OpenAiChat } from '../../../engine/agents/providers/llm/openai-chat.js';
-import { ProviderError, type LlmToolCall } from '../../../engine/agents/providers/contracts.js';
+import { ProviderError, type LlmChunk, type LlmProvider, type LlmToolCall } from '../../../engine/agents/providers/contracts.js';
 import { FakeOpenAi, textReply, toolCallReply } from '../../helpers/openai-fake.js';
 import { waitFor } from '../../helpers/http.js';
 
@@ -302,4 +302,29 @@ test('a turn started while another runs waits for it', async (t) => {
     conv.messages.slice(1).map((m) => m.content),
     ['One?', 'First answer.', 'Two?', 'Second answer.'],
   );
+});
+
+test('a provider breaking its contract (a plain Error, no done) still fails as a ProviderError; a throwing speak is not blamed on it', async (t) => {
+  // Stand-ins for other LlmProvider implementations: the OpenAI client never does this.
+  const provider = (chunks: LlmChunk[], error: Error | null): LlmProvider => ({
+    name: 'other',
+    async *chat() {
+      yield* chunks;
+      if (error) throw error;
+    },
+  });
+  const conv = (llm: LlmProvider) => new Conversation({ llm, model: 'm', system: SYSTEM, tools: [] });
+  const thrown = await t.throwsAsync(conv(provider([{ type: 'text', text: 'Hi.' }], new TypeError('boom'))).turn('x', recorder().hooks), { instanceOf: ProviderError });
+  t.is(thrown!.message, 'other: boom');
+  t.is(thrown!.code, 'bad_response');
+  const unfinished = await t.throwsAsync(conv(provider([{ type: 'text', text: 'Hi. And' }], null)).turn('x', recorder().hooks), { instanceOf: ProviderError });
+  t.is(unfinished!.message, 'other: The answer ended without finishing');
+  const r = recorder();
+  r.hooks.speak = () => {
+    throw new RangeError('queue full');
+  };
+  await t.throwsAsync(conv(provider([{ type: 'text', text: 'Hi. There.' }, { type: 'done', finishReason: 'stop' }], null)).turn('x', r.hooks), {
+    instanceOf: RangeError,
+    message: 'queue full',
+  });
 });
