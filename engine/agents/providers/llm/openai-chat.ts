@@ -8,7 +8,9 @@
  * `openai-stream.ts`). Every failure is a `ProviderError`: 401/403 `auth`, 429 `rate_limited`,
  * other statuses `http_error` with the service's own message (never the key), a malformed or
  * unfinished stream `bad_response`, no first event within `firstTokenTimeoutMs` or a silence
- * longer than `idleTimeoutMs` between events `timeout`, a failed connection `network`.
+ * longer than `idleTimeoutMs` between events `timeout` (SSE comments, which some gateways send
+ * as keep-alives, do not count as events), a failed connection `network`. A server that answers
+ * one JSON completion instead of a stream is read whole, within the first-token budget.
  * Aborting the request's signal ends the iteration quietly and closes the HTTP connection.
  */
 import { ProviderError, type LlmChunk, type LlmMessage, type LlmProvider, type LlmRequest, type LlmTool } from '../contracts.js';
