@@ -1,4 +1,4 @@
-/** The tenant's resources: agents, workflows, tools, numbers, trunks, calls and analytics. */
+/** The tenant's resources: agents, workflows, tools, numbers, trunks, providers, calls and analytics. */
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { RouteDef } from '../http/route.js';
@@ -7,6 +7,7 @@ import { agentRoutes } from './agents.js';
 import { analyticsRoutes } from './analytics.js';
 import { callRoutes } from './calls.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
+import { providerRoutes } from './providers.js';
 import { sipTrunkRoutes } from './sip-trunks.js';
 import { toolRoutes } from './tools.js';
 import { workflowRoutes } from './workflows.js';
@@ -22,6 +23,7 @@ export function resourceRoutes(store: Store, events: EventLog, commands: Command
     ...toolRoutes(store),
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),
+    ...providerRoutes(store),
     ...callRoutes(store, commands),
     ...analyticsRoutes(store),
   ];
