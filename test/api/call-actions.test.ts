@@ -126,6 +126,13 @@ sippTest('actions on a live call: 409 without a runtime; REST and WebSocket reac
   t.deepEqual([refused.status, refused.body], [409, envelope('conflict', 'A transfer is already under way')]);
   t.deepEqual(await ws.request({ type: 'say', id: 'r', callId, text: 'x' }), { type: 'error', id: 'r', error: envelope('conflict', 'The agent is muted').error });
 
+  // A runtime that throws anything else (a bug): 500 internal_error on both surfaces, and the engine goes on.
+  call.actions = { ...recorder().actions, sendDtmf: () => { throw new Error('runtime bug'); } };
+  const broken = await api.post(`/api/v1/calls/${callId}/dtmf`, { digits: '1' });
+  t.deepEqual([broken.status, broken.body], [500, envelope('internal_error', 'Internal server error')]);
+  t.like(await ws.request({ type: 'dtmf', id: 'b', callId, digits: '1' }), { type: 'error', id: 'b', error: { code: 'internal_error' } });
+  t.is((await api.post(`/api/v1/calls/${callId}/say`, { text: 'still here' })).status, 202);
+
   // Bad arguments: 422 naming the field, and nothing reaches the runtime.
   const quiet = recorder();
   call.actions = quiet.actions;
