@@ -41,7 +41,7 @@ const frameMs = (vadFrameSamples * 1000) / vadSampleRate;
  */
 const defaultStartMs = 60;
 /** A pause between sentences is shorter than this; a caller who has finished is silent longer. */
-const defaultEndSilenceMs = 600;
+export const defaultEndSilenceMs = 600;
 /**
  * fvad judges a frame against the noise it has learnt, not against an absolute level: the onset
  * of any noise, however faint, looks like about 100 ms of speech until it adapts. Telephone
