@@ -60,6 +60,24 @@ test('flite speech starts within 100 ms of its onset and ends after the end sile
   }
 });
 
+test('speech_start comes startMs after the onset of speech (the barge-in latency), for many onsets', async (t) => {
+  const sentences = ['Book a table for two.', 'I need help.', 'So what happens next?', 'My order is late.', 'Hello there.', 'Yes.', 'No, thank you.', 'Cancel it please.', 'Fine.', 'Where is my refund?'];
+  for (const startMs of [20, 40, 60]) {
+    const lags: number[] = [];
+    for (const text of sentences) {
+      const voice = speech8k(text);
+      const onsetMs = 500 + soundSpan(voice)!.start / 8;
+      const vad = await VoiceActivity.create({ startMs });
+      t.teardown(() => vad.close());
+      const start = run(vad, concat(silence8k(500), voice)).find((e) => e.event === 'speech_start');
+      lags.push(start ? start.atMs - onsetMs : Infinity);
+    }
+    t.log(`startMs ${startMs}: speech_start ${lags.join(', ')} ms after the onset (mean ${(lags.reduce((a, b) => a + b, 0) / lags.length).toFixed(0)} ms)`);
+    // fvad often hears a soft onset one or two frames before the 10 ms RMS window passes 300.
+    t.true(lags.every((lag) => lag >= startMs - 60 && lag <= startMs + 20), `startMs ${startMs}: ${lags.join(', ')}`);
+  }
+});
+
 test('a pause shorter than endSilenceMs does not end the utterance', async (t) => {
   const pcm = concat(silence8k(300), trimmed(speech8k('Yes.')), silence8k(400), trimmed(speech8k('Please book it.')), silence8k(1000));
   const vad = await VoiceActivity.create({ endSilenceMs: 600 });
