@@ -27,8 +27,9 @@ export interface FakeDeepgramOptions {
 export class DeepgramConnection {
   readonly query: URLSearchParams;
   audioBytes = 0;
-  /** Text messages from the client, parsed. */
-  readonly controls: { type: string; atBytes: number }[] = [];
+  /** Text messages from the client, parsed, with the audio bytes before them and the time since the message before. */
+  readonly controls: { type: string; atBytes: number; sinceLastMs: number }[] = [];
+  #lastMessageAt = performance.now();
   /** Set when the socket closed, with who closed it. */
   closed: { code: number; byClient: boolean } | null = null;
   #closingByServer = false;
@@ -87,6 +88,9 @@ export class DeepgramConnection {
   }
 
   #message(data: Buffer, isBinary: boolean): void {
+    const now = performance.now();
+    const sinceLastMs = now - this.#lastMessageAt;
+    this.#lastMessageAt = now;
     if (isBinary) {
       this.audioBytes += data.length;
       if (this.transcripts) this.#heard = this.#heard.then(() => this.#listen(data));
@@ -94,7 +98,7 @@ export class DeepgramConnection {
     }
     try {
       const msg = JSON.parse(data.toString('utf8')) as { type: string };
-      this.controls.push({ type: msg.type, atBytes: this.audioBytes });
+      this.controls.push({ type: msg.type, atBytes: this.audioBytes, sinceLastMs });
       if (msg.type === 'CloseStream') {
         this.send({ type: 'Metadata', transaction_key: 'deprecated', request_id: 'fake', duration: this.audioBytes / 16000, channels: 1 });
         this.close(1000, '');

@@ -8,6 +8,8 @@ import { waitFor } from '../../../helpers/http.js';
 import { sleep } from '../../../helpers/timing.js';
 import { concat, frames, silence8k, speech8k } from '../../../helpers/speech.js';
 
+/** How long a wait for an event may take: the machine running the tests may be loaded many times over (this bounds nothing that is asserted). */
+const patience = 20_000;
 const key = 'dg-test-key';
 
 interface Opened {
@@ -24,7 +26,8 @@ async function server(t: ExecutionContext, opts: FakeDeepgramOptions = {}) {
 }
 
 function open(t: ExecutionContext, baseUrl: string, opts: { apiKey?: string | null; settings?: DeepgramSettings; hints?: string[]; language?: string; endSilenceMs?: number } = {}): Opened {
-  const provider = new DeepgramStt({ apiKey: opts.apiKey === undefined ? key : opts.apiKey, baseUrl }, opts.settings);
+  // A loaded machine may take seconds to open a loopback socket: tests of other things allow it.
+  const provider = new DeepgramStt({ apiKey: opts.apiKey === undefined ? key : opts.apiKey, baseUrl }, { connectTimeoutMs: patience, ...opts.settings });
   const abort = new AbortController();
   const stream = provider.open({ signal: abort.signal, hints: opts.hints, language: opts.language, endSilenceMs: opts.endSilenceMs });
   const transcripts: SttTranscript[] = [];
@@ -36,7 +39,7 @@ function open(t: ExecutionContext, baseUrl: string, opts: { apiKey?: string | nu
 }
 
 /** The client's side of the upgrade is done (the server's may be done a little earlier). */
-const opened = (stream: DeepgramStream) => waitFor(() => stream.state === 'open', 5000, 5);
+const opened = (stream: DeepgramStream) => waitFor(() => stream.state === 'open', patience, 5);
 
 test('the socket asks for 8 kHz linear16 with the options, sends the Token, and every pushed byte arrives', async (t) => {
   const dg = await server(t);
@@ -67,9 +70,9 @@ test('the socket asks for 8 kHz linear16 with the options, sends the Token, and 
   }
   stream.push(Int16Array.of(1, 2, 3));
   pushed += 6;
-  await waitFor(() => c.audioBytes >= pushed - 1600);
+  await waitFor(() => c.audioBytes >= pushed - 1600, patience);
   stream.close();
-  await waitFor(() => c.closed);
+  await waitFor(() => c.closed, patience);
   t.is(c.audioBytes, pushed);
   t.is(stream.stats.sentBytes, pushed);
   t.deepEqual(c.controls.map((x) => x.type), ['CloseStream']);
@@ -101,7 +104,7 @@ test('interim, final and end of turn: each transcript is the turn so far, Uttera
   c.results('', { is_final: true, speech_final: false });
   c.utteranceEnd();
   c.results('Thanks', {});
-  await waitFor(() => transcripts.length >= 8);
+  await waitFor(() => transcripts.length >= 8, patience);
   await sleep(100);
   t.deepEqual(transcripts, [
     { text: 'I would', final: false, endOfTurn: false },
@@ -125,12 +128,12 @@ test('real speech end to end: the service hears the utterances and each comes ba
   await opened(stream);
   const pcm = concat(silence8k(300), speech8k('Hello there.'), silence8k(800), speech8k('I need help with my order, please.'), silence8k(800));
   for (const f of frames(pcm)) stream.push(f);
-  await waitFor(() => transcripts.filter((x) => x.endOfTurn).length === 2);
+  await waitFor(() => transcripts.filter((x) => x.endOfTurn).length === 2, patience);
   t.deepEqual(transcripts.filter((x) => x.endOfTurn).map((x) => x.text), ['Hello there.', 'I need help with my order.']);
   t.true(transcripts.some((x) => !x.final), 'interims came while speaking');
   t.log(`${transcripts.length} transcripts for ${(pcm.length / 8000).toFixed(1)} s of speech, ${c.audioBytes} bytes heard`);
   stream.close();
-  await waitFor(() => c.closed);
+  await waitFor(() => c.closed, patience);
   t.is(c.audioBytes, Math.ceil(pcm.length / 160) * 320);
   t.deepEqual(errors, []);
 });
@@ -139,7 +142,7 @@ test('a wrong key is refused with 401 at the upgrade: one auth error, nothing th
   const dg = await server(t);
   const { stream, errors, transcripts } = open(t, dg.url, { apiKey: 'wrong' });
   for (const f of frames(speech8k('Hello.'))) stream.push(f);
-  await waitFor(() => errors.length);
+  await waitFor(() => errors.length, patience);
   await sleep(100);
   t.is(errors.length, 1);
   t.true(errors[0] instanceof ProviderError);
@@ -157,7 +160,7 @@ test('403 is auth, 429 rate_limited, 500 http_error; an error before onError is 
     const dg = await server(t, { refuseWith: status });
     const provider = new DeepgramStt({ apiKey: key, baseUrl: dg.url });
     const stream = provider.open({ signal: new AbortController().signal });
-    await waitFor(() => stream.state === 'failed');
+    await waitFor(() => stream.state === 'failed', patience);
     const errors: ProviderError[] = [];
     stream.onError((e) => errors.push(e));
     t.like(errors, [{ code, status }], `status ${status}`);
@@ -169,7 +172,7 @@ test.serial('no answer to the upgrade within connectTimeoutMs is a timeout', asy
   const dg = await server(t, { stallUpgrade: true });
   const started = performance.now();
   const { errors } = open(t, dg.url, { settings: { connectTimeoutMs: 300 } });
-  await waitFor(() => errors.length);
+  await waitFor(() => errors.length, patience);
   const took = performance.now() - started;
   t.like(errors, [{ code: 'timeout' }]);
   t.true(took >= 290 && took < 1500, `${took.toFixed(0)} ms`);
@@ -184,7 +187,7 @@ test('a refused connection is a network error', async (t) => {
   const port = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
   const { errors } = open(t, `ws://127.0.0.1:${port}`);
-  await waitFor(() => errors.length);
+  await waitFor(() => errors.length, patience);
   t.like(errors, [{ code: 'network' }]);
 });
 
@@ -196,12 +199,12 @@ test('the service dropping the connection mid-stream gives exactly one network e
     const c = await conn;
     const audio = frames(speech8k('Hello there, how are you?'));
     for (const f of audio.slice(0, 50)) stream.push(f);
-    await waitFor(() => c.audioBytes > 0);
+    await waitFor(() => c.audioBytes > 0, patience);
     c.results('Hello', {});
-    await waitFor(() => transcripts.length);
+    await waitFor(() => transcripts.length, patience);
     if (how === 'drop') c.drop();
     else c.close(1011, 'NET-0001');
-    await waitFor(() => errors.length);
+    await waitFor(() => errors.length, patience);
     for (const f of audio.slice(50)) stream.push(f);
     stream.close();
     await sleep(150);
@@ -221,10 +224,10 @@ test('abort closes the socket: the service gets CloseStream then the close, and 
   await opened(stream);
   for (const f of frames(speech8k('One moment.'))) stream.push(f);
   abort.abort();
-  await waitFor(() => c.closed);
+  await waitFor(() => c.closed, patience);
   t.deepEqual(c.controls.map((x) => x.type), ['CloseStream']);
   t.is(c.closed!.code, 1000);
-  await waitFor(() => stream.state === 'closed');
+  await waitFor(() => stream.state === 'closed', patience);
   t.deepEqual(errors, []);
   t.is(dg.connections.length, 1);
   // Abort while still connecting: the socket is dropped and nothing is reported either.
@@ -248,7 +251,7 @@ test.serial('a service that closes after CloseStream too slowly is cut after clo
   (c.ws as unknown as { _socket: net.Socket })._socket.pause();
   const started = performance.now();
   stream.close();
-  await waitFor(() => stream.state === 'closed', 3000);
+  await waitFor(() => stream.state === 'closed', patience);
   const took = performance.now() - started;
   t.true(took >= 150 && took < 1500, `${took.toFixed(0)} ms`);
   t.deepEqual(errors, []);
@@ -263,7 +266,7 @@ test('audio pushed before the socket opens is kept (the latest 5 s) and sent on 
   for (const f of frames(pcm)) stream.push(f);
   t.is(stream.state, 'connecting');
   const c = await conn;
-  await waitFor(() => c.audioBytes >= 5 * 16000);
+  await waitFor(() => c.audioBytes >= 5 * 16000, patience);
   await sleep(100);
   t.is(c.audioBytes, 5 * 16000);
   t.is(stream.stats.droppedBytes, 16000);
@@ -277,17 +280,18 @@ test.serial('KeepAlive flows while no audio does, and not while audio flows', as
   const { stream, errors } = open(t, dg.url, { settings: { keepAliveMs: 600 } });
   const c = await conn;
   await opened(stream);
-  // 1.5 s of audio in real time (100 ms messages): no KeepAlive.
+  // 1.5 s of audio in real time (100 ms messages), then 2 s of none.
   for (const f of frames(silence8k(1500))) {
     stream.push(f);
     await sleep(20);
   }
   const duringAudio = c.controls.filter((x) => x.type === 'KeepAlive').length;
   await sleep(2000);
-  const keepAlives = c.controls.filter((x) => x.type === 'KeepAlive').length - duringAudio;
-  t.log(`KeepAlive: ${duringAudio} during 1.5 s of audio, ${keepAlives} in 2 s of none (one due every 600 ms)`);
-  t.is(duringAudio, 0);
-  t.true(keepAlives >= 2 && keepAlives <= 3, `${keepAlives} KeepAlive`);
+  const keepAlives = c.controls.filter((x) => x.type === 'KeepAlive');
+  t.log(`KeepAlive: ${duringAudio} during 1.5 s of audio, ${keepAlives.length - duringAudio} in 2 s of none, each ${keepAlives.map((k) => k.sinceLastMs.toFixed(0)).join(', ')} ms after the message before`);
+  // The rule, whatever the load: a KeepAlive only after keepAliveMs without any message.
+  t.true(keepAlives.every((k) => k.sinceLastMs >= 600 - 50));
+  t.true(keepAlives.length - duringAudio >= 2 && keepAlives.length - duringAudio <= 3);
   stream.close();
   t.deepEqual(errors, []);
 });
@@ -306,8 +310,8 @@ test('garbage from the service is one bad_response', async (t) => {
     const c = await conn;
     c.send(msg);
     c.results('after the garbage', { is_final: true, speech_final: true });
-    await waitFor(() => errors.length);
-    await waitFor(() => c.closed);
+    await waitFor(() => errors.length, patience);
+    await waitFor(() => c.closed, patience);
     t.like(errors, [{ code: 'bad_response' }], what);
     t.deepEqual(transcripts, [], what);
   }
@@ -347,9 +351,9 @@ test(`property: any sequence of service messages never throws, gives at most one
       for (const m of msgs) c.send(typeof m === 'string' ? m : JSON.stringify(m));
       c.send({ type: 'Metadata' });
       sent += msgs.length;
-      await waitFor(() => stream.stats.messages >= msgs.length + 1 || stream.state === 'failed', 3000, 5);
+      await waitFor(() => stream.stats.messages >= msgs.length + 1 || stream.state === 'failed', patience, 5);
       abort.abort();
-      await waitFor(() => c.closed, 3000, 5);
+      await waitFor(() => c.closed, patience, 5);
       errored += errors.length;
       return errors.length <= 1 && (seen.indexOf('e') < 0 || seen.indexOf('e') === seen.length - 1) && transcripts.every((x) => !x.endOfTurn || x.final);
     }),
