@@ -106,7 +106,7 @@ type State = 'connecting' | 'open' | 'closing' | 'closed' | 'failed';
 
 /** Legal moves; `closed` and `failed` are final. */
 const moves: Record<State, readonly State[]> = {
-  connecting: ['open', 'closing', 'closed', 'failed'],
+  connecting: ['open', 'closed', 'failed'],
   open: ['closing', 'failed'],
   closing: ['closed', 'failed'],
   closed: [],

@@ -120,6 +120,28 @@ test('interim, final and end of turn: each transcript is the turn so far, Uttera
   t.deepEqual(errors, []);
 });
 
+test('a listener that throws is logged, and the stream goes on', async (t) => {
+  const dg = await server(t);
+  const conn = dg.nextConnection();
+  const warnings: string[] = [];
+  const provider = new DeepgramStt({ apiKey: key, baseUrl: dg.url }, { connectTimeoutMs: patience, logger: { warn: (_o: object, msg: string) => warnings.push(msg) } as never });
+  const abort = new AbortController();
+  t.teardown(() => abort.abort());
+  const stream = provider.open({ signal: abort.signal });
+  const texts: string[] = [];
+  stream.onTranscript((x) => {
+    texts.push(x.text);
+    if (texts.length === 1) throw new Error('runtime bug');
+  });
+  const c = await conn;
+  c.results('One.', { is_final: true, speech_final: true });
+  c.results('Two.', { is_final: true, speech_final: true });
+  await waitFor(() => texts.length === 2, patience);
+  t.deepEqual(texts, ['One.', 'Two.']);
+  t.deepEqual(warnings, ['deepgram transcript listener threw']);
+  t.is(stream.state, 'open');
+});
+
 test('real speech end to end: the service hears the utterances and each comes back as an end of turn', async (t) => {
   const dg = await server(t, { transcripts: ['Hello there.', 'I need help with my order.'] });
   const conn = dg.nextConnection();

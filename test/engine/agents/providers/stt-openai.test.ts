@@ -105,6 +105,26 @@ test('transcripts come out in spoken order even when the first answer is slower'
   t.deepEqual(transcripts.map((x) => x.text), [first, second]);
 });
 
+test('a listener that throws is logged, and the stream goes on', async (t) => {
+  const fake = await server(t, { texts: [first, second] });
+  const warnings: string[] = [];
+  const provider = new OpenAiStt({ apiKey: key, baseUrl: fake.url }, { logger: { warn: (_o: object, msg: string) => warnings.push(msg) } as never });
+  const abort = new AbortController();
+  t.teardown(() => abort.abort());
+  const stream = provider.open({ signal: abort.signal });
+  const texts: string[] = [];
+  stream.onTranscript((x) => {
+    texts.push(x.text);
+    if (texts.length === 1) throw new Error('runtime bug');
+  });
+  await listening(stream);
+  for (const f of frames(conversation().pcm)) stream.push(f);
+  await waitFor(() => texts.length === 2, patience);
+  t.deepEqual(texts, [first, second]);
+  t.deepEqual(warnings, ['openai stt transcript listener threw']);
+  t.is(stream.state, 'listening');
+});
+
 test('unbroken speech is uploaded in pieces of maxUtteranceMs', async (t) => {
   const fake = await server(t, { texts: ['a', 'b', 'c', 'd', 'e', 'f'] });
   const { stream, transcripts } = open(t, fake.url, { settings: { maxUtteranceMs: 1000 } });
