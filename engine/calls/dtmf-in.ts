@@ -20,6 +20,7 @@
  */
 import type Srf from 'drachtio-srf';
 import { z } from 'zod';
+import type { LegAudio } from '../../media/audio/leg-audio.js';
 import type { Call, CallDtmf } from './call.js';
 
 /** What an INFO request's body says about DTMF. */
@@ -106,4 +107,16 @@ export function dtmfInfoHandler(call: Call, fallback: Handler): Handler {
     call.log.debug({ source: 'info', durationMs: r.durationMs }, 'DTMF received');
     call.emit('dtmf', dtmf);
   };
+}
+
+/**
+ * Reports the caller's RFC 4733 key presses, as the leg's audio seam decodes them, on `call`'s
+ * `dtmf` event (source `rfc4733`), so whoever listens has one DTMF stream whichever way the keys
+ * came. Returns the unsubscribe; it ends with the seam.
+ */
+export function reportRfc4733(call: Call, audio: LegAudio): () => void {
+  return audio.on('dtmf', (d) => {
+    call.log.debug({ source: 'rfc4733', durationMs: d.durationMs }, 'DTMF received');
+    call.emit('dtmf', { digit: d.digit, durationMs: d.durationMs, source: 'rfc4733' });
+  });
 }

@@ -6,7 +6,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Call, CallDtmf } from '../../../engine/calls/call.js';
+import { reportRfc4733 } from '../../../engine/calls/dtmf-in.js';
 import { DtmfSendError, sendDtmf } from '../../../engine/calls/dtmf-out.js';
+import { writeRtpPacket } from '../../../media/rtp/packet.js';
 import { DtmfReceiver, type Dtmf } from '../../../media/audio/dtmf.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { peer, sleep, until } from '../../helpers/media.js';
@@ -88,7 +90,7 @@ function groupBy<T, K>(items: T[], key: (x: T) => K): T[][] {
   return [...m.values()];
 }
 
-sippTest('RFC 4733 to a caller that offered telephone-event: every key, well-formed, at its payload type, 170 ms apart', async (t) => {
+sippTest('RFC 4733 both ways with a caller that offered telephone-event: its key reaches the call\'s dtmf event; ours, every key, well-formed, at its payload type, 170 ms apart', async (t) => {
   const p = await peer(t);
   const run = sippCall(
     s,
@@ -105,6 +107,15 @@ sippTest('RFC 4733 to a caller that offered telephone-event: every key, well-for
   await p.stream({ to: leg.port, count: 5 }); // symmetric RTP: the leg learns where we are
   await until(() => leg.state === 'active', 3000, 'latch');
   const audio = await leg.openAudio();
+  // The caller's own key (RFC 4733 in) reaches the call's dtmf event through the seam.
+  const heard: CallDtmf[] = [];
+  call.on('dtmf', (d) => heard.push(d));
+  reportRfc4733(call, audio);
+  for (const [i, e] of [160, 320, 480, 480, 480].entries()) {
+    p.send(leg.port, writeRtpPacket({ marker: i === 0, payloadType: 101, sequence: 2000 + i, timestamp: 99_000, ssrc: 0x1234abcd }, Buffer.from([7, (i >= 2 ? 0x80 : 0) | 10, e >> 8, e & 0xff])));
+  }
+  await until(() => heard.length > 0, 2000, 'the caller\'s key');
+  t.deepEqual(heard, [{ digit: '7', durationMs: 60, source: 'rfc4733' }]);
   const digits = '0123456789*#ABCD';
   const since = performance.now();
   const t0 = performance.now();
@@ -190,4 +201,22 @@ sippTest('SIP INFO from the caller: DTMF bodies answered 200 and emitted as the 
     { digit: '*', durationMs: null, source: 'info' },
     { digit: 'D', durationMs: null, source: 'info' },
   ]);
+});
+
+sippTest('SIP INFO that gets no answer: the sequence stops with a 408 DtmfSendError after infoTimeoutMs, the call goes on', async (t) => {
+  const p = await peer(t);
+  const silent = `  <recv request="INFO" timeout="10000"/>
+`;
+  const run = sippCall(s, scenario('inbound-dtmf-out.xml', { mediaPort: p.port, payloadTypes: '0', rtpmaps: 'a=rtpmap:0 PCMU/8000', infoBlocks: silent, byeTimeoutMs: 20_000 }));
+  const call = await liveCall(seen);
+  const t0 = performance.now();
+  const err = await t.throwsAsync(sendDtmf(call, '12', undefined, { infoTimeoutMs: 600 }), { instanceOf: DtmfSendError });
+  const took = performance.now() - t0;
+  t.like(err, { status: 408, sent: 0 });
+  t.true(took >= 590 && took < 1500, `gave up after ${took.toFixed(0)} ms`);
+  t.is(call.state, 'answered');
+  call.hangup('api_hangup');
+  const r = await run;
+  t.is(r.code, 0, r.output + r.errors);
+  t.is(r.ladder.filter((l) => l === '-> 200 INFO').length, 0);
 });
