@@ -10,6 +10,8 @@ import { reportRfc4733 } from '../../../engine/calls/dtmf-in.js';
 import { DtmfSendError, sendDtmf } from '../../../engine/calls/dtmf-out.js';
 import { writeRtpPacket } from '../../../media/rtp/packet.js';
 import { DtmfReceiver, type Dtmf } from '../../../media/audio/dtmf.js';
+import { spawnSync } from 'node:child_process';
+import { baresipDial } from '../../helpers/baresip.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { peer, sleep, until } from '../../helpers/media.js';
 import { sippMissing } from '../../helpers/sipp.js';
@@ -75,12 +77,13 @@ function infoTimes(trace: string): number[] {
 
 /**
  * Arrivals on a drift-free schedule of one every `periodMs` from the first: none early (a timer
- * never fires early; 5 ms for clock granularity), none more than 150 ms late (a busy 2-core
- * machine stamps an arrival late, and the next one then looks early if gaps are compared).
+ * never fires early; but the first arrival, the reference, may itself be stamped late: 25 ms, as
+ * in helpers/timing.ts), none more than 150 ms late (a busy 2-core machine stamps an arrival
+ * late, and the next one then looks early if gaps are compared).
  */
 function assertOnSchedule(t: ExecutionContext, times: number[], periodMs: number): void {
   const lateness = times.map((x, i) => x - times[0]! - i * periodMs);
-  t.true(lateness.every((l) => l > -5 && l < 150), `lateness ${lateness.map((l) => l.toFixed(0)).join(' ')} ms`);
+  t.true(lateness.every((l) => l > -25 && l < 150), `lateness ${lateness.map((l) => l.toFixed(0)).join(' ')} ms`);
 }
 
 /** Items grouped by a key, in first-seen order (Map.groupBy is Node 21+). */
@@ -219,4 +222,23 @@ sippTest('SIP INFO that gets no answer: the sequence stops with a 408 DtmfSendEr
   const r = await run;
   t.is(r.code, 0, r.output + r.errors);
   t.is(r.ladder.filter((l) => l === '-> 200 INFO').length, 0);
+});
+
+const noBaresip = spawnSync('baresip', ['-h']).error ? 'baresip is not installed' : null;
+if (noBaresip) test('baresip DTMF test is skipped: ' + noBaresip, (t) => t.pass());
+
+(noBaresip || missing ? test.skip : test.serial)('baresip, another RTP stack, decodes the RFC 4733 digits we send it', async (t) => {
+  const dial = baresipDial(`sip:service@${s.sipTarget}`, { seconds: 5 });
+  const call = await liveCall(seen);
+  const leg = call.parts.leg!;
+  await leg.whenActive();
+  const audio = await leg.openAudio();
+  t.is(await sendDtmf(call, '159#*0', audio), 'rfc4733');
+  // baresip plays RTP out of a jitter buffer, which hands a packet on when a later one arrives:
+  // without audio after the digits, the last one's end stays there (seen: '0' start, no end).
+  audio.send(new Int16Array(1600));
+  const r = await dial;
+  const keys = [...r.output.matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]).join('');
+  t.is(keys, '159#*0', r.output.replace(/\[\d:]+\] audio=\S+ \(bit\/s\)\s*/g, ''));
+  t.log(`baresip printed ${keys.length} key ends: ${keys}`);
 });
