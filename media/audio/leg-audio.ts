@@ -1,6 +1,6 @@
 /**
  * The seam between a SIP leg and the agent runtime: decoded 20 ms frames and DTMF out of the
- * call, 16-bit PCM into it, paced at 20 ms. Both directions go through one mediasoup
+ * call, 16-bit PCM and RFC 4733 digits into it, paced at 20 ms. Both directions go through one mediasoup
  * DirectTransport on the leg's router: a Consumer of the leg's Producer delivers the peer's RTP
  * to Node, and a Producer of ours (fixed SSRC) is what the leg sends to the peer. This is the one
  * place where Node handles every packet of a call, and only for calls that have an agent.
