@@ -45,7 +45,8 @@ export function dtmfRoute(audio?: LegAudio): DtmfRoute {
  * Sends `digits` (0-9, *, #, A-D) to the caller and resolves with the way they went, once the
  * last one is out (RFC 4733: its end packets sent; INFO: its 200 received). INFO digits go one
  * at a time, each after the previous one's 200 and no sooner than `toneMs + gapMs` after it was
- * sent, so both ways keep the same cadence. Rejects with `InvalidDtmfError` or `RangeError`
+ * sent, so both ways keep the same cadence. RFC 4733 digits wait for the leg to be active.
+ * Rejects with `InvalidDtmfError` or `RangeError`
  * before sending anything, with `DtmfSendError` when INFO fails, and with `LegClosedError` when
  * the audio seam closes mid-way.
  */
@@ -54,7 +55,13 @@ export async function sendDtmf(call: Call, digits: string, audio?: LegAudio, opt
   const timing = checkDtmfTiming({ toneMs: opts.toneMs ?? defaultDtmfTiming.toneMs, gapMs: opts.gapMs ?? defaultDtmfTiming.gapMs });
   const route = dtmfRoute(audio);
   call.log.debug({ route, digits: digits.length }, 'sending DTMF');
-  if (route === 'rfc4733') await audio!.sendDtmf(digits, timing);
+  if (route === 'rfc4733') {
+    // Events sent while the leg still waits for the caller's first RTP would go nowhere; once
+    // the seam plays, the leg is active within its latch timeout (it then sends to the SDP's
+    // address). Rejects with LegClosedError if the leg closes first.
+    await call.parts.leg?.whenActive();
+    await audio!.sendDtmf(digits, timing);
+  }
   else await sendInfo(call, digits, timing, opts.infoTimeoutMs ?? 32_000);
   return route;
 }

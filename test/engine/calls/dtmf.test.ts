@@ -242,3 +242,25 @@ if (noBaresip) test('baresip DTMF test is skipped: ' + noBaresip, (t) => t.pass(
   t.is(keys, '159#*0', r.output.replace(/\[\d:]+\] audio=\S+ \(bit\/s\)\s*/g, ''));
   t.log(`baresip printed ${keys.length} key ends: ${keys}`);
 });
+
+sippTest('RFC 4733 to a caller that has not sent RTP yet: the digits wait for the leg to send to its SDP address, and arrive', async (t) => {
+  const p = await peer(t);
+  const run = sippCall(
+    s,
+    scenario('inbound-dtmf-out.xml', { mediaPort: p.port, payloadTypes: '0 101', rtpmaps: 'a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000', infoBlocks: '', byeTimeoutMs: 20_000 }),
+  );
+  const call = await liveCall(seen);
+  const leg = call.parts.leg!;
+  t.is(leg.state, 'latching');
+  const audio = await leg.openAudio();
+  const t0 = performance.now();
+  t.is(await sendDtmf(call, '42', audio), 'rfc4733');
+  const took = performance.now() - t0;
+  call.hangup('api_hangup');
+  const r = await run;
+  t.is(r.code, 0, r.output + r.errors);
+  const rx = new DtmfReceiver();
+  const keys = p.received.filter((g) => g.header.payloadType === 101).flatMap((g) => rx.receive(g.header.timestamp, g.payload) ?? []);
+  t.deepEqual(keys.map((k) => k.digit), ['4', '2']);
+  t.log(`sent after the leg went active, ${took.toFixed(0)} ms after the call (latch timeout, then 2 digits)`);
+});
