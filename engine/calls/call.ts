@@ -31,9 +31,20 @@ export interface EndInfo {
   hangupBy: HangupBy | null;
 }
 
+/** A key the caller pressed, by whichever way it came: RTP events (RFC 4733) or SIP INFO. */
+export interface CallDtmf {
+  /** 0-9, *, #, A-D, or `flash`. */
+  digit: string;
+  /** How long the key was held, when the peer said. */
+  durationMs: number | null;
+  source: 'rfc4733' | 'info';
+}
+
 type CallEvents = {
   statechange: [to: CallState, from: CallState, reason: string];
   ended: [info: EndInfo];
+  /** One per key press: the caller's DTMF, from SIP INFO here, from RTP via the agent runtime. */
+  dtmf: [dtmf: CallDtmf];
 };
 
 /**
