@@ -40,6 +40,28 @@ const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
   notify: { status: 481, text: 'No subscription in this dialog' },
 };
 
+/**
+ * Answers one in-dialog request that would otherwise be refused (see `unserved`); returns false
+ * to leave it to the refusal.
+ */
+export type InDialogTaker = (req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean;
+
+const takers = new WeakMap<Srf.Dialog, Map<keyof typeof unserved, InDialogTaker>>();
+
+/**
+ * Lets another part of call control serve an otherwise refused method in one dialog while it
+ * needs to (a transfer takes the NOTIFYs of its REFER's implicit subscription, RFC 3515 §2.4.4).
+ * One taker per method and dialog; returns the release.
+ */
+export function takeInDialog(dialog: Srf.Dialog, method: keyof typeof unserved, taker: InDialogTaker): () => void {
+  let byMethod = takers.get(dialog);
+  if (!byMethod) takers.set(dialog, (byMethod = new Map()));
+  byMethod.set(method, taker);
+  return () => {
+    if (byMethod.get(method) === taker) byMethod.delete(method);
+  };
+}
+
 interface DialogTimer {
   interval: number;
   refresher: 'uac' | 'uas';
@@ -74,6 +96,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
   serveOffers(call, dialog, leg, timer, armTimer);
   for (const [event, refusal] of Object.entries(unserved)) {
     dialog.on(event as 'refer', (req, res) => {
+      if (takers.get(dialog)?.get(event as keyof typeof unserved)?.(req, res)) return;
       call.log.info({ method: req.method, status: refusal.status }, 'in-dialog request not served');
       res.send(refusal.status, { headers: { Allow: ALLOWED_METHODS, Warning: `399 agent-studio "${refusal.text}"` } });
     });
