@@ -33,6 +33,8 @@ export const endReasons = [
   'media_error',
   'shutdown',
   'api_hangup',
+  /** A blind transfer succeeded (the caller's side reached the target after our REFER); hung up by `agent`. */
+  'transferred',
   /** The process died with the call live (closed at the next start, see orphans.ts). */
   'engine_restart',
   /** A defect in the engine's handling of the call (logged at error level). */
