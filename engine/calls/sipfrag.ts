@@ -23,8 +23,11 @@ export function parseSipfrag(body: string | undefined | null): SipfragStatus | n
   if (typeof body !== 'string') return null;
   const start = body.search(/[^\r\n]/);
   if (start < 0) return null;
-  const end = body.slice(start, start + MAX_STATUS_LINE + 2).search(/\r?\n|$/);
-  const line = body.slice(start, start + Math.min(end, MAX_STATUS_LINE));
+  // Only the first MAX_STATUS_LINE + 1 characters are looked at: a longer line is refused.
+  const head = body.slice(start, start + MAX_STATUS_LINE + 1);
+  const nl = head.search(/[\r\n]/);
+  const line = nl < 0 ? head : head.slice(0, nl);
+  if (line.length > MAX_STATUS_LINE) return null;
   const m = /^SIP\/2\.0[ \t]+([1-6]\d\d)(?:[ \t]+([^\r\n]*))?[ \t]*$/i.exec(line);
   if (!m) return null;
   return { status: Number(m[1]), reason: (m[2] ?? '').trim() };

@@ -21,6 +21,8 @@ import { request } from '../helpers/http.js';
 import { inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
 import { mintKey } from '../helpers/tenant.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
+import { callerByeAfterNotifies, ENGINE_BYE, liveCall, transferDeps } from '../helpers/transfer.js';
+import { transferCall } from '../../engine/calls/transfer.js';
 import { SseStream } from './realtime/sse-client.js';
 import { WsClient, type Frame } from './realtime/ws-client.js';
 
@@ -76,12 +78,38 @@ const realCall = () =>
     return from;
   })());
 
+/**
+ * One real blind transfer: a SIPp caller accepts the REFER and reports the target's `final`
+ * status in its NOTIFYs; `transferCall` runs on the live call. Made once per outcome.
+ */
+const transfers = new Map<string, Promise<Marks>>();
+const transferRun = (final: '200 OK' | '486 Busy Here') => () => {
+  let run = transfers.get(final);
+  if (!run) {
+    run = (async () => {
+      const from = marks();
+      const tail = final === '200 OK' ? ENGINE_BYE : callerByeAfterNotifies(200);
+      const caller = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-refer-accept.xml', { referTo: '.*', referredBy: '.*', final, tail }), args: [] });
+      const call = await liveCall(s.app);
+      const outcome = await transferCall(transferDeps(s.app), call, 'sip:target@example.com');
+      const r = await caller;
+      if (r.code !== 0) throw new Error(`SIPp failed (${JSON.stringify(outcome)}): ${r.output}${r.errors}`);
+      return from;
+    })();
+    transfers.set(final, run);
+  }
+  return run;
+};
+
 /** What makes each emitted type happen, through the real engine. */
 const triggers: Partial<Record<EventType, () => Promise<Marks>>> = {
   'call.started': realCall,
   'call.ringing': realCall,
   'call.answered': realCall,
   'call.ended': realCall,
+  'call.transfer_started': transferRun('200 OK'),
+  'call.transfer_completed': transferRun('200 OK'),
+  'call.transfer_failed': transferRun('486 Busy Here'),
   'agent.updated': async () => {
     const from = marks();
     const res = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { name: 'Renamed by the test' } });
@@ -97,8 +125,9 @@ for (const type of eventTypes) {
   const status: { emitted: string } | { reserved: string } = eventStatus[type];
   if ('emitted' in status) {
     const trigger = triggers[type];
-    const run = missing && trigger === realCall ? test.skip : test.serial;
-    if (missing && trigger === realCall) test(`${type}: skipped, it needs a real call: ${missing}`, (t) => t.pass());
+    const needsSipp = trigger === realCall || type.startsWith('call.transfer');
+    const run = missing && needsSipp ? test.skip : test.serial;
+    if (missing && needsSipp) test(`${type}: skipped, it needs a real call: ${missing}`, (t) => t.pass());
     run(`${type} (emitted ${status.emitted}): seen live on SSE and WebSocket, and again on replay`, async (t) => {
       t.truthy(trigger, `no trigger for ${type} in this test`);
       const { ws: wsFrom, sse: sseFrom } = await trigger!();

@@ -4,14 +4,14 @@
  * and raw RTP peers for the audio through the bridge. The live `Call` comes from call control.
  */
 import test from 'ava';
-import type Srf from 'drachtio-srf';
 import type { Call } from '../../../engine/calls/call.js';
-import { transferCall, type TransferDeps, type TransferOutcome } from '../../../engine/calls/transfer.js';
+import { transferCall, type TransferOutcome } from '../../../engine/calls/transfer.js';
 import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
-import { calls, inboundSetup, scenario, SIPP_CALLER_BYE, sippCall, timeline, type InboundSetup } from '../../helpers/inbound.js';
+import { calls, inboundSetup, scenario, sippCall, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { RtpPeer, tonePayload } from '../../helpers/rtp-peer.js';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
+import { callerByeAfterNotifies, ENGINE_BYE, liveCall as liveCallOf, transferDeps } from '../../helpers/transfer.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -24,16 +24,8 @@ test.before(async () => {
 });
 test.after.always(() => s?.close());
 
-const deps = (): TransferDeps => ({
-  srf: s.app.engine.calls.srf as unknown as Srf,
-  store: s.app.engine.store,
-  events: s.app.engine.events,
-  media: s.app.engine.mediaService,
-});
-
-/** The one answered call the engine carries now (each test places one). */
-const liveCall = (): Promise<Call> =>
-  waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.state === 'answered' && c.parts.dialog && c.parts.leg), 10_000);
+const deps = () => transferDeps(s.app);
+const liveCall = () => liveCallOf(s.app);
 
 /** mediasoup objects on the engine's routers: transports per router (0 once every leg closed). */
 async function transportsOnRouters(): Promise<number> {
@@ -47,22 +39,6 @@ const errorLogs = async (callId: string) =>
     (e) => e.callId === callId,
   );
 
-/** The caller's BYE after its NOTIFYs (CSeq 4), to the engine's address. */
-const callerBye = SIPP_CALLER_BYE.replace('CSeq: 3 BYE', 'CSeq: 4 BYE').replace('[next_url]', 'sip:[service]@[remote_ip]:[remote_port]');
-
-const engineBye = `  <recv request="BYE" timeout="10000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>`;
-
 sippTest('REFER accepted (202, NOTIFY 100 then 200): Refer-To and Referred-By as sent, the engine BYEs, the call ends transferred, events on the timeline', async (t) => {
   const started = performance.now();
   const caller = sippCall(
@@ -72,7 +48,7 @@ sippTest('REFER accepted (202, NOTIFY 100 then 200): Refer-To and Referred-By as
       referTo: '^ *.sip:\\+15551234567@127\\.0\\.0\\.1:[0-9]+;user=phone.$',
       referredBy: '^ *.sip:service@127\\.0\\.0\\.1:[0-9]+.$',
       final: '200 OK',
-      tail: engineBye,
+      tail: ENGINE_BYE,
       holdMs: 0,
     }),
   );
@@ -100,7 +76,7 @@ sippTest('REFER accepted (202, NOTIFY 100 then 200): Refer-To and Referred-By as
 sippTest('REFER accepted but the target fails (NOTIFY 486): transfer_failed with the status, an error-log entry, the call goes on until the caller hangs up', async (t) => {
   const caller = sippCall(
     s,
-    scenario('transfer-refer-accept.xml', { referTo: '^ *.sip:support@example\\.com.$', referredBy: '.*', final: '486 Busy Here', tail: '  <pause milliseconds="1000"/>\n' + callerBye }),
+    scenario('transfer-refer-accept.xml', { referTo: '^ *.sip:support@example\\.com.$', referredBy: '.*', final: '486 Busy Here', tail: callerByeAfterNotifies(1000) }),
   );
   const call = await liveCall();
   const outcome = await transferCall(deps(), call, 'sip:support@example.com');
