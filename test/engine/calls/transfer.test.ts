@@ -3,15 +3,15 @@
  * SIPp callers that accept or refuse the engine's REFER, SIPp targets that answer or are busy,
  * and raw RTP peers for the audio through the bridge. The live `Call` comes from call control.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Call } from '../../../engine/calls/call.js';
-import { transferCall, type TransferOutcome } from '../../../engine/calls/transfer.js';
+import { transferCall, type TransferOptions, type TransferOutcome } from '../../../engine/calls/transfer.js';
 import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario, sippCall, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { RtpPeer, tonePayload } from '../../helpers/rtp-peer.js';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
-import { callerByeAfterNotifies, ENGINE_BYE, liveCall as liveCallOf, transferDeps } from '../../helpers/transfer.js';
+import { callerBye, callerByeAfterNotifies, ENGINE_BYE, liveCall as liveCallOf, referAnswer, targetBye, transferDeps } from '../../helpers/transfer.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -20,7 +20,8 @@ if (missing) test('SIPp transfer tests are skipped: ' + missing, (t) => t.pass()
 let s: InboundSetup;
 test.before(async () => {
   if (missing) return;
-  s = await inboundSetup({ sip: { ringMs: 0 } });
+  // Two workers: the outbound leg must still land on the caller leg's router.
+  s = await inboundSetup({ sip: { ringMs: 0 }, media: { workers: 2 } });
 });
 test.after.always(() => s?.close());
 
@@ -100,17 +101,33 @@ interface Bridged {
   call: Call;
 }
 
-/** A caller refusing REFER with `referStatus`, a SIPp target (`targetScenario`), raw RTP on both sides. */
-async function bridgeRun(referStatus: string, targetScenario: string, onBridged: (b: Omit<Bridged, 'caller' | 'target'>) => Promise<void>, holdMs = 5000): Promise<Bridged> {
+interface BridgeSpec {
+  /** The caller's answer to REFER (`referAnswer(...)`, or '' for none) and what it does after. */
+  referAnswer: string;
+  callerTail: string;
+  /** The target's scenario file, and its `{{tail}}` when it answers. */
+  target: string;
+  targetTail?: string;
+  opts?: TransferOptions;
+}
+
+/** A SIPp caller, a SIPp target, a raw RTP peer for each; `during` runs once transferCall returned. */
+async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 'target'>) => Promise<void>): Promise<Bridged> {
   const callerPeer = await RtpPeer.open();
   const targetPeer = await RtpPeer.open();
   const targetPort = await freePort();
-  const target = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario(targetScenario, { rtpPort: targetPeer.port }), args: ['-p', String(targetPort)], timeoutSeconds: 30 });
-  const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referStatus, holdMs }));
+  const target = runSipp({
+    transport: 'u1',
+    target: s.sipTarget,
+    scenario: scenario(spec.target, { rtpPort: targetPeer.port, tail: spec.targetTail ?? ENGINE_BYE }),
+    args: ['-p', String(targetPort)],
+    timeoutSeconds: 40,
+  });
+  const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: spec.referAnswer, tail: spec.callerTail }), { timeoutSeconds: 40 });
   try {
     const call = await liveCall();
-    const outcome = await transferCall(deps(), call, `sip:target@127.0.0.1:${targetPort}`);
-    await onBridged({ outcome, callerPeer, targetPeer, call });
+    const outcome = await transferCall(deps(), call, `sip:target@127.0.0.1:${targetPort}`, spec.opts);
+    await during({ outcome, callerPeer, targetPeer, call });
     return { outcome, caller: await caller, target: await target, callerPeer, targetPeer, call };
   } finally {
     await Promise.allSettled([caller, target]);
@@ -119,60 +136,128 @@ async function bridgeRun(referStatus: string, targetScenario: string, onBridged:
   }
 }
 
+/** Streams `n` packets from each side through the bridge; what each side got from the other. */
+async function audioBothWays(t: ExecutionContext, call: Call, callerPeer: RtpPeer, targetPeer: RtpPeer, n: number): Promise<string> {
+  const legA = call.parts.leg!;
+  const legB = s.app.engine.mediaService.legs().find((l) => l.id === `${call.id}:transfer`);
+  t.truthy(legB, 'the outbound leg exists');
+  t.is(legB!.router, legA.router, 'both legs on one router (the file runs 2 workers: MediaService alone would alternate)');
+  const t0 = performance.now();
+  await Promise.all([
+    callerPeer.stream({ to: legA.port, count: n, payload: (i) => tonePayload(i) }),
+    targetPeer.stream({ to: legB!.port, count: n, payload: (i) => tonePayload(i + 150), ssrc: 0x5678 }),
+  ]);
+  await Promise.all([callerPeer.waitFor(n * 0.9, 1000), targetPeer.waitFor(n * 0.9, 1000)]);
+  const fromCaller = new Set(callerPeer.sent.map((p) => p.subarray(12).toString('hex')));
+  const fromTarget = new Set(targetPeer.sent.map((p) => p.subarray(12).toString('hex')));
+  const atTarget = targetPeer.received.filter((r) => fromCaller.has(r.payload.toString('hex'))).length;
+  const atCaller = callerPeer.received.filter((r) => fromTarget.has(r.payload.toString('hex'))).length;
+  const [a, b] = await Promise.all([legA.stats(), legB!.stats()]);
+  const figures = `caller -> target ${atTarget}/${n}, target -> caller ${atCaller}/${n} packets in ${(performance.now() - t0).toFixed(0)} ms; leg A in/out ${a.rtpPacketsIn}/${a.rtpPacketsOut}, leg B in/out ${b.rtpPacketsIn}/${b.rtpPacketsOut}`;
+  t.true(atTarget >= n * 0.8, figures);
+  t.true(atCaller >= n * 0.8, figures);
+  t.is(callerPeer.received.length, atCaller, 'the caller hears the target only (no echo of itself)');
+  t.is(targetPeer.received.length, atTarget, 'the target hears the caller only');
+  return figures;
+}
+
+/** Every leg closed, every port given back, no transport left on any router. */
+async function nothingLeft(t: ExecutionContext): Promise<void> {
+  await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 5000);
+  t.deepEqual(s.app.engine.mediaService.stats(), { legs: 0, portsHeld: 0 });
+  await waitFor(async () => (await transportsOnRouters()) === 0, 5000);
+  t.is(s.app.engine.calls.activeCalls, 0);
+}
+
+const endedRow = (callId: string) => waitFor(async () => (await calls(s)).find((c) => c.id === callId && c.endReason), 5000);
+const transferEvents = async (callId: string) => (await timeline(s, callId)).filter((x) => x.startsWith('call.transfer'));
+
 sippTest('REFER refused (405): the engine dials the target, bridges both legs in mediasoup (audio both ways), the caller BYE ends both, nothing leaks', async (t) => {
-  const PACKETS = 100;
   let figures = '';
-  const run = await bridgeRun('405 Method Not Allowed', 'transfer-target.xml', async ({ outcome, callerPeer, targetPeer, call }) => {
-    t.deepEqual(outcome, { result: 'bridged', via: 'bridge', target: `sip:target@${outcome.target.split('@')[1]}` });
-    const legA = call.parts.leg!;
-    const legB = s.app.engine.mediaService.legs().find((l) => l.id === `${call.id}:transfer`);
-    t.truthy(legB, 'the outbound leg exists');
-    t.is(legB!.router, legA.router, 'both legs on one router');
-    const t0 = performance.now();
-    await Promise.all([
-      callerPeer.stream({ to: legA.port, count: PACKETS, payload: (i) => tonePayload(i) }),
-      targetPeer.stream({ to: legB!.port, count: PACKETS, payload: (i) => tonePayload(i + 150), ssrc: 0x5678 }),
-    ]);
-    await Promise.all([callerPeer.waitFor(PACKETS * 0.9, 1000), targetPeer.waitFor(PACKETS * 0.9, 1000)]);
-    const fromCaller = new Set(callerPeer.sent.map((p) => p.subarray(12).toString('hex')));
-    const fromTarget = new Set(targetPeer.sent.map((p) => p.subarray(12).toString('hex')));
-    const atTarget = targetPeer.received.filter((r) => fromCaller.has(r.payload.toString('hex'))).length;
-    const atCaller = callerPeer.received.filter((r) => fromTarget.has(r.payload.toString('hex'))).length;
-    const [a, b] = await Promise.all([legA.stats(), legB!.stats()]);
-    figures = `caller -> target ${atTarget}/${PACKETS}, target -> caller ${atCaller}/${PACKETS} packets in ${(performance.now() - t0).toFixed(0)} ms; leg A in/out ${a.rtpPacketsIn}/${a.rtpPacketsOut}, leg B in/out ${b.rtpPacketsIn}/${b.rtpPacketsOut}`;
-    t.true(atTarget >= PACKETS * 0.8, figures);
-    t.true(atCaller >= PACKETS * 0.8, figures);
-    t.is(callerPeer.received.length, atCaller, 'the caller hears the target only (no echo of itself)');
+  const run = await bridgeRun({ referAnswer: referAnswer('405 Method Not Allowed'), callerTail: callerBye(5000), target: 'transfer-target.xml' }, async ({ outcome, callerPeer, targetPeer, call }) => {
+    t.like(outcome, { result: 'bridged', via: 'bridge' });
+    figures = await audioBothWays(t, call, callerPeer, targetPeer, 100);
   });
   t.log(figures);
   t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
   t.is(run.target.code, 0, run.target.output + run.target.errors);
   t.deepEqual(run.target.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
   t.true(run.caller.ladder.includes('<- REFER') && run.caller.ladder.includes('-> 405 REFER'));
-  const row = await waitFor(async () => (await calls(s)).find((c) => c.id === run.call.id && c.endReason), 5000);
-  t.like(row, { endReason: 'caller_hangup', hangupBy: 'caller' });
-  const types = await timeline(s, run.call.id);
-  t.deepEqual(types.filter((x) => x.startsWith('call.transfer')), ['call.transfer_started', 'call.transfer_completed']);
-  await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 5000);
-  t.deepEqual(s.app.engine.mediaService.stats(), { legs: 0, portsHeld: 0 });
-  await waitFor(async () => (await transportsOnRouters()) === 0, 5000);
+  t.like(await endedRow(run.call.id), { endReason: 'caller_hangup', hangupBy: 'caller' });
+  t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_completed']);
+  await nothingLeft(t);
+});
+
+sippTest('REFER unanswered: after referAnswerMs the engine bridges anyway; the target hangs up first: the call ends callee_hangup and the caller gets our BYE', async (t) => {
+  let figures = '';
+  const started = performance.now();
+  let bridgedAfter = 0;
+  const run = await bridgeRun(
+    { referAnswer: '', callerTail: ENGINE_BYE, target: 'transfer-target.xml', targetTail: targetBye(3500), opts: { referAnswerMs: 1000 } },
+    async ({ outcome, callerPeer, targetPeer, call }) => {
+      bridgedAfter = performance.now() - started;
+      t.like(outcome, { result: 'bridged', via: 'bridge' });
+      figures = await audioBothWays(t, call, callerPeer, targetPeer, 50);
+    },
+  );
+  t.log(`bridged ${bridgedAfter.toFixed(0)} ms after the call started (REFER wait 1000 ms); ${figures}`);
+  t.true(bridgedAfter >= 1000);
+  t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
+  t.is(run.target.code, 0, run.target.output + run.target.errors);
+  t.deepEqual(run.target.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '-> BYE', '<- 200 BYE']);
+  t.like(await endedRow(run.call.id), { endReason: 'callee_hangup', hangupBy: 'callee' });
+  await nothingLeft(t);
 });
 
 sippTest('REFER refused (501) and the target busy (486): transfer_failed, an error-log entry, the call goes on with its leg, nothing leaks', async (t) => {
-  const run = await bridgeRun('501 Not Implemented', 'transfer-target-busy.xml', async ({ outcome, call }) => {
+  const run = await bridgeRun({ referAnswer: referAnswer('501 Not Implemented'), callerTail: callerBye(1500), target: 'transfer-target-busy.xml' }, async ({ outcome, call }) => {
     t.like(outcome, { result: 'failed', via: 'bridge', reason: 'target answered 486', status: 486 });
     t.is(call.state, 'answered', 'the call goes on');
     t.false(call.parts.leg!.closed);
     t.is(s.app.engine.mediaService.stats().legs, 1, 'only the caller leg is left');
-  }, 1500);
+  });
   t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
   t.is(run.target.code, 0, run.target.output + run.target.errors);
   t.deepEqual(run.target.ladder, ['<- INVITE', '-> 486 INVITE', '<- ACK']);
-  const row = await waitFor(async () => (await calls(s)).find((c) => c.id === run.call.id && c.endReason), 5000);
-  t.like(row, { endReason: 'caller_hangup', hangupBy: 'caller' });
-  const types = await timeline(s, run.call.id);
-  t.deepEqual(types.filter((x) => x.startsWith('call.transfer')), ['call.transfer_started', 'call.transfer_failed']);
+  t.like(await endedRow(run.call.id), { endReason: 'caller_hangup', hangupBy: 'caller' });
+  t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_failed']);
   t.like((await errorLogs(run.call.id))[0], { code: '486' });
-  await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 5000);
-  await waitFor(async () => (await transportsOnRouters()) === 0, 5000);
+  await nothingLeft(t);
+});
+
+sippTest('a target that only rings is CANCELed after ringMs (transfer_failed no_answer, REFER declined 603 first); the call goes on', async (t) => {
+  const run = await bridgeRun(
+    { referAnswer: referAnswer('603 Declined'), callerTail: callerBye(3500), target: 'transfer-target-ring.xml', opts: { ringMs: 1200 } },
+    async ({ outcome, call }) => {
+      t.like(outcome, { result: 'failed', via: 'bridge', reason: 'no_answer', status: null });
+      t.is(call.state, 'answered');
+    },
+  );
+  t.is(run.target.code, 0, run.target.output + run.target.errors);
+  t.deepEqual(run.target.ladder, ['<- INVITE', '-> 180 INVITE', '<- CANCEL', '-> 200 CANCEL', '-> 487 INVITE', '<- ACK']);
+  t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
+  t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_failed']);
+  await nothingLeft(t);
+});
+
+sippTest('the caller hangs up while the target rings: the INVITE is CANCELed, transfer_failed call_ended, no error-log entry, nothing leaks; a second transfer meanwhile is refused', async (t) => {
+  // A second transfer, tried once the first one's outbound leg exists (it is ringing then).
+  const secondTry = (async () => {
+    const call = await liveCall();
+    await waitFor(() => s.app.engine.mediaService.legs().some((l) => l.id === `${call.id}:transfer`), 10_000);
+    return transferCall(deps(), call, 'sip:other@127.0.0.1:9');
+  })();
+  const run = await bridgeRun(
+    { referAnswer: referAnswer('405 Method Not Allowed'), callerTail: callerBye(1500), target: 'transfer-target-ring.xml' },
+    async ({ outcome }) => {
+      t.like(outcome, { result: 'failed', via: 'bridge', reason: 'call_ended' });
+    },
+  );
+  t.like(await secondTry, { result: 'refused', reason: 'a transfer is already under way' });
+  t.is(run.target.code, 0, run.target.output + run.target.errors);
+  t.deepEqual(run.target.ladder, ['<- INVITE', '-> 180 INVITE', '<- CANCEL', '-> 200 CANCEL', '-> 487 INVITE', '<- ACK']);
+  t.like(await endedRow(run.call.id), { endReason: 'caller_hangup', hangupBy: 'caller' });
+  t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_failed']);
+  t.deepEqual(await errorLogs(run.call.id), []);
+  await nothingLeft(t);
 });
