@@ -108,25 +108,29 @@ interface BridgeSpec {
   /** The target's scenario file, and its `{{tail}}` when it answers. */
   target: string;
   targetTail?: string;
+  /** More `{{name}}` values for the target's scenario. */
+  targetVars?: Record<string, string>;
+  /** What to transfer to, given the target SIPp's port; `sip:target@127.0.0.1:<port>` by default. */
+  to?: (port: number) => string;
   opts?: TransferOptions;
 }
 
 /** A SIPp caller, a SIPp target, a raw RTP peer for each; `during` runs once transferCall returned. */
-async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 'target'>) => Promise<void>): Promise<Bridged> {
+async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 'target'>) => Promise<void>, port?: number): Promise<Bridged> {
   const callerPeer = await RtpPeer.open();
   const targetPeer = await RtpPeer.open();
-  const targetPort = await freePort();
+  const targetPort = port ?? (await freePort());
   const target = runSipp({
     transport: 'u1',
     target: s.sipTarget,
-    scenario: scenario(spec.target, { rtpPort: targetPeer.port, tail: spec.targetTail ?? ENGINE_BYE }),
+    scenario: scenario(spec.target, { rtpPort: targetPeer.port, tail: spec.targetTail ?? ENGINE_BYE, ...spec.targetVars }),
     args: ['-p', String(targetPort)],
     timeoutSeconds: 40,
   });
   const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: spec.referAnswer, tail: spec.callerTail }), { timeoutSeconds: 40 });
   try {
     const call = await liveCall();
-    const outcome = await transferCall(deps(), call, `sip:target@127.0.0.1:${targetPort}`, spec.opts);
+    const outcome = await transferCall(deps(), call, spec.to ? spec.to(targetPort) : `sip:target@127.0.0.1:${targetPort}`, spec.opts);
     await during({ outcome, callerPeer, targetPeer, call });
     return { outcome, caller: await caller, target: await target, callerPeer, targetPeer, call };
   } finally {
@@ -260,4 +264,35 @@ sippTest('the caller hangs up while the target rings: the INVITE is CANCELed, tr
   t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_failed']);
   t.deepEqual(await errorLogs(run.call.id), []);
   await nothingLeft(t);
+});
+
+sippTest('an E.164 target goes to the trunk outbound gateway with user=phone, answering its digest challenge with the trunk credentials; the From is the caller number', async (t) => {
+  const gwPort = await freePort();
+  const patch = (outbound: unknown) => request(s.base, 'PATCH', `/api/v1/sip-trunks/${s.trunkId}`, { headers: s.tenant.headers, body: { outbound } });
+  t.is((await patch({ host: '127.0.0.1', port: gwPort, transport: 'udp', username: 'acme', password: 's3cret-digest' })).status, 200);
+  try {
+    let figures = '';
+    const run = await bridgeRun(
+      {
+        referAnswer: referAnswer('501 Not Implemented'),
+        callerTail: callerBye(3000),
+        target: 'transfer-target-digest.xml',
+        targetVars: { username: 'acme', password: 's3cret-digest', number: '\\+15557654321' },
+        to: () => '+15557654321',
+      },
+      async ({ outcome, callerPeer, targetPeer, call }) => {
+        t.like(outcome, { result: 'bridged', via: 'bridge', target: '+15557654321' });
+        figures = await audioBothWays(t, call, callerPeer, targetPeer, 50);
+      },
+      gwPort,
+    );
+    t.log(figures);
+    t.is(run.target.code, 0, run.target.output + run.target.errors);
+    t.deepEqual(run.target.ladder, ['<- INVITE', '-> 401 INVITE', '<- ACK', '<- INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
+    t.regex(run.target.messages, /^\s*From: <?sip:\+15550100@/m, 'the caller number as the From user');
+    t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
+    await nothingLeft(t);
+  } finally {
+    await patch(null);
+  }
 });
