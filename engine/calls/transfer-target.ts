@@ -5,12 +5,14 @@
  * The rule for a number: on the call's trunk's outbound gateway when the trunk has one
  * (`sip:+1555…@host:port;user=phone`, with `transport=` when not UDP), otherwise on the caller's
  * side, at the host and port of the Contact the caller's INVITE gave (the carrier's SBC that
- * routes numbers; it is also where our in-dialog requests already go). A SIP URI is used as
+ * routes numbers; it is also where our in-dialog requests already go), after the trunk's
+ * outbound prefix rule. A SIP URI is used as
  * written, without URI headers (`?Replaces=…` would turn a blind transfer into something else)
  * and without a password.
  */
 import { parseSipUri, type SipUri } from '../sip/message/uri.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
+import { applyPrefixRule } from './prefix-rules.js';
 
 /** ITU-T E.164: a plus, then up to 15 digits, not starting with 0. */
 const E164 = /^\+[1-9]\d{1,14}$/;
@@ -46,7 +48,10 @@ export function resolveTarget(target: string, trunk: SipTrunk | null, callerCont
   return { uri: target, auth };
 }
 
-function numberTarget(number: string, trunk: SipTrunk | null, callerContact: string | null): ResolvedTarget | TargetRefusal {
+function numberTarget(e164: string, trunk: SipTrunk | null, callerContact: string | null): ResolvedTarget | TargetRefusal {
+  // The trunk's outbound rule writes the number the way its carrier expects (`+44…` -> `0044…`);
+  // `#` is not allowed bare in a URI's user part (RFC 3261 §25.1).
+  const number = applyPrefixRule(e164, trunk?.prefixRules.outbound).replaceAll('#', '%23');
   const gw = trunk?.outbound;
   if (gw) {
     const host = gw.host.includes(':') && !gw.host.startsWith('[') ? `[${gw.host}]` : gw.host;

@@ -66,7 +66,7 @@ test('RFC 3515 examples and near-misses', (t) => {
   t.is(referEventId('refer'), null);
 });
 
-const trunk = (outbound: SipTrunk['outbound']): SipTrunk => ({
+const trunk = (outbound: SipTrunk['outbound'], prefixRules: SipTrunk['prefixRules'] = {}): SipTrunk => ({
   id: 't',
   tenantId: 'x',
   mode: 'live',
@@ -74,7 +74,7 @@ const trunk = (outbound: SipTrunk['outbound']): SipTrunk => ({
   inbound: { allowlist: [], username: null, password: null },
   outbound,
   callerId: null,
-  prefixRules: {} as SipTrunk['prefixRules'],
+  prefixRules,
   cpsLimit: null,
   createdAt: '',
   updatedAt: '',
@@ -89,6 +89,9 @@ test('target rule: E.164 on the trunk gateway (transport, credentials), else on 
   });
   t.deepEqual(resolveTarget('+15551234567', trunk(null), 'sip:sipp@127.0.0.1:5070;transport=udp'), { uri: 'sip:+15551234567@127.0.0.1:5070;user=phone;transport=udp', auth: null });
   t.deepEqual(resolveTarget('+15551234567', null, 'sip:carrier.example.com'), { uri: 'sip:+15551234567@carrier.example.com;user=phone', auth: null });
+  const rewriting = trunk({ host: '192.0.2.7', port: 5060, transport: 'udp', username: null, password: null }, { outbound: { strip: '+', add: '00' } });
+  t.deepEqual(resolveTarget('+445551234567', rewriting, null), { uri: 'sip:00445551234567@192.0.2.7:5060;user=phone', auth: null }, "the trunk's outbound prefix rule");
+  t.deepEqual(resolveTarget('+445551234567', trunk(null, { outbound: { strip: '+44', add: '#0' } }), 'sip:c@192.0.2.9'), { uri: 'sip:%2305551234567@192.0.2.9;user=phone', auth: null });
   t.deepEqual(resolveTarget('sip:support@example.com', gw, null), { uri: 'sip:support@example.com', auth: null }, 'no credentials for another host');
   t.deepEqual(resolveTarget('sip:+1555@sbc.example.net:5080', gw, null), { uri: 'sip:+1555@sbc.example.net:5080', auth: { username: 'u', password: 'p' } });
   for (const bad of ['15551234567', '+0123', '+1234567890123456', 'tel:+15551234567', 'sip:a@b?Replaces=x', 'sip:a:secret@b', 'sip:a@b>\r\nX: y', 'support', '']) {
