@@ -31,7 +31,8 @@ type Refusal = { status: number; text: string };
  *   `application/dtmf-relay` is refused the same way.
  * - MESSAGE: 501 (RFC 3428 is not served).
  * - NOTIFY: 481, RFC 6665 §4.1.3: a NOTIFY matching no subscription "MUST" get 481; an INVITE
- *   dialog with no REFER accepted has none.
+ *   dialog with no REFER accepted has none. While a transfer's REFER is under way, transfer.ts
+ *   takes the `Event: refer` NOTIFYs (`takeInDialog`).
  */
 const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
   refer: { status: 501, text: 'Call transfer is not implemented' },

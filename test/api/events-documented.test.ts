@@ -89,7 +89,7 @@ const transferRun = (final: '200 OK' | '486 Busy Here') => () => {
     run = (async () => {
       const from = marks();
       const tail = final === '200 OK' ? ENGINE_BYE : callerByeAfterNotifies(200);
-      const caller = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-refer-accept.xml', { referTo: '.*', referredBy: '.*', final, tail }), args: [] });
+      const caller = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-refer-accept.xml', { referTo: '.*', referredBy: '.*', final, finalState: 'terminated;reason=noresource', tail }), args: [] });
       const call = await liveCall(s.app);
       const outcome = await transferCall(transferDeps(s.app), call, 'sip:target@example.com');
       const r = await caller;

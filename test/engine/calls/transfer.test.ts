@@ -35,6 +35,8 @@ async function transportsOnRouters(): Promise<number> {
   return n;
 }
 
+const endedRow = (callId: string) => waitFor(async () => (await calls(s)).find((c) => c.id === callId && c.endReason), 5000);
+
 const errorLogs = async (callId: string) =>
   (await request<{ items: { code: string | null; message: string; callId: string }[] }>(s.base, 'GET', `/api/v1/analytics/errors?limit=100`, { headers: s.tenant.headers })).body.items.filter(
     (e) => e.callId === callId,
@@ -49,6 +51,7 @@ sippTest('REFER accepted (202, NOTIFY 100 then 200): Refer-To and Referred-By as
       referTo: '^ *.sip:\\+15551234567@127\\.0\\.0\\.1:[0-9]+;user=phone.$',
       referredBy: '^ *.sip:service@127\\.0\\.0\\.1:[0-9]+.$',
       final: '200 OK',
+      finalState: 'terminated;reason=noresource',
       tail: ENGINE_BYE,
       holdMs: 0,
     }),
@@ -77,7 +80,7 @@ sippTest('REFER accepted (202, NOTIFY 100 then 200): Refer-To and Referred-By as
 sippTest('REFER accepted but the target fails (NOTIFY 486): transfer_failed with the status, an error-log entry, the call goes on until the caller hangs up', async (t) => {
   const caller = sippCall(
     s,
-    scenario('transfer-refer-accept.xml', { referTo: '^ *.sip:support@example\\.com.$', referredBy: '.*', final: '486 Busy Here', tail: callerByeAfterNotifies(1000) }),
+    scenario('transfer-refer-accept.xml', { referTo: '^ *.sip:support@example\\.com.$', referredBy: '.*', final: '486 Busy Here', finalState: 'terminated;reason=noresource', tail: callerByeAfterNotifies(1000) }),
   );
   const call = await liveCall();
   const outcome = await transferCall(deps(), call, 'sip:support@example.com');
@@ -91,6 +94,25 @@ sippTest('REFER accepted but the target fails (NOTIFY 486): transfer_failed with
   t.deepEqual(types.filter((x) => x.startsWith('call.transfer')), ['call.transfer_started', 'call.transfer_failed']);
   t.like((await errorLogs(call.id))[0], { code: '486', message: 'transfer to sip:support@example.com failed: target answered 486 Busy Here' });
 });
+
+for (const c of [
+  { final: 'garbage, no status', finalState: 'terminated;reason=noresource', reason: 'subscription terminated (noresource) without a final status' },
+  { final: '180 Ringing', finalState: 'active;expires=60', reason: 'no final NOTIFY' },
+]) {
+  sippTest(`REFER accepted, then "SIP/2.0 ${c.final}" with Subscription-State ${c.finalState}: transfer_failed (${c.reason}) within the bounded wait, the call goes on`, async (t) => {
+    const caller = sippCall(s, scenario('transfer-refer-accept.xml', { referTo: '.*', referredBy: '.*', final: c.final, finalState: c.finalState, tail: callerByeAfterNotifies(2500) }));
+    const call = await liveCall();
+    const t0 = performance.now();
+    const outcome = await transferCall(deps(), call, 'sip:support@example.com', { notifyWaitMs: 1500 });
+    const took = performance.now() - t0;
+    t.deepEqual(outcome, { result: 'failed', via: 'refer', target: 'sip:support@example.com', reason: c.reason, status: null });
+    t.is(call.state, 'answered');
+    t.true(took < 2500, `${took.toFixed(0)} ms`);
+    const r = await caller;
+    t.is(r.code, 0, r.output + r.errors);
+    t.like(await endedRow(call.id), { endReason: 'caller_hangup' });
+  });
+}
 
 interface Bridged {
   outcome: TransferOutcome;
@@ -173,7 +195,6 @@ async function nothingLeft(t: ExecutionContext): Promise<void> {
   t.is(s.app.engine.calls.activeCalls, 0);
 }
 
-const endedRow = (callId: string) => waitFor(async () => (await calls(s)).find((c) => c.id === callId && c.endReason), 5000);
 const transferEvents = async (callId: string) => (await timeline(s, callId)).filter((x) => x.startsWith('call.transfer'));
 
 sippTest('REFER refused (405): the engine dials the target, bridges both legs in mediasoup (audio both ways), the caller BYE ends both, nothing leaks', async (t) => {
