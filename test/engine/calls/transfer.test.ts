@@ -317,3 +317,28 @@ sippTest('an E.164 target goes to the trunk outbound gateway with user=phone, an
     await patch(null);
   }
 });
+
+sippTest('the target vanishes mid-bridge (its RTP stops, no BYE): the outbound leg reports inactivity, the call ends rtp_timeout and both sides get our BYE', async (t) => {
+  let endedAfter = 0;
+  const run = await bridgeRun(
+    { referAnswer: referAnswer('405 Method Not Allowed'), callerTail: ENGINE_BYE, target: 'transfer-target.xml', opts: { inactivityMs: 2000 } },
+    async ({ outcome, callerPeer, targetPeer, call }) => {
+      t.like(outcome, { result: 'bridged' });
+      const legB = s.app.engine.mediaService.legs().find((l) => l.id === `${call.id}:transfer`)!;
+      const abort = new AbortController();
+      const callerStream = callerPeer.stream({ to: call.parts.leg!.port, count: 400, signal: abort.signal });
+      await targetPeer.stream({ to: legB.port, count: 25, ssrc: 0x5678 });
+      const silentFrom = performance.now();
+      await waitFor(() => call.ended, 8000);
+      endedAfter = performance.now() - silentFrom;
+      abort.abort();
+      await callerStream;
+    },
+  );
+  t.log(`call ended ${endedAfter.toFixed(0)} ms after the target's last packet (outbound leg inactivity 2000 ms)`);
+  t.true(endedAfter >= 1500 && endedAfter < 6000);
+  t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
+  t.is(run.target.code, 0, run.target.output + run.target.errors);
+  t.like(await endedRow(run.call.id), { endReason: 'rtp_timeout', hangupBy: 'system' });
+  await nothingLeft(t);
+});
