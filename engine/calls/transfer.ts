@@ -97,12 +97,12 @@ export async function transferCall(deps: TransferDeps, call: Call, target: strin
   if (call.state !== 'answered') return refuse('call is not answered');
   if (!leg || !dialog) return refuse('call has no media leg or dialog');
   if (running.has(call)) return refuse('a transfer is already under way');
-  const row = deps.store.calls.getById(call.id);
-  const trunk = row?.trunkId ? (deps.store.sipTrunks.getById(row.trunkId) ?? null) : null;
-  const resolved = resolveTarget(target, trunk, dialog.remote?.uri ?? null);
-  if ('error' in resolved) return refuse(resolved.error);
   running.add(call);
   try {
+    const row = deps.store.calls.getById(call.id);
+    const trunk = row?.trunkId ? (deps.store.sipTrunks.getById(row.trunkId) ?? null) : null;
+    const resolved = resolveTarget(target, trunk, dialog.remote?.uri ?? null);
+    if ('error' in resolved) return refuse(resolved.error);
     return await new Transfer(deps, call, dialog, target, resolved, row?.toUri ?? null, {
       callingNumber: trunk?.callerId ?? row?.fromNumber ?? null,
       referAnswerMs: opts.referAnswerMs ?? DEFAULT_REFER_ANSWER_MS,
@@ -111,8 +111,14 @@ export async function transferCall(deps: TransferDeps, call: Call, target: strin
       inactivityMs: opts.inactivityMs ?? DEFAULT_INACTIVITY_MS,
     }).run();
   } catch (err) {
-    // A defect, not a peer's doing: the call goes on, the tenant sees it.
+    // A defect, not a peer's doing: logged, shown to the tenant when the store still works; the call goes on.
     call.log.error({ err }, 'transfer failed unexpectedly');
+    try {
+      const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
+      deps.store.errorLogs.record({ ...scope, kind: 'internal', message: `transfer to ${target} failed: ${(err as Error).message}`, details: { sipCallId: call.identity.sipCallId } });
+    } catch (again) {
+      call.log.error({ err: again }, 'transfer failure not recorded');
+    }
     return { result: 'failed', via: 'refer', target, reason: 'engine_error', status: null };
   } finally {
     running.delete(call);

@@ -342,3 +342,18 @@ sippTest('the target vanishes mid-bridge (its RTP stops, no BYE): the outbound l
   t.like(await endedRow(run.call.id), { endReason: 'rtp_timeout', hangupBy: 'system' });
   await nothingLeft(t);
 });
+
+sippTest('targets that are neither E.164 nor a plain sip: URI are refused before anything is sent: no REFER, no event, the call goes on', async (t) => {
+  const caller = sippCall(s, scenario('inbound-pcap.xml', { holdMs: 1500 }));
+  const call = await liveCall();
+  for (const target of ['tel:+15551234567', '5551234', 'sip:a@b?Replaces=abc', 'sip:x@y>\r\nX-Injected: 1', '']) {
+    const outcome = await transferCall(deps(), call, target);
+    t.is(outcome.result, 'refused', target);
+  }
+  const r = await caller;
+  t.is(r.code, 0, r.output + r.errors);
+  t.false(r.ladder.includes('<- REFER'));
+  t.like(await endedRow(call.id), { endReason: 'caller_hangup' });
+  t.deepEqual(await transferEvents(call.id), []);
+  t.like(await transferCall(deps(), call, '+15551234567'), { result: 'refused', reason: 'call is not answered' }, 'an ended call');
+});
