@@ -9,6 +9,8 @@ import type { Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
+import { AgentRuntime } from './agents/runtime/runtime.js';
+import { providersFor } from './agents/providers/factory.js';
 import { EventLog } from './events/event-log.js';
 import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
@@ -137,6 +139,14 @@ export class Engine {
       events: this.events,
       media: this.mediaService,
       metrics: this.metrics.calls,
+      agents: new AgentRuntime({
+        store: this.store,
+        events: this.events,
+        log: log.child({ component: 'agents' }),
+        providers: () => providersFor(),
+        // Handed over: the caller's side took the REFER, or the engine bridges the target.
+        transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
+      }),
     });
   }
 

@@ -1,24 +1,30 @@
-/** The tenant's resources: agents, workflows, tools, numbers, trunks, calls and analytics. */
+/** The tenant's resources: agents, workflows, tools, numbers, trunks, providers, calls and analytics. */
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { RouteDef } from '../http/route.js';
+import type { CommandDeps } from '../realtime/commands.js';
 import { agentRoutes } from './agents.js';
 import { analyticsRoutes } from './analytics.js';
 import { callRoutes } from './calls.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
+import { providerRoutes } from './providers.js';
 import { sipTrunkRoutes } from './sip-trunks.js';
 import { toolRoutes } from './tools.js';
 import { workflowRoutes } from './workflows.js';
 
-/** `events` receives the lifecycle events the routes announce (`agent.updated`). */
-export function resourceRoutes(store: Store, events: EventLog): RouteDef[] {
+/**
+ * `events` receives the lifecycle events the routes announce (`agent.updated`); `commands`
+ * carries out the call actions (shared with the WebSocket's commands).
+ */
+export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps): RouteDef[] {
   return [
     ...agentRoutes(store, events),
     ...workflowRoutes(store),
     ...toolRoutes(store),
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),
-    ...callRoutes(store),
+    ...providerRoutes(store),
+    ...callRoutes(store, commands),
     ...analyticsRoutes(store),
   ];
 }
