@@ -357,3 +357,34 @@ sippTest('targets that are neither E.164 nor a plain sip: URI are refused before
   t.deepEqual(await transferEvents(call.id), []);
   t.like(await transferCall(deps(), call, '+15551234567'), { result: 'refused', reason: 'call is not answered' }, 'an ended call');
 });
+
+sippTest("an agent's workflow transfer node goes through CallControl.transfer: REFER accepted, the call ends transferred, the workflow step and transfer events on the timeline", async (t) => {
+  const h = s.tenant.headers;
+  const graph = {
+    nodes: [
+      { id: 'start', kind: 'start' },
+      { id: 'human', kind: 'transfer', target: 'sip:desk@example.com' },
+    ],
+    edges: [{ from: 'start', to: 'human' }],
+  };
+  const wf = await request<{ id: string }>(s.base, 'POST', '/api/v1/workflows', { headers: h, body: { name: 'transfer', graph } });
+  t.is(wf.status, 201, JSON.stringify(wf.body));
+  t.is((await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h, body: { config: { workflowId: wf.body.id } } })).status, 200);
+  try {
+    const r = await sippCall(
+      s,
+      scenario('transfer-refer-accept.xml', { referTo: '^ *.sip:desk@example\\.com.$', referredBy: '.*', final: '200 OK', finalState: 'terminated;reason=noresource', tail: ENGINE_BYE }),
+    );
+    t.is(r.code, 0, r.output + r.errors);
+    const row = (await calls(s)).at(-1)!;
+    t.like(await endedRow(row.id), { endReason: 'transferred', hangupBy: 'agent' });
+    const types = await timeline(s, row.id);
+    t.deepEqual(
+      types.filter((x) => x === 'call.workflow_step' || x.startsWith('call.transfer') || x === 'call.ended'),
+      ['call.workflow_step', 'call.workflow_step', 'call.transfer_started', 'call.transfer_completed', 'call.ended'],
+    );
+    await nothingLeft(t);
+  } finally {
+    await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h, body: { config: { workflowId: null } } });
+  }
+});
