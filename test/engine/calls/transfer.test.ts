@@ -388,3 +388,36 @@ sippTest("an agent's workflow transfer node goes through CallControl.transfer: R
     await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h, body: { config: { workflowId: null } } });
   }
 });
+
+sippTest('an agent workflow transfer refused by REFER (405) is bridged: the agent stays out of the audio, both sides hear each other only, the caller BYE ends both', async (t) => {
+  const h = s.tenant.headers;
+  const targetPort = await freePort();
+  const graph = {
+    nodes: [
+      { id: 'start', kind: 'start' },
+      { id: 'human', kind: 'transfer', target: `sip:target@127.0.0.1:${targetPort}` },
+    ],
+    edges: [{ from: 'start', to: 'human' }],
+  };
+  const wf = await request<{ id: string }>(s.base, 'POST', '/api/v1/workflows', { headers: h, body: { name: 'bridge', graph } });
+  t.is((await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h, body: { config: { workflowId: wf.body.id } } })).status, 200);
+  const callerPeer = await RtpPeer.open();
+  const targetPeer = await RtpPeer.open();
+  try {
+    const target = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-target.xml', { rtpPort: targetPeer.port, tail: ENGINE_BYE }), args: ['-p', String(targetPort)], timeoutSeconds: 40 });
+    const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: referAnswer('405 Method Not Allowed'), tail: callerBye(5000) }), { timeoutSeconds: 40 });
+    const call = await liveCall();
+    await waitFor(async () => (await timeline(s, call.id)).includes('call.transfer_completed'), 10_000);
+    const figures = await audioBothWays(t, call, callerPeer, targetPeer, 100);
+    t.log(figures);
+    const [c, g] = await Promise.all([caller, target]);
+    t.is(c.code, 0, c.output + c.errors);
+    t.is(g.code, 0, g.output + g.errors);
+    t.like(await endedRow(call.id), { endReason: 'caller_hangup', hangupBy: 'caller' });
+    await nothingLeft(t);
+  } finally {
+    callerPeer.close();
+    targetPeer.close();
+    await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h, body: { config: { workflowId: null } } });
+  }
+});
