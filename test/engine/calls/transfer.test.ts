@@ -121,6 +121,8 @@ interface Bridged {
   callerPeer: RtpPeer;
   targetPeer: RtpPeer;
   call: Call;
+  /** How long transferCall took (REFER, its answer, the outbound INVITE to its answer). */
+  tookMs: number;
 }
 
 interface BridgeSpec {
@@ -138,7 +140,7 @@ interface BridgeSpec {
 }
 
 /** A SIPp caller, a SIPp target, a raw RTP peer for each; `during` runs once transferCall returned. */
-async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 'target'>) => Promise<void>, port?: number): Promise<Bridged> {
+async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 'target' | 'tookMs'>) => Promise<void>, port?: number): Promise<Bridged> {
   const callerPeer = await RtpPeer.open();
   const targetPeer = await RtpPeer.open();
   const targetPort = port ?? (await freePort());
@@ -152,9 +154,11 @@ async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 
   const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: spec.referAnswer, tail: spec.callerTail }), { timeoutSeconds: 40 });
   try {
     const call = await liveCall();
+    const t0 = performance.now();
     const outcome = await transferCall(deps(), call, spec.to ? spec.to(targetPort) : `sip:target@127.0.0.1:${targetPort}`, spec.opts);
+    const tookMs = performance.now() - t0;
     await during({ outcome, callerPeer, targetPeer, call });
-    return { outcome, caller: await caller, target: await target, callerPeer, targetPeer, call };
+    return { outcome, caller: await caller, target: await target, callerPeer, targetPeer, call, tookMs };
   } finally {
     await Promise.allSettled([caller, target]);
     callerPeer.close();
@@ -203,7 +207,7 @@ sippTest('REFER refused (405): the engine dials the target, bridges both legs in
     t.like(outcome, { result: 'bridged', via: 'bridge' });
     figures = await audioBothWays(t, call, callerPeer, targetPeer, 100);
   });
-  t.log(figures);
+  t.log(`REFER -> 405 -> INVITE -> 180 -> 200 -> ACK -> bridged in ${run.tookMs.toFixed(0)} ms; ${figures}`);
   t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
   t.is(run.target.code, 0, run.target.output + run.target.errors);
   t.deepEqual(run.target.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
