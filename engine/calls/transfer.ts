@@ -184,6 +184,8 @@ class Transfer {
     // drachtio-srf's typings ask for a whole request; it reads method, headers and body.
     const sent = dialog.request({ method: 'REFER', headers } as unknown as Srf.SrfRequest);
     const answer = await within(sent, this.settings.referAnswerMs, call.signal);
+    // Not accepted: no subscription to follow, later NOTIFYs get the 481 again (RFC 6665 §4.1.3).
+    if (answer.kind !== 'value' || answer.value.status >= 300) final.release();
     if (answer.kind === 'aborted') return this.#fail('refer', 'call_ended', null);
     if (answer.kind === 'error') {
       this.#log.warn({ err: answer.error }, 'REFER not sent');
@@ -217,7 +219,7 @@ class Transfer {
    * final status, or on `Subscription-State: terminated` without one. The NOTIFYs keep being
    * answered until the subscription ends or the call does.
    */
-  #watchNotifies(): { promise: Promise<Final> } {
+  #watchNotifies(): { promise: Promise<Final>; release: () => void } {
     let settle!: (f: Final) => void;
     let settled = false;
     const promise = new Promise<Final>((resolve) => (settle = resolve));
@@ -244,7 +246,7 @@ class Transfer {
       return true;
     });
     this.call.onDispose(release);
-    return { promise };
+    return { promise, release };
   }
 
   #move(to: TransferState, reason: string): boolean {
