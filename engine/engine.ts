@@ -139,7 +139,14 @@ export class Engine {
       events: this.events,
       media: this.mediaService,
       metrics: this.metrics.calls,
-      agents: new AgentRuntime({ store: this.store, events: this.events, log: log.child({ component: 'agents' }), providers: () => providersFor() }),
+      agents: new AgentRuntime({
+        store: this.store,
+        events: this.events,
+        log: log.child({ component: 'agents' }),
+        providers: () => providersFor(),
+        // Handed over: the caller's side took the REFER, or the engine bridges the target.
+        transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
+      }),
     });
   }
 

@@ -11,6 +11,7 @@ import type { Call } from './call.js';
 import type { CallMetrics } from '../metrics/call-metrics.js';
 import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
+import { transferCall, type TransferOptions, type TransferOutcome } from './transfer.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
 import { closeOrphanedCalls } from './orphans.js';
@@ -156,6 +157,14 @@ export class CallControl {
     const call = this.#calls.get(callId);
     if (!call) return false;
     return call.end({ reason, hangupBy: reason === 'agent_hangup' ? 'agent' : 'system' });
+  }
+
+  /**
+   * Blind-transfers a live answered call (REFER, or a bridge to the target when REFER is refused;
+   * see transfer.ts). Never throws: the outcome says what happened.
+   */
+  transfer(call: Call, target: string, opts?: TransferOptions): Promise<TransferOutcome> {
+    return transferCall({ srf: this.srf, store: this.opts.store, events: this.opts.events, media: this.opts.media }, call, target, opts);
   }
 
   /** Stops taking calls, ends live ones with BYE, and disconnects. */

@@ -35,6 +35,8 @@ export const endReasons = [
   'api_hangup',
   /** The agent's maximum call duration (`timeouts.maxDurationMs`) was reached. */
   'max_duration',
+  /** A blind transfer succeeded (the caller's side reached the target after our REFER); hung up by `agent`. */
+  'transferred',
   /** The process died with the call live (closed at the next start, see orphans.ts). */
   'engine_restart',
   /** A defect in the engine's handling of the call (logged at error level). */

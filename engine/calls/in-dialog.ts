@@ -32,7 +32,8 @@ type Refusal = { status: number; text: string };
  *   dtmf-in.ts answers and reports as the call's `dtmf` event.
  * - MESSAGE: 501 (RFC 3428 is not served).
  * - NOTIFY: 481, RFC 6665 §4.1.3: a NOTIFY matching no subscription "MUST" get 481; an INVITE
- *   dialog with no REFER accepted has none.
+ *   dialog with no REFER accepted has none. While a transfer's REFER is under way, transfer.ts
+ *   takes the `Event: refer` NOTIFYs (`takeInDialog`).
  */
 const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
   refer: { status: 501, text: 'Call transfer is not implemented' },
@@ -40,6 +41,28 @@ const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
   message: { status: 501, text: 'MESSAGE is not implemented' },
   notify: { status: 481, text: 'No subscription in this dialog' },
 };
+
+/**
+ * Answers one in-dialog request that would otherwise be refused (see `unserved`); returns false
+ * to leave it to the refusal.
+ */
+export type InDialogTaker = (req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean;
+
+const takers = new WeakMap<Srf.Dialog, Map<keyof typeof unserved, InDialogTaker>>();
+
+/**
+ * Lets another part of call control serve an otherwise refused method in one dialog while it
+ * needs to (a transfer takes the NOTIFYs of its REFER's implicit subscription, RFC 3515 §2.4.4).
+ * One taker per method and dialog; returns the release.
+ */
+export function takeInDialog(dialog: Srf.Dialog, method: keyof typeof unserved, taker: InDialogTaker): () => void {
+  let byMethod = takers.get(dialog);
+  if (!byMethod) takers.set(dialog, (byMethod = new Map()));
+  byMethod.set(method, taker);
+  return () => {
+    if (byMethod.get(method) === taker) byMethod.delete(method);
+  };
+}
 
 interface DialogTimer {
   interval: number;
@@ -75,6 +98,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
   serveOffers(call, dialog, leg, timer, armTimer);
   for (const [event, refusal] of Object.entries(unserved)) {
     const refuse = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      if (takers.get(dialog)?.get(event as keyof typeof unserved)?.(req, res)) return;
       call.log.info({ method: req.method, status: refusal.status }, 'in-dialog request not served');
       res.send(refusal.status, { headers: { Allow: ALLOWED_METHODS, Warning: `399 agent-studio "${refusal.text}"` } });
     };

@@ -54,7 +54,7 @@ export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T
 /**
  * What this version does with each type: `emitted` types have a producer and say when they come;
  * `reserved` types have a fixed shape but nothing sends them yet (the agent runtime, DTMF
- * reporting, hold reporting and transfers do not exist yet). The OpenAPI document says which is
+ * reporting and hold reporting do not exist yet). The OpenAPI document says which is
  * which, and stream filters accept only emitted types, so a client cannot wait for an event that
  * cannot come. A test checks that the emitted list and the code's `append` calls agree.
  */
@@ -70,9 +70,13 @@ export const eventStatus = {
   'call.error': { emitted: 'when a provider, tool or workflow step fails on the call; the call goes on (also in the error log)' },
   'call.tool_called': { emitted: 'when the agent calls a tool (workflow tool node or the LLM)' },
   'call.tool_result': { emitted: 'when a tool the agent called returns or fails' },
-  'call.transfer_started': { reserved: 'transfers are not implemented yet' },
-  'call.transfer_completed': { reserved: 'transfers are not implemented yet' },
-  'call.transfer_failed': { reserved: 'transfers are not implemented yet' },
+  'call.transfer_started': { emitted: 'when a blind transfer of a live call starts, before its REFER is sent' },
+  'call.transfer_completed': {
+    emitted: "when a transfer succeeded: the caller's side reported a 2xx from the target (NOTIFY after REFER; the call then ends `transferred`), or the engine's own call to the target was answered and bridged",
+  },
+  'call.transfer_failed': {
+    emitted: 'when a transfer failed (the target refused, was busy or did not answer, no final NOTIFY in 30 s, or the call ended first); the call goes on',
+  },
   'call.held': { reserved: 'hold and unhold re-INVITEs are answered but not reported as events yet' },
   'call.resumed': { reserved: 'hold and unhold re-INVITEs are answered but not reported as events yet' },
   'call.ended': { emitted: 'when the call ends, however it ends (after the call row is closed)' },

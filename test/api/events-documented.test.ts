@@ -22,6 +22,8 @@ import { Phone } from '../helpers/phone.js';
 import { inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
 import { mintKey } from '../helpers/tenant.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
+import { callerByeAfterNotifies, ENGINE_BYE, liveCall, transferDeps } from '../helpers/transfer.js';
+import { transferCall } from '../../engine/calls/transfer.js';
 import { SseStream } from './realtime/sse-client.js';
 import { WsClient, type Frame } from './realtime/ws-client.js';
 
@@ -78,6 +80,29 @@ const realCall = () =>
   })());
 
 /**
+ * One real blind transfer: a SIPp caller accepts the REFER and reports the target's `final`
+ * status in its NOTIFYs; `transferCall` runs on the live call. Made once per outcome.
+ */
+const transfers = new Map<string, Promise<Marks>>();
+const transferRun = (final: '200 OK' | '486 Busy Here') => () => {
+  let run = transfers.get(final);
+  if (!run) {
+    run = (async () => {
+      const from = marks();
+      const tail = final === '200 OK' ? ENGINE_BYE : callerByeAfterNotifies(200);
+      const caller = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-refer-accept.xml', { referTo: '.*', referredBy: '.*', final, finalState: 'terminated;reason=noresource', tail }), args: [] });
+      const call = await liveCall(s.app);
+      const outcome = await transferCall(transferDeps(s.app), call, 'sip:target@example.com');
+      const r = await caller;
+      if (r.code !== 0) throw new Error(`SIPp failed (${JSON.stringify(outcome)}): ${r.output}${r.errors}`);
+      return from;
+    })();
+    transfers.set(final, run);
+  }
+  return run;
+};
+
+/**
  * One call into the agent with a workflow, made once for all agent types: the agent speaks
  * (offline voice), the phone presses 1, a tool whose webhook refuses connections fails (a
  * `call.error`), and the agent hangs up. The agent goes back to echoing afterwards.
@@ -129,6 +154,9 @@ const triggers: Partial<Record<EventType, () => Promise<Marks>>> = {
   'call.ringing': realCall,
   'call.answered': realCall,
   'call.ended': realCall,
+  'call.transfer_started': transferRun('200 OK'),
+  'call.transfer_completed': transferRun('200 OK'),
+  'call.transfer_failed': transferRun('486 Busy Here'),
   'call.workflow_step': agentCall,
   'call.agent_said': agentCall,
   'call.dtmf': agentCall,
@@ -150,7 +178,7 @@ for (const type of eventTypes) {
   const status: { emitted: string } | { reserved: string } = eventStatus[type];
   if ('emitted' in status) {
     const trigger = triggers[type];
-    const needsSipp = trigger === realCall || trigger === agentCall;
+    const needsSipp = trigger === realCall || trigger === agentCall || type.startsWith('call.transfer');
     const run = missing && needsSipp ? test.skip : test.serial;
     if (missing && needsSipp) test(`${type}: skipped, it needs a real call: ${missing}`, (t) => t.pass());
     run(`${type} (emitted ${status.emitted}): seen live on SSE and WebSocket, and again on replay`, async (t) => {
