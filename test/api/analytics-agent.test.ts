@@ -8,7 +8,7 @@ import { startApp, type App } from '../../api/app.js';
 import type { CallMetrics, EndReason } from '../../engine/calls/call-record.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
 import { testConfig, testLogger } from '../helpers/config.js';
-import { at, client, recordCall, type Client } from '../helpers/resources.js';
+import { at, client, insertEvent, recordCall, type Client } from '../helpers/resources.js';
 import { seedTenant } from '../helpers/tenant.js';
 
 let app: App;
@@ -61,7 +61,8 @@ function agentCall(s: Scope, agentId: string | null, start: number, reason: EndR
  *   n1 no agent, caller_hangup, recorded with only turnLatencyMs [900] (no turns)
  * Out of the figures, each with turns, tool failures, a transfer and an agent end reason: a call
  * of agent A that started before the range, one that starts at `to` exactly, the same tenant's
- * test-mode call and another tenant's call.
+ * test-mode call and another tenant's call; and tool failures that name a1 but are stored for
+ * another tenant or the test mode.
  */
 test.before(async () => {
   const config = testConfig();
@@ -71,7 +72,7 @@ test.before(async () => {
   const live: Scope = { tenantId: t1.tenantId, mode: 'live' };
   agentA = app.engine.store.agents.create(live, { name: 'Alice', config: { prompt: { system: 'x' } } }).id;
   agentB = app.engine.store.agents.create(live, { name: 'Bob', config: { prompt: { system: 'x' } } }).id;
-  agentCall(live, agentA, 0, 'agent_hangup', turns([100, 300, 50, 400], [null, 200, 40, 300]), ['tool_called', 'tool_ok', 'tool_called', 'tool_failed', 'transfer_started', 'transfer_failed']);
+  const a1 = agentCall(live, agentA, 0, 'agent_hangup', turns([100, 300, 50, 400], [null, 200, 40, 300]), ['tool_called', 'tool_ok', 'tool_called', 'tool_failed', 'transfer_started', 'transfer_failed']);
   agentCall(live, agentA, 600, 'transferred', turns([200, 500, 60, 700]), ['tool_ok', 'transfer_started', 'transfer_completed']);
   agentCall(live, agentA, 1200, 'max_duration', turns([150, null, null, null], [50, 250, 30, 350], [250, 450, 70, 600]));
   agentCall(live, agentB, 1800, 'caller_hangup', turns([120, 350, 80, 500]), ['tool_failed']);
@@ -84,6 +85,10 @@ test.before(async () => {
   agentCall({ ...live, mode: 'test' }, null, 100, 'transferred', loud, noise);
   const other = await seedTenant(app);
   agentCall({ tenantId: other.tenantId, mode: 'live' }, null, 100, 'agent_hangup', loud, noise);
+  // Rows that name a1 but belong to another tenant or mode are not a1's events.
+  const failed = { callId: a1, agentId: null, toolId: 'tool-1', ok: false, result: null };
+  insertEvent(app, { tenantId: other.tenantId, mode: 'live' }, a1, 'call.tool_result', failed);
+  insertEvent(app, { ...live, mode: 'test' }, a1, 'call.tool_result', failed);
 });
 test.after.always(() => app?.close());
 
