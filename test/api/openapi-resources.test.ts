@@ -53,7 +53,10 @@ test('calls, workflow versions, the tool test and analytics are documented with 
   t.is(ref('/api/v1/workflows/{id}/versions'), '#/components/schemas/WorkflowVersionPage');
   t.is(ref('/api/v1/workflows/{id}/versions/{version}'), '#/components/schemas/WorkflowVersion');
   t.is(ref('/api/v1/tools/{id}/test', 'post'), '#/components/schemas/ToolTestResult');
-  t.is(ref('/api/v1/analytics/metrics'), '#/components/schemas/CallMetrics');
+  // Not CallMetrics: that is a call's own metrics (per-turn arrays); the two once shared the id.
+  t.is(ref('/api/v1/analytics/metrics'), '#/components/schemas/CallAnalytics');
+  t.truthy(doc.components.schemas.CallAnalytics.properties.turnStagesMs);
+  t.is(doc.components.schemas.CallMetrics.properties.turns.type, 'array');
   t.is(ref('/api/v1/analytics/statistics'), '#/components/schemas/CallStatisticsPage');
   t.is(ref('/api/v1/analytics/errors'), '#/components/schemas/ErrorLogPage');
   for (const name of ['AgentConfig', 'WorkflowGraph', 'WorkflowNode', 'GatherNode', 'BranchNode', 'WorkflowEdge', 'JsonSchema', 'WebhookAction', 'BuiltinAction', 'PrefixRules', 'TranscriptEntry', 'RtpStats']) {

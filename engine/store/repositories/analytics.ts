@@ -9,13 +9,14 @@
  *   from each call's [started_at, ended_at) interval clipped to the range, so a call that
  *   began before `from` and was still up counts. Open calls run until now (or `to`). A call
  *   that ends at the instant another starts does not overlap it.
- * - Turn latency comes from each call's `metrics.turnLatencyMs` (one value per agent turn);
- *   it stays empty until the agent runtime records it.
+ * - What the agent runtime records (turns, turn latency and its stages, tools, transfers, calls
+ *   the agent ended) is summed up in `agent-analytics.ts`, for the whole range and per group.
  */
 import type Database from 'better-sqlite3';
 import type { CallDirection, CallStatus } from '../../calls/call-record.js';
 import type { Db } from '../database.js';
 import type { Mode } from '../mode.js';
+import { AgentFiguresQuery, emptyAgentFigures, type AgentFigures, type Distribution } from './agent-analytics.js';
 import type { Scope } from './scoped.js';
 
 interface Range {
@@ -23,15 +24,7 @@ interface Range {
   to: string;
 }
 
-interface Distribution {
-  count: number;
-  average: number | null;
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-}
-
-interface CallMetricsSummary {
+interface CallMetricsSummary extends AgentFigures {
   totalCalls: number;
   answeredCalls: number;
   /** answered / total, 0–1; null when there were no calls. */
@@ -42,13 +35,12 @@ interface CallMetricsSummary {
   peakConcurrency: number;
   /** When the peak was first reached; null when there were no calls. */
   peakAt: string | null;
-  turnLatencyMs: Distribution;
 }
 
 export const statisticsGroups = ['agent', 'day', 'end_reason'] as const;
 type StatisticsGroup = (typeof statisticsGroups)[number];
 
-interface StatisticsRow {
+interface StatisticsRow extends AgentFigures {
   /** Agent id, UTC day (YYYY-MM-DD) or end reason; null for calls without one. */
   key: string | null;
   /** The agent's name when grouping by agent; null otherwise. */
@@ -86,15 +78,16 @@ const params = (scope: Scope, range: Range, extra: Record<string, unknown> = {})
 });
 
 interface GroupStatements {
-  list: Database.Statement<[Params], StatisticsRow>;
+  list: Database.Statement<[Params], Omit<StatisticsRow, keyof AgentFigures>>;
   count: Database.Statement<[Params], { n: number }>;
+  figures: AgentFiguresQuery;
 }
 
 export class AnalyticsRepo {
   readonly #counts;
   readonly #byStatus;
   readonly #durations;
-  readonly #latencies;
+  readonly #figures;
   readonly #peak;
   readonly #groups: Record<StatisticsGroup, GroupStatements>;
 
@@ -111,9 +104,7 @@ export class AnalyticsRepo {
     this.#durations = db.prepare<[Params], Distribution>(
       distributionSql(`SELECT c.duration_ms AS v FROM calls c WHERE ${inRange} AND c.duration_ms IS NOT NULL`),
     );
-    this.#latencies = db.prepare<[Params], Distribution>(
-      distributionSql(`SELECT j.value AS v FROM calls c, json_each(c.metrics, '$.turnLatencyMs') j WHERE ${inRange}`),
-    );
+    this.#figures = new AgentFiguresQuery(db, 'NULL');
     // Ends sort before starts at the same instant (d = -1 first): back-to-back calls do not overlap.
     this.#peak = db.prepare<[Params], { c: number; t: string }>(
       `WITH iv AS (
@@ -127,14 +118,14 @@ export class AnalyticsRepo {
     this.#groups = Object.fromEntries(
       Object.entries(groupKey).map(([group, g]) => {
         const from = `FROM calls c LEFT JOIN agents a ON a.id = c.agent_id WHERE ${inRange} GROUP BY ${g.key}`;
-        const list = db.prepare<[Params], StatisticsRow>(
+        const list = db.prepare<[Params], Omit<StatisticsRow, keyof AgentFigures>>(
           `SELECT ${g.key} AS key, ${g.label} AS label, count(*) AS totalCalls, count(c.answered_at) AS answeredCalls,
              CAST(count(c.answered_at) AS REAL) / count(*) AS answerRate,
              avg(c.duration_ms) AS averageDurationMs, coalesce(sum(c.duration_ms), 0) AS totalDurationMs
            ${from} ORDER BY ${g.order} LIMIT @limit OFFSET @offset`,
         );
         const count = db.prepare<[Params], { n: number }>(`SELECT count(*) AS n FROM (SELECT 1 ${from})`);
-        return [group, { list, count }];
+        return [group, { list, count, figures: new AgentFiguresQuery(db, g.key) }];
       }),
     ) as Record<StatisticsGroup, GroupStatements>;
   }
@@ -152,14 +143,16 @@ export class AnalyticsRepo {
       durationMs: this.#durations.get(p)!,
       peakConcurrency: peak?.c ?? 0,
       peakAt: peak?.t ?? null,
-      turnLatencyMs: this.#latencies.get(p)!,
+      ...(this.#figures.byKey(p).get(null) ?? emptyAgentFigures()),
     };
   }
 
-  /** One row per agent, UTC day or end reason, paginated. */
+  /** One row per agent, UTC day or end reason, paginated, each with its agent figures. */
   statistics(scope: Scope, range: Range, groupBy: StatisticsGroup, limit: number, offset: number): { items: StatisticsRow[]; total: number } {
     const g = this.#groups[groupBy];
     const p = params(scope, range, { limit, offset });
-    return { items: g.list.all(p), total: g.count.get(p)!.n };
+    const rows = g.list.all(p);
+    const figures = rows.length ? g.figures.byKey(p) : new Map<string | null, AgentFigures>();
+    return { items: rows.map((r) => ({ ...r, ...(figures.get(r.key) ?? emptyAgentFigures()) })), total: g.count.get(p)!.n };
   }
 }
