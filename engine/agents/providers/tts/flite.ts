@@ -60,7 +60,8 @@ export class FliteTts implements TtsProvider {
         next = i + 1 < pieces.length ? this.#thread.run(pieces[i + 1]!, voice, stop.signal) : null;
         // A rejection of the piece ahead is seen when it is awaited; until then it is handled.
         next?.catch(() => undefined);
-        yield pcm;
+        // Flite says nothing for what it cannot read (other scripts): no empty chunk.
+        if (pcm.length) yield pcm;
         if (stop.signal.aborted) return;
       }
     } finally {
