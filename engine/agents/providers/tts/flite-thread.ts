@@ -1,23 +1,30 @@
 /**
  * One worker thread that runs Flite syntheses one at a time, off the event loop (each takes
- * 10-500 ms of CPU and cannot yield). Requests queue in arrival order. A synthesis that outruns
- * its timeout has the thread terminated (WebAssembly cannot be interrupted otherwise) and fails
- * with 'timeout'; a thread that dies fails its synthesis with 'unavailable'. Either way the next
+ * 10-500 ms of CPU and cannot yield). Requests queue in arrival order.
+ *
+ * The thread's life is a small state machine (`none` -> `starting` -> `idle` <-> `busy`, and
+ * back to `none` when it exits). A synthesis that outruns its timeout has the thread terminated
+ * (WebAssembly cannot be interrupted otherwise) and fails with 'timeout'; a thread that dies
+ * mid-synthesis fails it with 'unavailable'; a thread that cannot start (flite.wasm missing or
+ * broken, or compiling past the timeout) fails everything queued with 'unavailable'. The next
  * request gets a fresh thread, so one bad request never stalls the others for good.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../../config/logger.js';
 import { ProviderError } from '../contracts.js';
-import type { FliteJob, FliteResult } from './flite-worker.js';
+import type { FliteJob, FliteMessage } from './flite-worker.js';
 
 interface Pending {
   job: FliteJob;
-  signal: AbortSignal;
   settle: (pcm: Int16Array | null, err?: ProviderError) => void;
 }
 
-/** The thread's life: none yet (or dead), running a synthesis, or waiting for one. */
-type ThreadState = 'none' | 'idle' | 'busy';
+type ThreadState = 'none' | 'starting' | 'idle' | 'busy';
+
+/** Compiling flite.wasm takes 0.3-1.5 s (idle to loaded machine); past this it is wedged. */
+const startTimeoutMs = 30_000;
+
+const unavailable = (why: string) => new ProviderError('flite', 'unavailable', why);
 
 export class FliteThread {
   readonly #wasmPath: string;
@@ -27,8 +34,9 @@ export class FliteThread {
   #state: ThreadState = 'none';
   readonly #queue: Pending[] = [];
   #current: Pending | null = null;
+  /** The start timeout (state `starting`) or the synthesis timeout (state `busy`). */
   #timer: NodeJS.Timeout | null = null;
-  /** Why we terminated the thread, when we did: its in-flight synthesis fails with this. */
+  /** Why we terminated the thread, when we did. */
   #killedFor: ProviderError | null = null;
   #nextId = 1;
   #closed = false;
@@ -38,12 +46,12 @@ export class FliteThread {
     this.#timeoutMs = opts.timeoutMs;
     this.#log = opts.log;
     // Started now: compiling flite.wasm takes a few hundred ms, better spent before the first call.
-    this.#spawn().unref();
+    this.#spawn();
   }
 
   /** 8 kHz speech for `text`, or null when `signal` aborted first. Rejects with ProviderError. */
   run(text: string, voice: string, signal: AbortSignal): Promise<Int16Array | null> {
-    if (this.#closed) return Promise.reject(new ProviderError('flite', 'unavailable', 'the synthesis thread is closed'));
+    if (this.#closed) return Promise.reject(unavailable('the synthesis thread is closed'));
     if (signal.aborted) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       let done = false;
@@ -55,7 +63,6 @@ export class FliteThread {
       };
       const pending: Pending = {
         job: { id: this.#nextId++, text, voice },
-        signal,
         settle: (pcm, err) => {
           if (done) return;
           done = true;
@@ -70,7 +77,7 @@ export class FliteThread {
     });
   }
 
-  /** Number of syntheses waiting for the thread (the one running not included). */
+  /** Syntheses waiting for the thread (the one running not included). */
   get queued(): number {
     return this.#queue.length;
   }
@@ -79,10 +86,7 @@ export class FliteThread {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const err = new ProviderError('flite', 'unavailable', 'the synthesis thread is closed');
-    for (const p of this.#queue.splice(0)) p.settle(null, err);
-    this.#current?.settle(null, err);
-    this.#current = null;
+    this.#failAll(unavailable('the synthesis thread is closed'));
     this.#clearTimer();
     const w = this.#worker;
     this.#worker = null;
@@ -91,63 +95,89 @@ export class FliteThread {
   }
 
   #pump(): void {
-    if (this.#closed || this.#state === 'busy') return;
+    if (this.#closed) return;
+    if (this.#state === 'none' && this.#queue.length) this.#spawn();
+    this.#holdProcess();
+    if (this.#state !== 'idle') return;
     const next = this.#queue.shift();
     if (!next) return;
-    const worker = this.#worker ?? this.#spawn();
     this.#current = next;
     this.#state = 'busy';
-    worker.ref();
-    this.#timer = setTimeout(() => this.#onTimeout(), this.#timeoutMs);
-    worker.postMessage(next.job);
+    this.#arm(this.#timeoutMs, () => new ProviderError('flite', 'timeout', `synthesis took longer than ${this.#timeoutMs} ms`));
+    this.#worker!.postMessage(next.job);
   }
 
-  #spawn(): Worker {
+  #spawn(): void {
     const worker = new Worker(new URL('./flite-worker.js', import.meta.url), { workerData: { wasmPath: this.#wasmPath } });
-    worker.on('message', (m: FliteResult) => this.#onResult(worker, m));
+    worker.on('message', (m: FliteMessage) => this.#onMessage(worker, m));
     worker.on('error', (err) => this.#log.warn({ err }, 'flite thread failed'));
     worker.on('exit', (code) => this.#onExit(worker, code));
     this.#worker = worker;
-    this.#state = 'idle';
-    return worker;
+    this.#state = 'starting';
+    this.#arm(startTimeoutMs, () => unavailable(`the synthesis thread did not start within ${startTimeoutMs} ms`));
+    this.#holdProcess();
   }
 
-  #onResult(worker: Worker, m: FliteResult): void {
+  #onMessage(worker: Worker, m: FliteMessage): void {
+    if (worker !== this.#worker) return;
+    if (m === 'ready') {
+      this.#clearTimer();
+      this.#state = 'idle';
+      this.#pump();
+      return;
+    }
     const job = this.#current;
-    if (worker !== this.#worker || !job || m.id !== job.job.id) return;
-    this.#finish();
+    if (!job || m.id !== job.job.id) return;
+    this.#clearTimer();
+    this.#current = null;
+    this.#state = 'idle';
     if ('error' in m) job.settle(null, new ProviderError('flite', 'bad_response', m.error));
     else job.settle(m.pcm);
     this.#pump();
   }
 
-  #onTimeout(): void {
-    const w = this.#worker;
-    if (!w || !this.#current) return;
-    this.#log.warn({ timeoutMs: this.#timeoutMs }, 'flite synthesis timed out: thread terminated');
-    this.#killedFor = new ProviderError('flite', 'timeout', `synthesis took longer than ${this.#timeoutMs} ms`);
-    void w.terminate();
+  /** A thread with work (queued or running) keeps the process alive; an idle one does not. */
+  #holdProcess(): void {
+    if (this.#queue.length || this.#current) this.#worker?.ref();
+    else this.#worker?.unref();
+  }
+
+  /** Starts the timer of the current state: on expiry the thread is terminated for `why`. */
+  #arm(ms: number, why: () => ProviderError): void {
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      const w = this.#worker;
+      if (!w) return;
+      this.#killedFor = why();
+      this.#log.warn({ state: this.#state, timeoutMs: this.#timeoutMs }, 'flite thread terminated');
+      void w.terminate();
+    }, ms);
   }
 
   #onExit(worker: Worker, code: number): void {
     if (worker !== this.#worker) return;
+    const was = this.#state;
+    const err = this.#killedFor ?? unavailable(`the synthesis thread exited (code ${code})`);
     this.#worker = null;
-    const job = this.#current;
-    const err = this.#killedFor ?? new ProviderError('flite', 'unavailable', `the synthesis thread exited (code ${code})`);
     this.#killedFor = null;
-    this.#finish();
     this.#state = 'none';
-    if (!this.#closed && !(err.code === 'timeout')) this.#log.warn({ code }, 'flite thread exited');
+    this.#clearTimer();
+    if (!this.#closed && err.code !== 'timeout') this.#log.warn({ code, state: was }, 'flite thread exited');
+    if (was === 'starting') {
+      // It could not start: the next start would most likely fail the same way.
+      this.#failAll(err);
+      return;
+    }
+    const job = this.#current;
+    this.#current = null;
     job?.settle(null, err);
     this.#pump();
   }
 
-  #finish(): void {
-    this.#clearTimer();
+  #failAll(err: ProviderError): void {
+    for (const p of this.#queue.splice(0)) p.settle(null, err);
+    this.#current?.settle(null, err);
     this.#current = null;
-    if (this.#state === 'busy') this.#state = 'idle';
-    // An idle thread must not keep the process alive.
-    if (this.#worker) this.#worker.unref();
   }
 
   #clearTimer(): void {

@@ -24,6 +24,8 @@ export interface FliteJob {
 }
 /** What it answers: 8 kHz samples, or why not. */
 export type FliteResult = { id: number; pcm: Int16Array } | { id: number; error: string };
+/** What the thread says: 'ready' once flite.wasm is compiled, then one result per job. */
+export type FliteMessage = 'ready' | FliteResult;
 
 /**
  * Synthesis is background work next to the event loop, which carries SIP and media: on Linux,
@@ -64,3 +66,4 @@ parentPort?.on('message', (job: FliteJob) => {
   }
   parentPort?.postMessage(result, 'pcm' in result ? [result.pcm.buffer as ArrayBuffer] : []);
 });
+parentPort?.postMessage('ready' satisfies FliteMessage);
