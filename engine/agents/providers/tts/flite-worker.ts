@@ -4,7 +4,6 @@
  * its WAV file into memory; the samples come back at 8 kHz, moved, not copied.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { resample } from '../../../../media/audio/resample.js';
 import { parseWav } from '../../../../media/audio/wav.js';
@@ -26,19 +25,6 @@ export interface FliteJob {
 export type FliteResult = { id: number; pcm: Int16Array } | { id: number; error: string };
 /** What the thread says: 'ready' once flite.wasm is compiled, then one result per job. */
 export type FliteMessage = 'ready' | FliteResult;
-
-/**
- * Synthesis is background work next to the event loop, which carries SIP and media: on Linux,
- * where a thread has its own nice value, this thread gives way when both want the CPU.
- * Elsewhere, or without /proc, it keeps the default.
- */
-const niceness = 10;
-try {
-  const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, niceness);
-} catch {
-  // No per-thread priority here: the default is fine.
-}
 
 const { wasmPath } = workerData as { wasmPath: string };
 const module = await WebAssembly.compile(fs.readFileSync(wasmPath));
