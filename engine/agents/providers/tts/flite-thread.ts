@@ -77,11 +77,6 @@ export class FliteThread {
     });
   }
 
-  /** Syntheses waiting for the thread (the one running not included). */
-  get queued(): number {
-    return this.#queue.length;
-  }
-
   /** Fails what is queued and ends the thread. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
