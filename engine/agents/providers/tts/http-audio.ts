@@ -1,0 +1,100 @@
+/**
+ * A streamed HTTP POST for TTS services that answer with audio bytes: yields the body as it
+ * arrives, and turns every failure into a `ProviderError` with a stable code. A timer guards
+ * the first byte of the body and another the gap between chunks; aborting the caller's signal,
+ * or stopping the iteration, cancels the request and closes the connection.
+ */
+import { ProviderError } from '../contracts.js';
+
+export interface AudioPost {
+  provider: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  signal: AbortSignal;
+  /** From sending the request to the first byte of the body. */
+  firstByteTimeoutMs: number;
+  /** Longest silence between two chunks of the body. */
+  idleTimeoutMs: number;
+  /** Never to appear in an error message (the API key: some services echo it back). */
+  secret: string;
+}
+
+/** An error body is quoted up to this many characters: enough to read the service's reason. */
+const excerptChars = 200;
+
+export async function* postForAudio(p: AudioPost): AsyncGenerator<Uint8Array> {
+  const fail = (code: ProviderError['code'], message: string, status?: number) =>
+    new ProviderError(p.provider, code, redact(message, p.secret), status);
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  p.signal.addEventListener('abort', onAbort, { once: true });
+  if (p.signal.aborted) ac.abort();
+  /** Which timer fired, if one did. */
+  let timedOut: string | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const arm = (ms: number, what: string) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = `no ${what} within ${ms} ms`;
+      ac.abort();
+    }, ms);
+  };
+  try {
+    if (ac.signal.aborted) return;
+    arm(p.firstByteTimeoutMs, 'audio');
+    let res: Response;
+    try {
+      res = await fetch(p.url, { method: 'POST', headers: { 'content-type': 'application/json', ...p.headers }, body: JSON.stringify(p.body), signal: ac.signal });
+    } catch (err) {
+      if (p.signal.aborted) return;
+      if (timedOut) throw fail('timeout', timedOut);
+      throw fail('network', `request failed: ${reason(err)}`);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, excerptChars);
+      const code = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate_limited' : 'http_error';
+      throw fail(code, `HTTP ${res.status}${excerpt ? `: ${excerpt}` : ''}`, res.status);
+    }
+    const type = res.headers.get('content-type') ?? '';
+    if (/json|text\/html/i.test(type) || !res.body) {
+      await res.body?.cancel().catch(() => undefined);
+      throw fail('bad_response', `expected audio, got ${type || 'no body'}`, res.status);
+    }
+    const reader = res.body.getReader();
+    let total = 0;
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        if (p.signal.aborted) return;
+        if (timedOut) throw fail('timeout', timedOut);
+        throw fail('network', `audio stream cut after ${total} bytes: ${reason(err)}`);
+      }
+      if (chunk.done) break;
+      if (!chunk.value.length) continue;
+      total += chunk.value.length;
+      arm(p.idleTimeoutMs, 'further audio');
+      yield chunk.value;
+      if (p.signal.aborted) return;
+    }
+    if (total === 0) throw fail('bad_response', 'the service sent no audio', res.status);
+  } finally {
+    if (timer) clearTimeout(timer);
+    p.signal.removeEventListener('abort', onAbort);
+    // Stopped early (abort, timeout, or the consumer left): close the connection.
+    ac.abort();
+  }
+}
+
+/** What went wrong under fetch's generic "fetch failed" / "terminated". */
+function reason(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
