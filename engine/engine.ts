@@ -10,7 +10,8 @@ import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
 import { AgentRuntime } from './agents/runtime/runtime.js';
-import { providersFor } from './agents/providers/factory.js';
+import { ProviderRegistry } from './agents/providers/factory.js';
+import { sendDtmf } from './calls/dtmf-out.js';
 import { EventLog } from './events/event-log.js';
 import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
@@ -42,6 +43,7 @@ export class Engine {
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
   sipThread: SipThread | null = null;
   calls!: CallControl;
+  #providers: ProviderRegistry | null = null;
   /** WAL checkpoints in a worker thread (a file database only). */
   #checkpointer: Checkpointer | null = null;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -124,6 +126,7 @@ export class Engine {
       const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
       drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: this.sipThread.port };
     }
+    const providers = (this.#providers = new ProviderRegistry(this.store, log.child({ component: 'providers' })));
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
       maxCalls: config.sip.maxCalls,
@@ -143,7 +146,8 @@ export class Engine {
         store: this.store,
         events: this.events,
         log: log.child({ component: 'agents' }),
-        providers: () => providersFor(),
+        providers: (scope) => providers.forScope(scope),
+        sendDtmf: async (call, digits, audio) => void (await sendDtmf(call, digits, audio)),
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),
@@ -203,6 +207,7 @@ export class Engine {
     await (this.calls as CallControl | undefined)?.close();
     await this.sip?.close();
     await this.sipThread?.close();
+    await this.#providers?.close();
     this.mediaService.close();
     this.media.close();
     await this.#checkpointer?.stop();

@@ -13,6 +13,7 @@ import type { Logger } from '../../../config/logger.js';
 import type { LegAudio } from '../../../media/audio/leg-audio.js';
 import type { TranscriptEntry } from '../../calls/call-record.js';
 import { CallActionRefused, type Call, type CallActions } from '../../calls/call.js';
+import { reportRfc4733 } from '../../calls/dtmf-in.js';
 import type { EventLog } from '../../events/event-log.js';
 import type { EventData, EventType } from '../../events/schemas.js';
 import type { errorKinds } from '../../store/repositories/error-logs.js';
@@ -123,6 +124,7 @@ export class AgentSession implements WorkflowHost {
   #turnAbort: AbortController | null = null;
   #gathering = false;
   readonly #tools: Map<string, Tool>;
+  readonly #program = new AbortController();
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -134,6 +136,7 @@ export class AgentSession implements WorkflowHost {
     const { config } = plan;
     this.vars = initialVars(plan.facts, config.variables);
     this.#bargeIn = config.bargeIn ?? true;
+    call.signal.addEventListener('abort', () => this.#program.abort(call.signal.reason), { once: true });
     this.#tools = plan.tools;
     const voice = config.voice ?? runtimeDefaults.voice;
     let tts: TtsProvider;
@@ -148,8 +151,9 @@ export class AgentSession implements WorkflowHost {
     this.#fallbackSpeaker = new Speaker(audio, deps.providers.fallbackTts, { voiceId: runtimeDefaults.voice.voiceId }, call.signal, log);
   }
 
+  /** Aborted when the call ends, or when the call was handed over (transferred or bridged): the program stops. */
   get signal(): AbortSignal {
-    return this.call.signal;
+    return this.#program.signal;
   }
 
   /**
@@ -399,6 +403,11 @@ export class AgentSession implements WorkflowHost {
     try {
       const done = await this.deps.transfer(this.call, target);
       this.#note('system', done ? `transferred to ${target}` : `transfer to ${target} failed`);
+      if (done) {
+        // The caller talks to the target now (or has left us): the agent stops listening and speaking.
+        this.#program.abort('handed over');
+        this.#speaker.interrupt(true);
+      }
       if (!done) await this.#speak('Sorry, I could not transfer your call.', false);
       return done;
     } catch (err) {
@@ -477,7 +486,7 @@ export class AgentSession implements WorkflowHost {
   }
 
   #event<T extends EventType>(type: T, data: Omit<EventData<T>, 'callId' | 'agentId'>): void {
-    if (this.signal.aborted && type !== 'call.error') return;
+    if (this.call.signal.aborted && type !== 'call.error') return;
     const scope = { tenantId: this.call.identity.tenantId, mode: this.call.identity.mode, callId: this.call.id };
     try {
       this.deps.events.append(type, scope, { callId: this.call.id, agentId: this.call.identity.agentId, ...data } as EventData<T>);
@@ -507,7 +516,9 @@ export class AgentSession implements WorkflowHost {
 
   async #listen(): Promise<void> {
     const { config } = this.plan;
-    this.audio.on('dtmf', (d) => this.#onDigit(d.digit, d.durationMs));
+    // One DTMF stream: RFC 4733 from the leg's RTP and SIP INFO from the dialog, both as Call `dtmf`.
+    reportRfc4733(this.call, this.audio);
+    this.call.on('dtmf', (d) => this.#onDigit(d.digit, d.durationMs));
     let stt: SttProvider | null = null;
     try {
       stt = config.transcriber ? this.deps.providers.stt(config.transcriber) : null;
