@@ -10,7 +10,7 @@
  * was rolled back.
  */
 import { z } from 'zod';
-import { agentConfigPatchSchema, agentConfigSchema, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
+import { agentConfigPatchSchema, agentConfigSchema, clearableConfigKeys, type AgentConfig, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
 import { BUILTIN_TTS, providerRoles, roleNeeds, servesRole } from '../../engine/agents/providers/provider-kinds.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Agent } from '../../engine/store/repositories/agents.js';
@@ -67,6 +67,13 @@ function providerIssues(store: Store, scope: Scope, config: AgentConfigPatch): I
   return issues;
 }
 
+/** A merged config without the keys an update cleared with null (the runtime's defaults apply). */
+function withoutCleared(config: AgentConfigPatch & Pick<AgentConfig, 'prompt'>): AgentConfig {
+  const out: Record<string, unknown> = { ...config };
+  for (const k of clearableConfigKeys) if (out[k] === null) delete out[k];
+  return out as AgentConfig;
+}
+
 /** Tools, workflow and providers the config names must be the scope's. */
 function checkReferences(store: Store, scope: Scope, config: AgentConfigPatch): void {
   const issues: Issue[] = providerIssues(store, scope, config);
@@ -105,7 +112,7 @@ export function agentRoutes(store: Store, events: EventLog): RouteDef[] {
         const cur = store.agents.get(auth, id);
         if (!cur) return undefined;
         if (body.config) checkReferences(store, auth, body.config);
-        const config = body.config && { ...cur.config, ...body.config };
+        const config = body.config && withoutCleared({ ...cur.config, ...body.config });
         const updated = store.agents.update(auth, id, { ...body, config });
         if (updated) events.append('agent.updated', { tenantId: auth.tenantId, mode: auth.mode }, { agentId: updated.id });
         return updated;

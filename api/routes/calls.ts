@@ -141,6 +141,12 @@ const transferBody = z.strictObject({ target: transferTarget }).meta({ id: 'Call
 function callActionRoutes(commands: CommandDeps): RouteDef[] {
   return [
     callAction(commands, {
+      name: 'hangup',
+      operationId: 'hangupCall',
+      summary: 'Hang up a live call (BYE once answered; end reason api_hangup). Works on any live call, with or without an agent',
+      command: (callId) => ({ type: 'hangup', callId }),
+    }),
+    callAction(commands, {
       name: 'say',
       operationId: 'sayOnCall',
       summary: "Speak text into a live call (after the agent's queued speech, or at once with interrupt)",

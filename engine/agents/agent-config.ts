@@ -6,13 +6,6 @@
  */
 import { z } from 'zod';
 
-/**
- * Said in the document until the agent runtime exists: nothing reads the config on a call (a test
- * checks the phrase is there, so it is removed on purpose when that changes).
- */
-export const NOT_YET_APPLIED =
-  'stored and validated, but no call uses it in this version: calls to the agent’s numbers are answered and echo the caller’s audio. Prompt, voice, LLM, tools, workflow, timeouts and webhook take effect with the agent runtime';
-
 /** A BCP 47 tag such as `en`, `en-US` or `pt-BR`. */
 export const languageTag = z
   .string()
@@ -87,12 +80,23 @@ const settings = {
  */
 export const agentConfigSchema = z
   .strictObject({ prompt: promptSchema.prefault({} as z.input<typeof promptSchema>), ...settings })
-  .meta({ id: 'AgentConfig', description: `How the agent runs a call. Not applied yet: ${NOT_YET_APPLIED}` });
+  .meta({
+    id: 'AgentConfig',
+    description:
+      'How the agent runs a call: its workflow (the version current when the call starts), else an LLM conversation with its prompt and tools, else its greeting alone. An agent with no greeting, workflow or LLM echoes the caller (a media check)',
+  });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
-/** A partial config for updates: each key given replaces the stored one; null clears a nullable one. */
+/** Keys an update may clear with null (the runtime then uses its default). */
+export const clearableConfigKeys = ['voice', 'transcriber', 'llm', 'timeouts', 'variables', 'toolIds', 'language', 'bargeIn'] as const;
+
+/** A partial config for updates: each key given replaces the stored one; null clears it (all but `prompt`). */
 export const agentConfigPatchSchema = z
-  .strictObject({ prompt: promptSchema, ...settings })
+  .strictObject({
+    prompt: promptSchema,
+    ...settings,
+    ...Object.fromEntries(clearableConfigKeys.map((k) => [k, settings[k].unwrap().nullable().optional()])),
+  } as { prompt: typeof promptSchema } & typeof settings & { [K in (typeof clearableConfigKeys)[number]]: z.ZodOptional<z.ZodNullable<ReturnType<(typeof settings)[K]['unwrap']>>> })
   .partial()
   .meta({ id: 'AgentConfigPatch' });
 export type AgentConfigPatch = z.infer<typeof agentConfigPatchSchema>;

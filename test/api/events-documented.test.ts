@@ -18,7 +18,9 @@ import test from 'ava';
 import { eventStatus, eventTypes, realtimeEventSchema, type EventType } from '../../engine/events/schemas.js';
 import { assertError } from '../helpers/envelope.js';
 import { request, waitFor } from '../helpers/http.js';
+import { fakeDeepgram } from '../helpers/fake-deepgram.js';
 import { Phone } from '../helpers/phone.js';
+import { speech8k } from '../helpers/speech.js';
 import { inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
 import { mintKey } from '../helpers/tenant.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
@@ -104,12 +106,15 @@ const transferRun = (final: '200 OK' | '486 Busy Here') => () => {
 
 /**
  * One call into the agent with a workflow, made once for all agent types: the agent speaks
- * (offline voice), the phone presses 1, a tool whose webhook refuses connections fails (a
- * `call.error`), and the agent hangs up. The agent goes back to echoing afterwards.
+ * (offline voice); the phone answers with real speech, which voice activity hears and a local
+ * Deepgram transcribes; the phone presses 1; a tool whose webhook refuses connections fails (a
+ * `call.error`); the agent hangs up. The agent goes back to echoing afterwards.
  */
 let agentCallDone: Promise<Marks> | undefined;
 const agentCall = () =>
   (agentCallDone ??= (async () => {
+    const dg = await fakeDeepgram({ transcripts: ['hello there'] });
+    const provider = await request<{ id: string }>(s.base, 'POST', '/api/v1/providers', { headers: h(), body: { name: 'dg', kind: 'deepgram', baseUrl: dg.url, apiKey: 'dg-test-key' } });
     const tool = await request<{ id: string }>(s.base, 'POST', '/api/v1/tools', {
       headers: h(),
       body: { name: 'unreachable', description: 'Fails', parameters: { type: 'object', properties: {} }, action: { type: 'webhook', url: 'http://127.0.0.1:1/none', timeoutMs: 1000 } },
@@ -118,19 +123,22 @@ const agentCall = () =>
       nodes: [
         { id: 'start', kind: 'start' },
         { id: 'hello', kind: 'say', text: 'Hello.' },
-        { id: 'menu', kind: 'gather', dtmf: { maxDigits: 1 }, timeoutMs: 8000, variable: 'choice' },
+        { id: 'ask', kind: 'gather', speech: {}, timeoutMs: 10000, variable: 'said' },
+        { id: 'menu', kind: 'gather', dtmf: { maxDigits: 1 }, timeoutMs: 10000, variable: 'choice' },
         { id: 'call', kind: 'tool', toolId: tool.body.id },
         { id: 'bye', kind: 'hangup' },
       ],
       edges: [
         { from: 'start', to: 'hello' },
-        { from: 'hello', to: 'menu' },
+        { from: 'hello', to: 'ask' },
+        { from: 'ask', to: 'menu' },
         { from: 'menu', to: 'call' },
         { from: 'call', to: 'bye' },
       ],
     };
     const wf = await request<{ id: string }>(s.base, 'POST', '/api/v1/workflows', { headers: h(), body: { name: 'events', graph } });
-    await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: wf.body.id } } });
+    const set = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: wf.body.id, transcriber: { provider: 'dg' } } } });
+    if (provider.status !== 201 || set.status !== 200) throw new Error(`set-up failed: ${JSON.stringify(provider.body)} ${JSON.stringify(set.body)}`);
     const from = marks();
     const phone = await Phone.open();
     try {
@@ -138,12 +146,15 @@ const agentCall = () =>
       const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.parts.leg && c.state === 'answered'), 10_000);
       phone.start(Number(/m=audio (\d+)/.exec(live.parts.leg!.answerSdp)![1]));
       await ws.waitFor(isEvent('call.agent_said'), 15_000, from.ws);
+      phone.say(speech8k('Hello there.'));
+      await ws.waitFor((f) => isEvent('call.workflow_step')(f) && (f.event as Seen).data.nodeId === 'menu', 15_000, from.ws);
       phone.press('1');
       const r = await sipp;
       if (r.code !== 0) throw new Error(`SIPp failed: ${r.output}${r.errors}`);
     } finally {
       phone.close();
-      await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: null } } });
+      await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: null, transcriber: null } } });
+      await dg.close();
     }
     return from;
   })());
@@ -163,6 +174,8 @@ const triggers: Partial<Record<EventType, () => Promise<Marks>>> = {
   'call.tool_called': agentCall,
   'call.tool_result': agentCall,
   'call.error': agentCall,
+  'call.speech_started': agentCall,
+  'call.transcript': agentCall,
   'agent.updated': async () => {
     const from = marks();
     const res = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { name: 'Renamed by the test' } });

@@ -47,8 +47,14 @@ export class Phone {
     tick();
   }
 
+  /** When the first frame of the last `say` went out (`performance.now()`), null until it has. */
+  saidAt: number | null = null;
+  #sayPending = false;
+
   /** Speaks `pcm` (8 kHz) into the call, in 20 ms frames, instead of silence. */
   say(pcm: Int16Array): void {
+    this.saidAt = null;
+    this.#sayPending = true;
     for (let i = 0; i < pcm.length; i += 160) {
       const f = new Int16Array(160);
       f.set(pcm.subarray(i, i + 160));
@@ -76,7 +82,12 @@ export class Phone {
       return;
     }
     this.#eventStart = null;
-    const pcm = this.#speech.shift() ?? new Int16Array(160);
+    const speech = this.#speech.shift();
+    if (speech && this.#sayPending) {
+      this.#sayPending = false;
+      this.saidAt = performance.now();
+    }
+    const pcm = speech ?? new Int16Array(160);
     const packet = writeRtpPacket({ marker: false, payloadType: this.payloadType, sequence: this.#seq++ & 0xffff, timestamp: this.#ts, ssrc: 0x5eed }, g711Encode('PCMU', pcm));
     this.#ts = (this.#ts + 160) >>> 0;
     this.peer.send(to, packet);

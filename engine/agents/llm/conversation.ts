@@ -96,6 +96,11 @@ export class Conversation {
     return [{ role: 'system', content: this.opts.system }, ...this.history];
   }
 
+  /** Records what the agent said outside the model (its greeting), so the model knows it was said. */
+  said(text: string): void {
+    this.push({ role: 'assistant', content: text });
+  }
+
   /** One turn: the caller's words (null for the agent's opening), then the agent's answer. */
   turn(userText: string | null, hooks: TurnHooks): Promise<TurnResult> {
     const run = this.running.then(() => this.run(userText, hooks));

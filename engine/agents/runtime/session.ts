@@ -54,6 +54,8 @@ export interface ConversationLike {
     userText: string | null,
     hooks: { speak(sentence: string): void; runTool(call: LlmToolCall): Promise<string>; signal: AbortSignal },
   ): Promise<{ text: string; toolCalls: number; firstTokenMs: number | null; finishReason: string }>;
+  /** Records what the agent said outside the model (its greeting). */
+  said(text: string): void;
 }
 
 /** The providers of one call, resolved from its tenant's credentials. */
@@ -117,8 +119,11 @@ export class AgentSession implements WorkflowHost {
   readonly #bargeIn: boolean;
   #stt: SttStream | null = null;
   #vad: VadLike | null = null;
-  /** When the caller last stopped speaking (VAD), `performance.now()`. */
-  #speechEndedAt: number | null = null;
+  /** Whether the caller is speaking now (VAD), and when their voice was last heard starting or ending. */
+  #speaking = false;
+  #lastVoiceAt: number | null = null;
+  /** The last frame with sound in it while the caller spoke: when they stopped, for turn latency. */
+  #lastSoundAt: number | null = null;
   #lastPartialAt = 0;
   /** Aborts the LLM turn in progress (barge-in). */
   #turnAbort: AbortController | null = null;
@@ -180,9 +185,10 @@ export class AgentSession implements WorkflowHost {
         await runWorkflow(workflow.graph, this);
         return;
       }
-      if (config.firstMessage) await this.say(render(config.firstMessage, this.vars), true);
+      const greeting = config.firstMessage ? render(config.firstMessage, this.vars) : null;
+      if (greeting) await this.say(greeting, true);
       const llm = this.#llm();
-      if (llm) await this.#conversation(llm, null, { maxTurns: Infinity, exitWhen: null, opening: false });
+      if (llm) await this.#conversation(llm, null, { maxTurns: Infinity, exitWhen: null, opening: false, greeting });
       // Greeting only: the call stays up until the caller hangs up or the maximum duration.
     } catch (err) {
       if (this.signal.aborted) return;
@@ -207,7 +213,11 @@ export class AgentSession implements WorkflowHost {
    * A conversation with the LLM: listen, answer, until the caller hangs up, `maxTurns` answers,
    * the model calls the exit tool, or the caller stays silent twice.
    */
-  async #conversation(llm: LlmProvider, nodePrompt: string | null, o: { maxTurns: number; exitWhen: string | null; opening: boolean }): Promise<void> {
+  async #conversation(
+    llm: LlmProvider,
+    nodePrompt: string | null,
+    o: { maxTurns: number; exitWhen: string | null; opening: boolean; greeting?: string | null },
+  ): Promise<void> {
     const { config } = this.plan;
     const exitTool = o.exitWhen ? { name: 'end_step', description: `Call this when: ${o.exitWhen}`, parameters: { type: 'object' as const, properties: {} } } : null;
     const tools: LlmTool[] = (config.toolIds ?? []).flatMap((id) => {
@@ -223,6 +233,7 @@ export class AgentSession implements WorkflowHost {
       system,
       tools,
     });
+    if (o.greeting) conv.said(o.greeting);
     let exited = false;
     let silences = 0;
     let userText: string | null = null;
@@ -255,7 +266,8 @@ export class AgentSession implements WorkflowHost {
     this.signal.addEventListener('abort', onEnd, { once: true });
     this.#turnAbort = abort;
     const turnStart = heardAt ?? performance.now();
-    const speechEnd = this.#speechEndedAt !== null && this.#speechEndedAt <= turnStart ? this.#speechEndedAt : turnStart;
+    // When the caller stopped: their last frame with sound (VAD ends only after its hangover).
+    const speechEnd = this.#lastSoundAt !== null && this.#lastSoundAt <= turnStart ? this.#lastSoundAt : turnStart;
     const metrics: TurnMetrics = { sttFinalMs: heardAt !== null ? Math.round(heardAt - speechEnd) : null, llmFirstTokenMs: null, ttsFirstAudioMs: null, firstAudioOutMs: null };
     const spoken: Promise<Spoken>[] = [];
     let exited = false;
@@ -310,8 +322,21 @@ export class AgentSession implements WorkflowHost {
     return exited;
   }
 
-  /** The caller's next utterance (or keys, as text), or null after `timeoutMs` of nothing. */
+  /**
+   * The caller's next utterance (or keys, as text), or null after `timeoutMs` of silence. Time
+   * the caller spends speaking is not silence: the wait starts again after their speech.
+   */
   async #hear(timeoutMs: number): Promise<{ text: string; at: number } | null> {
+    for (;;) {
+      const since = performance.now();
+      const got = await this.#hearOnce(timeoutMs);
+      if (got || this.signal.aborted) return got;
+      const spoke = this.#speaking || (this.#lastVoiceAt !== null && this.#lastVoiceAt > since);
+      if (!spoke) return null;
+    }
+  }
+
+  async #hearOnce(timeoutMs: number): Promise<{ text: string; at: number } | null> {
     const race = new AbortController();
     const stop = () => race.abort();
     this.signal.addEventListener('abort', stop, { once: true });
@@ -323,8 +348,7 @@ export class AgentSession implements WorkflowHost {
       ];
       if (this.#stt) tries.push(this.#utterances.next(timeoutMs, race.signal));
       // The first to bring something wins; null only when all came back empty.
-      const got = await Promise.any(tries.map((p) => p.then((v) => v ?? Promise.reject(new Error('empty'))))).catch(() => null);
-      return got;
+      return await Promise.any(tries.map((p) => p.then((v) => v ?? Promise.reject(new Error('empty'))))).catch(() => null);
     } finally {
       race.abort();
       this.signal.removeEventListener('abort', stop);
@@ -549,8 +573,12 @@ export class AgentSession implements WorkflowHost {
     }
     this.audio.on('frame', (f) => {
       const v = this.#vad?.push(f.pcm);
+      if ((this.#speaking || v === 'speech_start') && hasSound(f.pcm)) this.#lastSoundAt = performance.now();
       if (v === 'speech_start') this.#onSpeechStart();
-      else if (v === 'speech_end') this.#speechEndedAt = performance.now();
+      else if (v === 'speech_end') {
+        this.#speaking = false;
+        this.#lastVoiceAt = performance.now();
+      }
       this.#stt?.push(f.pcm);
     });
   }
@@ -564,6 +592,8 @@ export class AgentSession implements WorkflowHost {
   }
 
   #onSpeechStart(): void {
+    this.#speaking = true;
+    this.#lastVoiceAt = performance.now();
     if (this.#bargeIn && this.#speaker.busy && this.#speaker.interrupt()) {
       this.#turnAbort?.abort('barge-in');
       this.#note('system', 'caller barged in');
@@ -629,4 +659,14 @@ export class AgentSession implements WorkflowHost {
     this.audio.close();
     this.call.metrics = { ...this.call.metrics, workflowPath: this.path, turns: this.turns, turnLatencyMs: this.turns.flatMap((t) => (t.firstAudioOutMs !== null ? [t.firstAudioOutMs] : [])) };
   }
+}
+
+/** -50 dBFS, the VAD's own gate: quieter frames are not speech. */
+const SOUND_RMS = 32768 * 10 ** (-50 / 20);
+
+/** Whether a frame is louder than the VAD's gate. */
+function hasSound(pcm: Int16Array): boolean {
+  let sum = 0;
+  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
+  return Math.sqrt(sum / pcm.length) > SOUND_RMS;
 }

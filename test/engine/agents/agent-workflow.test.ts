@@ -3,43 +3,13 @@
  * phone carries its media (and presses "2" as RFC 4733), a local HTTP server is the tool's
  * webhook and checks its signature, and the engine speaks with its offline voice.
  */
-import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import anyTest, { type TestFn } from 'ava';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { Phone } from '../../helpers/phone.js';
+import { webhook, type Hook } from '../../helpers/webhook-server.js';
 
 const test = anyTest as TestFn<{ s: InboundSetup; hook: Hook }>;
-
-interface Hook {
-  url: string;
-  secret: string;
-  seen: { body: Record<string, unknown>; signatureOk: boolean }[];
-  close(): Promise<void>;
-}
-
-/** A tool's webhook: verifies the HMAC signature and answers a balance. */
-async function webhook(): Promise<Hook> {
-  const secret = 'a-webhook-secret-of-some-length';
-  const seen: Hook['seen'] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const ts = String(req.headers['x-agentstudio-timestamp']);
-      const expected = `sha256=${createHmac('sha256', secret).update(`${ts}.${raw}`).digest('hex')}`;
-      const signatureOk = req.headers['x-agentstudio-signature'] === expected;
-      seen.push({ body: JSON.parse(raw) as Record<string, unknown>, signatureOk });
-      res.writeHead(signatureOk ? 200 : 401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(signatureOk ? { balance: 42 } : { error: 'bad signature' }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/balance`, secret, seen, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 test.before(async (t) => {
   t.context.s = await inboundSetup();
