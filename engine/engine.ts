@@ -5,10 +5,11 @@
  * control on drachtio-srf. `close()` is idempotent.
  */
 import type { Logger } from '../config/logger.js';
-import type { Config } from '../config/schema.js';
+import { recordingsDir, type Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
+import { Recordings } from './calls/recordings.js';
 import { EventLog } from './events/event-log.js';
 import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
@@ -35,6 +36,8 @@ export class Engine {
   readonly events: EventLog;
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
   readonly mediaService: MediaService;
+  /** Call recordings: their folder, files and rows. */
+  readonly recordings: Recordings;
   /** The embedded SIP server on this event loop; null when `sip.server` is `thread` or `external`. */
   sip: EmbeddedSipServer | null = null;
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
@@ -54,6 +57,7 @@ export class Engine {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
     this.mediaService = new MediaService(media, config.rtp, log);
+    this.recordings = new Recordings(recordingsDir(config), this.store, log.child({ component: 'recordings' }));
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {
@@ -84,6 +88,7 @@ export class Engine {
     try {
       engine = new Engine(config, log, db, await WorkerPool.create(config, log));
       if (!db.memory) engine.#checkpointer = new Checkpointer(db, log.child({ component: 'store' }));
+      await engine.recordings.sweep().catch((err: unknown) => log.warn({ err }, 'recordings not swept'));
       await engine.#startSip();
       engine.#startHeartbeat();
       return engine;
@@ -191,6 +196,8 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await (this.calls as CallControl | undefined)?.close();
+    // Recordings of the calls just ended write their rows: before the database closes.
+    await this.recordings.drain();
     await this.sip?.close();
     await this.sipThread?.close();
     this.mediaService.close();
