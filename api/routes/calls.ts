@@ -8,11 +8,13 @@
  *   metadata.
  * - `GET /calls/{id}/events` is the timeline from the event log, oldest first and paginated
  *   like every list: a long call has thousands of events, which do not belong in one body.
+ * - `GET /calls/{id}/recording` is the call's recording, `audio/wav` (one byte range on request).
  */
 import { z } from 'zod';
 import {
   callDirections,
   callMetricsSchema,
+  callRecordingSchema,
   callStatuses,
   hangupParties,
   endReasons,
@@ -21,9 +23,12 @@ import {
   type Call,
   type CallSummary,
 } from '../../engine/calls/call-record.js';
+import type { Recordings } from '../../engine/calls/recordings.js';
 import type { Store } from '../../engine/store/store.js';
+import { AppError } from '../http/errors.js';
+import { singleByteRange } from '../http/range.js';
 import { listQuery, page, paged, pageQuery } from '../http/pagination.js';
-import { route, type RouteDef } from '../http/route.js';
+import { Reply, route, type RouteDef } from '../http/route.js';
 import { readAccess } from './access.js';
 import { found, idParams, resourceShape, timestampsShape } from './crud.js';
 
@@ -58,6 +63,7 @@ const callSchema = z
     rtpStats: rtpStatsSchema,
     metrics: callMetricsSchema,
     metadata: z.record(z.string(), z.unknown()),
+    recording: callRecordingSchema.nullable().meta({ description: 'Null when the call was not recorded; the audio is GET /calls/{id}/recording' }),
   })
   .meta({ id: 'Call' });
 
@@ -96,9 +102,10 @@ const present = (c: Call) => ({
   rtpStats: c.rtpStats,
   metrics: c.metrics,
   metadata: c.metadata,
+  recording: c.recording,
 });
 
-export function callRoutes(store: Store): RouteDef[] {
+export function callRoutes(store: Store, recordings: Recordings): RouteDef[] {
   const read = readAccess('calls');
   return [
     route({
@@ -141,6 +148,32 @@ export function callRoutes(store: Store): RouteDef[] {
       query: pageQuery,
       response: page(callEventSchema, 'CallEventPage'),
       handler: ({ auth, params, query }) => paged(found(store.calls.timeline(auth, params.id, query.limit, query.offset), 'call'), query),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/calls/:id/recording',
+      auth: read,
+      summary: "The call's recording: a stereo WAV, the caller left and the agent right",
+      description:
+        'The recording of a call whose agent has `recording: true`: 16-bit PCM, 8 kHz, two channels (left: what the ' +
+        'caller said; right: what the agent sent), as long as the call (up to the agent\'s maximum call duration). ' +
+        'A `Range: bytes=start-end` request is answered `206 Partial Content` with `Content-Range`; several ranges, ' +
+        'or one outside the file, get the whole file. `not_found` when the call has no recording (not recorded, ' +
+        'or another tenant\'s call); `conflict` while the call is still being recorded.',
+      tags: ['Calls'],
+      operationId: 'getCallRecording',
+      params: idParams,
+      produces: 'audio/wav',
+      errors: ['conflict'],
+      handler: async ({ auth, params, req }) => {
+        const call = found(store.calls.get(auth, params.id), 'call');
+        if (!call.recording) throw new AppError('not_found', 'The call has no recording');
+        if (call.recording.status === 'recording') throw new AppError('conflict', 'The call is still being recorded');
+        const file = found((await recordings.read(call.id, (size) => singleByteRange(req.headers.range, size))) ?? undefined, 'recording');
+        const headers = { 'accept-ranges': 'bytes', 'content-disposition': `attachment; filename="${call.id}.wav"` };
+        if (!file.range) return Reply.raw(file.data, 'audio/wav', 200, headers);
+        return Reply.raw(file.data, 'audio/wav', 206, { ...headers, 'content-range': `bytes ${file.range.start}-${file.range.end}/${file.size}` });
+      },
     }),
   ];
 }

@@ -1,4 +1,5 @@
 /** The tenant's resources: agents, workflows, tools, numbers, trunks, calls and analytics. */
+import type { Recordings } from '../../engine/calls/recordings.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { RouteDef } from '../http/route.js';
@@ -10,15 +11,15 @@ import { sipTrunkRoutes } from './sip-trunks.js';
 import { toolRoutes } from './tools.js';
 import { workflowRoutes } from './workflows.js';
 
-/** `events` receives the lifecycle events the routes announce (`agent.updated`). */
-export function resourceRoutes(store: Store, events: EventLog): RouteDef[] {
+/** `events` receives the lifecycle events the routes announce (`agent.updated`); `recordings` serves call recordings. */
+export function resourceRoutes(store: Store, events: EventLog, recordings: Recordings): RouteDef[] {
   return [
     ...agentRoutes(store, events),
     ...workflowRoutes(store),
     ...toolRoutes(store),
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),
-    ...callRoutes(store),
+    ...callRoutes(store, recordings),
     ...analyticsRoutes(store),
   ];
 }

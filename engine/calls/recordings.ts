@@ -2,9 +2,9 @@
  * Where call recordings live and how a call gets one. Each recording is one WAV file,
  * `<dir>/<call id>.wav` (the name comes from the call id only, never from anything a client
  * sent), and the call's row says what state it is in (`calls.recording`). Files are not rows: the
- * cascade that deletes a tenant's calls does not delete them, so `removeTenant` does, and
- * `sweep` removes any file whose call no longer exists (run at start-up, after a crash between
- * the two).
+ * cascade that deletes a tenant's calls does not delete them, so the tenant's deletion calls
+ * `remove`, and `sweep` removes any file whose call no longer exists (run at start-up: a crash
+ * between the two, a recording that ended after its call's row went).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -71,15 +71,48 @@ export class Recordings {
     return recorder;
   }
 
+  /**
+   * Reads `callId`'s recording file, or the part `pick` chooses once the size is known. Null when
+   * there is no file.
+   */
+  async read<R extends { start: number; end: number }>(
+    callId: string,
+    pick: (size: number) => R | null,
+  ): Promise<{ data: Buffer; size: number; range: R | null } | null> {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.fileFor(callId), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      const { size } = await fh.stat();
+      const range = pick(size);
+      const start = range?.start ?? 0;
+      const length = range ? range.end - range.start + 1 : size;
+      const data = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(data, got, length - got, start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return { data: got === length ? data : data.subarray(0, got), size, range };
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Resolves when every recording of ended calls is finalised and written to its row. */
   async drain(): Promise<void> {
     while (this.#closing.size) await Promise.all([...this.#closing]);
   }
 
-  /** Deletes the recordings of a tenant's calls (before its rows go: their ids come from them). */
-  async removeTenant(tenantId: string): Promise<number> {
+  /** Deletes the recordings of these calls (their rows are gone, or about to be); returns how many files went. */
+  async remove(callIds: readonly string[]): Promise<number> {
     let n = 0;
-    for (const id of this.store.calls.recordedCallIds(tenantId)) if (await this.#unlink(this.fileFor(id))) n++;
+    for (const id of callIds) if (await this.#unlink(this.fileFor(id))) n++;
     return n;
   }
 

@@ -27,8 +27,12 @@ const channels = 2;
 const headerBytes = 44;
 /** Bytes of one stereo tick on disk. */
 const tickBytes = samplesPerFrame * channels * 2;
-/** A frame may arrive this many ticks late and still be placed right after its channel's last (40 ms of jitter). */
-const lateTicks = 2;
+/**
+ * A frame may arrive this many ticks late and still be placed right after its channel's last
+ * (60 ms): the jitter of a loaded event loop, and the 3 frames FramePacer sends at once when it
+ * catches up after a late timer.
+ */
+const lateTicks = 3;
 /** ... and this many ahead of the wall clock before it counts as a burst and is dropped (40 ms). */
 const earlyTicks = 2;
 /**
@@ -148,6 +152,11 @@ export class CallRecorder {
     return this.#state;
   }
 
+  /** Frames dropped so far for arriving ahead of the wall clock, per channel. */
+  get dropped(): { caller: number; agent: number } {
+    return { caller: this.#caller.dropped, agent: this.#agent.dropped };
+  }
+
   /** The error that stopped the recording, if one did. */
   get error(): RecordingError | null {
     return this.#error;
@@ -242,7 +251,9 @@ export class CallRecorder {
   #flush(final: boolean): void {
     if (this.#error) return;
     const now = Math.min(this.#tickNow(), this.#maxTicks);
-    const end = final ? now : Math.max(this.#cut, now - lateTicks);
+    // At the end, frames placed just ahead of the wall clock are kept too (at most earlyTicks).
+    const last = Math.min(Math.max(this.#caller.next, this.#agent.next), this.#maxTicks);
+    const end = final ? Math.max(now, last) : Math.max(this.#cut, now - lateTicks);
     if (end <= this.#cut) return;
     const out = Buffer.alloc((end - this.#cut) * tickBytes);
     for (let tick = this.#cut, at = 0; tick < end; tick++, at += tickBytes) {
@@ -312,7 +323,7 @@ export class CallRecorder {
       bytes,
       stopReason: this.#error ? 'error' : this.#stopReason,
       error: this.#error,
-      dropped: { caller: this.#caller.dropped, agent: this.#agent.dropped },
+      dropped: this.dropped,
     };
     this.#caller.slots.clear();
     this.#agent.slots.clear();

@@ -122,7 +122,6 @@ export class CallsRepo {
   readonly #tx;
   readonly #setRecording;
   readonly #liveRecordings;
-  readonly #tenantCallIds;
 
   constructor(db: Db) {
     this.#table = new ScopedTable<Row, ListFilters, SummaryRow>(db, 'calls', {
@@ -167,7 +166,6 @@ export class CallsRepo {
     this.#liveRecordings = db.prepare<[], { id: string; recording: string }>(
       "SELECT id, recording FROM calls WHERE json_extract(recording, '$.status') = 'recording'",
     );
-    this.#tenantCallIds = db.prepare<[string], { id: string }>('SELECT id FROM calls WHERE tenant_id = ? AND recording IS NOT NULL');
   }
 
   /** Records a new call (status `ringing` unless `queued`). */
@@ -290,11 +288,6 @@ export class CallsRepo {
   /** Calls whose recording was still being written (after a crash: none is, at start-up). */
   unfinishedRecordings(): { id: string; recording: CallRecording }[] {
     return this.#liveRecordings.all().map((r) => ({ id: r.id, recording: callRecordingSchema.parse(JSON.parse(r.recording)) }));
-  }
-
-  /** Ids of a tenant's recorded calls (their files go when the tenant does). */
-  recordedCallIds(tenantId: string): string[] {
-    return this.#tenantCallIds.all(tenantId).map((r) => r.id);
   }
 
   get(scope: Scope, id: string): Call | undefined {
