@@ -56,8 +56,8 @@ export class Recordings {
     const recorder = CallRecorder.start({ file: this.fileFor(call.id), maxDurationMs, log });
     const startedAt = new Date().toISOString();
     this.#write(call.id, { status: 'recording', startedAt, durationMs: null, bytes: null, error: null }, log);
-    const offFrame = audio.on('frame', (f) => recorder.caller(f.pcm));
-    const offSent = audio.on('sent', (pcm) => recorder.agent(pcm));
+    const offFrame = audio.on('frame', (f) => recorder.caller(f.pcm, f.timestamp));
+    const offSent = audio.on('sent', (pcm, timestamp) => recorder.agent(pcm, timestamp));
     call.onDispose(() => {
       offFrame();
       offSent();

@@ -30,7 +30,7 @@ export interface AudioFrame {
 type LegAudioEvents = {
   frame: [frame: AudioFrame];
   /** A frame of ours as it is paced out to the peer (20 ms of 8 kHz PCM): what a recording hears. */
-  sent: [pcm: Int16Array];
+  sent: [pcm: Int16Array, timestamp: number];
   dtmf: [dtmf: Dtmf];
   close: [];
 };
@@ -70,7 +70,7 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     this.#codec = source.codec;
     this.#pacer = new FramePacer((f) => {
       this.#sendRtp(f.payload, f.marker, f.timestamp);
-      if (this.listenerCount('sent')) this.emit('sent', g711Decode(this.#codec.name, f.payload));
+      if (this.listenerCount('sent')) this.emit('sent', g711Decode(this.#codec.name, f.payload), f.timestamp);
     });
     this.#offProducer = source.onProducer((p) => void this.#listen(p).catch((err: unknown) => onListenerError('producer', err)));
   }

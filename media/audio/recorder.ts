@@ -3,15 +3,20 @@
  * and the agent on the right, streamed to disk (never held whole in memory), its header's sizes
  * fixed up at close.
  *
- * Alignment is on wall-clock time: tick n is the 20 ms from `start + n * 20 ms`. Each channel
- * keeps a cursor (the next tick it fills). A frame arriving in tick n goes to the cursor when the
- * cursor is at most `lateTicks` behind n, so steady frames follow one another whatever their
- * jitter; otherwise the channel was quiet (a pause, the agent between utterances) and resumes at
- * tick n, its gap silent. A frame that would land more than `earlyTicks` ahead of the wall clock (a
- * burst, a sender whose clock runs fast) is dropped and counted, so a burst never shifts a
- * channel. A tick no channel filled is silence.
+ * Alignment is on wall-clock time: tick n is the 20 ms from `start + n * 20 ms`, and each channel
+ * keeps a cursor (the next tick it fills).
+ * - Frames with an RTP timestamp (what LegAudio gives both ways) follow the sender's clock: a
+ *   frame goes `(ts - last ts) / 160` ticks after the channel's last frame, so a burst after an
+ *   event-loop stall fills the ticks it belongs to, a pause (the timestamp moved on) stays silent,
+ *   and reordered frames fall into place. A frame whose timestamp lands more than `backfillTicks`
+ *   behind or `earlyTicks` ahead of the wall clock (a new source, a jump) is placed by arrival.
+ * - By arrival: a frame arriving in tick n goes to the cursor when the cursor is at most
+ *   `lateTicks` behind n (jitter), else to n (the channel was quiet and resumes at the wall clock).
+ * A frame that would land more than `earlyTicks` ahead of the wall clock (a burst, a sender whose
+ * clock runs fast), or on a tick already filled, is dropped and counted: a burst never shifts a
+ * channel. A tick no frame filled is silence.
  *
- * Ticks older than `lateTicks` can no longer change; they are written once a second, in one
+ * Ticks `backfillTicks` old can no longer change; they are written once a second, in one
  * asynchronous write. A write that fails (disk full, I/O error) stops the recording: a log line,
  * and `close()` resolves with the error as a value. Nothing here throws into the call.
  */
@@ -35,6 +40,11 @@ const tickBytes = samplesPerFrame * channels * 2;
 const lateTicks = 3;
 /** ... and this many ahead of the wall clock before it counts as a burst and is dropped (40 ms). */
 const earlyTicks = 2;
+/**
+ * How far behind the wall clock a timestamped frame may still be placed (500 ms: the backlog of a
+ * long event-loop stall). Ticks are written once they are older than this.
+ */
+const backfillTicks = 25;
 /**
  * Unwritten audio allowed to pile up behind a slow disk (10 s, 320 kB) before the recording is
  * stopped rather than grow without bound.
@@ -93,18 +103,25 @@ class Channel {
   readonly slots = new Map<number, Int16Array>();
   next = 0;
   dropped = 0;
+  /** The last placed frame's tick and RTP timestamp, while frames carry timestamps. */
+  #anchor: { slot: number; ts: number } | null = null;
 
   /** Places a frame that arrived in wall tick `now`; false when dropped. */
-  place(pcm: Int16Array, now: number, floor: number, limit: number): boolean {
-    // Within `lateTicks` of the wall clock: right after the last frame (jitter). Further behind:
-    // the channel was quiet, and resumes at the wall clock.
-    const slot = Math.max(this.next >= now - lateTicks ? this.next : now, floor);
-    if (slot > now + earlyTicks || slot >= limit) {
+  place(pcm: Int16Array, now: number, floor: number, limit: number, timestamp?: number): boolean {
+    let slot: number | null = null;
+    if (timestamp !== undefined && this.#anchor) {
+      // Signed 32-bit distance: RTP timestamps wrap.
+      const bySender = this.#anchor.slot + Math.round(((timestamp - this.#anchor.ts) | 0) / samplesPerFrame);
+      if (bySender >= now - backfillTicks && bySender <= now + earlyTicks) slot = bySender;
+    }
+    slot ??= this.next >= now - lateTicks ? this.next : now;
+    if (slot < floor || slot > now + earlyTicks || slot >= limit || this.slots.has(slot)) {
       this.dropped++;
       return false;
     }
     this.slots.set(slot, pcm.length === samplesPerFrame ? pcm : fit(pcm));
-    this.next = slot + 1;
+    this.next = Math.max(this.next, slot + 1);
+    this.#anchor = timestamp === undefined ? null : { slot, ts: timestamp };
     return true;
   }
 }
@@ -162,14 +179,14 @@ export class CallRecorder {
     return this.#error;
   }
 
-  /** What the caller said: one 20 ms frame of 8 kHz PCM (LegAudio `frame`). */
-  caller(pcm: Int16Array): void {
-    this.#place(this.#caller, pcm);
+  /** What the caller said: one 20 ms frame of 8 kHz PCM (LegAudio `frame`), with its RTP timestamp when known. */
+  caller(pcm: Int16Array, timestamp?: number): void {
+    this.#place(this.#caller, pcm, timestamp);
   }
 
-  /** What the agent sent: one 20 ms frame of 8 kHz PCM as it was paced out (LegAudio `sent`). */
-  agent(pcm: Int16Array): void {
-    this.#place(this.#agent, pcm);
+  /** What the agent sent: one 20 ms frame of 8 kHz PCM as it was paced out (LegAudio `sent`), with its RTP timestamp. */
+  agent(pcm: Int16Array, timestamp?: number): void {
+    this.#place(this.#agent, pcm, timestamp);
   }
 
   /**
@@ -190,14 +207,14 @@ export class CallRecorder {
     return Math.floor((performance.now() - this.#t0) / frameMs);
   }
 
-  #place(ch: Channel, pcm: Int16Array): void {
+  #place(ch: Channel, pcm: Int16Array, timestamp: number | undefined): void {
     if (this.#state !== 'recording') return;
     const now = this.#tickNow();
     if (now >= this.#maxTicks) {
       this.#stop('max_duration');
       return;
     }
-    ch.place(pcm, now, this.#cut, this.#maxTicks);
+    ch.place(pcm, now, this.#cut, this.#maxTicks, timestamp);
   }
 
   #move(to: RecorderState): boolean {
@@ -253,7 +270,7 @@ export class CallRecorder {
     const now = Math.min(this.#tickNow(), this.#maxTicks);
     // At the end, frames placed just ahead of the wall clock are kept too (at most earlyTicks).
     const last = Math.min(Math.max(this.#caller.next, this.#agent.next), this.#maxTicks);
-    const end = final ? Math.max(now, last) : Math.max(this.#cut, now - lateTicks);
+    const end = final ? Math.max(now, last) : Math.max(this.#cut, now - backfillTicks);
     if (end <= this.#cut) return;
     const out = Buffer.alloc((end - this.#cut) * tickBytes);
     for (let tick = this.#cut, at = 0; tick < end; tick++, at += tickBytes) {

@@ -123,6 +123,37 @@ test.serial('caller left, agent right, aligned on wall time; a gap and a missing
   t.true(right.slice(agent.at(-1)!.tick + 1).every((k) => k === null), 'nor after');
 });
 
+test.serial('with RTP timestamps a stall\'s backlog fills the ticks it belongs to, and a pause in the timestamps stays silent', async (t) => {
+  const file = path.join(tempDir('as-rec-'), 'stall.wav');
+  const caller = Array.from({ length: 80 }, (_, k) => numbered(callerHz, k));
+  const t0 = performance.now();
+  const rec = CallRecorder.start({ file, maxDurationMs: 60_000, log: capturingLog().log, flushMs: 100 });
+  const ts0 = 0xffff_ff00; // wraps within the first frames
+  const at: number[] = [];
+  const send = (k: number) => {
+    at[k] ??= Math.floor((performance.now() - t0) / 20);
+    rec.caller(caller[k]!, (ts0 + k * 160) >>> 0);
+  };
+  // Frames 0-9 on time; 10-19 held back 200 ms (a stalled event loop) and handed over at once;
+  // 20-39 on time; 40-59 never sent (the sender's timestamps move on: a pause); 60-79 on time.
+  await paced(80, (k) => {
+    if (k < 10 || (k >= 20 && k < 40) || k >= 60) {
+      if (k === 20) for (let j = 10; j < 20; j++) send(j);
+      send(k);
+    }
+  });
+  const r = await rec.close();
+  const ticks = frameNumbers(channel(parseWav(fs.readFileSync(file)).samples, 2, 0), callerHz, agentHz);
+  t.log(ticks.map((k) => (k === null ? '.' : Number.isNaN(k) ? '?' : String(k % 10))).join(''), `dropped ${r.dropped.caller}`);
+  const placed = ticks.flatMap((k, tick) => (k === null || Number.isNaN(k) ? [] : [{ k, tick }]));
+  const offset = placed[0]!.tick - placed[0]!.k;
+  t.is(placed.length, 60, 'every frame sent is in the file, the stalled ones too');
+  t.is(r.dropped.caller, 0);
+  t.true(placed.every((p) => p.tick - p.k === offset), 'each frame k at tick k (+ the first frame\'s offset): the backlog went back where it belongs');
+  t.true(Math.abs(offset) <= 2, `offset ${offset}`);
+  t.true(ticks.slice(40 + offset, 60 + offset).every((k) => k === null), 'the pause is silence');
+});
+
 test.serial('a burst never shifts a channel: frames ahead of the wall clock are dropped and counted', async (t) => {
   const file = path.join(tempDir('as-rec-'), 'burst.wav');
   const tone = frames(sine(callerHz, 2000, { amplitude: 0.3 }));
