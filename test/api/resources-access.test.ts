@@ -77,6 +77,7 @@ const cases: Case[] = [
   { method: 'GET', path: () => '/api/v1/calls', scope: 'calls:read' },
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}`, scope: 'calls:read', missing: 'No such call' },
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}/events`, scope: 'calls:read', missing: 'No such call' },
+  { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}/recording`, scope: 'calls:read', missing: 'No such call' },
   { method: 'GET', path: () => '/api/v1/analytics/metrics', scope: 'analytics:read' },
   { method: 'GET', path: () => '/api/v1/analytics/statistics', scope: 'analytics:read' },
   { method: 'GET', path: () => '/api/v1/analytics/errors', scope: 'analytics:read' },
