@@ -169,10 +169,12 @@ export function callRoutes(store: Store, recordings: Recordings): RouteDef[] {
         const call = found(store.calls.get(auth, params.id), 'call');
         if (!call.recording) throw new AppError('not_found', 'The call has no recording');
         if (call.recording.status === 'recording') throw new AppError('conflict', 'The call is still being recorded');
-        const file = found((await recordings.read(call.id, (size) => singleByteRange(req.headers.range, size))) ?? undefined, 'recording');
+        const file = found((await recordings.open(call.id)) ?? undefined, 'recording');
+        const range = singleByteRange(req.headers.range, file.size);
         const headers = { 'accept-ranges': 'bytes', 'content-disposition': `attachment; filename="${call.id}.wav"` };
-        if (!file.range) return Reply.raw(file.data, 'audio/wav', 200, headers);
-        return Reply.raw(file.data, 'audio/wav', 206, { ...headers, 'content-range': `bytes ${file.range.start}-${file.range.end}/${file.size}` });
+        if (!range) return Reply.file(file.file, 0, file.size, 'audio/wav', 200, headers);
+        const partial = { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${file.size}` };
+        return Reply.file(file.file, range.start, range.end - range.start + 1, 'audio/wav', 206, partial);
       },
     }),
   ];

@@ -71,36 +71,20 @@ export class Recordings {
     return recorder;
   }
 
-  /**
-   * Reads `callId`'s recording file, or the part `pick` chooses once the size is known. Null when
-   * there is no file.
-   */
-  async read<R extends { start: number; end: number }>(
-    callId: string,
-    pick: (size: number) => R | null,
-  ): Promise<{ data: Buffer; size: number; range: R | null } | null> {
-    let fh: fsp.FileHandle;
+  /** Opens `callId`'s recording file for reading, with its size; null when there is no file. The caller closes it. */
+  async open(callId: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
+    let file: fsp.FileHandle;
     try {
-      fh = await fsp.open(this.fileFor(callId), 'r');
+      file = await fsp.open(this.fileFor(callId), 'r');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
     try {
-      const { size } = await fh.stat();
-      const range = pick(size);
-      const start = range?.start ?? 0;
-      const length = range ? range.end - range.start + 1 : size;
-      const data = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(data, got, length - got, start + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return { data: got === length ? data : data.subarray(0, got), size, range };
-    } finally {
-      await fh.close();
+      return { file, size: (await file.stat()).size };
+    } catch (e) {
+      await file.close();
+      throw e;
     }
   }
 
