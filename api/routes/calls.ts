@@ -159,7 +159,8 @@ export function callRoutes(store: Store, recordings: Recordings): RouteDef[] {
         'caller said; right: what the agent sent), as long as the call (up to the agent\'s maximum call duration). ' +
         'A `Range: bytes=start-end` request is answered `206 Partial Content` with `Content-Range`; several ranges, ' +
         'or one outside the file, get the whole file. `not_found` when the call has no recording (not recorded, ' +
-        'or another tenant\'s call); `conflict` while the call is still being recorded.',
+        'or another tenant\'s call, or a recording that failed before any audio reached the disk); `conflict` while ' +
+        'the call is still being recorded.',
       tags: ['Calls'],
       operationId: 'getCallRecording',
       params: idParams,
@@ -169,6 +170,7 @@ export function callRoutes(store: Store, recordings: Recordings): RouteDef[] {
         const call = found(store.calls.get(auth, params.id), 'call');
         if (!call.recording) throw new AppError('not_found', 'The call has no recording');
         if (call.recording.status === 'recording') throw new AppError('conflict', 'The call is still being recorded');
+        if (!call.recording.bytes) throw new AppError('not_found', `The call's recording holds no audio (${call.recording.error ?? call.recording.status})`);
         const file = found((await recordings.open(call.id)) ?? undefined, 'recording');
         const range = singleByteRange(req.headers.range, file.size);
         const headers = { 'accept-ranges': 'bytes', 'content-disposition': `attachment; filename="${call.id}.wav"` };

@@ -121,3 +121,29 @@ sippTest('a call that was not recorded has no recording: 404', async (t) => {
   t.is(full.body.recording, null);
   assertError(t, await request(s.base, 'GET', `/api/v1/calls/${c.id}/recording`, { headers: s.tenant.headers }), 'not_found', 'The call has no recording');
 });
+
+sippTest('a recording that cannot be written (disk full) stops with an error value; the call goes on undisturbed', async (t) => {
+  const s = await inboundSetup();
+  t.teardown(() => s.close());
+  const h = s.tenant.headers;
+  const sipp = sippCall(s, scenario('inbound-pcap.xml', { holdMs: 2500 }));
+  const call = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c: Call) => c.state === 'answered' && c.parts.leg), 15_000);
+  // The call's recording file is /dev/full: every write fails with ENOSPC, as on a full disk.
+  fs.symlinkSync('/dev/full', s.app.engine.recordings.fileFor(call.id));
+  const audio = await call.parts.leg!.openAudio();
+  const recorder = s.app.engine.recordings.start(call, audio, 60_000);
+  audio.send(sine(toneHz, 1000, { amplitude: 0.3 }));
+  await waitFor(() => recorder.state === 'stopped', 5000);
+  t.is(recorder.error?.code, 'disk_full');
+  t.is(call.state, 'answered', 'the call is still up');
+  const r = await sipp;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.slice(-2), ['-> BYE', '<- 200 BYE'], 'the caller hung up as planned');
+  const ended = await waitFor(async () => {
+    const c = await request<CallBody>(s.base, 'GET', `/api/v1/calls/${call.id}`, { headers: h });
+    return c.body.endReason && c.body.recording?.status !== 'recording' ? c.body : undefined;
+  }, 10_000);
+  t.like(ended, { endReason: 'caller_hangup', recording: { status: 'failed', bytes: 0 } });
+  t.regex(ended.recording!.error!, /ENOSPC/);
+  assertError(t, await request(s.base, 'GET', `/api/v1/calls/${call.id}/recording`, { headers: h }), 'not_found', /holds no audio \(cannot create the recording: ENOSPC/);
+});
