@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import test from 'ava';
+import Database from 'better-sqlite3';
 import type { Call } from '../../../engine/calls/call.js';
 import { rms, sine } from '../../../media/audio/tone.js';
 import { parseWav } from '../../../media/audio/wav.js';
@@ -146,4 +147,35 @@ sippTest('a recording that cannot be written (disk full) stops with an error val
   t.like(ended, { endReason: 'caller_hangup', recording: { status: 'failed', bytes: 0 } });
   t.regex(ended.recording!.error!, /ENOSPC/);
   assertError(t, await request(s.base, 'GET', `/api/v1/calls/${call.id}/recording`, { headers: h }), 'not_found', /holds no audio \(cannot create the recording: ENOSPC/);
+});
+
+sippTest('a graceful stop finalises the recordings of live calls before the database closes', async (t) => {
+  const s = await inboundSetup();
+  let stopped = false;
+  t.teardown(() => (stopped ? undefined : s.close()));
+  const sipp = sippCall(s, scenario('inbound-callee-bye.xml', { payloadTypes: '8', rtpmaps: '      a=rtpmap:8 PCMA/8000', extraHeaders: '', why: 'engine stops', headerRegexp: 'SIP/2.0 200', byeTimeoutMs: 20_000 }));
+  const call = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c: Call) => c.state === 'answered' && c.parts.leg), 15_000);
+  const audio = await call.parts.leg!.openAudio();
+  s.app.engine.recordings.start(call, audio, 60_000);
+  audio.send(sine(toneHz, 600, { amplitude: 0.3 }));
+  await new Promise((r) => setTimeout(r, 1200));
+  const dbPath = s.app.engine.config.database.path;
+  const file = s.app.engine.recordings.fileFor(call.id);
+  await s.app.close();
+  stopped = true;
+  const r = await sipp;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.slice(-2), ['<- BYE', '-> 200 BYE'], 'the engine hung up');
+
+  const db = new Database(dbPath, { readonly: true });
+  const row = db.prepare<[string], { recording: string }>('SELECT recording FROM calls WHERE id = ?').get(call.id)!;
+  db.close();
+  const rec = JSON.parse(row.recording) as { status: string; bytes: number; durationMs: number };
+  t.like(rec, { status: 'complete' });
+  const buf = fs.readFileSync(file);
+  t.is(buf.length, rec.bytes, 'the row has the final size');
+  t.is(buf.readUInt32LE(40), buf.length - 44, 'the header was fixed up before the process let go');
+  t.true(rec.durationMs >= 1000, `${rec.durationMs} ms`);
+  const right = frames(channel(parseWav(buf).samples, 2, 1));
+  t.true(Math.abs(right.filter((f) => toneLevel(f, toneHz) > 3000).length - 30) <= 2, 'the agent\'s 600 ms tone is in it');
 });
