@@ -22,6 +22,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
+import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
 import { Realtime } from './realtime/realtime.js';
 import { startHttpServer, type HttpServer } from './server.js';
@@ -56,10 +57,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const authenticate = createAuthenticator({ store: engine.store, tokens, defaultRateLimit: DEFAULT_RATE_LIMIT });
   const sessions = new Sessions(engine.store, tokens, authenticate, log.child({ component: 'auth' }));
   const limiter = new RateLimiter();
+  const commands: CommandDeps = {
+    store: engine.store,
+    hangup: (callId) => engine.calls.hangup(callId),
+    actions: (callId) => {
+      const call = engine.calls.calls.get(callId);
+      return call && !call.ended ? call.actions : undefined;
+    },
+  };
   const realtime = new Realtime({
     events: engine.events,
     store: engine.store,
-    hangup: (callId) => engine.calls.hangup(callId),
+    commands,
     authenticate,
     settings: config.realtime,
     defaultRateLimit: DEFAULT_RATE_LIMIT,
@@ -74,7 +83,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...apiKeyRoutes(engine.store, DEFAULT_RATE_LIMIT),
     ...tenantRoutes(engine.store, engine.recordings),
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
-    ...resourceRoutes(engine.store, engine.events, engine.recordings),
+    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];

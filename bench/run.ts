@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'sip-concurrent': () => import('./sip-concurrent.js'),
   'sip-flood': () => import('./sip-flood.js'),
   crash: () => import('./crash.js'),
+  'llm-stream': () => import('./llm-stream.js'),
 };
 
 async function main(): Promise<void> {

@@ -17,6 +17,11 @@ const redactPaths = [
   '*.token',
   'apiKey',
   '*.apiKey',
+  // Provider credentials, as the runtime holds them (`{ provider: { credential: { apiKey } } }`)
+  // and as their row reads (`api_key`).
+  '*.*.apiKey',
+  'api_key',
+  '*.api_key',
   'refreshToken',
   '*.refreshToken',
   'accessToken',

@@ -9,6 +9,8 @@ import { recordingsDir, type Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
+import { AgentRuntime } from './agents/runtime/runtime.js';
+import { providersFor } from './agents/providers/factory.js';
 import { Recordings } from './calls/recordings.js';
 import { EventLog } from './events/event-log.js';
 import type { Maybe } from '../lib/maybe.js';
@@ -142,6 +144,14 @@ export class Engine {
       events: this.events,
       media: this.mediaService,
       metrics: this.metrics.calls,
+      agents: new AgentRuntime({
+        store: this.store,
+        events: this.events,
+        log: log.child({ component: 'agents' }),
+        providers: () => providersFor(),
+        // Handed over: the caller's side took the REFER, or the engine bridges the target.
+        transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
+      }),
     });
   }
 

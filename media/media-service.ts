@@ -33,6 +33,12 @@ interface SipLegOptions {
   log?: Logger;
   /** The leg's id in logs; a UUID otherwise. */
   id?: string;
+  /**
+   * Places the leg on this leg's worker (and so its router), for legs that will be bridged: a
+   * Consumer can only take a Producer of its own router. Throws `MediaUnavailableError` when that
+   * worker is gone.
+   */
+  nextTo?: SipLeg;
 }
 
 /** RTP timeout before a silent peer is reported: long enough for a few lost packets or a hold without re-INVITE. */
@@ -85,9 +91,9 @@ export class MediaService {
     const offer = negotiateOffer(offerSdp ?? awaitingAnswer, { direction });
     let worker: ms.Worker;
     try {
-      worker = this.pool.pick();
-    } catch {
-      throw new MediaUnavailableError('no media worker alive');
+      worker = opts.nextTo ? this.#workerOf(opts.nextTo) : this.pool.pick();
+    } catch (err) {
+      throw new MediaUnavailableError(opts.nextTo ? (err as Error).message : 'no media worker alive');
     }
     const router = await this.#routerOf(worker);
     const ports = this.#portsOf(worker);
@@ -168,6 +174,12 @@ export class MediaService {
       router.catch(() => this.#routers.delete(worker));
     }
     return router;
+  }
+
+  #workerOf(leg: SipLeg): ms.Worker {
+    const worker = this.pool.workers().find((w) => w.pid === leg.workerPid);
+    if (!worker || worker.closed || leg.closed) throw new Error('the leg to stand next to is gone');
+    return worker;
   }
 
   #portsOf(worker: ms.Worker): RtpPorts {

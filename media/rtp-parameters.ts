@@ -5,11 +5,54 @@
 import type { types as ms } from 'mediasoup';
 import { g711Codecs, type AudioCodec, type Negotiation } from './sdp/types.js';
 
-/** Every router's codecs: G.711 at its static payload types. */
+/**
+ * RFC 4733 events on their way out, to a peer: carried inside mediasoup as a spare media codec
+ * routed at the peer's telephone-event payload type. mediasoup 3.12 Consumers forward media codecs
+ * only, and send each at the router's payload type (the Producer maps incoming types to the
+ * router's; the Consumer rewrites SSRC and sequence, not the type nor the timestamp). So an event
+ * packet produced as, say, G.722 at 101 leaves the leg at 101, on the audio stream's SSRC and
+ * sequence, untouched (test/media/telephone-event-forwarding.test.ts measures each of these).
+ * A router's codec list is fixed, so each carrier serves one payload type: the ones peers use
+ * (101 by far the most: Asterisk, FreeSWITCH, SIPp, baresip, most carriers; 96-98, 100, 102,
+ * 110, 126, 127 seen from others). A peer whose type is not here gets DTMF by SIP INFO instead.
+ * None of these codecs is ever negotiated with a SIP peer (legs speak G.711 only).
+ */
+const eventCarriersOut: Readonly<Record<number, Omit<ms.RtpCodecCapability, 'preferredPayloadType' | 'kind'>>> = {
+  101: { mimeType: 'audio/G722', clockRate: 8000, channels: 1 },
+  96: { mimeType: 'audio/iLBC', clockRate: 8000, channels: 1 },
+  97: { mimeType: 'audio/SILK', clockRate: 8000, channels: 1 },
+  98: { mimeType: 'audio/SILK', clockRate: 12000, channels: 1 },
+  100: { mimeType: 'audio/SILK', clockRate: 16000, channels: 1 },
+  102: { mimeType: 'audio/SILK', clockRate: 24000, channels: 1 },
+  110: { mimeType: 'audio/ISAC', clockRate: 16000, channels: 1 },
+  126: { mimeType: 'audio/ISAC', clockRate: 32000, channels: 1 },
+  127: { mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+};
+
+/** The carrier of outgoing events at `payloadType`, or null when there is none (use SIP INFO). */
+export function eventCarrierOut(payloadType: number): ms.RtpCodecCapability | null {
+  const c = eventCarriersOut[payloadType];
+  return c ? { kind: 'audio', ...c, preferredPayloadType: payloadType } : null;
+}
+
+const carriersOut: ms.RtpCodecCapability[] = Object.keys(eventCarriersOut).map((pt) => eventCarrierOut(Number(pt))!);
+
+/** Every router's codecs: G.711 at its static payload types, then the outgoing event carriers. */
 export const routerMediaCodecs: ms.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000, preferredPayloadType: 0, channels: 1 },
   { kind: 'audio', mimeType: 'audio/PCMA', clockRate: 8000, preferredPayloadType: 8, channels: 1 },
+  ...carriersOut,
 ];
+
+/**
+ * What a Producer of ours (the agent's audio) declares: the leg's codec first (mediasoup creates
+ * the stream on the first packet of the first codec's type), then every event carrier, so events
+ * can be sent at whichever type the peer uses now.
+ */
+export function agentRtpParameters(codec: AudioCodec, ssrc: number): ms.RtpParameters {
+  const carriers = carriersOut.map((c) => ({ mimeType: c.mimeType, payloadType: c.preferredPayloadType!, clockRate: c.clockRate, channels: c.channels! }));
+  return { codecs: [mediaCodec(codec), ...carriers], encodings: [{ ssrc }] };
+}
 
 const mediaCodec = (c: AudioCodec, payloadType: number = c.payloadType): ms.RtpCodecParameters => ({
   mimeType: `audio/${c.name}`,
@@ -46,12 +89,13 @@ export function producerRtpParameters(n: Pick<Negotiation, 'codec' | 'telephoneE
 
 /**
  * What the peer can receive, for a Consumer sending to it: the negotiated codec (its static
- * payload type is also the router's), with no header extensions and no RTCP feedback, as plain
- * RTP peers expect.
+ * payload type is also the router's), and the carrier of outgoing events at the peer's
+ * telephone-event type when there is one, with no header extensions and no RTCP feedback, as
+ * plain RTP peers expect.
  */
-export function peerRtpCapabilities(n: Pick<Negotiation, 'codec'>): ms.RtpCapabilities {
-  return {
-    codecs: [{ kind: 'audio', mimeType: `audio/${n.codec.name}`, clockRate: 8000, preferredPayloadType: n.codec.payloadType, channels: 1 }],
-    headerExtensions: [],
-  };
+export function peerRtpCapabilities(n: Pick<Negotiation, 'codec' | 'telephoneEvent'>): ms.RtpCapabilities {
+  const codecs: ms.RtpCodecCapability[] = [{ kind: 'audio', mimeType: `audio/${n.codec.name}`, clockRate: 8000, preferredPayloadType: n.codec.payloadType, channels: 1 }];
+  const carrier = n.telephoneEvent && eventCarrierOut(n.telephoneEvent.payloadType);
+  if (carrier) codecs.push(carrier);
+  return { codecs, headerExtensions: [] };
 }

@@ -128,13 +128,14 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   /**
    * Our offer, for a peer that sent none (RFC 3261 §13.2.1: its INVITE had no SDP, the 2xx
    * carries our offer and its ACK the answer, which goes to `updateRemote`): PCMU, PCMA and
-   * telephone-event on the leg's port.
+   * telephone-event on the leg's port. `codecs` narrows or reorders what is offered (a leg to be
+   * bridged offers only the other leg's codec: mediasoup forwards, it does not transcode).
    */
-  offerSdp(): string {
+  offerSdp(codecs: readonly AudioCodec[] = [g711Codecs.PCMU, g711Codecs.PCMA]): string {
     return writeOffer(this.#origin, {
       address: this.#d.sdpAddress,
       port: this.port,
-      codecs: [g711Codecs.PCMU, g711Codecs.PCMA],
+      codecs: [...codecs],
       telephoneEvent: { payloadType: 101, events: '0-16' },
       ptime: this.#d.ptime,
       direction: this.#d.direction,

@@ -14,6 +14,7 @@ export const scopeCatalogue = {
   tools: ['read', 'write'],
   phone_numbers: ['read', 'write'],
   sip_trunks: ['read', 'write'],
+  providers: ['read', 'write'],
   calls: ['read', 'write'],
   analytics: ['read'],
   events: ['read'],

@@ -20,7 +20,7 @@ export const errorTable = {
   validation_error: { status: 422, message: 'Invalid request body' },
   rate_limit_exceeded: { status: 429, message: 'Too many requests' },
   internal_error: { status: 500, message: 'Internal server error' },
-  /** A command the engine does not carry out yet (WebSocket say, transfer, dtmf, mute). */
+  /** A request the engine does not carry out in this version (none answers it today; kept for the contract). */
   not_implemented: { status: 501, message: 'Not implemented' },
   service_unavailable: { status: 503, message: 'Service unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -9,6 +9,7 @@ import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { Authenticator } from '../http/adapter.js';
 import type { RouteDef } from '../http/route.js';
+import type { CommandDeps } from './commands.js';
 import { Connections } from './connections.js';
 import type { RealtimeContext } from './context.js';
 import { EventHub } from './event-hub.js';
@@ -21,8 +22,8 @@ import { mountWebSocket } from './ws-server.js';
 interface RealtimeOptions {
   events: EventLog;
   store: Store;
-  /** Ends a live call (call control); false when it is not live. */
-  hangup(callId: string): boolean;
+  /** Call commands (hangup, say, dtmf, mute, transfer), shared with the REST call actions. */
+  commands: CommandDeps;
   /** The REST authenticator (headers). */
   authenticate: Authenticator;
   settings: Config['realtime'];
@@ -73,7 +74,7 @@ export class Realtime {
     mountWebSocket(app, {
       ctx: this.#ctx,
       authenticate: this.o.authenticate,
-      commands: { store: this.o.store, hangup: this.o.hangup },
+      commands: this.o.commands,
       validate: this.o.validate,
     });
   }

@@ -54,21 +54,32 @@ const unsubscribeFrameSchema = frame('unsubscribe', { topics: z.array(topicSchem
 
 const pingFrameSchema = frame('ping', {}, 'WsPingFrame', 'Answered with a reply (for clients that cannot send WebSocket pings)');
 
+/** What `say` speaks (WebSocket and REST). */
+export const sayText = z.string().min(1).max(5000);
+/** Speak at once, flushing what is queued (WebSocket and REST). */
+export const sayInterrupt = z.boolean().optional().meta({ description: 'Flush queued speech and speak at once; default false (queued after it)' });
+/** DTMF digits to send (WebSocket and REST). */
+export const dtmfDigits = z.string().regex(/^[0-9*#A-D]{1,32}$/, 'digits 0-9, *, #, A-D');
+/** E.164 (`+` and 2–15 digits) or a sip:/sips: URI with a host. */
+const transferTargetRe = /^(\+[1-9]\d{1,14}|sips?:([^\s@<>"]+@)?[A-Za-z0-9.[\]:_-]+(;[^\s<>"]*)?)$/;
+/** Where `transfer` sends the call (WebSocket and REST). */
+export const transferTarget = z
+  .string()
+  .max(256)
+  .regex(transferTargetRe, 'Must be an E.164 number (+15551234567) or a sip: URI (sip:desk@pbx.example.com)')
+  .meta({ description: 'An E.164 number or a sip:/sips: URI' });
+
+const ACTIONS_NOTE = 'needs an agent runtime on the call (else `conflict`); the runtime may refuse (`conflict`, its reason as the message)';
 const hangupCommandSchema = frame('hangup', { callId }, 'WsHangupCommand', 'Ends a live call (BYE to the caller)');
-const sayCommandSchema = frame('say', { callId, text: z.string().min(1).max(4000) }, 'WsSayCommand', 'Speaks text into a call (not implemented yet)');
-const transferCommandSchema = frame(
-  'transfer',
-  { callId, target: z.string().min(1).max(256).meta({ description: 'A SIP URI or E.164 number' }) },
-  'WsTransferCommand',
-  'Transfers a call (not implemented yet)',
+const sayCommandSchema = frame('say', { callId, text: sayText, interrupt: sayInterrupt }, 'WsSayCommand', `Speaks text into a live call; ${ACTIONS_NOTE}`);
+const transferCommandSchema = frame('transfer', { callId, target: transferTarget }, 'WsTransferCommand', `Blind-transfers a live call; ${ACTIONS_NOTE}`);
+const dtmfCommandSchema = frame('dtmf', { callId, digits: dtmfDigits }, 'WsDtmfCommand', `Sends DTMF digits to the caller; ${ACTIONS_NOTE}`);
+const muteCommandSchema = frame(
+  'mute',
+  { callId, muted: z.boolean().meta({ description: 'true mutes, false unmutes' }) },
+  'WsMuteCommand',
+  `Mutes or unmutes the agent's audio to the caller; ${ACTIONS_NOTE}`,
 );
-const dtmfCommandSchema = frame(
-  'dtmf',
-  { callId, digits: z.string().regex(/^[0-9*#A-D]{1,32}$/, 'digits 0-9, *, #, A-D') },
-  'WsDtmfCommand',
-  'Sends DTMF digits into a call (not implemented yet)',
-);
-const muteCommandSchema = frame('mute', { callId, muted: z.boolean() }, 'WsMuteCommand', "Mutes or unmutes the agent's audio (not implemented yet)");
 
 export const commandFrameSchema = z.discriminatedUnion('type', [
   hangupCommandSchema,

@@ -1,6 +1,8 @@
 /**
  * Agents: CRUD. `config.toolIds` and `config.workflowId` must name tools and workflows of the
- * caller's tenant and mode. An update's `config` is partial: each key given replaces the stored
+ * caller's tenant and mode, and the providers the config names (`voice`, `transcriber`, `llm`)
+ * providers of the caller's tenant and mode of a kind that serves them (`flite`, built in, for
+ * the voice). An update's `config` is partial: each key given replaces the stored
  * one. Deleting an agent unassigns the phone numbers routed to it; its calls keep their history.
  *
  * A successful update appends `agent.updated` to the event log in the same transaction as the
@@ -9,6 +11,7 @@
  */
 import { z } from 'zod';
 import { agentConfigPatchSchema, agentConfigSchema, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
+import { BUILTIN_TTS, providerRoles, roleNeeds, servesRole } from '../../engine/agents/providers/provider-kinds.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Agent } from '../../engine/store/repositories/agents.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
@@ -48,9 +51,25 @@ const updateBody = z
   .strictObject({ name: name.optional(), description, status: agentStatus.optional(), config: agentConfigPatchSchema.optional() })
   .meta({ id: 'AgentUpdate' });
 
-/** Tools and workflow the config names must be the scope's. */
+type Issue = { path: (string | number)[]; message: string };
+
+/** Each provider the config names must be the scope's, of a kind that serves where it is named. */
+function providerIssues(store: Store, scope: Scope, config: AgentConfigPatch): Issue[] {
+  const issues: Issue[] = [];
+  for (const role of Object.keys(providerRoles) as (keyof typeof providerRoles)[]) {
+    const name = config[role]?.provider;
+    if (name === undefined || (role === 'voice' && name === BUILTIN_TTS)) continue;
+    const p = store.providers.byName(scope, name);
+    const path = ['config', role, 'provider'];
+    if (!p) issues.push({ path, message: `Provider "${name}" not found: ${role} needs ${roleNeeds(role)}` });
+    else if (!servesRole(p.kind, role)) issues.push({ path, message: `Provider "${name}" is of kind ${p.kind}: ${role} needs ${roleNeeds(role)}` });
+  }
+  return issues;
+}
+
+/** Tools, workflow and providers the config names must be the scope's. */
 function checkReferences(store: Store, scope: Scope, config: AgentConfigPatch): void {
-  const issues: { path: (string | number)[]; message: string }[] = [];
+  const issues: Issue[] = providerIssues(store, scope, config);
   const toolIds = config.toolIds ?? [];
   const known = store.tools.existing(scope, toolIds);
   toolIds.forEach((id, i) => {

@@ -8,6 +8,9 @@
  *   metadata.
  * - `GET /calls/{id}/events` is the timeline from the event log, oldest first and paginated
  *   like every list: a long call has thousands of events, which do not belong in one body.
+ * - `POST /calls/{id}/say|dtmf|mute|unmute|transfer` act on a live call through its agent
+ *   runtime: 202 when handed over, `conflict` when the call is not live, has no runtime, or the
+ *   runtime refuses. The same function carries out the WebSocket's commands (`runCommand`).
  * - `GET /calls/{id}/recording` is the call's recording, `audio/wav` (one byte range on request).
  */
 import { z } from 'zod';
@@ -29,6 +32,8 @@ import { AppError } from '../http/errors.js';
 import { singleByteRange } from '../http/range.js';
 import { listQuery, page, paged, pageQuery } from '../http/pagination.js';
 import { Reply, route, type RouteDef } from '../http/route.js';
+import { commandAccess, runCommand, type CallCommand, type CommandDeps } from '../realtime/commands.js';
+import { dtmfDigits, sayInterrupt, sayText, transferTarget } from '../realtime/ws-frames.js';
 import { readAccess } from './access.js';
 import { found, idParams, resourceShape, timestampsShape } from './crud.js';
 
@@ -105,7 +110,80 @@ const present = (c: Call) => ({
   recording: c.recording,
 });
 
-export function callRoutes(store: Store, recordings: Recordings): RouteDef[] {
+const commandAccepted = z.object({ callId: z.string(), accepted: z.literal(true) }).meta({ id: 'CallActionAccepted' });
+
+/** What an action does beyond the shared answer, for the document. */
+const ACTION_NOTE =
+  'Needs a live call driven by an agent runtime. 202 when the runtime took the action (it runs asynchronously; ' +
+  'watch the call events); 409 `conflict` when the call is not live, has no agent runtime, or the runtime refused ' +
+  '(its reason is the message). Same rights as the WebSocket `hangup`: owner, admin or member; `calls:write` for scoped keys.';
+
+/** One REST call action: `POST /api/v1/calls/{id}/<name>`, carried out by `runCommand`. */
+function callAction<B extends z.ZodType>(
+  commands: CommandDeps,
+  a: { name: string; operationId: string; summary: string; body?: B; command: (callId: string, body: z.infer<B>) => CallCommand },
+): RouteDef {
+  return route({
+    method: 'post',
+    path: `/api/v1/calls/:id/${a.name}`,
+    auth: commandAccess,
+    summary: a.summary,
+    description: ACTION_NOTE,
+    tags: ['Calls'],
+    operationId: a.operationId,
+    params: idParams,
+    ...(a.body ? { body: a.body } : {}),
+    response: commandAccepted,
+    status: 202,
+    errors: ['conflict'],
+    handler: ({ auth, params, body }) => runCommand(commands, auth, a.command(params.id, body as z.infer<B>)),
+  });
+}
+
+const sayBody = z.strictObject({ text: sayText, interrupt: sayInterrupt }).meta({ id: 'CallSayRequest' });
+const dtmfBody = z.strictObject({ digits: dtmfDigits }).meta({ id: 'CallDtmfRequest' });
+const transferBody = z.strictObject({ target: transferTarget }).meta({ id: 'CallTransferRequest' });
+
+/** The live-call actions, each one `runCommand`. */
+function callActionRoutes(commands: CommandDeps): RouteDef[] {
+  return [
+    callAction(commands, {
+      name: 'say',
+      operationId: 'sayOnCall',
+      summary: "Speak text into a live call (after the agent's queued speech, or at once with interrupt)",
+      body: sayBody,
+      command: (callId, b) => ({ type: 'say', callId, text: b.text, interrupt: b.interrupt }),
+    }),
+    callAction(commands, {
+      name: 'dtmf',
+      operationId: 'sendCallDtmf',
+      summary: 'Send DTMF digits to the caller',
+      body: dtmfBody,
+      command: (callId, b) => ({ type: 'dtmf', callId, digits: b.digits }),
+    }),
+    callAction(commands, {
+      name: 'mute',
+      operationId: 'muteCall',
+      summary: "Mute the agent's audio to the caller",
+      command: (callId) => ({ type: 'mute', callId, muted: true }),
+    }),
+    callAction(commands, {
+      name: 'unmute',
+      operationId: 'unmuteCall',
+      summary: "Unmute the agent's audio to the caller",
+      command: (callId) => ({ type: 'mute', callId, muted: false }),
+    }),
+    callAction(commands, {
+      name: 'transfer',
+      operationId: 'transferCall',
+      summary: 'Blind-transfer a live call to an E.164 number or a SIP URI',
+      body: transferBody,
+      command: (callId, b) => ({ type: 'transfer', callId, target: b.target }),
+    }),
+  ];
+}
+
+export function callRoutes(store: Store, commands: CommandDeps, recordings: Recordings): RouteDef[] {
   const read = readAccess('calls');
   return [
     route({
@@ -179,5 +257,6 @@ export function callRoutes(store: Store, recordings: Recordings): RouteDef[] {
         return Reply.file(file.file, range.start, range.end - range.start + 1, 'audio/wav', 206, partial);
       },
     }),
+    ...callActionRoutes(commands),
   ];
 }

@@ -1,25 +1,32 @@
-/** The tenant's resources: agents, workflows, tools, numbers, trunks, calls and analytics. */
+/** The tenant's resources: agents, workflows, tools, numbers, trunks, providers, calls and analytics. */
 import type { Recordings } from '../../engine/calls/recordings.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { RouteDef } from '../http/route.js';
+import type { CommandDeps } from '../realtime/commands.js';
 import { agentRoutes } from './agents.js';
 import { analyticsRoutes } from './analytics.js';
 import { callRoutes } from './calls.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
+import { providerRoutes } from './providers.js';
 import { sipTrunkRoutes } from './sip-trunks.js';
 import { toolRoutes } from './tools.js';
 import { workflowRoutes } from './workflows.js';
 
-/** `events` receives the lifecycle events the routes announce (`agent.updated`); `recordings` serves call recordings. */
-export function resourceRoutes(store: Store, events: EventLog, recordings: Recordings): RouteDef[] {
+/**
+ * `events` receives the lifecycle events the routes announce (`agent.updated`); `commands`
+ * carries out the call actions (shared with the WebSocket's commands); `recordings` serves call
+ * recordings.
+ */
+export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps, recordings: Recordings): RouteDef[] {
   return [
     ...agentRoutes(store, events),
     ...workflowRoutes(store),
     ...toolRoutes(store),
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),
-    ...callRoutes(store, recordings),
+    ...providerRoutes(store),
+    ...callRoutes(store, commands, recordings),
     ...analyticsRoutes(store),
   ];
 }

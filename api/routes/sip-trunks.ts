@@ -1,9 +1,10 @@
 /**
  * SIP trunks: a carrier's inbound side (allowlist of IPs/CIDRs, IPv4 and IPv6, and/or digest
  * credentials) and outbound side (gateway host, port, transport, credentials), plus caller id,
- * prefix rules and a calls-per-second cap. Only the inbound side acts on calls in this version:
- * the outbound side, caller id, cap and outbound prefix rule wait for outbound calling, and the
- * inbound prefix rule for call control to apply it; the document says so on each field.
+ * prefix rules and a calls-per-second cap. The inbound side and prefix rule act on inbound calls;
+ * the outbound side, caller id and outbound prefix rule act on blind transfers to E.164 numbers
+ * (the only outbound calls in this version); the cap waits for outbound calling. The document
+ * says so on each field.
  *
  * Passwords are write-only: responses say `hasPassword`. `inbound` and `outbound` merge key by
  * key on update: a key left out keeps its stored value (so a password is kept unless given),
@@ -48,6 +49,9 @@ const outboundShape = {
 };
 /** Outbound calling does not exist yet: what only it would use is stored, and said to be unused. */
 const FOR_OUTBOUND = 'Stored for outbound calls, which this version does not make yet';
+/** What blind transfers (engine/calls/transfer.ts) use of the outbound side. */
+const FOR_TRANSFER =
+  "Used by blind transfers to an E.164 number: the number is referred to and, when the caller's side refuses REFER, dialled by the engine on this gateway, answering its digest challenge with these credentials. Other outbound calls do not exist yet";
 const outboundUpdate = z.strictObject(outboundShape).partial().meta({ id: 'TrunkOutboundUpdate' });
 const outboundCreate = outboundUpdate.required({ host: true }).meta({ id: 'TrunkOutboundInput' });
 
@@ -57,9 +61,9 @@ const settings = {
     .regex(/^(\+?\d{3,15}|[A-Za-z0-9._-]{1,64})$/, 'Must be a number (optionally +, 3–15 digits) or a SIP user')
     .nullable()
     .optional()
-    .meta({ description: `Caller id of outbound calls. ${FOR_OUTBOUND}` }),
+    .meta({ description: "Caller id (From user) of the engine's own INVITE when it bridges a blind transfer; the caller's number when unset" }),
   prefixRules: prefixRulesSchema.optional().meta({
-    description: `Number rewriting. \`inbound\` is applied to the dialled number the carrier sends, before it is matched to a phone number. \`outbound\`: ${FOR_OUTBOUND}`,
+    description: `Number rewriting. \`inbound\` is applied to the dialled number the carrier sends, before it is matched to a phone number. \`outbound\` is applied to E.164 transfer targets we send the carrier`,
   }),
   cpsLimit: z
     .number()
@@ -72,10 +76,10 @@ const settings = {
 };
 const name = z.string().trim().min(1).max(200);
 const createBody = z
-  .strictObject({ name, inbound: inboundIn.optional(), outbound: outboundCreate.nullable().optional().meta({ description: FOR_OUTBOUND }), ...settings })
+  .strictObject({ name, inbound: inboundIn.optional(), outbound: outboundCreate.nullable().optional().meta({ description: FOR_TRANSFER }), ...settings })
   .meta({ id: 'SipTrunkCreate' });
 const updateBody = z
-  .strictObject({ name: name.optional(), inbound: inboundIn.optional(), outbound: outboundUpdate.nullable().optional().meta({ description: FOR_OUTBOUND }), ...settings })
+  .strictObject({ name: name.optional(), inbound: inboundIn.optional(), outbound: outboundUpdate.nullable().optional().meta({ description: FOR_TRANSFER }), ...settings })
   .meta({ id: 'SipTrunkUpdate' });
 
 const sipTrunkSchema = z

@@ -27,18 +27,21 @@ export const variableName = z
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'Must be an http or https URL' }).max(2048);
 
 const provider = z.string().min(1).max(64);
+/** Where each provider name is looked up, for the document; the API checks it (api/routes/agents.ts). */
+const providerNamed = (what: string) =>
+  provider.meta({ description: `The name of one of the tenant's providers (\`/api/v1/providers\`, same mode) of kind ${what}` });
 
 const voiceSchema = z
-  .strictObject({ provider, voiceId: z.string().min(1).max(256) })
+  .strictObject({ provider: providerNamed('openai or elevenlabs, or `flite` (built in, offline, no credential)'), voiceId: z.string().min(1).max(256) })
   .meta({ id: 'AgentVoice', description: 'Text-to-speech provider and voice' });
 
 const transcriberSchema = z
-  .strictObject({ provider, model: z.string().min(1).max(128).optional(), language: languageTag.optional() })
+  .strictObject({ provider: providerNamed('deepgram or openai'), model: z.string().min(1).max(128).optional(), language: languageTag.optional() })
   .meta({ id: 'AgentTranscriber', description: 'Speech-to-text provider' });
 
 const llmSchema = z
   .strictObject({
-    provider,
+    provider: providerNamed('openai (OpenAI or a compatible server: vLLM, Ollama, llama.cpp)'),
     model: z.string().min(1).max(128),
     temperature: z.number().min(0).max(2).optional().meta({ description: '0–2; default 0.7' }),
   })

@@ -5,8 +5,9 @@
  * a valid one. Whether tool ids exist is a question for the store, asked by the caller.
  *
  * Execution: from `start`, follow the single outgoing edge of each node; a `branch` follows its
- * `when: true` or `when: false` edge; `transfer` and `hangup` end the workflow, as does a node
- * with no outgoing edge.
+ * `when: true` or `when: false` edge; a `gather` may have the same pair (input came / nothing
+ * came, its no-input branch) or a single edge; `transfer` and `hangup` end the workflow, as does
+ * a node with no outgoing edge.
  */
 import { z } from 'zod';
 import { languageTag, variableName } from './agent-config.js';
@@ -53,7 +54,11 @@ const gatherNode = z
       })
       .optional(),
     timeoutMs: z.number().int().min(1000).max(120_000).meta({ description: 'Give up when nothing comes for this long' }),
-    variable: variableName.meta({ description: 'Receives the digits or the transcript' }),
+    retries: z.number().int().min(0).max(5).optional().meta({
+      description: 'Times the prompt is said again when nothing comes (default 0); then the no-input edge is taken',
+    }),
+    noInputText: z.string().min(1).max(5000).optional().meta({ description: 'Said before each retry (default: nothing)' }),
+    variable: variableName.meta({ description: 'Receives the digits or the transcript (null when nothing came)' }),
   })
   .refine((n) => n.dtmf || n.speech, { message: 'Needs dtmf, speech or both', path: ['dtmf'] })
   .meta({ id: 'GatherNode' });
@@ -117,7 +122,9 @@ const workflowEdgeSchema = z
   .strictObject({
     from: z.string(),
     to: z.string(),
-    when: z.boolean().optional().meta({ description: 'On edges leaving a branch: taken when the condition is true / false' }),
+    when: z.boolean().optional().meta({
+      description: 'On edges leaving a branch: taken when the condition is true / false; leaving a gather: input came / nothing came',
+    }),
   })
   .meta({ id: 'WorkflowEdge' });
 type WorkflowEdge = z.infer<typeof workflowEdgeSchema>;
@@ -131,6 +138,7 @@ const graphShape = z.strictObject({
   edges: z.array(workflowEdgeSchema).max(MAX_EDGES),
 });
 export type WorkflowGraph = z.infer<typeof graphShape>;
+export type { WorkflowNode, WorkflowEdge };
 
 /** A problem in a graph, at a path inside it (`['nodes', 3, 'id']`). */
 interface GraphIssue {
@@ -162,8 +170,8 @@ function graphIssues(g: WorkflowGraph): GraphIssue[] {
     if (from === undefined) issues.push({ path: ['edges', at, 'from'], message: `Unknown node "${edge.from}"` });
     if (!index.has(edge.to)) issues.push({ path: ['edges', at, 'to'], message: `Unknown node "${edge.to}"` });
     if (from === undefined) return;
-    if (edge.when !== undefined && g.nodes[from]!.kind !== 'branch') {
-      issues.push({ path: ['edges', at, 'when'], message: 'Only edges leaving a branch node carry "when"' });
+    if (edge.when !== undefined && g.nodes[from]!.kind !== 'branch' && g.nodes[from]!.kind !== 'gather') {
+      issues.push({ path: ['edges', at, 'when'], message: 'Only edges leaving a branch or gather node carry "when"' });
     }
     out.set(from, [...(out.get(from) ?? []), { edge, at }]);
   });
@@ -194,6 +202,14 @@ function graphIssues(g: WorkflowGraph): GraphIssue[] {
 /** What each kind demands of the edges leaving it, and a branch's condition syntax. */
 function outgoingIssues(n: WorkflowNode, i: number, edges: { edge: WorkflowEdge; at: number }[]): GraphIssue[] {
   const at = ['nodes', i];
+  if (n.kind === 'gather' && edges.some((e) => e.edge.when !== undefined)) {
+    const yes = edges.filter((e) => e.edge.when === true).length;
+    const no = edges.filter((e) => e.edge.when === false).length;
+    if (yes !== 1 || no !== 1 || edges.length !== 2) {
+      return [{ path: at, message: 'A gather with a no-input edge needs exactly two: "when": true (input came) and "when": false (nothing came)' }];
+    }
+    return [];
+  }
   if (n.kind === 'branch') {
     const issues: GraphIssue[] = [];
     try {

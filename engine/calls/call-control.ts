@@ -11,11 +11,13 @@ import type { Call } from './call.js';
 import type { CallMetrics } from '../metrics/call-metrics.js';
 import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
+import { transferCall, type TransferOptions, type TransferOutcome } from './transfer.js';
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
 import { closeOrphanedCalls } from './orphans.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
+import type { AgentRuntime } from '../agents/runtime/runtime.js';
 
 interface CallControlOptions {
   drachtio: { host: string; port: number; secret: string };
@@ -28,6 +30,8 @@ interface CallControlOptions {
   media: MediaService;
   /** Counts calls started, answered (with setup latency) and ended by reason. */
   metrics?: CallMetrics;
+  /** Runs the agents of answered calls (absent: every call echoes). */
+  agents?: AgentRuntime;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -94,6 +98,7 @@ export class CallControl {
       events: opts.events,
       media: opts.media,
       settings: opts.settings,
+      ...(opts.agents ? { agents: opts.agents } : {}),
       hasRoom: () => this.#calls.size < this.opts.maxCalls,
       admit: (call) => this.#admit(call),
       settle: (work) => {
@@ -152,6 +157,14 @@ export class CallControl {
     const call = this.#calls.get(callId);
     if (!call) return false;
     return call.end({ reason, hangupBy: reason === 'agent_hangup' ? 'agent' : 'system' });
+  }
+
+  /**
+   * Blind-transfers a live answered call (REFER, or a bridge to the target when REFER is refused;
+   * see transfer.ts). Never throws: the outcome says what happened.
+   */
+  transfer(call: Call, target: string, opts?: TransferOptions): Promise<TransferOutcome> {
+    return transferCall({ srf: this.srf, store: this.opts.store, events: this.opts.events, media: this.opts.media }, call, target, opts);
   }
 
   /** Stops taking calls, ends live ones with BYE, and disconnects. */

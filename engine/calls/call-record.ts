@@ -33,6 +33,10 @@ export const endReasons = [
   'media_error',
   'shutdown',
   'api_hangup',
+  /** The agent's maximum call duration (`timeouts.maxDurationMs`) was reached. */
+  'max_duration',
+  /** A blind transfer succeeded (the caller's side reached the target after our REFER); hung up by `agent`. */
+  'transferred',
   /** The process died with the call live (closed at the next start, see orphans.ts). */
   'engine_restart',
   /** A defect in the engine's handling of the call (logged at error level). */
@@ -67,7 +71,21 @@ export type RtpStats = z.infer<typeof rtpStatsSchema>;
  * caller's speech to the agent's first audio; analytics computes its percentiles.
  */
 export const callMetricsSchema = z
-  .looseObject({ turnLatencyMs: z.array(z.number()).optional() })
+  .looseObject({
+    turnLatencyMs: z.array(z.number()).optional(),
+    workflowPath: z.array(z.string()).optional().meta({ description: 'The workflow nodes the call went through, in order' }),
+    turns: z
+      .array(
+        z.looseObject({
+          sttFinalMs: z.number().nullable(),
+          llmFirstTokenMs: z.number().nullable(),
+          ttsFirstAudioMs: z.number().nullable(),
+          firstAudioOutMs: z.number().nullable(),
+        }),
+      )
+      .optional()
+      .meta({ description: 'Per agent turn, ms from the end of the caller’s speech to: the final transcript, the LLM’s first token, the first synthesised audio, the first audio frame out' }),
+  })
   .meta({ id: 'CallMetrics' });
 export type CallMetrics = z.infer<typeof callMetricsSchema>;
 

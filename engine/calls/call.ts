@@ -9,7 +9,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { SipLeg } from '../../media/sip-leg.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
-import type { EndReason, HangupBy } from './call-record.js';
+import type { CallMetrics, EndReason, HangupBy, TranscriptEntry } from './call-record.js';
 import type { Mode } from '../store/mode.js';
 
 export type { HangupBy };
@@ -31,9 +31,20 @@ export interface EndInfo {
   hangupBy: HangupBy | null;
 }
 
+/** A key the caller pressed, by whichever way it came: RTP events (RFC 4733) or SIP INFO. */
+export interface CallDtmf {
+  /** 0-9, *, #, A-D, or `flash`. */
+  digit: string;
+  /** How long the key was held, when the peer said. */
+  durationMs: number | null;
+  source: 'rfc4733' | 'info';
+}
+
 type CallEvents = {
   statechange: [to: CallState, from: CallState, reason: string];
   ended: [info: EndInfo];
+  /** One per key press: the caller's DTMF, from SIP INFO here, from RTP via the agent runtime. */
+  dtmf: [dtmf: CallDtmf];
 };
 
 /**
@@ -86,6 +97,10 @@ export class Call extends TypedEmitter<CallEvents> {
   endInfo: EndInfo | null = null;
   /** The media leg and dialog, once the steps have them. */
   readonly parts: CallParts = {};
+  /** What was said on the call, in order (the agent runtime writes it; stored when the call ends). */
+  readonly transcript: TranscriptEntry[] = [];
+  /** Measurements stored with the call when it ends (path taken, turn latencies). */
+  metrics: CallMetrics = {};
   /** Set while an agent runtime drives the call; null otherwise (the API refuses actions then). */
   actions: CallActions | null = null;
 

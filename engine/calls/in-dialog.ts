@@ -9,6 +9,7 @@ import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { SipLeg } from '../../media/sip-leg.js';
 import type { Call } from './call.js';
+import { dtmfInfoHandler } from './dtmf-in.js';
 import { timerDelays } from './session-timer.js';
 
 /**
@@ -27,18 +28,41 @@ type Refusal = { status: number; text: string };
  *   not declined, it is not built, and 501 (RFC 3261 §21.5.2, "does not support the
  *   functionality") lets the transferor fall back (e.g. bridge the call itself) instead of
  *   reporting a refusal by the callee.
- * - INFO: 501. RFC 4733 digits reach no consumer yet either (the agent runtime is not wired), so
- *   `application/dtmf-relay` is refused the same way.
+ * - INFO: 501 for anything but DTMF (`application/dtmf-relay`, `application/dtmf`), which
+ *   dtmf-in.ts answers and reports as the call's `dtmf` event.
  * - MESSAGE: 501 (RFC 3428 is not served).
  * - NOTIFY: 481, RFC 6665 §4.1.3: a NOTIFY matching no subscription "MUST" get 481; an INVITE
- *   dialog with no REFER accepted has none.
+ *   dialog with no REFER accepted has none. While a transfer's REFER is under way, transfer.ts
+ *   takes the `Event: refer` NOTIFYs (`takeInDialog`).
  */
 const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
   refer: { status: 501, text: 'Call transfer is not implemented' },
-  info: { status: 501, text: 'INFO (including DTMF) is not implemented' },
+  info: { status: 501, text: 'INFO is served for DTMF only (application/dtmf-relay, application/dtmf)' },
   message: { status: 501, text: 'MESSAGE is not implemented' },
   notify: { status: 481, text: 'No subscription in this dialog' },
 };
+
+/**
+ * Answers one in-dialog request that would otherwise be refused (see `unserved`); returns false
+ * to leave it to the refusal.
+ */
+export type InDialogTaker = (req: Srf.SrfRequest, res: Srf.SrfResponse) => boolean;
+
+const takers = new WeakMap<Srf.Dialog, Map<keyof typeof unserved, InDialogTaker>>();
+
+/**
+ * Lets another part of call control serve an otherwise refused method in one dialog while it
+ * needs to (a transfer takes the NOTIFYs of its REFER's implicit subscription, RFC 3515 §2.4.4).
+ * One taker per method and dialog; returns the release.
+ */
+export function takeInDialog(dialog: Srf.Dialog, method: keyof typeof unserved, taker: InDialogTaker): () => void {
+  let byMethod = takers.get(dialog);
+  if (!byMethod) takers.set(dialog, (byMethod = new Map()));
+  byMethod.set(method, taker);
+  return () => {
+    if (byMethod.get(method) === taker) byMethod.delete(method);
+  };
+}
 
 interface DialogTimer {
   interval: number;
@@ -73,10 +97,12 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
   armTimer();
   serveOffers(call, dialog, leg, timer, armTimer);
   for (const [event, refusal] of Object.entries(unserved)) {
-    dialog.on(event as 'refer', (req, res) => {
+    const refuse = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      if (takers.get(dialog)?.get(event as keyof typeof unserved)?.(req, res)) return;
       call.log.info({ method: req.method, status: refusal.status }, 'in-dialog request not served');
       res.send(refusal.status, { headers: { Allow: ALLOWED_METHODS, Warning: `399 agent-studio "${refusal.text}"` } });
-    });
+    };
+    dialog.on(event as 'refer', event === 'info' ? dtmfInfoHandler(call, refuse) : refuse);
   }
 }
 

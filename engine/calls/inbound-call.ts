@@ -17,6 +17,7 @@ import type { MediaService } from '../../media/media-service.js';
 import type { SipLeg } from '../../media/sip-leg.js';
 import type { Store } from '../store/store.js';
 import { negotiateTimer } from './session-timer.js';
+import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import { optionTags, unsupportedRequired } from './extensions.js';
 
 export interface InboundDeps {
@@ -36,6 +37,8 @@ export interface InboundDeps {
   hasRoom(): boolean;
   /** Registers the call with call control (capacity, shutdown, API control). */
   admit(call: Call): void;
+  /** Runs the agents of answered calls (absent: every call echoes). */
+  agents?: AgentRuntime;
   /** Work that must finish before shutdown (the final record of a call). */
   settle(work: Promise<void>): void;
 }
@@ -128,10 +131,16 @@ function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, rejec
   return { route, timer, silentRing };
 }
 
-/** The call's row and its first event, committed together: recorded before anything happens to it. */
-function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string } {
+/**
+ * The call's row and its first event, committed together: recorded before anything happens to
+ * it. The call runs the version of the agent's workflow current now, and records which.
+ */
+function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string; workflow: { id: string; version: number } | null } {
   const { number, trunk, fromNumber, agent } = route;
   const sipCallId = req.get('Call-ID');
+  const scope = { tenantId: number.tenantId, mode: number.mode };
+  const wf = agent.config.workflowId ? deps.store.workflows.get(scope, agent.config.workflowId) : undefined;
+  const workflow = wf ? { id: wf.id, version: wf.version } : null;
   const fromUri = (req.getParsedHeader('From') as { uri: string }).uri;
   return deps.events.transaction(() => {
     const r = deps.store.calls.create({
@@ -145,6 +154,8 @@ function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string } {
       trunkId: trunk.id,
       agentId: agent.id,
       phoneNumberId: number.id,
+      workflowId: workflow?.id ?? null,
+      workflowVersion: workflow?.version ?? null,
       sipCallId,
     });
     deps.events.append('call.started', { tenantId: number.tenantId, mode: number.mode, callId: r.id }, {
@@ -156,7 +167,7 @@ function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string } {
       trunkId: trunk.id,
       sipCallId,
     });
-    return r;
+    return { id: r.id, workflow };
   });
 }
 
@@ -180,6 +191,15 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     scope: { tenantId: number.tenantId, mode: number.mode, callId: call.id },
     // An INVITE without SDP is a late offer (RFC 3261 §13.2.1).
     lateOffer: !req.body?.trim(),
+    workflow: record.workflow,
+    facts: {
+      callId: record.id,
+      agentId: agent.id,
+      caller: screened.route.fromNumber,
+      callee: number.number,
+      trunkId: screened.route.trunk.id,
+      headers: (req as unknown as { headers: Record<string, string> }).headers ?? {},
+    },
     has: (need) => (need === 'leg' ? !!ctx.leg : !!ctx.dialog),
   };
   call.once('ended', () => deps.settle(finish(deps, call, ctx.leg)));
@@ -201,6 +221,8 @@ async function finish(deps: InboundDeps, call: Call, leg: SipLeg | undefined): P
         reason: info.reason,
         hangupBy: info.hangupBy,
         rtpStats: rtp,
+        ...(call.transcript.length ? { transcript: call.transcript } : {}),
+        ...(Object.keys(call.metrics).length ? { metrics: call.metrics } : {}),
       });
       deps.events.append('call.ended', scope, {
         callId: call.id,

@@ -12,6 +12,7 @@ import { sleep, StepAborted, untilAborted, type CallStep, type StepContext } fro
 import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';
 import type { TimerPlan } from './session-timer.js';
+import type { CallFacts } from '../agents/runtime/variables.js';
 
 type Scope = { tenantId: string; mode: Call['identity']['mode']; callId: string };
 
@@ -32,6 +33,10 @@ export interface InboundContext extends StepContext {
   reject(status: number, why: string, headers?: Record<string, string>): void;
   leg?: SipLeg;
   dialog?: Srf.Dialog;
+  /** The workflow version the call was recorded with (the agent's at the INVITE). */
+  workflow: { id: string; version: number } | null;
+  /** What the call brings to the agent's variables. */
+  facts: CallFacts;
 }
 
 /** 5. Media: a leg that answers the caller's offer, or offers in our 200 for a late offer. */
@@ -143,22 +148,30 @@ const lateAnswer: CallStep<InboundContext> = {
 };
 
 /**
- * 10. Until the agent runtime speaks, the agent echoes the caller through mediasoup. A call we
- * cannot feed would be an answered call of silence: end it instead.
+ * 10. The agent: its workflow, LLM conversation or greeting, on the leg's audio. An agent with
+ * nothing to run (no greeting, workflow or LLM) echoes the caller through mediasoup, a media
+ * check. A call we cannot feed would be an answered call of silence: end it instead.
  */
-const echo: CallStep<InboundContext> = {
-  name: 'echo',
+const agent: CallStep<InboundContext> = {
+  name: 'agent',
   needs: ['answered', 'leg'],
-  run(ctx, signal) {
+  async run(ctx, signal) {
     const { call, deps, log } = ctx;
-    ctx.leg!.echo().catch((err: unknown) => {
-      if (signal.aborted) return;
-      log.error({ err }, 'echo failed');
+    const leg = ctx.leg!;
+    const fail = (err: unknown) => {
+      if (signal.aborted || err instanceof StepAborted) return;
+      log.error({ err }, 'media feed failed');
       deps.store.errorLogs.record({ ...ctx.scope, kind: 'media', message: `media feed failed: ${(err as Error).message}`, details: { sipCallId: call.identity.sipCallId } });
       call.hangup('media_error');
-    });
+    };
+    const plan = deps.agents?.plan(call, ctx.workflow, ctx.facts) ?? null;
+    if (!plan || !deps.agents) {
+      leg.echo().catch(fail);
+      return;
+    }
+    await deps.agents.start(call, leg, plan).catch(fail);
   },
 };
 
 /** An inbound call's steps, in order. */
-export const inboundSteps: readonly CallStep<InboundContext>[] = [media, ring, answer, wire, lateAnswer, echo];
+export const inboundSteps: readonly CallStep<InboundContext>[] = [media, ring, answer, wire, lateAnswer, agent];

@@ -27,7 +27,9 @@ export const eventDataSchemas = {
   'call.dtmf': z.object({ ...callRef, digit: z.string(), durationMs: z.number().optional() }),
   'call.speech_started': z.object({ ...callRef }),
   'call.transcript': z.object({ ...callRef, role: z.enum(['user', 'agent']), text: z.string(), final: z.boolean() }),
-  'call.agent_said': z.object({ ...callRef, text: z.string() }),
+  'call.agent_said': z.object({ ...callRef, text: z.string(), interrupted: z.boolean().optional() }),
+  'call.workflow_step': z.object({ ...callRef, nodeId: z.string(), kind: z.string() }),
+  'call.error': z.object({ ...callRef, source: z.string(), code: z.string(), message: z.string() }),
   'call.tool_called': z.object({ ...callRef, toolId: z.string(), name: z.string(), arguments: z.unknown() }),
   'call.tool_result': z.object({ ...callRef, toolId: z.string(), ok: z.boolean(), result: z.unknown() }),
   'call.transfer_started': z.object({ ...callRef, target: z.string() }),
@@ -52,7 +54,7 @@ export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T
 /**
  * What this version does with each type: `emitted` types have a producer and say when they come;
  * `reserved` types have a fixed shape but nothing sends them yet (the agent runtime, DTMF
- * reporting, hold reporting and transfers do not exist yet). The OpenAPI document says which is
+ * reporting and hold reporting do not exist yet). The OpenAPI document says which is
  * which, and stream filters accept only emitted types, so a client cannot wait for an event that
  * cannot come. A test checks that the emitted list and the code's `append` calls agree.
  */
@@ -60,15 +62,21 @@ export const eventStatus = {
   'call.started': { emitted: 'when an inbound INVITE is routed to a number and its call is recorded, before any answer' },
   'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0)' },
   'call.answered': { emitted: 'when the 200 OK is sent' },
-  'call.dtmf': { reserved: 'DTMF digits are decoded but not reported as events yet' },
-  'call.speech_started': { reserved: 'produced by the agent runtime, which does not exist yet' },
-  'call.transcript': { reserved: 'produced by the agent runtime, which does not exist yet' },
-  'call.agent_said': { reserved: 'produced by the agent runtime, which does not exist yet' },
-  'call.tool_called': { reserved: 'produced by the agent runtime, which does not exist yet' },
-  'call.tool_result': { reserved: 'produced by the agent runtime, which does not exist yet' },
-  'call.transfer_started': { reserved: 'transfers are not implemented yet' },
-  'call.transfer_completed': { reserved: 'transfers are not implemented yet' },
-  'call.transfer_failed': { reserved: 'transfers are not implemented yet' },
+  'call.dtmf': { emitted: 'when the caller presses a key on a call that runs an agent (RFC 4733 or SIP INFO)' },
+  'call.speech_started': { emitted: 'when voice activity detection hears the caller start speaking (agent calls)' },
+  'call.transcript': { emitted: 'for the caller’s speech as the agent’s transcriber returns it: finals, and partials at most every 500 ms' },
+  'call.agent_said': { emitted: 'when the agent has finished saying something (`interrupted` when the caller cut it short)' },
+  'call.workflow_step': { emitted: 'when the agent’s workflow enters a node (the path the call takes)' },
+  'call.error': { emitted: 'when a provider, tool or workflow step fails on the call; the call goes on (also in the error log)' },
+  'call.tool_called': { emitted: 'when the agent calls a tool (workflow tool node or the LLM)' },
+  'call.tool_result': { emitted: 'when a tool the agent called returns or fails' },
+  'call.transfer_started': { emitted: 'when a blind transfer of a live call starts, before its REFER is sent' },
+  'call.transfer_completed': {
+    emitted: "when a transfer succeeded: the caller's side reported a 2xx from the target (NOTIFY after REFER; the call then ends `transferred`), or the engine's own call to the target was answered and bridged",
+  },
+  'call.transfer_failed': {
+    emitted: 'when a transfer failed (the target refused, was busy or did not answer, no final NOTIFY in 30 s, or the call ended first); the call goes on',
+  },
   'call.held': { reserved: 'hold and unhold re-INVITEs are answered but not reported as events yet' },
   'call.resumed': { reserved: 'hold and unhold re-INVITEs are answered but not reported as events yet' },
   'call.ended': { emitted: 'when the call ends, however it ends (after the call row is closed)' },

@@ -12,6 +12,7 @@ import { RefreshTokensRepo } from './repositories/refresh-tokens.js';
 import { CallsRepo } from './repositories/calls.js';
 import { ErrorLogsRepo } from './repositories/error-logs.js';
 import { PhoneNumbersRepo } from './repositories/phone-numbers.js';
+import { ProvidersRepo } from './repositories/providers.js';
 import { SipTrunksRepo } from './repositories/sip-trunks.js';
 import { TenantsRepo } from './repositories/tenants.js';
 import { ToolsRepo } from './repositories/tools.js';
@@ -27,6 +28,7 @@ export class Store {
   readonly agents: AgentsRepo;
   readonly workflows: WorkflowsRepo;
   readonly tools: ToolsRepo;
+  readonly providers: ProvidersRepo;
   readonly phoneNumbers: PhoneNumbersRepo;
   readonly sipTrunks: SipTrunksRepo;
   readonly calls: CallsRepo;
@@ -43,6 +45,7 @@ export class Store {
     this.agents = new AgentsRepo(db);
     this.workflows = new WorkflowsRepo(db);
     this.tools = new ToolsRepo(db);
+    this.providers = new ProvidersRepo(db);
     this.phoneNumbers = new PhoneNumbersRepo(db);
     this.sipTrunks = new SipTrunksRepo(db);
     this.calls = new CallsRepo(db);

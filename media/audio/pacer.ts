@@ -21,8 +21,10 @@ export class FramePacer {
   #inSpurt = false;
   #spurtStart = 0;
   #sentInSpurt = 0;
+  /** The timestamp of the next frame, and the wall time it stands for (0: nothing sent yet). */
   #timestamp: number;
-  #lastSentAt = 0;
+  #clockAt = 0;
+  #paused = false;
   #closed = false;
 
   constructor(
@@ -41,7 +43,43 @@ export class FramePacer {
   push(payload: Buffer): void {
     if (this.#closed) return;
     this.#queue.push(payload);
-    if (!this.#inSpurt) this.#startSpurt();
+    if (!this.#inSpurt && !this.#paused) this.#startSpurt();
+  }
+
+  /**
+   * Stops sending (something else has the stream: RFC 4733 events); what is queued waits, and
+   * `resume` starts it as a new talkspurt.
+   */
+  pause(): void {
+    this.#paused = true;
+    this.#inSpurt = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  resume(): void {
+    if (!this.#paused || this.#closed) return;
+    this.#paused = false;
+    if (this.#queue.length) this.#startSpurt();
+  }
+
+  /**
+   * The stream's RTP timestamp for wall time `now`, to the sample: the next frame's timestamp
+   * advanced by the time since it became due. Never behind a frame already sent.
+   */
+  clock(now: number): number {
+    if (!this.#clockAt) return this.#timestamp;
+    const ahead = Math.max(0, Math.round(((now - this.#clockAt) * this.samplesPerFrame) / this.frameMs));
+    return (this.#timestamp + ahead) >>> 0;
+  }
+
+  /**
+   * Records that the stream carried something else (events) up to `timestamp`, which stands for
+   * wall time `at`: the next talkspurt continues the clock from there.
+   */
+  advance(timestamp: number, at: number): void {
+    this.#timestamp = timestamp >>> 0;
+    this.#clockAt = at;
   }
 
   /** Drops what is queued (barge-in). */
@@ -59,10 +97,9 @@ export class FramePacer {
 
   #startSpurt(): void {
     const now = performance.now();
-    if (this.#lastSentAt) {
-      // Silence advances the timestamp by the time that passed, in whole frames (the last
-      // frame's own duration is already counted).
-      const silentFrames = Math.max(0, Math.round((now - this.#lastSentAt) / this.frameMs) - 1);
+    if (this.#clockAt) {
+      // Silence advances the timestamp by the time that passed, in whole frames.
+      const silentFrames = Math.max(0, Math.round((now - this.#clockAt) / this.frameMs));
       this.#timestamp = (this.#timestamp + silentFrames * this.samplesPerFrame) >>> 0;
     }
     this.#inSpurt = true;
@@ -91,7 +128,7 @@ export class FramePacer {
       this.send({ payload, marker: this.#sentInSpurt === 0, timestamp: this.#timestamp });
       this.#timestamp = (this.#timestamp + this.samplesPerFrame) >>> 0;
       this.#sentInSpurt++;
-      this.#lastSentAt = now;
+      this.#clockAt = now + this.frameMs;
     }
     const next = this.#spurtStart + this.#sentInSpurt * this.frameMs;
     this.#timer = setTimeout(() => this.#tick(), Math.max(0, next - performance.now()));

@@ -19,6 +19,11 @@ test.before(async () => {
   member = client(app, (await userWithRole(app, t1.tenantId, 'member')).headers);
   viewer = client(app, (await userWithRole(app, t1.tenantId, 'viewer')).headers);
   o = seedObjects(app, { tenantId: t1.tenantId, mode: 'live' });
+  // The providers the configs below name (an agent may name only its tenant's providers).
+  const scope = { tenantId: t1.tenantId, mode: 'live' as const };
+  for (const [name, kind] of [['elevenlabs', 'elevenlabs'], ['deepgram', 'deepgram'], ['openai', 'openai'], ['my-ollama', 'openai']] as const) {
+    app.engine.store.providers.create(scope, { name, kind });
+  }
 });
 test.after.always(() => app?.close());
 
@@ -107,13 +112,13 @@ test('PATCH replaces the fields given, and config keys one by one', async (t) =>
   const res = await admin.patch(`/api/v1/agents/${id}`, {
     status: 'inactive',
     description: null,
-    config: { llm: { provider: 'anthropic', model: 'claude-3-haiku' }, firstMessage: null, toolIds: [] },
+    config: { llm: { provider: 'my-ollama', model: 'llama3.1:8b' }, firstMessage: null, toolIds: [] },
   });
   t.is(res.status, 200);
   t.is(res.body.status, 'inactive');
   t.is(res.body.name, 'Sales');
   t.is(res.body.description, null);
-  t.deepEqual(res.body.config, { ...fullConfig(), llm: { provider: 'anthropic', model: 'claude-3-haiku' }, firstMessage: null, toolIds: [] });
+  t.deepEqual(res.body.config, { ...fullConfig(), llm: { provider: 'my-ollama', model: 'llama3.1:8b' }, firstMessage: null, toolIds: [] });
   t.is(res.body.createdAt, created.body.createdAt);
   t.true(res.body.updatedAt >= created.body.updatedAt);
   t.deepEqual((await admin.get(`/api/v1/agents/${id}`)).body, res.body);

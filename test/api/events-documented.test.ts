@@ -17,10 +17,13 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { eventStatus, eventTypes, realtimeEventSchema, type EventType } from '../../engine/events/schemas.js';
 import { assertError } from '../helpers/envelope.js';
-import { request } from '../helpers/http.js';
+import { request, waitFor } from '../helpers/http.js';
+import { Phone } from '../helpers/phone.js';
 import { inboundSetup, scenario, type InboundSetup } from '../helpers/inbound.js';
 import { mintKey } from '../helpers/tenant.js';
 import { runSipp, sippMissing } from '../helpers/sipp.js';
+import { callerByeAfterNotifies, ENGINE_BYE, liveCall, transferDeps } from '../helpers/transfer.js';
+import { transferCall } from '../../engine/calls/transfer.js';
 import { SseStream } from './realtime/sse-client.js';
 import { WsClient, type Frame } from './realtime/ws-client.js';
 
@@ -76,12 +79,90 @@ const realCall = () =>
     return from;
   })());
 
+/**
+ * One real blind transfer: a SIPp caller accepts the REFER and reports the target's `final`
+ * status in its NOTIFYs; `transferCall` runs on the live call. Made once per outcome.
+ */
+const transfers = new Map<string, Promise<Marks>>();
+const transferRun = (final: '200 OK' | '486 Busy Here') => () => {
+  let run = transfers.get(final);
+  if (!run) {
+    run = (async () => {
+      const from = marks();
+      const tail = final === '200 OK' ? ENGINE_BYE : callerByeAfterNotifies(200);
+      const caller = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-refer-accept.xml', { referTo: '.*', referredBy: '.*', final, finalState: 'terminated;reason=noresource', tail }), args: [] });
+      const call = await liveCall(s.app);
+      const outcome = await transferCall(transferDeps(s.app), call, 'sip:target@example.com');
+      const r = await caller;
+      if (r.code !== 0) throw new Error(`SIPp failed (${JSON.stringify(outcome)}): ${r.output}${r.errors}`);
+      return from;
+    })();
+    transfers.set(final, run);
+  }
+  return run;
+};
+
+/**
+ * One call into the agent with a workflow, made once for all agent types: the agent speaks
+ * (offline voice), the phone presses 1, a tool whose webhook refuses connections fails (a
+ * `call.error`), and the agent hangs up. The agent goes back to echoing afterwards.
+ */
+let agentCallDone: Promise<Marks> | undefined;
+const agentCall = () =>
+  (agentCallDone ??= (async () => {
+    const tool = await request<{ id: string }>(s.base, 'POST', '/api/v1/tools', {
+      headers: h(),
+      body: { name: 'unreachable', description: 'Fails', parameters: { type: 'object', properties: {} }, action: { type: 'webhook', url: 'http://127.0.0.1:1/none', timeoutMs: 1000 } },
+    });
+    const graph = {
+      nodes: [
+        { id: 'start', kind: 'start' },
+        { id: 'hello', kind: 'say', text: 'Hello.' },
+        { id: 'menu', kind: 'gather', dtmf: { maxDigits: 1 }, timeoutMs: 8000, variable: 'choice' },
+        { id: 'call', kind: 'tool', toolId: tool.body.id },
+        { id: 'bye', kind: 'hangup' },
+      ],
+      edges: [
+        { from: 'start', to: 'hello' },
+        { from: 'hello', to: 'menu' },
+        { from: 'menu', to: 'call' },
+        { from: 'call', to: 'bye' },
+      ],
+    };
+    const wf = await request<{ id: string }>(s.base, 'POST', '/api/v1/workflows', { headers: h(), body: { name: 'events', graph } });
+    await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: wf.body.id } } });
+    const from = marks();
+    const phone = await Phone.open();
+    try {
+      const sipp = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('agent-call.xml', { rtpPort: phone.port, byeTimeoutMs: 30_000 }), args: [] });
+      const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.parts.leg && c.state === 'answered'), 10_000);
+      phone.start(Number(/m=audio (\d+)/.exec(live.parts.leg!.answerSdp)![1]));
+      await ws.waitFor(isEvent('call.agent_said'), 15_000, from.ws);
+      phone.press('1');
+      const r = await sipp;
+      if (r.code !== 0) throw new Error(`SIPp failed: ${r.output}${r.errors}`);
+    } finally {
+      phone.close();
+      await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: null } } });
+    }
+    return from;
+  })());
+
 /** What makes each emitted type happen, through the real engine. */
 const triggers: Partial<Record<EventType, () => Promise<Marks>>> = {
   'call.started': realCall,
   'call.ringing': realCall,
   'call.answered': realCall,
   'call.ended': realCall,
+  'call.transfer_started': transferRun('200 OK'),
+  'call.transfer_completed': transferRun('200 OK'),
+  'call.transfer_failed': transferRun('486 Busy Here'),
+  'call.workflow_step': agentCall,
+  'call.agent_said': agentCall,
+  'call.dtmf': agentCall,
+  'call.tool_called': agentCall,
+  'call.tool_result': agentCall,
+  'call.error': agentCall,
   'agent.updated': async () => {
     const from = marks();
     const res = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { name: 'Renamed by the test' } });
@@ -97,8 +178,9 @@ for (const type of eventTypes) {
   const status: { emitted: string } | { reserved: string } = eventStatus[type];
   if ('emitted' in status) {
     const trigger = triggers[type];
-    const run = missing && trigger === realCall ? test.skip : test.serial;
-    if (missing && trigger === realCall) test(`${type}: skipped, it needs a real call: ${missing}`, (t) => t.pass());
+    const needsSipp = trigger === realCall || trigger === agentCall || type.startsWith('call.transfer');
+    const run = missing && needsSipp ? test.skip : test.serial;
+    if (missing && needsSipp) test(`${type}: skipped, it needs a real call: ${missing}`, (t) => t.pass());
     run(`${type} (emitted ${status.emitted}): seen live on SSE and WebSocket, and again on replay`, async (t) => {
       t.truthy(trigger, `no trigger for ${type} in this test`);
       const { ws: wsFrom, sse: sseFrom } = await trigger!();
@@ -187,7 +269,7 @@ test.serial("agent.updated stays in its mode: a test key's change reaches test s
   await testWs.close();
 });
 
-/** `append('<type>'` calls in the product's sources, by type (file names as values). */
+/** `append('<type>'` calls (and the agent session's `#event('<type>'` wrapper of it) in the product's sources, by type (file names as values). */
 function appendedTypes(): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const walk = (dir: string) => {
@@ -195,7 +277,7 @@ function appendedTypes(): Map<string, string[]> {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ts')) {
-        for (const m of fs.readFileSync(p, 'utf8').matchAll(/\.append\(\s*'([a-z_]+\.[a-z_]+)'/g)) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/(?:\.append|\.#event)\(\s*'([a-z_]+\.[a-z_]+)'/g)) {
           out.set(m[1]!, [...(out.get(m[1]!) ?? []), path.relative(repoRoot, p)]);
         }
       }

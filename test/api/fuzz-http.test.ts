@@ -86,6 +86,11 @@ test.before(async () => {
     updateAgent: [{ name: 'renamed' }, { config: { workflowId: workflowB } }],
     createPhoneNumber: [{ number: 'fuzz', agentId: agentA }, { number: 'foreign', agentId: agentB, trunkId: trunkB }],
     updatePhoneNumber: [{ agentId: agentB }, { trunkId: trunkB }],
+    createProvider: [{ name: 'p', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-x' }, { name: 'oa', kind: 'deepgram' }],
+    updateProvider: [{ apiKey: null }, { kind: 'deepgram' }, { name: 'renamed' }],
+    sayOnCall: [{ text: 'hello', interrupt: true }],
+    sendCallDtmf: [{ digits: '123#' }],
+    transferCall: [{ target: '+15551234567' }, { target: 'sip:desk@127.0.0.1' }],
   };
   w = { engine, base, dbPath, doc, auth, idsA, idsB, tenantB, examples, snapshotB: f.snapshotB };
 });
@@ -98,7 +103,8 @@ async function seedObjects(
   h: Record<string, string>,
 ): Promise<string[]> {
   const n = Math.floor(Math.random() * 1e6);
-  const agent = await call('POST', '/api/v1/agents', h, { name: 'agent', config: { prompt: { system: 'x' } } });
+  const provider = await call('POST', '/api/v1/providers', h, { name: 'oa', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: `sk-fuzz-${n}` });
+  const agent = await call('POST', '/api/v1/agents', h, { name: 'agent', config: { prompt: { system: 'x' }, llm: { provider: 'oa', model: 'm' } } });
   const tool = await call('POST', '/api/v1/tools', h, { name: `t${n}`, action: { type: 'builtin', name: 'hangup' } });
   const workflow = await call('POST', '/api/v1/workflows', h, {
     name: 'wf',
@@ -106,7 +112,7 @@ async function seedObjects(
   });
   const trunk = await call('POST', '/api/v1/sip-trunks', h, { name: 'trunk', inbound: { allowlist: ['127.0.0.1/32'] } });
   const number = await call('POST', '/api/v1/phone-numbers', h, { number: `+1555${String(n).padStart(7, '0')}`, agentId: agent.id, trunkId: trunk.id });
-  return [agent, tool, workflow, trunk, number].map((o) => String(o.id));
+  return [agent, tool, workflow, trunk, number, provider].map((o) => String(o.id));
 }
 
 interface Case {

@@ -74,10 +74,21 @@ const cases: Case[] = [
   { method: 'POST', path: () => '/api/v1/sip-trunks', body: () => ({ name: 'T' }), scope: 'sip_trunks:write', write: 'manager' },
   { method: 'PATCH', path: (o) => `/api/v1/sip-trunks/${o.trunkId}`, body: () => ({ name: 'T2' }), scope: 'sip_trunks:write', write: 'manager', missing: 'No such SIP trunk' },
   { method: 'DELETE', path: (o) => `/api/v1/sip-trunks/${o.trunkId}`, scope: 'sip_trunks:write', write: 'manager', missing: 'No such SIP trunk' },
+  { method: 'GET', path: () => '/api/v1/providers', scope: 'providers:read' },
+  { method: 'GET', path: (o) => `/api/v1/providers/${o.providerId}`, scope: 'providers:read', missing: 'No such provider' },
+  { method: 'POST', path: () => '/api/v1/providers', body: () => ({ name: `p${randomUUID().slice(0, 8)}`, kind: 'deepgram' }), scope: 'providers:write', write: 'manager' },
+  { method: 'PATCH', path: (o) => `/api/v1/providers/${o.providerId}`, body: () => ({ baseUrl: 'http://127.0.0.1:9/v1' }), scope: 'providers:write', write: 'manager', missing: 'No such provider' },
+  { method: 'DELETE', path: (o) => `/api/v1/providers/${o.providerId}`, scope: 'providers:write', write: 'manager', missing: 'No such provider' },
   { method: 'GET', path: () => '/api/v1/calls', scope: 'calls:read' },
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}`, scope: 'calls:read', missing: 'No such call' },
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}/events`, scope: 'calls:read', missing: 'No such call' },
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}/recording`, scope: 'calls:read', missing: 'No such call' },
+  // Live call actions (the seeded call is not live: a caller allowed to act gets 409).
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/say`, body: () => ({ text: 'hi' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/dtmf`, body: () => ({ digits: '1' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/mute`, scope: 'calls:write', write: 'editor', missing: 'Call not found' },
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/unmute`, scope: 'calls:write', write: 'editor', missing: 'Call not found' },
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/transfer`, body: () => ({ target: '+15551234567' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   { method: 'GET', path: () => '/api/v1/analytics/metrics', scope: 'analytics:read' },
   { method: 'GET', path: () => '/api/v1/analytics/statistics', scope: 'analytics:read' },
   { method: 'GET', path: () => '/api/v1/analytics/errors', scope: 'analytics:read' },
@@ -90,6 +101,7 @@ const nowhere: Seeded = {
   numberId: randomUUID(),
   trunkId: randomUUID(),
   callId: randomUUID(),
+  providerId: randomUUID(),
 };
 
 const roleRefusal: Record<Write, [string, string]> = {
@@ -99,15 +111,15 @@ const roleRefusal: Record<Write, [string, string]> = {
 
 test('the cases cover every resource route the app mounts', (t) => {
   const mounted = app.routes
-    .filter((r) => /^\/api\/v1\/(agents|workflows|tools|phone-numbers|sip-trunks|calls|analytics)/.test(r.path))
+    .filter((r) => /^\/api\/v1\/(agents|workflows|tools|phone-numbers|sip-trunks|providers|calls|analytics)/.test(r.path))
     .map((r) => `${r.method.toUpperCase()} ${r.path}`)
     .sort();
-  const covered = cases.map((c) => `${c.method} ${c.path({ agentId: ':id', workflowId: ':id', toolId: ':id', numberId: ':id', trunkId: ':id', callId: ':id' }).replace('/versions/1', '/versions/:version')}`).sort();
+  const covered = cases.map((c) => `${c.method} ${c.path({ agentId: ':id', workflowId: ':id', toolId: ':id', numberId: ':id', trunkId: ':id', callId: ':id', providerId: ':id' }).replace('/versions/1', '/versions/:version')}`).sort();
   t.deepEqual(covered, mounted);
 });
 
 for (const c of cases) {
-  const title = `${c.method} ${c.path({ agentId: '{id}', workflowId: '{id}', toolId: '{id}', numberId: '{id}', trunkId: '{id}', callId: '{id}' })}`;
+  const title = `${c.method} ${c.path({ agentId: '{id}', workflowId: '{id}', toolId: '{id}', numberId: '{id}', trunkId: '{id}', callId: '{id}', providerId: '{id}' })}`;
 
   test(`${title}: 401 without credentials, 403 for a role or scope that may not act`, async (t) => {
     const path = c.path(a);
@@ -163,6 +175,7 @@ function snapshot() {
     s.phoneNumbers.get(scope, a.numberId),
     s.sipTrunks.get(scope, a.trunkId),
     s.calls.get(scope, a.callId),
+    s.providers.get(scope, a.providerId),
   ].map((o) => o && { ...o, updatedAt: o.updatedAt });
 }
 
@@ -209,7 +222,7 @@ test.serial('rows a test key creates are test rows, invisible to live callers', 
 });
 
 test('another tenant lists only its own rows', async (t) => {
-  for (const path of ['/api/v1/agents', '/api/v1/workflows', '/api/v1/tools', '/api/v1/phone-numbers', '/api/v1/sip-trunks', '/api/v1/calls']) {
+  for (const path of ['/api/v1/agents', '/api/v1/workflows', '/api/v1/tools', '/api/v1/phone-numbers', '/api/v1/sip-trunks', '/api/v1/providers', '/api/v1/calls']) {
     const res = await as.otherTenant!.get(`${path}?limit=100`);
     t.is(res.status, 200);
     t.true(res.body.total >= 1, path);

@@ -1,7 +1,8 @@
 /**
  * Settings the API accepts but this version does not act on say so in the document. The agent
  * status and the inbound prefix rule are applied now: their descriptions say what they do, and
- * real calls check it in test/engine/calls/inbound-routing.test.ts.
+ * real calls check it in test/engine/calls/inbound-routing.test.ts. A trunk's outbound side,
+ * caller id and outbound prefix rule act on blind transfers (test/engine/calls/transfer.test.ts).
  */
 import test from 'ava';
 import { NOT_YET_APPLIED } from '../../engine/agents/agent-config.js';
@@ -24,7 +25,10 @@ test('the document says which stored settings no call uses yet', async (t) => {
   for (const c of ['Agent', 'AgentCreate', 'AgentUpdate']) t.regex(schemas[c]!.properties!.status!.description!, /are refused \(SIP 480/, c);
   for (const c of ['SipTrunkCreate', 'SipTrunkUpdate']) {
     const p = schemas[c]!.properties!;
-    for (const f of ['outbound', 'callerId', 'cpsLimit']) t.regex(p[f]!.description!, /which this version does not make yet/, `${c}.${f}`);
-    t.regex(p.prefixRules!.description!, /`inbound` is applied to the dialled number.*`outbound`: Stored for outbound calls, which this version does not make yet/, `${c}.prefixRules`);
+    t.regex(p.cpsLimit!.description!, /which this version does not make yet/, `${c}.cpsLimit`);
+    // Applied since by blind transfers to E.164 numbers (test/engine/calls/transfer.test.ts, sipfrag.test.ts).
+    t.regex(p.outbound!.description!, /Used by blind transfers to an E\.164 number.*Other outbound calls do not exist yet/, `${c}.outbound`);
+    t.regex(p.callerId!.description!, /bridges a blind transfer/, `${c}.callerId`);
+    t.regex(p.prefixRules!.description!, /`inbound` is applied to the dialled number.*`outbound` is applied to E\.164 transfer targets/, `${c}.prefixRules`);
   }
 });

@@ -171,7 +171,7 @@ test('each node kind has its own schema, and branches need a valid condition and
     edges: [{ from: 'start', to: 'b' }, { from: 'b', to: 'h', when: true }, { from: 'start', to: 'h', when: false }],
   });
   t.deepEqual(branch.body.error.details, [
-    { field: 'graph.edges[2].when', message: 'Only edges leaving a branch node carry "when"' },
+    { field: 'graph.edges[2].when', message: 'Only edges leaving a branch or gather node carry "when"' },
     { field: 'graph.nodes[0]', message: 'The start node needs exactly one outgoing edge' },
     { field: 'graph.nodes[1].condition', message: 'Expected a value, a variable or "(", found "==" at position 10' },
     { field: 'graph.nodes[1]', message: 'A branch needs exactly two outgoing edges: one with "when": true, one with "when": false' },

@@ -34,6 +34,14 @@ test('secrets never reach a log line: passwords, tokens, API keys, auth headers,
   t.is((lines[0]!.req as { headers: Record<string, string> }).headers['content-type'], 'application/json');
 });
 
+test('provider API keys are redacted at the depths the runtime holds them, and as a row', (t) => {
+  const { log, lines } = capture();
+  log.info({ apiKey: 'k0', provider: { kind: 'openai', apiKey: 'k1' }, agent: { llm: { apiKey: 'k2' } }, row: { api_key: 'k3' }, api_key: 'k4' }, 'provider');
+  const text = JSON.stringify(lines);
+  for (const k of ['"k0"', '"k1"', '"k2"', '"k3"', '"k4"']) t.false(text.includes(k), `${k} leaked: ${text}`);
+  t.like(lines[0], { provider: { kind: 'openai', apiKey: '[redacted]' }, agent: { llm: { apiKey: '[redacted]' } } });
+});
+
 test('production logs are one JSON object per line with level, time and message', (t) => {
   const { log, lines } = capture();
   log.warn({ callId: 'c1' }, 'call state');

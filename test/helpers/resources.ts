@@ -56,6 +56,7 @@ export interface Seeded {
   numberId: string;
   trunkId: string;
   callId: string;
+  providerId: string;
 }
 
 /** One object of each kind in `scope`, through the repositories. */
@@ -71,7 +72,8 @@ export function seedObjects(app: App, scope: Scope): Seeded {
   const trunk = s.sipTrunks.create(scope, { name: 'Carrier', inbound: { allowlist: ['192.0.2.0/24'], username: null, password: null } });
   const number = s.phoneNumbers.create(scope, { number: freshNumber(), agentId: agent.id, trunkId: trunk.id });
   const call = s.calls.create({ tenantId: scope.tenantId, mode: scope.mode, direction: 'inbound', agentId: agent.id, fromNumber: '+15550001111' });
-  return { agentId: agent.id, workflowId: workflow.id, toolId: tool.id, numberId: number.id, trunkId: trunk.id, callId: call.id };
+  const provider = s.providers.create(scope, { name: `llm_${numbers}`, kind: 'openai', apiKey: 'sk-seeded' });
+  return { agentId: agent.id, workflowId: workflow.id, toolId: tool.id, numberId: number.id, trunkId: trunk.id, callId: call.id, providerId: provider.id };
 }
 
 /**

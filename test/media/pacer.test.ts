@@ -47,3 +47,30 @@ test('clear() drops what is queued; close() stops everything', async (t) => {
   await sleep(60);
   t.is(out.length, m);
 });
+
+test('pause() holds the queue (nothing lost), clock() follows wall time, advance() moves the clock, resume() starts a new talkspurt', async (t) => {
+  const out: (PacedFrame & { at: number })[] = [];
+  const pacer = new FramePacer((f) => out.push({ ...f, at: performance.now() }));
+  t.teardown(() => pacer.close());
+  for (let i = 0; i < 10; i++) pacer.push(Buffer.from([i]));
+  await sleep(30);
+  pacer.pause();
+  const sent = out.length;
+  t.true(sent >= 1 && sent <= 3, `${sent} frames before the pause`);
+  const last = out.at(-1)!;
+  await sleep(100);
+  t.is(out.length, sent, 'nothing sent while paused');
+  t.is(pacer.queued, 10 - sent, 'and nothing dropped');
+  const now = performance.now();
+  const clock = pacer.clock(now);
+  const expected = last.timestamp + Math.round((now - last.at) * 8);
+  t.true(Math.abs(((clock - expected) | 0)) <= 80, `clock ${clock} vs wall time ${expected}`);
+  pacer.advance((clock + 4000) >>> 0, now); // 500 ms of something else, ending now
+  pacer.resume();
+  await sleep(250);
+  t.is(out.length, 10, 'the rest went out after resume');
+  const next = out[sent]!;
+  t.true(next.marker, 'a new talkspurt');
+  t.true(((next.timestamp - clock) >>> 0) >= 4000, 'after what advance() recorded');
+  t.deepEqual(out.map((f) => f.payload[0]), [...Array(10).keys()], 'in order');
+});

@@ -1,5 +1,6 @@
 /** Agents: a name, a status and a config (prompt, voice, LLM, tools, workflow…). */
 import { agentConfigSchema, type AgentConfig } from '../../agents/agent-config.js';
+import type { ProviderRole } from '../../agents/providers/provider-kinds.js';
 import type { Db } from '../database.js';
 import { jsonColumn } from '../json-column.js';
 import type { Mode } from '../mode.js';
@@ -65,6 +66,7 @@ type AgentInput = Pick<Agent, 'name' | 'config'> & Partial<Pick<Agent, 'descript
 export class AgentsRepo extends ScopedRepo<Agent, Row, AgentInput, { status: AgentStatus | null }> {
   readonly #usingTool;
   readonly #usingWorkflow;
+  readonly #usingProvider;
 
   constructor(db: Db) {
     super(db, 'agents', mapping, { filters: { status: 'status = @status' } });
@@ -75,6 +77,15 @@ export class AgentsRepo extends ScopedRepo<Agent, Row, AgentInput, { status: Age
     this.#usingWorkflow = db.prepare<[string, Mode, string], { id: string }>(
       `SELECT id FROM agents WHERE tenant_id = ? AND mode = ? AND config ->> '$.workflowId' = ? ORDER BY created_at, id`,
     );
+    this.#usingProvider = db.prepare<[{ tenantId: string; mode: Mode; name: string }], { id: string; voice: number; transcriber: number; llm: number }>(
+      `SELECT id, voice, transcriber, llm FROM (
+         SELECT id, created_at,
+           coalesce(config ->> '$.voice.provider' = @name, 0) AS voice,
+           coalesce(config ->> '$.transcriber.provider' = @name, 0) AS transcriber,
+           coalesce(config ->> '$.llm.provider' = @name, 0) AS llm
+         FROM agents WHERE tenant_id = @tenantId AND mode = @mode)
+       WHERE voice OR transcriber OR llm ORDER BY created_at, id`,
+    );
   }
 
   create(scope: Scope, input: AgentInput): Agent {
@@ -84,6 +95,14 @@ export class AgentsRepo extends ScopedRepo<Agent, Row, AgentInput, { status: Age
   /** Ids of the scope's agents whose config lists the tool. */
   usingTool(scope: Scope, toolId: string): string[] {
     return this.#usingTool.all(scope.tenantId, scope.mode, toolId).map((r) => r.id);
+  }
+
+  /** The scope's agents whose config names the provider, each with the keys that name it. */
+  usingProvider(scope: Scope, name: string): { id: string; roles: ProviderRole[] }[] {
+    return this.#usingProvider.all({ tenantId: scope.tenantId, mode: scope.mode, name }).map((r) => ({
+      id: r.id,
+      roles: (['voice', 'transcriber', 'llm'] as const).filter((k) => r[k]),
+    }));
   }
 
   /** Ids of the scope's agents that run the workflow. */

@@ -87,7 +87,7 @@ sippTest('hangup over the WebSocket ends a live call: SIPp receives BYE; another
   const other = await seedTenant(s.app);
   const stranger = await connect(other.apiKey);
   t.deepEqual(await stranger.request({ type: 'hangup', id: 'x', callId }), { type: 'error', id: 'x', error: { code: 'not_found', message: 'Call not found', details: [] } });
-  t.like(await ws.request({ type: 'say', id: 's', callId, text: 'Hello' }), { type: 'error', id: 's', error: { code: 'not_implemented' } });
+  t.deepEqual(await ws.request({ type: 'say', id: 's', callId, text: 'Hello' }), { type: 'error', id: 's', error: { code: 'conflict', message: 'Call has no agent runtime to carry out say', details: [] } });
   t.false(ws.frames.some(isEvent('call.ended')), 'the call is still up');
 
   t.deepEqual(await ws.request({ type: 'hangup', id: 'h', callId }), { type: 'reply', id: 'h', result: { callId, accepted: true } });

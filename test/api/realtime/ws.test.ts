@@ -244,7 +244,7 @@ test('a connection sees only its tenant and mode', async (t) => {
   await Promise.all([aLive, aTest, bLive].map((c) => c.close()));
 });
 
-test('commands: not_found for unknown and foreign calls, conflict for an ended call, not_implemented for say/transfer/dtmf/mute', async (t) => {
+test('commands: not_found for unknown and foreign calls, conflict for an ended call (every command), validation_error for bad arguments', async (t) => {
   const a = await tenant();
   const b = await tenant();
   const store = r.app.engine.store;
@@ -258,15 +258,18 @@ test('commands: not_found for unknown and foreign calls, conflict for an ended c
   t.deepEqual(await ws.request({ type: 'say', id: 3, callId: theirs.id, text: 'hi' }), errorFrame(3, 'not_found', 'Call not found'));
   t.deepEqual(await ws.request({ type: 'hangup', id: 4, callId: mineInTest.id }), errorFrame(4, 'not_found', 'Call not found'));
   t.deepEqual(await ws.request({ type: 'hangup', id: 5, callId: mine.id }), errorFrame(5, 'conflict', 'Call is not live (completed)'));
-  const expected: Record<string, [Record<string, unknown>, string]> = {
-    say: [{ text: 'Hello' }, 'say needs the agent runtime (text to speech), which this version does not have'],
-    transfer: [{ target: 'sip:desk@example.com' }, 'transfer needs outbound calling and REFER, which this version does not have'],
-    dtmf: [{ digits: '123#' }, 'dtmf needs DTMF sending on call legs, which this version does not have'],
-    mute: [{ muted: true }, "mute needs the agent runtime's audio path, which this version does not have"],
+  const args: Record<string, Record<string, unknown>> = {
+    say: { text: 'Hello', interrupt: true },
+    transfer: { target: 'sip:desk@example.com' },
+    dtmf: { digits: '123#' },
+    mute: { muted: false },
   };
-  for (const [type, [args, message]] of Object.entries(expected)) {
-    t.deepEqual(await ws.request({ type, id: type, callId: mine.id, ...args }), errorFrame(type, 'not_implemented', message));
+  for (const [type, a] of Object.entries(args)) {
+    t.deepEqual(await ws.request({ type, id: type, callId: mine.id, ...a }), errorFrame(type, 'conflict', 'Call is not live (completed)'));
   }
+  t.deepEqual(await ws.request({ type: 'transfer', id: 'bad', callId: mine.id, target: 'desk' }), errorFrame('bad', 'validation_error', 'Invalid transfer frame', [
+    { field: 'frame.target', message: 'Must be an E.164 number (+15551234567) or a sip: URI (sip:desk@pbx.example.com)' },
+  ]));
   // Viewers, and keys without calls:write, may watch but not command.
   const viewer = await connect(mintKey(r.app, a.tenantId, { role: 'viewer' }));
   t.deepEqual(await viewer.request({ type: 'hangup', id: 'v', callId: mine.id }), errorFrame('v', 'authorization_error', 'Role viewer may not do this (needs owner or admin or member)'));

@@ -7,8 +7,8 @@ import type { Migration } from '../migrate.js';
  * analytics reads): the recording is written at a different time from both (when it starts and
  * when its file is closed, after the call ended) and the API serves a file by it.
  */
-export const m0008CallRecording: Migration = {
-  version: 8,
+export const m0009CallRecording: Migration = {
+  version: 9,
   name: 'call-recording',
   sql: `ALTER TABLE calls ADD COLUMN recording TEXT;`,
 };

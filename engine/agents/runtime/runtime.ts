@@ -1,0 +1,71 @@
+/**
+ * The agent runtime's entry for call control: what an answered call runs (its plan, read from
+ * the store when the call starts: the agent's config, the workflow version the call was recorded
+ * with, the tools they use), and the session that runs it on the call's leg.
+ */
+import type { Logger } from '../../../config/logger.js';
+import type { SipLeg } from '../../../media/sip-leg.js';
+import type { Call } from '../../calls/call.js';
+import { untilAborted } from '../../calls/call-steps.js';
+import type { EventLog } from '../../events/event-log.js';
+import type { Tool } from '../../store/repositories/tools.js';
+import type { Store } from '../../store/store.js';
+import type { Scope } from '../../store/repositories/scoped.js';
+import { graphToolRefs } from '../workflow-graph.js';
+import { AgentSession, type AgentPlan, type AgentProviders, type SessionDeps } from './session.js';
+import type { CallFacts } from './variables.js';
+
+export interface AgentRuntimeOptions {
+  store: Store;
+  events: EventLog;
+  log: Logger;
+  /** The providers of a tenant's calls (its credentials, the offline defaults). */
+  providers(scope: Scope): AgentProviders;
+  sendDtmf?: SessionDeps['sendDtmf'];
+  transfer?: SessionDeps['transfer'];
+}
+
+export class AgentRuntime {
+  constructor(private readonly o: AgentRuntimeOptions) {}
+
+  /**
+   * What the call's agent runs, or null when it has nothing to run: no greeting, no workflow
+   * and no LLM (such an agent echoes the caller, a media check).
+   */
+  plan(call: Call, workflow: { id: string; version: number } | null, facts: CallFacts): AgentPlan | null {
+    const { store } = this.o;
+    const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode };
+    const agent = call.identity.agentId ? store.agents.get(scope, call.identity.agentId) : undefined;
+    if (!agent) return null;
+    const config = agent.config;
+    const version = workflow ? store.workflows.versionById(workflow.id, workflow.version) : undefined;
+    if (!config.firstMessage && !version && !config.llm) return null;
+    const ids = new Set([...(config.toolIds ?? []), ...(version ? graphToolRefs(version.graph).map((r) => r.toolId) : [])]);
+    const tools = new Map<string, Tool>();
+    for (const id of ids) {
+      const t = store.tools.get(scope, id);
+      if (t) tools.set(id, t);
+    }
+    return { config, workflow: version ? { id: version.workflowId, version: version.version, graph: version.graph } : null, tools, facts };
+  }
+
+  /** Opens the leg's audio and starts the agent once media flows (the caller's RTP has latched). */
+  async start(call: Call, leg: SipLeg, plan: AgentPlan): Promise<AgentSession> {
+    const audio = await untilAborted(leg.openAudio(), call.signal, (a) => a.close());
+    try {
+      await untilAborted(leg.whenActive(), call.signal);
+    } catch (err) {
+      audio.close();
+      throw err;
+    }
+    const { store, events } = this.o;
+    const deps: SessionDeps = {
+      store,
+      events,
+      providers: this.o.providers({ tenantId: call.identity.tenantId, mode: call.identity.mode }),
+      ...(this.o.sendDtmf ? { sendDtmf: this.o.sendDtmf } : {}),
+      ...(this.o.transfer ? { transfer: this.o.transfer } : {}),
+    };
+    return AgentSession.start(deps, call, plan, audio);
+  }
+}

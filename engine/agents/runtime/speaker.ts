@@ -1,0 +1,151 @@
+/**
+ * The agent's voice on one call: text in, paced audio out through the leg's `LegAudio`. One
+ * utterance plays at a time, in order. An utterance is synthesised as it plays (the first chunk
+ * of speech goes out as soon as the TTS yields it) and is over when its last frame has left.
+ *
+ * Barge-in: `interrupt()` stops the current utterance (its synthesis is aborted, the frames
+ * queued for the wire are dropped at once) and everything queued behind it. Mute drops the
+ * agent's audio on the floor while the agent carries on (what it says is still recorded as said).
+ */
+import type { Logger } from '../../../config/logger.js';
+import type { LegAudio } from '../../../media/audio/leg-audio.js';
+import type { ProviderError, TtsProvider } from '../providers/contracts.js';
+
+export interface SpeakOptions {
+  /** The caller may cut it short (barge-in, a key press); default true. */
+  interruptible?: boolean;
+}
+
+/** How an utterance ended. */
+export type Spoken =
+  | { kind: 'done' | 'interrupted'; firstAudioMs: number | null; audioMs: number; startedAt: number }
+  | { kind: 'failed'; error: ProviderError | Error; startedAt: number };
+
+interface Voice {
+  voiceId: string;
+  language?: string;
+}
+
+/** The audio side of an utterance, as the speaker needs it from a `LegAudio`. */
+type Sink = Pick<LegAudio, 'send' | 'flush' | 'clear' | 'queuedMs' | 'closed'>;
+
+export class Speaker {
+  #chain: Promise<unknown> = Promise.resolve();
+  /** The utterance playing now: its abort, and whether the caller may cut it. */
+  #current: { abort: AbortController; interruptible: boolean } | null = null;
+  /** Bumped by `interrupt`: utterances queued before it do not play. */
+  #generation = 0;
+  #muted = false;
+  #pending = 0;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly tts: TtsProvider,
+    private readonly voice: Voice,
+    private readonly callSignal: AbortSignal,
+    private readonly log: Logger,
+  ) {}
+
+  /** Whether the agent is speaking or has speech queued. */
+  get busy(): boolean {
+    return this.#pending > 0;
+  }
+
+  /** Whether what is playing now may be cut by the caller. */
+  get interruptible(): boolean {
+    return this.#current?.interruptible ?? false;
+  }
+
+  get muted(): boolean {
+    return this.#muted;
+  }
+
+  setMuted(muted: boolean): void {
+    this.#muted = muted;
+    if (muted) this.sink.clear();
+  }
+
+  /** Speaks `text` after what is queued; resolves when it has played, was cut, or failed. */
+  say(text: string, opts: SpeakOptions = {}): Promise<Spoken> {
+    const generation = this.#generation;
+    this.#pending++;
+    const run = this.#chain.then(() =>
+      generation !== this.#generation || this.callSignal.aborted
+        ? ({ kind: 'interrupted', firstAudioMs: null, audioMs: 0, startedAt: performance.now() } as const)
+        : this.#play(text, opts.interruptible ?? true),
+    );
+    this.#chain = run.finally(() => this.#pending--);
+    return run;
+  }
+
+  /** Resolves when everything queued so far has played (or was cut). */
+  idle(): Promise<void> {
+    return this.#chain.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Cuts the agent short: the utterance playing (when interruptible, or always with `force`)
+   * and all queued ones. True when something was playing and stopped.
+   */
+  interrupt(force = false): boolean {
+    const cur = this.#current;
+    if (!cur || (!cur.interruptible && !force)) return false;
+    this.#generation++;
+    cur.abort.abort('interrupted');
+    this.sink.clear();
+    return true;
+  }
+
+  async #play(text: string, interruptible: boolean): Promise<Spoken> {
+    const abort = new AbortController();
+    const onCallEnd = () => abort.abort('call ended');
+    this.callSignal.addEventListener('abort', onCallEnd, { once: true });
+    this.#current = { abort, interruptible };
+    const started = performance.now();
+    let firstAudioMs: number | null = null;
+    let samples = 0;
+    try {
+      for await (const chunk of this.tts.synthesize({ text, voiceId: this.voice.voiceId, language: this.voice.language, signal: abort.signal })) {
+        if (abort.signal.aborted) break;
+        if (firstAudioMs === null) firstAudioMs = Math.round(performance.now() - started);
+        samples += chunk.length;
+        if (!this.#muted) this.sink.send(chunk);
+      }
+      if (!abort.signal.aborted) {
+        this.sink.flush();
+        await this.#drained(abort.signal);
+      }
+      const audioMs = Math.round(samples / 8);
+      return { kind: abort.signal.aborted ? 'interrupted' : 'done', firstAudioMs, audioMs, startedAt: started };
+    } catch (err) {
+      if (abort.signal.aborted) return { kind: 'interrupted', firstAudioMs, audioMs: Math.round(samples / 8), startedAt: started };
+      this.log.warn({ err: (err as Error).message }, 'speech failed');
+      return { kind: 'failed', error: err as Error, startedAt: started };
+    } finally {
+      this.callSignal.removeEventListener('abort', onCallEnd);
+      if (this.#current?.abort === abort) this.#current = null;
+    }
+  }
+
+  /** Resolves when the frames queued for the wire have gone out (or `signal` aborts). */
+  #drained(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (signal.aborted || this.sink.closed || this.sink.queuedMs <= 0) {
+          signal.removeEventListener('abort', done);
+          resolve();
+        } else timer = setTimeout(check, Math.min(200, this.sink.queuedMs + 5));
+      };
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      let timer: NodeJS.Timeout | undefined;
+      signal.addEventListener('abort', done, { once: true });
+      check();
+    });
+  }
+}
