@@ -149,6 +149,7 @@ export class Engine {
         events: this.events,
         log: log.child({ component: 'agents' }),
         providers: () => providersFor(),
+        recordings: this.recordings,
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),

@@ -179,3 +179,28 @@ sippTest('a graceful stop finalises the recordings of live calls before the data
   const right = frames(channel(parseWav(buf).samples, 2, 1));
   t.true(Math.abs(right.filter((f) => toneLevel(f, toneHz) > 3000).length - 30) <= 2, 'the agent\'s 600 ms tone is in it');
 });
+
+sippTest('an agent with recording: true has its calls recorded by the agent runtime: its greeting on the right, the caller on the left', async (t) => {
+  const s = await inboundSetup();
+  t.teardown(() => s.close());
+  const h = s.tenant.headers;
+  const patch = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h, body: { config: { recording: true, firstMessage: 'Hello. This call is recorded for quality.' } } });
+  t.is(patch.status, 200, JSON.stringify(patch.body));
+  const r = await sippCall(s, scenario('inbound-pcap.xml', { holdMs: 4000 }));
+  t.is(r.code, 0, r.output + r.errors);
+  const ended = await waitFor(async () => {
+    const list = await request<{ items: { id: string; endReason: string | null }[] }>(s.base, 'GET', '/api/v1/calls', { headers: h });
+    const id = list.body.items.find((x) => x.endReason)?.id;
+    const c = id && (await request<CallBody>(s.base, 'GET', `/api/v1/calls/${id}`, { headers: h })).body;
+    return c && c.recording && c.recording.status !== 'recording' ? c : undefined;
+  }, 15_000);
+  t.like(ended.recording, { status: 'complete', error: null });
+  const res = await fetch(`${s.base}/api/v1/calls/${ended.id}/recording`, { headers: h });
+  t.is(res.status, 200);
+  const wav = parseWav(Buffer.from(await res.arrayBuffer()));
+  const left = frames(channel(wav.samples, 2, 0)).filter((f) => rms(f) > 200).length;
+  const right = frames(channel(wav.samples, 2, 1)).filter((f) => rms(f) > 200).length;
+  t.log(`${wav.samples.length / 320} ticks: caller audible in ${left}, the agent's greeting in ${right}`);
+  t.true(left > 50, 'the caller is on the left');
+  t.true(right > 50, 'the greeting (offline TTS) is on the right');
+});
