@@ -22,29 +22,15 @@
  */
 import fs from 'node:fs/promises';
 import type { Logger } from '../../config/logger.js';
+import { backfillTicks, RecordingChannel, samplesPerFrame } from './recording-channel.js';
 import { writeWavHeader } from './wav.js';
 
-/** 20 ms at 8 kHz. */
-const samplesPerFrame = 160;
 const frameMs = 20;
 const sampleRate = 8000;
 const channels = 2;
 const headerBytes = 44;
 /** Bytes of one stereo tick on disk. */
 const tickBytes = samplesPerFrame * channels * 2;
-/**
- * A frame may arrive this many ticks late and still be placed right after its channel's last
- * (60 ms): the jitter of a loaded event loop, and the 3 frames FramePacer sends at once when it
- * catches up after a late timer.
- */
-const lateTicks = 3;
-/** ... and this many ahead of the wall clock before it counts as a burst and is dropped (40 ms). */
-const earlyTicks = 2;
-/**
- * How far behind the wall clock a timestamped frame may still be placed (500 ms: the backlog of a
- * long event-loop stall). Ticks are written once they are older than this.
- */
-const backfillTicks = 25;
 /**
  * Unwritten audio allowed to pile up behind a slow disk (10 s, 320 kB) before the recording is
  * stopped rather than grow without bound.
@@ -98,46 +84,11 @@ export interface RecorderOptions {
   flushMs?: number;
 }
 
-/** One channel's frames waiting to be written, by tick. */
-class Channel {
-  readonly slots = new Map<number, Int16Array>();
-  next = 0;
-  dropped = 0;
-  /** The last placed frame's tick and RTP timestamp, while frames carry timestamps. */
-  #anchor: { slot: number; ts: number } | null = null;
-
-  /** Places a frame that arrived in wall tick `now`; false when dropped. */
-  place(pcm: Int16Array, now: number, floor: number, limit: number, timestamp?: number): boolean {
-    let slot: number | null = null;
-    if (timestamp !== undefined && this.#anchor) {
-      // Signed 32-bit distance: RTP timestamps wrap.
-      const bySender = this.#anchor.slot + Math.round(((timestamp - this.#anchor.ts) | 0) / samplesPerFrame);
-      if (bySender >= now - backfillTicks && bySender <= now + earlyTicks) slot = bySender;
-    }
-    slot ??= this.next >= now - lateTicks ? this.next : now;
-    if (slot < floor || slot > now + earlyTicks || slot >= limit || this.slots.has(slot)) {
-      this.dropped++;
-      return false;
-    }
-    this.slots.set(slot, pcm.length === samplesPerFrame ? pcm : fit(pcm));
-    this.next = Math.max(this.next, slot + 1);
-    this.#anchor = timestamp === undefined ? null : { slot, ts: timestamp };
-    return true;
-  }
-}
-
-/** A frame of any length as exactly 160 samples (cut or padded with silence). */
-function fit(pcm: Int16Array): Int16Array {
-  const out = new Int16Array(samplesPerFrame);
-  out.set(pcm.subarray(0, samplesPerFrame));
-  return out;
-}
-
 export class CallRecorder {
   readonly #opts: Required<RecorderOptions>;
   readonly #t0 = performance.now();
-  readonly #caller = new Channel();
-  readonly #agent = new Channel();
+  readonly #caller = new RecordingChannel();
+  readonly #agent = new RecordingChannel();
   readonly #maxTicks: number;
   readonly #opened: Promise<fs.FileHandle | null>;
   #state: RecorderState = 'recording';
@@ -207,7 +158,7 @@ export class CallRecorder {
     return Math.floor((performance.now() - this.#t0) / frameMs);
   }
 
-  #place(ch: Channel, pcm: Int16Array, timestamp: number | undefined): void {
+  #place(ch: RecordingChannel, pcm: Int16Array, timestamp: number | undefined): void {
     if (this.#state !== 'recording') return;
     const now = this.#tickNow();
     if (now >= this.#maxTicks) {
