@@ -30,6 +30,8 @@ const bytesPerMs = 32;
 export class Recordings {
   /** Recorders whose files are still being finalised: the engine waits for them before closing the database. */
   readonly #closing = new Set<Promise<void>>();
+  /** Recorders of live calls, by call id: a call has one recording, however often `start` is asked. */
+  readonly #live = new Map<string, CallRecorder>();
 
   constructor(
     readonly dir: string,
@@ -52,13 +54,17 @@ export class Recordings {
    * `recording: true`.
    */
   start(call: Call, audio: LegAudio, maxDurationMs = defaultMaxDurationMs): CallRecorder {
+    const existing = this.#live.get(call.id);
+    if (existing) return existing;
     const log = call.log.child({ component: 'recording' });
     const recorder = CallRecorder.start({ file: this.fileFor(call.id), maxDurationMs, log });
     const startedAt = new Date().toISOString();
     this.#write(call.id, { status: 'recording', startedAt, durationMs: null, bytes: null, error: null }, log);
     const offFrame = audio.on('frame', (f) => recorder.caller(f.pcm, f.timestamp));
     const offSent = audio.on('sent', (pcm, timestamp) => recorder.agent(pcm, timestamp));
+    this.#live.set(call.id, recorder);
     call.onDispose(() => {
+      this.#live.delete(call.id);
       offFrame();
       offSent();
       const done = recorder

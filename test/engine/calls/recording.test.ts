@@ -42,6 +42,7 @@ sippTest('a recorded call: caller left, agent right, served as WAV to its tenant
   const recStart = performance.now();
   const recorder = s.app.engine.recordings.start(call, audio, 60_000);
   t.is(recorder.state, 'recording');
+  t.is(s.app.engine.recordings.start(call, audio, 60_000), recorder, 'one recording per call');
   const live = await request<CallBody>(s.base, 'GET', `/api/v1/calls/${call.id}`, { headers: h });
   t.like(live.body.recording, { status: 'recording', durationMs: null, bytes: null });
   assertError(t, await request(s.base, 'GET', `/api/v1/calls/${call.id}/recording`, { headers: h }), 'conflict', 'The call is still being recorded');
