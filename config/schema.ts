@@ -139,6 +139,15 @@ export const configSchema = z
         path: z.string().min(1).default(path.join('data', 'agent-studio.db')),
       })
       .prefault({}),
+    recordings: z
+      .strictObject({
+        /**
+         * Where call recordings (agents with `recording: true`) are written, one WAV file per call
+         * named by the call id. Default: `recordings/` beside the database file.
+         */
+        dir: z.string().min(1).optional(),
+      })
+      .prefault({}),
     auth: z
       .strictObject({
         /**
@@ -243,3 +252,11 @@ export const configSchema = z
 
 /** The validated settings, as the rest of the code sees them. */
 export type Config = z.infer<typeof configSchema>;
+
+/** The recordings folder: the setting, or `recordings/` beside the database file. */
+export function recordingsDir(config: Pick<Config, 'recordings' | 'database'>): string {
+  if (config.recordings.dir) return path.resolve(config.recordings.dir);
+  // An in-memory database has no folder: its recordings go with other temporary files.
+  if (config.database.path === ':memory:') return path.join(os.tmpdir(), 'agent-studio-recordings');
+  return path.join(path.dirname(path.resolve(config.database.path)), 'recordings');
+}

@@ -5,13 +5,14 @@
  * control on drachtio-srf. `close()` is idempotent.
  */
 import type { Logger } from '../config/logger.js';
-import type { Config } from '../config/schema.js';
+import { recordingsDir, type Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
 import { AgentRuntime } from './agents/runtime/runtime.js';
 import { ProviderRegistry } from './agents/providers/factory.js';
 import { sendDtmf } from './calls/dtmf-out.js';
+import { Recordings } from './calls/recordings.js';
 import { EventLog } from './events/event-log.js';
 import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
@@ -38,6 +39,8 @@ export class Engine {
   readonly events: EventLog;
   /** SIP call legs (RTP on mediasoup) over the worker pool. */
   readonly mediaService: MediaService;
+  /** Call recordings: their folder, files and rows. */
+  readonly recordings: Recordings;
   /** The embedded SIP server on this event loop; null when `sip.server` is `thread` or `external`. */
   sip: EmbeddedSipServer | null = null;
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
@@ -58,6 +61,7 @@ export class Engine {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
     this.mediaService = new MediaService(media, config.rtp, log);
+    this.recordings = new Recordings(recordingsDir(config), this.store, log.child({ component: 'recordings' }));
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {
@@ -88,6 +92,7 @@ export class Engine {
     try {
       engine = new Engine(config, log, db, await WorkerPool.create(config, log));
       if (!db.memory) engine.#checkpointer = new Checkpointer(db, log.child({ component: 'store' }));
+      await engine.recordings.sweep().catch((err: unknown) => log.warn({ err }, 'recordings not swept'));
       await engine.#startSip();
       engine.#startHeartbeat();
       return engine;
@@ -148,6 +153,7 @@ export class Engine {
         log: log.child({ component: 'agents' }),
         providers: (scope) => providers.forScope(scope),
         sendDtmf: async (call, digits, audio) => void (await sendDtmf(call, digits, audio)),
+        recordings: this.recordings,
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),
@@ -205,6 +211,8 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await (this.calls as CallControl | undefined)?.close();
+    // Recordings of the calls just ended write their rows: before the database closes.
+    await this.recordings.drain();
     await this.sip?.close();
     await this.sipThread?.close();
     await this.#providers?.close();

@@ -16,7 +16,7 @@ import { authorize } from './authorize.js';
 import { AppError, toErrorResponse, zodDetails } from './errors.js';
 import { parseClientJson } from './json-input.js';
 import { Reply, type AuthContext, type HandlerContext, type RequestInfo, type RouteDef } from './route.js';
-import { StreamBody, UwsResponseStream } from './stream.js';
+import { FileBody, StreamBody, UwsResponseStream } from './stream.js';
 
 /** The outcome of a request, before it is written. */
 export interface Result {
@@ -64,7 +64,7 @@ export interface AdapterOptions {
 }
 
 const reasons: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 304: 'Not Modified',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 304: 'Not Modified',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
   405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
   422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented',
@@ -435,10 +435,17 @@ function write(
   requestId: string,
   extraHeaders: Record<string, string> = noHeaders,
 ): void {
-  if (state.aborted) return;
   const { status, body, headers } = result;
+  if (state.aborted) {
+    if (body instanceof FileBody) closeFile(body);
+    return;
+  }
   if (body instanceof StreamBody) {
     openStream(res, state, result, body, requestId, extraHeaders);
+    return;
+  }
+  if (body instanceof FileBody) {
+    sendFile(res, state, result, body, requestId, extraHeaders);
     return;
   }
   let payload: string | Buffer | undefined;
@@ -495,6 +502,75 @@ function openStream(
     // `start` logs its own failures; the client sees the connection close.
     stream.close();
   }
+}
+
+/** Bytes read from a file per write: large enough for few round trips, small enough to hold per client. */
+const fileChunkBytes = 256 * 1024;
+
+const closeFile = (body: FileBody): void => void body.file.close().catch(() => {});
+
+/**
+ * Writes status and headers, then the file a chunk at a time with uWS `tryEnd` (which sets
+ * Content-Length): the next chunk is read only once uWS took the last, after `onWritable` when the
+ * client is slow. The file is closed when the body is done, the client goes away or a read fails
+ * (the connection is then closed: the status line is already out).
+ */
+function sendFile(
+  res: HttpResponse,
+  state: { aborted: boolean },
+  result: Result,
+  body: FileBody,
+  requestId: string,
+  extraHeaders: Record<string, string>,
+): void {
+  let over = false;
+  const finish = () => {
+    if (over) return;
+    over = true;
+    closeFile(body);
+  };
+  const fail = () => {
+    finish();
+    if (state.aborted) return;
+    state.aborted = true;
+    res.close();
+  };
+  res.onAborted(() => {
+    state.aborted = true;
+    finish();
+  });
+  res.cork(() => {
+    res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));
+    res.writeHeader('x-request-id', requestId);
+    for (const k in extraHeaders) res.writeHeader(k, extraHeaders[k]!);
+    for (const k in result.headers) res.writeHeader(k, result.headers[k]!);
+    if (!('cache-control' in result.headers)) res.writeHeader('cache-control', 'no-store');
+    if (body.length === 0) res.end();
+  });
+  if (body.length === 0) return finish();
+  let sent = 0;
+  const next = (): void => {
+    const len = Math.min(fileChunkBytes, body.length - sent);
+    const chunk = Buffer.allocUnsafe(len);
+    body.file.read(chunk, 0, len, body.start + sent).then(({ bytesRead }) => {
+      if (state.aborted) return finish();
+      if (bytesRead < len) return fail(); // the file shrank under us
+      sent += len;
+      const base = res.getWriteOffset();
+      let ok = false;
+      let done = false;
+      res.cork(() => ([ok, done] = res.tryEnd(chunk, body.length)));
+      if (done) return finish();
+      if (ok) return next();
+      res.onWritable((offset) => {
+        const [more, end] = res.tryEnd(chunk.subarray(offset - base), body.length);
+        if (end) finish();
+        else if (more) next();
+        return more;
+      });
+    }, fail).catch(fail);
+  };
+  next();
 }
 
 /**

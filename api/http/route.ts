@@ -6,7 +6,8 @@
 import type { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
 import type { ErrorCode } from './errors.js';
-import { StreamBody, type ResponseStream } from './stream.js';
+import type { FileHandle } from 'node:fs/promises';
+import { FileBody, StreamBody, type ResponseStream } from './stream.js';
 import type { Mode } from '../../engine/store/mode.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -78,6 +79,13 @@ export class Reply {
   /** A non-JSON body (HTML, JS, CSS) with its content type. */
   static raw(body: string | Buffer, contentType: string, status = 200, headers: Record<string, string> = {}): Reply {
     return new Reply(status, body, { 'content-type': contentType, ...headers });
+  }
+  /**
+   * `length` bytes of an open file from `start`, read as the client takes them (Content-Length is
+   * `length`). The adapter closes the file when the response is over.
+   */
+  static file(file: FileHandle, start: number, length: number, contentType: string, status = 200, headers: Record<string, string> = {}): Reply {
+    return new Reply(status, new FileBody(file, start, length), { 'content-type': contentType, ...headers });
   }
   /**
    * A long-lived streamed body (Server-Sent Events): status and headers go out at once, then

@@ -14,6 +14,7 @@
  * A client that takes nothing for about 10 s while uWS holds data for it is closed by uWS itself
  * (its HTTP timeout); `onClose` runs as for any other end.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { HttpResponse } from 'uWebSockets.js';
 
 /** The server side of one streamed response. */
@@ -42,6 +43,20 @@ export class StreamBody {
     readonly start: (stream: ResponseStream) => void,
     /** Written to make uWS flush when nothing is queued (see the file comment). Must be a no-op for the client. */
     readonly filler: string,
+  ) {}
+}
+
+/**
+ * A body read from an open file as it is sent (recordings, up to hundreds of MB): `length` bytes
+ * from `start`, a chunk at a time, each read only when the client has taken the last, so a
+ * response never holds more than one chunk in memory. The adapter closes `file` when the response
+ * ends, whoever ends it.
+ */
+export class FileBody {
+  constructor(
+    readonly file: FileHandle,
+    readonly start: number,
+    readonly length: number,
   ) {}
 }
 

@@ -11,11 +11,13 @@
  * - `POST /calls/{id}/say|dtmf|mute|unmute|transfer` act on a live call through its agent
  *   runtime: 202 when handed over, `conflict` when the call is not live, has no runtime, or the
  *   runtime refuses. The same function carries out the WebSocket's commands (`runCommand`).
+ * - `GET /calls/{id}/recording` is the call's recording, `audio/wav` (one byte range on request).
  */
 import { z } from 'zod';
 import {
   callDirections,
   callMetricsSchema,
+  callRecordingSchema,
   callStatuses,
   hangupParties,
   endReasons,
@@ -24,9 +26,12 @@ import {
   type Call,
   type CallSummary,
 } from '../../engine/calls/call-record.js';
+import type { Recordings } from '../../engine/calls/recordings.js';
 import type { Store } from '../../engine/store/store.js';
+import { AppError } from '../http/errors.js';
+import { singleByteRange } from '../http/range.js';
 import { listQuery, page, paged, pageQuery } from '../http/pagination.js';
-import { route, type RouteDef } from '../http/route.js';
+import { Reply, route, type RouteDef } from '../http/route.js';
 import { commandAccess, runCommand, type CallCommand, type CommandDeps } from '../realtime/commands.js';
 import { dtmfDigits, sayInterrupt, sayText, transferTarget } from '../realtime/ws-frames.js';
 import { readAccess } from './access.js';
@@ -63,6 +68,7 @@ const callSchema = z
     rtpStats: rtpStatsSchema,
     metrics: callMetricsSchema,
     metadata: z.record(z.string(), z.unknown()),
+    recording: callRecordingSchema.nullable().meta({ description: 'Null when the call was not recorded; the audio is GET /calls/{id}/recording' }),
   })
   .meta({ id: 'Call' });
 
@@ -101,6 +107,7 @@ const present = (c: Call) => ({
   rtpStats: c.rtpStats,
   metrics: c.metrics,
   metadata: c.metadata,
+  recording: c.recording,
 });
 
 const commandAccepted = z.object({ callId: z.string(), accepted: z.literal(true) }).meta({ id: 'CallActionAccepted' });
@@ -182,7 +189,7 @@ function callActionRoutes(commands: CommandDeps): RouteDef[] {
   ];
 }
 
-export function callRoutes(store: Store, commands: CommandDeps): RouteDef[] {
+export function callRoutes(store: Store, commands: CommandDeps, recordings: Recordings): RouteDef[] {
   const read = readAccess('calls');
   return [
     route({
@@ -225,6 +232,36 @@ export function callRoutes(store: Store, commands: CommandDeps): RouteDef[] {
       query: pageQuery,
       response: page(callEventSchema, 'CallEventPage'),
       handler: ({ auth, params, query }) => paged(found(store.calls.timeline(auth, params.id, query.limit, query.offset), 'call'), query),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/calls/:id/recording',
+      auth: read,
+      summary: "The call's recording: a stereo WAV, the caller left and the agent right",
+      description:
+        'The recording of a call whose agent has `recording: true`: 16-bit PCM, 8 kHz, two channels (left: what the ' +
+        'caller said; right: what the agent sent), as long as the call (up to the agent\'s maximum call duration). ' +
+        'A `Range: bytes=start-end` request is answered `206 Partial Content` with `Content-Range`; several ranges, ' +
+        'or one outside the file, get the whole file. `not_found` when the call has no recording (not recorded, ' +
+        'or another tenant\'s call, or a recording that failed before any audio reached the disk); `conflict` while ' +
+        'the call is still being recorded.',
+      tags: ['Calls'],
+      operationId: 'getCallRecording',
+      params: idParams,
+      produces: 'audio/wav',
+      errors: ['conflict'],
+      handler: async ({ auth, params, req }) => {
+        const call = found(store.calls.get(auth, params.id), 'call');
+        if (!call.recording) throw new AppError('not_found', 'The call has no recording');
+        if (call.recording.status === 'recording') throw new AppError('conflict', 'The call is still being recorded');
+        if (!call.recording.bytes) throw new AppError('not_found', `The call's recording holds no audio (${call.recording.error ?? call.recording.status})`);
+        const file = found((await recordings.open(call.id)) ?? undefined, 'recording');
+        const range = singleByteRange(req.headers.range, file.size);
+        const headers = { 'accept-ranges': 'bytes', 'content-disposition': `attachment; filename="${call.id}.wav"` };
+        if (!range) return Reply.file(file.file, 0, file.size, 'audio/wav', 200, headers);
+        const partial = { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${file.size}` };
+        return Reply.file(file.file, range.start, range.end - range.start + 1, 'audio/wav', 206, partial);
+      },
     }),
     ...callActionRoutes(commands),
   ];

@@ -1,4 +1,5 @@
 /** The tenant's resources: agents, workflows, tools, numbers, trunks, providers, calls and analytics. */
+import type { Recordings } from '../../engine/calls/recordings.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
 import type { RouteDef } from '../http/route.js';
@@ -14,9 +15,10 @@ import { workflowRoutes } from './workflows.js';
 
 /**
  * `events` receives the lifecycle events the routes announce (`agent.updated`); `commands`
- * carries out the call actions (shared with the WebSocket's commands).
+ * carries out the call actions (shared with the WebSocket's commands); `recordings` serves call
+ * recordings.
  */
-export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps): RouteDef[] {
+export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps, recordings: Recordings): RouteDef[] {
   return [
     ...agentRoutes(store, events),
     ...workflowRoutes(store),
@@ -24,7 +26,7 @@ export function resourceRoutes(store: Store, events: EventLog, commands: Command
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),
     ...providerRoutes(store),
-    ...callRoutes(store, commands),
+    ...callRoutes(store, commands, recordings),
     ...analyticsRoutes(store),
   ];
 }

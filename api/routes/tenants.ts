@@ -1,9 +1,12 @@
 /**
- * Tenants: create (with its first owner), list, get, update. Super-admins only. A suspended
- * tenant's users and keys cannot authenticate (the authenticator and sign-in check the status).
+ * Tenants: create (with its first owner), list, get, update, delete. Super-admins only. A
+ * suspended tenant's users and keys cannot authenticate (the authenticator and sign-in check the
+ * status). Deleting a tenant deletes everything it owns: its rows by cascade, its call
+ * recordings' files here.
  */
 import { z } from 'zod';
 import type { Tenant } from '../../engine/store/repositories/tenants.js';
+import type { Recordings } from '../../engine/calls/recordings.js';
 import type { Store } from '../../engine/store/store.js';
 import { createTenantWithOwner, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../auth/accounts.js';
 import { AppError } from '../http/errors.js';
@@ -55,7 +58,7 @@ const toApi = (t: Tenant): z.infer<typeof tenantSchema> => ({
 const superAdmin = { superAdmin: true } as const;
 
 /** Routes under /api/v1/tenants (super-admins only). */
-export function tenantRoutes(store: Store): RouteDef[] {
+export function tenantRoutes(store: Store, recordings: Recordings): RouteDef[] {
   const find = (id: string): Tenant => {
     const t = store.tenants.get(id);
     if (!t) throw new AppError('not_found', 'Tenant not found');
@@ -126,6 +129,28 @@ export function tenantRoutes(store: Store): RouteDef[] {
             ...(body.status !== undefined ? { status: body.status } : {}),
           })!,
         );
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/api/v1/tenants/:id',
+      auth: superAdmin,
+      summary: 'Delete a tenant and everything it owns (users, keys, agents, numbers, calls, events, recordings)',
+      tags: ['Tenants'],
+      operationId: 'deleteTenant',
+      params: z.object({ id: z.uuid() }),
+      status: 204,
+      errors: ['conflict'],
+      handler: async ({ auth, params, log }) => {
+        find(params.id);
+        if (params.id === auth.tenantId) throw new AppError('conflict', 'A super-admin cannot delete their own tenant');
+        const open = store.tenants.openCalls(params.id);
+        if (open) throw new AppError('conflict', `The tenant has ${open} call(s) in progress: suspend it and retry when they have ended`);
+        const gone = store.tenants.delete(params.id);
+        if (!gone) throw new AppError('not_found', 'Tenant not found');
+        const files = await recordings.remove(gone.recordedCallIds);
+        log.info({ tenantId: params.id, recordings: files }, 'tenant deleted');
+        return undefined;
       },
     }),
   ];

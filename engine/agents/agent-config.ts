@@ -64,6 +64,7 @@ const settings = {
   toolIds: z.array(z.string().min(1)).max(64).optional().meta({ description: 'Tools the LLM may call; each must exist' }),
   workflowId: z.string().min(1).nullable().optional().meta({ description: 'Workflow to run; must exist' }),
   bargeIn: z.boolean().optional().meta({ description: 'The caller may interrupt the agent; default true' }),
+  recording: z.boolean().optional().meta({ description: 'Record calls as stereo WAV (caller left, agent right), served at GET /calls/{id}/recording; default false' }),
   timeouts: timeoutsSchema.optional(),
   variables: z
     .record(variableName, z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]))

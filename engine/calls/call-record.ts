@@ -89,6 +89,27 @@ export const callMetricsSchema = z
   .meta({ id: 'CallMetrics' });
 export type CallMetrics = z.infer<typeof callMetricsSchema>;
 
+export const recordingStatuses = ['recording', 'complete', 'stopped', 'failed', 'interrupted'] as const;
+
+/**
+ * A call's recording (`calls.recording`, JSON; null when the call was not recorded). The file is
+ * `<recordings dir>/<call id>.wav`: its name comes from the call id only.
+ * - `recording`: being written; `complete`: closed with the call;
+ * - `stopped`: cut at the agent's maximum call duration; `failed`: a write error stopped it
+ *   (what was written before it is kept, `error` says why);
+ * - `interrupted`: the engine died while recording (the file holds what reached the disk).
+ */
+export const callRecordingSchema = z
+  .object({
+    status: z.enum(recordingStatuses),
+    startedAt: z.iso.datetime(),
+    durationMs: z.number().int().nullable().meta({ description: 'Audio in the file; null while recording' }),
+    bytes: z.number().int().nullable().meta({ description: 'Size of the WAV file; null while recording' }),
+    error: z.string().nullable(),
+  })
+  .meta({ id: 'CallRecording', description: 'Stereo 16-bit 8 kHz WAV: the caller on the left channel, the agent on the right' });
+export type CallRecording = z.infer<typeof callRecordingSchema>;
+
 /** A call without its heavy JSON (transcript, stats, metrics), as lists show it. */
 export interface CallSummary {
   id: string;
@@ -122,6 +143,8 @@ export interface Call extends CallSummary {
   transcript: TranscriptEntry[];
   metrics: CallMetrics;
   metadata: Record<string, unknown>;
+  /** Null when the call was not recorded. */
+  recording: CallRecording | null;
 }
 
 /** One entry of a call's timeline (a row of the event log). */

@@ -40,6 +40,8 @@ export interface AudioFrame {
 
 type LegAudioEvents = {
   frame: [frame: AudioFrame];
+  /** A frame of ours as it is paced out to the peer (20 ms of 8 kHz PCM): what a recording hears. */
+  sent: [pcm: Int16Array, timestamp: number];
   dtmf: [dtmf: Dtmf];
   close: [];
 };
@@ -84,7 +86,10 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     super(onListenerError);
     this.#transport = transport;
     this.#codec = source.codec;
-    this.#pacer = new FramePacer((f) => this.#sendRtp(f.payload, f.marker, f.timestamp));
+    this.#pacer = new FramePacer((f) => {
+      this.#sendRtp(f.payload, f.marker, f.timestamp);
+      if (this.listenerCount('sent')) this.emit('sent', g711Decode(this.#codec.name, f.payload), f.timestamp);
+    });
     this.#offProducer = source.onProducer((p) => void this.#listen(p).catch((err: unknown) => onListenerError('producer', err)));
   }
 

@@ -93,6 +93,7 @@ test('call control writes a call; GET /calls/{id} shows all of it', async (t) =>
     rtpStats: { packetsSent: 4500, packetsReceived: 4490, packetsLost: 10, jitterMs: 3.5 },
     metrics: { turnLatencyMs: [640, 710] },
     metadata: { campaign: 'spring' },
+    recording: null,
   });
 });
 

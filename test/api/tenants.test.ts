@@ -139,3 +139,26 @@ test('a super-admin cannot suspend their own tenant', async (t) => {
   assertError(t, await r.req('PATCH', `/api/v1/tenants/${home.tenantId}`, { headers: sa, body: { status: 'suspended' } }), 'conflict', 'A super-admin cannot suspend their own tenant');
   t.is(r.app.engine.store.tenants.get(home.tenantId)!.status, 'active');
 });
+
+test('a super-admin deletes a tenant with everything it owns; never its own, nor one with a call in progress', async (t) => {
+  const created = await r.req<Tenant>('POST', '/api/v1/tenants', { headers: sa, body: newTenant() });
+  const id = created.body.id;
+  const key = { 'x-api-key': mintKey(r.app, id, {}) };
+  const agent = await r.req<{ id: string }>('POST', '/api/v1/agents', { headers: key, body: { name: 'A', config: { prompt: { system: 'x' } } } });
+  t.is(agent.status, 201);
+  const calls = r.app.engine.store.calls;
+  const call = calls.create({ tenantId: id, mode: 'live', direction: 'inbound' });
+
+  const owner = await seedTenant(r.app);
+  assertError(t, await r.req('DELETE', `/api/v1/tenants/${id}`, { headers: owner.headers }), 'authorization_error', 'Super-admin only');
+  assertError(t, await r.req('DELETE', `/api/v1/tenants/${home.tenantId}`, { headers: sa }), 'conflict', 'A super-admin cannot delete their own tenant');
+  assertError(t, await r.req('DELETE', `/api/v1/tenants/${id}`, { headers: sa }), 'conflict', 'The tenant has 1 call(s) in progress: suspend it and retry when they have ended');
+
+  calls.end(call.id, { reason: 'caller_hangup' });
+  const del = await r.req('DELETE', `/api/v1/tenants/${id}`, { headers: sa });
+  t.is(del.status, 204);
+  assertError(t, await r.req('GET', `/api/v1/tenants/${id}`, { headers: sa }), 'not_found', 'Tenant not found');
+  t.is(calls.getById(call.id), undefined, 'its calls went with it');
+  t.is((await r.req('GET', '/api/v1/agents', { headers: key })).status, 401, 'its keys no longer authenticate');
+  assertError(t, await r.req('DELETE', `/api/v1/tenants/${id}`, { headers: sa }), 'not_found', 'Tenant not found');
+});

@@ -169,3 +169,22 @@ test.serial('a recvonly peer is sent to at once', async (t) => {
   await p.waitFor(5, 2000);
   t.is(p.received.length, 5);
 });
+
+test.serial('each frame paced out to the peer is also emitted as `sent`: its PCM (as the peer decodes it) and RTP timestamp', async (t) => {
+  const p = await peer(t);
+  const leg = closing(t, await rig.media.createSipLeg(makeOffer({ port: p.port, formats: ['8 PCMA/8000'] })));
+  const audio = await leg.openAudio();
+  await p.stream({ to: leg.port, count: 3, payloadType: 8 });
+  await until(() => leg.state === 'active', 2000, 'latch');
+  const sent: { pcm: Int16Array; timestamp: number }[] = [];
+  audio.on('sent', (pcm, timestamp) => sent.push({ pcm, timestamp }));
+  audio.send(sine(440, 400, { amplitude: 0.3 }));
+  await p.waitFor(20, 3000);
+  await sleep(60);
+  t.is(sent.length, 20);
+  const got = p.received;
+  for (let i = 0; i < 20; i++) {
+    t.deepEqual([...sent[i]!.pcm], [...g711Decode('PCMA', got[i]!.payload)], `frame ${i}: what the peer got`);
+    t.is(sent[i]!.timestamp, got[i]!.header.timestamp, `frame ${i}: its RTP timestamp`);
+  }
+});

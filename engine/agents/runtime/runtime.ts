@@ -6,13 +6,14 @@
 import type { Logger } from '../../../config/logger.js';
 import type { SipLeg } from '../../../media/sip-leg.js';
 import type { Call } from '../../calls/call.js';
+import type { Recordings } from '../../calls/recordings.js';
 import { untilAborted } from '../../calls/call-steps.js';
 import type { EventLog } from '../../events/event-log.js';
 import type { Tool } from '../../store/repositories/tools.js';
 import type { Store } from '../../store/store.js';
 import type { Scope } from '../../store/repositories/scoped.js';
 import { graphToolRefs } from '../workflow-graph.js';
-import { AgentSession, type AgentPlan, type AgentProviders, type SessionDeps } from './session.js';
+import { AgentSession, runtimeDefaults, type AgentPlan, type AgentProviders, type SessionDeps } from './session.js';
 import type { CallFacts } from './variables.js';
 
 export interface AgentRuntimeOptions {
@@ -23,6 +24,8 @@ export interface AgentRuntimeOptions {
   providers(scope: Scope): AgentProviders;
   sendDtmf?: SessionDeps['sendDtmf'];
   transfer?: SessionDeps['transfer'];
+  /** Where the calls of agents with `recording: true` are recorded. */
+  recordings?: Recordings;
 }
 
 export class AgentRuntime {
@@ -58,6 +61,7 @@ export class AgentRuntime {
       audio.close();
       throw err;
     }
+    if (plan.config.recording) this.o.recordings?.start(call, audio, plan.config.timeouts?.maxDurationMs ?? runtimeDefaults.maxDurationMs);
     const { store, events } = this.o;
     const deps: SessionDeps = {
       store,

@@ -8,5 +8,6 @@ import { m0005TableVersions } from './0005-table-versions.js';
 import { m0006AnswerSent } from './0006-answer-sent.js';
 import { m0007Liveness } from './0007-liveness.js';
 import { m0008Providers } from './0008-providers.js';
+import { m0009CallRecording } from './0009-call-recording.js';
 
-export const migrations: readonly Migration[] = [m0001Foundation, m0002CoreSchema, m0003AuthHousekeeping, m0004ListOrderIndexes, m0005TableVersions, m0006AnswerSent, m0007Liveness, m0008Providers];
+export const migrations: readonly Migration[] = [m0001Foundation, m0002CoreSchema, m0003AuthHousekeeping, m0004ListOrderIndexes, m0005TableVersions, m0006AnswerSent, m0007Liveness, m0008Providers, m0009CallRecording];

@@ -5,12 +5,14 @@
  */
 import {
   callMetricsSchema,
+  callRecordingSchema,
   rtpStatsSchema,
   transcriptEntrySchema,
   type Call,
   type CallDirection,
   type CallEnd,
   type CallEvent,
+  type CallRecording,
   type CallStatus,
   type CallSummary,
   type EndReason,
@@ -53,6 +55,7 @@ interface Row extends SummaryRow {
   transcript: string;
   metrics: string;
   metadata: string;
+  recording: string | null;
 }
 
 const summaryColumns = `id, tenant_id, mode, direction, status, from_uri, to_uri, from_number, to_number, trunk_id,
@@ -92,6 +95,7 @@ const toCall = (r: Row): Call => ({
   transcript: transcriptEntrySchema.array().parse(JSON.parse(r.transcript)),
   metrics: callMetricsSchema.parse(JSON.parse(r.metrics)),
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  recording: r.recording === null ? null : callRecordingSchema.parse(JSON.parse(r.recording)),
 });
 
 interface CallFilters extends TimeRange {
@@ -116,6 +120,8 @@ export class CallsRepo {
   readonly #events;
   readonly #eventCount;
   readonly #tx;
+  readonly #setRecording;
+  readonly #liveRecordings;
 
   constructor(db: Db) {
     this.#table = new ScopedTable<Row, ListFilters, SummaryRow>(db, 'calls', {
@@ -156,6 +162,10 @@ export class CallsRepo {
       'SELECT COUNT(*) AS n FROM events WHERE call_id = ? AND tenant_id = ? AND mode = ?',
     );
     this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
+    this.#setRecording = db.prepare<[string | null, string, string]>('UPDATE calls SET recording = ?, updated_at = ? WHERE id = ?');
+    this.#liveRecordings = db.prepare<[], { id: string; recording: string }>(
+      "SELECT id, recording FROM calls WHERE json_extract(recording, '$.status') = 'recording'",
+    );
   }
 
   /** Records a new call (status `ringing` unless `queued`). */
@@ -187,6 +197,7 @@ export class CallsRepo {
       transcript: [],
       metrics: {},
       metadata: input.metadata ?? {},
+      recording: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -267,6 +278,16 @@ export class CallsRepo {
     return this.#tx(() =>
       this.#open.all().flatMap((r) => this.end(r.id, { reason, hangupBy: 'system', at: r.updated_at > at ? r.updated_at : at }) ?? []),
     );
+  }
+
+  /** Writes the call's recording state (any tenant's call, for the recorder). False when the call is gone. */
+  setRecording(id: string, recording: CallRecording | null): boolean {
+    return this.#setRecording.run(recording && JSON.stringify(recording), nowIso(), id).changes > 0;
+  }
+
+  /** Calls whose recording was still being written (after a crash: none is, at start-up). */
+  unfinishedRecordings(): { id: string; recording: CallRecording }[] {
+    return this.#liveRecordings.all().map((r) => ({ id: r.id, recording: callRecordingSchema.parse(JSON.parse(r.recording)) }));
   }
 
   get(scope: Scope, id: string): Call | undefined {

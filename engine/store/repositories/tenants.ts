@@ -35,6 +35,10 @@ export class TenantsRepo {
   readonly #list;
   readonly #count;
   readonly #update;
+  readonly #delete;
+  readonly #recordedCalls;
+  readonly #openCalls;
+  readonly #tx;
 
   constructor(db: Db) {
     this.#insert = db.prepare<[string, string, string, string, string, string]>(
@@ -46,6 +50,27 @@ export class TenantsRepo {
     this.#update = db.prepare<[string, string, string, string, string]>(
       'UPDATE tenants SET name = ?, status = ?, settings = ?, updated_at = ? WHERE id = ?',
     );
+    this.#delete = db.prepare<[string]>('DELETE FROM tenants WHERE id = ?');
+    this.#recordedCalls = db.prepare<[string], { id: string }>('SELECT id FROM calls WHERE tenant_id = ? AND recording IS NOT NULL');
+    this.#openCalls = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM calls WHERE tenant_id = ? AND ended_at IS NULL');
+    this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
+  }
+
+  /** Calls of the tenant that have not ended. */
+  openCalls(id: string): number {
+    return this.#openCalls.get(id)!.n;
+  }
+
+  /**
+   * Deletes the tenant and, by cascade, every row it owns (users, keys, agents, calls, events...).
+   * Returns the ids of its recorded calls, whose files the caller deletes (files are not rows);
+   * undefined when there was no such tenant.
+   */
+  delete(id: string): { recordedCallIds: string[] } | undefined {
+    return this.#tx(() => {
+      const recordedCallIds = this.#recordedCalls.all(id).map((r) => r.id);
+      return this.#delete.run(id).changes > 0 ? { recordedCallIds } : undefined;
+    });
   }
 
   create(input: { name: string; status?: Tenant['status']; settings?: Record<string, unknown> }): Tenant {
