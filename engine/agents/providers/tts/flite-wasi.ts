@@ -2,11 +2,12 @@
  * The 13 WASI preview1 calls flite.wasm imports, served from memory: argv, a clock, one
  * preopened folder `/out` whose files live in a Map, and stdout/stderr captured as text.
  *
- * Why not `node:wasi`: measured on Node 20.20, the garbage collector's destructor of a used
- * `WASI` object aborts the whole process now and then (`uv_mutex_destroy` in
- * `uvwasi_fd_table_free`, after some hundreds of syntheses, main thread or worker alike). A
- * crash of the process drops every call, so flite runs on this shim instead, which also
- * needs no temporary files and prints no ExperimentalWarning.
+ * Why not `node:wasi`: measured on Node 20.20, the destructor of a used `WASI` object can abort
+ * the whole process (`uv_mutex_destroy` in `uvwasi_fd_table_free`, SIGABRT): voice `slt` with
+ * "Our opening hours are Monday to Friday, eight to six." does it after ~18 syntheses, on the
+ * main thread or in a worker; other texts and voices later or never. A crash of the process
+ * drops every call, so flite runs on this shim instead, which also needs no temporary files
+ * and prints no ExperimentalWarning.
  */
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
