@@ -17,30 +17,51 @@ export class WavError extends Error {
   }
 }
 
-/** Reads a 16-bit PCM WAV file. Throws `WavError` on anything else. */
-export function parseWav(buf: Buffer): WavAudio {
+/** A WAV file's `fmt ` fields and its `data` bytes, whatever the encoding. */
+export interface WavChunks {
+  /** WAVE format tag: 1 PCM, 6 A-law, 7 μ-law (WAVE_FORMAT_EXTENSIBLE is resolved to its sub-format). */
+  format: number;
+  channels: number;
+  sampleRate: number;
+  bits: number;
+  data: Buffer;
+}
+
+/** WAVE_FORMAT_EXTENSIBLE: the real format tag is the first two bytes of the sub-format GUID. */
+const formatExtensible = 0xfffe;
+
+/** Reads the `fmt ` and `data` chunks of a RIFF/WAVE file. Throws `WavError` when there are none. */
+export function readWavChunks(buf: Buffer): WavChunks {
   if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') {
     throw new WavError('not a RIFF/WAVE file');
   }
-  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | null = null;
+  let fmt: Omit<WavChunks, 'data'> | null = null;
   for (let at = 12; at + 8 <= buf.length; ) {
     const id = buf.toString('ascii', at, at + 4);
     const size = buf.readUInt32LE(at + 4);
     const body = at + 8;
     if (id === 'fmt ' && size >= 16 && body + 16 <= buf.length) {
-      fmt = { format: buf.readUInt16LE(body), channels: buf.readUInt16LE(body + 2), sampleRate: buf.readUInt32LE(body + 4), bits: buf.readUInt16LE(body + 14) };
+      let format = buf.readUInt16LE(body);
+      if (format === formatExtensible && size >= 40 && body + 26 <= buf.length) format = buf.readUInt16LE(body + 24);
+      fmt = { format, channels: buf.readUInt16LE(body + 2), sampleRate: buf.readUInt32LE(body + 4), bits: buf.readUInt16LE(body + 14) };
     } else if (id === 'data') {
       if (!fmt) throw new WavError('data before fmt');
-      if (fmt.format !== 1 || fmt.bits !== 16) throw new WavError(`unsupported format ${fmt.format}/${fmt.bits} bits`);
       if (fmt.channels < 1 || fmt.sampleRate < 1) throw new WavError('bad fmt chunk');
       // Writers that stream set the size to 0 or 0xffffffff: take what is there.
       const end = size === 0 || body + size > buf.length ? buf.length : body + size;
-      const bytes = Buffer.from(buf.subarray(body, end - ((end - body) % 2)));
-      return { sampleRate: fmt.sampleRate, channels: fmt.channels, samples: new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2) };
+      return { ...fmt, data: buf.subarray(body, end) };
     }
     at = body + size + (size % 2);
   }
   throw new WavError('no data chunk');
+}
+
+/** Reads a 16-bit PCM WAV file. Throws `WavError` on anything else. */
+export function parseWav(buf: Buffer): WavAudio {
+  const w = readWavChunks(buf);
+  if (w.format !== 1 || w.bits !== 16) throw new WavError(`unsupported format ${w.format}/${w.bits} bits`);
+  const bytes = Buffer.from(w.data.subarray(0, w.data.length - (w.data.length % 2)));
+  return { sampleRate: w.sampleRate, channels: w.channels, samples: new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2) };
 }
 
 /** A 16-bit PCM WAV file of `samples` (interleaved when `channels` > 1). */
