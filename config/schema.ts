@@ -148,6 +148,17 @@ export const configSchema = z
         dir: z.string().min(1).optional(),
       })
       .prefault({}),
+    audioFiles: z
+      .strictObject({
+        /**
+         * Where uploaded audio files (workflow `play` nodes) are kept, one 8 kHz mono WAV per file
+         * named by its id. Default: `audio-files/` beside the database file.
+         */
+        dir: z.string().min(1).optional(),
+        /** Longest audio file accepted, ms (10 minutes: announcements and hold music, not albums). */
+        maxDurationMs: num(z.number().int().min(1000).max(3_600_000)).default(600_000),
+      })
+      .prefault({}),
     auth: z
       .strictObject({
         /**
@@ -252,6 +263,14 @@ export const configSchema = z
 
 /** The validated settings, as the rest of the code sees them. */
 export type Config = z.infer<typeof configSchema>;
+
+/** The audio files folder: the setting, or `audio-files/` beside the database file. */
+export function audioFilesDir(config: Pick<Config, 'audioFiles' | 'database'>): string {
+  if (config.audioFiles.dir) return path.resolve(config.audioFiles.dir);
+  // An in-memory database has no folder, and its rows die with the process: so do its files.
+  if (config.database.path === ':memory:') return path.join(os.tmpdir(), `agent-studio-audio-files-${process.pid}`);
+  return path.join(path.dirname(path.resolve(config.database.path)), 'audio-files');
+}
 
 /** The recordings folder: the setting, or `recordings/` beside the database file. */
 export function recordingsDir(config: Pick<Config, 'recordings' | 'database'>): string {

@@ -5,11 +5,12 @@
  * control on drachtio-srf. `close()` is idempotent.
  */
 import type { Logger } from '../config/logger.js';
-import { recordingsDir, type Config } from '../config/schema.js';
+import { audioFilesDir, recordingsDir, type Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
 import { AgentRuntime } from './agents/runtime/runtime.js';
+import { AudioFiles } from './agents/audio-files.js';
 import { ProviderRegistry } from './agents/providers/factory.js';
 import { sendDtmf } from './calls/dtmf-out.js';
 import { Recordings } from './calls/recordings.js';
@@ -41,6 +42,8 @@ export class Engine {
   readonly mediaService: MediaService;
   /** Call recordings: their folder, files and rows. */
   readonly recordings: Recordings;
+  /** Stored audio files (workflow `play` nodes): their folder, files and cache. */
+  readonly audioFiles: AudioFiles;
   /** The embedded SIP server on this event loop; null when `sip.server` is `thread` or `external`. */
   sip: EmbeddedSipServer | null = null;
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
@@ -62,6 +65,7 @@ export class Engine {
     this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
     this.mediaService = new MediaService(media, config.rtp, log);
     this.recordings = new Recordings(recordingsDir(config), this.store, log.child({ component: 'recordings' }));
+    this.audioFiles = new AudioFiles(audioFilesDir(config), this.store, log.child({ component: 'audio-files' }), config.audioFiles.maxDurationMs);
     const ping = db.prepare('SELECT 1');
     const schemaVersion = currentVersion(db);
     this.health.register('database', () => {
@@ -93,6 +97,7 @@ export class Engine {
       engine = new Engine(config, log, db, await WorkerPool.create(config, log));
       if (!db.memory) engine.#checkpointer = new Checkpointer(db, log.child({ component: 'store' }));
       await engine.recordings.sweep().catch((err: unknown) => log.warn({ err }, 'recordings not swept'));
+      await engine.audioFiles.sweep().catch((err: unknown) => log.warn({ err }, 'audio files not swept'));
       await engine.#startSip();
       engine.#startHeartbeat();
       return engine;
@@ -154,6 +159,7 @@ export class Engine {
         providers: (scope) => providers.forScope(scope),
         sendDtmf: async (call, digits, audio) => void (await sendDtmf(call, digits, audio)),
         recordings: this.recordings,
+        audioFiles: this.audioFiles,
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),

@@ -4,6 +4,7 @@
  */
 import type { Db } from './database.js';
 import { AgentsRepo } from './repositories/agents.js';
+import { AudioFilesRepo } from './repositories/audio-files.js';
 import { AnalyticsRepo } from './repositories/analytics.js';
 import { ApiKeysRepo } from './repositories/api-keys.js';
 import { IdempotencyKeysRepo } from './repositories/idempotency-keys.js';
@@ -28,6 +29,7 @@ export class Store {
   readonly agents: AgentsRepo;
   readonly workflows: WorkflowsRepo;
   readonly tools: ToolsRepo;
+  readonly audioFiles: AudioFilesRepo;
   readonly providers: ProvidersRepo;
   readonly phoneNumbers: PhoneNumbersRepo;
   readonly sipTrunks: SipTrunksRepo;
@@ -45,6 +47,7 @@ export class Store {
     this.agents = new AgentsRepo(db);
     this.workflows = new WorkflowsRepo(db);
     this.tools = new ToolsRepo(db);
+    this.audioFiles = new AudioFilesRepo(db);
     this.providers = new ProvidersRepo(db);
     this.phoneNumbers = new PhoneNumbersRepo(db);
     this.sipTrunks = new SipTrunksRepo(db);

@@ -46,10 +46,13 @@ export abstract class ScopedRepo<T extends Owned, Row, Input extends Partial<T>,
     this.#getById = db.prepare<[string], Row>(`SELECT * FROM ${name} WHERE id = ?`);
   }
 
-  /** Writes a new object in `scope`; may throw a UNIQUE violation (see `isUniqueViolation`). */
-  protected insert(scope: Scope, fields: Omit<T, keyof Owned>): T {
+  /**
+   * Writes a new object in `scope`; may throw a UNIQUE violation (see `isUniqueViolation`). `id`
+   * is given when something outside the row was named by it first (a stored file).
+   */
+  protected insert(scope: Scope, fields: Omit<T, keyof Owned>, id: string = newId()): T {
     const now = nowIso();
-    const t = { ...fields, id: newId(), tenantId: scope.tenantId, mode: scope.mode, createdAt: now, updatedAt: now } as T;
+    const t = { ...fields, id, tenantId: scope.tenantId, mode: scope.mode, createdAt: now, updatedAt: now } as T;
     this.#insert.run(this.#map.toRow(t));
     return t;
   }

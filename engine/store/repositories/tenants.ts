@@ -37,6 +37,7 @@ export class TenantsRepo {
   readonly #update;
   readonly #delete;
   readonly #recordedCalls;
+  readonly #audioFiles;
   readonly #openCalls;
   readonly #tx;
 
@@ -52,6 +53,7 @@ export class TenantsRepo {
     );
     this.#delete = db.prepare<[string]>('DELETE FROM tenants WHERE id = ?');
     this.#recordedCalls = db.prepare<[string], { id: string }>('SELECT id FROM calls WHERE tenant_id = ? AND recording IS NOT NULL');
+    this.#audioFiles = db.prepare<[string], { id: string }>('SELECT id FROM audio_files WHERE tenant_id = ?');
     this.#openCalls = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM calls WHERE tenant_id = ? AND ended_at IS NULL');
     this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
   }
@@ -63,13 +65,14 @@ export class TenantsRepo {
 
   /**
    * Deletes the tenant and, by cascade, every row it owns (users, keys, agents, calls, events...).
-   * Returns the ids of its recorded calls, whose files the caller deletes (files are not rows);
-   * undefined when there was no such tenant.
+   * Returns the ids of its recorded calls and of its audio files, whose files the caller deletes
+   * (files are not rows); undefined when there was no such tenant.
    */
-  delete(id: string): { recordedCallIds: string[] } | undefined {
+  delete(id: string): { recordedCallIds: string[]; audioFileIds: string[] } | undefined {
     return this.#tx(() => {
       const recordedCallIds = this.#recordedCalls.all(id).map((r) => r.id);
-      return this.#delete.run(id).changes > 0 ? { recordedCallIds } : undefined;
+      const audioFileIds = this.#audioFiles.all(id).map((r) => r.id);
+      return this.#delete.run(id).changes > 0 ? { recordedCallIds, audioFileIds } : undefined;
     });
   }
 

@@ -82,6 +82,7 @@ export class WorkflowsRepo {
   readonly #versions;
   readonly #versionCount;
   readonly #usingTool;
+  readonly #usingAudioFile;
   readonly #tx;
 
   constructor(db: Db) {
@@ -108,6 +109,12 @@ export class WorkflowsRepo {
       `SELECT w.id FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version
        WHERE w.tenant_id = ? AND w.mode = ?
        AND EXISTS (SELECT 1 FROM json_each(v.graph, '$.nodes') n WHERE n.value ->> '$.toolId' = ?)
+       ORDER BY w.created_at, w.id`,
+    );
+    this.#usingAudioFile = db.prepare<[string, Mode, string], { id: string }>(
+      `SELECT w.id FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version
+       WHERE w.tenant_id = ? AND w.mode = ?
+       AND EXISTS (SELECT 1 FROM json_each(v.graph, '$.nodes') n WHERE n.value ->> '$.audioFileId' = ?)
        ORDER BY w.created_at, w.id`,
     );
     this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
@@ -191,5 +198,10 @@ export class WorkflowsRepo {
   /** Ids of the scope's workflows whose current graph calls the tool. */
   usingTool(scope: Scope, toolId: string): string[] {
     return this.#usingTool.all(scope.tenantId, scope.mode, toolId).map((r) => r.id);
+  }
+
+  /** Workflows of the scope whose current version plays audio file `audioFileId`. */
+  usingAudioFile(scope: Scope, audioFileId: string): string[] {
+    return this.#usingAudioFile.all(scope.tenantId, scope.mode, audioFileId).map((r) => r.id);
   }
 }

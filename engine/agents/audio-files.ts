@@ -1,0 +1,151 @@
+/**
+ * Where stored audio files live: `<dir>/<id>.wav`, 8 kHz mono 16-bit PCM (converted once at
+ * upload), the name from the id only, never from anything a client sent. A file is written
+ * (to a temporary name, then renamed) before its row, and removed after its row: a crash in
+ * between leaves a file without a row, which `sweep` deletes at start-up. Files never change once
+ * written (there is no update), so the samples calls play are cached by id, up to a bound.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../config/logger.js';
+import { importWav } from '../../media/audio/audio-import.js';
+import { parseWav, writeWav } from '../../media/audio/wav.js';
+import { newId } from '../store/ids.js';
+import type { AudioFile } from '../store/repositories/audio-files.js';
+import type { Scope } from '../store/repositories/scoped.js';
+import type { Store } from '../store/store.js';
+
+/** Ids are UUIDs (store/ids.ts); anything else never names a file. */
+const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const suffix = '.wav';
+const tmpSuffix = '.tmp';
+/** Samples kept in memory for calls: 32 MiB, about 35 minutes of 8 kHz audio. */
+const cacheBytes = 32 * 1024 * 1024;
+
+export class AudioFiles {
+  /** Samples by id, oldest use first (a Map keeps insertion order; a hit re-inserts). */
+  readonly #cache = new Map<string, Int16Array>();
+  #cached = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly store: Store,
+    private readonly log: Logger,
+    /** Longest sound accepted, ms. */
+    readonly maxDurationMs: number,
+  ) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The file of audio file `id`; throws on an id that is not one. */
+  fileFor(id: string): string {
+    if (!idPattern.test(id)) throw new Error(`not an audio file id: ${JSON.stringify(id)}`);
+    return path.join(this.dir, `${id.toLowerCase()}${suffix}`);
+  }
+
+  /**
+   * Converts a WAV upload and stores it as `name` in `scope`. Throws `AudioImportError` for a
+   * file it cannot use, and the store's UNIQUE violation for a taken name (the file is removed).
+   */
+  async save(scope: Scope, name: string, wav: Buffer): Promise<AudioFile> {
+    const audio = importWav(wav, this.maxDurationMs);
+    const id = newId();
+    const file = this.fileFor(id);
+    const bytes = writeWav({ sampleRate: 8000, channels: 1, samples: audio.pcm });
+    await fsp.writeFile(file + tmpSuffix, bytes, { mode: 0o600 });
+    await fsp.rename(file + tmpSuffix, file);
+    try {
+      return this.store.audioFiles.create(scope, { name, durationMs: audio.durationMs, bytes: bytes.length, source: audio.source }, id);
+    } catch (err) {
+      await this.#unlink(file);
+      throw err;
+    }
+  }
+
+  /** Deletes the scope's audio file, row then file; false when it is not the scope's. */
+  async delete(scope: Scope, id: string): Promise<boolean> {
+    if (!this.store.audioFiles.delete(scope, id)) return false;
+    await this.remove([id]);
+    return true;
+  }
+
+  /** Opens a stored file for reading, with its size; null when there is none. The caller closes it. */
+  async open(id: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
+    let file: fsp.FileHandle;
+    try {
+      file = await fsp.open(this.fileFor(id), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      return { file, size: (await file.stat()).size };
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+  }
+
+  /** The samples of audio file `id` (8 kHz mono), from the cache or the disk; null when there is no such file. */
+  async samples(id: string): Promise<Int16Array | null> {
+    const hit = this.#cache.get(id);
+    if (hit) {
+      this.#cache.delete(id);
+      this.#cache.set(id, hit);
+      return hit;
+    }
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(this.fileFor(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    const pcm = parseWav(buf).samples;
+    this.#cache.set(id, pcm);
+    this.#cached += pcm.byteLength;
+    for (const [old, s] of this.#cache) {
+      if (this.#cached <= cacheBytes || old === id) break;
+      this.#cache.delete(old);
+      this.#cached -= s.byteLength;
+    }
+    return pcm;
+  }
+
+  /** Deletes the files of these audio files (their rows are gone); returns how many went. */
+  async remove(ids: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const id of ids) {
+      const s = this.#cache.get(id);
+      if (s) {
+        this.#cache.delete(id);
+        this.#cached -= s.byteLength;
+      }
+      if (await this.#unlink(this.fileFor(id))) n++;
+    }
+    return n;
+  }
+
+  /** Start-up housekeeping: files without a row (and half-written ones) are deleted. Returns how many. */
+  async sweep(): Promise<number> {
+    let removed = 0;
+    for (const name of await fsp.readdir(this.dir)) {
+      const id = name.endsWith(suffix) ? name.slice(0, -suffix.length) : name.endsWith(suffix + tmpSuffix) ? name.slice(0, -(suffix + tmpSuffix).length) : '';
+      if (!idPattern.test(id) || (name.endsWith(suffix) && this.store.audioFiles.getById(id))) continue;
+      if (await this.#unlink(path.join(this.dir, name))) removed++;
+    }
+    if (removed) this.log.info({ removed }, 'audio files swept');
+    return removed;
+  }
+
+  async #unlink(file: string): Promise<boolean> {
+    try {
+      await fsp.unlink(file);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file, err: e }, 'audio file not deleted');
+      return false;
+    }
+  }
+}
