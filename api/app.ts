@@ -81,9 +81,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...authRoutes(engine.store),
     ...sessionRoutes(sessions),
     ...apiKeyRoutes(engine.store, DEFAULT_RATE_LIMIT),
-    ...tenantRoutes(engine.store, engine.recordings),
+    ...tenantRoutes(engine.store, engine.recordings, engine.audioFiles),
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
-    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings),
+    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];

@@ -12,6 +12,7 @@ export const scopeCatalogue = {
   agents: ['read', 'write'],
   workflows: ['read', 'write'],
   tools: ['read', 'write'],
+  audio_files: ['read', 'write'],
   phone_numbers: ['read', 'write'],
   sip_trunks: ['read', 'write'],
   providers: ['read', 'write'],

@@ -338,12 +338,13 @@ function handle(
   }
   state.async = true;
   res.onAborted(() => (state.aborted = true));
+  const max = route.maxBodyBytes ?? opts.maxBodyBytes;
   const declared = Number(info.headers['content-length'] ?? '0');
-  if (declared > opts.maxBodyBytes) {
-    fail(tooLarge(opts.maxBodyBytes));
+  if (declared > max) {
+    fail(tooLarge(max));
     return;
   }
-  readBody(res, opts.maxBodyBytes, (body) => guard(res, opts.log, () => (body ? finish(() => run(body)) : fail(tooLarge(opts.maxBodyBytes)))));
+  readBody(res, max, (body) => guard(res, opts.log, () => (body ? finish(() => run(body)) : fail(tooLarge(max)))));
 }
 
 const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;

@@ -124,6 +124,11 @@ export interface RouteDef<
   status?: number;
   /** Errors this route may return, beyond those implied by auth and validation. */
   errors?: ErrorCode[];
+  /**
+   * Largest request body this route takes, bytes, in place of the server's `http.maxBodyBytes`
+   * (an upload of a sound file). Bigger bodies are `payload_too_large`, unread.
+   */
+  maxBodyBytes?: number;
   /** Whether the route honours `Idempotency-Key` (create endpoints). */
   idempotent?: boolean;
   /**

@@ -1,6 +1,6 @@
 /**
  * Who may do what to the tenant's resources. Every role reads; members and up write agents,
- * workflows and tools (and test tools); only admins and owners change phone numbers and SIP
+ * workflows, tools and audio files (and test tools); only admins and owners change phone numbers and SIP
  * trunks, which route real calls and carry carrier credentials, and providers, which carry paid
  * speech and language credentials. API keys with scopes also need
  * `<resource>:read` or `<resource>:write`.
@@ -10,6 +10,7 @@
  * | agents         | all roles, agents:read      | owner admin member, agents:write     |
  * | workflows      | all roles, workflows:read   | owner admin member, workflows:write  |
  * | tools          | all roles, tools:read       | owner admin member, tools:write      |
+ * | audio files    | all roles, audio_files:read | owner admin member, audio_files:write |
  * | phone numbers  | all roles, phone_numbers:read | owner admin, phone_numbers:write   |
  * | SIP trunks     | all roles, sip_trunks:read  | owner admin, sip_trunks:write        |
  * | providers      | all roles, providers:read   | owner admin, providers:write         |

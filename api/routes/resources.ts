@@ -1,4 +1,5 @@
-/** The tenant's resources: agents, workflows, tools, numbers, trunks, providers, calls and analytics. */
+/** The tenant's resources: agents, workflows, tools, audio files, numbers, trunks, providers, calls and analytics. */
+import type { AudioFiles } from '../../engine/agents/audio-files.js';
 import type { Recordings } from '../../engine/calls/recordings.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Store } from '../../engine/store/store.js';
@@ -6,6 +7,7 @@ import type { RouteDef } from '../http/route.js';
 import type { CommandDeps } from '../realtime/commands.js';
 import { agentRoutes } from './agents.js';
 import { analyticsRoutes } from './analytics.js';
+import { audioFileRoutes } from './audio-files.js';
 import { callRoutes } from './calls.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
 import { providerRoutes } from './providers.js';
@@ -16,12 +18,13 @@ import { workflowRoutes } from './workflows.js';
 /**
  * `events` receives the lifecycle events the routes announce (`agent.updated`); `commands`
  * carries out the call actions (shared with the WebSocket's commands); `recordings` serves call
- * recordings.
+ * recordings; `audioFiles` stores the sounds workflows play.
  */
-export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps, recordings: Recordings): RouteDef[] {
+export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps, recordings: Recordings, audioFiles: AudioFiles): RouteDef[] {
   return [
     ...agentRoutes(store, events),
     ...workflowRoutes(store),
+    ...audioFileRoutes(store, audioFiles),
     ...toolRoutes(store),
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),

@@ -2,10 +2,11 @@
  * Tenants: create (with its first owner), list, get, update, delete. Super-admins only. A
  * suspended tenant's users and keys cannot authenticate (the authenticator and sign-in check the
  * status). Deleting a tenant deletes everything it owns: its rows by cascade, its call
- * recordings' files here.
+ * recordings' and audio files' files here.
  */
 import { z } from 'zod';
 import type { Tenant } from '../../engine/store/repositories/tenants.js';
+import type { AudioFiles } from '../../engine/agents/audio-files.js';
 import type { Recordings } from '../../engine/calls/recordings.js';
 import type { Store } from '../../engine/store/store.js';
 import { createTenantWithOwner, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../auth/accounts.js';
@@ -58,7 +59,7 @@ const toApi = (t: Tenant): z.infer<typeof tenantSchema> => ({
 const superAdmin = { superAdmin: true } as const;
 
 /** Routes under /api/v1/tenants (super-admins only). */
-export function tenantRoutes(store: Store, recordings: Recordings): RouteDef[] {
+export function tenantRoutes(store: Store, recordings: Recordings, audioFiles: AudioFiles): RouteDef[] {
   const find = (id: string): Tenant => {
     const t = store.tenants.get(id);
     if (!t) throw new AppError('not_found', 'Tenant not found');
@@ -135,7 +136,7 @@ export function tenantRoutes(store: Store, recordings: Recordings): RouteDef[] {
       method: 'delete',
       path: '/api/v1/tenants/:id',
       auth: superAdmin,
-      summary: 'Delete a tenant and everything it owns (users, keys, agents, numbers, calls, events, recordings)',
+      summary: 'Delete a tenant and everything it owns (users, keys, agents, numbers, calls, events, recordings, audio files)',
       tags: ['Tenants'],
       operationId: 'deleteTenant',
       params: z.object({ id: z.uuid() }),
@@ -149,7 +150,8 @@ export function tenantRoutes(store: Store, recordings: Recordings): RouteDef[] {
         const gone = store.tenants.delete(params.id);
         if (!gone) throw new AppError('not_found', 'Tenant not found');
         const files = await recordings.remove(gone.recordedCallIds);
-        log.info({ tenantId: params.id, recordings: files }, 'tenant deleted');
+        const sounds = await audioFiles.remove(gone.audioFileIds);
+        log.info({ tenantId: params.id, recordings: files, audioFiles: sounds }, 'tenant deleted');
         return undefined;
       },
     }),

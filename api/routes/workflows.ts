@@ -1,11 +1,11 @@
 /**
  * Workflows: CRUD of versioned graphs. Saving a different graph creates the next version
  * (`version` + 1); every version stays readable. The graph is validated on write (see
- * `engine/agents/workflow-graph.ts`), and its tool nodes must name tools of the caller's tenant
- * and mode. A workflow an agent runs cannot be deleted (`conflict`).
+ * `engine/agents/workflow-graph.ts`), and its tool nodes must name tools, its play nodes audio
+ * files, of the caller's tenant and mode. A workflow an agent runs cannot be deleted (`conflict`).
  */
 import { z } from 'zod';
-import { graphToolRefs, workflowGraphSchema, type WorkflowGraph } from '../../engine/agents/workflow-graph.js';
+import { graphAudioFileRefs, graphToolRefs, workflowGraphSchema, type WorkflowGraph } from '../../engine/agents/workflow-graph.js';
 import type { Scope } from '../../engine/store/repositories/scoped.js';
 import type { Workflow, WorkflowSummary } from '../../engine/store/repositories/workflows.js';
 import type { Store } from '../../engine/store/store.js';
@@ -40,12 +40,15 @@ const updateBody = z
   .strictObject({ name: name.optional(), description, graph: workflowGraphSchema.optional() })
   .meta({ id: 'WorkflowUpdate' });
 
-/** Every tool node must name a tool of the scope. */
+/** Every tool node must name a tool of the scope, and every play node an audio file of it. */
 function checkTools(store: Store, scope: Scope, graph: WorkflowGraph): void {
   const refs = graphToolRefs(graph);
   const known = store.tools.existing(scope, refs.map((r) => r.toolId));
-  const missing = refs.filter((r) => !known.has(r.toolId));
-  if (missing.length) throw invalidBody(missing.map((r) => ({ path: ['graph', ...r.path], message: `Tool ${r.toolId} not found` })));
+  const missing = refs.filter((r) => !known.has(r.toolId)).map((r) => ({ path: ['graph', ...r.path], message: `Tool ${r.toolId} not found` }));
+  const sounds = graphAudioFileRefs(graph);
+  const stored = store.audioFiles.existing(scope, sounds.map((r) => r.audioFileId));
+  for (const r of sounds) if (!stored.has(r.audioFileId)) missing.push({ path: ['graph', ...r.path], message: `Audio file ${r.audioFileId} not found` });
+  if (missing.length) throw invalidBody(missing);
 }
 
 export function workflowRoutes(store: Store): RouteDef[] {
