@@ -2,7 +2,7 @@
  * A workflow is a graph: nodes (steps of a call) joined by edges. Each node kind has its own
  * schema; `graphIssues` checks the structure (one start, unique ids, edges resolve, every node
  * reachable, the right edges out of each kind). The schema runs it, so a stored graph is always
- * a valid one. Whether tool ids exist is a question for the store, asked by the caller.
+ * a valid one. Whether tool and audio file ids exist is a question for the store, asked by the caller.
  *
  * Execution: from `start`, follow the single outgoing edge of each node; a `branch` follows its
  * `when: true` or `when: false` edge; a `gather` may have the same pair (input came / nothing
@@ -33,6 +33,15 @@ const sayNode = z
     interruptible: z.boolean().optional(),
   })
   .meta({ id: 'SayNode' });
+
+const playNode = z
+  .strictObject({
+    ...base,
+    kind: z.literal('play'),
+    audioFileId: z.uuid().meta({ description: 'A stored audio file of the tenant (POST /audio-files)' }),
+    interruptible: z.boolean().optional().meta({ description: 'The caller may cut it short (barge-in, a key press); default true' }),
+  })
+  .meta({ id: 'PlayNode' });
 
 const gatherNode = z
   .strictObject({
@@ -114,7 +123,7 @@ const hangupNode = z
   .meta({ id: 'HangupNode' });
 
 const workflowNodeSchema = z
-  .discriminatedUnion('kind', [startNode, sayNode, gatherNode, llmNode, toolNode, branchNode, setVariableNode, transferNode, hangupNode])
+  .discriminatedUnion('kind', [startNode, sayNode, playNode, gatherNode, llmNode, toolNode, branchNode, setVariableNode, transferNode, hangupNode])
   .meta({ id: 'WorkflowNode' });
 type WorkflowNode = z.infer<typeof workflowNodeSchema>;
 
@@ -251,4 +260,9 @@ export const workflowGraphSchema = graphShape
 /** Tool ids a graph's tool nodes use, with the path of each. */
 export function graphToolRefs(g: WorkflowGraph): { toolId: string; path: (string | number)[] }[] {
   return g.nodes.flatMap((n, i) => (n.kind === 'tool' ? [{ toolId: n.toolId, path: ['nodes', i, 'toolId'] }] : []));
+}
+
+/** Audio file ids a graph's play nodes use, with the path of each. */
+export function graphAudioFileRefs(g: WorkflowGraph): { audioFileId: string; path: (string | number)[] }[] {
+  return g.nodes.flatMap((n, i) => (n.kind === 'play' ? [{ audioFileId: n.audioFileId, path: ['nodes', i, 'audioFileId'] }] : []));
 }

@@ -12,7 +12,8 @@ import type { EventLog } from '../../events/event-log.js';
 import type { Tool } from '../../store/repositories/tools.js';
 import type { Store } from '../../store/store.js';
 import type { Scope } from '../../store/repositories/scoped.js';
-import { graphToolRefs } from '../workflow-graph.js';
+import { graphAudioFileRefs, graphToolRefs } from '../workflow-graph.js';
+import type { AudioFiles } from '../audio-files.js';
 import { AgentSession, runtimeDefaults, type AgentPlan, type AgentProviders, type SessionDeps } from './session.js';
 import type { CallFacts } from './variables.js';
 
@@ -26,6 +27,8 @@ export interface AgentRuntimeOptions {
   transfer?: SessionDeps['transfer'];
   /** Where the calls of agents with `recording: true` are recorded. */
   recordings?: Recordings;
+  /** The stored audio files workflows' play nodes play. */
+  audioFiles?: AudioFiles;
 }
 
 export class AgentRuntime {
@@ -49,7 +52,12 @@ export class AgentRuntime {
       const t = store.tools.get(scope, id);
       if (t) tools.set(id, t);
     }
-    return { config, workflow: version ? { id: version.workflowId, version: version.version, graph: version.graph } : null, tools, facts };
+    const audioFiles = new Map<string, { name: string }>();
+    for (const { audioFileId } of version ? graphAudioFileRefs(version.graph) : []) {
+      const a = store.audioFiles.get(scope, audioFileId);
+      if (a) audioFiles.set(audioFileId, { name: a.name });
+    }
+    return { config, workflow: version ? { id: version.workflowId, version: version.version, graph: version.graph } : null, tools, audioFiles, facts };
   }
 
   /** Opens the leg's audio and starts the agent once media flows (the caller's RTP has latched). */
@@ -69,6 +77,7 @@ export class AgentRuntime {
       providers: this.o.providers({ tenantId: call.identity.tenantId, mode: call.identity.mode }),
       ...(this.o.sendDtmf ? { sendDtmf: this.o.sendDtmf } : {}),
       ...(this.o.transfer ? { transfer: this.o.transfer } : {}),
+      ...(this.o.audioFiles ? { audioFiles: this.o.audioFiles } : {}),
     };
     return AgentSession.start(deps, call, plan, audio);
   }

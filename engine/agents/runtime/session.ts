@@ -79,6 +79,8 @@ export interface SessionDeps {
   sendDtmf?: (call: Call, digits: string, audio: LegAudio) => Promise<void>;
   /** Blind transfer; true when the call was handed over. */
   transfer?: (call: Call, target: string) => Promise<boolean>;
+  /** The samples of stored audio files (8 kHz mono), null when the file is gone. */
+  audioFiles?: { samples(id: string): Promise<Int16Array | null> };
 }
 
 /** What the call runs, settled when it starts. */
@@ -88,6 +90,8 @@ export interface AgentPlan {
   workflow: { id: string; version: number; graph: WorkflowGraph } | null;
   /** The tools the agent and its workflow may use, by id. */
   tools: Map<string, Tool>;
+  /** The audio files the workflow's play nodes name, by id (those that still exist when the call starts). */
+  audioFiles: Map<string, { name: string }>;
   facts: CallFacts;
 }
 
@@ -364,6 +368,23 @@ export class AgentSession implements WorkflowHost {
 
   async say(text: string, interruptible: boolean): Promise<void> {
     await this.#speak(text, interruptible && this.#bargeIn);
+  }
+
+  async play(audioFileId: string, interruptible: boolean): Promise<void> {
+    const meta = this.plan.audioFiles.get(audioFileId);
+    let pcm: Int16Array | null = null;
+    try {
+      pcm = meta && this.deps.audioFiles ? await this.deps.audioFiles.samples(audioFileId) : null;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, audioFileId }, 'audio file not read');
+    }
+    if (!meta || !pcm) {
+      this.fault('audio_file_missing', `audio file ${audioFileId} no longer exists`);
+      return;
+    }
+    if (this.signal.aborted) return;
+    const r = await this.#speaker.play(pcm, { interruptible: interruptible && this.#bargeIn });
+    if (!this.signal.aborted) this.#note('agent', r.kind === 'interrupted' ? `[played ${meta.name}] [interrupted]` : `[played ${meta.name}]`);
   }
 
   async gather(node: GatherNode, prompt: string | null): Promise<string | null> {

@@ -1,6 +1,6 @@
 /**
- * The agent's voice on one call: text in, paced audio out through the leg's `LegAudio`. One
- * utterance plays at a time, in order. An utterance is synthesised as it plays (the first chunk
+ * The agent's voice on one call: text (or a stored sound's PCM) in, paced audio out through the
+ * leg's `LegAudio`. One utterance plays at a time, in order. An utterance is synthesised as it plays (the first chunk
  * of speech goes out as soon as the TTS yields it) and is over when its last frame has left.
  *
  * Barge-in: `interrupt()` stops the current utterance (its synthesis is aborted, the frames
@@ -25,6 +25,9 @@ interface Voice {
   voiceId: string;
   language?: string;
 }
+
+/** An utterance's audio: 8 kHz PCM chunks as they come; stops when `signal` aborts. */
+type AudioSource = (signal: AbortSignal) => AsyncIterable<Int16Array>;
 
 /** The audio side of an utterance, as the speaker needs it from a `LegAudio`. */
 type Sink = Pick<LegAudio, 'send' | 'flush' | 'clear' | 'queuedMs' | 'closed'>;
@@ -67,12 +70,28 @@ export class Speaker {
 
   /** Speaks `text` after what is queued; resolves when it has played, was cut, or failed. */
   say(text: string, opts: SpeakOptions = {}): Promise<Spoken> {
+    const voice = this.voice;
+    return this.#enqueue((signal) => this.tts.synthesize({ text, voiceId: voice.voiceId, language: voice.language, signal }), opts.interruptible ?? true);
+  }
+
+  /**
+   * Plays 8 kHz PCM (a stored audio file) after what is queued, as an utterance like any other:
+   * the same queue, barge-in, mute and drain. Resolves when it has played or was cut.
+   */
+  play(pcm: Int16Array, opts: SpeakOptions = {}): Promise<Spoken> {
+    return this.#enqueue(async function* () {
+      yield pcm;
+    }, opts.interruptible ?? true);
+  }
+
+  /** Queues an utterance whose audio `source` yields; it plays unless an interrupt or the call's end came first. */
+  #enqueue(source: AudioSource, interruptible: boolean): Promise<Spoken> {
     const generation = this.#generation;
     this.#pending++;
     const run = this.#chain.then(() =>
       generation !== this.#generation || this.callSignal.aborted
         ? ({ kind: 'interrupted', firstAudioMs: null, audioMs: 0, startedAt: performance.now() } as const)
-        : this.#play(text, opts.interruptible ?? true),
+        : this.#play(source, interruptible),
     );
     this.#chain = run.finally(() => this.#pending--);
     return run;
@@ -99,7 +118,7 @@ export class Speaker {
     return true;
   }
 
-  async #play(text: string, interruptible: boolean): Promise<Spoken> {
+  async #play(source: AudioSource, interruptible: boolean): Promise<Spoken> {
     const abort = new AbortController();
     const onCallEnd = () => abort.abort('call ended');
     this.callSignal.addEventListener('abort', onCallEnd, { once: true });
@@ -108,7 +127,7 @@ export class Speaker {
     let firstAudioMs: number | null = null;
     let samples = 0;
     try {
-      for await (const chunk of this.tts.synthesize({ text, voiceId: this.voice.voiceId, language: this.voice.language, signal: abort.signal })) {
+      for await (const chunk of source(abort.signal)) {
         if (abort.signal.aborted) break;
         if (firstAudioMs === null) firstAudioMs = Math.round(performance.now() - started);
         samples += chunk.length;

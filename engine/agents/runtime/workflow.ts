@@ -16,6 +16,8 @@ export interface WorkflowHost {
   /** Records the node as the next step of the path taken (and its timeline event). */
   enter(node: WorkflowNode): void;
   say(text: string, interruptible: boolean): Promise<void>;
+  /** Plays a stored audio file; a missing one is a fault, and the workflow goes on. */
+  play(audioFileId: string, interruptible: boolean): Promise<void>;
   /** Says `prompt` (if any), then waits for DTMF and/or speech; null when nothing came in time. */
   gather(node: Extract<WorkflowNode, { kind: 'gather' }>, prompt: string | null): Promise<string | null>;
   /** An LLM conversation step; resolves when it ends (exit condition, max turns, no LLM). */
@@ -67,6 +69,9 @@ async function step(node: WorkflowNode, host: WorkflowHost): Promise<Exit> {
       return 'next';
     case 'say':
       await host.say(render(node.text, vars), node.interruptible ?? true);
+      return 'next';
+    case 'play':
+      await host.play(node.audioFileId, node.interruptible ?? true);
       return 'next';
     case 'gather': {
       const retries = node.retries ?? 0;
