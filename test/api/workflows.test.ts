@@ -133,7 +133,7 @@ test('an unknown node kind is named with the kinds that exist', async (t) => {
   t.deepEqual(res.body, invalid([
     {
       field: 'graph.nodes[1].kind',
-      message: "Invalid discriminator value. Expected 'start' | 'say' | 'gather' | 'llm' | 'tool' | 'branch' | 'set_variable' | 'transfer' | 'hangup'",
+      message: "Invalid discriminator value. Expected 'start' | 'say' | 'play' | 'gather' | 'llm' | 'tool' | 'branch' | 'set_variable' | 'transfer' | 'hangup'",
     },
   ]));
 });

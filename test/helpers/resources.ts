@@ -3,6 +3,7 @@
  * object of each kind created through the real repositories, calls written through the same
  * call-control functions the engine uses, and events inserted into the real event log.
  */
+import { randomUUID } from 'node:crypto';
 import type { App } from '../../api/app.js';
 import type { WorkflowGraph } from '../../engine/agents/workflow-graph.js';
 import type { CallEnd, NewCall } from '../../engine/calls/call-record.js';
@@ -57,6 +58,8 @@ export interface Seeded {
   trunkId: string;
   callId: string;
   providerId: string;
+  /** A row only: its file is not written (enough for access checks). */
+  audioFileId: string;
 }
 
 /** One object of each kind in `scope`, through the repositories. */
@@ -73,7 +76,8 @@ export function seedObjects(app: App, scope: Scope): Seeded {
   const number = s.phoneNumbers.create(scope, { number: freshNumber(), agentId: agent.id, trunkId: trunk.id });
   const call = s.calls.create({ tenantId: scope.tenantId, mode: scope.mode, direction: 'inbound', agentId: agent.id, fromNumber: '+15550001111' });
   const provider = s.providers.create(scope, { name: `llm_${numbers}`, kind: 'openai', apiKey: 'sk-seeded' });
-  return { agentId: agent.id, workflowId: workflow.id, toolId: tool.id, numberId: number.id, trunkId: trunk.id, callId: call.id, providerId: provider.id };
+  const sound = s.audioFiles.create(scope, { name: `sound_${numbers}`, durationMs: 1000, bytes: 16044, source: { encoding: 'pcm16', sampleRate: 8000, channels: 1 } }, randomUUID());
+  return { agentId: agent.id, workflowId: workflow.id, toolId: tool.id, numberId: number.id, trunkId: trunk.id, callId: call.id, providerId: provider.id, audioFileId: sound.id };
 }
 
 /**
