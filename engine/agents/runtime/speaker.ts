@@ -26,6 +26,11 @@ interface Voice {
   language?: string;
 }
 
+/** A stored sound goes to the wire this many ms at a time... */
+const playChunkMs = 2000;
+/** ...each once less than this is queued: the next chunk is queued well before the wire runs dry. */
+const playAheadMs = 1000;
+
 /** An utterance's audio: 8 kHz PCM chunks as they come; stops when `signal` aborts. */
 type AudioSource = (signal: AbortSignal) => AsyncIterable<Int16Array>;
 
@@ -79,9 +84,20 @@ export class Speaker {
    * the same queue, barge-in, mute and drain. Resolves when it has played or was cut.
    */
   play(pcm: Int16Array, opts: SpeakOptions = {}): Promise<Spoken> {
-    return this.#enqueue(async function* () {
-      yield pcm;
-    }, opts.interruptible ?? true);
+    return this.#enqueue((signal) => this.#stored(pcm, signal), opts.interruptible ?? true);
+  }
+
+  /**
+   * A stored sound, `playChunkMs` at a time, each once less than `playAheadMs` is queued: the
+   * wire's queue stays a few seconds long however long the file (not ten minutes of frames), and
+   * what follows a mute still plays once unmuted.
+   */
+  async *#stored(pcm: Int16Array, signal: AbortSignal): AsyncIterable<Int16Array> {
+    const step = playChunkMs * 8;
+    for (let at = 0; at < pcm.length && !signal.aborted; at += step) {
+      if (at > 0) await this.#drained(signal, playAheadMs);
+      if (!signal.aborted) yield pcm.subarray(at, at + step);
+    }
   }
 
   /** Queues an utterance whose audio `source` yields; it plays unless an interrupt or the call's end came first. */
@@ -149,14 +165,14 @@ export class Speaker {
     }
   }
 
-  /** Resolves when the frames queued for the wire have gone out (or `signal` aborts). */
-  #drained(signal: AbortSignal): Promise<void> {
+  /** Resolves when no more than `belowMs` of the frames queued for the wire are left (or `signal` aborts). */
+  #drained(signal: AbortSignal, belowMs = 0): Promise<void> {
     return new Promise((resolve) => {
       const check = () => {
-        if (signal.aborted || this.sink.closed || this.sink.queuedMs <= 0) {
+        if (signal.aborted || this.sink.closed || this.sink.queuedMs <= belowMs) {
           signal.removeEventListener('abort', done);
           resolve();
-        } else timer = setTimeout(check, Math.min(200, this.sink.queuedMs + 5));
+        } else timer = setTimeout(check, Math.min(200, this.sink.queuedMs - belowMs + 5));
       };
       const done = () => {
         clearTimeout(timer);

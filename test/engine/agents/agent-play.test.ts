@@ -66,9 +66,10 @@ async function endedCall(s: InboundSetup, id: string) {
   }, 10_000);
 }
 
-test.serial('a play node plays the uploaded tone to the caller, whole, then the workflow hangs up', async (t) => {
+test.serial('a play node plays the uploaded tone to the caller, whole and without gaps, then the workflow hangs up', async (t) => {
   const { s } = t.context;
-  const beep = await uploadTone(s, 'beep', 1000, 1000);
+  // 5 s: longer than the speaker's 2 s chunks, so the joins between them are heard too.
+  const beep = await uploadTone(s, 'beep', 1000, 5000);
   await useWorkflow(s, 'beep then hang up', chain([{ id: 'beep', kind: 'play', audioFileId: beep }, { id: 'bye', kind: 'hangup' }]));
   const { phone, sipp, live, started } = await placeCall(s);
   t.teardown(() => phone.close());
@@ -78,16 +79,26 @@ test.serial('a play node plays the uploaded tone to the caller, whole, then the 
   t.is(call.endReason, 'agent_hangup');
   t.deepEqual(call.metrics.workflowPath, ['start', 'beep', 'bye']);
   t.deepEqual(call.transcript.map((e) => `${e.role}: ${e.text}`), ['agent: [played beep]']);
-  // The tone, at its frequency and for its length: 50 frames of 1 kHz (±2 for the edges), no 600 Hz.
+  // The tone, at its frequency and for its length: 250 frames of 1 kHz (±2 for the edges), no 600 Hz.
   const heard = phone.heard(started);
   const toneFrames = heard.filter((f) => toneLevel(f.pcm, 1000) > TONE_LEVEL);
   const levels = toneFrames.map((f) => toneLevel(f.pcm, 1000));
   t.log(`1 kHz heard for ${toneFrames.length * 20} ms of ${heard.length * 20} ms received; level ${Math.min(...levels).toFixed(0)}–${Math.max(...levels).toFixed(0)} (sent 8192)`);
-  t.true(toneFrames.length >= 48 && toneFrames.length <= 52, `${toneFrames.length} frames`);
+  t.true(toneFrames.length >= 248 && toneFrames.length <= 252, `${toneFrames.length} frames`);
   t.is(toneMs(phone, started, 600), 0);
-  // Contiguous: the tone's frames arrived within its length (paced, not bursty or gappy).
+  // Unbroken: one talkspurt (RFC 3551: one marker bit), RTP timestamps 160 apart throughout, and
+  // the 5 s arrived over 5 s. The pacer's clock catches up after a late timer, so load adds little
+  // to the span; a queue that ran dry at the joins of the speaker's 2 s chunks adds up to 200 ms a
+  // join (measured: 5040–5060 ms whole, 5290 ms with the read-ahead set to 0).
+  const packets = phone.peer.receivedSince(started).filter((r) => r.header.payloadType === 0);
+  const markers = packets.filter((r) => r.header.marker).length;
+  const steps = new Set(packets.slice(1).map((r, i) => (r.header.timestamp - packets[i]!.header.timestamp) >>> 0));
   const spanMs = toneFrames.at(-1)!.at - toneFrames[0]!.at;
-  t.true(spanMs >= 900 && spanMs <= 1300, `span ${spanMs.toFixed(0)} ms`);
+  const gapMs = Math.max(...toneFrames.slice(1).map((f, i) => f.at - toneFrames[i]!.at));
+  t.log(`${packets.length} packets, ${markers} marker(s), timestamp steps ${[...steps].join(',')}; arrived over ${spanMs.toFixed(0)} ms, largest gap ${gapMs.toFixed(0)} ms`);
+  t.is(markers, 1);
+  t.deepEqual([...steps], [160]);
+  t.true(spanMs >= 4900 && spanMs <= 5200, `span ${spanMs.toFixed(0)} ms`);
 });
 
 test.serial('a key press cuts an interruptible play node, but not one that is not interruptible', async (t) => {
