@@ -11,6 +11,7 @@ import { toneLevel } from '../../helpers/audio.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { Phone } from '../../helpers/phone.js';
+import { speech8k } from '../../helpers/speech.js';
 
 const test = anyTest as TestFn<{ s: InboundSetup }>;
 
@@ -142,6 +143,26 @@ test.serial('a key press cuts an interruptible play node, but not one that is no
   t.true(noticeMs >= 1460, `notice ${noticeMs} ms`);
   t.true(musicMs >= 500 && musicMs <= 1500, `music ${musicMs} ms`);
   t.true(afterKey <= 200, `music after the key: ${afterKey} ms`);
+});
+
+test.serial('the caller talking over an interruptible play node cuts it (barge-in, voice activity)', async (t) => {
+  const { s } = t.context;
+  const music = await uploadTone(s, 'hold music', 600, 6000);
+  await useWorkflow(s, 'music', chain([{ id: 'music', kind: 'play', audioFileId: music }, { id: 'bye', kind: 'hangup' }]));
+  const { phone, sipp, live, started } = await placeCall(s);
+  t.teardown(() => phone.close());
+  await waitFor(() => toneMs(phone, started, 600) >= 500, 10_000);
+  phone.say(speech8k('Hello? Can I talk to someone?'));
+  const r = await sipp;
+  t.is(r.code, 0, r.errors);
+  const call = await endedCall(s, live.id);
+  t.deepEqual(call.transcript.map((e) => `${e.role}: ${e.text}`), ['system: caller barged in', 'agent: [played hold music] [interrupted]']);
+  // From the caller's first word to the last frame of music the phone heard.
+  const music600 = phone.heard(started).filter((f) => toneLevel(f.pcm, 600) > TONE_LEVEL);
+  const cutMs = music600.at(-1)!.at - phone.saidAt!;
+  t.log(`music heard ${music600.length * 20} ms of 6000; its last frame ${cutMs.toFixed(0)} ms after the caller started talking`);
+  t.true(music600.length * 20 <= 2000, `${music600.length * 20} ms`);
+  t.true(cutMs < 1000, `${cutMs.toFixed(0)} ms`);
 });
 
 test.serial('a play node whose file is gone at call time is a fault; the workflow goes on', async (t) => {
