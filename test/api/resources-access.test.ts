@@ -84,6 +84,7 @@ const cases: Case[] = [
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}/events`, scope: 'calls:read', missing: 'No such call' },
   { method: 'GET', path: (o) => `/api/v1/calls/${o.callId}/recording`, scope: 'calls:read', missing: 'No such call' },
   // Live call actions (the seeded call is not live: a caller allowed to act gets 409).
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/hangup`, scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/say`, body: () => ({ text: 'hi' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/dtmf`, body: () => ({ digits: '1' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/mute`, scope: 'calls:write', write: 'editor', missing: 'Call not found' },
