@@ -26,6 +26,7 @@ import { keyValues } from './lib/args.js';
 import { monoMs } from './lib/audio-tag.js';
 import { AudioHook } from './lib/audio-hook.js';
 import { analyse, type Figures } from './lib/agent-audio-figures.js';
+import { PacerProbe, type ProbeResult } from './lib/pacer-probe.js';
 import { cpuPressure, loadAverage } from './lib/procfs.js';
 import { quantile, runSippStep, type SippResult } from './lib/sipp.js';
 import { fmt, median, table } from './lib/stats.js';
@@ -232,15 +233,18 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
   const n = Number(a.loadCalls ?? 5);
   const seconds = Number(a.loadSeconds ?? 20);
   const rows: Record<string, string | number>[] = [];
+  const probes: [boolean, ProbeResult][] = [];
   for (const withLoad of [true, false]) {
     const before = conditions();
     const eld = monitorEventLoopDelay({ resolution: 1 });
+    const probe = await PacerProbe.open(e.app.engine.media.pick());
     hook.start();
     const { output, failed, beside } = await phones(
       { target: e.sipTarget, user: 'agent', calls: n, setupCps: 25, seconds, bargeIn: false, bargeSpreadMs: 0, floorPort: e.floorPort },
       dir,
       async () => {
         eld.enable();
+        probe.start(seconds);
         if (!withLoad) return null;
         // SIPp starts a second into the window and stops before its end (hold 1 s).
         return runSippStep({ target: e.sipTarget, scenario: 'uac-cps.xml', rate, calls: rate * (seconds - 1), holdMs: 1000, dir: path.join(dir, 'sipp'), keys: { pcap } });
@@ -248,6 +252,7 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
     );
     eld.disable();
     hook.stop();
+    probes.push([withLoad, await probe.stop()]);
     const f = analyse(output, hook);
     const sipp = beside as SippResult | null;
     const ms = (ns: number) => fmt(ns / 1e6);
@@ -270,6 +275,21 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
   }
   console.log(`\nagent audio inter-packet gap (ms, as received) with ${n} agent calls speaking, under SIPp load and without; the engine's event-loop delay`);
   table(rows);
+  console.log('\npacing probe, same runs: a FramePacer on the main thread (DirectTransport, as LegAudio) and one in a worker thread (UDP into a PlainTransport); gaps as received in a worker thread (ms)');
+  table(
+    probes.flatMap(([withLoad, p]) =>
+      (['main', 'thread'] as const).map((k) => ({
+        load: withLoad ? `${rate} calls/s` : 'none',
+        pacer: k === 'main' ? 'main thread' : 'worker thread',
+        gaps: p[k].length,
+        'gap p50': q(p[k], 0.5),
+        'gap p99': q(p[k], 0.99),
+        'gap max': p[k].length ? fmt(Math.max(...p[k])) : '-',
+        'gaps > 25 ms': p[k].filter((g) => g > 25).length,
+        'gaps < 15 ms': p[k].filter((g) => g < 15).length,
+      })),
+    ),
+  );
 }
 
 export async function run(args: string[]): Promise<void> {
