@@ -234,7 +234,11 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
   const seconds = Number(a.loadSeconds ?? 20);
   const rows: Record<string, string | number>[] = [];
   const probes: [boolean, ProbeResult][] = [];
-  for (const withLoad of [true, false]) {
+  const rounds = Number(a.rounds ?? 1);
+  const summary: { withLoad: boolean; calls: number; loop: number; main: number; thread: number }[] = [];
+  // ABBA order over rounds, so a drift in the machine's load hits both conditions alike.
+  const order = Array.from({ length: rounds }, (_, r) => (r % 2 ? [false, true] : [true, false])).flat();
+  for (const withLoad of order) {
     const before = conditions();
     const eld = monitorEventLoopDelay({ resolution: 1 });
     const probe = await PacerProbe.open(e.app.engine.media.pick());
@@ -254,6 +258,7 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
     hook.stop();
     probes.push([withLoad, await probe.stop()]);
     const f = analyse(output, hook);
+    summary.push({ withLoad, calls: quantile(f.gaps, 0.99), loop: eld.percentile(99) / 1e6, main: quantile(probes.at(-1)![1].main, 0.99), thread: quantile(probes.at(-1)![1].thread, 0.99) });
     const sipp = beside as SippResult | null;
     const ms = (ns: number) => fmt(ns / 1e6);
     rows.push({
@@ -290,6 +295,15 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
       })),
     ),
   );
+  if (rounds > 1) {
+    console.log('\nmedians over rounds (ms)');
+    table(
+      [true, false].map((withLoad) => {
+        const of = (k: 'calls' | 'loop' | 'main' | 'thread') => fmt(median(summary.filter((x) => x.withLoad === withLoad).map((x) => x[k])));
+        return { load: withLoad ? `${rate} calls/s` : 'none', rounds, 'agent gap p99': of('calls'), 'loop delay p99': of('loop'), 'probe main-thread gap p99': of('main'), 'probe worker-thread gap p99': of('thread') };
+      }),
+    );
+  }
 }
 
 export async function run(args: string[]): Promise<void> {

@@ -17,9 +17,8 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { g711Encode } from '../../media/audio/g711.js';
+import { g711Decode, g711Encode } from '../../media/audio/g711.js';
 import { rms } from '../../media/audio/tone.js';
-import { g711Decode } from '../../media/audio/g711.js';
 import { speech8k } from '../../test/helpers/speech.js';
 import { readRtpHeader } from '../../media/rtp/packet.js';
 import { monoMs, tagFrame } from '../lib/audio-tag.js';
