@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   health: () => import('./health.js'),
   'agents-list': () => import('./agents-list.js'),
   'media-echo': () => import('./media-echo.js'),
+  'agent-audio': () => import('./agent-audio.js'),
   'sip-cps': () => import('./sip-cps.js'),
   'sip-concurrent': () => import('./sip-concurrent.js'),
   'sip-flood': () => import('./sip-flood.js'),

@@ -82,3 +82,13 @@ export class CpuMeter {
 export function loadAverage(): string {
   return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
+
+/** CPU pressure (PSI): the `some avg10` share of time in which a runnable task waited for a CPU, or '-' without PSI. */
+export function cpuPressure(): string {
+  try {
+    const some = fs.readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0] ?? '';
+    return /avg10=([\d.]+)/.exec(some)?.[1] ?? '-';
+  } catch {
+    return '-';
+  }
+}

@@ -7,6 +7,7 @@
  * receiver recomputes the HMAC over the raw body and rejects stale timestamps (replays).
  */
 import { createHmac } from 'node:crypto';
+import { readCapped } from '../../lib/read-capped.js';
 import type { WebhookAction } from './tool-definition.js';
 
 const SIGNATURE_HEADER = 'X-AgentStudio-Signature';
@@ -55,7 +56,7 @@ export async function invokeWebhook(call: WebhookCall): Promise<WebhookResult> {
   const signal = AbortSignal.timeout(action.timeoutMs);
   try {
     const res = await fetch(action.url, { method: action.method, headers, body, signal, redirect: 'manual' });
-    const { text, truncated } = await readCapped(res);
+    const { text, truncated } = await readCapped(res, MAX_RESPONSE_BYTES);
     const type = res.headers.get('content-type') ?? '';
     return {
       ok: res.status >= 200 && res.status < 300,
@@ -68,24 +69,6 @@ export async function invokeWebhook(call: WebhookCall): Promise<WebhookResult> {
   } catch (err) {
     return { ok: false, error: classify(err, action.timeoutMs), durationMs: elapsed() };
   }
-}
-
-async function readCapped(res: Response): Promise<{ text: string; truncated: boolean }> {
-  if (!res.body) return { text: '', truncated: false };
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      return { text: Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8'), truncated: true };
-    }
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
 function parseBody(text: string, contentType: string, truncated: boolean): unknown {

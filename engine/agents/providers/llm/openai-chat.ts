@@ -15,6 +15,7 @@
  */
 import { ProviderError, type LlmChunk, type LlmMessage, type LlmProvider, type LlmRequest, type LlmTool } from '../contracts.js';
 import { ChatStreamReader } from './openai-stream.js';
+import { readCapped } from '../../../../lib/read-capped.js';
 import { SseDecoder } from './sse.js';
 
 export interface OpenAiChatOptions {
@@ -158,7 +159,7 @@ export class OpenAiChat implements LlmProvider {
 
   /** A non-2xx answer as a `ProviderError`, with the service's message when it sent JSON. */
   private async httpError(res: Response): Promise<ProviderError> {
-    const text = await readCapped(res, MAX_ERROR_BODY_BYTES);
+    const { text } = await readCapped(res, MAX_ERROR_BODY_BYTES);
     const detail = this.scrub(serviceMessage(text) ?? (res.statusText || 'no detail'));
     const message = `HTTP ${res.status}: ${detail}`;
     if (res.status === 401 || res.status === 403) return new ProviderError(this.name, 'auth', message, res.status);
@@ -222,20 +223,3 @@ function serviceMessage(text: string): string | null {
   return null;
 }
 
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size >= max) {
-      await reader.cancel();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
-}

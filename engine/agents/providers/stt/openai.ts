@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { defaultEndSilenceMs, VoiceActivity, vadFrameSamples, vadSampleRate } from '../../../../media/audio/vad.js';
 import { writeWav } from '../../../../media/audio/wav.js';
+import { readCapped } from '../../../../lib/read-capped.js';
 import { ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
 export interface OpenAiSttSettings {
@@ -250,8 +251,8 @@ export class OpenAiSttStream implements SttStream {
         signal: controller.signal,
         redirect: 'error',
       });
-      const body = await readCapped(res, maxAnswerBytes);
-      if (body === null) return new ProviderError('openai', 'bad_response', `answer larger than ${maxAnswerBytes} bytes`, res.status);
+      const { text: body, truncated } = await readCapped(res, maxAnswerBytes);
+      if (truncated) return new ProviderError('openai', 'bad_response', `answer larger than ${maxAnswerBytes} bytes`, res.status);
       if (!res.ok) return httpError(res.status, body);
       let json: unknown;
       try {
@@ -311,21 +312,3 @@ function httpError(status: number, body: string): ProviderError {
   return new ProviderError('openai', status === 429 ? 'rate_limited' : 'http_error', `answered ${status}${detail}`, status);
 }
 
-/** The body as text, or null past `max` bytes (the rest is not read). */
-async function readCapped(res: Response, max: number): Promise<string | null> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
