@@ -5,6 +5,7 @@
  * between leaves a file without a row, which `sweep` deletes at start-up. Files never change once
  * written (there is no update), so the samples calls play are cached by id, up to a bound.
  */
+import { openForReading } from '../../lib/open-file.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -71,21 +72,10 @@ export class AudioFiles {
   }
 
   /** Opens a stored file for reading, with its size; null when there is none. The caller closes it. */
-  async open(id: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
-    let file: fsp.FileHandle;
-    try {
-      file = await fsp.open(this.fileFor(id), 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    try {
-      return { file, size: (await file.stat()).size };
-    } catch (e) {
-      await file.close();
-      throw e;
-    }
+  open(id: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
+    return openForReading(this.fileFor(id));
   }
+
 
   /** The samples of audio file `id` (8 kHz mono), from the cache or the disk; null when there is no such file. */
   async samples(id: string): Promise<Int16Array | null> {

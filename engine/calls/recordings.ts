@@ -6,6 +6,7 @@
  * `remove`, and `sweep` removes any file whose call no longer exists (run at start-up: a crash
  * between the two, a recording that ended after its call's row went).
  */
+import { openForReading } from '../../lib/open-file.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -78,21 +79,10 @@ export class Recordings {
   }
 
   /** Opens `callId`'s recording file for reading, with its size; null when there is no file. The caller closes it. */
-  async open(callId: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
-    let file: fsp.FileHandle;
-    try {
-      file = await fsp.open(this.fileFor(callId), 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    try {
-      return { file, size: (await file.stat()).size };
-    } catch (e) {
-      await file.close();
-      throw e;
-    }
+  open(callId: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
+    return openForReading(this.fileFor(callId));
   }
+
 
   /** Resolves when every recording of ended calls is finalised and written to its row. */
   async drain(): Promise<void> {
