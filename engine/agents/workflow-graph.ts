@@ -57,9 +57,15 @@ const gatherNode = z
       .optional(),
     speech: z
       .strictObject({
-        language: languageTag.optional(),
-        endSilenceMs: z.number().int().min(200).max(10_000).optional(),
-        hints: z.array(z.string().min(1).max(100)).max(100).optional(),
+        language: languageTag.optional().meta({
+          description: 'Not applied per gather in this version: the call has one transcriber, in the agent’s transcriber (or agent) language',
+        }),
+        endSilenceMs: z.number().int().min(200).max(10_000).optional().meta({
+          description: 'Not applied per gather in this version: the transcriber’s own end-of-speech detection decides (600 ms)',
+        }),
+        hints: z.array(z.string().min(1).max(100)).max(100).optional().meta({
+          description: 'Words likely to be said; the hints of all the workflow’s gathers go to the transcriber when the call starts',
+        }),
       })
       .optional(),
     timeoutMs: z.number().int().min(1000).max(120_000).meta({ description: 'Give up when nothing comes for this long' }),

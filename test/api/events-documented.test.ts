@@ -123,7 +123,7 @@ const agentCall = () =>
       nodes: [
         { id: 'start', kind: 'start' },
         { id: 'hello', kind: 'say', text: 'Hello.' },
-        { id: 'ask', kind: 'gather', speech: {}, timeoutMs: 10000, variable: 'said' },
+        { id: 'ask', kind: 'gather', speech: { hints: ['hello', 'there'] }, timeoutMs: 10000, variable: 'said' },
         { id: 'menu', kind: 'gather', dtmf: { maxDigits: 1 }, timeoutMs: 10000, variable: 'choice' },
         { id: 'call', kind: 'tool', toolId: tool.body.id },
         { id: 'bye', kind: 'hangup' },
@@ -151,6 +151,9 @@ const agentCall = () =>
       phone.press('1');
       const r = await sipp;
       if (r.code !== 0) throw new Error(`SIPp failed: ${r.output}${r.errors}`);
+      // The gathers' hints reached the transcriber.
+      const keywords = dg.connections[0]?.query.getAll('keywords') ?? [];
+      if (!['hello', 'there'].every((k) => keywords.includes(k))) throw new Error(`keywords sent: ${JSON.stringify(keywords)}`);
     } finally {
       phone.close();
       await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { workflowId: null, transcriber: null } } });

@@ -571,11 +571,14 @@ export class AgentSession implements WorkflowHost {
       this.#providerFailed('stt', err);
     }
     if (stt) {
+      // One recognition for the call: the hints of every speech gather of the workflow, up to 100.
+      const hints = [...new Set((this.plan.workflow?.graph.nodes ?? []).flatMap((n) => (n.kind === 'gather' ? (n.speech?.hints ?? []) : [])))].slice(0, 100);
       try {
         const stream = stt.open({
           signal: this.signal,
           ...(config.transcriber?.language ?? config.language ? { language: config.transcriber?.language ?? config.language } : {}),
           ...(config.transcriber?.model ? { model: config.transcriber.model } : {}),
+          ...(hints.length ? { hints } : {}),
         });
         stream.onTranscript((t) => this.#onTranscript(t.text, t.final, t.endOfTurn));
         stream.onError((err) => {
