@@ -662,7 +662,7 @@ export class AgentSession implements WorkflowHost {
     return {
       say: (text, opts) => {
         if (opts?.interrupt) this.#speaker.interrupt(true);
-        void this.#speak(text, true);
+        void this.#speak(text, true).catch((err: unknown) => this.fault('say_failed', (err as Error).message));
       },
       sendDtmf: (digits) => {
         if (!this.deps.sendDtmf) throw new CallActionRefused('sending DTMF is not available on this call');
@@ -671,7 +671,7 @@ export class AgentSession implements WorkflowHost {
       setMuted: (muted) => this.#speaker.setMuted(muted),
       transfer: (target) => {
         if (!this.deps.transfer) throw new CallActionRefused('transfer is not available on this call');
-        void this.transfer(target);
+        void this.transfer(target).catch((err: unknown) => this.fault('transfer_failed', (err as Error).message));
       },
     };
   }

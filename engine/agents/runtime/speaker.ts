@@ -109,7 +109,12 @@ export class Speaker {
         ? ({ kind: 'interrupted', firstAudioMs: null, audioMs: 0, startedAt: performance.now() } as const)
         : this.#play(source, interruptible),
     );
-    this.#chain = run.finally(() => this.#pending--);
+    // The queue goes on whatever one utterance did (#play settles with a value, but a defect must
+    // not stall every later utterance or surface as an unhandled rejection).
+    this.#chain = run.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => this.#pending--);
     return run;
   }
 
