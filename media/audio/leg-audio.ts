@@ -257,8 +257,9 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
 
   #onReport(r: StreamReport): void {
     this.#consumed = Math.max(this.#consumed, r.consumed);
-    if (r.sent.length && this.listenerCount('sent')) {
-      for (const [payload, timestamp] of r.sent) this.emit('sent', g711Decode(this.#codec.name, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)), timestamp);
+    if (r.timestamps.length && this.listenerCount('sent')) {
+      const payloads = Buffer.from(r.sent.buffer, r.sent.byteOffset, r.sent.byteLength);
+      r.timestamps.forEach((ts, i) => this.emit('sent', g711Decode(this.#codec.name, payloads.subarray(i * samplesPerFrame, (i + 1) * samplesPerFrame)), ts));
     }
     for (const d of r.dtmf) {
       const w = this.#dtmfWaiting.get(d.req);

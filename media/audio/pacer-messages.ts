@@ -18,8 +18,12 @@ export interface StreamReport {
   id: number;
   /** Frames received so far that are no longer queued (sent or cleared). */
   consumed: number;
-  /** Frames sent this turn: payload and RTP timestamp. */
-  sent: [payload: Uint8Array, timestamp: number][];
+  /**
+   * Frames sent this turn: their payloads back to back (160 bytes each, in a buffer of their own:
+   * a view on a larger one would be cloned whole), and the RTP timestamp of each.
+   */
+  sent: Uint8Array;
+  timestamps: number[];
   /** DTMF requests finished this turn. */
   dtmf: { req: number; ok: boolean }[];
 }

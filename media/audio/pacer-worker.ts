@@ -45,7 +45,9 @@ class Stream {
     this.pacer = new FramePacer((f) => {
       this.send(f.payload, f.marker, f.timestamp);
       this.consumed++;
-      report(this.id).sent.push([f.payload, f.timestamp]);
+      const r = report(this.id);
+      r.payloads.push(f.payload);
+      r.timestamps.push(f.timestamp);
     });
   }
 
@@ -111,13 +113,15 @@ socket.on('message', () => undefined);
 await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
 
 const streams = new Map<number, Stream>();
-let pending = new Map<number, StreamReport>();
+/** A report as it is gathered: the payloads are packed into one buffer when it is posted. */
+type Gathering = Omit<StreamReport, 'sent'> & { payloads: Buffer[] };
+let pending = new Map<number, Gathering>();
 let flushing = false;
 
 /** This turn's report for stream `id`, posted at the end of the turn. */
-function report(id: number): StreamReport {
+function report(id: number): Gathering {
   let r = pending.get(id);
-  if (!r) pending.set(id, (r = { id, consumed: 0, sent: [], dtmf: [] }));
+  if (!r) pending.set(id, (r = { id, consumed: 0, payloads: [], timestamps: [], dtmf: [] }));
   if (!flushing) {
     flushing = true;
     setImmediate(flush);
@@ -129,8 +133,15 @@ function flush(): void {
   flushing = false;
   const out = pending;
   pending = new Map();
-  for (const r of out.values()) r.consumed = streams.get(r.id)?.consumed ?? r.consumed;
-  post({ type: 'batch', streams: [...out.values()] });
+  const reports: StreamReport[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const { payloads, ...r } of out.values()) {
+    const sent = new Uint8Array(payloads.length * frameBytes);
+    payloads.forEach((p, i) => sent.set(p, i * frameBytes));
+    transfer.push(sent.buffer);
+    reports.push({ ...r, consumed: streams.get(r.id)?.consumed ?? r.consumed, sent });
+  }
+  parentPort!.postMessage({ type: 'batch', streams: reports } satisfies PacerReport, transfer);
 }
 
 function post(m: PacerReport): void {
