@@ -9,6 +9,7 @@ import os from 'node:os';
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
+import { PacerThread } from './audio/pacer-thread.js';
 import { MediaUnavailableError } from './errors.js';
 import { routerMediaCodecs } from './rtp-parameters.js';
 import { closeUdp, RtpPorts } from './rtp/ports.js';
@@ -59,6 +60,8 @@ export class MediaService {
   readonly #legs = new Set<SipLeg>();
   readonly #log: Logger;
   readonly #offDied: () => void;
+  /** One thread paces every agent leg's outgoing audio (started with the first). */
+  readonly pacer: PacerThread;
   /** The address our SDP announces. */
   readonly sdpAddress: string;
   #closed = false;
@@ -69,6 +72,7 @@ export class MediaService {
     log: Logger,
   ) {
     this.#log = log.child({ component: 'media' });
+    this.pacer = new PacerThread(this.#log);
     this.sdpAddress = sdpAddressFor(rtp);
     if (!rtp.announcedIp) this.#log.info({ sdpAddress: this.sdpAddress }, 'rtp.announcedIp unset, SDP announces this address');
     this.#offDied = pool.on('workerdied', (_index, pid) => {
@@ -123,6 +127,7 @@ export class MediaService {
       ptime: opts.ptime ?? 20,
       inactivityMs: opts.inactivityMs ?? defaultInactivityMs,
       latchTimeoutMs: opts.latchTimeoutMs ?? defaultLatchTimeoutMs,
+      pacer: this.pacer,
       log: opts.log ?? this.#log.child({ legId: id }),
     });
     this.#legs.add(leg);
@@ -158,6 +163,7 @@ export class MediaService {
     this.#closed = true;
     this.#offDied();
     for (const leg of [...this.#legs]) leg.close(legCloseReasons.serviceClosed);
+    this.pacer.close();
     for (const worker of this.#workersSeen) void this.#routers.get(worker)?.then((r) => r.close(), () => undefined);
     this.#workersSeen.clear();
   }

@@ -2,6 +2,7 @@
 import type dgram from 'node:dgram';
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
+import type { PacerThread } from './audio/pacer-thread.js';
 import type { RtpPorts } from './rtp/ports.js';
 import type { Direction, OfferOutcome } from './sdp/index.js';
 
@@ -62,5 +63,7 @@ export interface SipLegDeps {
   ptime: number;
   inactivityMs: number;
   latchTimeoutMs: number;
+  /** Paces agent audio (`openAudio`) off the main event loop. */
+  pacer: PacerThread;
   log: Logger;
 }

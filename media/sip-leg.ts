@@ -17,6 +17,7 @@ import type { Logger } from '../config/logger.js';
 import { TypedEmitter } from '../lib/typed-emitter.js';
 import { ActivityWatch } from './activity-watch.js';
 import { LegAudio } from './audio/leg-audio.js';
+import type { PacerThread } from './audio/pacer-thread.js';
 import { LegClosedError } from './errors.js';
 import { LegMedia, type LegCounters } from './leg-media.js';
 import { legalMoves, legCloseReasons, type LegState, type LegStats, type SipLegDeps, type SipLegEvents } from './sip-leg-types.js';
@@ -119,6 +120,10 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
   /** The router the leg's media lives on (its worker's one). */
   get router(): ms.Router {
     return this.#d.router;
+  }
+  /** The thread that paces agent audio on this leg (`openAudio`). */
+  get pacer(): PacerThread {
+    return this.#d.pacer;
   }
   /** The negotiated codec. */
   get codec(): AudioCodec {

@@ -1,17 +1,18 @@
 /**
  * The seam between a SIP leg and the agent runtime: decoded 20 ms frames and DTMF out of the
- * call, 16-bit PCM and RFC 4733 digits into it, paced at 20 ms. Both directions go through one mediasoup
- * DirectTransport on the leg's router: a Consumer of the leg's Producer delivers the peer's RTP
- * to Node, and a Producer of ours (fixed SSRC) is what the leg sends to the peer. This is the one
+ * call, 16-bit PCM and RFC 4733 digits into it, paced at 20 ms. In: a mediasoup DirectTransport
+ * on the leg's router, whose Consumer of the leg's Producer delivers the peer's RTP to Node. Out:
+ * the agent-audio pacing thread (`pacer-thread.ts`) paces our frames off the main event loop and
+ * sends them as RTP into a PlainTransport on the leg's router (on loopback, connected to the
+ * thread's socket), whose Producer (fixed SSRC) is what the leg sends to the peer. This is the one
  * place where Node handles every packet of a call, and only for calls that have an agent.
  */
 import { randomInt } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { types as ms } from 'mediasoup';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
 import { LegClosedError } from '../errors.js';
 import { agentRtpParameters, eventCarrier, eventCarrierOut, routerMediaCodecs } from '../rtp-parameters.js';
-import { readRtpHeader, writeRtpPacket } from '../rtp/packet.js';
+import { readRtpHeader } from '../rtp/packet.js';
 import type { AudioCodec, Negotiation } from '../sdp/types.js';
 import {
   assertDtmfDigits,
@@ -19,12 +20,12 @@ import {
   defaultDtmfTiming,
   DtmfNotNegotiatedError,
   DtmfReceiver,
-  eventPackets,
   type Dtmf,
   type DtmfTiming,
 } from './dtmf.js';
 import { g711Decode, g711Encode } from './g711.js';
-import { FramePacer } from './pacer.js';
+import type { StreamReport } from './pacer-messages.js';
+import { PacerThreadError, type PacerStream, type PacerThread } from './pacer-thread.js';
 
 /** 20 ms at 8 kHz. */
 const samplesPerFrame = 160;
@@ -58,24 +59,43 @@ interface AudioSource {
   onProducer(listener: (p: ms.Producer) => void): () => void;
   /** Sends `producer` to the peer. */
   play(producer: ms.Producer | null): Promise<void>;
+  /** The thread that paces our audio. */
+  readonly pacer: PacerThread;
 }
+
+/** Where our RTP leaves: the pacing thread's stream, into this PlainTransport. */
+interface Outgoing {
+  transport: ms.PlainTransport;
+  stream: PacerStream;
+}
+
+/**
+ * The outgoing side's life: `opening` until the thread has the stream, `sending` while it paces
+ * it, `failed` once the thread died (the agent falls silent; the incoming side goes on), then
+ * `closed`.
+ */
+type OutState = 'opening' | 'sending' | 'failed' | 'closed';
+
+/** The loopback address between the pacing thread and mediasoup. */
+const loopback = '127.0.0.1';
 
 export class LegAudio extends TypedEmitter<LegAudioEvents> {
   readonly #transport: ms.DirectTransport;
   readonly #dtmf = new DtmfReceiver();
-  readonly #pacer: FramePacer;
   readonly #offProducer: () => void;
   #codec: AudioCodec;
+  #out: Outgoing | null = null;
+  #outState: OutState = 'opening';
   #producer: ms.Producer | null = null;
   #consumer: ms.Consumer | null = null;
-  #ssrc = randomInt(1, 2 ** 32 - 1);
-  #sequence = randomInt(0, 65536);
+  readonly #ssrc = randomInt(1, 2 ** 32 - 1);
   #pending: Int16Array = new Int16Array(0);
-  /** True once our Producer sent a packet of its first codec: mediasoup drops others before. */
-  #streamStarted = false;
-  /** Digit strings play one after the other. */
-  #dtmfQueue: Promise<unknown> = Promise.resolve();
-  readonly #closing = new AbortController();
+  /** Frames posted to the thread, and of those the ones it no longer queues (sent or cleared). */
+  #posted = 0;
+  #consumed = 0;
+  /** DTMF requests in the thread, by number. */
+  readonly #dtmfWaiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  #dtmfReq = 0;
   #closed = false;
 
   private constructor(
@@ -86,10 +106,6 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     super(onListenerError);
     this.#transport = transport;
     this.#codec = source.codec;
-    this.#pacer = new FramePacer((f) => {
-      this.#sendRtp(f.payload, f.marker, f.timestamp);
-      if (this.listenerCount('sent')) this.emit('sent', g711Decode(this.#codec.name, f.payload), f.timestamp);
-    });
     this.#offProducer = source.onProducer((p) => void this.#listen(p).catch((err: unknown) => onListenerError('producer', err)));
   }
 
@@ -98,6 +114,7 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     const transport = await source.router.createDirectTransport();
     const audio = new LegAudio(source, transport, onListenerError);
     try {
+      await audio.#openOutgoing();
       await audio.#produce();
       if (source.producer) await audio.#listen(source.producer);
     } catch (e) {
@@ -113,27 +130,31 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
 
   /** Milliseconds of audio queued for the peer. */
   get queuedMs(): number {
-    return this.#pacer.queued * 20 + Math.floor(this.#pending.length / 8);
+    return (this.#posted - this.#consumed) * 20 + Math.floor(this.#pending.length / 8);
   }
 
   /**
    * Queues 16-bit PCM at 8 kHz for the peer, any length; it goes out in 20 ms frames, one every
    * 20 ms. A trailing partial frame waits for the next call (or `flush`). Frames paced out before
-   * the leg is active are lost: start speaking after `leg.whenActive()`.
+   * the leg is active are lost: start speaking after `leg.whenActive()`. Once the pacing thread
+   * died, nothing is sent (the agent falls silent).
    */
   send(pcm: Int16Array): void {
-    if (this.#closed) return;
+    if (this.#outState !== 'sending' || !this.#out) return;
     let samples = pcm;
     if (this.#pending.length) {
       samples = new Int16Array(this.#pending.length + pcm.length);
       samples.set(this.#pending);
       samples.set(pcm, this.#pending.length);
     }
-    let i = 0;
-    for (; i + samplesPerFrame <= samples.length; i += samplesPerFrame) {
-      this.#pacer.push(g711Encode(this.#codec.name, samples.subarray(i, i + samplesPerFrame)));
+    const whole = samples.length - (samples.length % samplesPerFrame);
+    if (whole) {
+      // A buffer of its own (not the pool's), so it can be moved to the thread rather than copied.
+      const frames = g711Encode(this.#codec.name, samples.subarray(0, whole), Buffer.alloc(whole));
+      this.#out.stream.post({ op: 'frames', id: this.#out.stream.id, frames }, [frames.buffer as ArrayBuffer]);
+      this.#posted += whole / samplesPerFrame;
     }
-    this.#pending = samples.slice(i);
+    this.#pending = samples.slice(whole);
   }
 
   /** Pads a trailing partial frame with silence and queues it. */
@@ -144,7 +165,8 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
 
   /** Drops everything queued (the caller barged in). */
   clear(): void {
-    this.#pacer.clear();
+    this.#out?.stream.post({ op: 'clear', id: this.#out.stream.id });
+    this.#consumed = this.#posted;
     this.#pending = new Int16Array(0);
   }
 
@@ -161,40 +183,107 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   /**
    * Sends `digits` (0-9, *, #, A-D) to the peer as RFC 4733 events on the agent's stream: one
    * event per digit, `toneMs` long, `gapMs` apart, each built by `eventPackets` and sent at 20 ms
-   * intervals. Audio queued or sent meanwhile waits (events replace it, RFC 4733 §2.5.1.2) and
-   * follows as a new talkspurt. Calls queue behind one another. Resolves once the last digit's
-   * end packets are sent; rejects with `InvalidDtmfError`, `RangeError` (timing),
-   * `DtmfNotNegotiatedError`, or `LegClosedError` when the seam closes first.
+   * intervals by the pacing thread. Audio queued or sent meanwhile waits (events replace it, RFC
+   * 4733 §2.5.1.2) and follows as a new talkspurt. Calls queue behind one another. Resolves once
+   * the last digit's end packets are sent; rejects with `InvalidDtmfError`, `RangeError`
+   * (timing), `DtmfNotNegotiatedError`, `LegClosedError` when the seam closes first, or
+   * `PacerThreadError` when the pacing thread died.
    */
   async sendDtmf(digits: string, timing: Partial<DtmfTiming> = {}): Promise<void> {
     assertDtmfDigits(digits);
     const t = checkDtmfTiming({ ...defaultDtmfTiming, ...timing });
-    const run = this.#dtmfQueue.then(() => this.#playDigits(digits, t));
-    this.#dtmfQueue = run.catch(() => undefined);
-    return run;
+    if (this.#closed) throw new LegClosedError('audio closed');
+    if (this.#outState !== 'sending' || !this.#out) throw new PacerThreadError('agent audio is not being sent');
+    const payloadType = this.dtmfPayloadType;
+    if (payloadType === null) throw new DtmfNotNegotiatedError();
+    const req = ++this.#dtmfReq;
+    const stream = this.#out.stream;
+    return new Promise<void>((resolve, reject) => {
+      this.#dtmfWaiting.set(req, { resolve, reject });
+      stream.post({ op: 'dtmf', id: stream.id, req, digits, timing: t, payloadType });
+    });
   }
 
-  /** Closes the DirectTransport and with it both directions. Idempotent. */
+  /** Closes both directions: the thread's stream, both transports. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closing.abort(new LegClosedError('audio closed'));
     this.#offProducer();
-    this.#pacer.close();
+    this.#stopOutgoing('closed', new LegClosedError('audio closed'));
     this.#transport.close();
     this.emit('close');
     this.removeAllListeners();
   }
 
+  /** A PlainTransport on loopback connected to the pacing thread's socket, and our stream on it. */
+  async #openOutgoing(): Promise<void> {
+    const transport = await this.source.router.createPlainTransport({ listenIp: loopback, rtcpMux: true, comedia: false });
+    let stream: PacerStream;
+    try {
+      stream = await this.source.pacer.attach({ report: (r) => this.#onReport(r), fail: (err) => this.#stopOutgoing('failed', err) });
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    this.#out = { transport, stream };
+    if (this.#closed) return this.#stopOutgoing('closed', new LegClosedError('audio closed'));
+    await transport.connect({ ip: loopback, port: stream.port });
+    stream.post({
+      op: 'open',
+      id: stream.id,
+      ssrc: this.#ssrc,
+      sequence: randomInt(0, 65536),
+      port: transport.tuple.localPort,
+      payloadType: this.#codec.payloadType,
+    });
+    if (this.#outState === 'opening') this.#outState = 'sending';
+  }
+
+  /** Ends the outgoing side: `closed` with the seam, `failed` when the thread died. */
+  #stopOutgoing(to: 'failed' | 'closed', err: Error): void {
+    if (this.#outState === 'closed' || this.#outState === to) return;
+    this.#outState = to;
+    const out = this.#out;
+    if (out) {
+      out.stream.post({ op: 'close', id: out.stream.id });
+      out.stream.detach();
+      if (to === 'closed') out.transport.close();
+    }
+    this.#consumed = this.#posted;
+    this.#pending = new Int16Array(0);
+    for (const w of this.#dtmfWaiting.values()) w.reject(err);
+    this.#dtmfWaiting.clear();
+  }
+
+  #onReport(r: StreamReport): void {
+    this.#consumed = Math.max(this.#consumed, r.consumed);
+    if (r.timestamps.length && this.listenerCount('sent')) {
+      const payloads = Buffer.from(r.sent.buffer, r.sent.byteOffset, r.sent.byteLength);
+      r.timestamps.forEach((ts, i) => this.emit('sent', g711Decode(this.#codec.name, payloads.subarray(i * samplesPerFrame, (i + 1) * samplesPerFrame)), ts));
+    }
+    for (const d of r.dtmf) {
+      const w = this.#dtmfWaiting.get(d.req);
+      this.#dtmfWaiting.delete(d.req);
+      if (d.ok) w?.resolve();
+      else w?.reject(new LegClosedError('audio closed'));
+    }
+  }
+
   /** Our Producer, in the leg's codec, and the leg switched to sending it. */
   async #produce(): Promise<void> {
+    const out = this.#out;
+    if (!out || this.#closed) return;
+    const changed = this.source.codec.name !== this.#codec.name;
     this.#codec = this.source.codec;
     const old = this.#producer;
-    this.#producer = await this.#transport.produce({ kind: 'audio', rtpParameters: agentRtpParameters(this.#codec, this.#ssrc) });
-    this.#streamStarted = false;
+    this.#producer = await out.transport.produce({ kind: 'audio', rtpParameters: agentRtpParameters(this.#codec, this.#ssrc) });
     if (old) {
       old.close();
-      this.#pacer.clear(); // frames queued in the previous law
+      if (changed) {
+        // Frames queued in the previous law are dropped; the stream starts again in this one.
+        out.stream.post({ op: 'codec', id: out.stream.id, payloadType: this.#codec.payloadType });
+        this.#consumed = this.#posted;
+      }
     }
     await this.source.play(this.#producer);
   }
@@ -222,52 +311,5 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
         if (dtmf) this.emit('dtmf', dtmf);
       }
     });
-  }
-
-  async #playDigits(digits: string, timing: DtmfTiming): Promise<void> {
-    const signal = this.#closing.signal;
-    signal.throwIfAborted();
-    const payloadType = this.dtmfPayloadType;
-    if (payloadType === null) throw new DtmfNotNegotiatedError();
-    const until = async (at: number) => {
-      const wait = at - performance.now();
-      // Closing aborts the wait; the caller gets the LegClosedError, not an AbortError.
-      if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
-      signal.throwIfAborted();
-    };
-    this.#pacer.pause();
-    try {
-      let start = performance.now();
-      if (!this.#streamStarted) {
-        // One frame of silence first: mediasoup creates our stream on the audio codec only.
-        const ts = this.#pacer.clock(start);
-        this.#sendRtp(g711Encode(this.#codec.name, new Int16Array(samplesPerFrame)), true, ts);
-        this.#pacer.advance(ts + samplesPerFrame, start + 20);
-        start += 20;
-      }
-      const period = timing.toneMs + timing.gapMs;
-      for (const [i, digit] of [...digits].entries()) {
-        const at = start + i * period;
-        await until(at);
-        // All packets of one event share the timestamp of its start (RFC 4733 §2.5.1.2).
-        const timestamp = this.#pacer.clock(at);
-        for (const p of eventPackets(digit, timing.toneMs)) {
-          await until(at + p.atMs);
-          this.#sendRtp(p.payload, p.marker, timestamp, payloadType);
-        }
-        this.#pacer.advance(timestamp + timing.toneMs * 8, at + timing.toneMs);
-      }
-    } finally {
-      this.#pacer.resume();
-    }
-  }
-
-  #sendRtp(payload: Buffer, marker: boolean, timestamp: number, payloadType: number = this.#codec.payloadType): void {
-    const p = this.#producer;
-    if (!p || p.closed) return;
-    const packet = writeRtpPacket({ marker, payloadType, sequence: this.#sequence, timestamp, ssrc: this.#ssrc }, payload);
-    this.#sequence = (this.#sequence + 1) & 0xffff;
-    if (payloadType === this.#codec.payloadType) this.#streamStarted = true;
-    p.send(packet);
   }
 }

@@ -1,0 +1,195 @@
+/**
+ * The agent-audio pacing thread (see `pacer-thread.ts`, its owner on the main thread). It owns
+ * every agent stream's clock: a `FramePacer` per stream, its SSRC, sequence numbers, timestamps,
+ * marker bits and RFC 4733 event packets, and sends the RTP over one UDP socket on loopback into
+ * each stream's mediasoup PlainTransport (connected to this socket, so only it is accepted).
+ * Running here keeps the 20 ms clock off the engine's event loop, which call set-up, the REST API
+ * and the incoming audio keep busy.
+ *
+ * Messages are `PacerCommand` in and `PacerReport` out (`pacer-messages.ts`). What was sent goes
+ * back batched, once per turn of this loop.
+ */
+import dgram from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parentPort } from 'node:worker_threads';
+import { writeRtpPacket } from '../rtp/packet.js';
+import { eventPackets, type DtmfTiming } from './dtmf.js';
+import { FramePacer } from './pacer.js';
+import type { PacerCommand, PacerReport, StreamReport } from './pacer-messages.js';
+
+/** 20 ms of silence, per law (the first packet of a stream must be audio, see `playDigits`). */
+/** One 20 ms G.711 frame. */
+const frameBytes = 160;
+
+const silence = { 0: Buffer.alloc(160, 0xff), 8: Buffer.alloc(160, 0xd5) } as Record<number, Buffer>;
+
+class Stream {
+  readonly pacer: FramePacer;
+  sequence: number;
+  /** Frames received from the main thread and no longer queued here (sent or cleared). */
+  consumed = 0;
+  received = 0;
+  /** True once a packet of the audio payload type went out: mediasoup drops others before. */
+  started = false;
+  dtmf: Promise<unknown> = Promise.resolve();
+  readonly closing = new AbortController();
+
+  constructor(
+    readonly id: number,
+    readonly ssrc: number,
+    public port: number,
+    public payloadType: number,
+    sequence: number,
+  ) {
+    this.sequence = sequence;
+    this.pacer = new FramePacer((f) => {
+      this.send(f.payload, f.marker, f.timestamp);
+      this.consumed++;
+      const r = report(this.id);
+      r.payloads.push(f.payload);
+      r.timestamps.push(f.timestamp);
+    });
+  }
+
+  send(payload: Buffer, marker: boolean, timestamp: number, payloadType = this.payloadType): void {
+    const packet = writeRtpPacket({ marker, payloadType, sequence: this.sequence, timestamp, ssrc: this.ssrc }, payload);
+    this.sequence = (this.sequence + 1) & 0xffff;
+    if (payloadType === this.payloadType) this.started = true;
+    socket.send(packet, this.port, host);
+  }
+
+  /** RFC 4733 events, as `LegAudio.sendDtmf` documents; audio waits meanwhile. */
+  async playDigits(digits: string, timing: DtmfTiming, payloadType: number): Promise<void> {
+    const signal = this.closing.signal;
+    const until = async (at: number) => {
+      const wait = at - performance.now();
+      if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+      signal.throwIfAborted();
+    };
+    signal.throwIfAborted();
+    this.pacer.pause();
+    try {
+      let start = performance.now();
+      if (!this.started) {
+        // One frame of silence first: mediasoup creates our stream on the audio codec only.
+        const ts = this.pacer.clock(start);
+        this.send(silence[this.payloadType] ?? silence[0]!, true, ts);
+        this.pacer.advance(ts + 160, start + 20);
+        start += 20;
+      }
+      const period = timing.toneMs + timing.gapMs;
+      for (const [i, digit] of [...digits].entries()) {
+        const at = start + i * period;
+        await until(at);
+        // All packets of one event share the timestamp of its start (RFC 4733 §2.5.1.2).
+        const timestamp = this.pacer.clock(at);
+        for (const p of eventPackets(digit, timing.toneMs)) {
+          await until(at + p.atMs);
+          this.send(p.payload, p.marker, timestamp, payloadType);
+        }
+        this.pacer.advance(timestamp + timing.toneMs * 8, at + timing.toneMs);
+      }
+    } finally {
+      this.pacer.resume();
+    }
+  }
+
+  clear(): void {
+    this.pacer.clear();
+    this.consumed = this.received;
+    report(this.id);
+  }
+
+  close(): void {
+    this.closing.abort();
+    this.pacer.close();
+  }
+}
+
+const host = '127.0.0.1';
+const socket = dgram.createSocket('udp4');
+// mediasoup's receiver reports come back here; nothing to do with them.
+socket.on('message', () => undefined);
+await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
+
+const streams = new Map<number, Stream>();
+/** A report as it is gathered: the payloads are packed into one buffer when it is posted. */
+type Gathering = Omit<StreamReport, 'sent'> & { payloads: Buffer[] };
+let pending = new Map<number, Gathering>();
+let flushing = false;
+
+/** This turn's report for stream `id`, posted at the end of the turn. */
+function report(id: number): Gathering {
+  let r = pending.get(id);
+  if (!r) pending.set(id, (r = { id, consumed: 0, payloads: [], timestamps: [], dtmf: [] }));
+  if (!flushing) {
+    flushing = true;
+    setImmediate(flush);
+  }
+  return r;
+}
+
+function flush(): void {
+  flushing = false;
+  const out = pending;
+  pending = new Map();
+  const reports: StreamReport[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const { payloads, ...r } of out.values()) {
+    const sent = new Uint8Array(payloads.length * frameBytes);
+    payloads.forEach((p, i) => sent.set(p, i * frameBytes));
+    transfer.push(sent.buffer);
+    reports.push({ ...r, consumed: streams.get(r.id)?.consumed ?? r.consumed, sent });
+  }
+  parentPort!.postMessage({ type: 'batch', streams: reports } satisfies PacerReport, transfer);
+}
+
+function post(m: PacerReport): void {
+  parentPort!.postMessage(m);
+}
+
+function handle(m: PacerCommand): void {
+  if (m.op === 'open') {
+    streams.set(m.id, new Stream(m.id, m.ssrc, m.port, m.payloadType, m.sequence));
+    return;
+  }
+  const s = streams.get(m.id);
+  if (!s) return;
+  switch (m.op) {
+    case 'frames':
+      for (let i = 0; i + frameBytes <= m.frames.byteLength; i += frameBytes) {
+        s.pacer.push(Buffer.from(m.frames.buffer, m.frames.byteOffset + i, frameBytes));
+        s.received++;
+      }
+      return;
+    case 'clear':
+      return s.clear();
+    case 'codec':
+      s.payloadType = m.payloadType;
+      s.started = false;
+      return s.clear();
+    case 'dtmf': {
+      const run = s.dtmf.then(() => s.playDigits(m.digits, m.timing, m.payloadType));
+      s.dtmf = run.catch(() => undefined);
+      run.then(
+        () => report(s.id).dtmf.push({ req: m.req, ok: true }),
+        () => report(s.id).dtmf.push({ req: m.req, ok: false }),
+      );
+      return;
+    }
+    case 'close':
+      s.close();
+      streams.delete(s.id);
+      return;
+  }
+}
+
+parentPort!.on('message', (m: PacerCommand) => {
+  try {
+    handle(m);
+  } catch (err) {
+    // A bad command fails its stream, not the thread (and with it every other agent's audio).
+    post({ type: 'failed', id: 'id' in m ? m.id : -1, message: String(err) });
+  }
+});
+post({ type: 'ready', port: socket.address().port });

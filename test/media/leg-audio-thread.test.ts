@@ -1,0 +1,93 @@
+/**
+ * The agent's outgoing audio is paced by one worker thread per MediaService: what the main thread
+ * sees of it (`queuedMs`), what happens when the thread dies, and what is left after legs close.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { sine } from '../../media/audio/tone.js';
+import { PacerThreadError } from '../../media/audio/pacer-thread.js';
+import { closing, mediaRig, peer, sleep, until, type MediaRig } from '../helpers/media.js';
+import { makeOffer } from './fixtures/sdp-offers.js';
+
+let rig: MediaRig;
+test.before(async () => {
+  rig = await mediaRig();
+});
+test.after.always(() => rig?.close());
+
+/** An agent leg whose peer spoke first (so we know where to send). */
+async function agentLeg(t: ExecutionContext) {
+  const p = await peer(t);
+  const leg = closing(t, await rig.media.createSipLeg(makeOffer({ port: p.port, formats: ['0 PCMU/8000', '101 telephone-event/8000'] })));
+  const audio = await leg.openAudio();
+  await p.stream({ to: leg.port, count: 3 });
+  await until(() => leg.state === 'active', 2000, 'latch');
+  return { p, leg, audio };
+}
+
+test.serial('queuedMs follows what the thread has sent: all of it at first, less as it goes, 0 when done or cleared', async (t) => {
+  const { p, audio } = await agentLeg(t);
+  audio.send(sine(440, 1000));
+  t.is(audio.queuedMs, 1000);
+  audio.send(new Int16Array(80));
+  t.is(audio.queuedMs, 1010, 'a partial frame counts too');
+  await p.waitFor(25, 3000);
+  await sleep(50);
+  const mid = audio.queuedMs;
+  t.true(mid > 200 && mid < 800, `half-way: ${mid} ms queued`);
+  audio.clear();
+  t.is(audio.queuedMs, 0);
+  await sleep(100);
+  t.is(audio.queuedMs, 0, 'the thread agrees after clear');
+  const n = p.received.length;
+  audio.send(sine(440, 200));
+  await p.waitFor(n + 10, 2000);
+  await until(() => audio.queuedMs === 0, 1000, 'queue drained');
+  t.log(`queued half-way through 1 s: ${mid} ms`);
+});
+
+test.serial('the pacing thread dies: the agent falls silent, its DTMF rejects, the call goes on; the next agent leg gets a new thread', async (t) => {
+  const { p, leg, audio } = await agentLeg(t);
+  const frames: number[] = [];
+  audio.on('frame', () => frames.push(performance.now()));
+  audio.send(sine(440, 3000));
+  await p.waitFor(10, 2000);
+  const digits = audio.sendDtmf('123');
+  await rig.media.pacer.terminateForTest();
+  await t.throwsAsync(digits, { instanceOf: PacerThreadError });
+  t.is(audio.queuedMs, 0);
+  const n = p.received.length;
+  audio.send(sine(440, 400));
+  await sleep(200);
+  t.true(p.received.length - n <= 1, `${p.received.length - n} packets after the thread died`);
+  await t.throwsAsync(audio.sendDtmf('1'), { instanceOf: PacerThreadError });
+  t.false(audio.closed, 'the seam stays open (incoming audio goes on)');
+  t.is(leg.state, 'active');
+  const before = frames.length;
+  await p.stream({ to: leg.port, count: 10, firstSequence: 2000 });
+  await until(() => frames.length >= before + 8, 2000, 'incoming frames after the thread died');
+  t.is(rig.media.pacer.streams, 0);
+
+  const next = await agentLeg(t);
+  next.audio.send(sine(440, 200));
+  t.is(await next.p.waitFor(10, 2000), 10, 'a new thread paces the next leg');
+});
+
+test.serial('closing agent legs leaves nothing behind: no stream on the thread, no transport on the router', async (t) => {
+  const p = await peer(t);
+  const first = await rig.media.createSipLeg(makeOffer({ port: p.port }));
+  const router = first.router;
+  const base = (await router.dump()).transportIds.length;
+  const legs = [first];
+  for (let i = 0; i < 4; i++) legs.push(await rig.media.createSipLeg(makeOffer({ port: p.port }), { nextTo: first }));
+  const audios = await Promise.all(legs.map((l) => l.openAudio()));
+  audios.forEach((a) => a.send(sine(440, 500)));
+  t.is(rig.media.pacer.streams, 5);
+  // Each agent leg adds two transports: the DirectTransport in, the PlainTransport out.
+  t.is((await router.dump()).transportIds.length, base + 10);
+  audios[0]!.close();
+  for (const l of legs) l.close();
+  t.true(audios.every((a) => a.closed));
+  t.is(rig.media.pacer.streams, 0);
+  await sleep(50);
+  t.is((await router.dump()).transportIds.length, base, 'the router is back to what it had before');
+});
