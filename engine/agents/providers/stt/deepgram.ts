@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { defaultEndSilenceMs } from '../../../../media/audio/vad.js';
+import { SttListeners } from './listeners.js';
 import { ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
 export interface DeepgramSettings {
@@ -117,10 +118,7 @@ const moves: Record<State, readonly State[]> = {
 export class DeepgramStream implements SttStream {
   #state: State = 'connecting';
   readonly #ws: WebSocket | null;
-  #onTranscript: (t: SttTranscript) => void = () => {};
-  #onError: ((e: ProviderError) => void) | null = null;
-  /** An error that came before `onError` was registered. */
-  #undelivered: ProviderError | null = null;
+  readonly #listeners: SttListeners;
   readonly #batch = Buffer.alloc(batchBytes);
   #batchLength = 0;
   /** Batches waiting for the socket to open. */
@@ -142,6 +140,7 @@ export class DeepgramStream implements SttStream {
     private readonly signal: AbortSignal,
     private readonly settings: Settings,
   ) {
+    this.#listeners = new SttListeners('deepgram', settings.logger);
     let ws: WebSocket | null = null;
     try {
       ws = new WebSocket(url, { headers: apiKey ? { Authorization: `Token ${apiKey}` } : {}, maxPayload: maxMessageBytes, followRedirects: false });
@@ -171,14 +170,11 @@ export class DeepgramStream implements SttStream {
   }
 
   onTranscript(fn: (t: SttTranscript) => void): void {
-    this.#onTranscript = fn;
+    this.#listeners.onTranscript(fn);
   }
 
   onError(fn: (err: ProviderError) => void): void {
-    this.#onError = fn;
-    const late = this.#undelivered;
-    this.#undelivered = null;
-    if (late) this.#deliver(late);
+    this.#listeners.onError(fn);
   }
 
   push(pcm: Int16Array): void {
@@ -234,20 +230,9 @@ export class DeepgramStream implements SttStream {
       return;
     }
     this.#transition('failed');
-    this.#deliver(new ProviderError('deepgram', code, message, status));
+    this.#listeners.error(new ProviderError('deepgram', code, message, status));
   }
 
-  #deliver(err: ProviderError): void {
-    if (!this.#onError) {
-      this.#undelivered = err;
-      return;
-    }
-    try {
-      this.#onError(err);
-    } catch (error) {
-      this.settings.logger?.warn({ err: error }, 'deepgram error listener threw');
-    }
-  }
 
   #opened(): void {
     if (this.#state !== 'connecting') return;
@@ -334,14 +319,14 @@ export class DeepgramStream implements SttStream {
   #results(msg: z.infer<typeof resultsMessage>): void {
     const words = (msg.channel.alternatives[0]?.transcript ?? '').trim();
     if (!msg.is_final) {
-      if (words) this.#emit({ text: this.#turnWith(words), final: false, endOfTurn: false });
+      if (words) this.#listeners.transcript({ text: this.#turnWith(words), final: false, endOfTurn: false });
       return;
     }
     if (words) this.#finals.push(words);
     if (msg.speech_final) {
       if (this.#finals.length) this.#endTurn();
     } else if (words) {
-      this.#emit({ text: this.#turnWith(''), final: true, endOfTurn: false });
+      this.#listeners.transcript({ text: this.#turnWith(''), final: true, endOfTurn: false });
     }
   }
 
@@ -352,14 +337,7 @@ export class DeepgramStream implements SttStream {
   #endTurn(): void {
     const text = this.#turnWith('');
     this.#finals.length = 0;
-    this.#emit({ text, final: true, endOfTurn: true });
+    this.#listeners.transcript({ text, final: true, endOfTurn: true });
   }
 
-  #emit(t: SttTranscript): void {
-    try {
-      this.#onTranscript(t);
-    } catch (error) {
-      this.settings.logger?.warn({ err: error }, 'deepgram transcript listener threw');
-    }
-  }
 }

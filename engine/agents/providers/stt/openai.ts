@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { defaultEndSilenceMs, VoiceActivity, vadFrameSamples, vadSampleRate } from '../../../../media/audio/vad.js';
 import { writeWav } from '../../../../media/audio/wav.js';
 import { readCapped } from '../../../../lib/read-capped.js';
+import { SttListeners } from './listeners.js';
 import { ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
 export interface OpenAiSttSettings {
@@ -82,9 +83,6 @@ const moves: Record<State, readonly State[]> = {
 export class OpenAiSttStream implements SttStream {
   #state: State = 'starting';
   #vad: VoiceActivity | null = null;
-  #onTranscript: (t: SttTranscript) => void = () => {};
-  #onError: ((e: ProviderError) => void) | null = null;
-  #undelivered: ProviderError | null = null;
   /** Frames pushed while the VAD loads. */
   readonly #early: Int16Array[] = [];
   /** Samples of a partial frame. */
@@ -104,6 +102,7 @@ export class OpenAiSttStream implements SttStream {
   readonly #maxFrames: number;
   /** What was heard and sent, for tests and logs. */
   readonly stats = { utterances: 0, uploads: 0, emptyTexts: 0 };
+  readonly #listeners: SttListeners;
 
   constructor(
     private readonly url: string,
@@ -111,6 +110,7 @@ export class OpenAiSttStream implements SttStream {
     private readonly opts: SttOptions,
     private readonly settings: Settings,
   ) {
+    this.#listeners = new SttListeners('openai stt', settings.logger);
     this.#preRollFrames = Math.round(settings.preRollMs / frameMs);
     this.#postRollFrames = Math.round(settings.postRollMs / frameMs);
     this.#maxFrames = Math.max(1, Math.round(settings.maxUtteranceMs / frameMs));
@@ -127,14 +127,11 @@ export class OpenAiSttStream implements SttStream {
   }
 
   onTranscript(fn: (t: SttTranscript) => void): void {
-    this.#onTranscript = fn;
+    this.#listeners.onTranscript(fn);
   }
 
   onError(fn: (err: ProviderError) => void): void {
-    this.#onError = fn;
-    const late = this.#undelivered;
-    this.#undelivered = null;
-    if (late) this.#deliver(late);
+    this.#listeners.onError(fn);
   }
 
   push(pcm: Int16Array): void {
@@ -227,7 +224,7 @@ export class OpenAiSttStream implements SttStream {
       const result = await answer;
       if (this.#state !== 'listening') return;
       if (result instanceof ProviderError) this.#fail(result);
-      else if (result.trim()) this.#emit({ text: result.trim(), final: true, endOfTurn: true });
+      else if (result.trim()) this.#listeners.transcript({ text: result.trim(), final: true, endOfTurn: true });
       else this.stats.emptyTexts++;
     });
   }
@@ -275,28 +272,10 @@ export class OpenAiSttStream implements SttStream {
 
   #fail(err: ProviderError): void {
     if (!this.#transition('failed')) return;
-    this.#deliver(err);
+    this.#listeners.error(err);
   }
 
-  #deliver(err: ProviderError): void {
-    if (!this.#onError) {
-      this.#undelivered = err;
-      return;
-    }
-    try {
-      this.#onError(err);
-    } catch (error) {
-      this.settings.logger?.warn({ err: error }, 'openai stt error listener threw');
-    }
-  }
 
-  #emit(t: SttTranscript): void {
-    try {
-      this.#onTranscript(t);
-    } catch (error) {
-      this.settings.logger?.warn({ err: error }, 'openai stt transcript listener threw');
-    }
-  }
 }
 
 /** An error answer as a `ProviderError`; the service's own message is kept, but never for auth. */
