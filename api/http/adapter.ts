@@ -468,6 +468,15 @@ function write(
   });
 }
 
+/** The status line and headers of a streamed or file answer (inside a cork). */
+function writeHead(res: HttpResponse, result: Result, requestId: string, extraHeaders: Record<string, string>): void {
+  res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));
+  res.writeHeader('x-request-id', requestId);
+  for (const k in extraHeaders) res.writeHeader(k, extraHeaders[k]!);
+  for (const k in result.headers) res.writeHeader(k, result.headers[k]!);
+  if (!('cache-control' in result.headers)) res.writeHeader('cache-control', 'no-store');
+}
+
 /**
  * Writes status and headers, then hands the response to the stream's `start` instead of ending
  * it (chunked transfer: uWS adds `Transfer-Encoding: chunked` on the first write).
@@ -490,13 +499,7 @@ function openStream(
       // `onClose` listeners log their own failures; the client is gone either way.
     }
   });
-  res.cork(() => {
-    res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));
-    res.writeHeader('x-request-id', requestId);
-    for (const k in extraHeaders) res.writeHeader(k, extraHeaders[k]!);
-    for (const k in result.headers) res.writeHeader(k, result.headers[k]!);
-    if (!('cache-control' in result.headers)) res.writeHeader('cache-control', 'no-store');
-  });
+  res.cork(() => writeHead(res, result, requestId, extraHeaders));
   try {
     body.start(stream);
   } catch {
@@ -541,11 +544,7 @@ function sendFile(
     finish();
   });
   res.cork(() => {
-    res.writeStatus(statusLines.get(result.status) ?? statusLine(result.status));
-    res.writeHeader('x-request-id', requestId);
-    for (const k in extraHeaders) res.writeHeader(k, extraHeaders[k]!);
-    for (const k in result.headers) res.writeHeader(k, result.headers[k]!);
-    if (!('cache-control' in result.headers)) res.writeHeader('cache-control', 'no-store');
+    writeHead(res, result, requestId, extraHeaders);
     if (body.length === 0) res.end();
   });
   if (body.length === 0) return finish();
@@ -564,10 +563,16 @@ function sendFile(
       if (done) return finish();
       if (ok) return next();
       res.onWritable((offset) => {
-        const [more, end] = res.tryEnd(chunk.subarray(offset - base), body.length);
-        if (end) finish();
-        else if (more) next();
-        return more;
+        // A uWS callback: nothing thrown here may reach uWS (it would end the process).
+        try {
+          const [more, end] = res.tryEnd(chunk.subarray(offset - base), body.length);
+          if (end) finish();
+          else if (more) next();
+          return more;
+        } catch {
+          fail();
+          return true;
+        }
       });
     }, fail).catch(fail);
   };
