@@ -14,11 +14,25 @@ import { timerDelays } from './session-timer.js';
 
 /**
  * The methods an inbound call serves, for `Allow` (RFC 3261 §20.5) in OPTIONS answers and
- * refusals. INFO, REFER, NOTIFY and MESSAGE are left out until DTMF over INFO and transfer exist.
+ * refusals. INFO is served in a dialog for DTMF only and NOTIFY only during our own transfer's
+ * REFER, so neither is advertised; REFER from the caller and MESSAGE are not served.
  */
 export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE';
 
 type Refusal = { status: number; text: string };
+
+/**
+ * Ends a dialog (BYE). drachtio-srf's `destroy()` without a callback returns a promise that
+ * rejects when the BYE cannot be sent (the SIP server's connection is down): that is a log line,
+ * never an unhandled rejection.
+ */
+export function destroyDialog(dialog: Srf.Dialog, log: { warn(o: object, msg: string): void }): void {
+  try {
+    void Promise.resolve(dialog.destroy() as unknown).catch((err: unknown) => log.warn({ err: (err as Error)?.message }, 'BYE not sent'));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'BYE not sent');
+  }
+}
 
 /**
  * In-dialog requests we cannot carry out, and the answer each gets instead of drachtio-srf's
@@ -36,7 +50,7 @@ type Refusal = { status: number; text: string };
  *   takes the `Event: refer` NOTIFYs (`takeInDialog`).
  */
 const unserved: Record<'refer' | 'info' | 'message' | 'notify', Refusal> = {
-  refer: { status: 501, text: 'Call transfer is not implemented' },
+  refer: { status: 501, text: 'Transfers requested by the caller (REFER) are not implemented' },
   info: { status: 501, text: 'INFO is served for DTMF only (application/dtmf-relay, application/dtmf)' },
   message: { status: 501, text: 'MESSAGE is not implemented' },
   notify: { status: 481, text: 'No subscription in this dialog' },
@@ -90,7 +104,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
     else call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
   });
   call.onDispose(() => {
-    if (connected()) dialog.destroy();
+    if (connected()) destroyDialog(dialog, call.log);
   });
 
   const armTimer = sessionTimer(call, dialog, leg, timer);

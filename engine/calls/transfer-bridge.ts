@@ -14,6 +14,7 @@ import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import { legCloseReasons, type SipLeg } from '../../media/sip-leg.js';
 import type { Call } from './call.js';
+import { destroyDialog } from './in-dialog.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
 export interface BridgeDeps {
@@ -68,12 +69,12 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Sip
     await leg.updateRemote(dialog.remote.sdp ?? '');
   } catch (err) {
     log.info({ err: (err as Error).message }, 'transfer target answer refused');
-    dialog.destroy();
+    destroyDialog(dialog, log);
     leg.close('bad answer');
     return { kind: 'failed', reason: err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp', status: null };
   }
   if (call.ended) {
-    dialog.destroy();
+    destroyDialog(dialog, log);
     leg.close('call ended');
     return { kind: 'failed', reason: 'call_ended', status: null };
   }
@@ -110,7 +111,7 @@ async function dial(srf: Srf, call: Call, offer: string, target: ResolvedTarget,
   try {
     const dialog = await srf.createUAC(target.uri, uacOpts, { cbRequest: onRequest });
     if (canceled) {
-      dialog.destroy();
+      destroyDialog(dialog, log);
       return { kind: 'failed', reason: canceled, status: null };
     }
     log.info({ target: target.uri }, 'transfer target answered');
@@ -152,7 +153,7 @@ async function connect(call: Call, callerLeg: SipLeg, leg: SipLeg, dialog: Srf.D
   });
   call.onDispose(() => {
     for (const off of offs) off();
-    if (connected()) dialog.destroy();
+    if (connected()) destroyDialog(dialog, log);
     leg.close('hangup');
   });
   // The caller's own leg may have closed while the bridge was set up: the call is over then.
