@@ -276,6 +276,6 @@ export function audioFilesDir(config: Pick<Config, 'audioFiles' | 'database'>): 
 export function recordingsDir(config: Pick<Config, 'recordings' | 'database'>): string {
   if (config.recordings.dir) return path.resolve(config.recordings.dir);
   // An in-memory database has no folder: its recordings go with other temporary files.
-  if (config.database.path === ':memory:') return path.join(os.tmpdir(), 'agent-studio-recordings');
+  if (config.database.path === ':memory:') return path.join(os.tmpdir(), `agent-studio-recordings-${process.pid}`);
   return path.join(path.dirname(path.resolve(config.database.path)), 'recordings');
 }
