@@ -110,6 +110,8 @@ const host = '127.0.0.1';
 const socket = dgram.createSocket('udp4');
 // mediasoup's receiver reports come back here; nothing to do with them.
 socket.on('message', () => undefined);
+// A send error (ENOBUFS, …) is one lost packet, not the end of every agent's audio.
+socket.on('error', () => undefined);
 await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
 
 const streams = new Map<number, Stream>();
