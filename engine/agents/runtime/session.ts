@@ -451,7 +451,7 @@ export class AgentSession implements WorkflowHost {
       if (done) {
         // The caller talks to the target now (or has left us): the agent stops listening and speaking.
         this.#program.abort('handed over');
-        this.#speaker.interrupt(true);
+        this.#interrupt(true);
       }
       if (!done) await this.#speak('Sorry, I could not transfer your call.', false);
       return done;
@@ -611,14 +611,20 @@ export class AgentSession implements WorkflowHost {
     this.#event('call.dtmf', { digit, ...(durationMs !== null ? { durationMs } : {}) });
     this.#note('caller', `(pressed ${digit})`);
     // A key cuts a prompt the caller is answering (IVR type-ahead), or any speech with barge-in on.
-    if (this.#gathering || this.#bargeIn) this.#speaker.interrupt();
+    if (this.#gathering || this.#bargeIn) this.#interrupt(false);
     this.#dtmf.push(digit);
+  }
+
+  /** Cuts the agent short in both its voices (its own, and the offline fallback). */
+  #interrupt(force: boolean): boolean {
+    const own = this.#speaker.interrupt(force);
+    return this.#fallbackSpeaker.interrupt(force) || own;
   }
 
   #onSpeechStart(): void {
     this.#speaking = true;
     this.#lastVoiceAt = performance.now();
-    if (this.#bargeIn && this.#speaker.busy && this.#speaker.interrupt()) {
+    if (this.#bargeIn && (this.#speaker.busy || this.#fallbackSpeaker.busy) && this.#interrupt(false)) {
       this.#turnAbort?.abort('barge-in');
       this.#note('system', 'caller barged in');
     }
@@ -661,14 +667,17 @@ export class AgentSession implements WorkflowHost {
   #actions(): CallActions {
     return {
       say: (text, opts) => {
-        if (opts?.interrupt) this.#speaker.interrupt(true);
+        if (opts?.interrupt) this.#interrupt(true);
         void this.#speak(text, true).catch((err: unknown) => this.fault('say_failed', (err as Error).message));
       },
       sendDtmf: (digits) => {
         if (!this.deps.sendDtmf) throw new CallActionRefused('sending DTMF is not available on this call');
         void this.#sendDtmf(digits).catch((err: unknown) => this.#recordError('internal', 'dtmf_failed', (err as Error).message));
       },
-      setMuted: (muted) => this.#speaker.setMuted(muted),
+      setMuted: (muted) => {
+        this.#speaker.setMuted(muted);
+        this.#fallbackSpeaker.setMuted(muted);
+      },
       transfer: (target) => {
         if (!this.deps.transfer) throw new CallActionRefused('transfer is not available on this call');
         void this.transfer(target).catch((err: unknown) => this.fault('transfer_failed', (err as Error).message));
