@@ -11,6 +11,7 @@ import { FakeOpenAi, textReply, toolCallReply } from '../../helpers/openai-fake.
 import { Phone } from '../../helpers/phone.js';
 import { speech8k, trimmed } from '../../helpers/speech.js';
 import { webhook, type Hook } from '../../helpers/webhook-server.js';
+import { rms } from '../../../media/audio/tone.js';
 import { DtmfReceiver } from '../../../media/audio/dtmf.js';
 import type { Call } from '../../../engine/calls/call.js';
 
@@ -168,6 +169,11 @@ test.serial('barge-in: the caller talks over the agent and its audio stops on th
   const stopMs = last - spokeAt;
   t.log(`the agent's RTP stopped ${stopMs.toFixed(1)} ms after the caller's first speech packet left the phone (+20 ms from the start of the speech it carried; voice activity needs 40 ms of it)`);
   t.true(stopMs < 100, `${stopMs} ms`);
+  // And the agent was speaking when the caller started, then stayed quiet while the caller spoke
+  // (its answer comes only after the caller's turn ends): not a stop read off a pause.
+  t.true(phone.heard(spokeAt - 200).some((f) => f.at < spokeAt && rms(f.pcm) > 300), 'the agent was speaking just before');
+  const quiet = phone.heard(spokeAt + 150).filter((f) => f.at < spokeAt + 700);
+  t.is(quiet.filter((f) => rms(f.pcm) > 300).length, 0, 'the agent was silent while the caller spoke');
   const greeting = call.transcript.find((e) => e.role === 'agent')!;
   t.regex(greeting.text, /\[interrupted\]$/);
   const evs = await eventsOf(c, live.id);
