@@ -54,5 +54,5 @@ test('the recordings folder: the setting, else beside the database (the temp fol
   const config = testConfig();
   const dir = recordingsDir({ ...config, recordings: { dir: path.join(path.dirname(config.database.path), 'rec') } });
   t.is(dir, path.join(path.dirname(config.database.path), 'rec'));
-  t.is(recordingsDir({ ...config, database: { path: ':memory:' } }).endsWith('agent-studio-recordings'), true);
+  t.is(recordingsDir({ ...config, database: { path: ':memory:' } }).endsWith(`agent-studio-recordings-${process.pid}`), true);
 });
