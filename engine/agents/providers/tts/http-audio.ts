@@ -4,6 +4,7 @@
  * the first byte of the body and another the gap between chunks; aborting the caller's signal,
  * or stopping the iteration, cancels the request and closes the connection.
  */
+import { readCapped } from '../../../../lib/read-capped.js';
 import { ProviderError } from '../contracts.js';
 
 export interface AudioPost {
@@ -22,6 +23,14 @@ export interface AudioPost {
 
 /** An error body is quoted up to this many characters: enough to read the service's reason. */
 const excerptChars = 200;
+/** An error body is read this far at most. */
+const maxErrorBytes = 64 * 1024;
+/**
+ * More audio than any one request can mean (5,000 characters are about 6 minutes; 10 minutes of
+ * 24 kHz 16-bit PCM is 28.8 MB): a service streaming past it is broken, and is cut off before it
+ * fills memory.
+ */
+const maxAudioBytes = 32 * 1024 * 1024;
 
 export async function* postForAudio(p: AudioPost): AsyncGenerator<Uint8Array> {
   const fail = (code: ProviderError['code'], message: string, status?: number) =>
@@ -52,7 +61,7 @@ export async function* postForAudio(p: AudioPost): AsyncGenerator<Uint8Array> {
       throw fail('network', `request failed: ${reason(err)}`);
     }
     if (!res.ok) {
-      const text = await res.text().catch(() => '');
+      const { text } = await readCapped(res, maxErrorBytes).catch(() => ({ text: '' }));
       const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, excerptChars);
       const code = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate_limited' : 'http_error';
       throw fail(code, `HTTP ${res.status}${excerpt ? `: ${excerpt}` : ''}`, res.status);
@@ -76,6 +85,7 @@ export async function* postForAudio(p: AudioPost): AsyncGenerator<Uint8Array> {
       if (chunk.done) break;
       if (!chunk.value.length) continue;
       total += chunk.value.length;
+      if (total > maxAudioBytes) throw fail('bad_response', `more than ${maxAudioBytes} bytes of audio for one request`, res.status);
       arm(p.idleTimeoutMs, 'further audio');
       yield chunk.value;
       if (p.signal.aborted) return;
