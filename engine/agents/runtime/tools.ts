@@ -11,6 +11,7 @@
 import { validateJson } from '../json-schema.js';
 import type { Tool } from '../../store/repositories/tools.js';
 import { invokeWebhook } from '../webhook.js';
+import { sleep } from '../../calls/call-steps.js';
 
 /** What a built-in tool does to the call. */
 export interface BuiltinHost {
@@ -68,13 +69,14 @@ export async function runTool(tool: Tool, args: unknown, o: RunOptions): Promise
       'error' in r
         ? r.error.code === 'connection_refused' || (action.method === 'PUT' && r.error.code !== 'dns_error')
         : action.method === 'PUT' && (r.status === 429 || r.status >= 500);
-    if (!retryable || attempt > retries || o.signal.aborted) {
+    // The call's end stops the retries: its sleep rejects (StepAborted) and the last answer stands.
+    const retry = retryable && attempt <= retries && (await sleep(backoff, o.signal).then(() => true, () => false));
+    if (!retry) {
       if ('error' in r) return { ok: false, result: null, error: r.error, attempts: attempt, durationMs: elapsed() };
       return r.ok
         ? { ok: true, result: r.body, status: r.status, attempts: attempt, durationMs: elapsed() }
         : { ok: false, result: r.body, status: r.status, error: { code: 'http_error', message: `HTTP ${r.status}` }, attempts: attempt, durationMs: elapsed() };
     }
-    await new Promise((res) => setTimeout(res, backoff));
     backoff *= 2;
   }
 }
