@@ -57,7 +57,9 @@ const settings = {
   firstMessage: z.string().min(1).max(10_000).nullable().optional().meta({
     description: 'Said when the call is answered; null or absent = wait for the caller',
   }),
-  language: languageTag.optional().meta({ description: 'default en-US' }),
+  language: languageTag.optional().meta({
+    description: 'The caller’s language, sent to the transcriber and the voice; left out, each service uses its own default',
+  }),
   voice: voiceSchema.optional(),
   transcriber: transcriberSchema.optional(),
   llm: llmSchema.optional(),

@@ -289,7 +289,7 @@ export class AgentSession implements WorkflowHost {
               const firstOut = sp.startedAt + sp.firstAudioMs;
               metrics.ttsFirstAudioMs = Math.round(firstOut - Math.max(requested, sp.startedAt));
               metrics.firstAudioOutMs = Math.round(firstOut - speechEnd);
-            });
+            }, () => undefined); // a failed utterance is reported where it is awaited (Promise.all below)
           }
           spoken.push(p);
         },
