@@ -77,7 +77,11 @@ sippTest('followRedirects: a 302 Contact becomes the next target (§16.5, §16.7
 });
 
 sippTest('simultaneous forking: both destinations get the INVITE, the 404 one loses (§16.7)', async (t) => {
-  const { results, peers } = await proxyCall(t, ['uas-404.xml', 'uas.xml'], { forking: 'simultaneous' }, 'uac-proxy.xml');
+  // The winner answers a second after its 180: otherwise a loaded machine can have its 200 reach
+  // the proxy before the loser's SIPp sends its 404, and the proxy rightly CANCELs the loser
+  // instead (a race between two processes, not a property of the proxy).
+  const late200 = (): [string, string][] => [['<send>\n    <![CDATA[\n\n      SIP/2.0 200 OK', '<pause milliseconds="1000"/>\n  <send>\n    <![CDATA[\n\n      SIP/2.0 200 OK']];
+  const { results, peers } = await proxyCall(t, ['uas-404.xml', ['uas.xml', late200]], { forking: 'simultaneous' }, 'uac-proxy.xml');
   t.like(results, { connected: true, finalStatus: 200 });
   t.deepEqual(peers[0]!.ladderNow().slice(0, 3), ['<- INVITE', '-> 100 INVITE', '-> 404 INVITE']);
   t.true(peers[1]!.ladderNow().includes('<- INVITE'));
