@@ -46,6 +46,7 @@ interface SummaryRow {
   duration_ms: number | null;
   end_reason: string | null;
   hangup_by: HangupBy | null;
+  sip_code: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -60,7 +61,7 @@ interface Row extends SummaryRow {
 
 const summaryColumns = `id, tenant_id, mode, direction, status, from_uri, to_uri, from_number, to_number, trunk_id,
   agent_id, phone_number_id, workflow_id, workflow_version, sip_call_id, started_at, answered_at, ended_at,
-  duration_ms, end_reason, hangup_by, created_at, updated_at`;
+  duration_ms, end_reason, hangup_by, sip_code, created_at, updated_at`;
 
 const toSummary = (r: SummaryRow): CallSummary => ({
   id: r.id,
@@ -85,6 +86,7 @@ const toSummary = (r: SummaryRow): CallSummary => ({
   // Written only from `endReasons` (CallEnd.reason).
   endReason: r.end_reason as EndReason | null,
   hangupBy: r.hangup_by,
+  sipCode: r.sip_code,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -147,7 +149,7 @@ export class CallsRepo {
     );
     this.#end = db.prepare(
       `UPDATE calls SET status = @status, ended_at = @at, duration_ms = @durationMs, end_reason = @reason,
-         hangup_by = @hangupBy, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
+         hangup_by = @hangupBy, sip_code = @sipCode, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
        WHERE id = @id AND ended_at IS NULL`,
     );
     this.#answerSent = db.prepare<[string, string]>('UPDATE calls SET answer_sent_at = ? WHERE id = ? AND ended_at IS NULL');
@@ -193,6 +195,7 @@ export class CallsRepo {
       durationMs: null,
       endReason: null,
       hangupBy: null,
+      sipCode: null,
       rtpStats: {},
       transcript: [],
       metrics: {},
@@ -231,6 +234,7 @@ export class CallsRepo {
         durationMs: cur.answeredAt ? Math.max(0, Date.parse(at) - Date.parse(cur.answeredAt)) : null,
         endReason: how.reason,
         hangupBy: how.hangupBy ?? null,
+        sipCode: how.sipCode ?? cur.sipCode,
         rtpStats: how.rtpStats ?? cur.rtpStats,
         transcript: how.transcript ?? cur.transcript,
         metrics: how.metrics ?? cur.metrics,
@@ -243,6 +247,7 @@ export class CallsRepo {
         durationMs: next.durationMs,
         reason: next.endReason,
         hangupBy: next.hangupBy,
+        sipCode: next.sipCode,
         rtpStats: JSON.stringify(next.rtpStats),
         transcript: JSON.stringify(next.transcript),
         metrics: JSON.stringify(next.metrics),
