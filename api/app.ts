@@ -83,7 +83,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...apiKeyRoutes(engine.store, DEFAULT_RATE_LIMIT),
     ...tenantRoutes(engine.store, engine.recordings, engine.audioFiles),
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
-    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles),
+    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles, {
+      place: (r) => engine.calls.outbound.place(r),
+      queueInfo: (id) => engine.calls.outbound.queueInfo(id),
+      cancel: (id) => engine.calls.outbound.cancel(id),
+    }),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];

@@ -74,6 +74,11 @@ export const configSchema = z
         drachtioSecret: z.string().min(1).default('agent-studio'),
         /** Concurrent calls before new INVITEs get 503 + Retry-After. */
         maxCalls: num(z.number().int().min(1)).default(1000),
+        /**
+         * Live outbound calls (dialling or answered) one tenant may have at once, over all its
+         * trunks; more wait in their trunk's queue. A guard against runaway spending.
+         */
+        outboundTenantMaxCalls: num(z.number().int().min(1).max(100_000)).default(100),
         /** Send 180 Ringing and wait this long before answering; 0 answers at once. */
         ringMs: num(z.number().int().min(0).max(60_000)).default(0),
         /** RFC 4028 session interval we ask for when the caller supports timers. */

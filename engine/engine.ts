@@ -140,6 +140,7 @@ export class Engine {
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
       maxCalls: config.sip.maxCalls,
+      outboundTenantMaxCalls: config.sip.outboundTenantMaxCalls,
       realm: config.sip.realm,
       settings: {
         ringMs: config.sip.ringMs,

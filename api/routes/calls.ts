@@ -1,11 +1,11 @@
 /**
- * Calls: list and get, plus the call's timeline. Calls are created by call control (inbound
- * INVITEs, and the outbound/web call endpoints of their own issue), not here.
+ * Calls: list and get, plus the call's timeline. Inbound calls are created by call control;
+ * outbound ones by `POST /api/v1/calls` (outbound-calls.ts, with their cancel).
  *
  * - `GET /calls` lists newest first, filtered by status, direction, agent and a `from`/`to`
  *   range on `started_at`; items leave out the transcript, stats and metrics.
  * - `GET /calls/{id}` adds the transcript, RTP stats, metrics (including `turnLatencyMs`) and
- *   metadata.
+ *   metadata; a queued outbound call also its `queuePosition` and `estimatedStartAt`.
  * - `GET /calls/{id}/events` is the timeline from the event log, oldest first and paginated
  *   like every list: a long call has thousands of events, which do not belong in one body.
  * - `POST /calls/{id}/say|dtmf|mute|unmute|transfer` act on a live call through its agent
@@ -35,6 +35,8 @@ import { Reply, route, type RouteDef } from '../http/route.js';
 import { commandAccess, runCommand, type CallCommand, type CommandDeps } from '../realtime/commands.js';
 import { dtmfDigits, sayInterrupt, sayText, transferTarget } from '../realtime/ws-frames.js';
 import { readAccess } from './access.js';
+import { outboundCallRoutes, type OutboundCalls } from './outbound-calls.js';
+import type { QueueInfo } from '../../engine/calls/outbound-dialer.js';
 import { found, idParams, resourceShape, timestampsShape } from './crud.js';
 
 const summaryShape = {
@@ -57,11 +59,12 @@ const summaryShape = {
   durationMs: z.number().int().nullable().meta({ description: 'Talk time, answer to end; null if unanswered or not ended' }),
   endReason: z.enum(endReasons).nullable(),
   hangupBy: z.enum(hangupParties).nullable(),
+  sipCode: z.number().int().nullable().meta({ description: 'Outbound calls: the final SIP status the far end sent (200, 486, 603…); null when none came (no answer, canceled) and for inbound calls' }),
   ...timestampsShape,
 };
 
 const callSummarySchema = z.object(summaryShape).meta({ id: 'CallSummary' });
-const callSchema = z
+export const callSchema = z
   .object({
     ...summaryShape,
     transcript: z.array(transcriptEntrySchema),
@@ -69,6 +72,11 @@ const callSchema = z
     metrics: callMetricsSchema,
     metadata: z.record(z.string(), z.unknown()),
     recording: callRecordingSchema.nullable().meta({ description: 'Null when the call was not recorded; the audio is GET /calls/{id}/recording' }),
+    queuePosition: z.number().int().min(1).nullable().meta({ description: "A queued outbound call's place in its trunk's queue (1 = next); null otherwise" }),
+    estimatedStartAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: "A queued outbound call's earliest start under its trunk's calls-per-second cap (later if a concurrency cap holds the queue); null otherwise" }),
   })
   .meta({ id: 'Call' });
 
@@ -97,17 +105,20 @@ const presentSummary = (c: CallSummary) => ({
   durationMs: c.durationMs,
   endReason: c.endReason,
   hangupBy: c.hangupBy,
+  sipCode: c.sipCode,
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,
 });
 
-const present = (c: Call) => ({
+export const present = (c: Call, queue: QueueInfo | null) => ({
   ...presentSummary(c),
   transcript: c.transcript,
   rtpStats: c.rtpStats,
   metrics: c.metrics,
   metadata: c.metadata,
   recording: c.recording,
+  queuePosition: queue?.position ?? null,
+  estimatedStartAt: queue?.estimatedStartAt ?? null,
 });
 
 const commandAccepted = z.object({ callId: z.string(), accepted: z.literal(true) }).meta({ id: 'CallActionAccepted' });
@@ -189,7 +200,7 @@ function callActionRoutes(commands: CommandDeps): RouteDef[] {
   ];
 }
 
-export function callRoutes(store: Store, commands: CommandDeps, recordings: Recordings): RouteDef[] {
+export function callRoutes(store: Store, commands: CommandDeps, recordings: Recordings, outbound: OutboundCalls): RouteDef[] {
   const read = readAccess('calls');
   return [
     route({
@@ -219,7 +230,10 @@ export function callRoutes(store: Store, commands: CommandDeps, recordings: Reco
       operationId: 'getCall',
       params: idParams,
       response: callSchema,
-      handler: ({ auth, params }) => present(found(store.calls.get(auth, params.id), 'call')),
+      handler: ({ auth, params }) => {
+        const call = found(store.calls.get(auth, params.id), 'call');
+        return present(call, call.status === 'queued' ? outbound.queueInfo(call.id) : null);
+      },
     }),
     route({
       method: 'get',
@@ -264,5 +278,6 @@ export function callRoutes(store: Store, commands: CommandDeps, recordings: Reco
       },
     }),
     ...callActionRoutes(commands),
+    ...outboundCallRoutes(store, outbound),
   ];
 }

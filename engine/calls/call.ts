@@ -37,8 +37,6 @@ export type { EndReason };
 export interface EndInfo {
   reason: EndReason;
   hangupBy: HangupBy | null;
-  /** The final SIP status of an outbound INVITE (486, 603…), when one came. */
-  sipCode?: number | null;
 }
 
 /** A key the caller pressed, by whichever way it came: RTP events (RFC 4733) or SIP INFO. */

@@ -1,0 +1,304 @@
+/**
+ * Outbound calls (`POST /api/v1/calls`): recorded `queued` at once, then placed through their
+ * trunk's gateway as the caps allow. Caps queue, they never drop:
+ *
+ * - the trunk's `cpsLimit`: INVITEs on one trunk leave at least 1/cpsLimit s apart (the slot is
+ *   reserved when the call leaves the queue; its INVITE waits for it after the media leg exists);
+ * - the trunk's `maxConcurrentCalls`: live outbound calls (dialling or answered) on the trunk;
+ * - `tenantMaxCalls` (engine setting): live outbound calls of one tenant, all trunks;
+ * - the engine's own capacity (`maxCalls`, shared with inbound calls).
+ *
+ * A queued call can be canceled (status `canceled`) or is ended `shutdown` when the engine stops:
+ * nothing stays `queued` after a clean stop (after a crash, orphans.ts closes it at start-up).
+ * Calls of test keys (`mode` test) never reach SIP: see `simulate`.
+ */
+import type { Mode } from '../store/mode.js';
+import type { SipTrunk } from '../store/repositories/sip-trunks.js';
+import { Call } from './call.js';
+import { recordEnd } from './call-end.js';
+import { runSteps } from './call-steps.js';
+import { outboundSteps, type OutboundContext, type OutboundDeps } from './outbound-steps.js';
+import type { ResolvedTarget } from './transfer-target.js';
+
+/** A call to place, as the API validated it. */
+export interface PlaceRequest {
+  tenantId: string;
+  mode: Mode;
+  agentId: string;
+  trunk: SipTrunk;
+  /** As given (E.164 or sip: URI), and as resolved on the trunk's gateway. */
+  to: string;
+  target: ResolvedTarget;
+  /** The caller id (From user): the request's `from`, else the trunk's `callerId`. */
+  from: string | null;
+  headers: Record<string, string>;
+  ringTimeoutSeconds: number;
+  variables: Record<string, unknown>;
+}
+
+/** Where a queued call stands; null once it has left the queue. */
+export interface QueueInfo {
+  /** 1 = next on its trunk. */
+  position: number;
+  /**
+   * The earliest start the trunk's CPS cap allows (ISO 8601): a lower bound while a concurrency
+   * cap holds the queue back.
+   */
+  estimatedStartAt: string;
+}
+
+export type CancelResult = 'canceled' | 'answered' | 'not_live';
+
+export interface DialerDeps extends OutboundDeps {
+  /** Live outbound calls one tenant may have at once (all its trunks). */
+  tenantMaxCalls: number;
+  /** Whether the engine has room for one more call (its `maxCalls`). */
+  hasRoom(): boolean;
+  /** Registers a dialled call with call control (capacity, shutdown, API hangup). */
+  admit(call: Call): void;
+  /** Work that must finish before shutdown (the final record of a call). */
+  settle(work: Promise<void>): void;
+}
+
+interface Job {
+  call: Call;
+  ctx: OutboundContext;
+  trunk: SipTrunk;
+}
+
+/** The engine retries a queue held back by its own capacity this often (no event frees it). */
+const CAPACITY_RETRY_MS = 250;
+/** A test call's ring, then its talk time: short enough for a test suite, long enough to be seen. */
+export const TEST_CALL_TIMING = { ringMs: 200, talkMs: 1000 } as const;
+
+export class OutboundDialer {
+  /** Waiting calls per trunk, oldest first. */
+  readonly #queues = new Map<string, Job[]>();
+  /** Live (dialling or answered) outbound calls per trunk and per tenant. */
+  readonly #liveByTrunk = new Map<string, number>();
+  readonly #liveByTenant = new Map<string, number>();
+  /** The last INVITE slot given per trunk (`performance.now()` ms). */
+  readonly #lastSlot = new Map<string, number>();
+  /** Every outbound call not yet ended, by id (queued, dialling, answered, simulated). */
+  readonly #calls = new Map<string, Call>();
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(private readonly deps: DialerDeps) {}
+
+  /** Records the call (`queued`, with `call.started`) and queues it; returns its id. */
+  place(r: PlaceRequest): string {
+    if (this.#closed) throw new Error('dialer closed');
+    const { deps } = this;
+    const scope = { tenantId: r.tenantId, mode: r.mode };
+    const agent = deps.store.agents.get(scope, r.agentId);
+    const wf = agent?.config.workflowId ? deps.store.workflows.get(scope, agent.config.workflowId) : undefined;
+    const workflow = wf ? { id: wf.id, version: wf.version } : null;
+    const toNumber = r.to.startsWith('+') ? r.to : null;
+    const id = deps.events.transaction(() => {
+      const row = deps.store.calls.create({
+        ...scope,
+        direction: 'outbound',
+        status: 'queued',
+        fromUri: null,
+        toUri: r.target.uri,
+        fromNumber: r.from,
+        toNumber,
+        trunkId: r.trunk.id,
+        agentId: r.agentId,
+        workflowId: workflow?.id ?? null,
+        workflowVersion: workflow?.version ?? null,
+        metadata: { variables: r.variables, headers: r.headers, ringTimeoutSeconds: r.ringTimeoutSeconds },
+      });
+      deps.events.append('call.started', { ...scope, callId: row.id }, {
+        callId: row.id,
+        agentId: r.agentId,
+        direction: 'outbound',
+        from: { uri: null, number: r.from },
+        to: { uri: r.target.uri, number: toNumber },
+        trunkId: r.trunk.id,
+        sipCallId: null,
+      });
+      return row.id;
+    });
+    const log = deps.log.child({ callId: id, direction: 'outbound' });
+    const call = new Call({ id, tenantId: r.tenantId, mode: r.mode, agentId: r.agentId, sipCallId: '' }, log, performance.now(), 'queued');
+    const ctx: OutboundContext = {
+      call,
+      deps,
+      log,
+      scope: { ...scope, callId: id },
+      target: r.target,
+      callingNumber: r.from,
+      headers: r.headers,
+      ringMs: r.ringTimeoutSeconds * 1000,
+      inviteAt: 0,
+      sipCode: null,
+      workflow,
+      facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId: r.trunk.id, headers: r.headers, variables: r.variables },
+      has: (need) => (need === 'leg' ? !!ctx.leg : !!ctx.dialog),
+    };
+    this.#calls.set(id, call);
+    call.once('ended', () => {
+      this.#calls.delete(id);
+      deps.settle(recordEnd(deps, call, ctx.leg, () => ctx.sipCode));
+    });
+    log.info({ trunkId: r.trunk.id, to: r.target.uri, mode: r.mode }, 'outbound call queued');
+    if (r.mode === 'test') {
+      this.#simulate(ctx);
+      return id;
+    }
+    const q = this.#queues.get(r.trunk.id) ?? [];
+    q.push({ call, ctx, trunk: r.trunk });
+    this.#queues.set(r.trunk.id, q);
+    call.once('ended', () => this.#unqueue(r.trunk.id, call));
+    this.#pump();
+    return id;
+  }
+
+  /** Where a queued call stands, or null when it is not queued (here). */
+  queueInfo(callId: string): QueueInfo | null {
+    for (const [trunkId, q] of this.#queues) {
+      const i = q.findIndex((j) => j.call.id === callId);
+      if (i < 0) continue;
+      const gap = slotGap(q[i]!.trunk);
+      const now = performance.now();
+      const first = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + gap);
+      const at = first + i * gap;
+      return { position: i + 1, estimatedStartAt: new Date(Date.now() + (at - now)).toISOString() };
+    }
+    return null;
+  }
+
+  /**
+   * Cancels a queued or ringing call (CANCEL on the wire once dialled): `canceled`. An answered
+   * call is `answered` (hang it up instead); `not_live` when this engine has no such live call.
+   */
+  cancel(callId: string): CancelResult {
+    const call = this.#calls.get(callId);
+    if (!call || call.ended) return 'not_live';
+    if (call.state === 'answered') return 'answered';
+    call.end({ reason: 'canceled', hangupBy: 'system' });
+    return 'canceled';
+  }
+
+  /** Live outbound calls this engine carries (queued included). */
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /**
+   * Stops placing calls: queued ones end `shutdown` (status failed), and so do test calls.
+   * Dialled ones are call control's (it ends them with CANCEL or BYE).
+   */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    for (const call of [...this.#calls.values()]) {
+      if (call.state === 'queued' || call.identity.mode === 'test') call.end({ reason: 'shutdown', hangupBy: 'system' });
+    }
+  }
+
+  #unqueue(trunkId: string, call: Call): void {
+    const q = this.#queues.get(trunkId);
+    if (!q) return;
+    const i = q.findIndex((j) => j.call === call);
+    if (i >= 0) q.splice(i, 1);
+    if (!q.length) this.#queues.delete(trunkId);
+  }
+
+  /** Takes every queue's head that the caps allow now, and sets a timer for the next slot. */
+  #pump(): void {
+    if (this.#closed) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const now = performance.now();
+    let wait = Infinity;
+    for (const [trunkId, q] of [...this.#queues]) {
+      while (q.length) {
+        const job = q[0]!;
+        if (!this.deps.hasRoom()) {
+          wait = Math.min(wait, CAPACITY_RETRY_MS);
+          break;
+        }
+        // Concurrency caps free up when a call ends, which pumps again.
+        if ((this.#liveByTenant.get(job.call.identity.tenantId) ?? 0) >= this.deps.tenantMaxCalls) break;
+        if (job.trunk.maxConcurrentCalls !== null && (this.#liveByTrunk.get(trunkId) ?? 0) >= job.trunk.maxConcurrentCalls) break;
+        const gap = slotGap(job.trunk);
+        const slot = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + gap);
+        // At most one slot ahead: a call holds a media leg only shortly before its INVITE.
+        if (slot - now > gap) {
+          wait = Math.min(wait, slot - now - gap);
+          break;
+        }
+        q.shift();
+        this.#lastSlot.set(trunkId, slot);
+        job.ctx.inviteAt = slot;
+        this.#start(job);
+      }
+      if (!q.length) this.#queues.delete(trunkId);
+    }
+    if (wait !== Infinity) {
+      this.#timer = setTimeout(() => this.#pump(), Math.max(1, Math.ceil(wait)));
+      this.#timer.unref();
+    }
+  }
+
+  /** A job out of the queue: counted live, admitted to call control, its steps run. */
+  #start(job: Job): void {
+    const { call, ctx, trunk } = job;
+    const tenantId = call.identity.tenantId;
+    bump(this.#liveByTrunk, trunk.id, 1);
+    bump(this.#liveByTenant, tenantId, 1);
+    call.once('ended', () => {
+      bump(this.#liveByTrunk, trunk.id, -1);
+      bump(this.#liveByTenant, tenantId, -1);
+      this.#pump();
+    });
+    call.transition('trying', 'dialling');
+    this.deps.admit(call);
+    runSteps(ctx, outboundSteps).catch((err: unknown) => {
+      call.log.error({ err }, 'call step failed');
+      call.hangup('engine_error');
+    });
+  }
+
+  /**
+   * A test key's call: no INVITE, no media. It walks queued → ringing (at once) → in_progress
+   * (after `TEST_CALL_TIMING.ringMs`) → completed (after `talkMs` more; ended by the callee, SIP
+   * code 200), with the same events and records as a real call, so an integration sees the whole
+   * life of a call without reaching a carrier. DELETE while it rings cancels it.
+   */
+  #simulate(ctx: OutboundContext): void {
+    const { call, deps } = ctx;
+    call.transition('trying', 'test call: no INVITE');
+    call.transition('ringing', 'test call');
+    deps.events.transaction(() => {
+      deps.store.calls.markRinging(call.id);
+      deps.events.append('call.ringing', ctx.scope, { callId: call.id, agentId: call.identity.agentId });
+    });
+    call.timer(TEST_CALL_TIMING.ringMs, () => {
+      call.transition('answered', 'test call');
+      const answeredAt = call.answeredAt!.toISOString();
+      ctx.sipCode = 200;
+      deps.events.transaction(() => {
+        deps.store.calls.markAnswered(call.id, answeredAt);
+        deps.events.append('call.answered', ctx.scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
+      });
+      call.timer(TEST_CALL_TIMING.talkMs, () => call.end({ reason: 'callee_hangup', hangupBy: 'callee' }));
+    });
+  }
+}
+
+/** Milliseconds between two INVITEs on the trunk (0 without a CPS cap). */
+function slotGap(trunk: SipTrunk): number {
+  return trunk.cpsLimit ? 1000 / trunk.cpsLimit : 0;
+}
+
+function bump(m: Map<string, number>, key: string, by: number): void {
+  const n = (m.get(key) ?? 0) + by;
+  if (n > 0) m.set(key, n);
+  else m.delete(key);
+}
+
