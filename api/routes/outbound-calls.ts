@@ -19,7 +19,7 @@ import { found, idParams, invalidBody } from './crud.js';
 export interface OutboundCalls {
   place(r: PlaceRequest): string;
   queueInfo(callId: string): QueueInfo | null;
-  cancel(callId: string): CancelResult;
+  cancel(callId: string): Promise<CancelResult>;
 }
 
 /** ITU-T E.164: a plus, then up to 15 digits, not starting with 0. */
@@ -106,9 +106,9 @@ function sameGateway(uri: string, host: string): boolean {
 }
 
 export function outboundCallRoutes(store: Store, outbound: OutboundCalls): RouteDef[] {
-  const cancel = ({ auth, params }: { auth: AuthContext; params: { id: string } }) => {
+  const cancel = async ({ auth, params }: { auth: AuthContext; params: { id: string } }) => {
     const call = found(store.calls.get(auth, params.id), 'call');
-    const r = outbound.cancel(call.id);
+    const r = await outbound.cancel(call.id);
     if (r === 'answered') throw new AppError('conflict', 'The call is answered: hang it up instead (POST /api/v1/calls/{id}/hangup)');
     if (r === 'not_live') throw new AppError('conflict', `The call cannot be canceled (${call.status})`);
     return present(found(store.calls.get(auth, params.id), 'call'), null);

@@ -21,6 +21,8 @@ export interface DialRequest {
   callingNumber: string | null;
   /** Extra headers of the INVITE (outbound calls' `X-` headers). */
   headers?: Record<string, string>;
+  /** Runs when the INVITE has left (drachtio-srf's request callback). */
+  onSent?: () => void;
   /** Each provisional response (180, 183; its body is early-media SDP when present). */
   onProvisional?: (res: { status: number; body: string }) => void;
 }
@@ -53,8 +55,10 @@ export async function dial(srf: Srf, signal: AbortSignal, r: DialRequest, log: L
     ...(r.headers && Object.keys(r.headers).length ? { headers: { ...r.headers } } : {}),
   };
   // drachtio-srf calls cbRequest with (err, req); its typings say (req).
-  const onRequest = ((_err: unknown, req: Srf.SrfRequest) => {
+  const onRequest = ((err: unknown, req: Srf.SrfRequest) => {
+    if (err || !req) return;
     invite = req;
+    r.onSent?.();
     if (canceled) req.cancel(() => undefined);
   }) as unknown as (req: Srf.SrfRequest) => void;
   const onProvisional = (res: Srf.SrfResponse & { status?: number; body?: string }) => {

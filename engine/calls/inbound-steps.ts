@@ -6,7 +6,6 @@
 import type Srf from 'drachtio-srf';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
 import type { SipLeg } from '../../media/sip-leg.js';
-import type { Call } from './call.js';
 import { sleep, StepAborted, untilAborted, type CallStep } from './call-steps.js';
 import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';

@@ -16,7 +16,7 @@ import type { Mode } from '../store/mode.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import { Call } from './call.js';
 import { recordEnd } from './call-end.js';
-import { runSteps } from './call-steps.js';
+import { runSteps, untilAborted } from './call-steps.js';
 import { outboundSteps, type OutboundContext, type OutboundDeps } from './outbound-steps.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
@@ -77,8 +77,13 @@ export class OutboundDialer {
   /** Live (dialling or answered) outbound calls per trunk and per tenant. */
   readonly #liveByTrunk = new Map<string, number>();
   readonly #liveByTenant = new Map<string, number>();
-  /** The last INVITE slot given per trunk (`performance.now()` ms). */
+  /** The last slot given to a call leaving the queue, per trunk (`performance.now()` ms). */
   readonly #lastSlot = new Map<string, number>();
+  /** When the last INVITE left, per trunk, and the chain of INVITEs waiting for their slot. */
+  readonly #lastInvite = new Map<string, number>();
+  readonly #paceChain = new Map<string, Promise<void>>();
+  /** The final records being written, per call (a cancel answers once its record is written). */
+  readonly #records = new Map<string, Promise<void>>();
   /** Every outbound call not yet ended, by id (queued, dialling, answered, simulated). */
   readonly #calls = new Map<string, Call>();
   #timer: NodeJS.Timeout | null = null;
@@ -132,7 +137,7 @@ export class OutboundDialer {
       callingNumber: r.from,
       headers: r.headers,
       ringMs: r.ringTimeoutSeconds * 1000,
-      inviteAt: 0,
+      pace: (signal) => this.#pace(r.trunk, signal),
       sipCode: null,
       workflow,
       facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId: r.trunk.id, headers: r.headers, variables: r.variables },
@@ -141,7 +146,10 @@ export class OutboundDialer {
     this.#calls.set(id, call);
     call.once('ended', () => {
       this.#calls.delete(id);
-      deps.settle(recordEnd(deps, call, ctx.leg, () => ctx.sipCode));
+      const recorded = recordEnd(deps, call, ctx.leg, () => ctx.sipCode);
+      deps.settle(recorded);
+      this.#records.set(id, recorded);
+      void recorded.catch(() => undefined).finally(() => this.#records.delete(id));
     });
     log.info({ trunkId: r.trunk.id, to: r.target.uri, mode: r.mode }, 'outbound call queued');
     if (r.mode === 'test') {
@@ -163,7 +171,7 @@ export class OutboundDialer {
       if (i < 0) continue;
       const gap = slotGap(q[i]!.trunk);
       const now = performance.now();
-      const first = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + gap);
+      const first = Math.max(now, this.#lastOf(trunkId) + gap);
       const at = first + i * gap;
       return { position: i + 1, estimatedStartAt: new Date(Date.now() + (at - now)).toISOString() };
     }
@@ -174,11 +182,13 @@ export class OutboundDialer {
    * Cancels a queued or ringing call (CANCEL on the wire once dialled): `canceled`. An answered
    * call is `answered` (hang it up instead); `not_live` when this engine has no such live call.
    */
-  cancel(callId: string): CancelResult {
+  async cancel(callId: string): Promise<CancelResult> {
     const call = this.#calls.get(callId);
     if (!call || call.ended) return 'not_live';
     if (call.state === 'answered') return 'answered';
     call.end({ reason: 'canceled', hangupBy: 'system' });
+    // Answered once the call's record says canceled (a failed write is call control's log line).
+    await this.#records.get(callId)?.catch(() => undefined);
     return 'canceled';
   }
 
@@ -198,6 +208,11 @@ export class OutboundDialer {
     for (const call of [...this.#calls.values()]) {
       if (call.state === 'queued' || call.identity.mode === 'test') call.end({ reason: 'shutdown', hangupBy: 'system' });
     }
+  }
+
+  /** The later of the last slot given and the last INVITE sent on the trunk (the pace's real clock). */
+  #lastOf(trunkId: string): number {
+    return Math.max(this.#lastSlot.get(trunkId) ?? -Infinity, this.#lastInvite.get(trunkId) ?? -Infinity);
   }
 
   #unqueue(trunkId: string, call: Call): void {
@@ -226,7 +241,7 @@ export class OutboundDialer {
         if ((this.#liveByTenant.get(job.call.identity.tenantId) ?? 0) >= this.deps.tenantMaxCalls) break;
         if (job.trunk.maxConcurrentCalls !== null && (this.#liveByTrunk.get(trunkId) ?? 0) >= job.trunk.maxConcurrentCalls) break;
         const gap = slotGap(job.trunk);
-        const slot = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + gap);
+        const slot = Math.max(now, this.#lastOf(trunkId) + gap);
         // At most one slot ahead: a call holds a media leg only shortly before its INVITE.
         if (slot - now > gap) {
           wait = Math.min(wait, slot - now - gap);
@@ -234,7 +249,6 @@ export class OutboundDialer {
         }
         q.shift();
         this.#lastSlot.set(trunkId, slot);
-        job.ctx.inviteAt = slot;
         this.#start(job);
       }
       if (!q.length) this.#queues.delete(trunkId);
@@ -243,6 +257,38 @@ export class OutboundDialer {
       this.#timer = setTimeout(() => this.#pump(), Math.max(1, Math.ceil(wait)));
       this.#timer.unref();
     }
+  }
+
+  /**
+   * Waits for the trunk's next INVITE slot: 1/cpsLimit s after the previous INVITE left (as
+   * drachtio-srf reports it sent, not its planned slot: a late send must not bring the next one
+   * closer). Resolves to `sent`, which the caller runs when its INVITE has left (or will not);
+   * the next waiter on the trunk waits for it. One waiter at a time per trunk, in order.
+   */
+  #pace(trunk: SipTrunk, signal: AbortSignal): Promise<() => void> {
+    const gap = slotGap(trunk);
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    let marked = false;
+    const sent = () => {
+      if (marked) return;
+      marked = true;
+      this.#lastInvite.set(trunk.id, performance.now());
+      release();
+    };
+    // A call that ends while it waits gives its place up.
+    signal.addEventListener('abort', () => release(), { once: true });
+    const prev = this.#paceChain.get(trunk.id) ?? Promise.resolve();
+    this.#paceChain.set(trunk.id, done);
+    void done.then(() => {
+      if (this.#paceChain.get(trunk.id) === done) this.#paceChain.delete(trunk.id);
+    });
+    const ready = prev.then(async () => {
+      const wait = (this.#lastInvite.get(trunk.id) ?? -Infinity) + gap - performance.now();
+      if (wait > 0 && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, wait));
+      return sent;
+    });
+    return untilAborted(ready, signal);
   }
 
   /** A job out of the queue: counted live, admitted to call control, its steps run. */

@@ -14,7 +14,7 @@ import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
 import type { EndReason } from './call-record.js';
-import { sleep, StepAborted, untilAborted, type CallStep } from './call-steps.js';
+import { StepAborted, untilAborted, type CallStep } from './call-steps.js';
 import { dial } from './dial.js';
 import { destroyDialog, wireDialog } from './in-dialog.js';
 import type { ResolvedTarget } from './transfer-target.js';
@@ -39,8 +39,11 @@ export interface OutboundContext extends AgentStepContext {
   /** The request's `X-` headers, sent on the INVITE. */
   headers: Record<string, string>;
   ringMs: number;
-  /** When the INVITE may leave (`performance.now()` ms): the trunk's CPS slot. */
-  inviteAt: number;
+  /**
+   * Resolves when the INVITE may leave (the trunk's next CPS slot after the last INVITE sent),
+   * to a function to run once it has left (or will not).
+   */
+  pace(signal: AbortSignal): Promise<() => void>;
   dialog?: Srf.Dialog;
   /** The final SIP status the far end sent, once one came. */
   sipCode: number | null;
@@ -91,7 +94,7 @@ const invite: CallStep<OutboundContext> = {
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
     const leg = ctx.leg!;
-    await sleep(Math.max(0, ctx.inviteAt - performance.now()), signal);
+    const sent = await ctx.pace(signal);
     let early = false;
     const onProvisional = ({ status, body }: { status: number; body: string }) => {
       if (status !== 180 && status !== 183) return;
@@ -110,7 +113,8 @@ const invite: CallStep<OutboundContext> = {
         );
       }
     };
-    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target: ctx.target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional }, log);
+    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target: ctx.target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent: sent }, log);
+    sent();
     if (dialed.kind === 'failed') {
       if (signal.aborted) throw new StepAborted(signal.reason);
       ctx.sipCode = dialed.status;
