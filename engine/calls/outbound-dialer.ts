@@ -2,8 +2,8 @@
  * Outbound calls (`POST /api/v1/calls`): recorded `queued` at once, then placed through their
  * trunk's gateway as the caps allow. Caps queue, they never drop:
  *
- * - the trunk's `cpsLimit`: INVITEs on one trunk leave at least 1/cpsLimit s apart (the slot is
- *   reserved when the call leaves the queue; its INVITE waits for it after the media leg exists);
+ * - the trunk's `cpsLimit`: INVITEs on one trunk leave at least 1/cpsLimit s apart (a call leaves
+ *   the queue at its slot; its INVITE then waits until 1/cpsLimit s after the last one sent);
  * - the trunk's `maxConcurrentCalls`: live outbound calls (dialling or answered) on the trunk;
  * - `tenantMaxCalls` (engine setting): live outbound calls of one tenant, all trunks;
  * - the engine's own capacity (`maxCalls`, shared with inbound calls).
@@ -240,11 +240,11 @@ export class OutboundDialer {
         // Concurrency caps free up when a call ends, which pumps again.
         if ((this.#liveByTenant.get(job.call.identity.tenantId) ?? 0) >= this.deps.tenantMaxCalls) break;
         if (job.trunk.maxConcurrentCalls !== null && (this.#liveByTrunk.get(trunkId) ?? 0) >= job.trunk.maxConcurrentCalls) break;
-        const gap = slotGap(job.trunk);
-        const slot = Math.max(now, this.#lastOf(trunkId) + gap);
-        // At most one slot ahead: a call holds a media leg only shortly before its INVITE.
-        if (slot - now > gap) {
-          wait = Math.min(wait, slot - now - gap);
+        const slot = Math.max(now, this.#lastOf(trunkId) + slotGap(job.trunk));
+        // A call leaves the queue at its slot: it holds a media leg only just before its INVITE,
+        // and stays cancelable (and visible with its place) in the queue until then.
+        if (slot > now) {
+          wait = Math.min(wait, slot - now);
           break;
         }
         q.shift();
