@@ -21,8 +21,8 @@ export interface DialRequest {
   callingNumber: string | null;
   /** Extra headers of the INVITE (outbound calls' `X-` headers). */
   headers?: Record<string, string>;
-  /** Runs when the INVITE has left (drachtio-srf's request callback). */
-  onSent?: () => void;
+  /** Runs when the INVITE has left (drachtio-srf's request callback), with its Call-ID. */
+  onSent?: (sipCallId: string) => void;
   /** Each provisional response (180, 183; its body is early-media SDP when present). */
   onProvisional?: (res: { status: number; body: string }) => void;
 }
@@ -58,7 +58,7 @@ export async function dial(srf: Srf, signal: AbortSignal, r: DialRequest, log: L
   const onRequest = ((err: unknown, req: Srf.SrfRequest) => {
     if (err || !req) return;
     invite = req;
-    r.onSent?.();
+    r.onSent?.(req.get('Call-ID'));
     if (canceled) req.cancel(() => undefined);
   }) as unknown as (req: Srf.SrfRequest) => void;
   const onProvisional = (res: Srf.SrfResponse & { status?: number; body?: string }) => {

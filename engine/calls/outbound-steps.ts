@@ -95,6 +95,11 @@ const invite: CallStep<OutboundContext> = {
     const { deps, call, log } = ctx;
     const leg = ctx.leg!;
     const sent = await ctx.pace(signal);
+    const onSent = (sipCallId: string) => {
+      sent();
+      deps.store.calls.setSipCallId(call.id, sipCallId);
+      log.debug({ sipCallId }, 'INVITE sent');
+    };
     let early = false;
     const onProvisional = ({ status, body }: { status: number; body: string }) => {
       if (status !== 180 && status !== 183) return;
@@ -113,7 +118,7 @@ const invite: CallStep<OutboundContext> = {
         );
       }
     };
-    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target: ctx.target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent: sent }, log);
+    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target: ctx.target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent }, log);
     sent();
     if (dialed.kind === 'failed') {
       if (signal.aborted) throw new StepAborted(signal.reason);

@@ -117,6 +117,7 @@ export class CallsRepo {
   readonly #answered;
   readonly #end;
   readonly #answerSent;
+  readonly #setSipCallId;
   readonly #sentUnrecorded;
   readonly #open;
   readonly #events;
@@ -152,6 +153,7 @@ export class CallsRepo {
          hangup_by = @hangupBy, sip_code = @sipCode, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
        WHERE id = @id AND ended_at IS NULL`,
     );
+    this.#setSipCallId = db.prepare<[string, string, string]>('UPDATE calls SET sip_call_id = ?, updated_at = ? WHERE id = ? AND ended_at IS NULL');
     this.#answerSent = db.prepare<[string, string]>('UPDATE calls SET answer_sent_at = ? WHERE id = ? AND ended_at IS NULL');
     this.#sentUnrecorded = db.prepare<[], { id: string; answer_sent_at: string }>(
       'SELECT id, answer_sent_at FROM calls WHERE ended_at IS NULL AND answered_at IS NULL AND answer_sent_at IS NOT NULL',
@@ -211,6 +213,11 @@ export class CallsRepo {
   /** A queued outbound call starts ringing. False when it was not queued. */
   markRinging(id: string, at: string = nowIso()): boolean {
     return this.#ringing.run(at, id).changes > 0;
+  }
+
+  /** An outbound call's INVITE left with this Call-ID. False when the call has ended. */
+  setSipCallId(id: string, sipCallId: string): boolean {
+    return this.#setSipCallId.run(sipCallId, nowIso(), id).changes > 0;
   }
 
   /** The call was answered: `in_progress` from `at`. False when already answered or ended. */

@@ -105,3 +105,21 @@ test('dialled numbers from the Request-URI, To, tel: URIs and national forms', (
   t.deepEqual(dialledCandidates('tel:+1-555-000-1111', ''), ['+15550001111', '15550001111']);
   t.deepEqual(dialledCandidates('sip:10.0.0.1', 'sip:10.0.0.1'), []);
 });
+
+test('the outcome of an unanswered call follows its end reason: busy, no_answer and canceled are their own, anything else failed; answered calls complete', (t) => {
+  const outcome = (reason: Parameters<Call['hangup']>[0], answered = false) => {
+    const c = make('queued');
+    c.transition('trying', 'dialled');
+    if (answered) c.transition('answered', 'test');
+    c.end({ reason, hangupBy: 'system' });
+    return c.outcome;
+  };
+  t.is(outcome('busy'), 'busy');
+  t.is(outcome('no_answer'), 'no_answer');
+  t.is(outcome('canceled'), 'canceled');
+  t.is(outcome('rejected'), 'failed');
+  t.is(outcome('dial_error'), 'failed');
+  t.is(outcome('shutdown'), 'failed');
+  t.is(outcome('callee_hangup', true), 'completed');
+  t.is(outcome('ack_timeout', true), 'failed');
+});

@@ -40,6 +40,7 @@ interface CallBody {
   from: string | null;
   to: string | null;
   toUri: string | null;
+  sipCallId: string | null;
   transcript: { role: string; text: string }[];
 }
 
@@ -101,7 +102,11 @@ sippTest('answered: caller id, prefix rule and X- header on the wire, ringing th
   const trunkId = await trunkTo(port, { callerId: '+15550199', prefixRules: { outbound: { strip: '+', add: '00' } } });
   const agent = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: 'Hello, this is your appointment reminder.' } } });
   t.is(agent.status, 200, JSON.stringify(agent.body));
-  t.teardown(() => void request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: null } } }));
+  // The other tests' calls echo: no greeting.
+  t.teardown(async () => {
+    const back = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: null } } });
+    if (back.status !== 200) throw new Error(`agent not reset: ${JSON.stringify(back.body)}`);
+  });
   const phone = await Phone.open();
   t.teardown(() => phone.close());
   const uas = await gateway(port, 'outbound-answer.xml', {
@@ -124,6 +129,7 @@ sippTest('answered: caller id, prefix rule and X- header on the wire, ringing th
   t.deepEqual(r.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '-> BYE', '<- 200 BYE']);
   const call = await ended(res.body.id);
   t.like(call, { status: 'completed', endReason: 'callee_hangup', hangupBy: 'callee', sipCode: 200, toUri: `sip:0015551234567@127.0.0.1:${port};user=phone` });
+  t.is(call.sipCallId, /^\s*Call-ID:\s*(\S+)/im.exec(received(r, 'INVITE')[0]!.text)?.[1] ?? 'no Call-ID', 'the record has the INVITE’s Call-ID');
   t.is(call.transcript[0]?.text, 'Hello, this is your appointment reminder.');
   const loud = phone.loudMs(started);
   t.log(`the gateway's phone heard ${loud} ms of the agent's greeting`);
