@@ -17,7 +17,8 @@ import { found, idParams, invalidBody } from './crud.js';
 
 /** What the routes need of the engine's dialer. */
 export interface OutboundCalls {
-  place(r: PlaceRequest): string;
+  /** The new call's id; null when the engine is stopping. */
+  place(r: PlaceRequest): string | null;
   queueInfo(callId: string): QueueInfo | null;
   cancel(callId: string): Promise<CancelResult>;
 }
@@ -70,7 +71,7 @@ const PLACE_NOTE =
   'the call walks ringing, in_progress (after 200 ms) and completed (1 s later) with the same events, and no INVITE ' +
   'leaves. With an `Idempotency-Key` one key places at most one call: a repeat gets the same answer, or 409 ' +
   '`conflict` while the first is still being handled. `validation_error` for an unknown agent or trunk, a trunk ' +
-  'without an outbound gateway, or a `to` that is neither form.';
+  'without an outbound gateway, or a `to` that is neither form; `service_unavailable` while the engine stops.';
 
 /** The request, checked against the tenant's agents and trunks, as the dialer takes it. */
 function placeRequest(store: Store, auth: AuthContext, b: PlaceBody): PlaceRequest {
@@ -136,8 +137,10 @@ export function outboundCallRoutes(store: Store, outbound: OutboundCalls): Route
       response: callSchema,
       status: 201,
       idempotent: true,
+      errors: ['service_unavailable'],
       handler: ({ auth, body }) => {
         const id = outbound.place(placeRequest(store, auth, body));
+        if (id === null) throw new AppError('service_unavailable', 'The engine is stopping: no call was placed');
         const call = found(store.calls.get(auth, id), 'call');
         return present(call, call.status === 'queued' ? outbound.queueInfo(id) : null);
       },

@@ -91,9 +91,14 @@ export class OutboundDialer {
 
   constructor(private readonly deps: DialerDeps) {}
 
-  /** Records the call (`queued`, with `call.started`) and queues it; returns its id. */
-  place(r: PlaceRequest): string {
-    if (this.#closed) throw new Error('dialer closed');
+  /** Whether calls are taken (false once the engine is stopping). */
+  get accepting(): boolean {
+    return !this.#closed;
+  }
+
+  /** Records the call (`queued`, with `call.started`) and queues it; returns its id. Null once closed. */
+  place(r: PlaceRequest): string | null {
+    if (this.#closed) return null;
     const { deps } = this;
     const scope = { tenantId: r.tenantId, mode: r.mode };
     const agent = deps.store.agents.get(scope, r.agentId);

@@ -143,3 +143,12 @@ test.serial(`no request body makes POST /api/v1/calls answer 5xx (${RUNS} bodies
   t.log(`${RUNS} bodies: ${JSON.stringify(Object.fromEntries(statuses))}`);
   t.true((statuses.get(201) ?? 0) > 0, 'some bodies were valid calls');
 });
+
+// Last: it stops this file's dialer.
+test.serial('once the engine is stopping, POST /api/v1/calls answers service_unavailable and records nothing', async (t) => {
+  const before = (await request<{ total: number }>(s.base, 'GET', '/api/v1/calls?limit=1', { headers: s.tenant.headers })).body.total;
+  s.app.engine.calls.outbound.close();
+  t.false(s.app.engine.calls.outbound.accepting);
+  assertError(t, await post({ agentId: s.agentId, trunkId, to: '+15551234567' }), 'service_unavailable', 'The engine is stopping: no call was placed');
+  t.is((await request<{ total: number }>(s.base, 'GET', '/api/v1/calls?limit=1', { headers: s.tenant.headers })).body.total, before);
+});
