@@ -66,6 +66,12 @@ interface Job {
   trunk: SipTrunk;
 }
 
+/**
+ * Calls of one trunk that may hold a media leg while they wait for their INVITE slot: enough to
+ * keep the pace when making a leg takes a while, few enough that a slow send path does not pile
+ * legs up behind it.
+ */
+const MAX_PACING = 2;
 /** The engine retries a queue held back by its own capacity this often (no event frees it). */
 const CAPACITY_RETRY_MS = 250;
 /** A test call's ring, then its talk time: short enough for a test suite, long enough to be seen. */
@@ -82,6 +88,8 @@ export class OutboundDialer {
   /** When the last INVITE left, per trunk, and the chain of INVITEs waiting for their slot. */
   readonly #lastInvite = new Map<string, number>();
   readonly #paceChain = new Map<string, Promise<void>>();
+  /** Calls per trunk out of the queue whose INVITE has not left yet (making their leg, or waiting for their slot). */
+  readonly #pacing = new Map<string, Set<string>>();
   /** The final records being written, per call (a cancel answers once its record is written). */
   readonly #records = new Map<string, Promise<void>>();
   /** Every outbound call not yet ended, by id (queued, dialling, answered, simulated). */
@@ -142,7 +150,7 @@ export class OutboundDialer {
       callingNumber: r.from,
       headers: r.headers,
       ringMs: r.ringTimeoutSeconds * 1000,
-      pace: (signal) => this.#pace(r.trunk, signal),
+      pace: (signal) => this.#pace(r.trunk, id, signal),
       sipCode: null,
       workflow,
       facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId: r.trunk.id, headers: r.headers, variables: r.variables },
@@ -176,7 +184,7 @@ export class OutboundDialer {
       if (i < 0) continue;
       const gap = slotGap(q[i]!.trunk);
       const now = performance.now();
-      const first = Math.max(now, this.#lastOf(trunkId) + gap);
+      const first = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + gap);
       const at = first + i * gap;
       return { position: i + 1, estimatedStartAt: new Date(Date.now() + (at - now)).toISOString() };
     }
@@ -215,9 +223,12 @@ export class OutboundDialer {
     }
   }
 
-  /** The later of the last slot given and the last INVITE sent on the trunk (the pace's real clock). */
-  #lastOf(trunkId: string): number {
-    return Math.max(this.#lastSlot.get(trunkId) ?? -Infinity, this.#lastInvite.get(trunkId) ?? -Infinity);
+  /** A call's INVITE has left (or never will): another call of the trunk may make its leg. */
+  #leavePacing(trunkId: string, callId: string): void {
+    const set = this.#pacing.get(trunkId);
+    if (!set?.delete(callId)) return;
+    if (!set.size) this.#pacing.delete(trunkId);
+    this.#pump();
   }
 
   #unqueue(trunkId: string, call: Call): void {
@@ -245,7 +256,9 @@ export class OutboundDialer {
         // Concurrency caps free up when a call ends, which pumps again.
         if ((this.#liveByTenant.get(job.call.identity.tenantId) ?? 0) >= this.deps.tenantMaxCalls) break;
         if (job.trunk.maxConcurrentCalls !== null && (this.#liveByTrunk.get(trunkId) ?? 0) >= job.trunk.maxConcurrentCalls) break;
-        const slot = Math.max(now, this.#lastOf(trunkId) + slotGap(job.trunk));
+        // At most this many calls of a trunk hold a media leg while waiting for their INVITE slot.
+        if ((this.#pacing.get(trunkId)?.size ?? 0) >= MAX_PACING) break;
+        const slot = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + slotGap(job.trunk));
         // A call leaves the queue at its slot: it holds a media leg only just before its INVITE,
         // and stays cancelable (and visible with its place) in the queue until then.
         if (slot > now) {
@@ -265,12 +278,13 @@ export class OutboundDialer {
   }
 
   /**
-   * Waits for the trunk's next INVITE slot: 1/cpsLimit s after the previous INVITE left (as
-   * drachtio-srf reports it sent, not its planned slot: a late send must not bring the next one
-   * closer). Resolves to `sent`, which the caller runs when its INVITE has left (or will not);
-   * the next waiter on the trunk waits for it. One waiter at a time per trunk, in order.
+   * Waits for the trunk's next INVITE slot and resolves to `sent`, which the caller runs when its
+   * INVITE has left (drachtio-srf's request callback) or will not; the next waiter on the trunk
+   * waits for it. Spacing is measured where the INVITE leaves, not where it is planned: a send
+   * delayed by a busy moment must not bring the next one closer (the cap is a ceiling: the rate
+   * reached is a little under it, by the send latency of each INVITE).
    */
-  #pace(trunk: SipTrunk, signal: AbortSignal): Promise<() => void> {
+  #pace(trunk: SipTrunk, callId: string, signal: AbortSignal): Promise<() => void> {
     const gap = slotGap(trunk);
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
@@ -280,9 +294,10 @@ export class OutboundDialer {
       marked = true;
       this.#lastInvite.set(trunk.id, performance.now());
       release();
+      this.#leavePacing(trunk.id, callId);
     };
     // A call that ends while it waits gives its place up.
-    signal.addEventListener('abort', () => release(), { once: true });
+    signal.addEventListener('abort', sent, { once: true });
     const prev = this.#paceChain.get(trunk.id) ?? Promise.resolve();
     this.#paceChain.set(trunk.id, done);
     void done.then(() => {
@@ -302,9 +317,12 @@ export class OutboundDialer {
     const tenantId = call.identity.tenantId;
     bump(this.#liveByTrunk, trunk.id, 1);
     bump(this.#liveByTenant, tenantId, 1);
+    const pacing = this.#pacing.get(trunk.id) ?? new Set<string>();
+    this.#pacing.set(trunk.id, pacing.add(call.id));
     call.once('ended', () => {
       bump(this.#liveByTrunk, trunk.id, -1);
       bump(this.#liveByTenant, tenantId, -1);
+      this.#leavePacing(trunk.id, call.id);
       this.#pump();
     });
     call.transition('trying', 'dialling');
