@@ -22,6 +22,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
 import { Realtime } from './realtime/realtime.js';
@@ -84,6 +85,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...tenantRoutes(engine.store, engine.recordings, engine.audioFiles),
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
     ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles),
+    ...webhookRoutes(engine.store, () => engine.webhooks.kick()),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];

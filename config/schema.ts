@@ -230,6 +230,25 @@ export const configSchema = z
         port: port(9464),
       })
       .prefault({}),
+    /**
+     * Event webhooks (`/api/v1/webhooks`). A try that fails (network error, timeout, non-2xx) is
+     * retried after `retryBaseMs`, doubling each time up to `retryMaxMs`, until `maxAttempts`
+     * tries: the defaults try 8 times over about 64 minutes (30 s, 1, 2, 4, 8, 16, 32 min).
+     */
+    webhooks: z
+      .strictObject({
+        /** One try's limit for the receiver's whole answer (headers and the first KB of body). */
+        timeoutMs: num(z.number().int().min(50).max(120_000)).default(10_000),
+        /** Tries per delivery before it is marked failed (redelivery through the API starts a new round). */
+        maxAttempts: num(z.number().int().min(1).max(50)).default(8),
+        /** Wait before the first retry; each later wait doubles. */
+        retryBaseMs: num(z.number().int().min(10).max(3_600_000)).default(30_000),
+        /** Longest wait between two tries. */
+        retryMaxMs: num(z.number().int().min(10).max(86_400_000)).default(3_600_000),
+        /** Requests out at once, across all tenants (a slow receiver holds one slot until its timeout). */
+        concurrency: num(z.number().int().min(1).max(256)).default(8),
+      })
+      .prefault({}),
     shutdown: z
       .strictObject({
         /** Hard limit for graceful shutdown before the process exits anyway. */

@@ -73,7 +73,8 @@ const settings = {
     .optional()
     .meta({ description: 'Initial values of the call variables' }),
   webhookUrl: httpUrl.nullable().optional().meta({
-    description: 'Will receive this agent’s call events; not called by this version (no webhook delivery yet): use the WebSocket or SSE stream',
+    description:
+      'Kept for old configs; not called by this version. To receive this agent’s call events, create a subscription with `POST /api/v1/webhooks` and `agentId` set to this agent (signed, retried, logged)',
   }),
 };
 

@@ -10,5 +10,12 @@ import { m0007Liveness } from './0007-liveness.js';
 import { m0008Providers } from './0008-providers.js';
 import { m0009CallRecording } from './0009-call-recording.js';
 import { m0010AudioFiles } from './0010-audio-files.js';
+import { m0012Webhooks } from './0012-webhooks.js';
 
-export const migrations: readonly Migration[] = [m0001Foundation, m0002CoreSchema, m0003AuthHousekeeping, m0004ListOrderIndexes, m0005TableVersions, m0006AnswerSent, m0007Liveness, m0008Providers, m0009CallRecording, m0010AudioFiles];
+/**
+ * Number 11 belongs to a branch merged beside this one (issue 11's outbound calls); this stand-in
+ * keeps the numbering gap-free until it lands. MERGE: replace it with that branch's migration.
+ */
+const m0011Reserved: Migration = { version: 11, name: 'reserved', sql: '' };
+
+export const migrations: readonly Migration[] = [m0001Foundation, m0002CoreSchema, m0003AuthHousekeeping, m0004ListOrderIndexes, m0005TableVersions, m0006AnswerSent, m0007Liveness, m0008Providers, m0009CallRecording, m0010AudioFiles, m0011Reserved, m0012Webhooks];
