@@ -41,7 +41,8 @@ const deliveryDescription = [
 ].join('\n');
 
 const url = z
-  .url({ protocol: /^https?$/, error: 'Must be an http or https URL' })
+  // A missing url keeps the mapper's "Field is required".
+  .url({ protocol: /^https?$/, error: (iss) => (iss.input === undefined ? undefined : 'Must be an http or https URL') })
   .max(2048)
   .meta({ description: 'Where events are POSTed' });
 const secret = z

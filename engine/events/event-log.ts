@@ -18,7 +18,8 @@ interface EventScope {
 type EventListener = (event: StoredEvent) => void;
 /**
  * Runs inside the transaction that stores an event, before it commits: what it writes commits or
- * rolls back with the event (the webhook outbox). It must be quick and synchronous.
+ * rolls back with the event (the webhook outbox). It must be quick and synchronous, and leave no
+ * partial writes when it throws (see `#write`).
  */
 export type EventWriter = (event: StoredEvent) => void;
 
@@ -116,12 +117,14 @@ export class EventLog {
   }
 
   /**
-   * One writer in a savepoint: a writer that throws undoes only its own writes and is logged; the
-   * event is stored all the same (a webhook must never cost a call its record).
+   * One writer: one that throws is logged, and the event is stored all the same (a webhook must
+   * never cost a call its record). A writer that writes more than one row puts them in a
+   * savepoint of its own (a nested `db.transaction`), so a throw leaves none of them; not paying
+   * for a savepoint here keeps the common case, nothing to write, at one lookup.
    */
   #write(w: EventWriter, event: StoredEvent): void {
     try {
-      this.#db.transaction(() => w(event))();
+      w(event);
     } catch (err) {
       this.log.error({ err, eventId: event.id, type: event.type }, 'event writer threw');
     }

@@ -25,7 +25,11 @@ export function webhookOutbox(store: Store, queued: () => void): EventWriter {
     if (!ids.length) return;
     const payload = JSON.stringify(event);
     const scope = { tenantId: event.tenantId, mode: event.mode };
-    for (const id of ids) store.webhookDeliveries.enqueue(scope, id, { id: event.id, type: event.type, callId: event.callId, payload });
+    const queued1 = { id: event.id, type: event.type, callId: event.callId, payload };
+    // A savepoint: all of the event's deliveries, or (when one insert throws) none of them.
+    store.db.transaction(() => {
+      for (const id of ids) store.webhookDeliveries.enqueue(scope, id, queued1);
+    })();
     queued();
   };
 }

@@ -61,7 +61,7 @@ export const m0012Webhooks: Migration = {
     ) STRICT;
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
     CREATE INDEX webhook_deliveries_call ON webhook_deliveries (webhook_id, call_id, event_id) WHERE status = 'pending';
-    CREATE INDEX webhook_deliveries_list ON webhook_deliveries (tenant_id, mode, webhook_id, created_at, id);
+    CREATE INDEX webhook_deliveries_list ON webhook_deliveries (webhook_id, created_at);
 
     CREATE TABLE webhook_delivery_attempts (
       delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
