@@ -1,6 +1,6 @@
 /**
  * Sends queued webhook deliveries: due rows from SQLite, at most `concurrency` requests out at
- * once, each a signed JSON POST bounded by `timeoutMs`, its answer read at most 1 KB. Success is
+ * once (a quarter of them for any one subscription), each a signed JSON POST bounded by `timeoutMs`, its answer read at most 1 KB. Success is
  * a 2xx; anything else (network error, timeout, redirect, other status) is retried with
  * exponential backoff until `maxAttempts` tries, then the delivery is `failed`. Each try is
  * recorded. A delivery of a call waits while an earlier one of the same call and subscription is
@@ -46,6 +46,13 @@ export function retryDelayMs(settings: Pick<DispatcherSettings, 'retryBaseMs' | 
 
 export class WebhookDispatcher {
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Requests out per subscription. */
+  readonly #perHook = new Map<string, number>();
+  /**
+   * Requests one subscription may have out at once: a quarter of the slots (at least one), so a
+   * receiver that hangs for its whole timeout cannot hold every slot and stall other tenants.
+   */
+  readonly #share: number;
   readonly #stop = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #scanQueued = false;
@@ -56,7 +63,9 @@ export class WebhookDispatcher {
     private readonly settings: DispatcherSettings,
     private readonly log: Logger,
     private readonly userAgent: string,
-  ) {}
+  ) {
+    this.#share = Math.max(1, Math.floor(settings.concurrency / 4));
+  }
 
   /** Sends what a previous run left pending, and whatever comes. */
   start(): void {
@@ -83,10 +92,16 @@ export class WebhookDispatcher {
   #scan(): void {
     if (this.#closed) return;
     try {
-      const free = this.settings.concurrency - this.#inFlight.size;
+      let free = this.settings.concurrency - this.#inFlight.size;
       if (free > 0) {
-        const rows = this.store.webhookDeliveries.due(Date.now(), free + this.#inFlight.size);
-        for (const row of rows.filter((r) => !this.#inFlight.has(r.id)).slice(0, free)) this.#send(row);
+        const rows = this.store.webhookDeliveries.due(Date.now(), free + this.#inFlight.size, this.#busy());
+        for (const row of rows) {
+          if (free === 0) break;
+          // A row out already, or a subscription that reached its share within this scan.
+          if (this.#inFlight.has(row.id) || (this.#perHook.get(row.webhookId) ?? 0) >= this.#share) continue;
+          this.#send(row);
+          free--;
+        }
       }
       this.#arm();
     } catch (err) {
@@ -95,11 +110,21 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Sleeps until the next row is due; with every slot taken, a finishing request wakes it instead. */
+  /**
+   * Sleeps until the next row is due; with every slot taken, a finishing request wakes it instead
+   * (as it does for the rows of a subscription at its share, which `nextDue` leaves out).
+   */
   #arm(): void {
     if (this.#inFlight.size >= this.settings.concurrency) return this.#sleep(MAX_SLEEP_MS);
-    const next = this.store.webhookDeliveries.nextDue();
+    const next = this.store.webhookDeliveries.nextDue(this.#busy());
     this.#sleep(next === null ? MAX_SLEEP_MS : Math.max(next - Date.now(), 5));
+  }
+
+  /** Subscriptions with their share of requests out. */
+  #busy(): string[] {
+    const out: string[] = [];
+    for (const [id, n] of this.#perHook) if (n >= this.#share) out.push(id);
+    return out;
   }
 
   #sleep(ms: number): void {
@@ -109,10 +134,15 @@ export class WebhookDispatcher {
   }
 
   #send(row: WebhookDelivery): void {
+    const hook = row.webhookId;
+    this.#perHook.set(hook, (this.#perHook.get(hook) ?? 0) + 1);
     const done = this.#attempt(row)
       .catch((err: unknown) => this.log.error({ err, deliveryId: row.id }, 'webhook attempt not recorded'))
       .finally(() => {
         this.#inFlight.delete(row.id);
+        const n = this.#perHook.get(hook)! - 1;
+        if (n) this.#perHook.set(hook, n);
+        else this.#perHook.delete(hook);
         this.kick();
       });
     this.#inFlight.set(row.id, done);

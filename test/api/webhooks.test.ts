@@ -297,6 +297,25 @@ test('per-call order: a later delivery of a call waits for the earlier one; othe
   t.true(order.indexOf(b.id) < firstOk, "call B's event did not wait for call A");
 });
 
+test('a receiver that hangs holds one slot of four, not all: another subscription is delivered meanwhile', async (t) => {
+  const tn = await tenant();
+  const secret = 'share-secret-0123456789abcdef';
+  const slow = await receiver(secret);
+  slow.answer = () => 'hang';
+  const fast = await receiver(secret);
+  const h = await hook(tn, { url: slow.url, secret, eventTypes: ['call.dtmf'] });
+  const g = await hook(tn, { url: fast.url, secret, eventTypes: ['call.ended'] });
+  // Six calls' events (no per-call wait between them), then one for the other subscription.
+  for (let i = 0; i < 6; i++) dtmf(tn, `call-share-${i}`);
+  app.engine.events.append('call.ended', { tenantId: tn.tenantId, mode: 'live', callId: 'call-share-x' }, { callId: 'call-share-x', agentId: tn.agentId, endReason: 'caller_hangup', hangupBy: 'caller', durationMs: 1 });
+  const [d] = await settled(tn, g.id, 1);
+  t.is(d!.status, 'succeeded');
+  const slowPending = (await deliveries(tn, h.id, '&status=pending')).length;
+  t.true(slowPending >= 4, `the hanging subscription still had ${slowPending} of 6 pending`);
+  t.is(slow.maxOpen, 1, 'the hanging subscription had at most its share (a quarter of 4 slots) out at once');
+  t.is((await tn.c.del(`/api/v1/webhooks/${h.id}`)).status, 204);
+});
+
 test('filters: event types, the agent, the mode, and a disabled subscription queue nothing', async (t) => {
   const tn = await tenant();
   const r = await receiver('filters-secret-0123456789abc');

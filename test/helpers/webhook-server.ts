@@ -59,6 +59,8 @@ export interface EventReceiver {
   answer: Answer;
   /** The event ids of the requests it answered 2xx, in arrival order. */
   accepted(): number[];
+  /** Most requests it had open at once. */
+  maxOpen: number;
   close(): Promise<void>;
 }
 
@@ -85,13 +87,17 @@ export async function eventReceiver(secret: string, port = 0): Promise<EventRece
     url: '',
     seen,
     answer: () => 200,
+    maxOpen: 0,
     accepted: () => seen.filter((s) => s.answered !== 'hang' && s.answered < 300).map((s) => (JSON.parse(s.raw) as { id: number }).id),
     close: () => new Promise((done) => {
       server.closeAllConnections();
       server.close(() => done());
     }),
   };
+  let open = 0;
   const server = http.createServer((req, res) => {
+    r.maxOpen = Math.max(r.maxOpen, ++open);
+    res.on('close', () => open--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -142,10 +142,12 @@ export interface AttemptOutcome {
 }
 
 /**
- * Pending rows whose time has come, whose subscription is enabled, and that no earlier pending
- * row of the same subscription and call holds back (per-call order).
+ * Pending rows whose time has come, whose subscription is enabled and not `busy` (a JSON array of
+ * subscription ids the dispatcher has enough requests out for), and that no earlier pending row
+ * of the same subscription and call holds back (per-call order).
  */
 const dueWhere = `d.status = 'pending' AND d.next_attempt_at <= @now
+  AND d.webhook_id NOT IN (SELECT value FROM json_each(@busy))
   AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)
   AND (d.call_id IS NULL OR NOT EXISTS (
     SELECT 1 FROM webhook_deliveries e
@@ -168,10 +170,10 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
       order: 'created_at DESC, id DESC',
     });
     this.#db = db;
-    this.#due = db.prepare<[{ now: number; limit: number }], Row>(`SELECT d.* FROM webhook_deliveries d WHERE ${dueWhere} ORDER BY d.next_attempt_at, d.event_id LIMIT @limit`);
+    this.#due = db.prepare<[{ now: number; limit: number; busy: string }], Row>(`SELECT d.* FROM webhook_deliveries d WHERE ${dueWhere} ORDER BY d.next_attempt_at, d.event_id LIMIT @limit`);
     // The soonest a pending row that nothing holds back may go (`now` far ahead: any time at all).
     this.#nextDue = db
-      .prepare<[{ now: number }], number | null>(`SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE ${dueWhere}`)
+      .prepare<[{ now: number; busy: string }], number | null>(`SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE ${dueWhere}`)
       .pluck();
     this.#lease = db.prepare<[number, string]>("UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending'");
     this.#attempt = db.prepare<[string, number, string, number, number | null, string | null, string | null]>(
@@ -213,14 +215,14 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
     );
   }
 
-  /** Up to `limit` rows due at `now`, soonest first (see `dueWhere`). */
-  due(now: number, limit: number): WebhookDelivery[] {
-    return this.#due.all({ now, limit }).map(mapping.toObject);
+  /** Up to `limit` rows due at `now`, soonest first, none of the `busy` subscriptions' (see `dueWhere`). */
+  due(now: number, limit: number, busy: readonly string[] = []): WebhookDelivery[] {
+    return this.#due.all({ now, limit, busy: JSON.stringify(busy) }).map(mapping.toObject);
   }
 
   /** When the next row that nothing holds back is due (Unix ms), or null when none is pending. */
-  nextDue(): number | null {
-    return this.#nextDue.get({ now: Number.MAX_SAFE_INTEGER }) as number | null;
+  nextDue(busy: readonly string[] = []): number | null {
+    return this.#nextDue.get({ now: Number.MAX_SAFE_INTEGER, busy: JSON.stringify(busy) }) as number | null;
   }
 
   /** Holds a pending row until `until` while its request is out. */
