@@ -316,6 +316,21 @@ test('a receiver that hangs holds one slot of four, not all: another subscriptio
   t.is((await tn.c.del(`/api/v1/webhooks/${h.id}`)).status, 204);
 });
 
+test('deleting a tenant deletes its webhooks, their deliveries and their tries', async (t) => {
+  const tn = await tenant();
+  const closed = await eventReceiver('gone-secret-0123456789abcdef');
+  await closed.close();
+  const h = await hook(tn, { url: closed.url });
+  dtmf(tn, 'call-gone');
+  const d = await waitFor(async () => (await deliveries(tn, h.id)).find((x) => x.attempts > 0));
+  const count = (table: string) => (app.engine.db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`).get(tn.tenantId) as { n: number }).n;
+  const attempts = () => (app.engine.db.prepare('SELECT COUNT(*) AS n FROM webhook_delivery_attempts WHERE delivery_id = ?').get(d.id) as { n: number }).n;
+  t.deepEqual([count('webhooks'), count('webhook_deliveries')], [1, 1]);
+  t.true(attempts() >= 1);
+  t.truthy(app.engine.store.tenants.delete(tn.tenantId));
+  t.deepEqual([count('webhooks'), count('webhook_deliveries'), attempts()], [0, 0, 0]);
+});
+
 test('filters: event types, the agent, the mode, and a disabled subscription queue nothing', async (t) => {
   const tn = await tenant();
   const r = await receiver('filters-secret-0123456789abc');
