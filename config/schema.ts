@@ -247,6 +247,8 @@ export const configSchema = z
         retryMaxMs: num(z.number().int().min(10).max(86_400_000)).default(3_600_000),
         /** Requests out at once, across all tenants (a slow receiver holds one slot until its timeout). */
         concurrency: num(z.number().int().min(1).max(256)).default(8),
+        /** Finished deliveries (succeeded or failed) and their tries are deleted this many days after their last change. */
+        retentionDays: num(z.number().min(0.0001).max(3650)).default(30),
       })
       .prefault({}),
     shutdown: z

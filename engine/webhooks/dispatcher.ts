@@ -31,6 +31,10 @@ const RESPONSE_EXCERPT_BYTES = 1024;
 const LEASE_MARGIN_MS = 5000;
 /** Longest sleep of the wake-up timer: a clock jump or a row written by another process is noticed this soon. */
 const MAX_SLEEP_MS = 60_000;
+/** How often finished deliveries past their retention are deleted. */
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+/** Rows one prune step deletes: a short write, then the event loop is free again (the next step follows at once). */
+const PRUNE_BATCH = 1000;
 /** Retry of a scan that failed (a database error): soon, but never a hot loop. */
 const SCAN_RETRY_MS = 1000;
 
@@ -55,6 +59,7 @@ export class WebhookDispatcher {
   readonly #share: number;
   readonly #stop = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
   #scanQueued = false;
   #closed = false;
 
@@ -67,11 +72,36 @@ export class WebhookDispatcher {
     this.#share = Math.max(1, Math.floor(settings.concurrency / 4));
   }
 
-  /** Sends what a previous run left pending, and whatever comes. */
+  /** Sends what a previous run left pending, and whatever comes; prunes old deliveries now and hourly. */
   start(): void {
     const pending = this.store.webhookDeliveries.pendingCount();
     if (pending) this.log.info({ pending }, 'webhook deliveries pending from a previous run');
     this.kick();
+    this.#pruneTimer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
+    this.#pruneTimer.unref();
+    void this.prune();
+  }
+
+  /**
+   * Deletes finished deliveries older than `retentionDays`, in batches with the event loop free
+   * between them. Resolves to the rows deleted. Never throws (a failure is logged).
+   */
+  async prune(now = Date.now()): Promise<number> {
+    const before = new Date(now - this.settings.retentionDays * 86_400_000).toISOString();
+    let total = 0;
+    try {
+      for (;;) {
+        if (this.#closed) break;
+        const n = this.store.webhookDeliveries.prune(before, PRUNE_BATCH);
+        total += n;
+        if (n < PRUNE_BATCH) break;
+        await new Promise((r) => setImmediate(r));
+      }
+    } catch (err) {
+      this.log.error({ err }, 'webhook deliveries not pruned');
+    }
+    if (total) this.log.info({ deleted: total, before }, 'webhook deliveries pruned');
+    return total;
   }
 
   /** Looks for due deliveries soon (after the current transaction commits). Cheap to call often. */
@@ -207,6 +237,7 @@ export class WebhookDispatcher {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#pruneTimer);
     this.#stop.abort();
     await Promise.allSettled(this.#inFlight.values());
   }

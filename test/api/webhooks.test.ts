@@ -331,6 +331,24 @@ test('deleting a tenant deletes its webhooks, their deliveries and their tries',
   t.deepEqual([count('webhooks'), count('webhook_deliveries'), attempts()], [0, 0, 0]);
 });
 
+// Serial: a prune is installation-wide, and the concurrent tests' deliveries must not be its victims.
+test.serial('finished deliveries and their tries are pruned after the retention period; pending ones stay', async (t) => {
+  const tn = await tenant();
+  const r = await receiver('prune-secret-0123456789abcdef');
+  const h = await hook(tn, { url: r.url });
+  dtmf(tn, 'call-prune');
+  const [done] = await settled(tn, h.id, 1);
+  const off = await hook(tn, { url: r.url, enabled: false });
+  const waiting = app.engine.store.webhookDeliveries.enqueue({ tenantId: tn.tenantId, mode: 'live' }, off.id, { id: done!.eventId, type: 'call.dtmf', callId: null, payload: JSON.stringify(done!.payload) });
+  const tries = (id: string) => (app.engine.db.prepare('SELECT COUNT(*) AS n FROM webhook_delivery_attempts WHERE delivery_id = ?').get(id) as { n: number }).n;
+  t.is(tries(done!.id), 1);
+  t.is(await app.engine.webhooks.prune(Date.now() + 29 * 86_400_000), 0, 'nothing is 30 days old yet');
+  t.is(await app.engine.webhooks.prune(Date.now() + 31 * 86_400_000), 1);
+  t.deepEqual(await deliveries(tn, h.id), []);
+  t.is(tries(done!.id), 0);
+  t.deepEqual((await deliveries(tn, off.id)).map((d) => [d.id, d.status]), [[waiting.id, 'pending']]);
+});
+
 test('filters: event types, the agent, the mode, and a disabled subscription queue nothing', async (t) => {
   const tn = await tenant();
   const r = await receiver('filters-secret-0123456789abc');

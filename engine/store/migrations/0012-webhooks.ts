@@ -15,7 +15,8 @@ import type { Migration } from '../migrate.js';
  * - `webhook_delivery_attempts`: each try, numbered from 1, with the HTTP status or the error.
  *
  * Pending rows are ordered per call by `event_id` (index `webhook_deliveries_call`): a later
- * delivery of a call waits until the earlier one has succeeded or given up.
+ * delivery of a call waits until the earlier one has succeeded or given up. Finished rows are
+ * deleted after `webhooks.retentionDays` (index `webhook_deliveries_done`).
  */
 export const m0012Webhooks: Migration = {
   version: 12,
@@ -62,6 +63,7 @@ export const m0012Webhooks: Migration = {
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
     CREATE INDEX webhook_deliveries_call ON webhook_deliveries (webhook_id, call_id, event_id) WHERE status = 'pending';
     CREATE INDEX webhook_deliveries_list ON webhook_deliveries (webhook_id, created_at);
+    CREATE INDEX webhook_deliveries_done ON webhook_deliveries (updated_at) WHERE status != 'pending';
 
     CREATE TABLE webhook_delivery_attempts (
       delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,

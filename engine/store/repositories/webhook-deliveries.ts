@@ -163,6 +163,7 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
   readonly #attempts;
   readonly #redeliver;
   readonly #pending;
+  readonly #prune;
 
   constructor(db: Db) {
     super(db, 'webhook_deliveries', mapping, {
@@ -191,6 +192,10 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
        WHERE id = ? AND tenant_id = ? AND mode = ? AND webhook_id = ? AND status != 'pending'`,
     );
     this.#pending = db.prepare<[], number>("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'").pluck();
+    this.#prune = db.prepare<[string, number]>(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE status != 'pending' AND updated_at < ? LIMIT ?)`,
+    );
   }
 
   /** Queues `event` for the subscription (inside the event's transaction); due at once. */
@@ -256,6 +261,11 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
   /** Queues a finished delivery again with a fresh retry budget; false when it is not the scope's or still pending. */
   redeliver(scope: Scope, webhookId: string, id: string): boolean {
     return this.#redeliver.run(Date.now(), nowIso(), id, scope.tenantId, scope.mode, webhookId).changes > 0;
+  }
+
+  /** Deletes up to `limit` finished deliveries last changed before `before` (ISO), with their tries; returns how many. */
+  prune(before: string, limit: number): number {
+    return this.#prune.run(before, limit).changes;
   }
 
   /** Rows still pending, every tenant (health and tests). */
