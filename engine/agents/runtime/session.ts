@@ -45,6 +45,8 @@ export const runtimeDefaults = {
 /** Voice activity as the session needs it (a `VoiceActivity` from media/audio/vad.ts). */
 export interface VadLike {
   push(frame: Int16Array): 'speech_start' | 'speech_end' | null;
+  /** Whether the last frame pushed was above the detector's level gate (-50 dBFS). */
+  readonly loud: boolean;
   close(): void;
 }
 
@@ -635,7 +637,7 @@ export class AgentSession implements WorkflowHost {
     }
     this.audio.on('frame', (f) => {
       const v = this.#vad?.push(f.pcm);
-      if ((this.#speaking || v === 'speech_start') && hasSound(f.pcm)) this.#lastSoundAt = performance.now();
+      if ((this.#speaking || v === 'speech_start') && this.#vad?.loud) this.#lastSoundAt = performance.now();
       if (v === 'speech_start') this.#onSpeechStart();
       else if (v === 'speech_end') {
         this.#speaking = false;
@@ -745,12 +747,3 @@ const handoverMoves: Readonly<Record<Handover['state'], readonly Handover['state
   handed_over: [],
 };
 
-/** -50 dBFS, the VAD's own gate: quieter frames are not speech. */
-const SOUND_RMS = 32768 * 10 ** (-50 / 20);
-
-/** Whether a frame is louder than the VAD's gate. */
-function hasSound(pcm: Int16Array): boolean {
-  let sum = 0;
-  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
-  return Math.sqrt(sum / pcm.length) > SOUND_RMS;
-}
