@@ -258,6 +258,11 @@ function report(steps: Step[], rounds: number, o: { seconds: number; holdMs: num
     );
     if (s.budget) console.log(`${''.padEnd(15)}  ${s.budget} (at ${latencyRate} cps, median of rounds)`);
   }
+  for (const s of steps) {
+    if (s.rate !== latencyRate || s.round !== 1 || !s.budget) continue;
+    console.log(`\n${s.target} at ${latencyRate} cps, the statements that ran most, per call:`);
+    for (const [sql, n] of s.budget.topSql) console.log(`  ${fmt(n, 2).padStart(6)}  ${sql.replace(/\s+/g, ' ').slice(0, 150)}`);
+  }
   const k = summary.get('kamailio');
   for (const [who, e] of summary) {
     if (!k || who === 'kamailio') continue;

@@ -31,13 +31,16 @@ export interface BudgetCounts {
   mediasoupNotifications: number;
   drachtioFramesOut: number;
   drachtioFramesIn: number;
+  /** Statements run by their SQL text, commits as `COMMIT` / `autocommit: <SQL>` (since start). */
+  sqlBySource: Record<string, number>;
   /** Event-loop delay since the previous snapshot, ms. */
   loopDelayMs: { p50: number; p99: number; max: number };
 }
 
 const file = process.env.BENCH_BUDGET_FILE;
 const require = createRequire(import.meta.url);
-const counts: Omit<BudgetCounts, 'seq' | 'loopDelayMs'> = {
+const bySource = new Map<string, number>();
+const counts: Omit<BudgetCounts, 'seq' | 'loopDelayMs' | 'sqlBySource'> = {
   sqlStatements: 0,
   sqlCommits: 0,
   mediasoupRequests: 0,
@@ -70,9 +73,14 @@ const Database = require('better-sqlite3') as new (file: string) => { prepare(sq
 const probe = new Database(':memory:');
 const statementProto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as object;
 probe.close();
+/** Transaction control: a `BEGIN` runs outside a transaction but commits nothing. */
+const control = /^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b/;
 const sqlCount = (s: SqlStatement) => {
   counts.sqlStatements++;
-  if (s.source === 'COMMIT' || (!s.reader && !s.database.inTransaction)) counts.sqlCommits++;
+  const autocommit = !s.reader && !s.database.inTransaction && !control.test(s.source);
+  if (s.source === 'COMMIT' || autocommit) counts.sqlCommits++;
+  const key = autocommit ? `autocommit: ${s.source}` : s.source;
+  bySource.set(key, (bySource.get(key) ?? 0) + 1);
 };
 for (const m of ['run', 'get', 'all', 'iterate']) wrap(statementProto, m, sqlCount);
 
@@ -103,6 +111,7 @@ process.on('SIGUSR2', () => {
   if (!file) return;
   const snapshot: BudgetCounts = {
     ...counts,
+    sqlBySource: Object.fromEntries(bySource),
     seq: ++seq,
     loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
   };

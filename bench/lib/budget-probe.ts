@@ -43,6 +43,8 @@ export interface StepBudget {
   mediasoup: number;
   drachtio: number;
   logs: number;
+  /** The statements that ran most in the step, per call: [SQL, count per call], most first. */
+  topSql: [string, number][];
   /** Event-loop delay during the step, ms. */
   loop: BudgetCounts['loopDelayMs'];
 }
@@ -56,6 +58,11 @@ export function perCall(a: BudgetSnapshot, b: BudgetSnapshot, calls: number): St
     mediasoup: (b.mediasoupRequests + b.mediasoupNotifications - a.mediasoupRequests - a.mediasoupNotifications) / n,
     drachtio: (b.drachtioFramesIn + b.drachtioFramesOut - a.drachtioFramesIn - a.drachtioFramesOut) / n,
     logs: (b.logLines - a.logLines) / n,
+    topSql: Object.entries(b.sqlBySource)
+      .map(([sql, c]): [string, number] => [sql, (c - (a.sqlBySource[sql] ?? 0)) / n])
+      .filter(([, c]) => c > 0)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 12),
     loop: b.loopDelayMs,
   };
 }
