@@ -22,6 +22,8 @@ export class AudioFiles {
   /** Samples by id, oldest use first (a Map keeps insertion order; a hit re-inserts). */
   readonly #cache = new Map<string, Int16Array>();
   #cached = 0;
+  /** Reads under way, by id. */
+  readonly #loading = new Map<string, Promise<Int16Array | null>>();
   readonly #folder: IdFolder;
 
   constructor(
@@ -71,6 +73,11 @@ export class AudioFiles {
   }
 
 
+  /** Bytes of samples held in memory (bounded at 32 MiB). */
+  get cachedBytes(): number {
+    return this.#cached;
+  }
+
   /** The samples of audio file `id` (8 kHz mono), from the cache or the disk; null when there is no such file. */
   async samples(id: string): Promise<Int16Array | null> {
     const hit = this.#cache.get(id);
@@ -79,14 +86,21 @@ export class AudioFiles {
       this.#cache.set(id, hit);
       return hit;
     }
-    let buf: Buffer;
+    // One read per file however many calls miss at once; a read that `remove` overtook is not cached.
+    const loading = this.#loading.get(id);
+    if (loading) return loading;
+    const load = this.#load(id);
+    this.#loading.set(id, load);
+    let overtaken = false;
+    let pcm: Int16Array | null;
     try {
-      buf = await fsp.readFile(this.fileFor(id));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
+      pcm = await load;
+    } finally {
+      overtaken = this.#loading.get(id) !== load;
+      if (!overtaken) this.#loading.delete(id);
     }
-    const pcm = parseWav(buf).samples;
+    if (pcm === null || overtaken) return pcm;
+    this.#forget(id);
     this.#cache.set(id, pcm);
     this.#cached += pcm.byteLength;
     for (const [old, s] of this.#cache) {
@@ -100,13 +114,29 @@ export class AudioFiles {
   /** Deletes the files of these audio files (their rows are gone); returns how many went. */
   async remove(ids: readonly string[]): Promise<number> {
     for (const id of ids) {
-      const s = this.#cache.get(id);
-      if (s) {
-        this.#cache.delete(id);
-        this.#cached -= s.byteLength;
-      }
+      this.#forget(id);
+      this.#loading.delete(id);
     }
     return this.#folder.remove(ids);
+  }
+
+  async #load(id: string): Promise<Int16Array | null> {
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(this.fileFor(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return parseWav(buf).samples;
+  }
+
+  /** Drops `id`'s samples from the cache, with their bytes. */
+  #forget(id: string): void {
+    const s = this.#cache.get(id);
+    if (!s) return;
+    this.#cache.delete(id);
+    this.#cached -= s.byteLength;
   }
 
   /** Start-up housekeeping: files without a row (and half-written ones) are deleted. Returns how many. */
