@@ -1,0 +1,310 @@
+/**
+ * Event fan-out: N subscribers (1,000) receiving R events/s (50) from the engine's real event path
+ * (`EventLog.append` -> SQLite -> the hub -> every WebSocket / SSE client of the tenant), against
+ * the same fan-out from a minimal `node:http` server: the `ws` package for WebSocket, plain
+ * `res.write` for SSE. Every server and every client process is its own process, so a server's
+ * CPU time (`/proc/<pid>/stat`, all its threads) is its own.
+ *
+ *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [seconds=6] [rounds=3] [procs=4]
+ *                                 [only=ws|sse] [prof=<dir>]
+ *
+ * Per transport: both servers get their subscribers (the engine's through a tenant and an API key
+ * made with the admin CLI, as an operator would), then windows in ABBA order (a drift in the
+ * machine's load hits both alike). A window publishes `rate * seconds` events and waits until
+ * every subscriber has them (or 3 s more); reported are deliveries per CPU-second of the server
+ * over the window, and publish -> receive latency (CLOCK_MONOTONIC stamped in each event).
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { keyValues } from './lib/args.js';
+import { cpuSeconds } from './lib/cpu-time.js';
+import { histogramQuantiles, type ClientOrder, type ClientReply, type Published } from './lib/fanout-wire.js';
+import { cpuPressure, loadAverage } from './lib/procfs.js';
+import { fmt, median, table } from './lib/stats.js';
+import type { ClientSpec } from './peers/fanout-clients.js';
+import type { EngineReady } from './peers/fanout-engine.js';
+import type { PeerReady } from './peers/node-fanout.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** After the last publish, how long the subscribers get to receive everything. */
+const DRAIN_MS = 3000;
+
+interface Options {
+  subscribers: number;
+  rate: number;
+  seconds: number;
+  rounds: number;
+  procs: number;
+  transports: ('ws' | 'sse')[];
+  prof: string | undefined;
+}
+
+/** A forked process and its IPC, answered one message at a time. */
+class Child {
+  readonly #inbox: unknown[] = [];
+  readonly #waiting: ((m: unknown) => void)[] = [];
+  #stderr = '';
+
+  constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m) => {
+      const w = this.#waiting.shift();
+      if (w) w(m);
+      else this.#inbox.push(m);
+    });
+    proc.stderr?.on('data', (d: Buffer) => (this.#stderr += d.toString()));
+  }
+
+  static start(script: string, args: string[], execArgv: string[] = []): Child {
+    return new Child(fork(path.join(here, script), args, { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] }));
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** The next message, or an error when the process exits first. */
+  next<T>(): Promise<T> {
+    const m = this.#inbox.shift();
+    if (m !== undefined) return Promise.resolve(m as T);
+    return new Promise((resolve, reject) => {
+      const exited = () => reject(new Error(`process ${this.pid} exited: ${this.#stderr.slice(-2000)}`));
+      this.proc.once('exit', exited);
+      this.#waiting.push((msg) => {
+        this.proc.off('exit', exited);
+        resolve(msg as T);
+      });
+    });
+  }
+
+  ask<T>(m: object): Promise<T> {
+    this.proc.send(m);
+    return this.next<T>();
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) return resolve();
+      this.proc.once('exit', () => resolve());
+      this.proc.send({ type: 'stop' });
+      setTimeout(() => this.proc.kill('SIGKILL'), 10_000).unref();
+    });
+  }
+}
+
+/** A server under test, with the subscribers of the current transport. */
+interface Contender {
+  name: string;
+  server: Child;
+  spec: Omit<ClientSpec, 'count'>;
+  clients: Child[];
+}
+
+interface Window {
+  server: string;
+  published: number;
+  late: number;
+  deliveries: number;
+  expected: number;
+  cpu: number;
+  perCpuS: number;
+  p50: number;
+  p99: number;
+  max: number;
+  closed: number;
+  clientsCpuPct: number;
+  load: string;
+  pressure: string;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const a = keyValues(args);
+  const o: Options = {
+    subscribers: Number(a.subscribers ?? 1000),
+    rate: Number(a.rate ?? 50),
+    seconds: Number(a.seconds ?? 6),
+    rounds: Number(a.rounds ?? 3),
+    procs: Number(a.procs ?? 4),
+    transports: a.only === 'ws' || a.only === 'sse' ? [a.only] : ['ws', 'sse'],
+    prof: a.prof,
+  };
+  console.log(
+    `event-fanout: ${o.subscribers} subscribers, ${o.rate} events/s, ${o.seconds} s windows, ${o.rounds} rounds (ABBA), ${o.procs} client processes`,
+  );
+  console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %, ${os.availableParallelism()} cores`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-fanout-bench-'));
+  const engine = Child.start('peers/fanout-engine.js', [dir], o.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.prof)}`] : []);
+  const results = new Map<string, Window[]>();
+  try {
+    const ready = await engine.next<EngineReady>();
+    const key = seedTenant(ready.dbPath);
+    engine.proc.send({ type: 'tenant', tenantId: key.tenantId });
+    const base = `127.0.0.1:${ready.port}`;
+    for (const transport of o.transports) {
+      const peer = Child.start('peers/node-fanout.js', [transport]);
+      const { port } = await peer.next<PeerReady>();
+      const contenders: Contender[] = [
+        {
+          name: `engine ${transport}`,
+          server: engine,
+          spec:
+            transport === 'ws'
+              ? { kind: 'ws', url: `ws://${base}/api/v1/ws`, headers: { 'x-api-key': key.key }, subscribe: true }
+              : { kind: 'sse', url: `http://${base}/api/v1/events`, headers: { 'x-api-key': key.key }, subscribe: false },
+          clients: [],
+        },
+        {
+          name: transport === 'ws' ? 'ws (node:http)' : 'sse (node:http)',
+          server: peer,
+          spec:
+            transport === 'ws'
+              ? { kind: 'ws', url: `ws://127.0.0.1:${port}/ws`, headers: {}, subscribe: false }
+              : { kind: 'sse', url: `http://127.0.0.1:${port}/events`, headers: {}, subscribe: false },
+          clients: [],
+        },
+      ];
+      try {
+        for (const c of contenders) await connect(c, o);
+        // One short window each first: JIT and buffers warm before anything counts.
+        for (const c of contenders) await measure(c, { ...o, seconds: 1 });
+        for (let r = 0; r < o.rounds; r++) {
+          const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+          for (const c of order) {
+            const w = await measure(c, o);
+            (results.get(c.name) ?? results.set(c.name, []).get(c.name)!).push(w);
+            printWindow(r + 1, w);
+          }
+        }
+      } finally {
+        for (const c of contenders) await Promise.all(c.clients.map((k) => k.stop()));
+        await peer.stop();
+      }
+    }
+  } finally {
+    await engine.stop();
+    const log = path.join(dir, 'engine.log');
+    const errors = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)) : [];
+    if (errors.length) console.log(`engine error log lines: ${errors.length}; first: ${errors[0]}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  report(results, o);
+}
+
+/** A tenant and an events:read key (rate limit raised: 1,000 subscriptions are 1,000 requests), by the admin CLI. */
+function seedTenant(dbPath: string): { tenantId: string; key: string } {
+  const admin = path.join(here, '../api/cli/admin.js');
+  const env = { ...process.env, AS_DATABASE_PATH: dbPath };
+  const cli = (argv: string[]) => JSON.parse(execFileSync(process.execPath, [admin, ...argv, '--json'], { env, encoding: 'utf8' })) as Record<string, string>;
+  const tenant = cli(['create-tenant', '--name', 'Fanout', '--owner-email', 'fanout@example.test']);
+  const key = cli(['create-api-key', '--tenant', tenant.tenantId!, '--name', 'fanout bench', '--scopes', 'events:read', '--rate-limit', '1000000']);
+  return { tenantId: tenant.tenantId!, key: key.key! };
+}
+
+/** Opens the contender's subscribers over `procs` client processes. */
+async function connect(c: Contender, o: Options): Promise<void> {
+  const t0 = Date.now();
+  for (let i = 0; i < o.procs; i++) {
+    const count = Math.floor(o.subscribers / o.procs) + (i < o.subscribers % o.procs ? 1 : 0);
+    const spec: ClientSpec = { ...c.spec, count };
+    c.clients.push(Child.start('peers/fanout-clients.js', [JSON.stringify(spec)]));
+  }
+  const ready = await Promise.all(c.clients.map((k) => k.next<Extract<ClientReply, { type: 'ready' }>>()));
+  const open = ready.reduce((s, r) => s + r.open, 0);
+  const failed = ready.reduce((s, r) => s + r.failed, 0);
+  console.log(`${c.name}: ${open} subscribers open in ${Date.now() - t0} ms${failed ? `, ${failed} failed (${ready.find((r) => r.firstError)?.firstError})` : ''}`);
+  if (open !== o.subscribers) throw new Error(`${c.name}: only ${open} of ${o.subscribers} subscribers opened`);
+}
+
+const askAll = <T>(c: Contender, m: ClientOrder) => Promise.all(c.clients.map((k) => k.ask<T>(m)));
+
+async function measure(c: Contender, o: Options): Promise<Window> {
+  const count = Math.round(o.rate * o.seconds);
+  const expected = count * o.subscribers;
+  const load = loadAverage().split(' ')[0]!;
+  const pressure = cpuPressure();
+  await askAll(c, { type: 'reset' });
+  const clientCpu0 = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0);
+  const cpu0 = cpuSeconds(c.server.pid);
+  const t0 = performance.now();
+  const published = await c.server.ask<Published>({ type: 'publish', rate: o.rate, count });
+  const until = performance.now() + DRAIN_MS;
+  for (;;) {
+    const counts = await askAll<{ received: number }>(c, { type: 'count' });
+    if (counts.reduce((s, x) => s + x.received, 0) >= expected || performance.now() > until) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const cpu = cpuSeconds(c.server.pid) - cpu0;
+  const wallS = (performance.now() - t0) / 1000;
+  const clientsCpu = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0) - clientCpu0;
+  const reports = await askAll<Extract<ClientReply, { type: 'report' }>>(c, { type: 'report' });
+  const deliveries = reports.reduce((s, r) => s + r.received, 0);
+  const [p50, p99, max] = histogramQuantiles(
+    reports.map((r) => r.histogram),
+    [0.5, 0.99, 1],
+  );
+  return {
+    server: c.name,
+    published: published.count,
+    late: published.late,
+    deliveries,
+    expected,
+    cpu,
+    perCpuS: cpu > 0 ? deliveries / cpu : NaN,
+    p50: p50!,
+    p99: p99!,
+    max: max!,
+    closed: reports.reduce((s, r) => s + r.closed, 0),
+    clientsCpuPct: (100 * clientsCpu) / wallS,
+    load,
+    pressure,
+  };
+}
+
+function printWindow(round: number, w: Window): void {
+  console.log(
+    `round ${round} ${w.server.padEnd(16)} ${w.deliveries}/${w.expected} delivered, server cpu ${fmt(w.cpu, 2)} s, ` +
+      `${Math.round(w.perCpuS)} deliveries/cpu-s, p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms, max ${fmt(w.max)} ms, ` +
+      `clients cpu ${fmt(w.clientsCpuPct, 0)} %, late publishes ${w.late}, closed ${w.closed}, load ${w.load}, psi ${w.pressure} %`,
+  );
+}
+
+const spread = (xs: number[], digits: number) => `${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`;
+
+function report(results: Map<string, Window[]>, o: Options): void {
+  console.log(`\nmedians of ${o.rounds} rounds (range), ${o.subscribers} subscribers x ${o.rate} events/s:`);
+  const rows: Record<string, string | number>[] = [];
+  for (const [name, ws] of results) {
+    const per = ws.map((w) => w.perCpuS);
+    const p50 = ws.map((w) => w.p50);
+    const p99 = ws.map((w) => w.p99);
+    rows.push({
+      server: name,
+      'deliveries/cpu-s': `${Math.round(median(per))} (${spread(per, 0)})`,
+      'cpu %': fmt((100 * median(ws.map((w) => w.cpu))) / o.seconds, 1),
+      'p50 ms': `${fmt(median(p50))} (${spread(p50, 2)})`,
+      'p99 ms': `${fmt(median(p99))} (${spread(p99, 1)})`,
+      delivered: `${ws.reduce((s, w) => s + w.deliveries, 0)}/${ws.reduce((s, w) => s + w.expected, 0)}`,
+      closed: ws.reduce((s, w) => s + w.closed, 0),
+    });
+  }
+  table(rows);
+  for (const [engine, peer] of [
+    ['engine ws', 'ws (node:http)'],
+    ['engine sse', 'sse (node:http)'],
+  ] as const) {
+    const e = results.get(engine);
+    const p = results.get(peer);
+    if (!e || !p) continue;
+    const m = (ws: Window[], f: (w: Window) => number) => median(ws.map(f));
+    const ratio = m(e, (w) => w.perCpuS) / m(p, (w) => w.perCpuS);
+    console.log(
+      `${engine} / ${peer}: ${fmt(ratio)}x deliveries per cpu-second` +
+        `${engine === 'engine ws' ? ` (goal >= 3x: ${ratio >= 3 ? 'met' : 'not met'})` : ''}; ` +
+        `p99 ${fmt(m(e, (w) => w.p99))} vs ${fmt(m(p, (w) => w.p99))} ms`,
+    );
+  }
+  console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %`);
+}
