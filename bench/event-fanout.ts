@@ -6,13 +6,14 @@
  * CPU time (`/proc/<pid>/stat`, all its threads) is its own.
  *
  *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [seconds=6] [rounds=3] [procs=4]
- *                                 [only=ws|sse] [prof=<dir>]
+ *                                 [only=ws|sse] [prof=<dir>] [baseline=<other build>/dist/bench/peers/fanout-engine.js]
  *
  * Per transport: both servers get their subscribers (the engine's through a tenant and an API key
  * made with the admin CLI, as an operator would), then windows in ABBA order (a drift in the
  * machine's load hits both alike). A window publishes `rate * seconds` events and waits until
  * every subscriber has them (or 3 s more); reported are deliveries per CPU-second of the server
  * over the window, and publish -> receive latency (CLOCK_MONOTONIC stamped in each event).
+ * `baseline=` adds another build's engine to the same rounds (before/after a change).
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keyValues } from './lib/args.js';
-import { cpuSeconds } from './lib/cpu-time.js';
+import { cpuSeconds, cpuSplit } from './lib/cpu-time.js';
 import { histogramQuantiles, type ClientOrder, type ClientReply, type Published } from './lib/fanout-wire.js';
 import { cpuPressure, loadAverage } from './lib/procfs.js';
 import { fmt, median, table } from './lib/stats.js';
@@ -41,6 +42,8 @@ interface Options {
   procs: number;
   transports: ('ws' | 'sse')[];
   prof: string | undefined;
+  /** Another build's `dist/bench/peers/fanout-engine.js`, measured beside this one (before/after). */
+  baseline: string | undefined;
 }
 
 /** A forked process and its IPC, answered one message at a time. */
@@ -110,6 +113,8 @@ interface Window {
   deliveries: number;
   expected: number;
   cpu: number;
+  /** Share of the server's CPU spent in the kernel (its writes, loopback TCP). */
+  systemPct: number;
   perCpuS: number;
   p50: number;
   p99: number;
@@ -130,42 +135,47 @@ export async function run(args: string[]): Promise<void> {
     procs: Number(a.procs ?? 4),
     transports: a.only === 'ws' || a.only === 'sse' ? [a.only] : ['ws', 'sse'],
     prof: a.prof,
+    baseline: a.baseline,
   };
   console.log(
     `event-fanout: ${o.subscribers} subscribers, ${o.rate} events/s, ${o.seconds} s windows, ${o.rounds} rounds (ABBA), ${o.procs} client processes`,
   );
   console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %, ${os.availableParallelism()} cores`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-fanout-bench-'));
-  const engine = Child.start('peers/fanout-engine.js', [dir], o.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.prof)}`] : []);
+  const engines = [{ name: 'engine', script: path.join(here, 'peers/fanout-engine.js') }];
+  if (o.baseline) engines.push({ name: 'baseline', script: path.resolve(o.baseline) });
+  const started: { name: string; child: Child; dir: string; base: string; key: string }[] = [];
   const results = new Map<string, Window[]>();
   try {
-    const ready = await engine.next<EngineReady>();
-    const key = seedTenant(ready.dbPath);
-    engine.proc.send({ type: 'tenant', tenantId: key.tenantId });
-    const base = `127.0.0.1:${ready.port}`;
+    for (const e of engines) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-fanout-bench-'));
+      const child = Child.start(e.script, [dir], o.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.prof)}`] : []);
+      started.push({ name: e.name, child, dir, base: '', key: '' });
+      const ready = await child.next<EngineReady>();
+      const key = seedTenant(ready.dbPath);
+      child.proc.send({ type: 'tenant', tenantId: key.tenantId });
+      Object.assign(started.at(-1)!, { base: `127.0.0.1:${ready.port}`, key: key.key });
+    }
     for (const transport of o.transports) {
       const peer = Child.start('peers/node-fanout.js', [transport]);
       const { port } = await peer.next<PeerReady>();
-      const contenders: Contender[] = [
-        {
-          name: `engine ${transport}`,
-          server: engine,
-          spec:
-            transport === 'ws'
-              ? { kind: 'ws', url: `ws://${base}/api/v1/ws`, headers: { 'x-api-key': key.key }, subscribe: true }
-              : { kind: 'sse', url: `http://${base}/api/v1/events`, headers: { 'x-api-key': key.key }, subscribe: false },
-          clients: [],
-        },
-        {
-          name: transport === 'ws' ? 'ws (node:http)' : 'sse (node:http)',
-          server: peer,
-          spec:
-            transport === 'ws'
-              ? { kind: 'ws', url: `ws://127.0.0.1:${port}/ws`, headers: {}, subscribe: false }
-              : { kind: 'sse', url: `http://127.0.0.1:${port}/events`, headers: {}, subscribe: false },
-          clients: [],
-        },
-      ];
+      const contenders: Contender[] = started.map((e) => ({
+        name: `${e.name} ${transport}`,
+        server: e.child,
+        spec:
+          transport === 'ws'
+            ? { kind: 'ws', url: `ws://${e.base}/api/v1/ws`, headers: { 'x-api-key': e.key }, subscribe: true }
+            : { kind: 'sse', url: `http://${e.base}/api/v1/events`, headers: { 'x-api-key': e.key }, subscribe: false },
+        clients: [],
+      }));
+      contenders.push({
+        name: `${transport} (node:http)`,
+        server: peer,
+        spec:
+          transport === 'ws'
+            ? { kind: 'ws', url: `ws://127.0.0.1:${port}/ws`, headers: {}, subscribe: false }
+            : { kind: 'sse', url: `http://127.0.0.1:${port}/events`, headers: {}, subscribe: false },
+        clients: [],
+      });
       try {
         for (const c of contenders) await connect(c, o);
         // One short window each first: JIT and buffers warm before anything counts.
@@ -184,11 +194,13 @@ export async function run(args: string[]): Promise<void> {
       }
     }
   } finally {
-    await engine.stop();
-    const log = path.join(dir, 'engine.log');
-    const errors = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)) : [];
-    if (errors.length) console.log(`engine error log lines: ${errors.length}; first: ${errors[0]}`);
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const e of started) {
+      await e.child.stop();
+      const log = path.join(e.dir, 'engine.log');
+      const errors = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)) : [];
+      if (errors.length) console.log(`${e.name} error log lines: ${errors.length}; first: ${errors[0]}`);
+      fs.rmSync(e.dir, { recursive: true, force: true });
+    }
   }
   report(results, o);
 }
@@ -227,7 +239,7 @@ async function measure(c: Contender, o: Options): Promise<Window> {
   const pressure = cpuPressure();
   await askAll(c, { type: 'reset' });
   const clientCpu0 = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0);
-  const cpu0 = cpuSeconds(c.server.pid);
+  const cpu0 = cpuSplit(c.server.pid);
   const t0 = performance.now();
   const published = await c.server.ask<Published>({ type: 'publish', rate: o.rate, count });
   const until = performance.now() + DRAIN_MS;
@@ -236,7 +248,9 @@ async function measure(c: Contender, o: Options): Promise<Window> {
     if (counts.reduce((s, x) => s + x.received, 0) >= expected || performance.now() > until) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const cpu = cpuSeconds(c.server.pid) - cpu0;
+  const cpu1 = cpuSplit(c.server.pid);
+  const system = cpu1.system - cpu0.system;
+  const cpu = cpu1.user - cpu0.user + system;
   const wallS = (performance.now() - t0) / 1000;
   const clientsCpu = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0) - clientCpu0;
   const reports = await askAll<Extract<ClientReply, { type: 'report' }>>(c, { type: 'report' });
@@ -252,6 +266,7 @@ async function measure(c: Contender, o: Options): Promise<Window> {
     deliveries,
     expected,
     cpu,
+    systemPct: cpu > 0 ? (100 * system) / cpu : NaN,
     perCpuS: cpu > 0 ? deliveries / cpu : NaN,
     p50: p50!,
     p99: p99!,
@@ -265,7 +280,7 @@ async function measure(c: Contender, o: Options): Promise<Window> {
 
 function printWindow(round: number, w: Window): void {
   console.log(
-    `round ${round} ${w.server.padEnd(16)} ${w.deliveries}/${w.expected} delivered, server cpu ${fmt(w.cpu, 2)} s, ` +
+    `round ${round} ${w.server.padEnd(16)} ${w.deliveries}/${w.expected} delivered, server cpu ${fmt(w.cpu, 2)} s (${fmt(w.systemPct, 0)} % system), ` +
       `${Math.round(w.perCpuS)} deliveries/cpu-s, p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms, max ${fmt(w.max)} ms, ` +
       `clients cpu ${fmt(w.clientsCpuPct, 0)} %, late publishes ${w.late}, closed ${w.closed}, load ${w.load}, psi ${w.pressure} %`,
   );
@@ -284,6 +299,7 @@ function report(results: Map<string, Window[]>, o: Options): void {
       server: name,
       'deliveries/cpu-s': `${Math.round(median(per))} (${spread(per, 0)})`,
       'cpu %': fmt((100 * median(ws.map((w) => w.cpu))) / o.seconds, 1),
+      'system %': fmt(median(ws.map((w) => w.systemPct)), 0),
       'p50 ms': `${fmt(median(p50))} (${spread(p50, 2)})`,
       'p99 ms': `${fmt(median(p99))} (${spread(p99, 1)})`,
       delivered: `${ws.reduce((s, w) => s + w.deliveries, 0)}/${ws.reduce((s, w) => s + w.expected, 0)}`,
@@ -291,20 +307,24 @@ function report(results: Map<string, Window[]>, o: Options): void {
     });
   }
   table(rows);
-  for (const [engine, peer] of [
-    ['engine ws', 'ws (node:http)'],
-    ['engine sse', 'sse (node:http)'],
-  ] as const) {
-    const e = results.get(engine);
-    const p = results.get(peer);
-    if (!e || !p) continue;
-    const m = (ws: Window[], f: (w: Window) => number) => median(ws.map(f));
-    const ratio = m(e, (w) => w.perCpuS) / m(p, (w) => w.perCpuS);
-    console.log(
-      `${engine} / ${peer}: ${fmt(ratio)}x deliveries per cpu-second` +
-        `${engine === 'engine ws' ? ` (goal >= 3x: ${ratio >= 3 ? 'met' : 'not met'})` : ''}; ` +
-        `p99 ${fmt(m(e, (w) => w.p99))} vs ${fmt(m(p, (w) => w.p99))} ms`,
-    );
+  const m = (ws: Window[], f: (w: Window) => number) => median(ws.map(f));
+  for (const transport of o.transports) {
+    const peer = results.get(`${transport} (node:http)`);
+    for (const [a, b] of [
+      ['engine', `${transport} (node:http)`],
+      ['baseline', `${transport} (node:http)`],
+      ['engine', 'baseline'],
+    ] as const) {
+      const x = results.get(`${a} ${transport}`);
+      const y = b === 'baseline' ? results.get(`baseline ${transport}`) : peer;
+      if (!x || !y) continue;
+      const ratio = m(x, (w) => w.perCpuS) / m(y, (w) => w.perCpuS);
+      const goal = transport === 'ws' && b !== 'baseline' ? ` (goal >= 3x: ${ratio >= 3 ? 'met' : 'not met'})` : '';
+      console.log(
+        `${a} ${transport} / ${b === 'baseline' ? `baseline ${transport}` : b}: ${fmt(ratio)}x deliveries per cpu-second${goal}; ` +
+          `p99 ${fmt(m(x, (w) => w.p99))} vs ${fmt(m(y, (w) => w.p99))} ms`,
+      );
+    }
   }
   console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %`);
 }
