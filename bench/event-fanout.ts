@@ -62,7 +62,7 @@ class Child {
   }
 
   static start(script: string, args: string[], execArgv: string[] = []): Child {
-    return new Child(fork(path.join(here, script), args, { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] }));
+    return new Child(fork(path.resolve(here, script), args, { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] }));
   }
 
   get pid(): number {
@@ -303,7 +303,7 @@ function report(results: Map<string, Window[]>, o: Options): void {
       'p50 ms': `${fmt(median(p50))} (${spread(p50, 2)})`,
       'p99 ms': `${fmt(median(p99))} (${spread(p99, 1)})`,
       delivered: `${ws.reduce((s, w) => s + w.deliveries, 0)}/${ws.reduce((s, w) => s + w.expected, 0)}`,
-      closed: ws.reduce((s, w) => s + w.closed, 0),
+      closed: Math.max(...ws.map((w) => w.closed)),
     });
   }
   table(rows);

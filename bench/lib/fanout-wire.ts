@@ -29,7 +29,15 @@ export type ClientOrder = { type: 'reset' } | { type: 'count' } | { type: 'repor
 export type ClientReply =
   | { type: 'ready'; open: number; failed: number; firstError: string | null }
   | { type: 'count'; received: number }
-  | { type: 'report'; received: number; unparsed: number; closed: number; histogram: [number, number][] };
+  | {
+      type: 'report';
+      /** Events received since the last reset. */
+      received: number;
+      unparsed: number;
+      /** Subscribers closed since they opened. */
+      closed: number;
+      histogram: [number, number][];
+    };
 
 /** The sentence after the timestamp: an agent's turn is about this long. */
 const SENTENCE = 'Thank you for calling, your appointment is confirmed for Tuesday at ten.';

@@ -73,6 +73,8 @@ function openWs(spec: ClientSpec): Promise<void> {
 function openSse(spec: ClientSpec): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.get(spec.url, { headers: spec.headers, agent: false }, (res) => {
+      // The open timeout ends here: a stream may be quiet for long (the peer sends no heartbeat).
+      req.setTimeout(0);
       if (res.statusCode !== 200) {
         reject(new Error(`status ${res.statusCode}`));
         res.resume();
@@ -126,7 +128,8 @@ async function main(): Promise<void> {
     if (m.type === 'stop') process.exit(0);
     else if (m.type === 'reset') {
       histogram.reset();
-      received = unparsed = closed = 0;
+      // `closed` is not reset: a subscriber lost between windows still counts.
+      received = unparsed = 0;
       send({ type: 'count', received });
     } else if (m.type === 'count') send({ type: 'count', received });
     else send({ type: 'report', received, unparsed, closed, histogram: histogram.sparse() });
