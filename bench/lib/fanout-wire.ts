@@ -7,11 +7,12 @@
  * every process on the machine, written at the front of the event's `text`: `"text":"<ns> …"`.
  */
 
-/** bench -> server: publish `count` events at `rate` per second. */
+/** bench -> server: publish `count` events at `rate` per second, `burst` at a time (back to back, one turn of the loop). */
 export interface PublishOrder {
   type: 'publish';
   rate: number;
   count: number;
+  burst: number;
 }
 
 /** server -> bench: the publisher is done. */
@@ -67,24 +68,26 @@ export function forEachStamp(text: string, each: (ns: bigint) => void): number {
 }
 
 /**
- * Runs `publish` `count` times at `rate` per second, each on its slot of a fixed schedule (a
- * stall is caught up, not skipped), then resolves. Both servers use it, so they publish alike.
+ * Runs `publish` `count` times at `rate` per second, `burst` at a time, each burst on its slot of
+ * a fixed schedule (a stall is caught up, not skipped), then resolves. Every server uses it, so
+ * they publish alike.
  */
-export function publishPaced(rate: number, count: number, publish: () => void): Promise<Published> {
-  const periodMs = 1000 / rate;
+export function publishPaced({ rate, count, burst }: PublishOrder, publish: () => void): Promise<Published> {
+  const periodMs = (1000 * burst) / rate;
   const t0 = performance.now();
   let sent = 0;
   let late = 0;
   return new Promise((resolve) => {
     const tick = () => {
       const now = performance.now();
-      while (sent < count && t0 + sent * periodMs <= now) {
-        if (now - (t0 + sent * periodMs) > periodMs) late++;
+      const slot = () => t0 + Math.floor(sent / burst) * periodMs;
+      while (sent < count && slot() <= now) {
+        if (now - slot() > periodMs) late++;
         publish();
         sent++;
       }
       if (sent >= count) resolve({ type: 'published', count: sent, late });
-      else setTimeout(tick, Math.max(0, t0 + sent * periodMs - performance.now()));
+      else setTimeout(tick, Math.max(0, slot() - performance.now()));
     };
     tick();
   });

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     else if (m.type === 'publish') {
       const scope = { tenantId, mode: 'live' as const, callId: CALL_ID };
       const publish = () => app.engine.events.append('call.agent_said', scope, { callId: CALL_ID, agentId: null, text: stampedText() });
-      void publishPaced(m.rate, m.count, publish).then((done) => process.send!(done));
+      void publishPaced(m, publish).then((done) => process.send!(done));
     }
   });
   const ready: EngineReady = { type: 'ready', port: app.http.port, dbPath };

@@ -71,7 +71,7 @@ function main(): void {
         };
   process.on('message', (m: PublishOrder | { type: 'stop' }) => {
     if (m.type === 'stop') process.exit(0);
-    if (m.type === 'publish') void publishPaced(m.rate, m.count, publish).then((done) => process.send!(done));
+    if (m.type === 'publish') void publishPaced(m, publish).then((done) => process.send!(done));
   });
   server.listen(0, '127.0.0.1', () => {
     const ready: PeerReady = { type: 'ready', port: (server.address() as AddressInfo).port };
