@@ -54,11 +54,10 @@ const timeoutsSchema = z
 /** How an external agent's audio is framed on its WebSocket (both ways, 8 kHz mono, 20 ms frames). */
 export const externalAudioFormats = ['pcmu', 'l16'] as const;
 
-/** A header name we may send on the upgrade request: a token, and none the WebSocket handshake owns. */
-const upgradeHeaderName = z
-  .string()
-  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'Must be an HTTP header name')
-  .refine((n) => !/^(host|connection|upgrade|content-length|transfer-encoding|sec-websocket-.*)$/i.test(n), 'Is set by the WebSocket handshake itself');
+/** A header name: an RFC 9110 token. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+/** Headers the WebSocket handshake sets itself (RFC 6455 §4.1); an agent's config may not. */
+const HANDSHAKE_HEADER = /^(host|connection|upgrade|content-length|transfer-encoding|sec-websocket-.*)$/i;
 
 const websocketSchema = z
   .strictObject({
@@ -67,10 +66,17 @@ const websocketSchema = z
       description: 'Framing of the audio both ways: `pcmu` (G.711 μ-law, 160 bytes a 20 ms frame) or `l16` (16-bit little-endian linear PCM, 320 bytes a frame); 8 kHz mono; default pcmu',
     }),
     headers: z
-      .record(upgradeHeaderName, z.string().max(4096).regex(/^[^\r\n\0]*$/, 'Must not hold CR, LF or NUL'))
-      .refine((h) => Object.keys(h).length <= 16, 'At most 16 headers')
+      .record(z.string(), z.string().max(4096).regex(/^[^\r\n\0]*$/, 'Must not hold CR, LF or NUL'))
+      .superRefine((h, ctx) => {
+        const names = Object.keys(h);
+        if (names.length > 16) ctx.addIssue({ code: 'custom', message: 'At most 16 headers' });
+        for (const name of names) {
+          if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Must be an HTTP header name' });
+          else if (HANDSHAKE_HEADER.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Is set by the WebSocket handshake itself' });
+        }
+      })
       .optional()
-      .meta({ description: 'Sent on the upgrade request (e.g. Authorization); at most 16. Never returned in logs' }),
+      .meta({ description: 'Sent on the upgrade request (e.g. Authorization); at most 16; never logged (but part of the config, so readable by whoever may read the agent)' }),
   })
   .meta({ id: 'AgentWebSocket', description: 'Where a `websocket` agent lives: the engine opens this WebSocket for each answered call and speaks the external agent protocol (`ExternalAgent*` components)' });
 
