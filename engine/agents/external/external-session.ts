@@ -75,6 +75,8 @@ export class ExternalAgentSession {
   #dropping = false;
   /** Why we close the socket (a `stop` was sent), once we do: its close is then no drop. */
   #stopping: string | null = null;
+  /** The target of the transfer under way, if any: a call that ends `transferred` reports it first. */
+  #transferring: string | null = null;
 
   private constructor(
     private readonly deps: ExternalDeps,
@@ -214,6 +216,7 @@ export class ExternalAgentSession {
     const ws = this.#ws;
     if (!ws) return;
     if (ws.readyState !== WebSocket.OPEN) return void ws.terminate();
+    if (this.#transferring && reason === 'transferred') this.#send({ type: 'transfer_result', target: this.#transferring, result: 'transferred' });
     this.#send({ type: 'stop', reason, droppedFrames: this.#dropped });
     ws.close(1000, 'call ended');
     // An agent that never answers our close frame does not hold the socket for ws's 30 s.
@@ -301,13 +304,18 @@ export class ExternalAgentSession {
 
   async #transfer(target: string): Promise<void> {
     if (!this.deps.transfer) return this.#send({ type: 'error', code: 'refused', message: 'transfer is not available on this call' });
+    if (this.#transferring) return this.#send({ type: 'error', code: 'refused', message: 'a transfer is under way' });
+    this.#transferring = target;
     let done = false;
     try {
       done = await this.deps.transfer(this.call, target);
     } catch (err) {
       this.log.error({ err }, 'transfer failed');
       this.#recordError('transfer_failed', (err as Error).message);
+    } finally {
+      this.#transferring = null;
     }
+    if (this.#stopping) return;
     this.#note(done ? `transferred to ${target}` : `transfer to ${target} failed`);
     this.#send({ type: 'transfer_result', target, result: done ? 'transferred' : 'failed' });
     // Handed over (the caller left us, or talks to the target through our bridge): the agent is done.

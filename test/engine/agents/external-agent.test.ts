@@ -6,12 +6,14 @@
  */
 import net from 'node:net';
 import anyTest, { type TestFn } from 'ava';
+import { DtmfReceiver } from '../../../media/audio/dtmf.js';
 import { g711Decode, g711Encode } from '../../../media/audio/g711.js';
 import { rms, sine } from '../../../media/audio/tone.js';
 import { toneLevel } from '../../helpers/audio.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { Phone } from '../../helpers/phone.js';
+import { ENGINE_BYE } from '../../helpers/transfer.js';
 import { speech8k } from '../../helpers/speech.js';
 import { WsAgentServer } from '../../helpers/ws-agent.js';
 
@@ -154,6 +156,18 @@ test.serial('L16 framing: 320-byte frames both ways, the caller hears the agentâ
   t.is(err.msg.code, 'bad_audio');
   await waitFor(() => toneMs(phone, sentAt, 1000) >= 460, 10_000);
   t.log(`1 kHz heard ${toneMs(phone, sentAt, 1000)} ms of 500 sent as L16`);
+  // The agent's dtmf command: telephone events on the caller's RTP, decoded as a phone would.
+  const dtmfAt = performance.now();
+  conn.sendJson({ type: 'dtmf', digits: '#9' });
+  const digits = await waitFor(() => {
+    const rx = new DtmfReceiver();
+    const got = phone.peer.received.filter((r) => r.at >= dtmfAt && r.header.payloadType === 101).flatMap((r) => rx.receive(r.header.timestamp, r.payload)?.digit ?? []);
+    return got.length >= 2 ? got : undefined;
+  }, 5000);
+  t.deepEqual(digits, ['#', '9']);
+  // Bad digits are a bad message, answered; the call goes on.
+  conn.sendJson({ type: 'dtmf', digits: 'xyz' });
+  t.like((await conn.next('error', (m) => m.code === 'bad_message')).msg, { message: 'digits: Must be 1 to 32 of 0-9, *, #, A-D' });
   conn.sendJson({ type: 'hangup' });
   const r = await sipp;
   t.is(r.code, 0, r.errors);
@@ -235,4 +249,55 @@ test.serial('an agent that accepts TCP but never answers the upgrade is given up
   t.is(call.endReason, 'agent_unreachable');
   t.is(sockets.length, 1);
   t.true(endedAfter >= 4500 && endedAfter < 8000, `${endedAfter.toFixed(0)} ms`);
+});
+
+test.serial('the agentâ€™s transfer command: REFER to the caller, NOTIFY 200, the call ends transferred; the agent gets transfer_result then stop', async (t) => {
+  const { s, agent } = t.context;
+  await useWebsocketAgent(s, { url: agent.url });
+  const n = agent.connections.length;
+  const caller = sippCall(
+    s,
+    scenario('transfer-refer-accept.xml', { referTo: '^ *.sip:\\+15551234567@127\\.0\\.0\\.1:[0-9]+;user=phone.$', referredBy: '.*', final: '200 OK', finalState: 'terminated;reason=noresource', tail: ENGINE_BYE, holdMs: 0 }),
+  );
+  const conn = await agent.connection(n, 20_000);
+  const start = (await conn.next('start')).msg;
+  conn.sendJson({ type: 'transfer', target: '+15551234567' });
+  const result = await conn.next('transfer_result', () => true, 15_000);
+  t.deepEqual(result.msg, { type: 'transfer_result', target: '+15551234567', result: 'transferred' });
+  const stop = await conn.next('stop');
+  t.is(stop.msg.reason, 'transferred');
+  t.true(stop.at >= result.at);
+  const r = await caller;
+  t.is(r.code, 0, r.output + r.errors);
+  const call = await endedCall(s, String(start.callId));
+  t.is(call.endReason, 'transferred');
+  t.is(call.hangupBy, 'agent');
+});
+
+test.serial('bounds: past a minute of queued audio the rest is refused (playout_full); a message past 256 KiB drops the socket, which counts as the one reconnection', async (t) => {
+  const { s, agent } = t.context;
+  await useWebsocketAgent(s, { url: agent.url });
+  const n = agent.connections.length;
+  const { phone, sipp, live } = await placeCall(s);
+  t.teardown(() => phone.close());
+  const conn = await agent.connection(n);
+  await conn.next('start');
+  // 16 s of audio per message (128 KB of PCMU), four times: the fourth would pass 60 s queued.
+  const chunk = pcmuTone(600, 16_000);
+  for (let i = 0; i < 4; i++) conn.sendAudio(chunk);
+  conn.sendJson({ type: 'mark', name: 'queued' });
+  const full = await conn.next('error');
+  t.is(full.msg.code, 'playout_full');
+  t.is(conn.messages.filter((m) => m.msg.type === 'error').length, 1);
+  conn.sendJson({ type: 'clear' });
+  t.is((await conn.next('mark', (m) => m.name === 'queued')).msg.cleared, true);
+  // One message past the 256 KiB cap: the engine closes the socket (1009) and reconnects once.
+  conn.sendAudio(Buffer.alloc(256 * 1024 + 1, 0xff));
+  const second = await agent.connection(n + 1);
+  t.like((await second.next('start')).msg, { reconnect: true, callId: live.id });
+  t.not(conn.closedAt, null);
+  second.sendJson({ type: 'hangup' });
+  const r = await sipp;
+  t.is(r.code, 0, r.errors);
+  t.is((await endedCall(s, live.id)).endReason, 'agent_hangup');
 });
