@@ -11,7 +11,7 @@
  * it `agent_disconnected`. The call ending, or being handed over by a transfer, closes it with a
  * `stop` message.
  */
-import WebSocket, { type RawData } from 'ws';
+import WebSocket from 'ws';
 import type { Logger } from '../../../config/logger.js';
 import type { LegAudio } from '../../../media/audio/leg-audio.js';
 import { CallActionRefused, type Call, type CallActions } from '../../calls/call.js';
@@ -22,6 +22,7 @@ import type { Store } from '../../store/store.js';
 import type { AgentConfig } from '../agent-config.js';
 import { runtimeDefaults } from '../runtime/session.js';
 import { initialVars, type CallFacts } from '../runtime/variables.js';
+import { openAgentSocket } from './agent-socket.js';
 import { ExternalPlayout } from './playout.js';
 import {
   decodeAudio,
@@ -33,6 +34,7 @@ import {
   type AgentMessage,
   type EngineMessage,
   type ExternalAudioFormat,
+  type ExternalLimits,
 } from './protocol.js';
 
 /** The connection's states; see the file's comment. */
@@ -61,7 +63,7 @@ export interface ExternalDeps {
   sendDtmf?: (call: Call, digits: string, audio: LegAudio) => Promise<void>;
   transfer?: (call: Call, target: string) => Promise<boolean>;
   /** Bounds (tests shorten the connect timeout). */
-  limits?: Partial<typeof externalLimits>;
+  limits?: Partial<ExternalLimits>;
 }
 
 export class ExternalAgentSession {
@@ -69,7 +71,7 @@ export class ExternalAgentSession {
   #ws: WebSocket | null = null;
   readonly #format: ExternalAudioFormat;
   readonly #playout: ExternalPlayout;
-  readonly #limits: typeof externalLimits;
+  readonly #limits: ExternalLimits;
   /** Caller frames dropped because the socket's send buffer was full, and whether a drop is under way. */
   #dropped = 0;
   #dropping = false;
@@ -127,66 +129,43 @@ export class ExternalAgentSession {
   // --- The socket ------------------------------------------------------------------------------------
 
   #connect(reconnect: boolean): void {
-    const { url, headers } = this.plan.websocket;
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(url, {
-        headers: headers ?? {},
-        handshakeTimeout: this.#limits.connectTimeoutMs,
-        maxPayload: this.#limits.maxMessageBytes,
-        perMessageDeflate: false,
-        followRedirects: false,
-        // Text that is not UTF-8 is a bad message (answered with `error`), not a reason to drop the socket (1007).
-        skipUTF8Validation: true,
-      });
-    } catch (err) {
+    const failed = reconnect ? 'reconnect failed' : 'connect failed';
+    const ws = openAgentSocket(this.plan.websocket, this.#limits, {
+      open: () => {
+        if (this.#ws !== ws || this.#stopping) return void (ws as WebSocket).terminate();
+        this.#transition(reconnect ? 'reopened' : 'open', 'connected');
+        this.#sendStart(reconnect);
+      },
+      message: (data, isBinary) => {
+        if (this.#ws === ws) this.#onMessage(data, isBinary);
+      },
+      closed: (opened, why) => {
+        if (this.#ws !== ws) return;
+        this.#ws = null;
+        if (!this.#stopping) this.#lost(opened ? 'dropped' : failed, why);
+      },
+    });
+    if (typeof ws === 'string') {
       // A URL the schema let through but `ws` cannot use: as unreachable as a refused one.
-      this.log.warn({ err: (err as Error).message }, 'agent socket not opened');
-      this.#lost(reconnect ? 'reconnect failed' : 'connect failed', (err as Error).message);
+      this.#lost(failed, ws);
       return;
     }
     this.#ws = ws;
-    // The handshake timeout covers the upgrade; this one also covers DNS and TCP on every platform.
-    const deadline = setTimeout(() => ws.terminate(), this.#limits.connectTimeoutMs);
-    let opened = false;
-    let failure: string | null = null;
-    ws.on('open', () => {
-      clearTimeout(deadline);
-      if (this.#ws !== ws || this.#stopping) return ws.terminate();
-      opened = true;
-      this.#transition(reconnect ? 'reopened' : 'open', 'connected');
-      const p = this.plan;
-      this.#send({
-        type: 'start',
-        version: PROTOCOL_VERSION,
-        reconnect,
-        callId: this.call.id,
-        agentId: this.call.identity.agentId,
-        direction: p.direction,
-        from: p.facts.caller,
-        to: p.facts.callee,
-        variables: initialVars(p.facts, p.config.variables),
-        media: mediaOf(this.#format),
-      });
-    });
-    ws.on('message', (data, isBinary) => {
-      if (this.#ws === ws) this.#onMessage(data, isBinary);
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      failure = `the agent answered the upgrade with HTTP ${res.statusCode ?? '?'}`;
-      res.resume();
-      ws.terminate();
-    });
-    ws.on('error', (err) => {
-      failure ??= err.message;
-    });
-    ws.on('close', (code) => {
-      clearTimeout(deadline);
-      if (this.#ws !== ws) return;
-      this.#ws = null;
-      if (this.#stopping) return;
-      const why = opened ? `closed ${code}` : (failure ?? 'no connection within the timeout');
-      this.#lost(opened ? 'dropped' : reconnect ? 'reconnect failed' : 'connect failed', why);
+  }
+
+  #sendStart(reconnect: boolean): void {
+    const p = this.plan;
+    this.#send({
+      type: 'start',
+      version: PROTOCOL_VERSION,
+      reconnect,
+      callId: this.call.id,
+      agentId: this.call.identity.agentId,
+      direction: p.direction,
+      from: p.facts.caller,
+      to: p.facts.callee,
+      variables: initialVars(p.facts, p.config.variables),
+      media: mediaOf(this.#format),
     });
   }
 
@@ -256,8 +235,7 @@ export class ExternalAgentSession {
 
   // --- Agent -> call -----------------------------------------------------------------------------------
 
-  #onMessage(data: RawData, isBinary: boolean): void {
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  #onMessage(buf: Buffer, isBinary: boolean): void {
     if (this.#stopping) return;
     if (isBinary) return this.#onAudio(buf);
     const msg = readAgentText(buf);

@@ -28,7 +28,18 @@ export const PROTOCOL_VERSION = 1;
  * frames an agent should stream. A text message (a command) past `MAX_TEXT_BYTES` is refused
  * with an `error` and the socket stays open: no command needs more than a few hundred bytes.
  */
-export const externalLimits = {
+export interface ExternalLimits {
+  maxMessageBytes: number;
+  maxTextBytes: number;
+  maxPlayoutMs: number;
+  maxPendingMarks: number;
+  maxBufferedBytes: number;
+  connectTimeoutMs: number;
+  closeGraceMs: number;
+}
+
+/** The defaults; `connectTimeoutMs` and `maxBufferedBytes` are settings (`externalAgents.*`). */
+export const externalLimits: Readonly<ExternalLimits> = {
   maxMessageBytes: 256 * 1024,
   maxTextBytes: 16 * 1024,
   /** Agent audio queued for the caller; audio past it is dropped (an `error` says so): one minute. */
@@ -45,7 +56,7 @@ export const externalLimits = {
   connectTimeoutMs: 5000,
   /** After our close frame, the agent has this long to close too before the socket is destroyed. */
   closeGraceMs: 1000,
-} as const;
+};
 
 const frameBytes: Record<ExternalAudioFormat, number> = { pcmu: 160, l16: 320 };
 
