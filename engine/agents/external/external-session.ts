@@ -57,6 +57,9 @@ export interface ExternalPlan {
   direction: 'inbound' | 'outbound';
 }
 
+/** Unsent bytes, in multiples of `maxBufferedBytes`, past which an agent's socket is cut. */
+const BEHIND_FACTOR = 16;
+
 export interface ExternalDeps {
   store: Store;
   events: EventLog;
@@ -202,9 +205,20 @@ export class ExternalAgentSession {
     setTimeout(() => ws.terminate(), this.#limits.closeGraceMs).unref();
   }
 
+  /**
+   * Sends a JSON message. An `error` answer is skipped while the agent is behind on reading
+   * (it is advisory); past `BEHIND_FACTOR` times that, the agent has stopped reading altogether
+   * and the socket is cut, which counts as a drop: what we queue for it stays bounded.
+   */
   #send(msg: EngineMessage): void {
     const ws = this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.#limits.maxBufferedBytes * BEHIND_FACTOR) {
+      this.log.warn({ bufferedBytes: ws.bufferedAmount }, 'the agent stopped reading: cutting its socket');
+      ws.terminate();
+      return;
+    }
+    if (msg.type === 'error' && ws.bufferedAmount > this.#limits.maxBufferedBytes) return;
     ws.send(JSON.stringify(msg), (err) => {
       if (err) this.log.debug({ err: err.message }, 'agent message not sent');
     });

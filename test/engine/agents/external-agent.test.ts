@@ -302,3 +302,33 @@ test.serial('bounds: past a minute of queued audio the rest is refused (playout_
   t.is(r.code, 0, r.errors);
   t.is((await endedCall(s, live.id)).endReason, 'agent_hangup');
 });
+
+test.serial('an agent that stops reading has its socket cut past 16× the send-buffer bound (a drop: reconnected once): what the engine queues for it stays bounded', async (t) => {
+  const s = await inboundSetup({ externalAgents: { maxBufferedBytes: 1024 } });
+  t.teardown(() => s.close());
+  const agent = await WsAgentServer.open();
+  t.teardown(() => agent.close());
+  await useWebsocketAgent(s, { url: agent.url });
+  const { phone, sipp, live } = await placeCall(s);
+  t.teardown(() => phone.close());
+  const first = await agent.connection(0);
+  await first.next('start');
+  // The agent stops reading, and asks for a flood of answers (marks with nothing queued come back at once).
+  first.ws.pause();
+  const name = 'm'.repeat(200);
+  const floodAt = performance.now();
+  for (let i = 0; i < 40_000 && first.open; i++) {
+    first.sendJson({ type: 'mark', name });
+    if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+  }
+  const second = await agent.connection(1, 20_000);
+  t.like((await second.next('start')).msg, { reconnect: true, callId: live.id });
+  t.log(`socket cut and reopened ${(second.messages[0]!.at - floodAt).toFixed(0)} ms after the agent stopped reading`);
+  t.is(live.state, 'answered');
+  second.sendJson({ type: 'hangup' });
+  const stop = await second.next('stop');
+  t.log(`caller frames dropped while the agent did not read: ${String(stop.msg.droppedFrames)}`);
+  const r = await sipp;
+  t.is(r.code, 0, r.errors);
+  t.is((await endedCall(s, live.id)).endReason, 'agent_hangup');
+});
