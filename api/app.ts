@@ -25,6 +25,7 @@ import { resourceRoutes } from './routes/resources.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
+import { documentExternalAgent } from './openapi-external-agent.js';
 import { Realtime } from './realtime/realtime.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
@@ -90,15 +91,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];
   const openapi = JSON.stringify(
-    documentRealtime(
+    documentExternalAgent(documentRealtime(
       buildOpenApi(routes, {
         title: 'Agent Studio API',
         version: engineVersion,
         description:
           'Real time: `GET /api/v1/ws` (WebSocket; frames under its `x-websocket`) and `GET /api/v1/events` ' +
-          '(Server-Sent Events). Events are the `RealtimeEvent` schema, one component per type.',
+          '(Server-Sent Events). Events are the `RealtimeEvent` schema, one component per type. ' +
+          'Agents of kind `websocket`: the engine connects to them (`x-external-agent`, `ExternalAgent*` components).',
       }),
-    ),
+    )),
   );
   routes.push(
     route({

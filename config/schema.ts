@@ -217,6 +217,18 @@ export const configSchema = z
         wsAuthTimeoutMs: num(z.number().int().min(100).max(300_000)).default(10_000),
       })
       .prefault({}),
+    /** Agents of kind `websocket` (bring your own agent): the sockets the engine opens to them. */
+    externalAgents: z
+      .strictObject({
+        /** Opening an agent's socket (DNS, TCP, TLS, upgrade) must take less than this, or the call ends `agent_unreachable`. */
+        connectTimeoutMs: num(z.number().int().min(100).max(60_000)).default(5000),
+        /**
+         * Unsent bytes to an agent before the caller's audio frames to it are dropped (an agent that
+         * cannot keep up loses caller audio, never the call); 256 KiB is 16 s of PCMU.
+         */
+        maxBufferedBytes: num(z.number().int().min(1024).max(64 * 1024 * 1024)).default(256 * 1024),
+      })
+      .prefault({}),
     /**
      * Prometheus metrics. `GET /metrics` on the API listener is always there, for super-admins
      * only (the figures are installation-wide, so no tenant's key reads them). For a scraper,

@@ -167,6 +167,7 @@ export class Engine {
         sendDtmf: async (call, digits, audio) => void (await sendDtmf(call, digits, audio)),
         recordings: this.recordings,
         audioFiles: this.audioFiles,
+        externalLimits: config.externalAgents,
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),

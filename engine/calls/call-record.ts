@@ -41,6 +41,10 @@ export const endReasons = [
   'engine_restart',
   /** A defect in the engine's handling of the call (logged at error level). */
   'engine_error',
+  /** An external (`websocket`) agent could not be reached when the call was answered. */
+  'agent_unreachable',
+  /** An external agent's socket dropped, and again after its one reconnection (or that failed). */
+  'agent_disconnected',
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 
