@@ -6,6 +6,8 @@
  */
 import type { EventWriter } from '../events/event-log.js';
 import type { StoredEvent } from '../events/schemas.js';
+import type { QueuedEvent } from '../store/repositories/webhook-deliveries.js';
+import type { Scope } from '../store/repositories/scoped.js';
 import type { Store } from '../store/store.js';
 
 /** The agent an event is about (call events carry the call's agent), or null. */
@@ -19,17 +21,17 @@ function agentOf(event: StoredEvent): string | null {
  * should only schedule work, e.g. `setImmediate`, which runs after the commit).
  */
 export function webhookOutbox(store: Store, queued: () => void): EventWriter {
+  // A savepoint (the writer runs inside the event's transaction): all of the event's deliveries,
+  // or, when one insert throws, none of them. Wrapped once, not per event.
+  const enqueueAll = store.db.transaction((scope: Scope, ids: string[], event: QueuedEvent) => {
+    for (const id of ids) store.webhookDeliveries.enqueue(scope, id, event);
+  });
   return (event) => {
     if (event.tenantId === null) return;
     const ids = store.webhooks.matching(event.tenantId, event.mode, event.type, agentOf(event));
     if (!ids.length) return;
     const payload = JSON.stringify(event);
-    const scope = { tenantId: event.tenantId, mode: event.mode };
-    const queued1 = { id: event.id, type: event.type, callId: event.callId, payload };
-    // A savepoint: all of the event's deliveries, or (when one insert throws) none of them.
-    store.db.transaction(() => {
-      for (const id of ids) store.webhookDeliveries.enqueue(scope, id, queued1);
-    })();
+    enqueueAll({ tenantId: event.tenantId, mode: event.mode }, ids, { id: event.id, type: event.type, callId: event.callId, payload });
     queued();
   };
 }
