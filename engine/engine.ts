@@ -23,6 +23,8 @@ import { SipThread } from './sip/sip-thread.js';
 import { Checkpointer } from './store/checkpointer.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { webhookOutbox } from './webhooks/outbox.js';
 
 export const engineVersion = '0.1.0';
 
@@ -49,6 +51,8 @@ export class Engine {
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
   sipThread: SipThread | null = null;
   calls!: CallControl;
+  /** Sends the deliveries the event log's webhook outbox queues. */
+  readonly webhooks: WebhookDispatcher;
   #providers: ProviderRegistry | null = null;
   /** WAL checkpoints in a worker thread (a file database only). */
   #checkpointer: Checkpointer | null = null;
@@ -63,6 +67,8 @@ export class Engine {
   ) {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
+    this.webhooks = new WebhookDispatcher(this.store, config.webhooks, log.child({ component: 'webhooks' }), `AgentStudio-Webhooks/${engineVersion}`);
+    this.events.addWriter(webhookOutbox(this.store, () => this.webhooks.kick()));
     this.mediaService = new MediaService(media, config.rtp, log);
     this.recordings = new Recordings(recordingsDir(config), this.store, log.child({ component: 'recordings' }));
     this.audioFiles = new AudioFiles(audioFilesDir(config), this.store, log.child({ component: 'audio-files' }), config.audioFiles.maxDurationMs);
@@ -100,6 +106,7 @@ export class Engine {
       await engine.audioFiles.sweep().catch((err: unknown) => log.warn({ err }, 'audio files not swept'));
       await engine.#startSip();
       engine.#startHeartbeat();
+      engine.webhooks.start();
       return engine;
     } catch (e) {
       if (engine) await engine.close();
@@ -161,6 +168,7 @@ export class Engine {
         sendDtmf: async (call, digits, audio) => void (await sendDtmf(call, digits, audio)),
         recordings: this.recordings,
         audioFiles: this.audioFiles,
+        externalLimits: config.externalAgents,
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),
@@ -220,6 +228,8 @@ export class Engine {
     await (this.calls as CallControl | undefined)?.close();
     // Recordings of the calls just ended write their rows: before the database closes.
     await this.recordings.drain();
+    // After the calls' last events were queued; what is still pending is sent at the next start.
+    await this.webhooks.close();
     await this.sip?.close();
     await this.sipThread?.close();
     await this.#providers?.close();

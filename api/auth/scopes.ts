@@ -16,6 +16,7 @@ export const scopeCatalogue = {
   phone_numbers: ['read', 'write'],
   sip_trunks: ['read', 'write'],
   providers: ['read', 'write'],
+  webhooks: ['read', 'write'],
   calls: ['read', 'write'],
   analytics: ['read'],
   events: ['read'],

@@ -14,6 +14,7 @@
  * | phone numbers  | all roles, phone_numbers:read | owner admin, phone_numbers:write   |
  * | SIP trunks     | all roles, sip_trunks:read  | owner admin, sip_trunks:write        |
  * | providers      | all roles, providers:read   | owner admin, providers:write         |
+ * | webhooks       | all roles, webhooks:read    | owner admin, webhooks:write          |
  * | calls          | all roles, calls:read       | (created and controlled elsewhere)   |
  * | analytics      | all roles, analytics:read   | —                                    |
  */

@@ -5,10 +5,8 @@
  * between leaves a file without a row, which `sweep` deletes at start-up. Files never change once
  * written (there is no update), so the samples calls play are cached by id, up to a bound.
  */
-import { openForReading } from '../../lib/open-file.js';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import path from 'node:path';
+import { IdFolder, tmpSuffix } from '../../lib/id-folder.js';
 import type { Logger } from '../../config/logger.js';
 import { importWav } from '../../media/audio/audio-import.js';
 import { parseWav, writeWav } from '../../media/audio/wav.js';
@@ -17,10 +15,6 @@ import type { AudioFile } from '../store/repositories/audio-files.js';
 import type { Scope } from '../store/repositories/scoped.js';
 import type { Store } from '../store/store.js';
 
-/** Ids are UUIDs (store/ids.ts); anything else never names a file. */
-const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const suffix = '.wav';
-const tmpSuffix = '.tmp';
 /** Samples kept in memory for calls: 32 MiB, about 35 minutes of 8 kHz audio. */
 const cacheBytes = 32 * 1024 * 1024;
 
@@ -28,6 +22,9 @@ export class AudioFiles {
   /** Samples by id, oldest use first (a Map keeps insertion order; a hit re-inserts). */
   readonly #cache = new Map<string, Int16Array>();
   #cached = 0;
+  /** Reads under way, by id. */
+  readonly #loading = new Map<string, Promise<Int16Array | null>>();
+  readonly #folder: IdFolder;
 
   constructor(
     readonly dir: string,
@@ -36,13 +33,12 @@ export class AudioFiles {
     /** Longest sound accepted, ms. */
     readonly maxDurationMs: number,
   ) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.#folder = new IdFolder(dir, '.wav', { file: 'audio file', idOf: 'an audio file' }, log);
   }
 
   /** The file of audio file `id`; throws on an id that is not one. */
   fileFor(id: string): string {
-    if (!idPattern.test(id)) throw new Error(`not an audio file id: ${JSON.stringify(id)}`);
-    return path.join(this.dir, `${id.toLowerCase()}${suffix}`);
+    return this.#folder.fileFor(id);
   }
 
   /**
@@ -59,7 +55,7 @@ export class AudioFiles {
     try {
       return this.store.audioFiles.create(scope, { name, durationMs: audio.durationMs, bytes: bytes.length, source: audio.source }, id);
     } catch (err) {
-      await this.#unlink(file);
+      await this.#folder.unlink(file);
       throw err;
     }
   }
@@ -73,9 +69,14 @@ export class AudioFiles {
 
   /** Opens a stored file for reading, with its size; null when there is none. The caller closes it. */
   open(id: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
-    return openForReading(this.fileFor(id));
+    return this.#folder.open(id);
   }
 
+
+  /** Bytes of samples held in memory (bounded at 32 MiB). */
+  get cachedBytes(): number {
+    return this.#cached;
+  }
 
   /** The samples of audio file `id` (8 kHz mono), from the cache or the disk; null when there is no such file. */
   async samples(id: string): Promise<Int16Array | null> {
@@ -85,14 +86,21 @@ export class AudioFiles {
       this.#cache.set(id, hit);
       return hit;
     }
-    let buf: Buffer;
+    // One read per file however many calls miss at once; a read that `remove` overtook is not cached.
+    const loading = this.#loading.get(id);
+    if (loading) return loading;
+    const load = this.#load(id);
+    this.#loading.set(id, load);
+    let overtaken = false;
+    let pcm: Int16Array | null;
     try {
-      buf = await fsp.readFile(this.fileFor(id));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
+      pcm = await load;
+    } finally {
+      overtaken = this.#loading.get(id) !== load;
+      if (!overtaken) this.#loading.delete(id);
     }
-    const pcm = parseWav(buf).samples;
+    if (pcm === null || overtaken) return pcm;
+    this.#forget(id);
     this.#cache.set(id, pcm);
     this.#cached += pcm.byteLength;
     for (const [old, s] of this.#cache) {
@@ -105,37 +113,36 @@ export class AudioFiles {
 
   /** Deletes the files of these audio files (their rows are gone); returns how many went. */
   async remove(ids: readonly string[]): Promise<number> {
-    let n = 0;
     for (const id of ids) {
-      const s = this.#cache.get(id);
-      if (s) {
-        this.#cache.delete(id);
-        this.#cached -= s.byteLength;
-      }
-      if (await this.#unlink(this.fileFor(id))) n++;
+      this.#forget(id);
+      this.#loading.delete(id);
     }
-    return n;
+    return this.#folder.remove(ids);
+  }
+
+  async #load(id: string): Promise<Int16Array | null> {
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(this.fileFor(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return parseWav(buf).samples;
+  }
+
+  /** Drops `id`'s samples from the cache, with their bytes. */
+  #forget(id: string): void {
+    const s = this.#cache.get(id);
+    if (!s) return;
+    this.#cache.delete(id);
+    this.#cached -= s.byteLength;
   }
 
   /** Start-up housekeeping: files without a row (and half-written ones) are deleted. Returns how many. */
   async sweep(): Promise<number> {
-    let removed = 0;
-    for (const name of await fsp.readdir(this.dir)) {
-      const id = name.endsWith(suffix) ? name.slice(0, -suffix.length) : name.endsWith(suffix + tmpSuffix) ? name.slice(0, -(suffix + tmpSuffix).length) : '';
-      if (!idPattern.test(id) || (name.endsWith(suffix) && this.store.audioFiles.getById(id))) continue;
-      if (await this.#unlink(path.join(this.dir, name))) removed++;
-    }
+    const removed = await this.#folder.sweep((id) => Boolean(this.store.audioFiles.getById(id)));
     if (removed) this.log.info({ removed }, 'audio files swept');
     return removed;
-  }
-
-  async #unlink(file: string): Promise<boolean> {
-    try {
-      await fsp.unlink(file);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file, err: e }, 'audio file not deleted');
-      return false;
-    }
   }
 }

@@ -49,6 +49,10 @@ export const endReasons = [
   'rejected',
   /** Outbound: the INVITE could not be placed or got no final answer (transport error, timeout, no media). */
   'dial_error',
+  /** An external (`websocket`) agent could not be reached when the call was answered. */
+  'agent_unreachable',
+  /** An external agent's socket dropped, and again after its one reconnection (or that failed). */
+  'agent_disconnected',
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 

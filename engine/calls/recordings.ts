@@ -6,10 +6,8 @@
  * `remove`, and `sweep` removes any file whose call no longer exists (run at start-up: a crash
  * between the two, a recording that ended after its call's row went).
  */
-import { openForReading } from '../../lib/open-file.js';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import path from 'node:path';
+import { IdFolder } from '../../lib/id-folder.js';
 import type { Logger } from '../../config/logger.js';
 import type { LegAudio } from '../../media/audio/leg-audio.js';
 import { CallRecorder, type RecordingResult } from '../../media/audio/recorder.js';
@@ -21,9 +19,6 @@ import type { Call } from './call.js';
 /** The agent's call limit when it sets none (agent-config `timeouts.maxDurationMs`'s default). */
 export const defaultMaxDurationMs = 3_600_000;
 
-/** Call ids are UUIDs (store/ids.ts); anything else never names a file. */
-const callIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const fileSuffix = '.wav';
 const headerBytes = 44;
 /** Bytes per ms of 8 kHz 16-bit stereo. */
 const bytesPerMs = 32;
@@ -33,19 +28,19 @@ export class Recordings {
   readonly #closing = new Set<Promise<void>>();
   /** Recorders of live calls, by call id: a call has one recording, however often `start` is asked. */
   readonly #live = new Map<string, CallRecorder>();
+  readonly #folder: IdFolder;
 
   constructor(
     readonly dir: string,
     private readonly store: Store,
     private readonly log: Logger,
   ) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.#folder = new IdFolder(dir, '.wav', { file: 'recording', idOf: 'a call' }, log);
   }
 
   /** The file of `callId`'s recording; throws on an id that is not a call id. */
   fileFor(callId: string): string {
-    if (!callIdPattern.test(callId)) throw new Error(`not a call id: ${JSON.stringify(callId)}`);
-    return path.join(this.dir, `${callId.toLowerCase()}${fileSuffix}`);
+    return this.#folder.fileFor(callId);
   }
 
   /**
@@ -80,7 +75,7 @@ export class Recordings {
 
   /** Opens `callId`'s recording file for reading, with its size; null when there is no file. The caller closes it. */
   open(callId: string): Promise<{ file: fsp.FileHandle; size: number } | null> {
-    return openForReading(this.fileFor(callId));
+    return this.#folder.open(callId);
   }
 
 
@@ -91,9 +86,7 @@ export class Recordings {
 
   /** Deletes the recordings of these calls (their rows are gone, or about to be); returns how many files went. */
   async remove(callIds: readonly string[]): Promise<number> {
-    let n = 0;
-    for (const id of callIds) if (await this.#unlink(this.fileFor(id))) n++;
-    return n;
+    return this.#folder.remove(callIds);
   }
 
   /**
@@ -102,12 +95,7 @@ export class Recordings {
    * disk so the file plays whole. Returns what it did.
    */
   async sweep(): Promise<{ removed: number; recovered: number }> {
-    let removed = 0;
-    for (const name of await fsp.readdir(this.dir)) {
-      const id = name.endsWith(fileSuffix) ? name.slice(0, -fileSuffix.length) : '';
-      if (!callIdPattern.test(id) || this.store.calls.getById(id)?.recording) continue;
-      if (await this.#unlink(path.join(this.dir, name))) removed++;
-    }
+    const removed = await this.#folder.sweep((id) => Boolean(this.store.calls.getById(id)?.recording));
     let recovered = 0;
     for (const { id, recording } of this.store.calls.unfinishedRecordings()) {
       const bytes = await this.#fixHeader(this.fileFor(id));
@@ -128,7 +116,7 @@ export class Recordings {
     const status = r.error ? 'failed' : r.stopReason === 'max_duration' ? 'stopped' : 'complete';
     const written = this.#write(callId, { status, startedAt, durationMs: r.durationMs, bytes: r.bytes, error: r.error?.message ?? null }, log);
     // The call's row is gone (its tenant was deleted during the call): so goes its file.
-    if (!written) return this.#unlink(this.fileFor(callId)).then(() => undefined);
+    if (!written) return this.#folder.unlink(this.fileFor(callId)).then(() => undefined);
   }
 
   #write(callId: string, recording: CallRecording, log: Logger): boolean {
@@ -137,16 +125,6 @@ export class Recordings {
     } catch (err) {
       log.error({ err }, 'recording state not written');
       return true;
-    }
-  }
-
-  async #unlink(file: string): Promise<boolean> {
-    try {
-      await fsp.unlink(file);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file, err: e }, 'recording not deleted');
-      return false;
     }
   }
 

@@ -18,6 +18,8 @@ import { SipTrunksRepo } from './repositories/sip-trunks.js';
 import { TenantsRepo } from './repositories/tenants.js';
 import { ToolsRepo } from './repositories/tools.js';
 import { UsersRepo } from './repositories/users.js';
+import { WebhookDeliveriesRepo } from './repositories/webhook-deliveries.js';
+import { WebhooksRepo } from './repositories/webhooks.js';
 import { WorkflowsRepo } from './repositories/workflows.js';
 
 export class Store {
@@ -37,6 +39,8 @@ export class Store {
   readonly errorLogs: ErrorLogsRepo;
   readonly analytics: AnalyticsRepo;
   readonly liveness: LivenessRepo;
+  readonly webhooks: WebhooksRepo;
+  readonly webhookDeliveries: WebhookDeliveriesRepo;
 
   constructor(readonly db: Db) {
     this.tenants = new TenantsRepo(db);
@@ -55,5 +59,7 @@ export class Store {
     this.errorLogs = new ErrorLogsRepo(db);
     this.analytics = new AnalyticsRepo(db);
     this.liveness = new LivenessRepo(db);
+    this.webhooks = new WebhooksRepo(db);
+    this.webhookDeliveries = new WebhookDeliveriesRepo(db);
   }
 }

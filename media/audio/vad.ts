@@ -96,6 +96,7 @@ export class VoiceActivity {
   /** Samples of a partial frame, when pushes do not come in 160-sample frames. */
   readonly #pending = new Int16Array(vadFrameSamples);
   #pendingLength = 0;
+  #loud = false;
 
   private constructor(
     native: Native,
@@ -136,6 +137,11 @@ export class VoiceActivity {
   /** Inside an utterance (between `speech_start` and `speech_end`). */
   get speaking(): boolean {
     return this.#state === 'speech';
+  }
+
+  /** Whether the last whole frame was above the level gate (`minLevelDbfs`), voiced or not. */
+  get loud(): boolean {
+    return this.#loud;
   }
 
   /** The start threshold in ms, as applied (whole frames). */
@@ -185,6 +191,7 @@ export class VoiceActivity {
     this.#voicedRun = 0;
     this.#silentRun = 0;
     this.#pendingLength = 0;
+    this.#loud = false;
   }
 
   /** Frees the fvad instance. Idempotent. */
@@ -200,10 +207,11 @@ export class VoiceActivity {
     const { mod, inst, buf } = this.#native!;
     let energy = 0;
     for (let i = 0; i < vadFrameSamples; i++) energy += frame[i]! * frame[i]!;
+    this.#loud = energy >= this.minEnergy;
     mod.HEAP16.set(frame, buf >> 1);
     // fvad still sees every frame, so its noise model follows the line. -1 cannot happen with a
     // 20 ms frame at 8 kHz; were it to, the frame counts as unvoiced.
-    const voiced = mod._fvad_process(inst, buf, vadFrameSamples) === 1 && energy >= this.minEnergy;
+    const voiced = mod._fvad_process(inst, buf, vadFrameSamples) === 1 && this.#loud;
     if (this.#state === 'silence') {
       this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
       if (this.#voicedRun < this.startFrames) return null;

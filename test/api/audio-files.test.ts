@@ -104,6 +104,24 @@ test('G.711 μ-law and A-law WAV at 8 kHz are accepted', async (t) => {
   }
 });
 
+test('calls that miss the sample cache at once read the file once and count its bytes once; a delete during the read leaves nothing cached', async (t) => {
+  const files = app.engine.audioFiles;
+  const made = await upload(member, 'cached once', toneWav(8000, 300));
+  t.is(made.status, 201);
+  const before = files.cachedBytes;
+  const all = await Promise.all(Array.from({ length: 10 }, () => files.samples(made.body.id)));
+  t.true(all.every((s) => s === all[0]), 'one read: the same samples for every caller');
+  t.is(files.cachedBytes - before, all[0]!.byteLength);
+  t.is((await files.samples(made.body.id))!, all[0]!, 'then a hit');
+  // A read overtaken by the delete: its caller gets the samples, the cache keeps nothing.
+  const other = await upload(member, 'deleted while read', toneWav(8000, 300));
+  const reading = files.samples(other.body.id);
+  t.is((await member.del(`/api/v1/audio-files/${other.body.id}`)).status, 204);
+  t.truthy(await reading);
+  t.is(files.cachedBytes - before, all[0]!.byteLength);
+  t.is(await files.samples(other.body.id), null);
+});
+
 test('content is the stored WAV; list shows the files; viewers read but cannot write', async (t) => {
   const made = await upload(member, 'round trip', toneWav(8000, 200));
   const res = await fetch(`http://127.0.0.1:${app.http.port}/api/v1/audio-files/${made.body.id}/content`, { headers: viewerHeaders });

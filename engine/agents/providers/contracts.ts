@@ -24,6 +24,12 @@ export class ProviderError extends Error {
   }
 }
 
+/** The code of a provider's HTTP error status: refused credentials, a rate limit, or any other. */
+export function httpErrorCode(status: number): Extract<ProviderErrorCode, 'auth' | 'rate_limited' | 'http_error'> {
+  if (status === 401 || status === 403) return 'auth';
+  return status === 429 ? 'rate_limited' : 'http_error';
+}
+
 /** Where and how to reach a provider: the tenant's credential for it (write-only in the API). */
 export interface ProviderCredential {
   apiKey: string | null;

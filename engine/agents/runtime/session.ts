@@ -45,6 +45,8 @@ export const runtimeDefaults = {
 /** Voice activity as the session needs it (a `VoiceActivity` from media/audio/vad.ts). */
 export interface VadLike {
   push(frame: Int16Array): 'speech_start' | 'speech_end' | null;
+  /** Whether the last frame pushed was above the detector's level gate (-50 dBFS). */
+  readonly loud: boolean;
   close(): void;
 }
 
@@ -134,6 +136,8 @@ export class AgentSession implements WorkflowHost {
   #gathering = false;
   readonly #tools: Map<string, Tool>;
   readonly #program = new AbortController();
+  /** Whether a transfer runs or has handed the call over (`handoverMoves`). */
+  #handover: Handover = { state: 'none' };
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -439,26 +443,62 @@ export class AgentSession implements WorkflowHost {
     return { ok: out.ok, result: out.result };
   }
 
+  /**
+   * A blind transfer. One at a time: while one runs, or once the call was handed over (transferred
+   * or bridged), another is refused without a word to the caller (the running one speaks for
+   * itself), and the REST/WebSocket action answers a conflict (`#handoverRefusal`).
+   */
   async transfer(target: string): Promise<boolean> {
     if (!this.deps.transfer) {
       this.fault('transfer_unavailable', 'transfer is not available on this call');
       return false;
     }
-    await this.#idle();
-    try {
-      const done = await this.deps.transfer(this.call, target);
-      this.#note('system', done ? `transferred to ${target}` : `transfer to ${target} failed`);
-      if (done) {
-        // The caller talks to the target now (or has left us): the agent stops listening and speaking.
-        this.#program.abort('handed over');
-        this.#interrupt(true);
-      }
-      if (!done) await this.#speak('Sorry, I could not transfer your call.', false);
-      return done;
-    } catch (err) {
-      this.#recordError('internal', 'transfer_failed', (err as Error).message);
+    const refusal = this.#handoverRefusal();
+    if (refusal) {
+      this.call.log.info({ target, refusal }, 'transfer not started');
       return false;
     }
+    this.#moveHandover({ state: 'transferring', target });
+    let done = false;
+    try {
+      await this.#idle();
+      done = await this.deps.transfer(this.call, target);
+    } catch (err) {
+      this.#recordError('internal', 'transfer_failed', (err as Error).message);
+    }
+    this.#note('system', done ? `transferred to ${target}` : `transfer to ${target} failed`);
+    if (done) {
+      this.#moveHandover({ state: 'handed_over', target });
+      // The caller talks to the target now (or has left us): the agent stops listening and speaking.
+      this.#program.abort('handed over');
+      this.#interrupt(true);
+      return true;
+    }
+    this.#moveHandover({ state: 'none' });
+    if (!this.#program.signal.aborted) await this.#speak('Sorry, I could not transfer your call.', false);
+    return false;
+  }
+
+  /** The agent's voice and keys no longer reach the caller once the call was handed over. */
+  #refuseOnceHandedOver(): void {
+    if (this.#handover.state === 'handed_over') throw new CallActionRefused(`the call was handed over to ${this.#handover.target}`);
+  }
+
+  #moveHandover(to: Handover): void {
+    const from = this.#handover.state;
+    if (!handoverMoves[from].includes(to.state)) {
+      this.call.log.warn({ from, to: to.state }, 'illegal handover transition refused');
+      return;
+    }
+    this.#handover = to;
+  }
+
+  /** Why the call cannot be acted on by the agent now, or null. */
+  #handoverRefusal(): string | null {
+    const h = this.#handover;
+    if (h.state === 'transferring') return `a transfer to ${h.target} is under way`;
+    if (h.state === 'handed_over') return `the call was handed over to ${h.target}`;
+    return null;
   }
 
   async hangup(reason: string | null): Promise<void> {
@@ -597,7 +637,7 @@ export class AgentSession implements WorkflowHost {
     }
     this.audio.on('frame', (f) => {
       const v = this.#vad?.push(f.pcm);
-      if ((this.#speaking || v === 'speech_start') && hasSound(f.pcm)) this.#lastSoundAt = performance.now();
+      if ((this.#speaking || v === 'speech_start') && this.#vad?.loud) this.#lastSoundAt = performance.now();
       if (v === 'speech_start') this.#onSpeechStart();
       else if (v === 'speech_end') {
         this.#speaking = false;
@@ -667,10 +707,12 @@ export class AgentSession implements WorkflowHost {
   #actions(): CallActions {
     return {
       say: (text, opts) => {
+        this.#refuseOnceHandedOver();
         if (opts?.interrupt) this.#interrupt(true);
         void this.#speak(text, true).catch((err: unknown) => this.fault('say_failed', (err as Error).message));
       },
       sendDtmf: (digits) => {
+        this.#refuseOnceHandedOver();
         if (!this.deps.sendDtmf) throw new CallActionRefused('sending DTMF is not available on this call');
         void this.#sendDtmf(digits).catch((err: unknown) => this.#recordError('internal', 'dtmf_failed', (err as Error).message));
       },
@@ -680,6 +722,8 @@ export class AgentSession implements WorkflowHost {
       },
       transfer: (target) => {
         if (!this.deps.transfer) throw new CallActionRefused('transfer is not available on this call');
+        const refusal = this.#handoverRefusal();
+        if (refusal) throw new CallActionRefused(refusal);
         void this.transfer(target).catch((err: unknown) => this.fault('transfer_failed', (err as Error).message));
       },
     };
@@ -694,12 +738,12 @@ export class AgentSession implements WorkflowHost {
   }
 }
 
-/** -50 dBFS, the VAD's own gate: quieter frames are not speech. */
-const SOUND_RMS = 32768 * 10 ** (-50 / 20);
+/** Where the call stands with transfers: one at a time, and none after a hand-over. */
+type Handover = { state: 'none' } | { state: 'transferring'; target: string } | { state: 'handed_over'; target: string };
 
-/** Whether a frame is louder than the VAD's gate. */
-function hasSound(pcm: Int16Array): boolean {
-  let sum = 0;
-  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
-  return Math.sqrt(sum / pcm.length) > SOUND_RMS;
-}
+const handoverMoves: Readonly<Record<Handover['state'], readonly Handover['state'][]>> = {
+  none: ['transferring'],
+  transferring: ['none', 'handed_over'],
+  handed_over: [],
+};
+

@@ -409,11 +409,27 @@ sippTest('an agent workflow transfer refused by REFER (405) is bridged: the agen
   const targetPeer = await RtpPeer.open();
   try {
     const target = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-target.xml', { rtpPort: targetPeer.port, tail: ENGINE_BYE }), args: ['-p', String(targetPort)], timeoutSeconds: 40 });
-    const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: referAnswer('405 Method Not Allowed'), tail: callerBye(5000) }), { timeoutSeconds: 40 });
+    // The REFER is refused a second late: a window in which the transfer runs.
+    const lateRefusal = `  <pause milliseconds="1000"/>\n${referAnswer('405 Method Not Allowed')}`;
+    const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: lateRefusal, tail: callerBye(5000) }), { timeoutSeconds: 40 });
     const call = await liveCall();
+    const act = (what: string, body: object) => request<{ error?: { code: string; message: string } }>(s.base, 'POST', `/api/v1/calls/${call.id}/${what}`, { headers: h, body });
+    await waitFor(async () => (await timeline(s, call.id)).includes('call.transfer_started'), 10_000);
+    // A second transfer while one runs is refused at once; the running one goes on.
+    const second = await act('transfer', { target: 'sip:other@127.0.0.1' });
+    t.is(second.status, 409, JSON.stringify(second.body));
+    t.regex(second.body.error?.message ?? '', /under way/);
     await waitFor(async () => (await timeline(s, call.id)).includes('call.transfer_completed'), 10_000);
+    // Bridged: the agent has handed the call over; no second bridge, no voice into it.
+    const third = await act('transfer', { target: 'sip:other@127.0.0.1' });
+    t.is(third.status, 409, JSON.stringify(third.body));
+    t.regex(third.body.error?.message ?? '', /handed over/);
+    t.is((await act('say', { text: 'hello' })).status, 409);
     const figures = await audioBothWays(t, call, callerPeer, targetPeer, 100);
     t.log(figures);
+    const types = await timeline(s, call.id);
+    t.is(types.filter((x) => x === 'call.transfer_started').length, 1, types.join(' '));
+    t.false(types.includes('call.transfer_failed'), types.join(' '));
     const [c, g] = await Promise.all([caller, target]);
     t.is(c.code, 0, c.output + c.errors);
     t.is(g.code, 0, g.output + g.errors);

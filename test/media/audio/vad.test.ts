@@ -27,6 +27,22 @@ test('digital silence and low noise never start speech', async (t) => {
   }
 });
 
+test('loud says whether the last frame was above the level gate: faint noise not, a sentence yes, reset forgets', async (t) => {
+  const vad = await VoiceActivity.create();
+  t.teardown(() => vad.close());
+  t.false(vad.loud, 'nothing pushed yet');
+  const loudFrames = (pcm: Int16Array) => frames(pcm).filter((f) => (vad.push(f), vad.loud)).length;
+  // noise8k(…, 60): uniform noise of RMS about 35; the -50 dBFS gate is an RMS of about 104.
+  t.is(loudFrames(concat(silence8k(500), noise8k(1000, 60))), 0);
+  const inSpeech = loudFrames(speech8k(sentence));
+  t.log(`${inSpeech} loud frames in the sentence`);
+  t.true(inSpeech > 50);
+  vad.push(new Int16Array(160).fill(8000));
+  t.true(vad.loud);
+  vad.reset();
+  t.false(vad.loud);
+});
+
 test('the level gate is what keeps the onset of faint noise from starting speech', async (t) => {
   // fvad alone takes each onset of noise for ~100 ms of speech until its noise model adapts.
   const ungated = await VoiceActivity.create({ minLevelDbfs: -Infinity });

@@ -13,7 +13,7 @@
  * one JSON completion instead of a stream is read whole, within the first-token budget.
  * Aborting the request's signal ends the iteration quietly and closes the HTTP connection.
  */
-import { ProviderError, type LlmChunk, type LlmMessage, type LlmProvider, type LlmRequest, type LlmTool } from '../contracts.js';
+import { httpErrorCode, ProviderError, type LlmChunk, type LlmMessage, type LlmProvider, type LlmRequest, type LlmTool } from '../contracts.js';
 import { ChatStreamReader } from './openai-stream.js';
 import { readCapped } from '../../../../lib/read-capped.js';
 import { SseDecoder } from './sse.js';
@@ -162,9 +162,7 @@ export class OpenAiChat implements LlmProvider {
     const { text } = await readCapped(res, MAX_ERROR_BODY_BYTES);
     const detail = this.scrub(serviceMessage(text) ?? (res.statusText || 'no detail'));
     const message = `HTTP ${res.status}: ${detail}`;
-    if (res.status === 401 || res.status === 403) return new ProviderError(this.name, 'auth', message, res.status);
-    if (res.status === 429) return new ProviderError(this.name, 'rate_limited', message, res.status);
-    return new ProviderError(this.name, 'http_error', message, res.status);
+    return new ProviderError(this.name, httpErrorCode(res.status), message, res.status);
   }
 
   /** What a rejected fetch or read means, given why (if at all) we cut the request. */

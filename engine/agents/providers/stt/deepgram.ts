@@ -28,7 +28,7 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import { defaultEndSilenceMs } from '../../../../media/audio/vad.js';
 import { SttListeners } from './listeners.js';
-import { ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
+import { httpErrorCode, ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
 export interface DeepgramSettings {
   /** No open socket by then: 'timeout'. */
@@ -153,8 +153,7 @@ export class DeepgramStream implements SttStream {
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();
-      const code = status === 401 || status === 403 ? 'auth' : status === 429 ? 'rate_limited' : 'http_error';
-      this.#fail(code, `upgrade refused with ${status}`, status);
+      this.#fail(httpErrorCode(status), `upgrade refused with ${status}`, status);
     });
     ws.on('open', () => this.#opened());
     ws.on('message', (data, isBinary) => this.#message(data, isBinary));

@@ -24,7 +24,7 @@ import { defaultEndSilenceMs, VoiceActivity, vadFrameSamples, vadSampleRate } fr
 import { writeWav } from '../../../../media/audio/wav.js';
 import { readCapped } from '../../../../lib/read-capped.js';
 import { SttListeners } from './listeners.js';
-import { ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
+import { httpErrorCode, ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
 export interface OpenAiSttSettings {
   /** One upload's limit, from sending to the whole answer. */
@@ -280,7 +280,8 @@ export class OpenAiSttStream implements SttStream {
 
 /** An error answer as a `ProviderError`; the service's own message is kept, but never for auth. */
 function httpError(status: number, body: string): ProviderError {
-  if (status === 401 || status === 403) return new ProviderError('openai', 'auth', `refused with ${status}`, status);
+  const code = httpErrorCode(status);
+  if (code === 'auth') return new ProviderError('openai', code, `refused with ${status}`, status);
   let detail = '';
   try {
     const parsed = errorBody.safeParse(JSON.parse(body));
@@ -288,6 +289,6 @@ function httpError(status: number, body: string): ProviderError {
   } catch {
     // Not JSON: the status says enough.
   }
-  return new ProviderError('openai', status === 429 ? 'rate_limited' : 'http_error', `answered ${status}${detail}`, status);
+  return new ProviderError('openai', code, `answered ${status}${detail}`, status);
 }
 

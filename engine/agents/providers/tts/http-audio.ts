@@ -5,7 +5,7 @@
  * or stopping the iteration, cancels the request and closes the connection.
  */
 import { readCapped } from '../../../../lib/read-capped.js';
-import { ProviderError } from '../contracts.js';
+import { httpErrorCode, ProviderError } from '../contracts.js';
 
 export interface AudioPost {
   provider: string;
@@ -63,8 +63,7 @@ export async function* postForAudio(p: AudioPost): AsyncGenerator<Uint8Array> {
     if (!res.ok) {
       const { text } = await readCapped(res, maxErrorBytes).catch(() => ({ text: '' }));
       const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, excerptChars);
-      const code = res.status === 401 || res.status === 403 ? 'auth' : res.status === 429 ? 'rate_limited' : 'http_error';
-      throw fail(code, `HTTP ${res.status}${excerpt ? `: ${excerpt}` : ''}`, res.status);
+      throw fail(httpErrorCode(res.status), `HTTP ${res.status}${excerpt ? `: ${excerpt}` : ''}`, res.status);
     }
     const type = res.headers.get('content-type') ?? '';
     if (/json|text\/html/i.test(type) || !res.body) {
