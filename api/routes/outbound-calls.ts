@@ -12,7 +12,7 @@ import type { Store } from '../../engine/store/store.js';
 import { AppError } from '../http/errors.js';
 import { route, type AuthContext, type RouteDef } from '../http/route.js';
 import { commandAccess } from '../realtime/commands.js';
-import { callSchema, present } from './calls.js';
+import { callSchema, present } from './call-shapes.js';
 import { found, idParams, invalidBody } from './crud.js';
 
 /** What the routes need of the engine's dialer. */
