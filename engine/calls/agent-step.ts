@@ -22,6 +22,8 @@ export interface AgentStepContext extends StepContext {
   workflow: { id: string; version: number } | null;
   /** What the call brings to the agent's variables. */
   facts: CallFacts;
+  /** Who called: the far end (inbound) or the engine (outbound); an external agent is told. */
+  direction: 'inbound' | 'outbound';
 }
 
 /**
@@ -41,7 +43,7 @@ export const agentStep: CallStep<AgentStepContext> = {
       deps.store.errorLogs.record({ ...ctx.scope, kind: 'media', message: `media feed failed: ${(err as Error).message}`, details: { sipCallId: call.identity.sipCallId } });
       call.hangup('media_error');
     };
-    const plan = deps.agents?.plan(call, ctx.workflow, ctx.facts) ?? null;
+    const plan = deps.agents?.plan(call, ctx.workflow, ctx.facts, ctx.direction) ?? null;
     if (!plan || !deps.agents) {
       leg.echo().catch(fail);
       return;

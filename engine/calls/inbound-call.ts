@@ -192,6 +192,7 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     // An INVITE without SDP is a late offer (RFC 3261 §13.2.1).
     lateOffer: !req.body?.trim(),
     workflow: record.workflow,
+    direction: 'inbound',
     facts: {
       callId: record.id,
       agentId: agent.id,

@@ -153,6 +153,7 @@ export class OutboundDialer {
       pace: (signal) => this.#pace(r.trunk, id, signal),
       sipCode: null,
       workflow,
+      direction: 'outbound',
       facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId: r.trunk.id, headers: r.headers, variables: r.variables },
       has: (need) => (need === 'leg' ? !!ctx.leg : !!ctx.dialog),
     };

@@ -15,6 +15,10 @@ import { inboundSetup, scenario, timeline, type InboundSetup } from '../../helpe
 import { Phone } from '../../helpers/phone.js';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
 import { ENGINE_BYE, targetBye } from '../../helpers/transfer.js';
+import { WsAgentServer } from '../../helpers/ws-agent.js';
+import { g711Encode } from '../../../media/audio/g711.js';
+import { sine } from '../../../media/audio/tone.js';
+import { toneLevel } from '../../helpers/audio.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -137,6 +141,42 @@ sippTest('answered: caller id, prefix rule and X- header on the wire, ringing th
   const types = await timeline(s, res.body.id);
   t.deepEqual(types.filter((x) => ['call.started', 'call.ringing', 'call.answered', 'call.ended'].includes(x)), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
   await nothingLeft(t);
+});
+
+sippTest('an answered outbound call runs a websocket agent like an inbound one: start says outbound, the agent hears the callee and the callee hears the agent', async (t) => {
+  const port = await freePort();
+  const trunkId = await trunkTo(port);
+  const agent = await WsAgentServer.open();
+  t.teardown(() => agent.close());
+  const set = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { kind: 'websocket', websocket: { url: agent.url } } } });
+  t.is(set.status, 200, JSON.stringify(set.body));
+  t.teardown(async () => {
+    const back = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { kind: 'builtin', websocket: null } } });
+    if (back.status !== 200) throw new Error(`agent not reset: ${JSON.stringify(back.body)}`);
+  });
+  const phone = await Phone.open();
+  t.teardown(() => phone.close());
+  const uas = await gateway(port, 'outbound-answer.xml', { ruri: '^INVITE ', from: '.*', xCampaign: '.*', ringMs: 100, rtpPort: phone.port, tail: targetBye(3000) });
+  const res = await place({ trunkId, to: '+15551234567', headers: { 'X-Campaign': 'ws' } });
+  t.is(res.status, 201, JSON.stringify(res.body));
+  const live = await waitFor(() => [s.app.engine.calls.calls.get(res.body.id)].find((c) => c?.state === 'answered'), 10_000);
+  phone.start(live.parts.leg!.port);
+  const conn = await agent.connection(0);
+  const start = (await conn.next('start')).msg;
+  t.like(start, { type: 'start', callId: res.body.id, agentId: s.agentId, direction: 'outbound', to: '+15551234567' });
+  // The agent answers with 600 ms of 1 kHz: the callee's phone hears it.
+  const sentAt = performance.now();
+  conn.sendAudio(g711Encode('PCMU', sine(1000, 600, { amplitude: 0.25 })));
+  const heard = await waitFor(() => {
+    const ms = phone.heard(sentAt).filter((f) => toneLevel(f.pcm, 1000) > 3000).length * 20;
+    return ms >= 500 ? ms : undefined;
+  }, 5000);
+  t.log(`the callee heard ${heard} ms of the agent's tone; the agent got ${conn.frames.length} frames of the callee`);
+  t.true(conn.frames.length > 10, 'the agent receives the callee’s audio');
+  const r = await uas.done;
+  t.is(r.code, 0, r.output + r.errors);
+  t.like(await ended(res.body.id), { status: 'completed', endReason: 'callee_hangup' });
+  t.like((await conn.next('stop')).msg, { type: 'stop' });
 });
 
 sippTest('a 407 challenge is answered with the trunk credentials (Proxy-Authorization checked against the password), then answered; the API hangup BYEs it (api_hangup)', async (t) => {
