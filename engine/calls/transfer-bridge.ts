@@ -29,6 +29,8 @@ export interface DialOptions {
   /** The From user of the outbound INVITE (the trunk's caller id, else the caller's number). */
   callingNumber: string | null;
   inactivityMs: number;
+  /** Stops the INVITE (CANCEL) while it rings; the call's signal when not given. */
+  signal?: AbortSignal;
 }
 
 /** The outbound side of an established bridge. */
@@ -60,7 +62,7 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Sip
     leg.close('call ended');
     return { kind: 'failed', reason: 'call_ended', status: null };
   }
-  const dialed = await dial(deps.srf, call.signal, { offer: leg.offerSdp([callerLeg.codec]), target, ringMs: opts.ringMs, callingNumber: opts.callingNumber }, log);
+  const dialed = await dial(deps.srf, opts.signal ?? call.signal, { offer: leg.offerSdp([callerLeg.codec]), target, ringMs: opts.ringMs, callingNumber: opts.callingNumber }, log);
   if (dialed.kind === 'failed') {
     leg.close('transfer failed');
     return dialed;
