@@ -1,8 +1,18 @@
-/** The end of a call, in the store and the event log (inbound and outbound calls alike). */
+/** The answer and the end of a call, in the store and the event log (inbound and outbound calls alike). */
 import type { SipLeg } from '../../media/sip-leg.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import type { Call } from './call.js';
+
+/** Records that `call` (just moved to `answered`) was answered, and announces it, in one transaction. */
+export function recordAnswered(deps: { store: Store; events: EventLog }, call: Call): void {
+  const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
+  const answeredAt = call.answeredAt!.toISOString();
+  deps.events.transaction(() => {
+    deps.store.calls.markAnswered(call.id, answeredAt);
+    deps.events.append('call.answered', scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
+  });
+}
 
 /**
  * Records a call's end and announces it, inbound or outbound: the row closed with its status

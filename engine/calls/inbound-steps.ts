@@ -11,6 +11,7 @@ import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';
 import type { TimerPlan } from './session-timer.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
+import { recordAnswered } from './call-end.js';
 
 /** What the steps of one inbound call share. */
 export interface InboundContext extends AgentStepContext {
@@ -110,11 +111,7 @@ const answer: CallStep<InboundContext> = {
       return;
     }
     call.transition('answered', '200 sent');
-    const answeredAt = call.answeredAt!.toISOString();
-    deps.events.transaction(() => {
-      deps.store.calls.markAnswered(call.id, answeredAt);
-      deps.events.append('call.answered', ctx.scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
-    });
+    recordAnswered(deps, call);
   },
 };
 

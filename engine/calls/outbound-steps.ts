@@ -13,6 +13,7 @@ import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
+import { recordAnswered } from './call-end.js';
 import type { EndReason } from './call-record.js';
 import { StepAborted, untilAborted, type CallStep } from './call-steps.js';
 import { dial } from './dial.js';
@@ -150,11 +151,7 @@ const answered: CallStep<OutboundContext> = {
   run(ctx) {
     const { deps, call } = ctx;
     call.transition('answered', '200 received');
-    const answeredAt = call.answeredAt!.toISOString();
-    deps.events.transaction(() => {
-      deps.store.calls.markAnswered(call.id, answeredAt);
-      deps.events.append('call.answered', ctx.scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
-    });
+    recordAnswered(deps, call);
   },
 };
 
