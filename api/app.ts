@@ -26,6 +26,7 @@ import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
 import { Realtime } from './realtime/realtime.js';
 import { startHttpServer, type HttpServer } from './server.js';
+import { mountSipWebSocket, type SipWebSocketEndpoint } from './sip-websocket.js';
 
 /** Requests per minute for callers without a limit of their own (the reference's default). */
 export const DEFAULT_RATE_LIMIT = 100;
@@ -39,6 +40,8 @@ export interface App {
   readonly metricsHttp: HttpServer | null;
   /** WebSocket and SSE: the event hub, tickets and open connections. */
   readonly realtime: Realtime;
+  /** SIP over WebSocket at `sip.wsPath`, or null when not served. */
+  readonly sipWebSocket: SipWebSocketEndpoint | null;
   readonly routes: readonly RouteDef[];
   /** Graceful stop: HTTP first (no new work), then the engine. Idempotent. */
   close(): Promise<void>;
@@ -112,6 +115,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...docsRoutes('/openapi.json', 'Agent Studio API'),
   );
   let http: HttpServer;
+  let sipWs: SipWebSocketEndpoint | null = null;
   try {
     http = await startHttpServer(
       config.http,
@@ -124,8 +128,17 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT, limiter }), idempotency(engine.store)],
         validateResponses: config.env !== 'production',
       },
-      (app) => realtime.mount(app),
+      (app) => {
+        realtime.mount(app);
+        const gateway = engine.sipWebSocket();
+        if (gateway) {
+          const { wsPath, wsMaxConnections, wsMaxMessageBytes, wsIdleTimeoutSeconds } = config.sip;
+          const opts = { path: wsPath, maxConnections: wsMaxConnections, maxMessageBytes: wsMaxMessageBytes, idleTimeoutSeconds: wsIdleTimeoutSeconds };
+          sipWs = mountSipWebSocket(app, gateway, opts, log.child({ component: 'sip-ws' }));
+        }
+      },
     );
+    (sipWs as SipWebSocketEndpoint | null)?.serve({ address: config.http.host, port: http.port });
   } catch (e) {
     realtime.close();
     await engine.close();
@@ -156,6 +169,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     http,
     metricsHttp,
     realtime,
+    sipWebSocket: sipWs,
     routes,
     close: () =>
       (closing ??= (async () => {

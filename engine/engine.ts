@@ -20,6 +20,7 @@ import { Health, type ComponentHealth } from './health/health.js';
 import { EngineMetrics } from './metrics/engine-metrics.js';
 import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
 import { SipThread } from './sip/sip-thread.js';
+import { WsTransport, type WsGateway } from './sip/transport/ws-transport.js';
 import { Checkpointer } from './store/checkpointer.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
@@ -164,6 +165,18 @@ export class Engine {
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),
     });
+  }
+
+  /**
+   * Where the HTTP server hands SIP WebSockets (RFC 7118): the embedded stack's WebSocket
+   * transport, or the bridge to the SIP thread's; null when `ws` is not among `sip.transports`
+   * or the SIP server is external.
+   */
+  sipWebSocket(): WsGateway | null {
+    if (!this.config.sip.transports.includes('ws')) return null;
+    if (this.sipThread) return this.sipThread.wsGateway;
+    const t = this.sip?.stack.transport.transport('ws');
+    return t instanceof WsTransport ? t : null;
   }
 
   /**

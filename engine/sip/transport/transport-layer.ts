@@ -22,7 +22,7 @@ import { tagOf } from '../message/name-addr.js';
 import { MessageCounts } from './message-counts.js';
 import type { FinalResponseFacts, SourceGuard } from '../abuse/source-guard.js';
 import { responseTarget } from './routing.js';
-import { TransportError, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
+import { TransportError, isMessageFramed, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
 
 interface TransportLayerOptions {
   /** Host written in our Via sent-by and compared with responses' top Via (§18.1.2). */
@@ -107,12 +107,12 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     if (guard && !guard.admitMessage(source.remote.address)) return;
     let msg;
     try {
-      msg = parseMessage(raw, { stream: source.protocol !== 'udp', limits: this.opts.limits });
+      msg = parseMessage(raw, { stream: !isMessageFramed(source.protocol), limits: this.opts.limits });
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e;
       this.counts.malformed();
       if (e.partial?.isRequest && !/^ACK /.test(e.partial.startLine)) this.#reject(400, e, e.partial.headers, source);
-      else this.#drop(`unparsable message: ${e.message}`, source);
+      else this.#dropGarbage(`unparsable message: ${e.message}`, source);
       return;
     }
     const rejection = validateMessage(msg);
@@ -220,6 +220,16 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       sent = this.sendTo(serialize(res), back, res.startLine);
     }
     sent.catch((e: unknown) => this.log.debug({ err: e }, 'sip rejection not sent'));
+  }
+
+  /**
+   * A message that is not SIP at all. Over UDP it is dropped; over a WebSocket (one message per
+   * frame, nothing to resynchronise on) the peer is not speaking SIP: its connection is closed.
+   * TCP and TLS streams close themselves when they cannot be framed.
+   */
+  #dropGarbage(reason: string, source: MessageSource): void {
+    this.#drop(reason, source);
+    if (source.protocol === 'ws' && source.connectionId != null) this.#transports.get('ws')?.closeConnection(source.connectionId, 'not a SIP message');
   }
 
   #drop(reason: string, source: MessageSource): void {
