@@ -2,7 +2,8 @@
  * SIP over WebSocket (RFC 7118) on the HTTP server: the upgrade at `sip.wsPath` with the `sip`
  * subprotocol, then each socket handed to the SIP stack's WebSocket transport through its
  * `WsGateway` (in-process, or bridged to the SIP thread). Bounded here, where the sockets are:
- * connections (503 before the upgrade), message size (uWS closes with 1009) and idle time.
+ * connections (503 before the upgrade), message size (uWS drops the connection, no close frame)
+ * and idle time.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from '../config/logger.js';
@@ -98,8 +99,10 @@ export function mountSipWebSocket(app: TemplatedApp, gateway: WsGateway, o: SipW
       open--;
       const data = ws.getUserData();
       data.ended = true;
-      // 1009: a message over maxMessageBytes; 1006: the peer vanished or idle timeout.
-      log.debug({ remote: data.remote, code, reason: Buffer.from(message).toString('utf8').slice(0, 120) }, 'sip websocket closed');
+      // 1006: a message over maxMessageBytes (uWS drops it), the peer vanished, or idle timeout.
+      const fields = { remote: data.remote, code, reason: Buffer.from(message).toString('utf8').slice(0, 120) };
+      if (code === 1000 || code === 1001 || code === 1005) log.debug(fields, 'sip websocket closed');
+      else log.info(fields, 'sip websocket closed abnormally');
       try {
         data.handle?.closed();
       } catch (err) {

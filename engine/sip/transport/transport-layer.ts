@@ -120,7 +120,8 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       this.counts.malformed();
       // §17: ACK has no response; a broken response has no one to tell (§18.1.2).
       if (msg.kind === 'request' && msg.method !== 'ACK') this.#reject(rejection.status, rejection.error, msg.headers, source);
-      else this.#drop(`invalid ${msg.kind}: ${rejection.error.message}`, source);
+      else if (msg.kind === 'response') this.#dropGarbage(`invalid response: ${rejection.error.message}`, source);
+      else this.#drop(`invalid ACK: ${rejection.error.message}`, source);
       return;
     }
     const info: ReceivedInfo = { source, raw, bytes: raw.length, receivedAt: new Date() };
@@ -195,7 +196,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     }
     const rawVias = vias.length ? [] : headers.getAll('Via');
     if (vias.length === 0 && rawVias.length === 0) {
-      this.#drop(`bad request without a Via: ${error.message}`, source);
+      this.#dropGarbage(`bad request without a Via: ${error.message}`, source);
       return;
     }
     const res = new SipResponse(status, status === 505 ? 'Version Not Supported' : reasonFor(error));

@@ -16,7 +16,7 @@ const ids = () => ({ branch: `ws${++n}x${Date.now()}`, callId: `ws-${n}-${Date.n
 
 test.before(() => r.ready);
 
-test('an OPTIONS over WebSocket is answered on its connection, its Via stamped with received (RFC 7118 §5, RFC 3261 §18.2.1)', async (t) => {
+test.serial('an OPTIONS over WebSocket is answered on its connection, its Via stamped with received (RFC 7118 §5, RFC 3261 §18.2.1)', async (t) => {
   const c = await connectSipWs(url());
   t.is(c.socket.protocol, 'sip', 'the server echoes the sip subprotocol');
   const id = ids();
@@ -31,3 +31,106 @@ test('an OPTIONS over WebSocket is answered on its connection, its Via stamped w
   c.close();
   await c.closed;
 });
+
+test.serial('an upgrade without the sip subprotocol is refused (RFC 7118 §4.1)', async (t) => {
+  const none = await t.throwsAsync(connectSipWs(url(), []));
+  t.regex(none.message, /upgrade refused: 400/);
+  const other = await t.throwsAsync(connectSipWs(url(), ['chat']));
+  t.regex(other.message, /upgrade refused: 400/);
+  t.is(r.app.sipWebSocket!.connections(), 0);
+});
+
+test.serial('a CRLF keep-alive is answered with CRLF (RFC 5626 §4.4.1 as SIP.js sends it)', async (t) => {
+  const c = await connectSipWs(url());
+  c.send('\r\n\r\n');
+  await waitFor(() => c.received.length > 0);
+  t.deepEqual(c.received, ['\r\n']);
+  c.close();
+  await c.closed;
+});
+
+test.serial('garbage closes only its own connection (1007), and is logged; the next socket still gets answers', async (t) => {
+  const bystander = await connectSipWs(url());
+  for (const junk of ['hello, I am not SIP', Buffer.from([0xff, 0x00, 0xfe, 0x13, 0x37]), 'SIP/2.0 200 OK\r\n\r\n']) {
+    const c = await connectSipWs(url());
+    c.send(junk);
+    const closed = await c.closed;
+    t.is(closed.code, 1007, `closed for ${JSON.stringify(junk.toString())}`);
+  }
+  await options(t, bystander);
+  bystander.close();
+});
+
+test.serial('a request that parses but is broken is answered 400 and its connection stays open (RFC 3261 §21.4.1)', async (t) => {
+  const c = await connectSipWs(url());
+  const id = ids();
+  // No CSeq: the parser knows it is a request, with a Via to answer by.
+  c.send(wsRequest('OPTIONS', 'sip:agent@127.0.0.1', id).replace(/CSeq: [^\r]*\r\n/, ''));
+  const res = await c.next((m) => m.kind === 'response');
+  t.is(res.kind === 'response' && res.status, 400);
+  await options(t, c);
+  c.close();
+});
+
+test.serial(`a message over wsMaxMessageBytes (${MAX_MESSAGE}) closes its connection`, async (t) => {
+  const c = await connectSipWs(url());
+  const id = ids();
+  c.send(wsRequest('OPTIONS', 'sip:agent@127.0.0.1', { ...id, headers: [`X-Pad: ${'a'.repeat(MAX_MESSAGE)}`] }));
+  const closed = await c.closed;
+  // uWebSockets.js drops the connection without a close frame: the client sees 1006.
+  t.is(closed.code, 1006);
+  const next = await connectSipWs(url());
+  await options(t, next);
+  next.close();
+});
+
+test.serial(`past wsMaxConnections (${MAX_CONNECTIONS}) an upgrade gets 503; a closed socket frees its place`, async (t) => {
+  await waitFor(() => r.app.sipWebSocket!.connections() === 0);
+  const open = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => connectSipWs(url())));
+  t.is(r.app.sipWebSocket!.connections(), MAX_CONNECTIONS);
+  const refused = await t.throwsAsync(connectSipWs(url()));
+  t.regex(refused.message, /upgrade refused: 503/);
+  open[0]!.close();
+  await open[0]!.closed;
+  await waitFor(() => r.app.sipWebSocket!.connections() === MAX_CONNECTIONS - 1);
+  const again = await connectSipWs(url());
+  await options(t, again);
+  for (const c of [again, ...open.slice(1)]) c.close();
+  await Promise.all([again, ...open].map((c) => c.closed));
+  await waitFor(() => r.app.engine.sip!.stack.transport.transport('ws')!.connectionCount() === 0);
+  t.pass();
+});
+
+test.serial('an INVITE over WebSocket reaches call control (drachtio-srf), whose answer comes back on the socket; the ACK is absorbed and the socket stays usable', async (t) => {
+  const c = await connectSipWs(url());
+  const id = ids();
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+  const uri = 'sip:+15550001@127.0.0.1';
+  c.send(wsRequest('INVITE', uri, { ...id, headers: ['Contact: <sip:alice@df7jal23ls0d.invalid;transport=ws>', 'Content-Type: application/sdp'], body: sdp }));
+  const res = await c.next((m) => m.kind === 'response' && m.callId === id.callId && m.status >= 200);
+  if (res.kind !== 'response') return;
+  t.log(res.startLine);
+  // No trunk covers a WebSocket peer: call control refuses it as it would any unknown source
+  // (not the 503 of an unrouted request, nor a stack-level error).
+  t.is(res.status, 403);
+  const to = res.headers.get('To')!;
+  c.send(wsRequest('ACK', uri, id).replace(/^To: .*$/m, `To: ${to}`));
+  await options(t, c);
+  c.close();
+});
+
+/** An OPTIONS on `c` and its final response. */
+async function options(t: { true(v: boolean, m?: string): void }, c: Awaited<ReturnType<typeof connectSipWs>>): Promise<void> {
+  const id = ids();
+  c.send(wsRequest('OPTIONS', `sip:127.0.0.1:${r.app.http.port};transport=ws`, id));
+  const res = await c.next((m) => m.kind === 'response' && m.callId === id.callId);
+  t.true(res.kind === 'response' && res.status >= 200, 'answered');
+}
+
+async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
