@@ -52,12 +52,15 @@ export async function connectSipWs(url: string, protocols: string[] = ['sip']): 
           while (taken < received.length) {
             const text = received[taken++]!;
             let m: SipMessage;
+            let match: boolean;
             try {
               m = parseDatagram(text);
+              // A predicate reading a header the message lacks (a 400 without Call-ID) does not match.
+              match = pred(m);
             } catch {
               continue;
             }
-            if (pred(m)) {
+            if (match) {
               done();
               resolve(m);
               return;
