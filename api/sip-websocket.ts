@@ -28,6 +28,8 @@ export const SIP_SUBPROTOCOL = 'sip';
 
 interface UserData {
   remote: string;
+  /** The stand-in port (see StandInPorts); 0 until open. */
+  port: number;
   handle: WsConnectionHandle | null;
   ended: boolean;
 }
@@ -38,12 +40,42 @@ export interface SipWebSocketEndpoint {
   serve(local: Endpoint): void;
   /** Open SIP WebSockets. */
   connections(): number;
+  /** Calls `listener` with each closed socket's flow (address and stand-in port); returns the remover. */
+  onClosed(listener: (remote: Endpoint) => void): () => void;
+}
+
+/**
+ * uWebSockets.js does not tell a peer's port. Each socket gets a stand-in port instead, unique
+ * among the open sockets from its address, so that a flow (RFC 5626 §3) is named by address and
+ * port as on TCP: in the Via's rport, in drachtio-srf's `source_port`, in a registrar's binding,
+ * and in a target `sip:<address>:<port>;transport=ws` that reaches that very socket.
+ */
+class StandInPorts {
+  readonly #used = new Set<string>();
+  #next = 1;
+
+  take(address: string): number {
+    for (;;) {
+      const port = this.#next;
+      this.#next = (this.#next % 65535) + 1;
+      if (!this.#used.has(`${address}|${port}`)) {
+        this.#used.add(`${address}|${port}`);
+        return port;
+      }
+    }
+  }
+
+  release(address: string, port: number): void {
+    this.#used.delete(`${address}|${port}`);
+  }
 }
 
 /** Mounts the SIP WebSocket endpoint on `app` (before the HTTP server listens). */
 export function mountSipWebSocket(app: TemplatedApp, gateway: WsGateway, o: SipWebSocketOptions, log: Logger): SipWebSocketEndpoint {
   let open = 0;
   let local: Endpoint = { address: '0.0.0.0', port: 0 };
+  const ports = new StandInPorts();
+  const closedListeners = new Set<(remote: Endpoint) => void>();
   app.ws<UserData>(o.path, {
     maxPayloadLength: o.maxMessageBytes,
     idleTimeout: o.idleTimeoutSeconds,
@@ -79,7 +111,8 @@ export function mountSipWebSocket(app: TemplatedApp, gateway: WsGateway, o: SipW
             ws.end(code, reason);
           },
         };
-        data.handle = gateway.open(peer, { address: data.remote, port: 0 }, local);
+        data.port = ports.take(data.remote);
+        data.handle = gateway.open(peer, { address: data.remote, port: data.port }, local);
         if (!data.handle) peer.close(wsCloseCodes.tryAgainLater, 'sip transport closed');
       } catch (err) {
         log.error({ err }, 'sip websocket open threw');
@@ -105,6 +138,10 @@ export function mountSipWebSocket(app: TemplatedApp, gateway: WsGateway, o: SipW
       else log.info(fields, 'sip websocket closed abnormally');
       try {
         data.handle?.closed();
+        if (data.port) {
+          ports.release(data.remote, data.port);
+          for (const l of closedListeners) l({ address: data.remote, port: data.port });
+        }
       } catch (err) {
         log.error({ err }, 'sip websocket close threw');
       }
@@ -116,6 +153,10 @@ export function mountSipWebSocket(app: TemplatedApp, gateway: WsGateway, o: SipW
       gateway.serve(at);
     },
     connections: () => open,
+    onClosed: (listener) => {
+      closedListeners.add(listener);
+      return () => closedListeners.delete(listener);
+    },
   };
 }
 
@@ -139,5 +180,5 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
     res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '5').writeHeader('Content-Type', 'text/plain').end('too many SIP WebSocket connections'));
     return;
   }
-  res.cork(() => res.upgrade<UserData>({ remote, handle: null, ended: false }, key, SIP_SUBPROTOCOL, extensions, context));
+  res.cork(() => res.upgrade<UserData>({ remote, port: 0, handle: null, ended: false }, key, SIP_SUBPROTOCOL, extensions, context));
 }

@@ -89,8 +89,7 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
   open(peer: WsPeer, remote: Endpoint, local: Endpoint): WsConnectionHandle | null {
     if (this.#closed) return null;
     const id = this.#nextId++;
-    // uWebSockets.js does not expose the peer's port: it is given as 0 (a WebSocket peer is only
-    // ever reached on its connection, never at an address).
+    // `remote.port` is a stand-in (uWebSockets.js does not tell the peer's port), unique per address.
     const conn: WsConnection = { id, peer, source: { protocol: 'ws', remote: { ...remote }, local: { ...local }, connectionId: id } };
     this.#conns.set(id, conn);
     this.log.debug({ connection: id, remote }, 'sip websocket opened');
@@ -113,13 +112,19 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
 
   async send(data: Buffer, dest: Destination): Promise<SentInfo> {
     if (this.#closed) throw new TransportError('closed', 'ws transport closed');
-    const conn = dest.connectionId != null ? this.#conns.get(dest.connectionId) : undefined;
+    const conn = (dest.connectionId != null ? this.#conns.get(dest.connectionId) : undefined) ?? this.#byFlow(dest.address, dest.port);
     if (!conn) throw new TransportError('closed', `no open WebSocket ${dest.connectionId ?? `to ${dest.address}`}: a WebSocket peer cannot be dialled`);
     if (!conn.peer.send(data)) {
       this.closeConnection(conn.id, 'peer does not read');
       throw new TransportError('send', `WebSocket ${conn.id}: peer does not read`);
     }
     return { protocol: 'ws', remote: conn.source.remote, local: conn.source.local, raw: data, bytes: data.length, connectionId: conn.id, sentAt: new Date() };
+  }
+
+  /** The open socket whose flow is `address:port` (the stand-in port the HTTP server gave it). */
+  #byFlow(address: string, port: number): WsConnection | undefined {
+    for (const c of this.#conns.values()) if (c.source.remote.port === port && c.source.remote.address === address) return c;
+    return undefined;
   }
 
   isOpen(connectionId: number): boolean {

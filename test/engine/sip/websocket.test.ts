@@ -4,6 +4,7 @@
  * bounds: garbage, oversized messages and too many connections close only their own socket.
  */
 import test from 'ava';
+import { SipRequest } from '../../../engine/sip/message/message.js';
 import { useApp } from '../../helpers/app.js';
 import { connectSipWs, wsRequest } from '../../helpers/sip-ws-client.js';
 
@@ -117,6 +118,27 @@ test.serial('an INVITE over WebSocket reaches call control (drachtio-srf), whose
   c.send(wsRequest('ACK', uri, id).replace(/^To: .*$/m, `To: ${to}`));
   await options(t, c);
   c.close();
+});
+
+test.serial('each socket is a flow with a stand-in port (rport): a request the engine sends to sip:<address>:<port>;transport=ws reaches that socket only', async (t) => {
+  const [a, b] = [await connectSipWs(url()), await connectSipWs(url())];
+  const ports: number[] = [];
+  for (const c of [a, b]) {
+    const id = ids();
+    c.send(wsRequest('OPTIONS', `sip:127.0.0.1:${r.app.http.port};transport=ws`, id));
+    const res = await c.next((m) => m.kind === 'response' && m.callId === id.callId);
+    ports.push(Number(/;rport=(\d+)/.exec(res.headers.get('Via') ?? '')?.[1]));
+  }
+  t.true(ports.every((p) => p > 0) && ports[0] !== ports[1], `distinct stand-in ports ${ports.join(', ')}`);
+  const tx = r.app.engine.sip!.stack.sendRequest(new SipRequest('OPTIONS', `sip:bob@127.0.0.1:${ports[1]};transport=ws`));
+  const req = await b.next((m) => m.kind === 'request' && m.method === 'OPTIONS');
+  t.regex(req.headers.get('Via') ?? '', new RegExp(`^SIP/2.0/WS 127\\.0\\.0\\.1:${r.app.http.port};`));
+  b.send(`SIP/2.0 200 OK\r\n${req.headers.fields().filter((f) => /^(via|from|to|call-id|cseq)$/i.test(f.name)).map((f) => `${f.name}: ${f.value}`).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`);
+  const answer = await new Promise<number>((resolve) => tx.on('response', (res) => resolve(res.status)));
+  t.is(answer, 200);
+  t.false(a.received.some((m) => m.startsWith('OPTIONS ')), 'the other socket got nothing');
+  a.close();
+  b.close();
 });
 
 /** An OPTIONS on `c` and its final response. */
