@@ -1,0 +1,155 @@
+/**
+ * The registrar (RFC 3261 §10.3) on the running engine's call control, reached over SIP
+ * WebSockets: sip.js in Node (its UserAgent and Registerer, `ws` as the WebSocket) registering
+ * with digest, re-registering, unregistering, expiring and removed when its socket closes; raw SIP
+ * for the rules sip.js does not exercise (423, `*`, CSeq order, several contacts, bad credentials).
+ */
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import { Registerer, RegistererState, UserAgent } from 'sip.js';
+import WebSocket from 'ws';
+import { Registrar } from '../../../engine/calls/registrar/registrar.js';
+import { useApp } from '../../helpers/app.js';
+import { connectSipWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
+
+// sip.js opens its transport with the global WebSocket (Node 20 has none).
+(globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
+
+const REALM = 'agent-studio';
+const DOMAIN = 'acme.example';
+const USERS = new Map([['alice', { id: 'u-alice', username: 'alice', password: 'alice-secret' }], ['bob', { id: 'u-bob', username: 'bob', password: 'bob-secret' }]]);
+const MIN = 2;
+const r = useApp(test, { sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, realm: REALM } });
+let registrar: Registrar;
+const url = () => `ws://127.0.0.1:${r.app.http.port}/sip`;
+
+test.before(async () => {
+  await r.ready;
+  registrar = new Registrar({
+    realm: REALM,
+    expiry: { defaultSeconds: 60, minSeconds: MIN, maxSeconds: 300 },
+    lookup: ({ user, host }) => (host === DOMAIN ? USERS.get(user) : undefined),
+    log: r.app.engine.log.child({ component: 'registrar' }),
+  });
+  registrar.listen(r.app.engine.calls.srf);
+  r.app.sipWebSocket!.onClosed((flow) => registrar.flowClosed({ protocol: 'ws', ...flow }));
+});
+test.after.always(() => registrar?.close());
+
+function agent(user: string, password: string): UserAgent {
+  return new UserAgent({
+    uri: UserAgent.makeURI(`sip:${user}@${DOMAIN}`)!,
+    authorizationUsername: user,
+    authorizationPassword: password,
+    transportOptions: { server: url() },
+    logBuiltinEnabled: false,
+  });
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test.serial('sip.js registers with digest, is listed, re-registers, unregisters', async (t) => {
+  const ua = agent('alice', 'alice-secret');
+  t.teardown(() => ua.stop());
+  await ua.start();
+  const reg = new Registerer(ua, { expires: 30 });
+  const states: string[] = [];
+  reg.stateChange.addListener((s) => states.push(s));
+  await reg.register();
+  await until(() => reg.state === RegistererState.Registered);
+  const bindings = registrar.registrationsOf('u-alice');
+  t.is(bindings.length, 1);
+  t.like(bindings[0], { aor: `sip:alice@${DOMAIN}`, expires: 30, flow: { protocol: 'ws', address: '127.0.0.1' } });
+  t.regex(bindings[0]!.contact, /transport=ws/);
+  const firstCseq = bindings[0]!.cseq;
+  // A refresh: same Call-ID, a higher CSeq, the binding kept (§10.2.4).
+  await reg.register();
+  await until(() => registrar.registrationsOf('u-alice')[0]!.cseq > firstCseq);
+  t.is(registrar.registrationsOf('u-alice').length, 1);
+  await reg.unregister();
+  await until(() => reg.state === RegistererState.Unregistered);
+  t.deepEqual(registrar.registrationsOf('u-alice'), []);
+  t.deepEqual(states, ['Registered', 'Unregistered']);
+});
+
+test.serial('a wrong password is refused (403) and nothing is bound', async (t) => {
+  const ua = agent('bob', 'not-the-password');
+  t.teardown(() => ua.stop());
+  await ua.start();
+  const reg = new Registerer(ua);
+  let rejected = 0;
+  await reg.register({ requestDelegate: { onReject: (res) => void (rejected = res.message.statusCode ?? -1) } });
+  await until(() => rejected !== 0);
+  t.is(rejected, 403);
+  t.deepEqual(registrar.registrationsOf('u-bob'), []);
+});
+
+test.serial('a binding goes when its WebSocket closes (RFC 7118 §5), and when it expires', async (t) => {
+  const ua = agent('bob', 'bob-secret');
+  await ua.start();
+  const reg = new Registerer(ua, { expires: 60 });
+  await reg.register();
+  await until(() => registrar.registrationsOf('u-bob').length === 1);
+  await ua.stop();
+  await until(() => registrar.registrationsOf('u-bob').length === 0);
+  t.pass('removed with its socket');
+
+  const c = await connectSipWs(url());
+  t.teardown(() => c.close());
+  const res = await registerRaw(c, 'bob', 'bob-secret', { callId: 'exp@test', cseq: 1, contacts: ['<sip:bob@x.invalid;transport=ws>'], expires: String(MIN) });
+  t.is(res.status, 200);
+  t.is(registrar.registrationsOf('u-bob').length, 1);
+  await until(() => registrar.registrationsOf('u-bob').length === 0, (MIN + 2) * 1000);
+  t.pass(`expired after ${MIN} s`);
+});
+
+test.serial('§10.3: 423 with Min-Expires, several contacts, contact expires over Expires, CSeq order, * with Expires: 0', async (t) => {
+  const c = await connectSipWs(url());
+  t.teardown(() => c.close());
+  const brief = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 1, contacts: ['<sip:a1@x.invalid;transport=ws>'], expires: '1' });
+  t.is(brief.status, 423);
+  t.is(brief.headers['min-expires'], String(MIN));
+  const two = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 2, contacts: ['<sip:a1@x.invalid;transport=ws>;expires=40', '<sip:a2@x.invalid;transport=ws>'], expires: '50' });
+  t.is(two.status, 200);
+  t.is(two.contacts.length, 2);
+  t.deepEqual(registrar.registrationsOf('u-alice').map((b) => b.expires).sort(), [40, 50]);
+  const stale = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 2, contacts: ['<sip:a1@x.invalid;transport=ws>'], expires: '30' });
+  t.is(stale.status, 500, 'same Call-ID, CSeq not higher: aborted (§10.3 step 7)');
+  const badStar = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 3, contacts: ['*'], expires: '30' });
+  t.is(badStar.status, 400);
+  const star = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 4, contacts: ['*'], expires: '0' });
+  t.is(star.status, 200);
+  t.deepEqual(star.contacts, []);
+  t.deepEqual(registrar.registrationsOf('u-alice'), []);
+});
+
+let branch = 0;
+/** REGISTER over `c`: the challenge, then the request with digest credentials; the final answer. */
+async function registerRaw(c: SipWsClient, user: string, password: string, o: { callId: string; cseq: number; contacts: string[]; expires?: string }) {
+  const uri = `sip:${DOMAIN}`;
+  const send = (cseq: number, auth?: string) => {
+    const id = `reg${++branch}`;
+    c.send(
+      wsRequest('REGISTER', uri, { branch: id, callId: o.callId, cseq, headers: [...o.contacts.map((x) => `Contact: ${x}`), ...(o.expires ? [`Expires: ${o.expires}`] : []), ...(auth ? [`Authorization: ${auth}`] : [])] })
+        .replace(/^To: .*$/m, `To: <sip:${user}@${DOMAIN}>`)
+        .replace(/^From: .*$/m, `From: <sip:${user}@${DOMAIN}>;tag=${id}`),
+    );
+    return c.next((m) => m.kind === 'response' && m.callId === o.callId && m.status >= 200);
+  };
+  const challenge = await send(o.cseq * 100);
+  if (challenge.kind !== 'response' || challenge.status !== 401) throw new Error(`expected 401, got ${challenge.startLine}`);
+  const h = challenge.headers.get('WWW-Authenticate')!;
+  const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  const response = md5(`${md5(`${user}:${REALM}:${password}`)}:${nonce}:00000001:abc:auth:${md5(`REGISTER:${uri}`)}`);
+  const res = await send(o.cseq * 100 + 1, `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="abc"`);
+  if (res.kind !== 'response') throw new Error('not a response');
+  const headers = Object.fromEntries(res.headers.fields().map((f) => [f.name.toLowerCase(), f.value]));
+  return { status: res.status, headers, contacts: res.headers.getAll('Contact').flatMap((v) => v.split(',')).filter((v) => v.trim() !== '') };
+}
