@@ -22,6 +22,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
+import { sipUserRoutes } from './routes/sip-users.js';
 import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
 import { Realtime } from './realtime/realtime.js';
@@ -87,6 +88,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...tenantRoutes(engine.store, engine.recordings, engine.audioFiles),
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
     ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles),
+    ...sipUserRoutes(engine.store, engine.registrar),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];
@@ -139,6 +141,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       },
     );
     (sipWs as SipWebSocketEndpoint | null)?.serve({ address: config.http.host, port: http.port });
+    // RFC 7118 §5: a binding reached through a WebSocket goes with it.
+    (sipWs as SipWebSocketEndpoint | null)?.onClosed((flow) => engine.registrar.flowClosed({ protocol: 'ws', ...flow }));
   } catch (e) {
     realtime.close();
     await engine.close();

@@ -92,7 +92,15 @@ export const configSchema = z
         sessionExpiresSeconds: num(z.number().int().min(1)).default(1800),
         /** RFC 4028 Min-SE: shorter intervals get 422. The RFC's floor is 90; tests lower it. */
         minSessionExpiresSeconds: num(z.number().int().min(1)).default(90),
-        /** Realm of digest challenges to trunks with credentials. */
+        /**
+         * Registrar (REGISTER from the tenant's SIP users), RFC 3261 §10.3 step 6: the expiry
+         * when a REGISTER asks none, the shortest granted (a shorter non-zero one gets 423 with
+         * Min-Expires), and the longest (a longer one is shortened).
+         */
+        registerDefaultExpiresSeconds: num(z.number().int().min(1)).default(3600),
+        registerMinExpiresSeconds: num(z.number().int().min(1)).default(60),
+        registerMaxExpiresSeconds: num(z.number().int().min(1)).default(3600),
+        /** Realm of digest challenges to trunks with credentials and to SIP users registering. */
         realm: z.string().min(1).default('agent-studio'),
         /**
          * Per-source protection of the embedded SIP server (embedded and thread modes; an

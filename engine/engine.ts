@@ -19,6 +19,8 @@ import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
 import { EngineMetrics } from './metrics/engine-metrics.js';
 import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
+import { Registrar } from './calls/registrar/registrar.js';
+import { storeSipUsers } from './calls/registrar/sip-domain.js';
 import { SipThread } from './sip/sip-thread.js';
 import { WsTransport, type WsGateway } from './sip/transport/ws-transport.js';
 import { Checkpointer } from './store/checkpointer.js';
@@ -50,6 +52,8 @@ export class Engine {
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
   sipThread: SipThread | null = null;
   calls!: CallControl;
+  /** The registrar of the tenants' SIP users (REGISTER), its bindings in memory. */
+  registrar!: Registrar;
   #providers: ProviderRegistry | null = null;
   /** WAL checkpoints in a worker thread (a file database only). */
   #checkpointer: Checkpointer | null = null;
@@ -137,6 +141,13 @@ export class Engine {
       const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
       drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: this.sipThread.port };
     }
+    const { realm, registerDefaultExpiresSeconds, registerMinExpiresSeconds, registerMaxExpiresSeconds } = config.sip;
+    this.registrar = new Registrar({
+      realm,
+      expiry: { defaultSeconds: registerDefaultExpiresSeconds, minSeconds: registerMinExpiresSeconds, maxSeconds: registerMaxExpiresSeconds },
+      lookup: storeSipUsers(this.store),
+      log: log.child({ component: 'registrar' }),
+    });
     const providers = (this.#providers = new ProviderRegistry(this.store, log.child({ component: 'providers' })));
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
@@ -153,6 +164,7 @@ export class Engine {
       events: this.events,
       media: this.mediaService,
       metrics: this.metrics.calls,
+      registrar: this.registrar,
       agents: new AgentRuntime({
         store: this.store,
         events: this.events,
@@ -230,6 +242,7 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await (this.calls as CallControl | undefined)?.close();
+    (this.registrar as Registrar | undefined)?.close();
     // Recordings of the calls just ended write their rows: before the database closes.
     await this.recordings.drain();
     await this.sip?.close();

@@ -4,6 +4,7 @@
  * INVITEs and OPTIONS, tracks live calls for capacity and shutdown, and closes calls a crash
  * left open.
  */
+import type { Registrar } from './registrar/registrar.js';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -32,6 +33,8 @@ interface CallControlOptions {
   metrics?: CallMetrics;
   /** Runs the agents of answered calls (absent: every call echoes). */
   agents?: AgentRuntime;
+  /** Answers REGISTER (absent: REGISTER gets 405 from the SIP server). */
+  registrar?: Registrar;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -118,6 +121,7 @@ export class CallControl {
         if (!res.finalResponseSent) res.send(500);
       });
     });
+    opts.registrar?.listen(srf);
     // RFC 3261 §11.2: OPTIONS outside a dialog is answered as an INVITE would be, here 200.
     srf.options((_req, res) => {
       res.send(this.#accepting ? 200 : 503, {

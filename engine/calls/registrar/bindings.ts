@@ -152,6 +152,12 @@ export class Bindings {
     return { status: 200, bindings: next.map((e) => e.binding) };
   }
 
+  /** Removes every binding of `aor`. */
+  removeAor(aor: string): void {
+    for (const e of this.#byAor.get(aor) ?? []) clearTimeout(e.timer);
+    this.#byAor.delete(aor);
+  }
+
   /** RFC 7118 §5 / RFC 5626: the flow is gone, so are the bindings that reach through it. */
   removeFlow(flow: Flow): number {
     let removed = 0;

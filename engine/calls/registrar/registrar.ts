@@ -43,8 +43,6 @@ type SrfWithRegister = Srf & { register(fn: (req: Srf.SrfRequest, res: Srf.SrfRe
 export class Registrar {
   readonly bindings: Bindings;
   readonly #verifier: DigestVerifier;
-  /** Bindings per SIP user id (the key under which the API lists them). */
-  readonly #aorOfUser = new Map<string, string>();
 
   constructor(private readonly opts: RegistrarOptions) {
     this.#verifier = new DigestVerifier(opts.realm);
@@ -63,10 +61,14 @@ export class Registrar {
     });
   }
 
-  /** A SIP user's current bindings (empty when it has none). */
-  registrationsOf(userId: string): Binding[] {
-    const aor = this.#aorOfUser.get(userId);
-    return aor ? this.bindings.list(aor) : [];
+  /** The current bindings of an address-of-record (`sip:<user>@<host>`, host in lower case). */
+  registrationsOf(aor: string): Binding[] {
+    return this.bindings.list(aor);
+  }
+
+  /** Removes every binding of `aor` (its SIP user was deleted). */
+  unbind(aor: string): void {
+    this.bindings.removeAor(aor);
   }
 
   /** The flow (a closed WebSocket) is gone: so are its bindings. */
@@ -107,7 +109,6 @@ export class Registrar {
       return;
     }
     const key = `sip:${aor.user}@${aor.host}`;
-    this.#aorOfUser.set(user.id, key);
     const cseq = Number(/^\s*(\d+)/.exec(req.get('CSeq'))?.[1] ?? 0);
     const result = this.bindings.register({
       aor: key,

@@ -8,33 +8,49 @@ import { createHash } from 'node:crypto';
 import test from 'ava';
 import { Registerer, RegistererState, UserAgent } from 'sip.js';
 import WebSocket from 'ws';
-import { Registrar } from '../../../engine/calls/registrar/registrar.js';
 import { useApp } from '../../helpers/app.js';
+import { seedTenant } from '../../helpers/tenant.js';
 import { connectSipWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
 
 // sip.js opens its transport with the global WebSocket (Node 20 has none).
 (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
 
 const REALM = 'agent-studio';
-const DOMAIN = 'acme.example';
-const USERS = new Map([['alice', { id: 'u-alice', username: 'alice', password: 'alice-secret' }], ['bob', { id: 'u-bob', username: 'bob', password: 'bob-secret' }]]);
 const MIN = 2;
-const r = useApp(test, { sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, realm: REALM } });
-let registrar: Registrar;
+const r = useApp(test, { sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, realm: REALM, registerMinExpiresSeconds: MIN, registerMaxExpiresSeconds: 300, registerDefaultExpiresSeconds: 60 } });
 const url = () => `ws://127.0.0.1:${r.app.http.port}/sip`;
+/** The tenant's SIP domain (its id: see engine/calls/registrar/sip-domain.ts). */
+let DOMAIN = '';
+let headers: Record<string, string> = {};
+const ids: Record<string, string> = {};
 
 test.before(async () => {
   await r.ready;
-  registrar = new Registrar({
-    realm: REALM,
-    expiry: { defaultSeconds: 60, minSeconds: MIN, maxSeconds: 300 },
-    lookup: ({ user, host }) => (host === DOMAIN ? USERS.get(user) : undefined),
-    log: r.app.engine.log.child({ component: 'registrar' }),
-  });
-  registrar.listen(r.app.engine.calls.srf);
-  r.app.sipWebSocket!.onClosed((flow) => registrar.flowClosed({ protocol: 'ws', ...flow }));
+  const tenant = await seedTenant(r.app);
+  DOMAIN = `${tenant.tenantId}.live`;
+  headers = tenant.headers;
+  for (const [username, password] of [['alice', 'alice-secret'], ['bob', 'bob-secret']] as const) {
+    const res = await r.req<{ id: string; aor: string }>('POST', '/api/v1/sip-users', { headers, body: { username, password } });
+    if (res.status !== 201) throw new Error(`sip user not created: ${res.status} ${JSON.stringify(res.body)}`);
+    ids[username] = res.body.id;
+  }
 });
-test.after.always(() => registrar?.close());
+
+interface Registration {
+  contact: string;
+  expires: number;
+  expiresInSeconds: number;
+  transport: string;
+  source: string;
+}
+
+/** What the API lists for a user. */
+async function listed(user: string): Promise<Registration[]> {
+  const res = await r.req<{ aor: string; items: Registration[] }>('GET', `/api/v1/sip-users/${ids[user]}/registrations`, { headers });
+  if (res.status !== 200) throw new Error(`registrations: ${res.status}`);
+  return res.body.items;
+}
+const registrations = (aor: string) => r.app.engine.registrar.registrationsOf(aor);
 
 function agent(user: string, password: string): UserAgent {
   return new UserAgent({
@@ -63,18 +79,23 @@ test.serial('sip.js registers with digest, is listed, re-registers, unregisters'
   reg.stateChange.addListener((s) => states.push(s));
   await reg.register();
   await until(() => reg.state === RegistererState.Registered);
-  const bindings = registrar.registrationsOf('u-alice');
+  const bindings = registrations(`sip:alice@${DOMAIN}`);
   t.is(bindings.length, 1);
   t.like(bindings[0], { aor: `sip:alice@${DOMAIN}`, expires: 30, flow: { protocol: 'ws', address: '127.0.0.1' } });
+  const api = await listed('alice');
+  t.is(api.length, 1);
+  t.like(api[0], { contact: bindings[0]!.contact, expires: 30, transport: 'ws', source: `127.0.0.1:${bindings[0]!.flow.port}` });
+  t.true(api[0]!.expiresInSeconds > 25 && api[0]!.expiresInSeconds <= 30);
   t.regex(bindings[0]!.contact, /transport=ws/);
   const firstCseq = bindings[0]!.cseq;
   // A refresh: same Call-ID, a higher CSeq, the binding kept (§10.2.4).
   await reg.register();
-  await until(() => registrar.registrationsOf('u-alice')[0]!.cseq > firstCseq);
-  t.is(registrar.registrationsOf('u-alice').length, 1);
+  await until(() => registrations(`sip:alice@${DOMAIN}`)[0]!.cseq > firstCseq);
+  t.is(registrations(`sip:alice@${DOMAIN}`).length, 1);
   await reg.unregister();
   await until(() => reg.state === RegistererState.Unregistered);
-  t.deepEqual(registrar.registrationsOf('u-alice'), []);
+  t.deepEqual(registrations(`sip:alice@${DOMAIN}`), []);
+  t.deepEqual(await listed('alice'), []);
   t.deepEqual(states, ['Registered', 'Unregistered']);
 });
 
@@ -87,7 +108,7 @@ test.serial('a wrong password is refused (403) and nothing is bound', async (t) 
   await reg.register({ requestDelegate: { onReject: (res) => void (rejected = res.message.statusCode ?? -1) } });
   await until(() => rejected !== 0);
   t.is(rejected, 403);
-  t.deepEqual(registrar.registrationsOf('u-bob'), []);
+  t.deepEqual(registrations(`sip:bob@${DOMAIN}`), []);
 });
 
 test.serial('a binding goes when its WebSocket closes (RFC 7118 §5), and when it expires', async (t) => {
@@ -95,17 +116,17 @@ test.serial('a binding goes when its WebSocket closes (RFC 7118 §5), and when i
   await ua.start();
   const reg = new Registerer(ua, { expires: 60 });
   await reg.register();
-  await until(() => registrar.registrationsOf('u-bob').length === 1);
+  await until(() => registrations(`sip:bob@${DOMAIN}`).length === 1);
   await ua.stop();
-  await until(() => registrar.registrationsOf('u-bob').length === 0);
+  await until(() => registrations(`sip:bob@${DOMAIN}`).length === 0);
   t.pass('removed with its socket');
 
   const c = await connectSipWs(url());
   t.teardown(() => c.close());
   const res = await registerRaw(c, 'bob', 'bob-secret', { callId: 'exp@test', cseq: 1, contacts: ['<sip:bob@x.invalid;transport=ws>'], expires: String(MIN) });
   t.is(res.status, 200);
-  t.is(registrar.registrationsOf('u-bob').length, 1);
-  await until(() => registrar.registrationsOf('u-bob').length === 0, (MIN + 2) * 1000);
+  t.is(registrations(`sip:bob@${DOMAIN}`).length, 1);
+  await until(() => registrations(`sip:bob@${DOMAIN}`).length === 0, (MIN + 2) * 1000);
   t.pass(`expired after ${MIN} s`);
 });
 
@@ -118,7 +139,7 @@ test.serial('§10.3: 423 with Min-Expires, several contacts, contact expires ove
   const two = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 2, contacts: ['<sip:a1@x.invalid;transport=ws>;expires=40', '<sip:a2@x.invalid;transport=ws>'], expires: '50' });
   t.is(two.status, 200);
   t.is(two.contacts.length, 2);
-  t.deepEqual(registrar.registrationsOf('u-alice').map((b) => b.expires).sort(), [40, 50]);
+  t.deepEqual(registrations(`sip:alice@${DOMAIN}`).map((b) => b.expires).sort(), [40, 50]);
   const stale = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 2, contacts: ['<sip:a1@x.invalid;transport=ws>'], expires: '30' });
   t.is(stale.status, 500, 'same Call-ID, CSeq not higher: aborted (§10.3 step 7)');
   const badStar = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 3, contacts: ['*'], expires: '30' });
@@ -126,7 +147,7 @@ test.serial('§10.3: 423 with Min-Expires, several contacts, contact expires ove
   const star = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 4, contacts: ['*'], expires: '0' });
   t.is(star.status, 200);
   t.deepEqual(star.contacts, []);
-  t.deepEqual(registrar.registrationsOf('u-alice'), []);
+  t.deepEqual(registrations(`sip:alice@${DOMAIN}`), []);
 });
 
 let branch = 0;
