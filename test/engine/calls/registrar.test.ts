@@ -10,6 +10,7 @@ import { Registerer, RegistererState, UserAgent } from 'sip.js';
 import WebSocket from 'ws';
 import { useApp } from '../../helpers/app.js';
 import { seedTenant } from '../../helpers/tenant.js';
+import { runSipp, sippMissing } from '../../helpers/sipp.js';
 import { connectSipWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
 
 // sip.js opens its transport with the global WebSocket (Node 20 has none).
@@ -148,6 +149,30 @@ test.serial('§10.3: 423 with Min-Expires, several contacts, contact expires ove
   t.is(star.status, 200);
   t.deepEqual(star.contacts, []);
   t.deepEqual(registrations(`sip:alice@${DOMAIN}`), []);
+});
+
+const sippSkip = sippMissing();
+(sippSkip ? test.serial.skip : test.serial)(`SIPp over UDP registers with digest, is listed with transport udp, and unregisters${sippSkip ? ` (skipped: ${sippSkip})` : ''}`, async (t) => {
+  const sip = r.app.engine.sip!.stack.listening().find((l) => l.protocol === 'udp')!;
+  const run = runSipp({ transport: 'u1', target: `127.0.0.1:${sip.port}`, scenario: { file: 'uac-register.xml' }, args: ['-s', 'bob', '-au', 'bob', '-ap', 'bob-secret', '-set', 'domain', DOMAIN], timeoutSeconds: 15 });
+  await until(() => registrations(`sip:bob@${DOMAIN}`).length === 1, 10_000);
+  const api = await listed('bob');
+  t.like(api[0], { transport: 'udp', expires: 60 });
+  t.regex(api[0]!.contact, /^sip:bob@127\.0\.0\.1:\d+$/);
+  const result = await run;
+  t.is(result.code, 0, `${result.ladder.join(' | ')}\n${result.output.slice(-800)}`);
+  t.deepEqual(result.ladder, ['-> REGISTER', '<- 401 REGISTER', '-> REGISTER', '<- 200 REGISTER', '-> REGISTER', '<- 200 REGISTER']);
+  t.deepEqual(await listed('bob'), []);
+});
+
+test.serial('deleting a SIP user ends its registrations', async (t) => {
+  const created = await r.req<{ id: string }>('POST', '/api/v1/sip-users', { headers, body: { username: 'carol', password: 'carol-secret' } });
+  const c = await connectSipWs(url());
+  t.teardown(() => c.close());
+  t.is((await registerRaw(c, 'carol', 'carol-secret', { callId: 'del@test', cseq: 1, contacts: ['<sip:carol@x.invalid;transport=ws>'], expires: '60' })).status, 200);
+  t.is(registrations(`sip:carol@${DOMAIN}`).length, 1);
+  t.is((await r.req('DELETE', `/api/v1/sip-users/${created.body.id}`, { headers })).status, 204);
+  t.deepEqual(registrations(`sip:carol@${DOMAIN}`), []);
 });
 
 let branch = 0;
