@@ -22,6 +22,7 @@ import { tagOf } from '../message/name-addr.js';
 import { MessageCounts } from './message-counts.js';
 import type { FinalResponseFacts, SourceGuard } from '../abuse/source-guard.js';
 import { responseTarget } from './routing.js';
+import { WsTransport } from './ws-transport.js';
 import { TransportError, isMessageFramed, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
 
 interface TransportLayerOptions {
@@ -128,6 +129,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
     if (msg.kind === 'request') this.counts.request(msg.method, false);
     else this.counts.response(msg.status, false);
+    if (source.protocol === 'ws' && source.connectionId != null) this.#aliasContacts(msg, source.connectionId);
     if (msg.kind === 'request') {
       if (guard && !this.#admitRequest(guard, msg, source)) return;
       stampVia(msg.headers, msg.topVia, source, this.opts.rport);
@@ -155,6 +157,17 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     }
     if (req.headers.has('Authorization') || req.headers.has('Proxy-Authorization')) guard.noteCredentials(address, req.callId, req.cseq.seq);
     return true;
+  }
+
+  /** Each Contact host of a WebSocket client's message reaches back down its socket (see WsTransport.alias). */
+  #aliasContacts(msg: SipRequest | SipResponse, connectionId: number): void {
+    const ws = this.#transports.get('ws');
+    if (!(ws instanceof WsTransport) || !msg.headers.has('Contact')) return;
+    try {
+      for (const c of msg.contacts) if (c.uri.kind === 'sip' && !net.isIP(hostAddress(c.uri.host))) ws.alias(c.uri.host, connectionId);
+    } catch {
+      // An unparsable Contact is the UAS core's to answer (400); nothing to remember.
+    }
   }
 
   #isOurs(via: Via): boolean {
@@ -277,7 +290,9 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     const t = this.#transports.get(target.protocol);
     if (!t) throw new TransportError('no-transport', `no ${target.protocol} transport`);
     let address = target.host;
-    if (target.connectionId == null || !t.isOpen(target.connectionId)) {
+    let connectionId = target.connectionId ?? null;
+    if (connectionId == null || !t.isOpen(connectionId)) connectionId = t.connectionFor?.(target.host) ?? connectionId;
+    if (connectionId == null || !t.isOpen(connectionId)) {
       if (!net.isIP(address)) {
         try {
           address = (await dns.lookup(address)).address;
@@ -286,7 +301,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
         }
       }
     }
-    const dest: Destination = { address, port: target.port, connectionId: target.connectionId ?? null };
+    const dest: Destination = { address, port: target.port, connectionId };
     const sent = await t.send(data, dest);
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'out', protocol: sent.protocol, remote: sent.remote, bytes: sent.bytes, line }, 'sip message');
     return sent;

@@ -106,6 +106,11 @@ export interface Transport {
   isOpen(connectionId: number): boolean;
   /** Open stream connections (0 for UDP). */
   connectionCount(): number;
+  /**
+   * The open connection that reaches `host` though it cannot be dialled (a WebSocket client's
+   * `*.invalid` Contact host, RFC 7118 §5), or undefined. Only the WebSocket transport has any.
+   */
+  connectionFor?(host: string): number | undefined;
   /** Closes one connection (a peer that sent garbage); false when it is not open (always for UDP). */
   closeConnection(connectionId: number, reason: string): boolean;
   /** Closes every stream connection from `address` (a banned source); how many (0 for UDP). */

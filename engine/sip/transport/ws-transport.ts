@@ -55,12 +55,19 @@ interface WsConnection {
   readonly id: number;
   readonly peer: WsPeer;
   readonly source: MessageSource;
+  /** Contact hosts this socket's messages named (see `alias`). */
+  readonly aliases: Set<string>;
 }
+
+/** Contact hosts remembered per socket at most: a client names one, a few at worst. */
+const MAX_ALIASES_PER_CONNECTION = 4;
 
 export class WsTransport extends TypedEmitter<TransportEvents> implements Transport, WsGateway {
   readonly protocol = 'ws';
   readonly reliable = true;
   readonly #conns = new Map<number, WsConnection>();
+  /** Contact host (lower case) -> the socket that named it. */
+  readonly #aliases = new Map<string, number>();
   #local: Endpoint = { address: '0.0.0.0', port: 0 };
   #nextId = 1;
   #closed = false;
@@ -90,13 +97,13 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
     if (this.#closed) return null;
     const id = this.#nextId++;
     // `remote.port` is a stand-in (uWebSockets.js does not tell the peer's port), unique per address.
-    const conn: WsConnection = { id, peer, source: { protocol: 'ws', remote: { ...remote }, local: { ...local }, connectionId: id } };
+    const conn: WsConnection = { id, peer, source: { protocol: 'ws', remote: { ...remote }, local: { ...local }, connectionId: id }, aliases: new Set() };
     this.#conns.set(id, conn);
     this.log.debug({ connection: id, remote }, 'sip websocket opened');
     return {
       message: (data) => this.#onMessage(conn, data),
       closed: () => {
-        if (this.#conns.delete(id)) this.log.debug({ connection: id, remote }, 'sip websocket closed');
+        if (this.#forget(conn)) this.log.debug({ connection: id, remote }, 'sip websocket closed');
       },
     };
   }
@@ -121,6 +128,31 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
     return { protocol: 'ws', remote: conn.source.remote, local: conn.source.local, raw: data, bytes: data.length, connectionId: conn.id, sentAt: new Date() };
   }
 
+  /**
+   * RFC 7118 §5: a WebSocket client's Contact names a host nobody can resolve
+   * (`df7jal23ls0d.invalid`); requests to it (in-dialog requests, calls to its registration) must
+   * go down the socket its messages came on. The transport layer calls this with each Contact host
+   * a socket's messages carry. A host another open socket holds is not taken over.
+   */
+  alias(host: string, connectionId: number): void {
+    const conn = this.#conns.get(connectionId);
+    const key = host.toLowerCase();
+    if (!conn || conn.aliases.has(key) || conn.aliases.size >= MAX_ALIASES_PER_CONNECTION) return;
+    if (this.#aliases.has(key)) return;
+    this.#aliases.set(key, connectionId);
+    conn.aliases.add(key);
+  }
+
+  connectionFor(host: string): number | undefined {
+    return this.#aliases.get(host.toLowerCase());
+  }
+
+  /** Drops a socket and its aliases; false when it was already gone. */
+  #forget(conn: WsConnection): boolean {
+    for (const a of conn.aliases) if (this.#aliases.get(a) === conn.id) this.#aliases.delete(a);
+    return this.#conns.delete(conn.id);
+  }
+
   /** The open socket whose flow is `address:port` (the stand-in port the HTTP server gave it). */
   #byFlow(address: string, port: number): WsConnection | undefined {
     for (const c of this.#conns.values()) if (c.source.remote.port === port && c.source.remote.address === address) return c;
@@ -138,7 +170,7 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
   closeConnection(connectionId: number, reason: string): boolean {
     const conn = this.#conns.get(connectionId);
     if (!conn) return false;
-    this.#conns.delete(connectionId);
+    this.#forget(conn);
     this.log.info({ connection: connectionId, remote: conn.source.remote, reason }, 'sip websocket closed by the engine');
     conn.peer.close(reason === 'peer does not read' ? wsCloseCodes.policy : wsCloseCodes.invalidPayload, reason.slice(0, 120));
     return true;
@@ -147,7 +179,7 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
   closeFrom(address: string, reason: string): number {
     const from = [...this.#conns.values()].filter((c) => c.source.remote.address === address);
     for (const c of from) {
-      this.#conns.delete(c.id);
+      this.#forget(c);
       c.peer.close(wsCloseCodes.policy, reason);
     }
     return from.length;
@@ -159,6 +191,7 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
       this.removeAllListeners();
       for (const c of this.#conns.values()) c.peer.close(wsCloseCodes.goingAway, 'sip transport closed');
       this.#conns.clear();
+      this.#aliases.clear();
     }
     return Promise.resolve();
   }

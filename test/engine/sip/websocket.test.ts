@@ -141,6 +141,33 @@ test.serial('each socket is a flow with a stand-in port (rport): a request the e
   b.close();
 });
 
+test.serial("a request to a WebSocket client's *.invalid Contact goes down the socket that named it (RFC 7118 §5): in-dialog requests reach browsers", async (t) => {
+  const [a, b] = [await connectSipWs(url()), await connectSipWs(url())];
+  for (const [c, host] of [[a, 'aaaa1111.invalid'], [b, 'bbbb2222.invalid']] as const) {
+    const id = ids();
+    c.send(wsRequest('OPTIONS', `sip:127.0.0.1:${r.app.http.port};transport=ws`, { ...id, headers: [`Contact: <sip:u@${host};transport=ws>`] }));
+    await c.next((m) => m.kind === 'response' && m.callId === id.callId);
+  }
+  // Another socket naming a host already taken does not take it over.
+  const thief = await connectSipWs(url());
+  const id = ids();
+  thief.send(wsRequest('OPTIONS', `sip:127.0.0.1:${r.app.http.port};transport=ws`, { ...id, headers: ['Contact: <sip:u@bbbb2222.invalid;transport=ws>'] }));
+  await thief.next((m) => m.kind === 'response' && m.callId === id.callId);
+  r.app.engine.sip!.stack.sendRequest(new SipRequest('OPTIONS', 'sip:u@bbbb2222.invalid;transport=ws'));
+  const req = await b.next((m) => m.kind === 'request' && m.method === 'OPTIONS');
+  t.is(req.kind === 'request' && req.uri, 'sip:u@bbbb2222.invalid;transport=ws');
+  t.false([...a.received, ...thief.received].some((m) => m.startsWith('OPTIONS ')), 'only the socket that named the host got it');
+  // Once its socket is gone, the host reaches nothing (no DNS for *.invalid).
+  b.close();
+  await b.closed;
+  await waitFor(() => r.app.engine.sip!.stack.transport.transport('ws')!.connectionCount() === 2);
+  const tx = r.app.engine.sip!.stack.sendRequest(new SipRequest('OPTIONS', 'sip:u@bbbb2222.invalid;transport=ws'));
+  await new Promise<void>((resolve) => tx.on('transportError', () => resolve()));
+  t.false(thief.received.some((m) => m.startsWith('OPTIONS ')));
+  a.close();
+  thief.close();
+});
+
 /** An OPTIONS on `c` and its final response. */
 async function options(t: { true(v: boolean, m?: string): void }, c: Awaited<ReturnType<typeof connectSipWs>>): Promise<void> {
   const id = ids();
