@@ -82,15 +82,21 @@ export class Registrar {
   }
 
   #onRegister(req: RegisterReq, res: RegisterRes): void {
-    let aor: { user: string; host: string };
+    let to;
     try {
-      const to = parseNameAddr(req.get('To'), 'To').uri;
-      if (to.kind !== 'sip' || !to.user) throw new Error('To is not a sip URI with a user');
-      aor = { user: to.user, host: to.host.toLowerCase() };
+      to = parseNameAddr(req.get('To'), 'To').uri;
     } catch (e) {
       res.send(400, `Bad To: ${(e as Error).message}`.slice(0, 100));
       return;
     }
+    // §10.3 step 3: "If the address-of-record in the To header field is not valid for the domain
+    // in the Request-URI, the registrar MUST send a 404 (Not Found)". One that is no sip URI with
+    // a user is valid for no domain; other unknown users are told apart only after the challenge.
+    if (to.kind !== 'sip' || !to.user) {
+      res.send(404);
+      return;
+    }
+    const aor = { user: to.user, host: to.host.toLowerCase() };
     const creds = parseDigest(req.get('Authorization'));
     if (!creds) {
       res.send(401, { headers: { 'WWW-Authenticate': this.#verifier.challenge() } });
