@@ -5,6 +5,7 @@
  * left open.
  */
 import type { Registrar } from './registrar/registrar.js';
+import { UserCalls } from './registrar/user-calls.js';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -110,10 +111,22 @@ export class CallControl {
         void p.finally(() => this.#settling.delete(p));
       },
     };
+    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' })) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
       if (!this.#accepting) {
         res.send(503, { headers: { 'Retry-After': '30' } });
+        return;
+      }
+      // A call to a tenant's registered SIP user is proxied to its devices, not answered here.
+      const callee = userCalls?.aorOf(req);
+      if (userCalls && callee) {
+        try {
+          userCalls.handle(req, res, callee);
+        } catch (err) {
+          log.error({ err }, 'call to a registered user failed');
+          if (!res.finalResponseSent) res.send(500);
+        }
         return;
       }
       void handleInboundInvite(deps, req as Parameters<typeof handleInboundInvite>[1], res, receivedAt).catch((err: unknown) => {

@@ -61,6 +61,21 @@ export class Registrar {
     });
   }
 
+  /**
+   * §22.4 for a request on behalf of `aor`: its digest credentials (`header`, from Authorization
+   * or Proxy-Authorization) must be those of the SIP user the AOR names. `challenge` (none given)
+   * and `stale` (a good answer to an old nonce) come with the challenge to send.
+   */
+  authenticate(method: string, header: string | undefined, aor: { user: string; host: string }): { verdict: 'ok'; user: SipUserCredentials } | { verdict: 'challenge' | 'stale'; challenge: string } | { verdict: 'bad' } {
+    const creds = parseDigest(header);
+    if (!creds) return { verdict: 'challenge', challenge: this.#verifier.challenge() };
+    const user = this.opts.lookup(aor);
+    // §10.3 step 4: the authenticated user must be the one the AOR names.
+    const verdict = user && creds.username === user.username ? this.#verifier.verify(method, creds, user.password) : 'bad';
+    if (verdict === 'stale') return { verdict, challenge: this.#verifier.challenge(true) };
+    return verdict === 'ok' && user ? { verdict, user } : { verdict: 'bad' };
+  }
+
   /** The current bindings of an address-of-record (`sip:<user>@<host>`, host in lower case). */
   registrationsOf(aor: string): Binding[] {
     return this.bindings.list(aor);
@@ -97,19 +112,12 @@ export class Registrar {
       return;
     }
     const aor = { user: to.user, host: to.host.toLowerCase() };
-    const creds = parseDigest(req.get('Authorization'));
-    if (!creds) {
-      res.send(401, { headers: { 'WWW-Authenticate': this.#verifier.challenge() } });
+    const auth = this.authenticate('REGISTER', req.has('Authorization') ? req.get('Authorization') : undefined, aor);
+    if (auth.verdict === 'challenge' || auth.verdict === 'stale') {
+      res.send(401, { headers: { 'WWW-Authenticate': auth.challenge } });
       return;
     }
-    const user = this.opts.lookup(aor);
-    // §10.3 step 4: the authenticated user must be the one the AOR names.
-    const verdict = user && creds.username === user.username ? this.#verifier.verify('REGISTER', creds, user.password) : 'bad';
-    if (verdict === 'stale') {
-      res.send(401, { headers: { 'WWW-Authenticate': this.#verifier.challenge(true) } });
-      return;
-    }
-    if (verdict === 'bad' || !user) {
+    if (auth.verdict === 'bad') {
       this.opts.log.info({ aor: `${aor.user}@${aor.host}`, remote: req.source_address }, 'register refused: bad credentials');
       res.send(403);
       return;

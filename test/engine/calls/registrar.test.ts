@@ -175,6 +175,53 @@ test.serial('deleting a SIP user ends its registrations', async (t) => {
   t.deepEqual(registrations(`sip:carol@${DOMAIN}`), []);
 });
 
+test.serial("a registered user's call: another user of the tenant authenticates (407), the INVITE is forked to the callee's socket, its 200 comes back; unknown or unregistered callees are refused", async (t) => {
+  const bob = await connectSipWs(url());
+  const alice = await connectSipWs(url());
+  t.teardown(() => {
+    bob.close();
+    alice.close();
+  });
+  t.is((await registerRaw(bob, 'bob', 'bob-secret', { callId: 'bob-reg@test', cseq: 1, contacts: ['<sip:bob@bobhost.invalid;transport=ws>'], expires: '60' })).status, 200);
+  const invite = (cseq: number, auth?: string, callee = 'bob') =>
+    wsRequest('INVITE', `sip:${callee}@${DOMAIN}`, {
+      branch: `inv${cseq}${callee}`,
+      callId: `call-${callee}@test`,
+      cseq,
+      headers: ['Contact: <sip:alice@alicehost.invalid;transport=ws>', 'Content-Type: application/sdp', ...(auth ? [`Proxy-Authorization: ${auth}`] : [])],
+      body: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n',
+    }).replace(/^From: .*$/m, `From: <sip:alice@${DOMAIN}>;tag=alice${cseq}`);
+  alice.send(invite(1));
+  const challenge = await alice.next((m) => m.kind === 'response' && m.status >= 200);
+  t.is(challenge.kind === 'response' && challenge.status, 407);
+  const nonce = /nonce="([^"]+)"/.exec(challenge.headers.get('Proxy-Authenticate') ?? '')![1]!;
+  const auth = digest('alice', 'alice-secret', 'INVITE', `sip:bob@${DOMAIN}`, nonce);
+  alice.send(invite(2, auth));
+  const forked = await bob.next((m) => m.kind === 'request' && m.method === 'INVITE');
+  if (forked.kind !== 'request') return;
+  t.is(forked.uri, 'sip:bob@bobhost.invalid;transport=ws', 'the Request-URI is the registered Contact');
+  t.regex(forked.headers.get('Record-Route') ?? '', /transport=ws;lr/);
+  const echo = forked.headers.fields().filter((f) => /^(via|from|call-id|cseq|record-route)$/i.test(f.name)).map((f) => `${f.name}: ${f.value}`);
+  bob.send(['SIP/2.0 200 OK', ...echo, `To: ${forked.headers.get('To')};tag=bob1`, 'Contact: <sip:bob@bobhost.invalid;transport=ws>', 'Content-Length: 0', '', ''].join('\r\n'));
+  const answered = await alice.next((m) => m.kind === 'response' && m.status === 200);
+  t.is(answered.kind === 'response' && answered.headers.get('Call-ID'), 'call-bob@test');
+
+  // Nobody registered under carol: 480; a wrong password: 403.
+  await r.req('POST', '/api/v1/sip-users', { headers, body: { username: 'dave', password: 'dave-secret' } });
+  alice.send(invite(3, digest('alice', 'alice-secret', 'INVITE', `sip:dave@${DOMAIN}`, nonce), 'dave'));
+  const offline = await alice.next((m) => m.kind === 'response' && m.callId === 'call-dave@test' && m.status >= 200);
+  t.is(offline.kind === 'response' && offline.status, 480);
+  alice.send(invite(4, digest('alice', 'wrong-password', 'INVITE', `sip:bob@${DOMAIN}`, nonce)).replace('call-bob@test', 'call-bad@test'));
+  const bad = await alice.next((m) => m.kind === 'response' && m.callId === 'call-bad@test' && m.status >= 200);
+  t.is(bad.kind === 'response' && bad.status, 403);
+});
+
+function digest(user: string, password: string, method: string, uri: string, nonce: string): string {
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  const response = md5(`${md5(`${user}:${REALM}:${password}`)}:${nonce}:00000001:abc:auth:${md5(`${method}:${uri}`)}`);
+  return `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="abc"`;
+}
+
 let branch = 0;
 /** REGISTER over `c`: the challenge, then the request with digest credentials; the final answer. */
 async function registerRaw(c: SipWsClient, user: string, password: string, o: { callId: string; cseq: number; contacts: string[]; expires?: string }) {
