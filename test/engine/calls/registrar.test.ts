@@ -205,6 +205,32 @@ test.serial("a registered user's call: another user of the tenant authenticates 
   bob.send(['SIP/2.0 200 OK', ...echo, `To: ${forked.headers.get('To')};tag=bob1`, 'Contact: <sip:bob@bobhost.invalid;transport=ws>', 'Content-Length: 0', '', ''].join('\r\n'));
   const answered = await alice.next((m) => m.kind === 'response' && m.status === 200);
   t.is(answered.kind === 'response' && answered.headers.get('Call-ID'), 'call-bob@test');
+  // The dialog's requests go through the engine (its Record-Route) and reach bob's socket.
+  const route = answered.headers.getAll('Record-Route').join(', ');
+  const toTagged = answered.headers.get('To')!;
+  const inDialog = (method: string, cseq: number) =>
+    [
+      `${method} sip:bob@bobhost.invalid;transport=ws SIP/2.0`,
+      `Via: SIP/2.0/WS alicehost.invalid;branch=z9hG4bK${method}${cseq}`,
+      'Max-Forwards: 70',
+      `Route: ${route}`,
+      `From: <sip:alice@${DOMAIN}>;tag=alice2`,
+      `To: ${toTagged}`,
+      'Call-ID: call-bob@test',
+      `CSeq: ${cseq} ${method}`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+  alice.send(inDialog('ACK', 2));
+  const ack = await bob.next((m) => m.kind === 'request' && m.method === 'ACK');
+  t.is(ack.kind === 'request' && ack.uri, 'sip:bob@bobhost.invalid;transport=ws');
+  alice.send(inDialog('BYE', 3));
+  const bye = await bob.next((m) => m.kind === 'request' && m.method === 'BYE');
+  const byeEcho = bye.headers.fields().filter((f) => /^(via|from|to|call-id|cseq)$/i.test(f.name)).map((f) => `${f.name}: ${f.value}`);
+  bob.send(['SIP/2.0 200 OK', ...byeEcho, 'Content-Length: 0', '', ''].join('\r\n'));
+  const byeOk = await alice.next((m) => m.kind === 'response' && m.status === 200 && m.headers.get('CSeq') === '3 BYE');
+  t.truthy(byeOk, 'the BYE was answered end to end');
 
   // Nobody registered under carol: 480; a wrong password: 403.
   await r.req('POST', '/api/v1/sip-users', { headers, body: { username: 'dave', password: 'dave-secret' } });
