@@ -2,6 +2,7 @@
  * A raw SIP-over-WebSocket peer for tests (RFC 7118): a `ws` client with the `sip` subprotocol
  * that sends SIP text and waits for what comes back, message by message.
  */
+import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { parseDatagram } from './sip-text.js';
 import type { SipMessage } from '../../engine/sip/message/message.js';
@@ -102,4 +103,40 @@ export function wsRequest(method: string, uri: string, o: { branch: string; call
     '',
     body,
   ].join('\r\n');
+}
+
+/** An Authorization (or Proxy-Authorization) value answering a digest challenge (RFC 2617, qop=auth). */
+export function digestAuthorization(o: { user: string; password: string; realm: string; method: string; uri: string; nonce: string }): string {
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  const response = md5(`${md5(`${o.user}:${o.realm}:${o.password}`)}:${o.nonce}:00000001:abc:auth:${md5(`${o.method}:${o.uri}`)}`);
+  return `Digest username="${o.user}", realm="${o.realm}", nonce="${o.nonce}", uri="${o.uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="abc"`;
+}
+
+let registerBranch = 0;
+
+/**
+ * REGISTER over `c` for `sip:<user>@<domain>`: the request without credentials (401 expected),
+ * then with them; the final answer, its headers by lower-case name and its Contact values.
+ */
+export async function registerOverWs(
+  c: SipWsClient,
+  o: { user: string; password: string; domain: string; realm: string; callId: string; cseq: number; contacts: string[]; expires?: string },
+): Promise<{ status: number; headers: Record<string, string>; contacts: string[] }> {
+  const uri = `sip:${o.domain}`;
+  const send = (cseq: number, auth?: string) => {
+    const id = `reg${++registerBranch}`;
+    c.send(
+      wsRequest('REGISTER', uri, { branch: id, callId: o.callId, cseq, headers: [...o.contacts.map((x) => `Contact: ${x}`), ...(o.expires ? [`Expires: ${o.expires}`] : []), ...(auth ? [`Authorization: ${auth}`] : [])] })
+        .replace(/^To: .*$/m, `To: <sip:${o.user}@${o.domain}>`)
+        .replace(/^From: .*$/m, `From: <sip:${o.user}@${o.domain}>;tag=${id}`),
+    );
+    return c.next((m) => m.kind === 'response' && m.callId === o.callId && m.status >= 200);
+  };
+  const challenge = await send(o.cseq * 100);
+  if (challenge.kind !== 'response' || challenge.status !== 401) throw new Error(`expected 401, got ${challenge.startLine}`);
+  const nonce = /nonce="([^"]+)"/.exec(challenge.headers.get('WWW-Authenticate') ?? '')?.[1] ?? '';
+  const res = await send(o.cseq * 100 + 1, digestAuthorization({ user: o.user, password: o.password, realm: o.realm, method: 'REGISTER', uri, nonce }));
+  if (res.kind !== 'response') throw new Error('not a response');
+  const headers = Object.fromEntries(res.headers.fields().map((f) => [f.name.toLowerCase(), f.value]));
+  return { status: res.status, headers, contacts: res.headers.getAll('Contact').flatMap((v) => v.split(',')).filter((v) => v.trim() !== '') };
 }

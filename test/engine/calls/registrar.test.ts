@@ -4,14 +4,13 @@
  * with digest, re-registering, unregistering, expiring and removed when its socket closes; raw SIP
  * for the rules sip.js does not exercise (423, `*`, CSeq order, several contacts, bad credentials).
  */
-import { createHash } from 'node:crypto';
 import test from 'ava';
 import { Registerer, RegistererState, UserAgent } from 'sip.js';
 import WebSocket from 'ws';
 import { useApp } from '../../helpers/app.js';
 import { seedTenant } from '../../helpers/tenant.js';
 import { runSipp, sippMissing } from '../../helpers/sipp.js';
-import { connectSipWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
+import { connectSipWs, digestAuthorization, registerOverWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
 
 // sip.js opens its transport with the global WebSocket (Node 20 has none).
 (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
@@ -242,33 +241,7 @@ test.serial("a registered user's call: another user of the tenant authenticates 
   t.is(bad.kind === 'response' && bad.status, 403);
 });
 
-function digest(user: string, password: string, method: string, uri: string, nonce: string): string {
-  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
-  const response = md5(`${md5(`${user}:${REALM}:${password}`)}:${nonce}:00000001:abc:auth:${md5(`${method}:${uri}`)}`);
-  return `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="abc"`;
-}
-
-let branch = 0;
-/** REGISTER over `c`: the challenge, then the request with digest credentials; the final answer. */
-async function registerRaw(c: SipWsClient, user: string, password: string, o: { callId: string; cseq: number; contacts: string[]; expires?: string }) {
-  const uri = `sip:${DOMAIN}`;
-  const send = (cseq: number, auth?: string) => {
-    const id = `reg${++branch}`;
-    c.send(
-      wsRequest('REGISTER', uri, { branch: id, callId: o.callId, cseq, headers: [...o.contacts.map((x) => `Contact: ${x}`), ...(o.expires ? [`Expires: ${o.expires}`] : []), ...(auth ? [`Authorization: ${auth}`] : [])] })
-        .replace(/^To: .*$/m, `To: <sip:${user}@${DOMAIN}>`)
-        .replace(/^From: .*$/m, `From: <sip:${user}@${DOMAIN}>;tag=${id}`),
-    );
-    return c.next((m) => m.kind === 'response' && m.callId === o.callId && m.status >= 200);
-  };
-  const challenge = await send(o.cseq * 100);
-  if (challenge.kind !== 'response' || challenge.status !== 401) throw new Error(`expected 401, got ${challenge.startLine}`);
-  const h = challenge.headers.get('WWW-Authenticate')!;
-  const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
-  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
-  const response = md5(`${md5(`${user}:${REALM}:${password}`)}:${nonce}:00000001:abc:auth:${md5(`REGISTER:${uri}`)}`);
-  const res = await send(o.cseq * 100 + 1, `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="abc"`);
-  if (res.kind !== 'response') throw new Error('not a response');
-  const headers = Object.fromEntries(res.headers.fields().map((f) => [f.name.toLowerCase(), f.value]));
-  return { status: res.status, headers, contacts: res.headers.getAll('Contact').flatMap((v) => v.split(',')).filter((v) => v.trim() !== '') };
-}
+/** REGISTER over `c` for `user` of the test tenant's domain (see test/helpers/sip-ws-client.ts). */
+const registerRaw = (c: SipWsClient, user: string, password: string, o: { callId: string; cseq: number; contacts: string[]; expires?: string }) =>
+  registerOverWs(c, { user, password, domain: DOMAIN, realm: REALM, ...o });
+const digest = (user: string, password: string, method: string, uri: string, nonce: string) => digestAuthorization({ user, password, realm: REALM, method, uri, nonce });

@@ -4,7 +4,8 @@
  */
 import test from 'ava';
 import { useApp } from '../../helpers/app.js';
-import { connectSipWs, wsRequest } from '../../helpers/sip-ws-client.js';
+import { connectSipWs, registerOverWs, wsRequest } from '../../helpers/sip-ws-client.js';
+import { seedTenant } from '../../helpers/tenant.js';
 
 const r = useApp(test, { sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, server: 'thread' } });
 const url = () => `ws://127.0.0.1:${r.app.http.port}/sip`;
@@ -33,4 +34,21 @@ test('thread mode: an OPTIONS is answered over the socket, garbage closes only i
   );
   c.close();
   await c.closed;
+});
+
+test('thread mode: a SIP user registers over the socket, is listed, and its binding goes when the socket closes', async (t) => {
+  const tenant = await seedTenant(r.app);
+  const domain = `${tenant.tenantId}.live`;
+  const created = await r.req<{ id: string }>('POST', '/api/v1/sip-users', { headers: tenant.headers, body: { username: 'eve', password: 'eve-secret' } });
+  t.is(created.status, 201);
+  const c = await connectSipWs(url());
+  const res = await registerOverWs(c, { user: 'eve', password: 'eve-secret', domain, realm: r.config.sip.realm, callId: 'thr-reg@test', cseq: 1, contacts: ['<sip:eve@evehost.invalid;transport=ws>'], expires: '120' });
+  t.is(res.status, 200);
+  const listed = () => r.req<{ items: { transport: string }[] }>('GET', `/api/v1/sip-users/${created.body.id}/registrations`, { headers: tenant.headers });
+  t.like((await listed()).body.items, [{ transport: 'ws' }]);
+  c.close();
+  await c.closed;
+  const end = Date.now() + 3000;
+  while ((await listed()).body.items.length && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual((await listed()).body.items, []);
 });
