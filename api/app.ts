@@ -23,8 +23,10 @@ import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
 import { sipUserRoutes } from './routes/sip-users.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
+import { documentExternalAgent } from './openapi-external-agent.js';
 import { Realtime } from './realtime/realtime.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { mountSipWebSocket, type SipWebSocketEndpoint } from './sip-websocket.js';
@@ -87,21 +89,27 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...apiKeyRoutes(engine.store, DEFAULT_RATE_LIMIT),
     ...tenantRoutes(engine.store, engine.recordings, engine.audioFiles),
     ...userRoutes(engine.store, sessions, DEFAULT_RATE_LIMIT),
-    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles),
+    ...resourceRoutes(engine.store, engine.events, commands, engine.recordings, engine.audioFiles, {
+      place: (r) => engine.calls.outbound.place(r),
+      queueInfo: (id) => engine.calls.outbound.queueInfo(id),
+      cancel: (id) => engine.calls.outbound.cancel(id),
+    }),
+    ...webhookRoutes(engine.store, () => engine.webhooks.kick()),
     ...sipUserRoutes(engine.store, engine.registrar),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];
   const openapi = JSON.stringify(
-    documentRealtime(
+    documentExternalAgent(documentRealtime(
       buildOpenApi(routes, {
         title: 'Agent Studio API',
         version: engineVersion,
         description:
           'Real time: `GET /api/v1/ws` (WebSocket; frames under its `x-websocket`) and `GET /api/v1/events` ' +
-          '(Server-Sent Events). Events are the `RealtimeEvent` schema, one component per type.',
+          '(Server-Sent Events). Events are the `RealtimeEvent` schema, one component per type. ' +
+          'Agents of kind `websocket`: the engine connects to them (`x-external-agent`, `ExternalAgent*` components).',
       }),
-    ),
+    )),
   );
   routes.push(
     route({

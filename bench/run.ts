@@ -12,6 +12,8 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'sip-flood': () => import('./sip-flood.js'),
   crash: () => import('./crash.js'),
   'llm-stream': () => import('./llm-stream.js'),
+  'event-fanout': () => import('./event-fanout.js'),
+  'outbound-cps': () => import('./outbound-cps.js'),
 };
 
 async function main(): Promise<void> {

@@ -86,6 +86,11 @@ export const configSchema = z
         drachtioSecret: z.string().min(1).default('agent-studio'),
         /** Concurrent calls before new INVITEs get 503 + Retry-After. */
         maxCalls: num(z.number().int().min(1)).default(1000),
+        /**
+         * Live outbound calls (dialling or answered) one tenant may have at once, over all its
+         * trunks; more wait in their trunk's queue. A guard against runaway spending.
+         */
+        outboundTenantMaxCalls: num(z.number().int().min(1).max(100_000)).default(100),
         /** Send 180 Ringing and wait this long before answering; 0 answers at once. */
         ringMs: num(z.number().int().min(0).max(60_000)).default(0),
         /** RFC 4028 session interval we ask for when the caller supports timers. */
@@ -237,6 +242,18 @@ export const configSchema = z
         wsAuthTimeoutMs: num(z.number().int().min(100).max(300_000)).default(10_000),
       })
       .prefault({}),
+    /** Agents of kind `websocket` (bring your own agent): the sockets the engine opens to them. */
+    externalAgents: z
+      .strictObject({
+        /** Opening an agent's socket (DNS, TCP, TLS, upgrade) must take less than this, or the call ends `agent_unreachable`. */
+        connectTimeoutMs: num(z.number().int().min(100).max(60_000)).default(5000),
+        /**
+         * Unsent bytes to an agent before the caller's audio frames to it are dropped (an agent that
+         * cannot keep up loses caller audio, never the call); 256 KiB is 16 s of PCMU.
+         */
+        maxBufferedBytes: num(z.number().int().min(1024).max(64 * 1024 * 1024)).default(256 * 1024),
+      })
+      .prefault({}),
     /**
      * Prometheus metrics. `GET /metrics` on the API listener is always there, for super-admins
      * only (the figures are installation-wide, so no tenant's key reads them). For a scraper,
@@ -248,6 +265,27 @@ export const configSchema = z
         listen: bool().default(false),
         host: host('127.0.0.1'),
         port: port(9464),
+      })
+      .prefault({}),
+    /**
+     * Event webhooks (`/api/v1/webhooks`). A try that fails (network error, timeout, non-2xx) is
+     * retried after `retryBaseMs`, doubling each time up to `retryMaxMs`, until `maxAttempts`
+     * tries: the defaults try 8 times over about 64 minutes (30 s, 1, 2, 4, 8, 16, 32 min).
+     */
+    webhooks: z
+      .strictObject({
+        /** One try's limit for the receiver's whole answer (headers and the first KB of body). */
+        timeoutMs: num(z.number().int().min(50).max(120_000)).default(10_000),
+        /** Tries per delivery before it is marked failed (redelivery through the API starts a new round). */
+        maxAttempts: num(z.number().int().min(1).max(50)).default(8),
+        /** Wait before the first retry; each later wait doubles. */
+        retryBaseMs: num(z.number().int().min(10).max(3_600_000)).default(30_000),
+        /** Longest wait between two tries. */
+        retryMaxMs: num(z.number().int().min(10).max(86_400_000)).default(3_600_000),
+        /** Requests out at once, across all tenants (a slow receiver holds one slot until its timeout). */
+        concurrency: num(z.number().int().min(1).max(256)).default(8),
+        /** Finished deliveries (succeeded or failed) and their tries are deleted this many days after their last change. */
+        retentionDays: num(z.number().min(0.0001).max(3650)).default(30),
       })
       .prefault({}),
     shutdown: z

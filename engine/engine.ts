@@ -26,6 +26,8 @@ import { WsTransport, type WsGateway } from './sip/transport/ws-transport.js';
 import { Checkpointer } from './store/checkpointer.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { webhookOutbox } from './webhooks/outbox.js';
 
 export const engineVersion = '0.1.0';
 
@@ -54,6 +56,8 @@ export class Engine {
   calls!: CallControl;
   /** The registrar of the tenants' SIP users (REGISTER), its bindings in memory. */
   registrar!: Registrar;
+  /** Sends the deliveries the event log's webhook outbox queues. */
+  readonly webhooks: WebhookDispatcher;
   #providers: ProviderRegistry | null = null;
   /** WAL checkpoints in a worker thread (a file database only). */
   #checkpointer: Checkpointer | null = null;
@@ -68,6 +72,8 @@ export class Engine {
   ) {
     this.store = new Store(db);
     this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
+    this.webhooks = new WebhookDispatcher(this.store, config.webhooks, log.child({ component: 'webhooks' }), `AgentStudio-Webhooks/${engineVersion}`);
+    this.events.addWriter(webhookOutbox(this.store, () => this.webhooks.kick()));
     this.mediaService = new MediaService(media, config.rtp, log);
     this.recordings = new Recordings(recordingsDir(config), this.store, log.child({ component: 'recordings' }));
     this.audioFiles = new AudioFiles(audioFilesDir(config), this.store, log.child({ component: 'audio-files' }), config.audioFiles.maxDurationMs);
@@ -105,6 +111,7 @@ export class Engine {
       await engine.audioFiles.sweep().catch((err: unknown) => log.warn({ err }, 'audio files not swept'));
       await engine.#startSip();
       engine.#startHeartbeat();
+      engine.webhooks.start();
       return engine;
     } catch (e) {
       if (engine) await engine.close();
@@ -152,6 +159,7 @@ export class Engine {
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
       maxCalls: config.sip.maxCalls,
+      outboundTenantMaxCalls: config.sip.outboundTenantMaxCalls,
       realm: config.sip.realm,
       settings: {
         ringMs: config.sip.ringMs,
@@ -173,6 +181,7 @@ export class Engine {
         sendDtmf: async (call, digits, audio) => void (await sendDtmf(call, digits, audio)),
         recordings: this.recordings,
         audioFiles: this.audioFiles,
+        externalLimits: config.externalAgents,
         // Handed over: the caller's side took the REFER, or the engine bridges the target.
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),
@@ -245,6 +254,8 @@ export class Engine {
     (this.registrar as Registrar | undefined)?.close();
     // Recordings of the calls just ended write their rows: before the database closes.
     await this.recordings.drain();
+    // After the calls' last events were queued; what is still pending is sent at the next start.
+    await this.webhooks.close();
     await this.sip?.close();
     await this.sipThread?.close();
     await this.#providers?.close();

@@ -17,6 +17,7 @@ export const scopeCatalogue = {
   sip_trunks: ['read', 'write'],
   sip_users: ['read', 'write'],
   providers: ['read', 'write'],
+  webhooks: ['read', 'write'],
   calls: ['read', 'write'],
   analytics: ['read'],
   events: ['read'],

@@ -15,7 +15,7 @@
  */
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { StoredEvent } from '../../engine/events/schemas.js';
-import type { EventHub, HubEvent } from './event-hub.js';
+import { HubEvent, type EventHub } from './event-hub.js';
 import { selectsNothing, type Selector } from './selection.js';
 import type { Mode } from '../../engine/store/mode.js';
 
@@ -116,7 +116,7 @@ export class EventFeed {
           cursor = e.id;
           if (!fresh(e)) continue;
           replayed++;
-          if (!target.send({ event: e, json: JSON.stringify(e) })) await target.caughtUp();
+          if (!target.send(new HubEvent(e))) await target.caughtUp();
         }
         if (rows.length < PAGE_SIZE || this.#closed) break;
         await yieldToLoop();

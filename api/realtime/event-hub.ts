@@ -1,18 +1,34 @@
 /**
  * The one subscriber of the event log on behalf of every WebSocket and SSE client. It listens
  * once and hands each event only to the clients of its tenant and mode, so an event costs the
- * clients that may see it, not every open connection. Each event is serialised once here and the
- * same text goes to every client.
+ * clients that may see it, not every open connection. Each event is serialised once here, and each
+ * text a transport makes of it (the WebSocket frame, the SSE block) is made once too: the same
+ * string goes to every client, and uWS flattens and copies it once, not once per client.
  */
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import { realtimeEventSchema, type StoredEvent } from '../../engine/events/schemas.js';
 import type { Mode } from '../../engine/store/mode.js';
 
-/** An event with its JSON text, made once for all clients. */
-export interface HubEvent {
-  event: StoredEvent;
-  json: string;
+/** How a transport writes an event (a WebSocket frame, an SSE block). A module-level function: it is the cache key. */
+export type EventFormat = (e: HubEvent) => string;
+
+/** An event with its JSON text, and the texts made of it, each made once for all clients. */
+export class HubEvent {
+  /** Texts made by `as`, by format. Most events meet one or two formats. */
+  readonly #texts = new Map<EventFormat, string>();
+
+  constructor(
+    readonly event: StoredEvent,
+    readonly json: string = JSON.stringify(event),
+  ) {}
+
+  /** `format(this)`, made on first use and the same string for every later client. */
+  as(format: EventFormat): string {
+    let text = this.#texts.get(format);
+    if (text === undefined) this.#texts.set(format, (text = format(this)));
+    return text;
+  }
 }
 
 type HubListener = (e: HubEvent) => void;
@@ -72,7 +88,7 @@ export class EventHub {
         return;
       }
     }
-    const e: HubEvent = { event, json: JSON.stringify(event) };
+    const e = new HubEvent(event);
     // A copy: a listener may remove itself (a client dropped for being slow).
     for (const listener of [...set]) {
       try {

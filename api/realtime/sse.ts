@@ -142,6 +142,7 @@ function openStream(
   client.start(filter, after);
 }
 
+/** One event as an SSE block; made once per event for every stream (`HubEvent.as`). */
 const eventBlock = (e: HubEvent) => `id: ${e.event.id}\nevent: ${e.event.type}\ndata: ${e.json}\n\n`;
 
 /** One open stream: its feed, heartbeats and the bound on how far behind it may fall. */
@@ -167,7 +168,7 @@ class SseClient implements Connection {
       mode: auth.mode,
       maxHeld: ctx.settings.maxPendingEvents,
       target: {
-        send: (e) => this.#write(eventBlock(e)),
+        send: (e) => this.#write(e.as(eventBlock)),
         caughtUp: () => stream.caughtUp(),
         overflow: (reason) => this.#drop(reason),
       },

@@ -27,6 +27,7 @@ import { runCommand, type CommandDeps } from './commands.js';
 import type { Connection } from './connections.js';
 import type { RealtimeContext } from './context.js';
 import { EventFeed } from './event-feed.js';
+import type { HubEvent } from './event-hub.js';
 import { TopicSet } from './selection.js';
 import { closeCodes, readClientFrame, serverFrameSchema, type ClientFrame, type ReplyResult, type ServerFrame } from './ws-frames.js';
 
@@ -39,6 +40,9 @@ interface WsSocket {
 }
 
 type RequestId = string | number;
+
+/** An event as its WebSocket frame (`WsEventFrame`); made once per event for every connection (`HubEvent.as`). */
+const eventFrame = (e: HubEvent) => `{"type":"event","event":${e.json}}`;
 
 /** A replay waits while more than this is unread (and its page would only add to it). */
 const REPLAY_LOW_WATER = 64 * 1024;
@@ -217,8 +221,8 @@ export class WsSession implements Connection {
       mode: auth.mode,
       maxHeld: this.o.ctx.settings.maxPendingEvents,
       target: {
-        // The event's JSON is made once for every client (the hub checked it against its schema).
-        send: (e) => this.#sendText(`{"type":"event","event":${e.json}}`),
+        // The frame is made once for every client (the hub checked the event against its schema).
+        send: (e) => this.#sendText(e.as(eventFrame)),
         caughtUp: () =>
           this.#closed || this.o.socket.bufferedAmount() <= REPLAY_LOW_WATER ? Promise.resolve() : new Promise((r) => this.#waiters.push(r)),
         overflow: (reason) => this.#slow(reason),

@@ -15,6 +15,7 @@
  * | SIP trunks     | all roles, sip_trunks:read  | owner admin, sip_trunks:write        |
  * | SIP users      | all roles, sip_users:read   | owner admin, sip_users:write         |
  * | providers      | all roles, providers:read   | owner admin, providers:write         |
+ * | webhooks       | all roles, webhooks:read    | owner admin, webhooks:write          |
  * | calls          | all roles, calls:read       | (created and controlled elsewhere)   |
  * | analytics      | all roles, analytics:read   | —                                    |
  */

@@ -10,7 +10,7 @@
  * was rolled back.
  */
 import { z } from 'zod';
-import { agentConfigPatchSchema, agentConfigSchema, clearableConfigKeys, type AgentConfig, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
+import { agentConfigPatchSchema, agentConfigSchema, clearableConfigKeys, kindIssues, type AgentConfig, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
 import { BUILTIN_TTS, providerRoles, roleNeeds, servesRole } from '../../engine/agents/providers/provider-kinds.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Agent } from '../../engine/store/repositories/agents.js';
@@ -113,6 +113,9 @@ export function agentRoutes(store: Store, events: EventLog): RouteDef[] {
         if (!cur) return undefined;
         if (body.config) checkReferences(store, auth, body.config);
         const config = body.config && withoutCleared({ ...cur.config, ...body.config });
+        // A kind's requirement is on the merged config (`kind` and `websocket` may come in different updates).
+        const kindProblems = config ? kindIssues(config).map((i) => ({ ...i, path: ['config', ...i.path] })) : [];
+        if (kindProblems.length) throw invalidBody(kindProblems);
         const updated = store.agents.update(auth, id, { ...body, config });
         if (updated) events.append('agent.updated', { tenantId: auth.tenantId, mode: auth.mode }, { agentId: updated.id });
         return updated;

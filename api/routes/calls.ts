@@ -1,11 +1,11 @@
 /**
- * Calls: list and get, plus the call's timeline. Calls are created by call control (inbound
- * INVITEs, and the outbound/web call endpoints of their own issue), not here.
+ * Calls: list and get, plus the call's timeline. Inbound calls are created by call control;
+ * outbound ones by `POST /api/v1/calls` (outbound-calls.ts, with their cancel).
  *
  * - `GET /calls` lists newest first, filtered by status, direction, agent and a `from`/`to`
  *   range on `started_at`; items leave out the transcript, stats and metrics.
  * - `GET /calls/{id}` adds the transcript, RTP stats, metrics (including `turnLatencyMs`) and
- *   metadata.
+ *   metadata; a queued outbound call also its `queuePosition` and `estimatedStartAt`.
  * - `GET /calls/{id}/events` is the timeline from the event log, oldest first and paginated
  *   like every list: a long call has thousands of events, which do not belong in one body.
  * - `POST /calls/{id}/say|dtmf|mute|unmute|transfer` act on a live call through its agent
@@ -14,18 +14,7 @@
  * - `GET /calls/{id}/recording` is the call's recording, `audio/wav` (one byte range on request).
  */
 import { z } from 'zod';
-import {
-  callDirections,
-  callMetricsSchema,
-  callRecordingSchema,
-  callStatuses,
-  hangupParties,
-  endReasons,
-  rtpStatsSchema,
-  transcriptEntrySchema,
-  type Call,
-  type CallSummary,
-} from '../../engine/calls/call-record.js';
+import { callDirections, callStatuses } from '../../engine/calls/call-record.js';
 import type { Recordings } from '../../engine/calls/recordings.js';
 import type { Store } from '../../engine/store/store.js';
 import { AppError } from '../http/errors.js';
@@ -35,80 +24,13 @@ import { Reply, route, type RouteDef } from '../http/route.js';
 import { commandAccess, runCommand, type CallCommand, type CommandDeps } from '../realtime/commands.js';
 import { dtmfDigits, sayInterrupt, sayText, transferTarget } from '../realtime/ws-frames.js';
 import { readAccess } from './access.js';
-import { found, idParams, resourceShape, timestampsShape } from './crud.js';
-
-const summaryShape = {
-  ...resourceShape,
-  direction: z.enum(callDirections),
-  status: z.enum(callStatuses),
-  from: z.string().nullable().meta({ description: 'Caller: the number when known, else the SIP URI' }),
-  to: z.string().nullable().meta({ description: 'Callee: the number when known, else the SIP URI' }),
-  fromUri: z.string().nullable(),
-  toUri: z.string().nullable(),
-  agentId: z.uuid().nullable(),
-  trunkId: z.uuid().nullable(),
-  phoneNumberId: z.uuid().nullable(),
-  workflowId: z.uuid().nullable(),
-  workflowVersion: z.number().int().nullable(),
-  sipCallId: z.string().nullable(),
-  startedAt: z.iso.datetime(),
-  answeredAt: z.iso.datetime().nullable(),
-  endedAt: z.iso.datetime().nullable(),
-  durationMs: z.number().int().nullable().meta({ description: 'Talk time, answer to end; null if unanswered or not ended' }),
-  endReason: z.enum(endReasons).nullable(),
-  hangupBy: z.enum(hangupParties).nullable(),
-  ...timestampsShape,
-};
-
-const callSummarySchema = z.object(summaryShape).meta({ id: 'CallSummary' });
-const callSchema = z
-  .object({
-    ...summaryShape,
-    transcript: z.array(transcriptEntrySchema),
-    rtpStats: rtpStatsSchema,
-    metrics: callMetricsSchema,
-    metadata: z.record(z.string(), z.unknown()),
-    recording: callRecordingSchema.nullable().meta({ description: 'Null when the call was not recorded; the audio is GET /calls/{id}/recording' }),
-  })
-  .meta({ id: 'Call' });
+import { callSchema, callSummarySchema, present, presentSummary } from './call-shapes.js';
+import { outboundCallRoutes, type OutboundCalls } from './outbound-calls.js';
+import { found, idParams } from './crud.js';
 
 const callEventSchema = z
   .object({ id: z.number().int(), type: z.string(), data: z.unknown(), createdAt: z.string() })
   .meta({ id: 'CallEvent' });
-
-const presentSummary = (c: CallSummary) => ({
-  id: c.id,
-  mode: c.mode,
-  direction: c.direction,
-  status: c.status,
-  from: c.fromNumber ?? c.fromUri,
-  to: c.toNumber ?? c.toUri,
-  fromUri: c.fromUri,
-  toUri: c.toUri,
-  agentId: c.agentId,
-  trunkId: c.trunkId,
-  phoneNumberId: c.phoneNumberId,
-  workflowId: c.workflowId,
-  workflowVersion: c.workflowVersion,
-  sipCallId: c.sipCallId,
-  startedAt: c.startedAt,
-  answeredAt: c.answeredAt,
-  endedAt: c.endedAt,
-  durationMs: c.durationMs,
-  endReason: c.endReason,
-  hangupBy: c.hangupBy,
-  createdAt: c.createdAt,
-  updatedAt: c.updatedAt,
-});
-
-const present = (c: Call) => ({
-  ...presentSummary(c),
-  transcript: c.transcript,
-  rtpStats: c.rtpStats,
-  metrics: c.metrics,
-  metadata: c.metadata,
-  recording: c.recording,
-});
 
 const commandAccepted = z.object({ callId: z.string(), accepted: z.literal(true) }).meta({ id: 'CallActionAccepted' });
 
@@ -189,7 +111,7 @@ function callActionRoutes(commands: CommandDeps): RouteDef[] {
   ];
 }
 
-export function callRoutes(store: Store, commands: CommandDeps, recordings: Recordings): RouteDef[] {
+export function callRoutes(store: Store, commands: CommandDeps, recordings: Recordings, outbound: OutboundCalls): RouteDef[] {
   const read = readAccess('calls');
   return [
     route({
@@ -219,7 +141,10 @@ export function callRoutes(store: Store, commands: CommandDeps, recordings: Reco
       operationId: 'getCall',
       params: idParams,
       response: callSchema,
-      handler: ({ auth, params }) => present(found(store.calls.get(auth, params.id), 'call')),
+      handler: ({ auth, params }) => {
+        const call = found(store.calls.get(auth, params.id), 'call');
+        return present(call, call.status === 'queued' ? outbound.queueInfo(call.id) : null);
+      },
     }),
     route({
       method: 'get',
@@ -264,5 +189,6 @@ export function callRoutes(store: Store, commands: CommandDeps, recordings: Reco
       },
     }),
     ...callActionRoutes(commands),
+    ...outboundCallRoutes(store, outbound),
   ];
 }

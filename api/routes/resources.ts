@@ -9,6 +9,7 @@ import { agentRoutes } from './agents.js';
 import { analyticsRoutes } from './analytics.js';
 import { audioFileRoutes } from './audio-files.js';
 import { callRoutes } from './calls.js';
+import type { OutboundCalls } from './outbound-calls.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
 import { providerRoutes } from './providers.js';
 import { sipTrunkRoutes } from './sip-trunks.js';
@@ -18,9 +19,16 @@ import { workflowRoutes } from './workflows.js';
 /**
  * `events` receives the lifecycle events the routes announce (`agent.updated`); `commands`
  * carries out the call actions (shared with the WebSocket's commands); `recordings` serves call
- * recordings; `audioFiles` stores the sounds workflows play.
+ * recordings; `audioFiles` stores the sounds workflows play; `outbound` places outbound calls.
  */
-export function resourceRoutes(store: Store, events: EventLog, commands: CommandDeps, recordings: Recordings, audioFiles: AudioFiles): RouteDef[] {
+export function resourceRoutes(
+  store: Store,
+  events: EventLog,
+  commands: CommandDeps,
+  recordings: Recordings,
+  audioFiles: AudioFiles,
+  outbound: OutboundCalls,
+): RouteDef[] {
   return [
     ...agentRoutes(store, events),
     ...workflowRoutes(store),
@@ -29,7 +37,7 @@ export function resourceRoutes(store: Store, events: EventLog, commands: Command
     ...phoneNumberRoutes(store),
     ...sipTrunkRoutes(store),
     ...providerRoutes(store),
-    ...callRoutes(store, commands, recordings),
+    ...callRoutes(store, commands, recordings, outbound),
     ...analyticsRoutes(store),
   ];
 }

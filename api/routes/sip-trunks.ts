@@ -1,10 +1,10 @@
 /**
  * SIP trunks: a carrier's inbound side (allowlist of IPs/CIDRs, IPv4 and IPv6, and/or digest
  * credentials) and outbound side (gateway host, port, transport, credentials), plus caller id,
- * prefix rules and a calls-per-second cap. The inbound side and prefix rule act on inbound calls;
- * the outbound side, caller id and outbound prefix rule act on blind transfers to E.164 numbers
- * (the only outbound calls in this version); the cap waits for outbound calling. The document
- * says so on each field.
+ * prefix rules, a calls-per-second cap and a concurrent-calls cap. The inbound side and prefix
+ * rule act on inbound calls; the outbound side, caller id and outbound prefix rule act on
+ * outbound calls (`POST /api/v1/calls`) and on blind transfers to E.164 numbers; the caps act on
+ * outbound calls (which queue behind them). The document says so on each field.
  *
  * Passwords are write-only: responses say `hasPassword`. `inbound` and `outbound` merge key by
  * key on update: a key left out keeps its stored value (so a password is kept unless given),
@@ -47,11 +47,11 @@ const outboundShape = {
   username: username.nullable(),
   password: password.nullable(),
 };
-/** Outbound calling does not exist yet: what only it would use is stored, and said to be unused. */
-const FOR_OUTBOUND = 'Stored for outbound calls, which this version does not make yet';
-/** What blind transfers (engine/calls/transfer.ts) use of the outbound side. */
+/** What the caps act on. */
+const FOR_OUTBOUND = 'Applies to outbound calls (POST /api/v1/calls): calls over the cap wait in the trunk’s queue, none is dropped';
+/** What outbound calls and blind transfers (engine/calls/transfer.ts) use of the outbound side. */
 const FOR_TRANSFER =
-  "Used by blind transfers to an E.164 number: the number is referred to and, when the caller's side refuses REFER, dialled by the engine on this gateway, answering its digest challenge with these credentials. Other outbound calls do not exist yet";
+  "Where outbound calls (POST /api/v1/calls) go, answering the gateway's digest challenge (401 or 407) with these credentials. Also used by blind transfers to an E.164 number: the number is referred to and, when the caller's side refuses REFER, dialled by the engine on this gateway";
 const outboundUpdate = z.strictObject(outboundShape).partial().meta({ id: 'TrunkOutboundUpdate' });
 const outboundCreate = outboundUpdate.required({ host: true }).meta({ id: 'TrunkOutboundInput' });
 
@@ -61,9 +61,9 @@ const settings = {
     .regex(/^(\+?\d{3,15}|[A-Za-z0-9._-]{1,64})$/, 'Must be a number (optionally +, 3–15 digits) or a SIP user')
     .nullable()
     .optional()
-    .meta({ description: "Caller id (From user) of the engine's own INVITE when it bridges a blind transfer; the caller's number when unset" }),
+    .meta({ description: "Caller id (From user) of outbound calls without a `from`, and of the engine's own INVITE when it bridges a blind transfer (the caller's number when unset)" }),
   prefixRules: prefixRulesSchema.optional().meta({
-    description: `Number rewriting. \`inbound\` is applied to the dialled number the carrier sends, before it is matched to a phone number. \`outbound\` is applied to E.164 transfer targets we send the carrier`,
+    description: `Number rewriting. \`inbound\` is applied to the dialled number the carrier sends, before it is matched to a phone number. \`outbound\` is applied to the E.164 numbers we send the carrier: outbound calls' \`to\` and transfer targets`,
   }),
   cpsLimit: z
     .number()
@@ -72,7 +72,15 @@ const settings = {
     .max(1000)
     .nullable()
     .optional()
-    .meta({ description: `Outbound calls per second; null = no cap. ${FOR_OUTBOUND}` }),
+    .meta({ description: `Outbound calls per second (INVITEs at least 1/cpsLimit s apart); null = no cap. ${FOR_OUTBOUND}` }),
+  maxConcurrentCalls: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .nullable()
+    .optional()
+    .meta({ description: `Live outbound calls (dialling or answered) on this trunk at once; null = no cap of its own (the engine's tenant-wide cap still applies). ${FOR_OUTBOUND}` }),
 };
 const name = z.string().trim().min(1).max(200);
 const createBody = z
@@ -93,6 +101,7 @@ const sipTrunkSchema = z
     callerId: z.string().nullable(),
     prefixRules: prefixRulesSchema,
     cpsLimit: z.number().int().nullable(),
+    maxConcurrentCalls: z.number().int().nullable(),
     ...timestampsShape,
   })
   .meta({ id: 'SipTrunk' });

@@ -13,3 +13,10 @@ export function cpuSeconds(pid: number): number {
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
   return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond;
 }
+
+/** utime and stime of `pid` (all its threads) so far, in seconds: user code against the kernel's work for it (syscalls, loopback TCP). */
+export function cpuSplit(pid: number): { user: number; system: number } {
+  const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(rest[11]) / ticksPerSecond, system: Number(rest[12]) / ticksPerSecond };
+}

@@ -101,6 +101,14 @@ export async function startEngine(o: EngineOptions = {}): Promise<EngineProcess>
   return { child, pid: child.pid!, dir, httpUrl, sipPort, dbPath, logPath, stop };
 }
 
+/** A REST call of the bench's owner: `call(path, method, body)` on `/api/v1`, JSON in and out; a non-2xx throws. */
+export async function ownerApi(engine: EngineProcess): Promise<<T>(path: string, method: string, body?: unknown) => Promise<T>> {
+  const api = `${engine.httpUrl}/api/v1`;
+  const { accessToken } = await call<{ accessToken: string }>(`${api}/auth/login`, 'POST', {}, owner);
+  const h = { authorization: `Bearer ${accessToken}` };
+  return <T>(p: string, method: string, body?: unknown) => call<T>(`${api}${p}`, method, h, body);
+}
+
 async function call<T>(url: string, method: string, headers: Record<string, string>, body?: unknown): Promise<T> {
   const res = await fetch(url, {
     method,

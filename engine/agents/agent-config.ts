@@ -51,9 +51,42 @@ const timeoutsSchema = z
   })
   .meta({ id: 'AgentTimeouts' });
 
+/** How an external agent's audio is framed on its WebSocket (both ways, 8 kHz mono, 20 ms frames). */
+export const externalAudioFormats = ['pcmu', 'l16'] as const;
+
+/** A header name: an RFC 9110 token. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+/** Headers the WebSocket handshake sets itself (RFC 6455 §4.1); an agent's config may not. */
+const HANDSHAKE_HEADER = /^(host|connection|upgrade|content-length|transfer-encoding|sec-websocket-.*)$/i;
+
+const websocketSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^wss?$/, error: 'Must be a ws or wss URL' }).max(2048),
+    audio: z.enum(externalAudioFormats).optional().meta({
+      description: 'Framing of the audio both ways: `pcmu` (G.711 μ-law, 160 bytes a 20 ms frame) or `l16` (16-bit little-endian linear PCM, 320 bytes a frame); 8 kHz mono; default pcmu',
+    }),
+    headers: z
+      .record(z.string(), z.string().max(4096).regex(/^[^\r\n\0]*$/, 'Must not hold CR, LF or NUL'))
+      .superRefine((h, ctx) => {
+        const names = Object.keys(h);
+        if (names.length > 16) ctx.addIssue({ code: 'custom', message: 'At most 16 headers' });
+        for (const name of names) {
+          if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Must be an HTTP header name' });
+          else if (HANDSHAKE_HEADER.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Is set by the WebSocket handshake itself' });
+        }
+      })
+      .optional()
+      .meta({ description: 'Sent on the upgrade request (e.g. Authorization); at most 16; never logged (but part of the config, so readable by whoever may read the agent)' }),
+  })
+  .meta({ id: 'AgentWebSocket', description: 'Where a `websocket` agent lives: the engine opens this WebSocket for each answered call and speaks the external agent protocol (`ExternalAgent*` components)' });
+
 const promptSchema = z.strictObject({ system: z.string().min(1).max(100_000) }).meta({ id: 'AgentPrompt' });
 
 const settings = {
+  kind: z.enum(['builtin', 'websocket']).optional().meta({
+    description: '`builtin` (default): the engine runs the agent (workflow, LLM, greeting). `websocket`: the agent is your program, reached over a WebSocket (`websocket`); the engine streams the call to it',
+  }),
+  websocket: websocketSchema.optional(),
   firstMessage: z.string().min(1).max(10_000).nullable().optional().meta({
     description: 'Said when the call is answered; null or absent = wait for the caller',
   }),
@@ -73,7 +106,8 @@ const settings = {
     .optional()
     .meta({ description: 'Initial values of the call variables' }),
   webhookUrl: httpUrl.nullable().optional().meta({
-    description: 'Will receive this agent’s call events; not called by this version (no webhook delivery yet): use the WebSocket or SSE stream',
+    description:
+      'Kept for old configs; not called by this version. To receive this agent’s call events, create a subscription with `POST /api/v1/webhooks` and `agentId` set to this agent (signed, retried, logged)',
   }),
 };
 
@@ -83,6 +117,9 @@ const settings = {
  */
 export const agentConfigSchema = z
   .strictObject({ prompt: promptSchema.prefault({} as z.input<typeof promptSchema>), ...settings })
+  .superRefine((c, ctx) => {
+    for (const issue of kindIssues(c)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  })
   .meta({
     id: 'AgentConfig',
     description:
@@ -90,8 +127,16 @@ export const agentConfigSchema = z
   });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
+/**
+ * What an agent's kind requires of its config: a `websocket` agent names its socket. Checked by
+ * the schema on a whole config, and by the agents route on an update's merged one.
+ */
+export function kindIssues(c: Pick<AgentConfigPatch, 'kind' | 'websocket'>): { path: string[]; message: string }[] {
+  return c.kind === 'websocket' && !c.websocket ? [{ path: ['websocket'], message: 'Field is required when kind is websocket' }] : [];
+}
+
 /** Keys an update may clear with null (the runtime then uses its default). */
-export const clearableConfigKeys = ['voice', 'transcriber', 'llm', 'timeouts', 'variables', 'toolIds', 'language', 'bargeIn'] as const;
+export const clearableConfigKeys = ['voice', 'transcriber', 'llm', 'timeouts', 'variables', 'toolIds', 'language', 'bargeIn', 'kind', 'websocket'] as const;
 
 /** A partial config for updates: each key given replaces the stored one; null clears it (all but `prompt`). */
 export const agentConfigPatchSchema = z

@@ -2,16 +2,14 @@
  * Runs a tool's webhook action once: a JSON POST (or PUT/PATCH) carrying the arguments and a
  * timestamp, signed when the tool has a secret, bounded by the tool's timeout.
  *
- * Signing: `X-AgentStudio-Timestamp: <unix seconds>` and
+ * Signing: the scheme of `../webhooks/signature.ts` (shared with event webhooks):
+ * `X-AgentStudio-Timestamp: <unix seconds>` and
  * `X-AgentStudio-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`. A
  * receiver recomputes the HMAC over the raw body and rejects stale timestamps (replays).
  */
-import { createHmac } from 'node:crypto';
 import { readCapped } from '../../lib/read-capped.js';
+import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from '../webhooks/signature.js';
 import type { WebhookAction } from './tool-definition.js';
-
-const SIGNATURE_HEADER = 'X-AgentStudio-Signature';
-const TIMESTAMP_HEADER = 'X-AgentStudio-Timestamp';
 
 /** Response bodies past this are cut: a tool result goes into an LLM prompt, not a download. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -38,11 +36,6 @@ type WebhookResult =
       durationMs: number;
     }
   | { ok: false; error: { code: WebhookErrorCode; message: string }; durationMs: number };
-
-/** `sha256=<hex>` of `<timestamp>.<body>`. */
-function signPayload(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
 
 /** Performs the request. Never throws for network trouble: that is a result with `error`. */
 export async function invokeWebhook(call: WebhookCall): Promise<WebhookResult> {
@@ -83,7 +76,8 @@ function parseBody(text: string, contentType: string, truncated: boolean): unkno
   return text;
 }
 
-function classify(err: unknown, timeoutMs: number): { code: WebhookErrorCode; message: string } {
+/** What a failed `fetch` means, as an error code and a message (shared with event webhooks). */
+export function classify(err: unknown, timeoutMs: number): { code: WebhookErrorCode; message: string } {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return { code: 'timeout', message: `No response within ${timeoutMs} ms` };
   const code = e.cause?.code;

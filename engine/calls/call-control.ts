@@ -17,6 +17,7 @@ import { transferCall, type TransferOptions, type TransferOutcome } from './tran
 import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
 import { closeOrphanedCalls } from './orphans.js';
+import { OutboundDialer } from './outbound-dialer.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
@@ -36,6 +37,8 @@ interface CallControlOptions {
   agents?: AgentRuntime;
   /** Answers REGISTER (absent: REGISTER gets 405 from the SIP server). */
   registrar?: Registrar;
+  /** Live outbound calls one tenant may have at once, over all its trunks. */
+  outboundTenantMaxCalls?: number;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -53,6 +56,9 @@ type SrfFull = Srf & {
  */
 const RECONNECT_MAX_DELAY_MS = 2000;
 
+/** The tenant-wide outbound cap when the engine is given none (config `sip.outboundTenantMaxCalls`). */
+const DEFAULT_OUTBOUND_TENANT_MAX_CALLS = 100;
+
 export class CallControl {
   readonly srf: SrfFull;
   /**
@@ -65,6 +71,7 @@ export class CallControl {
   readonly #settling = new Set<Promise<void>>();
   #accepting = true;
   #connected = false;
+  #outbound: OutboundDialer | null = null;
 
   private constructor(private readonly opts: CallControlOptions) {
     this.srf = new Srf() as SrfFull;
@@ -84,6 +91,11 @@ export class CallControl {
 
   get activeCalls(): number {
     return this.#calls.size;
+  }
+
+  /** Places outbound calls (`POST /api/v1/calls`). */
+  get outbound(): OutboundDialer {
+    return this.#outbound!;
   }
 
   /** Live calls, by call id. */
@@ -111,6 +123,12 @@ export class CallControl {
         void p.finally(() => this.#settling.delete(p));
       },
     };
+    this.#outbound = new OutboundDialer({
+      ...deps,
+      log: log.child({ direction: 'outbound' }),
+      settings: { inactivityTimeoutMs: opts.settings.inactivityTimeoutMs },
+      tenantMaxCalls: opts.outboundTenantMaxCalls ?? DEFAULT_OUTBOUND_TENANT_MAX_CALLS,
+    });
     const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' })) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
@@ -187,6 +205,8 @@ export class CallControl {
   /** Stops taking calls, ends live ones with BYE, and disconnects. */
   async close(): Promise<void> {
     this.#accepting = false;
+    // Queued outbound calls end first (nothing may stay queued), then every dialled or live call.
+    this.#outbound?.close();
     const live = [...this.#calls.values()];
     for (const call of live) call.end({ reason: 'shutdown', hangupBy: 'system' });
     await Promise.all(this.#settling);

@@ -41,6 +41,18 @@ export const endReasons = [
   'engine_restart',
   /** A defect in the engine's handling of the call (logged at error level). */
   'engine_error',
+  /** Outbound: the far end was busy (486 Busy Here, 600 Busy Everywhere); status `busy`. */
+  'busy',
+  /** Outbound: no answer before the ring timeout (the engine CANCELed), or 408/480 from the far end; status `no_answer`. */
+  'no_answer',
+  /** Outbound: the far end or the carrier refused the call with another final status (403, 404, 503, 603…; see `sipCode`). */
+  'rejected',
+  /** Outbound: the INVITE could not be placed or got no final answer (transport error, timeout, no media). */
+  'dial_error',
+  /** An external (`websocket`) agent could not be reached when the call was answered. */
+  'agent_unreachable',
+  /** An external agent's socket dropped, and again after its one reconnection (or that failed). */
+  'agent_disconnected',
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 
@@ -134,6 +146,8 @@ export interface CallSummary {
   durationMs: number | null;
   endReason: EndReason | null;
   hangupBy: HangupBy | null;
+  /** Outbound: the final SIP status the far end sent (486, 603, 200…); null when none came. */
+  sipCode: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -182,6 +196,8 @@ export interface CallEnd {
   /** Machine-readable (`endReasons`); a new cause (e.g. outbound busy) is added there first. */
   reason: EndReason;
   hangupBy?: HangupBy | null;
+  /** The final SIP status of an outbound INVITE, when one came. */
+  sipCode?: number | null;
   /** Default: `completed` when it was answered, else `failed`. */
   status?: FinalStatus;
   rtpStats?: RtpStats;

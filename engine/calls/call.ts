@@ -14,10 +14,18 @@ import type { Mode } from '../store/mode.js';
 
 export type { HangupBy };
 
-export type CallState = 'trying' | 'ringing' | 'answered' | 'ended';
+/**
+ * `queued`: an outbound call waiting for its trunk's caps (CPS, concurrency) before its INVITE;
+ * `trying`: an inbound INVITE being handled, or an outbound INVITE sent and not yet ringing.
+ */
+export type CallState = 'queued' | 'trying' | 'ringing' | 'answered' | 'ended';
 
-/** The legal moves: a call rings at most once, is answered at most once, and ends once. */
+/**
+ * The legal moves: a queued call is dialled (trying) or ends in the queue; a call rings at most
+ * once, is answered at most once, and ends once.
+ */
 export const callMoves: Readonly<Record<CallState, readonly CallState[]>> = {
+  queued: ['trying', 'ended'],
   trying: ['ringing', 'answered', 'ended'],
   ringing: ['answered', 'ended'],
   answered: ['ended'],
@@ -77,7 +85,7 @@ export interface CallParts {
 }
 
 /** How an ended call is recorded. */
-export type CallOutcome = 'completed' | 'failed' | 'canceled';
+export type CallOutcome = 'completed' | 'failed' | 'canceled' | 'busy' | 'no_answer';
 
 interface CallIdentity {
   id: string;
@@ -88,7 +96,7 @@ interface CallIdentity {
 }
 
 export class Call extends TypedEmitter<CallEvents> {
-  #state: CallState = 'trying';
+  #state: CallState;
   readonly #disposers: (() => void)[] = [];
   readonly #abort = new AbortController();
   readonly startedAt = new Date();
@@ -109,8 +117,11 @@ export class Call extends TypedEmitter<CallEvents> {
     readonly log: Logger,
     /** When its INVITE reached call control (`performance.now()` ms): setup latency starts here. */
     readonly receivedAt: number = performance.now(),
+    /** `queued` for an outbound call waiting for its INVITE; `trying` otherwise. */
+    initial: 'queued' | 'trying' = 'trying',
   ) {
     super((event, err) => log.error({ event, err }, 'call listener threw'));
+    this.#state = initial;
   }
 
   get id(): string {
@@ -178,15 +189,16 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   /**
-   * The final status, decided here only: an unanswered call failed unless the caller canceled
-   * it; an answered one completed, unless its 200 was never ACKed (the caller never confirmed
-   * the call). Null while the call lives.
+   * The final status, decided here only: an unanswered call failed unless it was canceled (by
+   * the caller, or through the API for an outbound one), or an outbound one was busy or not
+   * answered; an answered one completed, unless its 200 was never ACKed (the caller never
+   * confirmed the call). Null while the call lives.
    */
   get outcome(): CallOutcome | null {
     const info = this.endInfo;
     if (!info) return null;
     if (this.answeredAt) return info.reason === 'ack_timeout' ? 'failed' : 'completed';
-    return info.reason === 'canceled' ? 'canceled' : 'failed';
+    return unansweredOutcome[info.reason as keyof typeof unansweredOutcome] ?? 'failed';
   }
 
   /** Milliseconds from answer to end (null when never answered). */
@@ -194,6 +206,9 @@ export class Call extends TypedEmitter<CallEvents> {
     return this.answeredAt && this.endedAt ? this.endedAt.getTime() - this.answeredAt.getTime() : null;
   }
 }
+
+/** The end reasons of an unanswered call that are not `failed`. */
+const unansweredOutcome = { canceled: 'canceled', busy: 'busy', no_answer: 'no_answer' } as const satisfies Partial<Record<EndReason, CallOutcome>>;
 
 function safe(log: Logger, fn: () => void): void {
   try {

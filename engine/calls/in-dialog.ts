@@ -84,14 +84,19 @@ interface DialogTimer {
   headers: Record<string, string>;
 }
 
-/** In-dialog life: BYE, ACK timeout, re-INVITE and UPDATE, session refreshes, unserved methods. */
-export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined): void {
+/**
+ * In-dialog life: BYE, ACK timeout, re-INVITE and UPDATE, session refreshes, unserved methods.
+ * `remote` is who the far end is: the caller of an inbound call, the callee of an outbound one
+ * (its BYE ends the call `caller_hangup` or `callee_hangup`).
+ */
+export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined, remote: 'caller' | 'callee' = 'caller'): void {
+  const hangup = { reason: `${remote}_hangup`, hangupBy: remote } as const;
   // `connected` is a public field of drachtio-srf's Dialog, missing from its typings.
   const connected = () => (dialog as Srf.Dialog & { connected?: boolean }).connected !== false;
   // drachtio-srf reads every frame of a TCP chunk in one go: a BYE right behind our 200's echo
   // can end the dialog before this code runs (before createUAS's promise continues).
   if (!connected()) {
-    call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
+    call.end(hangup);
     return;
   }
   dialog.on('destroy', (bye: Srf.SrfRequest) => {
@@ -101,7 +106,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
     // when our 2xx was never ACKed (RFC 3261 §13.3.1.4, 64*T1); the caller's BYEs come from
     // the network.
     if (bye?.source === 'application') call.end({ reason: 'ack_timeout', hangupBy: 'system' });
-    else call.end({ reason: 'caller_hangup', hangupBy: 'caller' });
+    else call.end(hangup);
   });
   call.onDispose(() => {
     if (connected()) destroyDialog(dialog, call.log);

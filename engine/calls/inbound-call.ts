@@ -9,12 +9,12 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
 import { Call } from './call.js';
+import { recordEnd } from './call-end.js';
 import { runSteps } from './call-steps.js';
 import type { InboundAuth } from './inbound-auth.js';
 import { inboundSteps, type InboundContext } from './inbound-steps.js';
 import { routeInvite, tenantOfDialled, type Refusal, type Route } from './inbound-route.js';
 import type { MediaService } from '../../media/media-service.js';
-import type { SipLeg } from '../../media/sip-leg.js';
 import type { Store } from '../store/store.js';
 import { negotiateTimer } from './session-timer.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
@@ -192,6 +192,7 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     // An INVITE without SDP is a late offer (RFC 3261 §13.2.1).
     lateOffer: !req.body?.trim(),
     workflow: record.workflow,
+    direction: 'inbound',
     facts: {
       callId: record.id,
       agentId: agent.id,
@@ -202,50 +203,8 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     },
     has: (need) => (need === 'leg' ? !!ctx.leg : !!ctx.dialog),
   };
-  call.once('ended', () => deps.settle(finish(deps, call, ctx.leg)));
+  call.once('ended', () => deps.settle(recordEnd(deps, call, ctx.leg)));
   // The SIP server has already answered 200 to the CANCEL and 487 to the INVITE.
   req.on('cancel', () => call.end({ reason: 'canceled', hangupBy: 'caller' }));
   return ctx;
-}
-
-/** Records the end, announces it. Runs once, from the call's `ended` event. */
-async function finish(deps: InboundDeps, call: Call, leg: SipLeg | undefined): Promise<void> {
-  const info = call.endInfo!;
-  const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
-  const endedAt = (call.endedAt ?? new Date()).toISOString();
-  const write = (rtp: Record<string, number>) => {
-    deps.events.transaction(() => {
-      deps.store.calls.end(call.id, {
-        status: call.outcome!,
-        at: endedAt,
-        reason: info.reason,
-        hangupBy: info.hangupBy,
-        rtpStats: rtp,
-        ...(call.transcript.length ? { transcript: call.transcript } : {}),
-        ...(Object.keys(call.metrics).length ? { metrics: call.metrics } : {}),
-      });
-      deps.events.append('call.ended', scope, {
-        callId: call.id,
-        agentId: call.identity.agentId,
-        endReason: info.reason,
-        hangupBy: info.hangupBy,
-        durationMs: call.durationMs,
-        rtp,
-      });
-    });
-    // One lifecycle line per call (transitions are at debug).
-    call.log.info({ endReason: info.reason, hangupBy: info.hangupBy, durationMs: call.durationMs, rtp }, 'call ended');
-  };
-  if (!leg) return write({});
-  // The leg's last counters go into the record, then the leg closes.
-  let rtp: Record<string, number> = {};
-  try {
-    // The store's names are the engine's view: received from the caller, sent to the caller.
-    const s = await leg.stats();
-    rtp = { packetsReceived: s.rtpPacketsIn, packetsSent: s.rtpPacketsOut, bytesReceived: s.bytesIn, bytesSent: s.bytesOut };
-  } catch {
-    // the leg's worker is gone: no counters to keep
-  }
-  leg.close('call ended');
-  write(rtp);
 }

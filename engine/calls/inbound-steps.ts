@@ -1,28 +1,23 @@
 /**
  * The steps of an admitted inbound call, in order: a media leg, ring, answer, wire the dialog,
- * take the answer to a late offer, echo. Each says what it needs and stops when the call ends
+ * take the answer to a late offer, the agent (agent-step.ts, shared with outbound calls). Each says what it needs and stops when the call ends
  * (its signal aborts); none checks `call.ended` after an await.
  */
 import type Srf from 'drachtio-srf';
-import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
 import type { SipLeg } from '../../media/sip-leg.js';
-import type { Call } from './call.js';
-import { sleep, StepAborted, untilAborted, type CallStep, type StepContext } from './call-steps.js';
+import { sleep, StepAborted, untilAborted, type CallStep } from './call-steps.js';
 import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';
 import type { TimerPlan } from './session-timer.js';
-import type { CallFacts } from '../agents/runtime/variables.js';
-
-type Scope = { tenantId: string; mode: Call['identity']['mode']; callId: string };
+import { agentStep, type AgentStepContext } from './agent-step.js';
+import { recordAnswered } from './call-end.js';
 
 /** What the steps of one inbound call share. */
-export interface InboundContext extends StepContext {
+export interface InboundContext extends AgentStepContext {
   deps: InboundDeps;
   req: Srf.SrfRequest;
   res: Srf.SrfResponse;
-  log: Logger;
-  scope: Scope;
   /** The session timer settled before the call existed (RFC 4028). */
   timer: Exclude<TimerPlan, { kind: 'reject' }>;
   /** An INVITE without SDP (RFC 3261 §13.2.1): we offer in the 200, the ACK answers. */
@@ -31,12 +26,7 @@ export interface InboundContext extends StepContext {
   silentRing: boolean;
   /** Sends a final refusal to the INVITE (and its log line). */
   reject(status: number, why: string, headers?: Record<string, string>): void;
-  leg?: SipLeg;
   dialog?: Srf.Dialog;
-  /** The workflow version the call was recorded with (the agent's at the INVITE). */
-  workflow: { id: string; version: number } | null;
-  /** What the call brings to the agent's variables. */
-  facts: CallFacts;
 }
 
 /** 5. Media: a leg that answers the caller's offer, or offers in our 200 for a late offer. */
@@ -121,11 +111,7 @@ const answer: CallStep<InboundContext> = {
       return;
     }
     call.transition('answered', '200 sent');
-    const answeredAt = call.answeredAt!.toISOString();
-    deps.events.transaction(() => {
-      deps.store.calls.markAnswered(call.id, answeredAt);
-      deps.events.append('call.answered', ctx.scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
-    });
+    recordAnswered(deps, call);
   },
 };
 
@@ -147,31 +133,5 @@ const lateAnswer: CallStep<InboundContext> = {
   },
 };
 
-/**
- * 10. The agent: its workflow, LLM conversation or greeting, on the leg's audio. An agent with
- * nothing to run (no greeting, workflow or LLM) echoes the caller through mediasoup, a media
- * check. A call we cannot feed would be an answered call of silence: end it instead.
- */
-const agent: CallStep<InboundContext> = {
-  name: 'agent',
-  needs: ['answered', 'leg'],
-  async run(ctx, signal) {
-    const { call, deps, log } = ctx;
-    const leg = ctx.leg!;
-    const fail = (err: unknown) => {
-      if (signal.aborted || err instanceof StepAborted) return;
-      log.error({ err }, 'media feed failed');
-      deps.store.errorLogs.record({ ...ctx.scope, kind: 'media', message: `media feed failed: ${(err as Error).message}`, details: { sipCallId: call.identity.sipCallId } });
-      call.hangup('media_error');
-    };
-    const plan = deps.agents?.plan(call, ctx.workflow, ctx.facts) ?? null;
-    if (!plan || !deps.agents) {
-      leg.echo().catch(fail);
-      return;
-    }
-    await deps.agents.start(call, leg, plan).catch(fail);
-  },
-};
-
 /** An inbound call's steps, in order. */
-export const inboundSteps: readonly CallStep<InboundContext>[] = [media, ring, answer, wire, lateAnswer, agent];
+export const inboundSteps: readonly CallStep<InboundContext>[] = [media, ring, answer, wire, lateAnswer, agentStep];

@@ -21,7 +21,7 @@ export const prefixRulesSchema = z
       .meta({ description: 'Applied to the dialled number the carrier sends us, before it is looked up among the phone numbers (the caller number is kept as sent)' }),
     outbound: prefixRuleSchema
       .optional()
-      .meta({ description: "Applied to the numbers we send the carrier: today the E.164 target of a blind transfer (Refer-To, and the engine's own INVITE when it bridges)" }),
+      .meta({ description: "Applied to the numbers we send the carrier: an outbound call's E.164 `to`, and the E.164 target of a blind transfer (Refer-To, and the engine's own INVITE when it bridges)" }),
   })
   .meta({ id: 'PrefixRules' });
 export type PrefixRules = z.infer<typeof prefixRulesSchema>;

@@ -10,6 +10,7 @@
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
+import { dial } from './dial.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import { legCloseReasons, type SipLeg } from '../../media/sip-leg.js';
@@ -28,6 +29,8 @@ export interface DialOptions {
   /** The From user of the outbound INVITE (the trunk's caller id, else the caller's number). */
   callingNumber: string | null;
   inactivityMs: number;
+  /** Stops the INVITE (CANCEL) while it rings; the call's signal when not given. */
+  signal?: AbortSignal;
 }
 
 /** The outbound side of an established bridge. */
@@ -59,7 +62,7 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Sip
     leg.close('call ended');
     return { kind: 'failed', reason: 'call_ended', status: null };
   }
-  const dialed = await dial(deps.srf, call, leg.offerSdp([callerLeg.codec]), target, opts, log);
+  const dialed = await dial(deps.srf, opts.signal ?? call.signal, { offer: leg.offerSdp([callerLeg.codec]), target, ringMs: opts.ringMs, callingNumber: opts.callingNumber }, log);
   if (dialed.kind === 'failed') {
     leg.close('transfer failed');
     return dialed;
@@ -80,51 +83,6 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Sip
   }
   await connect(call, callerLeg, leg, dialog, log);
   return { kind: 'bridged', bridge: { leg, dialog } };
-}
-
-type Dialed = { kind: 'answered'; dialog: Srf.Dialog } | { kind: 'failed'; reason: string; status: number | null };
-
-/** The outbound INVITE, CANCELed after `ringMs` or when the call ends first. */
-async function dial(srf: Srf, call: Call, offer: string, target: ResolvedTarget, opts: DialOptions, log: Logger): Promise<Dialed> {
-  let invite: Srf.SrfRequest | null = null;
-  let canceled: 'no_answer' | 'call_ended' | null = null;
-  const cancel = (why: 'no_answer' | 'call_ended') => {
-    if (canceled) return;
-    canceled = why;
-    // A CANCEL for an INVITE already answered is answered 481/200 and changes nothing: the
-    // dialog that comes back is hung up below.
-    invite?.cancel(() => undefined);
-  };
-  const ring = setTimeout(() => cancel('no_answer'), opts.ringMs);
-  const onAbort = () => cancel('call_ended');
-  call.signal.addEventListener('abort', onAbort, { once: true });
-  const uacOpts = {
-    localSdp: offer,
-    ...(target.auth ? { auth: target.auth } : {}),
-    ...(opts.callingNumber ? { callingNumber: opts.callingNumber } : {}),
-  };
-  // drachtio-srf calls cbRequest with (err, req); its typings say (req).
-  const onRequest = ((_err: unknown, req: Srf.SrfRequest) => {
-    invite = req;
-    if (canceled) req.cancel(() => undefined);
-  }) as unknown as (req: Srf.SrfRequest) => void;
-  try {
-    const dialog = await srf.createUAC(target.uri, uacOpts, { cbRequest: onRequest });
-    if (canceled) {
-      destroyDialog(dialog, log);
-      return { kind: 'failed', reason: canceled, status: null };
-    }
-    log.info({ target: target.uri }, 'transfer target answered');
-    return { kind: 'answered', dialog };
-  } catch (err) {
-    const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : null;
-    const reason = canceled ?? (status ? `target answered ${status}` : 'dial_error');
-    log.info({ target: target.uri, status, err: status ? undefined : (err as Error).message }, 'transfer target not reached');
-    return { kind: 'failed', reason, status: canceled ? null : status };
-  } finally {
-    clearTimeout(ring);
-    call.signal.removeEventListener('abort', onAbort);
-  }
 }
 
 /**

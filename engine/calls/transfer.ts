@@ -9,6 +9,9 @@
  * 2. When the caller's side refuses the REFER (405, 501, 403, 488, 603) or does not answer it
  *    within `referAnswerMs`, the engine dials the target itself and bridges the two legs
  *    (`transfer-bridge.ts`). A target that does not answer, is busy or fails is a failed transfer.
+ *    A REFER accepted late, while the engine's own INVITE to the target still rings, wins: that
+ *    INVITE is CANCELed and the transfer follows the caller's side's NOTIFYs, so the target is
+ *    not rung twice. (Accepted after the target answered the engine, it is too late: logged.)
  *
  * Each transfer is a small state machine (`transferMoves`). Nothing here throws for what a peer
  * does: every outcome is a `TransferOutcome`, an event on the call's timeline and, for a failure,
@@ -78,7 +81,7 @@ export type TransferState = 'referring' | 'subscribed' | 'dialing' | 'transferre
 export const transferMoves: Readonly<Record<TransferState, readonly TransferState[]>> = {
   referring: ['subscribed', 'dialing', 'failed'],
   subscribed: ['transferred', 'failed'],
-  dialing: ['bridged', 'failed'],
+  dialing: ['bridged', 'failed', 'subscribed'],
   transferred: [],
   bridged: [],
   failed: [],
@@ -136,6 +139,12 @@ interface Settings {
 /** What the NOTIFYs told, once final: the sipfrag's final status, or the subscription's end without one. */
 type Final = SipfragStatus | { status: null; reason: string };
 
+/** The REFER's implicit subscription being watched: its final status, and the end of watching. */
+type Watch = { promise: Promise<Final>; release: () => void };
+
+/** A REFER not answered in time: its answer may still come while the engine dials. */
+type LateRefer = { answer: Promise<{ status: number }>; watch: Watch };
+
 class Transfer {
   #state: TransferState = 'referring';
   readonly #log: Logger;
@@ -159,24 +168,54 @@ class Transfer {
     this.deps.events.append('call.transfer_started', this.#scope, { callId: call.id, agentId: call.identity.agentId, target });
     this.#log.info({ uri: this.resolved.uri }, 'transfer started');
     const referred = await this.#refer();
-    if (referred !== 'bridge') return referred;
+    if (!('bridge' in referred)) return referred;
     this.#move('dialing', 'REFER refused or unanswered');
+    const late = referred.late;
+    // A late 2xx to the REFER while the target rings: the caller's side carries the transfer.
+    const yieldToRefer = new AbortController();
+    let lateAccepted = false;
+    late?.answer.then(
+      (res) => {
+        if (res.status < 200 || res.status >= 300) return late.watch.release();
+        if (this.#state === 'dialing') {
+          lateAccepted = true;
+          this.#log.info({ status: res.status }, 'REFER accepted late: the engine’s own INVITE is CANCELed');
+          yieldToRefer.abort();
+        } else {
+          this.#log.warn({ status: res.status, state: this.#state }, 'REFER accepted after the engine reached the target: the target may be called twice');
+          late.watch.release();
+        }
+      },
+      () => late.watch.release(),
+    );
     const leg = call.parts.leg;
     if (call.ended || !leg) return this.#fail('bridge', 'call_ended', null);
     const dialed = await dialAndBridge({ srf: this.deps.srf, media: this.deps.media }, call, leg, this.resolved, {
       ringMs: this.settings.ringMs,
       callingNumber: this.settings.callingNumber,
       inactivityMs: this.settings.inactivityMs,
+      signal: AbortSignal.any([call.signal, yieldToRefer.signal]),
     });
+    if (lateAccepted && late && dialed.kind === 'failed' && !call.ended) {
+      this.#move('subscribed', 'REFER accepted late');
+      return this.#follow(late.watch);
+    }
     if (dialed.kind === 'failed') return this.#fail('bridge', dialed.reason, dialed.status);
+    if (lateAccepted) {
+      this.#log.warn('REFER accepted as the target answered the engine: the target may be called twice');
+      late?.watch.release();
+    }
     this.#move('bridged', 'target answered');
     this.#complete();
     return { result: 'bridged', via: 'bridge', target };
   }
 
-  /** The REFER and its NOTIFYs: transferred, failed, or 'bridge' to fall back. */
-  async #refer(): Promise<TransferOutcome | 'bridge'> {
-    const { call, dialog, target } = this;
+  /**
+   * The REFER and its NOTIFYs: transferred, failed, or `bridge` to fall back (with the REFER
+   * still awaited when it was not answered in time).
+   */
+  async #refer(): Promise<TransferOutcome | { bridge: true; late: LateRefer | null }> {
+    const { call, dialog } = this;
     const final = this.#watchNotifies();
     const headers: Record<string, string> = { 'Refer-To': `<${this.resolved.uri}>` };
     if (this.identity) headers['Referred-By'] = `<${this.identity}>`;
@@ -185,7 +224,9 @@ class Transfer {
     const sent = dialog.request({ method: 'REFER', headers } as unknown as Srf.SrfRequest);
     const answer = await within(sent, this.settings.referAnswerMs, call.signal);
     // Not accepted: no subscription to follow, later NOTIFYs get the 481 again (RFC 6665 §4.1.3).
-    if (answer.kind !== 'value' || answer.value.status >= 300) final.release();
+    // Unanswered: watched on while the engine dials, in case the REFER is accepted late.
+    if (answer.kind === 'timeout') sent.catch(() => undefined);
+    else if (answer.kind !== 'value' || answer.value.status >= 300) final.release();
     if (answer.kind === 'aborted') return this.#fail('refer', 'call_ended', null);
     if (answer.kind === 'error') {
       this.#log.warn({ err: answer.error }, 'REFER not sent');
@@ -193,13 +234,19 @@ class Transfer {
     }
     if (answer.kind === 'timeout') {
       this.#log.info({ waitedMs: this.settings.referAnswerMs }, 'REFER unanswered, bridging');
-      return 'bridge';
+      return { bridge: true, late: { answer: sent as Promise<{ status: number }>, watch: final } };
     }
     const status = answer.value.status;
     this.#log.info({ status }, 'REFER answered');
-    if (bridgeOn.has(status)) return 'bridge';
+    if (bridgeOn.has(status)) return { bridge: true, late: null };
     if (status >= 300) return this.#fail('refer', `REFER answered ${status}`, status);
     this.#move('subscribed', `REFER answered ${status}`);
+    return this.#follow(final);
+  }
+
+  /** The accepted REFER's NOTIFYs, to the final status: transferred (our side hangs up) or failed. */
+  async #follow(final: Watch): Promise<TransferOutcome> {
+    const { call, target } = this;
     const outcome = await within(final.promise, this.settings.notifyWaitMs, call.signal);
     if (outcome.kind === 'aborted') return this.#fail('refer', 'call_ended', null);
     if (outcome.kind !== 'value') return this.#fail('refer', 'no final NOTIFY', null);
@@ -219,7 +266,7 @@ class Transfer {
    * final status, or on `Subscription-State: terminated` without one. The NOTIFYs keep being
    * answered until the subscription ends or the call does.
    */
-  #watchNotifies(): { promise: Promise<Final>; release: () => void } {
+  #watchNotifies(): Watch {
     let settle!: (f: Final) => void;
     let settled = false;
     const promise = new Promise<Final>((resolve) => (settle = resolve));

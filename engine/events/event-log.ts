@@ -16,6 +16,12 @@ interface EventScope {
 }
 
 type EventListener = (event: StoredEvent) => void;
+/**
+ * Runs inside the transaction that stores an event, before it commits: what it writes commits or
+ * rolls back with the event (the webhook outbox). It must be quick and synchronous, and leave no
+ * partial writes when it throws (see `#write`).
+ */
+export type EventWriter = (event: StoredEvent) => void;
 
 interface Row {
   id: number;
@@ -42,6 +48,7 @@ export class EventLog {
   readonly #since;
   readonly #forCall;
   readonly #listeners = new Set<EventListener>();
+  readonly #writers = new Set<EventWriter>();
   readonly #db: Db;
   /** Events stored inside `transaction()`, announced once it commits. */
   #pending: StoredEvent[] | null = null;
@@ -72,10 +79,16 @@ export class EventLog {
     const parsed = (this.validate ? eventDataSchemas[type].parse(data) : data) as Record<string, unknown>;
     const createdAt = nowIso();
     const callId = scope.callId ?? null;
-    const id = Number(
-      this.#insert.run(type, scope.tenantId, scope.mode, callId, JSON.stringify(parsed), createdAt).lastInsertRowid,
-    );
-    const event: StoredEvent = { id, type, tenantId: scope.tenantId, mode: scope.mode, callId, createdAt, data: parsed };
+    const store = (): StoredEvent => {
+      const id = Number(
+        this.#insert.run(type, scope.tenantId, scope.mode, callId, JSON.stringify(parsed), createdAt).lastInsertRowid,
+      );
+      const stored: StoredEvent = { id, type, tenantId: scope.tenantId, mode: scope.mode, callId, createdAt, data: parsed };
+      for (const w of this.#writers) this.#write(w, stored);
+      return stored;
+    };
+    // With writers, the event and what they write commit together (one transaction, or the caller's).
+    const event = this.#writers.size === 0 || this.#db.inTransaction ? store() : this.#db.transaction(store)();
     if (this.#pending) this.#pending.push(event);
     else this.#announce(event);
     return event;
@@ -101,6 +114,26 @@ export class EventLog {
     }
     for (const e of events) this.#announce(e);
     return result;
+  }
+
+  /**
+   * One writer: one that throws is logged, and the event is stored all the same (a webhook must
+   * never cost a call its record). A writer that writes more than one row puts them in a
+   * savepoint of its own (a nested `db.transaction`), so a throw leaves none of them; not paying
+   * for a savepoint here keeps the common case, nothing to write, at one lookup.
+   */
+  #write(w: EventWriter, event: StoredEvent): void {
+    try {
+      w(event);
+    } catch (err) {
+      this.log.error({ err, eventId: event.id, type: event.type }, 'event writer threw');
+    }
+  }
+
+  /** Adds a writer that runs in each event's transaction (see `EventWriter`). Returns its removal. */
+  addWriter(writer: EventWriter): () => void {
+    this.#writers.add(writer);
+    return () => this.#writers.delete(writer);
   }
 
   #announce(event: StoredEvent): void {

@@ -43,6 +43,7 @@ export const eventDataSchemas = {
     hangupBy: z.enum(hangupParties).nullable(),
     durationMs: z.number().int().nullable(),
     rtp: z.record(z.string(), z.number()).optional(),
+    sipCode: z.number().int().optional().meta({ description: 'Outbound calls: the final SIP status the far end sent (486, 603, 200…), when one came' }),
   }),
   'agent.updated': z.object({ agentId: z.string() }),
 } as const;
@@ -59,9 +60,11 @@ export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T
  * cannot come. A test checks that the emitted list and the code's `append` calls agree.
  */
 export const eventStatus = {
-  'call.started': { emitted: 'when an inbound INVITE is routed to a number and its call is recorded, before any answer' },
-  'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0)' },
-  'call.answered': { emitted: 'when the 200 OK is sent' },
+  'call.started': {
+    emitted: 'when an inbound INVITE is routed to a number and its call is recorded, before any answer; for an outbound call, when `POST /api/v1/calls` records it (status `queued`)',
+  },
+  'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0); for an outbound call, at the first 180 or 183 from the far end' },
+  'call.answered': { emitted: 'when the 200 OK is sent; for an outbound call, when the far end’s 200 OK is received (and ACKed)' },
   'call.dtmf': { emitted: 'when the caller presses a key on a call that runs an agent (RFC 4733 or SIP INFO)' },
   'call.speech_started': { emitted: 'when voice activity detection hears the caller start speaking (agent calls)' },
   'call.transcript': { emitted: 'for the caller’s speech as the agent’s transcriber returns it: finals, and partials at most every 500 ms' },

@@ -19,6 +19,8 @@ import { SipUsersRepo } from './repositories/sip-users.js';
 import { TenantsRepo } from './repositories/tenants.js';
 import { ToolsRepo } from './repositories/tools.js';
 import { UsersRepo } from './repositories/users.js';
+import { WebhookDeliveriesRepo } from './repositories/webhook-deliveries.js';
+import { WebhooksRepo } from './repositories/webhooks.js';
 import { WorkflowsRepo } from './repositories/workflows.js';
 
 export class Store {
@@ -39,6 +41,8 @@ export class Store {
   readonly errorLogs: ErrorLogsRepo;
   readonly analytics: AnalyticsRepo;
   readonly liveness: LivenessRepo;
+  readonly webhooks: WebhooksRepo;
+  readonly webhookDeliveries: WebhookDeliveriesRepo;
 
   constructor(readonly db: Db) {
     this.tenants = new TenantsRepo(db);
@@ -58,5 +62,7 @@ export class Store {
     this.errorLogs = new ErrorLogsRepo(db);
     this.analytics = new AnalyticsRepo(db);
     this.liveness = new LivenessRepo(db);
+    this.webhooks = new WebhooksRepo(db);
+    this.webhookDeliveries = new WebhookDeliveriesRepo(db);
   }
 }

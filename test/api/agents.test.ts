@@ -127,6 +127,38 @@ test('PATCH replaces the fields given, and config keys one by one', async (t) =>
   t.deepEqual(bad.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.prompt.system', message: 'Field is required' }]));
 });
 
+test('an agent of kind websocket names its socket: validated at each field, and on the merged config of a PATCH', async (t) => {
+  const prompt = { system: 'Runs elsewhere.' };
+  const missing = await admin.post('/api/v1/agents', { name: 'BYO', config: { prompt, kind: 'websocket' } });
+  t.deepEqual(missing.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.websocket', message: 'Field is required when kind is websocket' }]));
+  const bad = await admin.post('/api/v1/agents', {
+    name: 'BYO',
+    config: { prompt, kind: 'external', websocket: { url: 'http://agent.example.com/ws', audio: 'mp3', headers: { 'Sec-WebSocket-Key': 'x', 'X-Token': 'a\r\nInjected: 1' } } },
+  });
+  t.deepEqual(bad.body.error.details, [
+    { field: 'config.kind', message: 'Invalid option: expected one of "builtin"|"websocket"' },
+    { field: 'config.websocket.url', message: 'Must be a ws or wss URL' },
+    { field: 'config.websocket.audio', message: 'Invalid option: expected one of "pcmu"|"l16"' },
+    { field: 'config.websocket.headers.X-Token', message: 'Must not hold CR, LF or NUL' },
+    { field: 'config.websocket.headers.Sec-WebSocket-Key', message: 'Is set by the WebSocket handshake itself' },
+  ]);
+  const websocket = { url: 'wss://agent.example.com/calls', audio: 'l16', headers: { Authorization: 'Bearer s3cret' } };
+  const created = await admin.post('/api/v1/agents', { name: 'BYO', config: { prompt, kind: 'websocket', websocket } });
+  t.is(created.status, 201);
+  t.deepEqual(created.body.config, { prompt, kind: 'websocket', websocket });
+  // Clearing the socket of a websocket agent, or making a builtin agent websocket without one: refused.
+  const cleared = await admin.patch(`/api/v1/agents/${created.body.id}`, { config: { websocket: null } });
+  t.deepEqual(cleared.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.websocket', message: 'Field is required when kind is websocket' }]));
+  const builtin = await admin.post('/api/v1/agents', { name: 'Built in', config: { prompt } });
+  const toWs = await admin.patch(`/api/v1/agents/${builtin.body.id}`, { config: { kind: 'websocket' } });
+  t.is(toWs.status, 422);
+  t.is((await admin.patch(`/api/v1/agents/${builtin.body.id}`, { config: { kind: 'websocket', websocket } })).status, 200);
+  // Both cleared: built in again.
+  const back = await admin.patch(`/api/v1/agents/${created.body.id}`, { config: { kind: null, websocket: null } });
+  t.is(back.status, 200);
+  t.deepEqual(back.body.config, { prompt });
+});
+
 test('DELETE answers 204 and the agent is gone; its number is unassigned', async (t) => {
   const agent = app.engine.store.agents.create({ tenantId: t1.tenantId, mode: 'live' }, { name: 'Temp', config: { prompt: { system: 'x' } } });
   const number = app.engine.store.phoneNumbers.create({ tenantId: t1.tenantId, mode: 'live' }, { number: `temp-${agent.id.slice(0, 8)}`, agentId: agent.id });

@@ -84,6 +84,7 @@ test('call control writes a call; GET /calls/{id} shows all of it', async (t) =>
     durationMs: 90_000,
     endReason: 'caller_hangup',
     hangupBy: 'caller',
+    sipCode: null,
     createdAt: call.createdAt,
     updatedAt: at(T0, 92),
     transcript: [
@@ -94,6 +95,8 @@ test('call control writes a call; GET /calls/{id} shows all of it', async (t) =>
     metrics: { turnLatencyMs: [640, 710] },
     metadata: { campaign: 'spring' },
     recording: null,
+    queuePosition: null,
+    estimatedStartAt: null,
   });
 });
 

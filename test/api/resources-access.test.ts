@@ -45,6 +45,8 @@ interface Case {
   write?: Write;
   /** The not_found message when the path names an object. */
   missing?: string;
+  /** The answer once authorization passed, when it is not a success: the route's own validation. */
+  passes?: number;
 }
 
 const cases: Case[] = [
@@ -97,6 +99,10 @@ const cases: Case[] = [
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/mute`, scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/unmute`, scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/transfer`, body: () => ({ target: '+15551234567' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
+  // Placing a call through the seeded trunk, which has no outbound gateway: 422 once authorized.
+  { method: 'POST', path: () => '/api/v1/calls', body: () => ({ agentId: a.agentId, trunkId: a.trunkId, to: '+15551234567' }), scope: 'calls:write', write: 'editor', passes: 422 },
+  { method: 'DELETE', path: (o) => `/api/v1/calls/${o.callId}`, scope: 'calls:write', write: 'editor', missing: 'No such call' },
+  { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/cancel`, scope: 'calls:write', write: 'editor', missing: 'No such call' },
   { method: 'GET', path: () => '/api/v1/sip-users', scope: 'sip_users:read' },
   { method: 'GET', path: (o) => `/api/v1/sip-users/${o.sipUserId}`, scope: 'sip_users:read', missing: 'No such SIP user' },
   { method: 'GET', path: (o) => `/api/v1/sip-users/${o.sipUserId}/registrations`, scope: 'sip_users:read', missing: 'No such SIP user' },
@@ -158,7 +164,7 @@ for (const c of cases) {
     // The exact scope is enough (aimed at a missing object, so nothing is changed).
     const scoped = client(app, { 'x-api-key': mintKey(app, tenantA, { scopes: [c.scope] }) });
     const allowed = await scoped.call(c.method, c.missing ? c.path(nowhere) : path, c.body?.());
-    t.true(allowed.status < 400 || allowed.status === 404, `${allowed.status} ${JSON.stringify(allowed.body)}`);
+    t.true(allowed.status < 400 || allowed.status === 404 || allowed.status === c.passes, `${allowed.status} ${JSON.stringify(allowed.body)}`);
   });
 
   if (c.missing) {

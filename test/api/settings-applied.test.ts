@@ -25,10 +25,11 @@ test('the document says which stored settings no call uses yet', async (t) => {
   for (const c of ['Agent', 'AgentCreate', 'AgentUpdate']) t.regex(schemas[c]!.properties!.status!.description!, /are refused \(SIP 480/, c);
   for (const c of ['SipTrunkCreate', 'SipTrunkUpdate']) {
     const p = schemas[c]!.properties!;
-    t.regex(p.cpsLimit!.description!, /which this version does not make yet/, `${c}.cpsLimit`);
-    // Applied since by blind transfers to E.164 numbers (test/engine/calls/transfer.test.ts, sipfrag.test.ts).
-    t.regex(p.outbound!.description!, /Used by blind transfers to an E\.164 number.*Other outbound calls do not exist yet/, `${c}.outbound`);
-    t.regex(p.callerId!.description!, /bridges a blind transfer/, `${c}.callerId`);
-    t.regex(p.prefixRules!.description!, /`inbound` is applied to the dialled number.*`outbound` is applied to E\.164 transfer targets/, `${c}.prefixRules`);
+    // Applied since outbound calls (test/engine/calls/outbound.test.ts): the caps queue them.
+    for (const cap of ['cpsLimit', 'maxConcurrentCalls']) t.regex(p[cap]!.description!, /Applies to outbound calls \(POST \/api\/v1\/calls\)/, `${c}.${cap}`);
+    // Applied by outbound calls and by blind transfers to E.164 numbers (transfer.test.ts, sipfrag.test.ts).
+    t.regex(p.outbound!.description!, /Where outbound calls \(POST \/api\/v1\/calls\) go.*Also used by blind transfers to an E\.164 number/, `${c}.outbound`);
+    t.regex(p.callerId!.description!, /outbound calls without a `from`.*bridges a blind transfer/, `${c}.callerId`);
+    t.regex(p.prefixRules!.description!, /`inbound` is applied to the dialled number.*`outbound` is applied to the E\.164 numbers we send the carrier: outbound calls/, `${c}.prefixRules`);
   }
 });

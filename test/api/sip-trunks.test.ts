@@ -41,6 +41,7 @@ test('create and read a trunk: passwords never come back, hasPassword says they 
     callerId: '+442079460000',
     prefixRules: { outbound: { strip: '+', add: '00' }, inbound: { strip: '0', add: '+44' } },
     cpsLimit: 10,
+    maxConcurrentCalls: null,
     createdAt,
     updatedAt,
   });

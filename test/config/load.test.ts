@@ -23,6 +23,8 @@ test('defaults are valid and documented env names map to settings', (t) => {
   t.is(c.sip.wsPath, '/sip');
   t.true(settingPaths().some((p) => envName(p) === 'AS_SIP_T1_MS'));
   t.true(settingPaths().some((p) => envName(p) === 'AS_HTTP_MAX_BODY_BYTES'));
+  t.deepEqual(c.externalAgents, { connectTimeoutMs: 5000, maxBufferedBytes: 262_144 });
+  t.is(loadConfig({ AS_EXTERNAL_AGENTS_CONNECT_TIMEOUT_MS: '1500' }).externalAgents.connectTimeoutMs, 1500);
 });
 
 test('env values are coerced to their types', (t) => {

@@ -16,6 +16,10 @@ import { graphAudioFileRefs, graphToolRefs } from '../workflow-graph.js';
 import type { AudioFiles } from '../audio-files.js';
 import { AgentSession, runtimeDefaults, type AgentPlan, type AgentProviders, type SessionDeps } from './session.js';
 import type { CallFacts } from './variables.js';
+import { ExternalAgentSession, type ExternalDeps, type ExternalPlan } from '../external/external-session.js';
+
+/** What an answered call runs: the built-in agent's plan, or an external agent's socket. */
+export type RuntimePlan = AgentPlan | ExternalPlan;
 
 export interface AgentRuntimeOptions {
   store: Store;
@@ -29,6 +33,8 @@ export interface AgentRuntimeOptions {
   recordings?: Recordings;
   /** The stored audio files workflows' play nodes play. */
   audioFiles?: AudioFiles;
+  /** Bounds of external (`websocket`) agents' sockets; the defaults of external/protocol.ts otherwise. */
+  externalLimits?: ExternalDeps['limits'];
 }
 
 export class AgentRuntime {
@@ -36,14 +42,16 @@ export class AgentRuntime {
 
   /**
    * What the call's agent runs, or null when it has nothing to run: no greeting, no workflow
-   * and no LLM (such an agent echoes the caller, a media check).
+   * and no LLM (such an agent echoes the caller, a media check). An agent of kind `websocket`
+   * runs as an external agent over its socket.
    */
-  plan(call: Call, workflow: { id: string; version: number } | null, facts: CallFacts): AgentPlan | null {
+  plan(call: Call, workflow: { id: string; version: number } | null, facts: CallFacts, direction: 'inbound' | 'outbound' = 'inbound'): RuntimePlan | null {
     const { store } = this.o;
     const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode };
     const agent = call.identity.agentId ? store.agents.get(scope, call.identity.agentId) : undefined;
     if (!agent) return null;
     const config = agent.config;
+    if (config.kind === 'websocket' && config.websocket) return { kind: 'external', config, websocket: config.websocket, facts, direction };
     const version = workflow ? store.workflows.versionById(workflow.id, workflow.version) : undefined;
     if (!config.firstMessage && !version && !config.llm) return null;
     const ids = new Set([...(config.toolIds ?? []), ...(version ? graphToolRefs(version.graph).map((r) => r.toolId) : [])]);
@@ -61,7 +69,7 @@ export class AgentRuntime {
   }
 
   /** Opens the leg's audio and starts the agent once media flows (the caller's RTP has latched). */
-  async start(call: Call, leg: SipLeg, plan: AgentPlan): Promise<AgentSession> {
+  async start(call: Call, leg: SipLeg, plan: RuntimePlan): Promise<AgentSession | ExternalAgentSession> {
     const audio = await untilAborted(leg.openAudio(), call.signal, (a) => a.close());
     try {
       await untilAborted(leg.whenActive(), call.signal);
@@ -71,6 +79,16 @@ export class AgentRuntime {
     }
     if (plan.config.recording) this.o.recordings?.start(call, audio, plan.config.timeouts?.maxDurationMs ?? runtimeDefaults.maxDurationMs);
     const { store, events } = this.o;
+    if ('kind' in plan) {
+      const deps: ExternalDeps = {
+        store,
+        events,
+        ...(this.o.sendDtmf ? { sendDtmf: this.o.sendDtmf } : {}),
+        ...(this.o.transfer ? { transfer: this.o.transfer } : {}),
+        ...(this.o.externalLimits ? { limits: this.o.externalLimits } : {}),
+      };
+      return ExternalAgentSession.start(deps, call, plan, audio);
+    }
     const deps: SessionDeps = {
       store,
       events,

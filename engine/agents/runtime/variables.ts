@@ -18,6 +18,8 @@ export interface CallFacts {
   trunkId: string | null;
   /** The INVITE's headers, by name as received. Only `X-` ones become variables. */
   headers: Record<string, string>;
+  /** Variables the call was placed with (`POST /api/v1/calls`): over the agent's own, under the call's facts. */
+  variables?: Record<string, unknown>;
 }
 
 /** The largest header value copied into a variable (a hostile INVITE cannot blow up prompts). */
@@ -35,6 +37,7 @@ export function initialVars(facts: CallFacts, configured: Record<string, unknown
   }
   return {
     ...configured,
+    ...facts.variables,
     caller: facts.caller,
     callee: facts.callee,
     call_id: facts.callId,

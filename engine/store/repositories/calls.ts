@@ -46,6 +46,7 @@ interface SummaryRow {
   duration_ms: number | null;
   end_reason: string | null;
   hangup_by: HangupBy | null;
+  sip_code: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -60,7 +61,7 @@ interface Row extends SummaryRow {
 
 const summaryColumns = `id, tenant_id, mode, direction, status, from_uri, to_uri, from_number, to_number, trunk_id,
   agent_id, phone_number_id, workflow_id, workflow_version, sip_call_id, started_at, answered_at, ended_at,
-  duration_ms, end_reason, hangup_by, created_at, updated_at`;
+  duration_ms, end_reason, hangup_by, sip_code, created_at, updated_at`;
 
 const toSummary = (r: SummaryRow): CallSummary => ({
   id: r.id,
@@ -85,6 +86,7 @@ const toSummary = (r: SummaryRow): CallSummary => ({
   // Written only from `endReasons` (CallEnd.reason).
   endReason: r.end_reason as EndReason | null,
   hangupBy: r.hangup_by,
+  sipCode: r.sip_code,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -115,6 +117,7 @@ export class CallsRepo {
   readonly #answered;
   readonly #end;
   readonly #answerSent;
+  readonly #setSipCallId;
   readonly #sentUnrecorded;
   readonly #open;
   readonly #events;
@@ -147,9 +150,10 @@ export class CallsRepo {
     );
     this.#end = db.prepare(
       `UPDATE calls SET status = @status, ended_at = @at, duration_ms = @durationMs, end_reason = @reason,
-         hangup_by = @hangupBy, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
+         hangup_by = @hangupBy, sip_code = @sipCode, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
        WHERE id = @id AND ended_at IS NULL`,
     );
+    this.#setSipCallId = db.prepare<[string, string, string]>('UPDATE calls SET sip_call_id = ?, updated_at = ? WHERE id = ? AND ended_at IS NULL');
     this.#answerSent = db.prepare<[string, string]>('UPDATE calls SET answer_sent_at = ? WHERE id = ? AND ended_at IS NULL');
     this.#sentUnrecorded = db.prepare<[], { id: string; answer_sent_at: string }>(
       'SELECT id, answer_sent_at FROM calls WHERE ended_at IS NULL AND answered_at IS NULL AND answer_sent_at IS NOT NULL',
@@ -193,6 +197,7 @@ export class CallsRepo {
       durationMs: null,
       endReason: null,
       hangupBy: null,
+      sipCode: null,
       rtpStats: {},
       transcript: [],
       metrics: {},
@@ -208,6 +213,11 @@ export class CallsRepo {
   /** A queued outbound call starts ringing. False when it was not queued. */
   markRinging(id: string, at: string = nowIso()): boolean {
     return this.#ringing.run(at, id).changes > 0;
+  }
+
+  /** An outbound call's INVITE left with this Call-ID. False when the call has ended. */
+  setSipCallId(id: string, sipCallId: string): boolean {
+    return this.#setSipCallId.run(sipCallId, nowIso(), id).changes > 0;
   }
 
   /** The call was answered: `in_progress` from `at`. False when already answered or ended. */
@@ -231,6 +241,7 @@ export class CallsRepo {
         durationMs: cur.answeredAt ? Math.max(0, Date.parse(at) - Date.parse(cur.answeredAt)) : null,
         endReason: how.reason,
         hangupBy: how.hangupBy ?? null,
+        sipCode: how.sipCode ?? cur.sipCode,
         rtpStats: how.rtpStats ?? cur.rtpStats,
         transcript: how.transcript ?? cur.transcript,
         metrics: how.metrics ?? cur.metrics,
@@ -243,6 +254,7 @@ export class CallsRepo {
         durationMs: next.durationMs,
         reason: next.endReason,
         hangupBy: next.hangupBy,
+        sipCode: next.sipCode,
         rtpStats: JSON.stringify(next.rtpStats),
         transcript: JSON.stringify(next.transcript),
         metrics: JSON.stringify(next.metrics),

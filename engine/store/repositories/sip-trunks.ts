@@ -45,6 +45,8 @@ export interface SipTrunk {
   callerId: string | null;
   prefixRules: PrefixRules;
   cpsLimit: number | null;
+  /** Live outbound calls (dialling or answered) the trunk carries at once; null = no cap of its own. */
+  maxConcurrentCalls: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -65,6 +67,7 @@ interface Row {
   caller_id: string | null;
   prefix_rules: string;
   cps_limit: number | null;
+  max_concurrent_calls: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -73,7 +76,7 @@ const mapping: RowMapping<SipTrunk, Row> = {
   columns: [
     'id', 'tenant_id', 'mode', 'name', 'inbound_allowlist', 'inbound_username', 'inbound_password', 'outbound_host',
     'outbound_port', 'outbound_transport', 'outbound_username', 'outbound_password', 'caller_id', 'prefix_rules',
-    'cps_limit', 'created_at', 'updated_at',
+    'cps_limit', 'max_concurrent_calls', 'created_at', 'updated_at',
   ],
   toObject: (r) => ({
     id: r.id,
@@ -94,6 +97,7 @@ const mapping: RowMapping<SipTrunk, Row> = {
     callerId: r.caller_id,
     prefixRules: prefixRulesSchema.parse(JSON.parse(r.prefix_rules)),
     cpsLimit: r.cps_limit,
+    maxConcurrentCalls: r.max_concurrent_calls,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }),
@@ -113,13 +117,14 @@ const mapping: RowMapping<SipTrunk, Row> = {
     caller_id: t.callerId,
     prefix_rules: JSON.stringify(t.prefixRules),
     cps_limit: t.cpsLimit,
+    max_concurrent_calls: t.maxConcurrentCalls,
     created_at: t.createdAt,
     updated_at: t.updatedAt,
   }),
 };
 
 type TrunkInput = Pick<SipTrunk, 'name'> &
-  Partial<Pick<SipTrunk, 'inbound' | 'outbound' | 'callerId' | 'prefixRules' | 'cpsLimit'>>;
+  Partial<Pick<SipTrunk, 'inbound' | 'outbound' | 'callerId' | 'prefixRules' | 'cpsLimit' | 'maxConcurrentCalls'>>;
 
 export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
   readonly #withAllowlist;
@@ -143,6 +148,7 @@ export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
       callerId: input.callerId ?? null,
       prefixRules: input.prefixRules ?? {},
       cpsLimit: input.cpsLimit ?? null,
+      maxConcurrentCalls: input.maxConcurrentCalls ?? null,
     });
   }
 

@@ -4,7 +4,7 @@ import { Call, callMoves, type CallState } from '../../../engine/calls/call.js';
 import { dialledCandidates } from '../../../engine/calls/inbound-auth.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
-const make = () => new Call({ id: 'c1', tenantId: 't', mode: 'live', agentId: 'a', sipCallId: 'x@y' }, log);
+const make = (initial: 'queued' | 'trying' = 'trying') => new Call({ id: 'c1', tenantId: 't', mode: 'live', agentId: 'a', sipCallId: 'x@y' }, log, performance.now(), initial);
 
 test('legal moves pass, illegal ones are refused', (t) => {
   const c = make();
@@ -40,8 +40,9 @@ test('end runs disposers once, clears timers, and is idempotent', async (t) => {
 });
 
 test('the moves table: every state pair is allowed exactly when the table lists it', (t) => {
-  const states: CallState[] = ['trying', 'ringing', 'answered', 'ended'];
+  const states: CallState[] = ['queued', 'trying', 'ringing', 'answered', 'ended'];
   const path: Record<CallState, (c: Call) => void> = {
+    queued: () => {},
     trying: () => {},
     ringing: (c) => c.transition('ringing', 'setup'),
     answered: (c) => c.transition('answered', 'setup'),
@@ -49,7 +50,7 @@ test('the moves table: every state pair is allowed exactly when the table lists 
   };
   for (const from of states) {
     for (const to of states) {
-      const c = make();
+      const c = make(from === 'queued' ? 'queued' : 'trying');
       path[from](c);
       t.is(c.state, from);
       const ok = to === 'ended' ? c.end({ reason: 'api_hangup', hangupBy: 'system' }) : c.transition(to, 'test');
@@ -59,6 +60,7 @@ test('the moves table: every state pair is allowed exactly when the table lists 
   }
   // The table itself, spelled out: a change to it has to change this test too.
   t.deepEqual(callMoves, {
+    queued: ['trying', 'ended'],
     trying: ['ringing', 'answered', 'ended'],
     ringing: ['answered', 'ended'],
     answered: ['ended'],
@@ -102,4 +104,22 @@ test('dialled numbers from the Request-URI, To, tel: URIs and national forms', (
   t.deepEqual(dialledCandidates('sip:10.0.0.1', '<sip:service@10.0.0.1>;tag=1'), ['service']);
   t.deepEqual(dialledCandidates('tel:+1-555-000-1111', ''), ['+15550001111', '15550001111']);
   t.deepEqual(dialledCandidates('sip:10.0.0.1', 'sip:10.0.0.1'), []);
+});
+
+test('the outcome of an unanswered call follows its end reason: busy, no_answer and canceled are their own, anything else failed; answered calls complete', (t) => {
+  const outcome = (reason: Parameters<Call['hangup']>[0], answered = false) => {
+    const c = make('queued');
+    c.transition('trying', 'dialled');
+    if (answered) c.transition('answered', 'test');
+    c.end({ reason, hangupBy: 'system' });
+    return c.outcome;
+  };
+  t.is(outcome('busy'), 'busy');
+  t.is(outcome('no_answer'), 'no_answer');
+  t.is(outcome('canceled'), 'canceled');
+  t.is(outcome('rejected'), 'failed');
+  t.is(outcome('dial_error'), 'failed');
+  t.is(outcome('shutdown'), 'failed');
+  t.is(outcome('callee_hangup', true), 'completed');
+  t.is(outcome('ack_timeout', true), 'failed');
 });

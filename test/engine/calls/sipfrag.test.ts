@@ -76,6 +76,7 @@ const trunk = (outbound: SipTrunk['outbound'], prefixRules: SipTrunk['prefixRule
   callerId: null,
   prefixRules,
   cpsLimit: null,
+  maxConcurrentCalls: null,
   createdAt: '',
   updatedAt: '',
 });

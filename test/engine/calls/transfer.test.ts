@@ -269,6 +269,45 @@ sippTest('a target that only rings is CANCELed after ringMs (transfer_failed no_
   await nothingLeft(t);
 });
 
+/** `{{referAnswer}}` of transfer-refer-refuse.xml: 202 after `pauseMs`, then NOTIFY 200 OK ending the subscription. */
+const lateAccept = (pauseMs: number) => `  <pause milliseconds="${pauseMs}"/>
+${referAnswer('202 Accepted')}
+  <send retrans="500">
+    <![CDATA[
+      NOTIFY sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:+15550100@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 NOTIFY
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Event: refer
+      Subscription-State: terminated;reason=noresource
+      Content-Type: message/sipfrag
+      Content-Length: [len]
+
+      SIP/2.0 200 OK
+    ]]>
+  </send>
+  <recv response="200"/>`;
+
+sippTest('a REFER accepted late, while the engine’s own INVITE to the target rings: that INVITE is CANCELed and the NOTIFYs carry the transfer (the target is not rung twice)', async (t) => {
+  const run = await bridgeRun(
+    { referAnswer: lateAccept(1500), callerTail: ENGINE_BYE, target: 'transfer-target-ring.xml', opts: { referAnswerMs: 500, ringMs: 10_000 } },
+    async ({ outcome }) => {
+      t.like(outcome, { result: 'transferred', via: 'refer' });
+    },
+  );
+  t.log(`transferred in ${Math.round(run.tookMs)} ms`);
+  t.is(run.target.code, 0, run.target.output + run.target.errors);
+  t.deepEqual(run.target.ladder, ['<- INVITE', '-> 180 INVITE', '<- CANCEL', '-> 200 CANCEL', '-> 487 INVITE', '<- ACK']);
+  t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
+  t.like(await endedRow(run.call.id), { endReason: 'transferred', hangupBy: 'agent' });
+  t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_completed']);
+  await nothingLeft(t);
+});
+
 sippTest('the caller hangs up while the target rings: the INVITE is CANCELed, transfer_failed call_ended, no error-log entry, nothing leaks; a second transfer meanwhile is refused', async (t) => {
   // A second transfer, tried once the first one's outbound leg exists (it is ringing then).
   const secondTry = (async () => {

@@ -70,3 +70,31 @@ test('a throwing subscriber does not stop the others', (t) => {
   t.is(other, 1);
   closeDatabase(db);
 });
+
+test('a writer runs in the event’s transaction: its rows commit with the event, roll back with it, and a throwing writer costs the event nothing', (t) => {
+  const { db, tenantId, events } = setup();
+  const store = new Store(db);
+  const scope = { tenantId, mode: 'live' as const };
+  const hook = store.webhooks.create(scope, { url: 'http://127.0.0.1:1/h', secret: 's'.repeat(20), eventTypes: ['call.started'] });
+  const queue = (e: { id: number; type: string; callId: string | null }) =>
+    store.webhookDeliveries.enqueue(scope, hook.id, { id: e.id, type: e.type, callId: e.callId, payload: '{}' });
+  const deliveries = () => (db.prepare('SELECT event_id FROM webhook_deliveries ORDER BY event_id').all() as { event_id: number }[]).map((r) => r.event_id);
+  const remove = events.addWriter((e) => void queue(e));
+  const a = events.append('call.started', scope, started('w1'));
+  t.deepEqual(deliveries(), [a.id], 'outside a transaction: committed together');
+  t.throws(() =>
+    events.transaction(() => {
+      events.append('call.started', scope, started('w2'));
+      throw new Error('the row change failed');
+    }),
+  );
+  t.deepEqual(deliveries(), [a.id], 'rolled back with its event');
+  remove();
+  events.addWriter(() => {
+    throw new Error('writer bug');
+  });
+  const c = events.append('call.started', { ...scope, callId: 'w3' }, started('w3'));
+  t.is(events.forCall(tenantId, 'w3')[0]?.id, c.id, 'the event is stored anyway');
+  t.deepEqual(deliveries(), [a.id]);
+  closeDatabase(db);
+});

@@ -1,0 +1,65 @@
+/** The answer and the end of a call, in the store and the event log (inbound and outbound calls alike). */
+import type { SipLeg } from '../../media/sip-leg.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Store } from '../store/store.js';
+import type { Call } from './call.js';
+
+/** Records that `call` (just moved to `answered`) was answered, and announces it, in one transaction. */
+export function recordAnswered(deps: { store: Store; events: EventLog }, call: Call): void {
+  const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
+  const answeredAt = call.answeredAt!.toISOString();
+  deps.events.transaction(() => {
+    deps.store.calls.markAnswered(call.id, answeredAt);
+    deps.events.append('call.answered', scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
+  });
+}
+
+/**
+ * Records a call's end and announces it, inbound or outbound: the row closed with its status
+ * (`Call.outcome`), reason, media counters, transcript and metrics (and the final SIP status of
+ * an outbound INVITE), then `call.ended`, in one transaction. Runs once, from the call's `ended`
+ * event; the leg's last counters are read, then it closes.
+ */
+export async function recordEnd(deps: { store: Store; events: EventLog }, call: Call, leg: SipLeg | undefined, sipCode: () => number | null = () => null): Promise<void> {
+  const info = call.endInfo!;
+  const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
+  const endedAt = (call.endedAt ?? new Date()).toISOString();
+  const code = sipCode();
+  const write = (rtp: Record<string, number>) => {
+    deps.events.transaction(() => {
+      deps.store.calls.end(call.id, {
+        status: call.outcome!,
+        at: endedAt,
+        reason: info.reason,
+        hangupBy: info.hangupBy,
+        sipCode: code,
+        rtpStats: rtp,
+        ...(call.transcript.length ? { transcript: call.transcript } : {}),
+        ...(Object.keys(call.metrics).length ? { metrics: call.metrics } : {}),
+      });
+      deps.events.append('call.ended', scope, {
+        callId: call.id,
+        agentId: call.identity.agentId,
+        endReason: info.reason,
+        hangupBy: info.hangupBy,
+        durationMs: call.durationMs,
+        rtp,
+        ...(code === null ? {} : { sipCode: code }),
+      });
+    });
+    // One lifecycle line per call (transitions are at debug).
+    call.log.info({ endReason: info.reason, hangupBy: info.hangupBy, durationMs: call.durationMs, rtp }, 'call ended');
+  };
+  if (!leg) return write({});
+  // The leg's last counters go into the record, then the leg closes.
+  let rtp: Record<string, number> = {};
+  try {
+    // The store's names are the engine's view: received from the caller, sent to the caller.
+    const s = await leg.stats();
+    rtp = { packetsReceived: s.rtpPacketsIn, packetsSent: s.rtpPacketsOut, bytesReceived: s.bytesIn, bytesSent: s.bytesOut };
+  } catch {
+    // the leg's worker is gone: no counters to keep
+  }
+  leg.close('call ended');
+  write(rtp);
+}

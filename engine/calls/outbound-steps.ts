@@ -1,0 +1,168 @@
+/**
+ * The steps of an outbound call the dialer took from its trunk's queue: a media leg that offers,
+ * the INVITE at the trunk's next calls-per-second slot (ringing at the first 180/183, early
+ * media from a 183 with SDP), the answer, the dialog's life, and the agent (the same step as
+ * inbound calls). Each says what it needs and stops when the call ends (its signal aborts).
+ */
+import type Srf from 'drachtio-srf';
+import type { Logger } from '../../config/logger.js';
+import { NoCommonCodecError } from '../../media/errors.js';
+import type { MediaService } from '../../media/media-service.js';
+import type { SipLeg } from '../../media/sip-leg.js';
+import type { AgentRuntime } from '../agents/runtime/runtime.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Store } from '../store/store.js';
+import { agentStep, type AgentStepContext } from './agent-step.js';
+import { recordAnswered } from './call-end.js';
+import type { EndReason } from './call-record.js';
+import { StepAborted, untilAborted, type CallStep } from './call-steps.js';
+import { dial } from './dial.js';
+import { destroyDialog, wireDialog } from './in-dialog.js';
+import type { ResolvedTarget } from './transfer-target.js';
+
+/** What outbound calls need of the engine. */
+export interface OutboundDeps {
+  srf: Srf;
+  log: Logger;
+  store: Store;
+  events: EventLog;
+  media: MediaService;
+  agents?: AgentRuntime;
+  settings: { inactivityTimeoutMs: number };
+}
+
+/** What the steps of one outbound call share. */
+export interface OutboundContext extends AgentStepContext {
+  deps: OutboundDeps;
+  target: ResolvedTarget;
+  /** The From user (caller id), or null for drachtio's default. */
+  callingNumber: string | null;
+  /** The request's `X-` headers, sent on the INVITE. */
+  headers: Record<string, string>;
+  ringMs: number;
+  /**
+   * Resolves when the INVITE may leave (the trunk's next CPS slot after the last INVITE sent),
+   * to a function to run once it has left (or will not).
+   */
+  pace(signal: AbortSignal): Promise<() => void>;
+  dialog?: Srf.Dialog;
+  /** The final SIP status the far end sent, once one came. */
+  sipCode: number | null;
+}
+
+/** A far end's final refusal, as the call's end: RFC 3261 §21.4.7 / §21.6.1 busy, §21.4.9 / §21.4.18 no answer. */
+export function refusalEnd(status: number): { reason: EndReason; hangupBy: 'callee' } {
+  if (status === 486 || status === 600) return { reason: 'busy', hangupBy: 'callee' };
+  if (status === 408 || status === 480) return { reason: 'no_answer', hangupBy: 'callee' };
+  return { reason: 'rejected', hangupBy: 'callee' };
+}
+
+/** 1. Media: a leg that offers (we send the SDP offer in the INVITE). */
+const media: CallStep<OutboundContext> = {
+  name: 'media',
+  needs: ['unanswered'],
+  async run(ctx, signal) {
+    const { deps, call, log } = ctx;
+    const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
+    let leg: SipLeg;
+    try {
+      leg = await untilAborted(deps.media.createSipLeg(null, opts), signal, (l) => l.close('call ended'));
+    } catch (err) {
+      if (err instanceof StepAborted) throw err;
+      log.error({ err }, 'media leg failed');
+      deps.store.errorLogs.record({ ...ctx.scope, kind: 'media', code: null, message: `media unavailable: ${(err as Error).message}`, details: {} });
+      call.end({ reason: 'dial_error', hangupBy: 'system' });
+      return;
+    }
+    ctx.leg = leg;
+    call.parts.leg = leg;
+    leg.on('inactive', () => call.hangup('rtp_timeout'));
+    leg.on('close', (reason) => {
+      if (reason === 'media_worker_died') call.hangup('media_worker_died');
+    });
+  },
+};
+
+/**
+ * 2. The INVITE, at the trunk's CPS slot. The first 180 or 183 makes the call ringing; a 183
+ * with SDP is the far end's answer taken early (RFC 3960 "gateway model"): the leg sends to and
+ * hears from the far end before the 200, so the agent side hears its early audio (ringback,
+ * announcements). The 200's SDP is applied again (normally the same answer).
+ */
+const invite: CallStep<OutboundContext> = {
+  name: 'invite',
+  needs: ['unanswered', 'leg'],
+  async run(ctx, signal) {
+    const { deps, call, log } = ctx;
+    const leg = ctx.leg!;
+    const sent = await ctx.pace(signal);
+    const onSent = (sipCallId: string) => {
+      sent();
+      deps.store.calls.setSipCallId(call.id, sipCallId);
+      log.debug({ sipCallId }, 'INVITE sent');
+    };
+    let early = false;
+    const onProvisional = ({ status, body }: { status: number; body: string }) => {
+      if (status !== 180 && status !== 183) return;
+      if (call.state === 'trying') {
+        call.transition('ringing', `${status} received`);
+        deps.events.transaction(() => {
+          deps.store.calls.markRinging(call.id);
+          deps.events.append('call.ringing', ctx.scope, { callId: call.id, agentId: call.identity.agentId });
+        });
+      }
+      if (!early && body.trim()) {
+        early = true;
+        leg.updateRemote(body).then(
+          () => log.info({ status }, 'early media'),
+          (err: unknown) => log.info({ err: (err as Error).message }, 'early media SDP refused'),
+        );
+      }
+    };
+    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target: ctx.target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent }, log);
+    sent();
+    if (dialed.kind === 'failed') {
+      if (signal.aborted) throw new StepAborted(signal.reason);
+      ctx.sipCode = dialed.status;
+      if (dialed.reason === 'no_answer') call.end({ reason: 'no_answer', hangupBy: 'system' });
+      else if (dialed.status) call.end(refusalEnd(dialed.status));
+      else call.end({ reason: 'dial_error', hangupBy: 'system' });
+      return;
+    }
+    const dialog = dialed.dialog;
+    ctx.sipCode = 200;
+    try {
+      await leg.updateRemote(dialog.remote.sdp ?? '');
+    } catch (err) {
+      log.info({ err: (err as Error).message }, 'answer SDP refused');
+      destroyDialog(dialog, log);
+      call.hangup(err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
+      return;
+    }
+    ctx.dialog = dialog;
+    call.parts.dialog = dialog;
+  },
+};
+
+/** 3. Answered: the 200 was received and ACKed (drachtio-srf sends the ACK). */
+const answered: CallStep<OutboundContext> = {
+  name: 'answered',
+  needs: ['unanswered', 'leg', 'dialog'],
+  run(ctx) {
+    const { deps, call } = ctx;
+    call.transition('answered', '200 received');
+    recordAnswered(deps, call);
+  },
+};
+
+/** 4. The dialog's life: the callee's BYE, re-INVITE, UPDATE (no session timer of ours). */
+const wire: CallStep<OutboundContext> = {
+  name: 'wire dialog',
+  needs: ['answered', 'leg', 'dialog'],
+  run(ctx) {
+    wireDialog(ctx.call, ctx.dialog!, ctx.leg!, undefined, 'callee');
+  },
+};
+
+/** An outbound call's steps, in order; the last is the inbound calls' own agent step. */
+export const outboundSteps: readonly CallStep<OutboundContext>[] = [media, invite, answered, wire, agentStep];
