@@ -22,12 +22,14 @@ import { sessionRoutes } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
+import { sipUserRoutes } from './routes/sip-users.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
 import { documentExternalAgent } from './openapi-external-agent.js';
 import { Realtime } from './realtime/realtime.js';
 import { startHttpServer, type HttpServer } from './server.js';
+import { mountSipWebSocket, type SipWebSocketEndpoint } from './sip-websocket.js';
 
 /** Requests per minute for callers without a limit of their own (the reference's default). */
 export const DEFAULT_RATE_LIMIT = 100;
@@ -41,6 +43,8 @@ export interface App {
   readonly metricsHttp: HttpServer | null;
   /** WebSocket and SSE: the event hub, tickets and open connections. */
   readonly realtime: Realtime;
+  /** SIP over WebSocket at `sip.wsPath`, or null when not served. */
+  readonly sipWebSocket: SipWebSocketEndpoint | null;
   readonly routes: readonly RouteDef[];
   /** Graceful stop: HTTP first (no new work), then the engine. Idempotent. */
   close(): Promise<void>;
@@ -91,6 +95,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       cancel: (id) => engine.calls.outbound.cancel(id),
     }),
     ...webhookRoutes(engine.store, () => engine.webhooks.kick()),
+    ...sipUserRoutes(engine.store, engine.registrar),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];
@@ -120,6 +125,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     ...docsRoutes('/openapi.json', 'Agent Studio API'),
   );
   let http: HttpServer;
+  let sipWs: SipWebSocketEndpoint | null = null;
   try {
     http = await startHttpServer(
       config.http,
@@ -132,8 +138,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         middlewares: [rateLimit({ publicLimit: DEFAULT_RATE_LIMIT, limiter }), idempotency(engine.store)],
         validateResponses: config.env !== 'production',
       },
-      (app) => realtime.mount(app),
+      (app) => {
+        realtime.mount(app);
+        const gateway = engine.sipWebSocket();
+        if (gateway) {
+          const { wsPath, wsMaxConnections, wsMaxMessageBytes, wsIdleTimeoutSeconds } = config.sip;
+          const opts = { path: wsPath, maxConnections: wsMaxConnections, maxMessageBytes: wsMaxMessageBytes, idleTimeoutSeconds: wsIdleTimeoutSeconds };
+          sipWs = mountSipWebSocket(app, gateway, opts, log.child({ component: 'sip-ws' }));
+        }
+      },
     );
+    (sipWs as SipWebSocketEndpoint | null)?.serve({ address: config.http.host, port: http.port });
+    // RFC 7118 §5: a binding reached through a WebSocket goes with it.
+    (sipWs as SipWebSocketEndpoint | null)?.onClosed((flow) => engine.registrar.flowClosed({ protocol: 'ws', ...flow }));
   } catch (e) {
     realtime.close();
     await engine.close();
@@ -164,6 +181,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     http,
     metricsHttp,
     realtime,
+    sipWebSocket: sipWs,
     routes,
     close: () =>
       (closing ??= (async () => {

@@ -56,7 +56,8 @@ export const configSchema = z
         port: port(5060),
         /** Address put in Via/Contact; defaults to the listen host (or 127.0.0.1 for 0.0.0.0). */
         publicHost: z.string().min(1).optional(),
-        transports: list(z.enum(['udp', 'tcp', 'tls'])).default(['udp', 'tcp']),
+        /** `ws`: SIP over WebSocket (RFC 7118) on the HTTP port at `wsPath` (embedded and thread modes). */
+        transports: list(z.enum(['udp', 'tcp', 'tls', 'ws'])).default(['udp', 'tcp', 'ws']),
         tlsPort: port(5061),
         tlsCertFile: z.string().min(1).optional(),
         tlsKeyFile: z.string().min(1).optional(),
@@ -64,6 +65,17 @@ export const configSchema = z
         maxBodyBytes: num(z.number().int().min(0).max(16 * 1024 * 1024)).default(64 * 1024),
         /** SIP over TCP/TLS: a connection idle this long is closed. */
         connectionIdleMs: num(z.number().int().min(1000)).default(300_000),
+        /** SIP over WebSocket: the HTTP path of the upgrade (subprotocol `sip`). */
+        wsPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, 'must be an absolute URL path').default('/sip'),
+        /** SIP over WebSocket: open connections at most; more upgrades are refused with 503. */
+        wsMaxConnections: num(z.number().int().min(1)).default(5000),
+        /** SIP over WebSocket: largest message (one SIP message); a larger one drops its connection. */
+        wsMaxMessageBytes: num(z.number().int().min(1024).max(16 * 1024 * 1024)).default(128 * 1024),
+        /**
+         * SIP over WebSocket: seconds without any frame before a connection is closed. The server
+         * pings well before, so only peers that stopped answering go. uWebSockets.js needs at least 8.
+         */
+        wsIdleTimeoutSeconds: num(z.number().int().min(8).max(3600)).default(120),
         /** RFC 3261 §17.1.1.1 timer values, in ms. Tests shorten them. */
         t1Ms: num(z.number().int().min(1).max(60_000)).default(500),
         t2Ms: num(z.number().int().min(1).max(120_000)).default(4000),
@@ -85,7 +97,15 @@ export const configSchema = z
         sessionExpiresSeconds: num(z.number().int().min(1)).default(1800),
         /** RFC 4028 Min-SE: shorter intervals get 422. The RFC's floor is 90; tests lower it. */
         minSessionExpiresSeconds: num(z.number().int().min(1)).default(90),
-        /** Realm of digest challenges to trunks with credentials. */
+        /**
+         * Registrar (REGISTER from the tenant's SIP users), RFC 3261 §10.3 step 6: the expiry
+         * when a REGISTER asks none, the shortest granted (a shorter non-zero one gets 423 with
+         * Min-Expires), and the longest (a longer one is shortened).
+         */
+        registerDefaultExpiresSeconds: num(z.number().int().min(1)).default(3600),
+        registerMinExpiresSeconds: num(z.number().int().min(1)).default(60),
+        registerMaxExpiresSeconds: num(z.number().int().min(1)).default(3600),
+        /** Realm of digest challenges to trunks with credentials and to SIP users registering. */
         realm: z.string().min(1).default('agent-studio'),
         /**
          * Per-source protection of the embedded SIP server (embedded and thread modes; an

@@ -19,7 +19,10 @@ import type { Maybe } from '../lib/maybe.js';
 import { Health, type ComponentHealth } from './health/health.js';
 import { EngineMetrics } from './metrics/engine-metrics.js';
 import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
+import { Registrar } from './calls/registrar/registrar.js';
+import { storeSipUsers } from './calls/registrar/sip-domain.js';
 import { SipThread } from './sip/sip-thread.js';
+import { WsTransport, type WsGateway } from './sip/transport/ws-transport.js';
 import { Checkpointer } from './store/checkpointer.js';
 import { closeDatabase, currentVersion, openDatabase, type Db } from './store/database.js';
 import { Store } from './store/store.js';
@@ -51,6 +54,8 @@ export class Engine {
   /** The embedded SIP server in a worker thread (`sip.server` = `thread`). */
   sipThread: SipThread | null = null;
   calls!: CallControl;
+  /** The registrar of the tenants' SIP users (REGISTER), its bindings in memory. */
+  registrar!: Registrar;
   /** Sends the deliveries the event log's webhook outbox queues. */
   readonly webhooks: WebhookDispatcher;
   #providers: ProviderRegistry | null = null;
@@ -143,6 +148,13 @@ export class Engine {
       const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
       drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: this.sipThread.port };
     }
+    const { realm, registerDefaultExpiresSeconds, registerMinExpiresSeconds, registerMaxExpiresSeconds } = config.sip;
+    this.registrar = new Registrar({
+      realm,
+      expiry: { defaultSeconds: registerDefaultExpiresSeconds, minSeconds: registerMinExpiresSeconds, maxSeconds: registerMaxExpiresSeconds },
+      lookup: storeSipUsers(this.store),
+      log: log.child({ component: 'registrar' }),
+    });
     const providers = (this.#providers = new ProviderRegistry(this.store, log.child({ component: 'providers' })));
     this.calls = await CallControl.start({
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
@@ -160,6 +172,7 @@ export class Engine {
       events: this.events,
       media: this.mediaService,
       metrics: this.metrics.calls,
+      registrar: this.registrar,
       agents: new AgentRuntime({
         store: this.store,
         events: this.events,
@@ -173,6 +186,18 @@ export class Engine {
         transfer: async (call, target) => ['transferred', 'bridged'].includes((await this.calls.transfer(call, target)).result),
       }),
     });
+  }
+
+  /**
+   * Where the HTTP server hands SIP WebSockets (RFC 7118): the embedded stack's WebSocket
+   * transport, or the bridge to the SIP thread's; null when `ws` is not among `sip.transports`
+   * or the SIP server is external.
+   */
+  sipWebSocket(): WsGateway | null {
+    if (!this.config.sip.transports.includes('ws')) return null;
+    if (this.sipThread) return this.sipThread.wsGateway;
+    const t = this.sip?.stack.transport.transport('ws');
+    return t instanceof WsTransport ? t : null;
   }
 
   /**
@@ -226,6 +251,7 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await (this.calls as CallControl | undefined)?.close();
+    (this.registrar as Registrar | undefined)?.close();
     // Recordings of the calls just ended write their rows: before the database closes.
     await this.recordings.drain();
     // After the calls' last events were queued; what is still pending is sent at the next start.

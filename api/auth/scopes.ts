@@ -15,6 +15,7 @@ export const scopeCatalogue = {
   audio_files: ['read', 'write'],
   phone_numbers: ['read', 'write'],
   sip_trunks: ['read', 'write'],
+  sip_users: ['read', 'write'],
   providers: ['read', 'write'],
   webhooks: ['read', 'write'],
   calls: ['read', 'write'],

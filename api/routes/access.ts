@@ -1,8 +1,8 @@
 /**
  * Who may do what to the tenant's resources. Every role reads; members and up write agents,
- * workflows, tools and audio files (and test tools); only admins and owners change phone numbers and SIP
- * trunks, which route real calls and carry carrier credentials, and providers, which carry paid
- * speech and language credentials. API keys with scopes also need
+ * workflows, tools and audio files (and test tools); only admins and owners change phone numbers
+ * and SIP trunks, which route real calls and carry carrier credentials, SIP users (credentials
+ * too), and providers, which carry paid speech and language credentials. API keys with scopes also need
  * `<resource>:read` or `<resource>:write`.
  *
  * | resource       | read (GET)                  | write (POST, PATCH, DELETE, actions) |
@@ -13,6 +13,7 @@
  * | audio files    | all roles, audio_files:read | owner admin member, audio_files:write |
  * | phone numbers  | all roles, phone_numbers:read | owner admin, phone_numbers:write   |
  * | SIP trunks     | all roles, sip_trunks:read  | owner admin, sip_trunks:write        |
+ * | SIP users      | all roles, sip_users:read   | owner admin, sip_users:write         |
  * | providers      | all roles, providers:read   | owner admin, providers:write         |
  * | webhooks       | all roles, webhooks:read    | owner admin, webhooks:write          |
  * | calls          | all roles, calls:read       | (created and controlled elsewhere)   |

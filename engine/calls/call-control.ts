@@ -4,6 +4,8 @@
  * INVITEs and OPTIONS, tracks live calls for capacity and shutdown, and closes calls a crash
  * left open.
  */
+import type { Registrar } from './registrar/registrar.js';
+import { UserCalls } from './registrar/user-calls.js';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -33,6 +35,8 @@ interface CallControlOptions {
   metrics?: CallMetrics;
   /** Runs the agents of answered calls (absent: every call echoes). */
   agents?: AgentRuntime;
+  /** Answers REGISTER (absent: REGISTER gets 405 from the SIP server). */
+  registrar?: Registrar;
   /** Live outbound calls one tenant may have at once, over all its trunks. */
   outboundTenantMaxCalls?: number;
 }
@@ -125,10 +129,22 @@ export class CallControl {
       settings: { inactivityTimeoutMs: opts.settings.inactivityTimeoutMs },
       tenantMaxCalls: opts.outboundTenantMaxCalls ?? DEFAULT_OUTBOUND_TENANT_MAX_CALLS,
     });
+    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' })) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
       if (!this.#accepting) {
         res.send(503, { headers: { 'Retry-After': '30' } });
+        return;
+      }
+      // A call to a tenant's registered SIP user is proxied to its devices, not answered here.
+      const callee = userCalls?.aorOf(req);
+      if (userCalls && callee) {
+        try {
+          userCalls.handle(req, res, callee);
+        } catch (err) {
+          log.error({ err }, 'call to a registered user failed');
+          if (!res.finalResponseSent) res.send(500);
+        }
         return;
       }
       void handleInboundInvite(deps, req as Parameters<typeof handleInboundInvite>[1], res, receivedAt).catch((err: unknown) => {
@@ -136,6 +152,7 @@ export class CallControl {
         if (!res.finalResponseSent) res.send(500);
       });
     });
+    opts.registrar?.listen(srf);
     // RFC 3261 §11.2: OPTIONS outside a dialog is answered as an INVITE would be, here 200.
     srf.options((_req, res) => {
       res.send(this.#accepting ? 200 : 503, {

@@ -4,10 +4,12 @@ import type { SourceGuard } from './abuse/source-guard.js';
 import type { SipStackOptions } from './stack-options.js';
 import { StreamTransport } from './transport/stream-transport.js';
 import type { Transport } from './transport/types.js';
+import { WsTransport } from './transport/ws-transport.js';
 import { UdpTransport } from './transport/udp-transport.js';
 
 /**
- * Binds UDP and TCP on one port number (retrying a free pair for port 0), then TLS. With a
+ * Binds UDP and TCP on one port number (retrying a free pair for port 0), then TLS, then the
+ * WebSocket transport (which binds nothing itself: see WsGateway). With a
  * guard, stream listeners refuse connections from banned sources.
  */
 export async function openTransports(o: SipStackOptions, log: Logger, guard?: SourceGuard): Promise<Transport[]> {
@@ -23,7 +25,7 @@ export async function openTransports(o: SipStackOptions, log: Logger, guard?: So
     ...(guard ? { admit: (address: string) => guard.admitConnection(address) } : {}),
     ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, rejectUnauthorized: o.tls.rejectUnauthorized ?? true } } : {}),
   });
-  const plain = o.transports.filter((p): p is 'udp' | 'tcp' => p !== 'tls');
+  const plain = o.transports.filter((p): p is 'udp' | 'tcp' => p === 'udp' || p === 'tcp');
   const opened: Transport[] = [];
   try {
     for (let attempt = 0; ; attempt++) {
@@ -44,6 +46,8 @@ export async function openTransports(o: SipStackOptions, log: Logger, guard?: So
       if (!o.tls) throw new Error('sip: tls transport needs a certificate and key');
       opened.push(await StreamTransport.listen('tls', streamOpts(o.tlsPort), log));
     }
+    // SIP over WebSocket: the HTTP server accepts the sockets and hands them over (WsGateway).
+    if (o.transports.includes('ws')) opened.push(new WsTransport(log));
     return opened;
   } catch (e) {
     await Promise.all(opened.map((t) => t.close()));

@@ -11,6 +11,8 @@ import { createLogger } from '../../config/logger.js';
 import type { Config } from '../../config/schema.js';
 import { startEmbeddedSipServer } from './drachtio/embedded-server.js';
 import type { ThreadReply, ThreadRequest } from './sip-thread.js';
+import { serveWsBridge, type WsToThread } from './transport/ws-bridge.js';
+import { WsTransport } from './transport/ws-transport.js';
 
 const { sip, log: logSettings } = workerData as { sip: Config['sip']; log: Config['log'] };
 const port = parentPort!;
@@ -26,8 +28,12 @@ try {
   // This thread's event-loop delay, for the metrics endpoint (the engine's own loop is measured there).
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
+  const ws = server.stack.transport.transport('ws');
+  const onWs = ws instanceof WsTransport ? serveWsBridge(ws, (m, transfer) => port.postMessage(m satisfies ThreadReply, transfer ?? [])) : undefined;
   port.on('message', (m: ThreadRequest) => {
-    if (m.type === 'health') {
+    if (m.type.startsWith('ws-')) {
+      onWs?.(m as WsToThread);
+    } else if (m.type === 'health') {
       post({ type: 'health', id: m.id, health: { ...server.stack.health(), apps: server.drachtio.stats().apps } });
     } else if (m.type === 'metrics') {
       // Figures since the previous scrape. Node's histogram holds whole sampling intervals

@@ -8,9 +8,12 @@ import type { Logger } from '../../config/logger.js';
 import type { Config } from '../../config/schema.js';
 import type { ComponentHealth } from '../health/health.js';
 import type { SipStackMetrics } from './sip-stack.js';
+import { WsBridgeGateway, type WsFromThread, type WsToThread } from './transport/ws-bridge.js';
+import type { WsGateway } from './transport/ws-transport.js';
 
-export type ThreadRequest = { type: 'health'; id: number } | { type: 'metrics'; id: number } | { type: 'stop' };
+export type ThreadRequest = { type: 'health'; id: number } | { type: 'metrics'; id: number } | { type: 'stop' } | WsToThread;
 export type ThreadReply =
+  | WsFromThread
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'health'; id: number; health: ComponentHealth }
@@ -30,12 +33,18 @@ export class SipThread {
   readonly #exit: Promise<void>;
   /** The drachtio control port the thread serves. */
   port = 0;
+  /** SIP over WebSocket: the sockets stay on this loop, their messages cross to the thread's transport. */
+  readonly #ws: WsBridgeGateway;
 
   private constructor(config: Pick<Config, 'sip' | 'log'>, log: Logger) {
     this.#worker = new Worker(new URL('./server-thread.js', import.meta.url), { workerData: { sip: config.sip, log: config.log } });
+    this.#ws = new WsBridgeGateway((m, transfer) => {
+      if (!this.#exited) this.#worker.postMessage(m satisfies ThreadRequest, transfer ?? []);
+    });
     this.#exit = new Promise((resolve) =>
       this.#worker.once('exit', (code) => {
         this.#exited = true;
+        this.#ws.closeAll(1001, 'sip thread exited');
         if (code !== 0) log.error({ code }, 'sip thread exited');
         for (const p of this.#pending.values()) {
           if (p.kind === 'health') p.answer({ status: 'down', error: 'sip thread exited' });
@@ -47,6 +56,10 @@ export class SipThread {
     );
     this.#worker.on('error', (err) => log.error({ err }, 'sip thread failed'));
     this.#worker.on('message', (m: ThreadReply) => {
+      if (m.type === 'ws-send' || m.type === 'ws-close') {
+        this.#ws.onThreadMessage(m);
+        return;
+      }
       if (m.type !== 'health' && m.type !== 'metrics') return;
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
@@ -68,6 +81,11 @@ export class SipThread {
     }
     t.port = first.port;
     return t;
+  }
+
+  /** The gateway the HTTP server hands SIP WebSockets to (see ws-bridge.ts). */
+  get wsGateway(): WsGateway {
+    return this.#ws;
   }
 
   /** The stack's `sip` health component, from the thread. */

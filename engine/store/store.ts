@@ -15,6 +15,7 @@ import { ErrorLogsRepo } from './repositories/error-logs.js';
 import { PhoneNumbersRepo } from './repositories/phone-numbers.js';
 import { ProvidersRepo } from './repositories/providers.js';
 import { SipTrunksRepo } from './repositories/sip-trunks.js';
+import { SipUsersRepo } from './repositories/sip-users.js';
 import { TenantsRepo } from './repositories/tenants.js';
 import { ToolsRepo } from './repositories/tools.js';
 import { UsersRepo } from './repositories/users.js';
@@ -35,6 +36,7 @@ export class Store {
   readonly providers: ProvidersRepo;
   readonly phoneNumbers: PhoneNumbersRepo;
   readonly sipTrunks: SipTrunksRepo;
+  readonly sipUsers: SipUsersRepo;
   readonly calls: CallsRepo;
   readonly errorLogs: ErrorLogsRepo;
   readonly analytics: AnalyticsRepo;
@@ -55,6 +57,7 @@ export class Store {
     this.providers = new ProvidersRepo(db);
     this.phoneNumbers = new PhoneNumbersRepo(db);
     this.sipTrunks = new SipTrunksRepo(db);
+    this.sipUsers = new SipUsersRepo(db);
     this.calls = new CallsRepo(db);
     this.errorLogs = new ErrorLogsRepo(db);
     this.analytics = new AnalyticsRepo(db);

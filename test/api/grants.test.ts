@@ -190,7 +190,7 @@ test('a scope that nothing checks is refused, not stored: a typo, an action no r
     body: { name: 'typos', scopes: ['agents:*', 'agent:write', 'analytics:write', 'agents:delete', '*', 'calls:write'] },
   });
   assertError(t, res, 'validation_error', 'Invalid request body', [
-    { field: 'scopes[1]', message: 'unknown resource "agent" (one of agents, workflows, tools, audio_files, phone_numbers, sip_trunks, providers, webhooks, calls, analytics, events, users, api_keys)' },
+    { field: 'scopes[1]', message: 'unknown resource "agent" (one of agents, workflows, tools, audio_files, phone_numbers, sip_trunks, sip_users, providers, webhooks, calls, analytics, events, users, api_keys)' },
     { field: 'scopes[2]', message: 'analytics has no action "write" (read, *)' },
     { field: 'scopes[3]', message: 'agents has no action "delete" (read, write, *)' },
   ]);

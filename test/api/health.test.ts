@@ -35,12 +35,14 @@ test.serial('GET /api/v1/health reports every component up', async (t) => {
   t.like(media, { status: 'up', workers: { expected: 2, alive: 2 } });
   const workers = (media!.workers as { workers: { pid: number; alive: boolean }[] }).workers;
   t.true(workers.every((w) => w.alive && w.pid > 0));
-  // The embedded SIP stack listens on UDP and TCP, on one ephemeral port (sip.port 0).
+  // The embedded SIP stack listens on UDP and TCP, on one ephemeral port (sip.port 0), and
+  // takes SIP over WebSocket on the HTTP port.
   const sip = res.body.components.sip!;
   t.is(sip.status, 'up');
   const transports = sip.transports as { protocol: string; address: string; port: number }[];
-  t.deepEqual(transports.map((x) => x.protocol), ['udp', 'tcp']);
-  t.true(transports.every((x) => x.address === '127.0.0.1' && x.port > 0 && x.port === transports[0]!.port));
+  t.deepEqual(transports.map((x) => x.protocol), ['udp', 'tcp', 'ws']);
+  t.true(transports.slice(0, 2).every((x) => x.address === '127.0.0.1' && x.port > 0 && x.port === transports[0]!.port));
+  t.like(transports[2], { address: '127.0.0.1', port: app.http.port });
   t.deepEqual(transports, app.engine.sip!.stack.listening());
   // Call control (drachtio-srf) is connected to the embedded server over the wire protocol.
   t.like(sip, { server: 'embedded', callControl: 'connected', apps: 1, activeCalls: 0 });

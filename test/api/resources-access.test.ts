@@ -103,6 +103,12 @@ const cases: Case[] = [
   { method: 'POST', path: () => '/api/v1/calls', body: () => ({ agentId: a.agentId, trunkId: a.trunkId, to: '+15551234567' }), scope: 'calls:write', write: 'editor', passes: 422 },
   { method: 'DELETE', path: (o) => `/api/v1/calls/${o.callId}`, scope: 'calls:write', write: 'editor', missing: 'No such call' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/cancel`, scope: 'calls:write', write: 'editor', missing: 'No such call' },
+  { method: 'GET', path: () => '/api/v1/sip-users', scope: 'sip_users:read' },
+  { method: 'GET', path: (o) => `/api/v1/sip-users/${o.sipUserId}`, scope: 'sip_users:read', missing: 'No such SIP user' },
+  { method: 'GET', path: (o) => `/api/v1/sip-users/${o.sipUserId}/registrations`, scope: 'sip_users:read', missing: 'No such SIP user' },
+  { method: 'POST', path: () => '/api/v1/sip-users', body: () => ({ username: `u${Date.now()}${Math.random().toString(36).slice(2, 6)}`, password: 'a-long-secret' }), scope: 'sip_users:write', write: 'manager' },
+  { method: 'PATCH', path: (o) => `/api/v1/sip-users/${o.sipUserId}`, body: () => ({ displayName: 'Desk' }), scope: 'sip_users:write', write: 'manager', missing: 'No such SIP user' },
+  { method: 'DELETE', path: (o) => `/api/v1/sip-users/${o.sipUserId}`, scope: 'sip_users:write', write: 'manager', missing: 'No such SIP user' },
   { method: 'GET', path: () => '/api/v1/analytics/metrics', scope: 'analytics:read' },
   { method: 'GET', path: () => '/api/v1/analytics/statistics', scope: 'analytics:read' },
   { method: 'GET', path: () => '/api/v1/analytics/errors', scope: 'analytics:read' },
@@ -117,6 +123,7 @@ const nowhere: Seeded = {
   callId: randomUUID(),
   providerId: randomUUID(),
   audioFileId: randomUUID(),
+  sipUserId: randomUUID(),
 };
 
 const roleRefusal: Record<Write, [string, string]> = {
@@ -126,15 +133,15 @@ const roleRefusal: Record<Write, [string, string]> = {
 
 test('the cases cover every resource route the app mounts', (t) => {
   const mounted = app.routes
-    .filter((r) => /^\/api\/v1\/(agents|workflows|tools|audio-files|phone-numbers|sip-trunks|providers|calls|analytics)/.test(r.path))
+    .filter((r) => /^\/api\/v1\/(agents|workflows|tools|audio-files|phone-numbers|sip-trunks|sip-users|providers|calls|analytics)/.test(r.path))
     .map((r) => `${r.method.toUpperCase()} ${r.path}`)
     .sort();
-  const covered = cases.map((c) => `${c.method} ${c.path({ agentId: ':id', workflowId: ':id', toolId: ':id', numberId: ':id', trunkId: ':id', callId: ':id', providerId: ':id', audioFileId: ':id' }).replace('/versions/1', '/versions/:version')}`).sort();
+  const covered = cases.map((c) => `${c.method} ${c.path({ agentId: ':id', workflowId: ':id', toolId: ':id', numberId: ':id', trunkId: ':id', callId: ':id', providerId: ':id', audioFileId: ':id', sipUserId: ':id' }).replace('/versions/1', '/versions/:version')}`).sort();
   t.deepEqual(covered, mounted);
 });
 
 for (const c of cases) {
-  const title = `${c.method} ${c.path({ agentId: '{id}', workflowId: '{id}', toolId: '{id}', numberId: '{id}', trunkId: '{id}', callId: '{id}', providerId: '{id}', audioFileId: '{id}' })}`;
+  const title = `${c.method} ${c.path({ agentId: '{id}', workflowId: '{id}', toolId: '{id}', numberId: '{id}', trunkId: '{id}', callId: '{id}', providerId: '{id}', audioFileId: '{id}', sipUserId: '{id}' })}`;
 
   test(`${title}: 401 without credentials, 403 for a role or scope that may not act`, async (t) => {
     const path = c.path(a);
@@ -192,6 +199,7 @@ function snapshot() {
     s.calls.get(scope, a.callId),
     s.providers.get(scope, a.providerId),
     s.audioFiles.get(scope, a.audioFileId),
+    s.sipUsers.get(scope, a.sipUserId),
   ].map((o) => o && { ...o, updatedAt: o.updatedAt });
 }
 

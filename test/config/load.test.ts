@@ -19,7 +19,8 @@ test('defaults are valid and documented env names map to settings', (t) => {
   const c = loadConfig({});
   t.is(c.http.port, 8000);
   t.is(c.sip.port, 5060);
-  t.deepEqual(c.sip.transports, ['udp', 'tcp']);
+  t.deepEqual(c.sip.transports, ['udp', 'tcp', 'ws']);
+  t.is(c.sip.wsPath, '/sip');
   t.true(settingPaths().some((p) => envName(p) === 'AS_SIP_T1_MS'));
   t.true(settingPaths().some((p) => envName(p) === 'AS_HTTP_MAX_BODY_BYTES'));
   t.deepEqual(c.externalAgents, { connectTimeoutMs: 5000, maxBufferedBytes: 262_144 });

@@ -60,6 +60,7 @@ export interface Seeded {
   providerId: string;
   /** A row only: its file is not written (enough for access checks). */
   audioFileId: string;
+  sipUserId: string;
 }
 
 /** One object of each kind in `scope`, through the repositories. */
@@ -77,7 +78,8 @@ export function seedObjects(app: App, scope: Scope): Seeded {
   const call = s.calls.create({ tenantId: scope.tenantId, mode: scope.mode, direction: 'inbound', agentId: agent.id, fromNumber: '+15550001111' });
   const provider = s.providers.create(scope, { name: `llm_${numbers}`, kind: 'openai', apiKey: 'sk-seeded' });
   const sound = s.audioFiles.create(scope, { name: `sound_${numbers}`, durationMs: 1000, bytes: 16044, source: { encoding: 'pcm16', sampleRate: 8000, channels: 1 } }, randomUUID());
-  return { agentId: agent.id, workflowId: workflow.id, toolId: tool.id, numberId: number.id, trunkId: trunk.id, callId: call.id, providerId: provider.id, audioFileId: sound.id };
+  const sipUser = s.sipUsers.create(scope, { username: `user${numbers}`, password: 'seeded-secret', displayName: null });
+  return { agentId: agent.id, workflowId: workflow.id, toolId: tool.id, numberId: number.id, trunkId: trunk.id, callId: call.id, providerId: provider.id, audioFileId: sound.id, sipUserId: sipUser.id };
 }
 
 /**

@@ -38,7 +38,7 @@ interface RequestTextOptions {
   /** Port in our Via sent-by (and Contact). */
   viaPort: number;
   viaHost?: string;
-  transport?: 'UDP' | 'TCP' | 'TLS';
+  transport?: 'UDP' | 'TCP' | 'TLS' | 'WS';
   /** Adds an empty rport to the Via (RFC 3581). */
   rport?: boolean;
   fromTag?: string;

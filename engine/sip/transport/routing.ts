@@ -7,10 +7,20 @@ import { hostAddress, uriParam, type SipUri } from '../message/uri.js';
 import { defaultPort, type Via } from '../message/via.js';
 import type { MessageSource, SipProtocol, Target } from './types.js';
 
-/** The protocol a Via transport names, or null for one we do not speak (SCTP, WS...). */
+/**
+ * The protocol a transport token (Via, URI `transport=`) names, or null for one we do not speak
+ * (SCTP...). RFC 7118 §5.2: WS and WSS are both SIP over WebSocket; the engine's HTTP server
+ * carries them (TLS, when there is any, ends before it), so both are our `ws` transport.
+ */
+function protocolOf(token: string): SipProtocol | null {
+  const t = token.toLowerCase();
+  if (t === 'wss') return 'ws';
+  return t === 'udp' || t === 'tcp' || t === 'tls' || t === 'ws' ? t : null;
+}
+
+/** The protocol a Via transport names, or null for one we do not speak. */
 function viaProtocol(via: Via): SipProtocol | null {
-  const t = via.transport.toLowerCase();
-  return t === 'udp' || t === 'tcp' || t === 'tls' ? t : null;
+  return protocolOf(via.transport);
 }
 
 /** The transport token written in a Via for a protocol. */
@@ -71,8 +81,8 @@ export function requestTarget(uri: SipUri): Target | null {
   if (uri.scheme === 'sips') protocol = 'tls';
   else if (param == null) protocol = 'udp';
   else {
-    const p = param.toLowerCase();
-    if (p !== 'udp' && p !== 'tcp' && p !== 'tls') return null;
+    const p = protocolOf(param);
+    if (!p) return null;
     protocol = p;
   }
   const maddr = uriParam(uri, 'maddr');

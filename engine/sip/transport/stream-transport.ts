@@ -152,6 +152,12 @@ export class StreamTransport extends TypedEmitter<TransportEvents> implements Tr
     return this.#conns.size;
   }
 
+  closeConnection(connectionId: number, reason: string): boolean {
+    const c = this.#conns.get(connectionId);
+    c?.close(reason);
+    return c !== undefined;
+  }
+
   closeFrom(address: string, reason: string): number {
     const from = [...this.#conns.values()].filter((c) => c.remote.address === address);
     for (const c of from) c.close(reason);

@@ -22,7 +22,8 @@ import { tagOf } from '../message/name-addr.js';
 import { MessageCounts } from './message-counts.js';
 import type { FinalResponseFacts, SourceGuard } from '../abuse/source-guard.js';
 import { responseTarget } from './routing.js';
-import { TransportError, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
+import { WsTransport } from './ws-transport.js';
+import { TransportError, isMessageFramed, type Destination, type MessageSource, type ReceivedInfo, type SentInfo, type SipProtocol, type Target, type Transport } from './types.js';
 
 interface TransportLayerOptions {
   /** Host written in our Via sent-by and compared with responses' top Via (§18.1.2). */
@@ -107,12 +108,12 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     if (guard && !guard.admitMessage(source.remote.address)) return;
     let msg;
     try {
-      msg = parseMessage(raw, { stream: source.protocol !== 'udp', limits: this.opts.limits });
+      msg = parseMessage(raw, { stream: !isMessageFramed(source.protocol), limits: this.opts.limits });
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e;
       this.counts.malformed();
       if (e.partial?.isRequest && !/^ACK /.test(e.partial.startLine)) this.#reject(400, e, e.partial.headers, source);
-      else this.#drop(`unparsable message: ${e.message}`, source);
+      else this.#dropGarbage(`unparsable message: ${e.message}`, source);
       return;
     }
     const rejection = validateMessage(msg);
@@ -120,13 +121,15 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       this.counts.malformed();
       // §17: ACK has no response; a broken response has no one to tell (§18.1.2).
       if (msg.kind === 'request' && msg.method !== 'ACK') this.#reject(rejection.status, rejection.error, msg.headers, source);
-      else this.#drop(`invalid ${msg.kind}: ${rejection.error.message}`, source);
+      else if (msg.kind === 'response') this.#dropGarbage(`invalid response: ${rejection.error.message}`, source);
+      else this.#drop(`invalid ACK: ${rejection.error.message}`, source);
       return;
     }
     const info: ReceivedInfo = { source, raw, bytes: raw.length, receivedAt: new Date() };
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
     if (msg.kind === 'request') this.counts.request(msg.method, false);
     else this.counts.response(msg.status, false);
+    if (source.protocol === 'ws' && source.connectionId != null) this.#aliasContacts(msg, source.connectionId);
     if (msg.kind === 'request') {
       if (guard && !this.#admitRequest(guard, msg, source)) return;
       stampVia(msg.headers, msg.topVia, source, this.opts.rport);
@@ -154,6 +157,17 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     }
     if (req.headers.has('Authorization') || req.headers.has('Proxy-Authorization')) guard.noteCredentials(address, req.callId, req.cseq.seq);
     return true;
+  }
+
+  /** Each Contact host of a WebSocket client's message reaches back down its socket (see WsTransport.alias). */
+  #aliasContacts(msg: SipRequest | SipResponse, connectionId: number): void {
+    const ws = this.#transports.get('ws');
+    if (!(ws instanceof WsTransport) || !msg.headers.has('Contact')) return;
+    try {
+      for (const c of msg.contacts) if (c.uri.kind === 'sip' && !net.isIP(hostAddress(c.uri.host))) ws.alias(c.uri.host, connectionId);
+    } catch {
+      // An unparsable Contact is the UAS core's to answer (400); nothing to remember.
+    }
   }
 
   #isOurs(via: Via): boolean {
@@ -195,7 +209,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     }
     const rawVias = vias.length ? [] : headers.getAll('Via');
     if (vias.length === 0 && rawVias.length === 0) {
-      this.#drop(`bad request without a Via: ${error.message}`, source);
+      this.#dropGarbage(`bad request without a Via: ${error.message}`, source);
       return;
     }
     const res = new SipResponse(status, status === 505 ? 'Version Not Supported' : reasonFor(error));
@@ -220,6 +234,16 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
       sent = this.sendTo(serialize(res), back, res.startLine);
     }
     sent.catch((e: unknown) => this.log.debug({ err: e }, 'sip rejection not sent'));
+  }
+
+  /**
+   * A message that is not SIP at all. Over UDP it is dropped; over a WebSocket (one message per
+   * frame, nothing to resynchronise on) the peer is not speaking SIP: its connection is closed.
+   * TCP and TLS streams close themselves when they cannot be framed.
+   */
+  #dropGarbage(reason: string, source: MessageSource): void {
+    this.#drop(reason, source);
+    if (source.protocol === 'ws' && source.connectionId != null) this.#transports.get('ws')?.closeConnection(source.connectionId, 'not a SIP message');
   }
 
   #drop(reason: string, source: MessageSource): void {
@@ -266,7 +290,9 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     const t = this.#transports.get(target.protocol);
     if (!t) throw new TransportError('no-transport', `no ${target.protocol} transport`);
     let address = target.host;
-    if (target.connectionId == null || !t.isOpen(target.connectionId)) {
+    let connectionId = target.connectionId ?? null;
+    if (connectionId == null || !t.isOpen(connectionId)) connectionId = t.connectionFor?.(target.host) ?? connectionId;
+    if (connectionId == null || !t.isOpen(connectionId)) {
       if (!net.isIP(address)) {
         try {
           address = (await dns.lookup(address)).address;
@@ -275,7 +301,7 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
         }
       }
     }
-    const dest: Destination = { address, port: target.port, connectionId: target.connectionId ?? null };
+    const dest: Destination = { address, port: target.port, connectionId };
     const sent = await t.send(data, dest);
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'out', protocol: sent.protocol, remote: sent.remote, bytes: sent.bytes, line }, 'sip message');
     return sent;

@@ -4,7 +4,17 @@
  */
 import type { SipParseError } from '../message/errors.js';
 
-export type SipProtocol = 'udp' | 'tcp' | 'tls';
+/** `ws`: SIP over WebSocket (RFC 7118), served on the HTTP port. */
+export type SipProtocol = 'udp' | 'tcp' | 'tls' | 'ws';
+
+/**
+ * True for transports whose messages come framed by the transport itself (a UDP datagram, a
+ * WebSocket message: RFC 7118 §5 "each SIP message MUST be carried within a single WebSocket
+ * message"), false for byte streams framed by Content-Length (§18.3).
+ */
+export function isMessageFramed(protocol: SipProtocol): boolean {
+  return protocol === 'udp' || protocol === 'ws';
+}
 
 export interface Endpoint {
   address: string;
@@ -21,7 +31,7 @@ export interface MessageSource {
    * cannot tell which local address a datagram reached when bound to a wildcard.
    */
   local: Endpoint;
-  /** The connection it came on (TCP, TLS), or null for UDP. */
+  /** The connection it came on (TCP, TLS, WebSocket), or null for UDP. */
   connectionId: number | null;
 }
 
@@ -81,10 +91,10 @@ export interface TransportEvents extends Record<string, unknown[]> {
   malformed: [error: SipParseError, head: Buffer | undefined, source: MessageSource];
 }
 
-/** One listening transport: UDP, TCP or TLS. */
+/** One listening transport: UDP, TCP, TLS or WebSocket. */
 export interface Transport {
   readonly protocol: SipProtocol;
-  /** §18: TCP and TLS are reliable, UDP is not; the transaction timers depend on it. */
+  /** §18: TCP, TLS and WebSocket are reliable, UDP is not; the transaction timers depend on it. */
   readonly reliable: boolean;
   /** The bound address and port. */
   readonly local: Endpoint;
@@ -96,6 +106,13 @@ export interface Transport {
   isOpen(connectionId: number): boolean;
   /** Open stream connections (0 for UDP). */
   connectionCount(): number;
+  /**
+   * The open connection that reaches `host` though it cannot be dialled (a WebSocket client's
+   * `*.invalid` Contact host, RFC 7118 §5), or undefined. Only the WebSocket transport has any.
+   */
+  connectionFor?(host: string): number | undefined;
+  /** Closes one connection (a peer that sent garbage); false when it is not open (always for UDP). */
+  closeConnection(connectionId: number, reason: string): boolean;
   /** Closes every stream connection from `address` (a banned source); how many (0 for UDP). */
   closeFrom(address: string, reason: string): number;
   /** Stops listening, closes every connection and clears every timer. Idempotent. */

@@ -91,6 +91,10 @@ export class UdpTransport extends TypedEmitter<TransportEvents> implements Trans
     return 0;
   }
 
+  closeConnection(): boolean {
+    return false;
+  }
+
   closeFrom(): number {
     return 0;
   }

@@ -27,19 +27,27 @@ interface Expect {
 }
 
 const both = (status: number | null, why: string, more: Partial<Expect> = {}): Expect => ({ udp: status, tcp: status, why, ...more });
-/** §8.2.1 405 and §21.5.2 501 carry the methods served, the same list as call control's 200 to OPTIONS. */
-const allow = (res: SipResponse) => (res.header('Allow') === 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE' ? null : `Allow: ${res.header('Allow')}`);
+/** §8.2.1 405 and §21.5.2 501 carry the methods served: call control's, and REGISTER (the registrar). */
+const allow = (res: SipResponse) => (res.header('Allow') === 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE' ? null : `Allow: ${res.header('Allow')}`);
+/** Call control's 200 to OPTIONS advertises the methods a call serves (engine/calls/in-dialog.ts). */
+const callAllow = (res: SipResponse) => (res.header('Allow') === 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE' ? null : `Allow: ${res.header('Allow')}`);
+/** The engine is a registrar: every REGISTER without credentials is challenged (§22.4, RFC 4475 §3.3.7). */
+const challenged = (res: SipResponse) => (/^Digest /.test(res.header('WWW-Authenticate') ?? '') ? null : `WWW-Authenticate: ${res.header('WWW-Authenticate')}`);
 const BAD = 'invalid: 400 (§21.4.1)';
 
 const EXPECT: Record<string, Expect> = {
   wsinv: both(481, 'well formed; its To tag names no dialog of ours: 481 (§12.2.2)'),
   intmeth: both(501, 'well formed, unknown method: 501 with Allow (RFC 4475 §3.1.1.2)', { check: allow }),
   esc01: both(404, 'well formed INVITE; the user is no number of ours: 404 (§8.2.2.1)'),
-  escnull: both(405, 'well formed REGISTER; no registrar: 405 with Allow (RFC 4475 §3.3.7)', { check: allow }),
+  escnull: both(401, 'well formed REGISTER: challenged by the registrar', { check: challenged }),
   esc02: both(501, 'RE%47IST%45R is not REGISTER: unknown method, 501', { check: allow }),
   lwsdisp: both(200, 'well formed OPTIONS: 200'),
   longreq: both(404, 'well formed INVITE (4 KB of headers); not our number: 404'),
-  dblreq: both(405, 'UDP: the INVITE after Content-Length is discarded (§18.3), the REGISTER gets 405; TCP: two messages, the first answered 405'),
+  dblreq: {
+    udp: 401,
+    tcp: 400,
+    why: "UDP: the INVITE after Content-Length is discarded (§18.3), the REGISTER is challenged; TCP: two messages, and the INVITE's 400 (no Contact), sent by the stack at once, comes before the registrar's 401",
+  },
   semiuri: both(200, 'well formed OPTIONS: 200'),
   transports: both(200, 'well formed OPTIONS (unknown transports in lower Vias): 200'),
   mpart01: both(405, 'well formed MESSAGE, a method no app serves: 405 with Allow', { check: allow }),
@@ -68,19 +76,19 @@ const EXPECT: Record<string, Expect> = {
   insuf: both(400, 'no From, To, Call-ID: 400 (RFC 4475 §3.3.1)'),
   unkscm: both(416, 'unknown Request-URI scheme: 416 (§8.2.2.1)'),
   novelsc: both(416, 'soap.beep: a scheme a UA never serves, 416 (RFC 4475 §3.3.3)'),
-  unksm2: both(405, 'REGISTER (unknown schemes in To, From, Contact): 405 with Allow', { check: allow }),
+  unksm2: both(404, 'REGISTER whose To is no sip URI: not an address-of-record of ours, 404 (§10.3 step 3)'),
   bext01: both(420, 'Require with unknown tags: 420 with Unsupported listing them (§8.2.2.3); Proxy-Require is a proxy\'s', {
     check: (r) => (r.header('Unsupported') === 'nothingSupportsThis, nothingSupportsThisEither' ? null : `Unsupported: ${r.header('Unsupported')}`),
   }),
   invut: both(404, 'INVITE with an unknown body type to a user that is no number of ours: 404 comes first (§8.2.2.1 before §8.2.3)'),
-  regaut01: both(405, 'REGISTER with an unknown Authorization scheme: 405, not 401 (RFC 4475 §3.3.7)', { check: allow }),
+  regaut01: both(401, 'REGISTER with an unknown Authorization scheme: a registrar challenges it (RFC 4475 §3.3.7)', { check: challenged }),
   multi01: { udp: 400, tcp: null, why: 'several Call-ID, To, From, CSeq: 400 (RFC 4475 §3.3.8); its l: 154 is 2 bytes more than its body, so over TCP the stream waits for them (as for clerr)' },
   mcl01: both(400, 'two Content-Lengths: 400; TCP: the stream cannot be framed, closed (RFC 4475 §3.3.9)', { closes: true }),
   bcast: both(null, 'a 200 for no transaction of ours: dropped (RFC 4475 §3.3.10)'),
-  zeromf: both(200, 'Max-Forwards 0 at a UAS: processed as if positive (RFC 4475 §3.3.11), 200 with the same Allow as a 405', { check: allow }),
-  cparam01: both(405, 'REGISTER: 405 with Allow (no registrar)', { check: allow }),
-  cparam02: both(405, 'REGISTER: 405 with Allow (no registrar); its branch is cparam01\'s, but it is another request', { check: allow }),
-  regescrt: both(405, 'REGISTER: 405 with Allow (no registrar)', { check: allow }),
+  zeromf: both(200, "Max-Forwards 0 at a UAS: processed as if positive (RFC 4475 §3.3.11), 200 with call control's Allow (the methods a call serves)", { check: callAllow }),
+  cparam01: both(401, 'REGISTER: challenged by the registrar', { check: challenged }),
+  cparam02: both(401, 'REGISTER: challenged by the registrar; its branch is cparam01\'s, but it is another request', { check: challenged }),
+  regescrt: both(401, 'REGISTER: challenged by the registrar', { check: challenged }),
   sdp01: both(404, 'INVITE whose Accept excludes SDP, to a user that is no number of ours: 404 comes first'),
   inv2543: { udp: 404, tcp: 400, closes: true, why: 'RFC 2543 INVITE (no branch cookie, From tag, Max-Forwards, Contact): accepted, not our number, 404; over TCP the missing Content-Length makes it unframeable (§18.3): 400, closed' },
 };

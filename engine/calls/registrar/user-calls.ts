@@ -1,0 +1,76 @@
+/**
+ * Calls to a registered SIP user: an INVITE whose Request-URI is an address-of-record of a
+ * tenant's SIP domain (`sip:<username>@<tenant id>.<mode>`) is proxied (RFC 3261 §16, through
+ * drachtio-srf's `proxyRequest`) to every current binding of that AOR at once (§16.6 forking),
+ * the proxy record-routing so that the dialog's requests come back through the engine (a browser
+ * can reach nothing but the engine). Only the tenant's own SIP users may call: the caller's From
+ * is an AOR of the same domain and its credentials (Proxy-Authorization, §22.3) verify, else 407.
+ * No media passes through the engine: the two ends negotiate their own (browser to browser is
+ * WebRTC end to end; a phone and a browser need a common codec and ICE, see issue 10).
+ */
+import type Srf from 'drachtio-srf';
+import type { Logger } from '../../../config/logger.js';
+import { parseNameAddr } from '../../sip/message/name-addr.js';
+import { parseUri } from '../../sip/message/uri.js';
+import type { Registrar } from './registrar.js';
+import { scopeOfSipDomain } from './sip-domain.js';
+
+/** How long the called user's devices may ring before the caller gets 408 (drachtio's finalTimeout). */
+const RING_TIMEOUT = '60s';
+
+export class UserCalls {
+  constructor(
+    private readonly srf: Srf,
+    private readonly registrar: Registrar,
+    private readonly log: Logger,
+  ) {}
+
+  /** The AOR an INVITE is for when its Request-URI names a tenant's SIP domain, else null. */
+  aorOf(req: Srf.SrfRequest): { user: string; host: string } | null {
+    try {
+      const uri = parseUri(req.uri);
+      if (uri.kind !== 'sip' || !uri.user || !scopeOfSipDomain(uri.host)) return null;
+      return { user: uri.user, host: uri.host.toLowerCase() };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Authenticates the caller, then forks the INVITE to the callee's bindings. */
+  handle(req: Srf.SrfRequest, res: Srf.SrfResponse, callee: { user: string; host: string }): void {
+    let caller;
+    try {
+      caller = parseNameAddr(req.get('From'), 'From').uri;
+    } catch {
+      res.send(400);
+      return;
+    }
+    // Callers are the SIP users of the callee's own tenant and mode.
+    if (caller.kind !== 'sip' || !caller.user || caller.host.toLowerCase() !== callee.host) {
+      res.send(403);
+      return;
+    }
+    const header = req.has('Proxy-Authorization') ? req.get('Proxy-Authorization') : undefined;
+    const auth = this.registrar.authenticate('INVITE', header, { user: caller.user, host: callee.host });
+    if (auth.verdict === 'challenge' || auth.verdict === 'stale') {
+      res.send(407, { headers: { 'Proxy-Authenticate': auth.challenge } });
+      return;
+    }
+    if (auth.verdict === 'bad') {
+      res.send(403);
+      return;
+    }
+    const aor = `sip:${callee.user}@${callee.host}`;
+    // Each binding's Contact is reached down its flow (a WebSocket client's *.invalid host is an
+    // alias of its socket; a device's Contact is its address).
+    const targets = this.registrar.registrationsOf(aor).map((b) => b.contact);
+    if (targets.length === 0) {
+      res.send(480, { headers: { Warning: '399 agent-studio "The user is not registered"' } });
+      return;
+    }
+    this.log.info({ aor, caller: caller.user, bindings: targets.length }, 'call to a registered user');
+    this.srf.proxyRequest(req, targets, { forking: 'simultaneous', recordRoute: true, remainInDialog: true, finalTimeout: RING_TIMEOUT }, (err: unknown) => {
+      if (err) this.log.warn({ err, aor }, 'call to a registered user failed');
+    });
+  }
+}
