@@ -10,7 +10,7 @@
  * was rolled back.
  */
 import { z } from 'zod';
-import { agentConfigPatchSchema, agentConfigSchema, clearableConfigKeys, kindIssues, type AgentConfig, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
+import { agentConfigPatchSchema, agentConfigSchema, clearableConfigKeys, kindIssues, maskedConfig, maskIssues, type AgentConfig, type AgentConfigPatch } from '../../engine/agents/agent-config.js';
 import { BUILTIN_TTS, providerRoles, roleNeeds, servesRole } from '../../engine/agents/providers/provider-kinds.js';
 import type { EventLog } from '../../engine/events/event-log.js';
 import type { Agent } from '../../engine/store/repositories/agents.js';
@@ -74,6 +74,12 @@ function withoutCleared(config: AgentConfigPatch & Pick<AgentConfig, 'prompt'>):
   return out as AgentConfig;
 }
 
+/** Header values sent back masked (as answers show them) are refused. */
+function refuseMask(config: AgentConfigPatch): void {
+  const issues = maskIssues(config).map((i) => ({ ...i, path: ['config', ...i.path] }));
+  if (issues.length) throw invalidBody(issues);
+}
+
 /** Tools, workflow and providers the config names must be the scope's. */
 function checkReferences(store: Store, scope: Scope, config: AgentConfigPatch): void {
   const issues: Issue[] = providerIssues(store, scope, config);
@@ -99,11 +105,12 @@ export function agentRoutes(store: Store, events: EventLog): RouteDef[] {
     createBody,
     updateBody,
     listQuery: listQuery('created_at', { status: agentStatus.optional() }),
-    present: (a: Agent) => withoutTenant(a),
-    presentListItem: (a: Agent) => withoutTenant(a),
+    present: (a: Agent) => withoutTenant({ ...a, config: maskedConfig(a.config) }),
+    presentListItem: (a: Agent) => withoutTenant({ ...a, config: maskedConfig(a.config) }),
     list: (auth, q) => store.agents.list(auth, q, q.limit, q.offset),
     get: (auth, id) => store.agents.get(auth, id),
     create: (auth, body) => {
+      refuseMask(body.config);
       checkReferences(store, auth, body.config);
       return store.agents.create(auth, body);
     },
@@ -111,7 +118,10 @@ export function agentRoutes(store: Store, events: EventLog): RouteDef[] {
       events.transaction(() => {
         const cur = store.agents.get(auth, id);
         if (!cur) return undefined;
-        if (body.config) checkReferences(store, auth, body.config);
+        if (body.config) {
+          refuseMask(body.config);
+          checkReferences(store, auth, body.config);
+        }
         const config = body.config && withoutCleared({ ...cur.config, ...body.config });
         // A kind's requirement is on the merged config (`kind` and `websocket` may come in different updates).
         const kindProblems = config ? kindIssues(config).map((i) => ({ ...i, path: ['config', ...i.path] })) : [];

@@ -76,7 +76,9 @@ const websocketSchema = z
         }
       })
       .optional()
-      .meta({ description: 'Sent on the upgrade request (e.g. Authorization); at most 16; never logged (but part of the config, so readable by whoever may read the agent)' }),
+      .meta({
+        description: `Sent on the upgrade request (e.g. Authorization); at most 16. Write-only: answers show each value as \`${'********'}\` and it is never logged; an update that gives \`websocket\` replaces them all, so send the real values again (the mask itself is refused)`,
+      }),
   })
   .meta({ id: 'AgentWebSocket', description: 'Where a `websocket` agent lives: the engine opens this WebSocket for each answered call and speaks the external agent protocol (`ExternalAgent*` components)' });
 
@@ -126,6 +128,23 @@ export const agentConfigSchema = z
       'How the agent runs a call: its workflow (the version current when the call starts), else an LLM conversation with its prompt and tools, else its greeting alone. An agent with no greeting, workflow or LLM echoes the caller (a media check)',
   });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** What answers show for each of a `websocket` agent's header values (they are write-only). */
+export const MASKED_HEADER_VALUE = '********';
+
+/** `config` as answers show it: the socket's header values masked. */
+export function maskedConfig(config: AgentConfig): AgentConfig {
+  const headers = config.websocket?.headers;
+  if (!headers) return config;
+  return { ...config, websocket: { ...config.websocket!, headers: Object.fromEntries(Object.keys(headers).map((k) => [k, MASKED_HEADER_VALUE])) } };
+}
+
+/** A header value sent back as the mask answers show: refused, or the secret would become the mask. */
+export function maskIssues(c: Pick<AgentConfigPatch, 'websocket'>): { path: string[]; message: string }[] {
+  return Object.entries(c.websocket?.headers ?? {})
+    .filter(([, v]) => v === MASKED_HEADER_VALUE)
+    .map(([k]) => ({ path: ['websocket', 'headers', k], message: 'Is the mask answers show: send the real value' }));
+}
 
 /**
  * What an agent's kind requires of its config: a `websocket` agent names its socket. Checked by

@@ -145,7 +145,16 @@ test('an agent of kind websocket names its socket: validated at each field, and 
   const websocket = { url: 'wss://agent.example.com/calls', audio: 'l16', headers: { Authorization: 'Bearer s3cret' } };
   const created = await admin.post('/api/v1/agents', { name: 'BYO', config: { prompt, kind: 'websocket', websocket } });
   t.is(created.status, 201);
-  t.deepEqual(created.body.config, { prompt, kind: 'websocket', websocket });
+  // The header values are write-only: masked in every answer, stored as given.
+  const masked = { ...websocket, headers: { Authorization: '********' } };
+  t.deepEqual(created.body.config, { prompt, kind: 'websocket', websocket: masked });
+  t.deepEqual((await admin.get(`/api/v1/agents/${created.body.id}`)).body.config.websocket, masked);
+  const listed = (await admin.get('/api/v1/agents?limit=100')).body.items.find((a: { id: string }) => a.id === created.body.id);
+  t.deepEqual(listed.config.websocket, masked);
+  t.is(app.engine.store.agents.get({ tenantId: t1.tenantId, mode: 'live' }, created.body.id)?.config.websocket?.headers?.Authorization, 'Bearer s3cret');
+  // Sending the mask back (a GET's body PATCHed as is) is refused rather than stored.
+  const echoed = await admin.patch(`/api/v1/agents/${created.body.id}`, { config: { websocket: masked } });
+  t.deepEqual(echoed.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.websocket.headers.Authorization', message: 'Is the mask answers show: send the real value' }]));
   // Clearing the socket of a websocket agent, or making a builtin agent websocket without one: refused.
   const cleared = await admin.patch(`/api/v1/agents/${created.body.id}`, { config: { websocket: null } });
   t.deepEqual(cleared.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.websocket', message: 'Field is required when kind is websocket' }]));
