@@ -133,6 +133,14 @@ test('the engine finds the trunk of an inbound source address, most specific fir
 
   await c.del(`/api/v1/sip-trunks/${single.id}`);
   t.is(trunks.findByInboundIp('100.64.5.9')?.id, narrow.id);
+  // The parsed allowlists are kept per version of the table: a change is seen by the next match,
+  // a write outside the repository (the admin CLI, another process) too.
+  t.is((await c.patch(`/api/v1/sip-trunks/${narrow.id}`, { inbound: { allowlist: ['100.64.6.0/24'] } })).status, 200);
+  t.is(trunks.findByInboundIp('100.64.5.10')?.id, wide.id);
+  t.is(trunks.findByInboundIp('100.64.6.1')?.id, narrow.id);
+  app.engine.store.db.prepare('UPDATE sip_trunks SET inbound_allowlist = ? WHERE id = ?').run(JSON.stringify(['100.64.7.0/24']), narrow.id);
+  t.is(trunks.findByInboundIp('100.64.7.1')?.id, narrow.id);
+  t.is(trunks.findByInboundIp('100.64.6.1')?.id, wide.id);
 });
 
 test('deleting a trunk detaches its numbers', async (t) => {

@@ -126,14 +126,28 @@ const mapping: RowMapping<SipTrunk, Row> = {
 type TrunkInput = Pick<SipTrunk, 'name'> &
   Partial<Pick<SipTrunk, 'inbound' | 'outbound' | 'callerId' | 'prefixRules' | 'cpsLimit' | 'maxConcurrentCalls'>>;
 
+/** A trunk with an allowlist, its entries parsed once (see `#allowlists`). */
+interface AllowlistTrunk {
+  trunk: SipTrunk;
+  cidrs: NonNullable<ReturnType<typeof parseCidr>>[];
+}
+
 export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
   readonly #withAllowlist;
+  readonly #version;
+  /**
+   * The trunks with an allowlist, parsed, as of a version of the table (migration 0005: bumped by
+   * triggers on every write, whoever writes): every INVITE is matched against them, and reading
+   * and parsing every trunk per INVITE grows with the installation's trunks.
+   */
+  #allowlists: { version: number; trunks: AllowlistTrunk[] } | null = null;
   readonly #byInboundUser;
   readonly #anyCredentials;
 
   constructor(db: Db) {
     super(db, 'sip_trunks', mapping);
     this.#withAllowlist = db.prepare<[], Row>("SELECT * FROM sip_trunks WHERE inbound_allowlist <> '[]' ORDER BY created_at, id");
+    this.#version = db.prepare<[], { version: number }>("SELECT version FROM table_versions WHERE name = 'sip_trunks'");
     this.#byInboundUser = db.prepare<[string], Row>('SELECT * FROM sip_trunks WHERE inbound_username = ? ORDER BY created_at, id');
     this.#anyCredentials = db.prepare<[], { n: number }>(
       'SELECT COUNT(*) AS n FROM (SELECT 1 FROM sip_trunks WHERE inbound_username IS NOT NULL AND inbound_password IS NOT NULL LIMIT 1)',
@@ -161,16 +175,24 @@ export class SipTrunksRepo extends ScopedRepo<SipTrunk, Row, TrunkInput> {
     const addr = parseIp(ip);
     if (!addr) return [];
     const hits: { trunk: SipTrunk; prefix: number }[] = [];
-    for (const r of this.#withAllowlist.all()) {
-      const allow = JSON.parse(r.inbound_allowlist) as string[];
+    for (const { trunk, cidrs } of this.#allowlistTrunks()) {
       let best = -1;
-      for (const entry of allow) {
-        const cidr = parseCidr(entry);
-        if (cidr && cidr.prefix > best && cidrContains(cidr, addr)) best = cidr.prefix;
-      }
-      if (best >= 0) hits.push({ trunk: mapping.toObject(r), prefix: best });
+      for (const cidr of cidrs) if (cidr.prefix > best && cidrContains(cidr, addr)) best = cidr.prefix;
+      if (best >= 0) hits.push({ trunk, prefix: best });
     }
     return hits.sort((a, b) => b.prefix - a.prefix).map((h) => h.trunk);
+  }
+
+  #allowlistTrunks(): AllowlistTrunk[] {
+    const version = this.#version.get()!.version;
+    if (this.#allowlists?.version !== version) {
+      const trunks = this.#withAllowlist.all().map((r) => ({
+        trunk: mapping.toObject(r),
+        cidrs: (JSON.parse(r.inbound_allowlist) as string[]).flatMap((e) => parseCidr(e) ?? []),
+      }));
+      this.#allowlists = { version, trunks };
+    }
+    return this.#allowlists.trunks;
   }
 
   /** The trunk an inbound INVITE from `ip` belongs to (most specific allowlist match), if any. */
