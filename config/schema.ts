@@ -41,6 +41,12 @@ export const configSchema = z
         port: port(8000),
         /** Largest accepted request body; larger ones get 413 in the error envelope. */
         maxBodyBytes: num(z.number().int().min(1024).max(64 * 1024 * 1024)).default(1024 * 1024),
+        /**
+         * PEM certificate (chain) and key files: the listener then speaks HTTPS and WSS only (the
+         * REST API, the real-time WebSocket and SSE, SIP over WebSocket). Both or neither.
+         */
+        tlsCertFile: z.string().min(1).optional(),
+        tlsKeyFile: z.string().min(1).optional(),
       })
       .prefault({}),
     sip: z
@@ -302,6 +308,9 @@ export const configSchema = z
     }
     if (c.rtp.maxPort - c.rtp.minPort + 1 < c.media.workers * 2) {
       ctx.addIssue({ code: 'custom', path: ['rtp', 'maxPort'], message: 'range too small for the worker count' });
+    }
+    if (Boolean(c.http.tlsCertFile) !== Boolean(c.http.tlsKeyFile)) {
+      ctx.addIssue({ code: 'custom', path: ['http', c.http.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'], message: 'HTTPS needs both tlsCertFile and tlsKeyFile' });
     }
     if (c.sip.transports.includes('tls') && !(c.sip.tlsCertFile && c.sip.tlsKeyFile)) {
       ctx.addIssue({ code: 'custom', path: ['sip', 'tlsCertFile'], message: 'tls transport needs tlsCertFile and tlsKeyFile' });
