@@ -199,7 +199,7 @@ export class CallControl {
    * see transfer.ts). Never throws: the outcome says what happened.
    */
   transfer(call: Call, target: string, opts?: TransferOptions): Promise<TransferOutcome> {
-    return transferCall({ srf: this.srf, store: this.opts.store, events: this.opts.events, media: this.opts.media }, call, target, opts);
+    return transferCall({ srf: this.srf, store: this.opts.store, events: this.opts.events, media: this.opts.media, ...(this.opts.registrar ? { registrar: this.opts.registrar } : {}) }, call, target, opts);
   }
 
   /** Stops taking calls, ends live ones with BYE, and disconnects. */

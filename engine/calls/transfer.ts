@@ -26,6 +26,7 @@ import type { Call } from './call.js';
 import { takeInDialog } from './in-dialog.js';
 import { isReferEvent, parseSipfrag, parseSubscriptionState, type SipfragStatus } from './sipfrag.js';
 import { dialAndBridge } from './transfer-bridge.js';
+import { registeredUserTarget, type BindingSource } from './registrar/user-target.js';
 import { resolveTarget, type ResolvedTarget } from './transfer-target.js';
 
 export interface TransferDeps {
@@ -33,6 +34,8 @@ export interface TransferDeps {
   store: Store;
   events: EventLog;
   media: MediaService;
+  /** The tenant's registered SIP users, for targets that name one (`registrar/user-target.ts`). */
+  registrar?: BindingSource;
 }
 
 export interface TransferOptions {
@@ -104,9 +107,12 @@ export async function transferCall(deps: TransferDeps, call: Call, target: strin
   try {
     const row = deps.store.calls.getById(call.id);
     const trunk = row?.trunkId ? (deps.store.sipTrunks.getById(row.trunkId) ?? null) : null;
-    const resolved = resolveTarget(target, trunk, dialog.remote?.uri ?? null);
+    // A tenant's SIP user is dialled at its binding, never referred to (see user-target.ts).
+    const user = registeredUserTarget(target, call.identity, deps.registrar);
+    const resolved = user ?? resolveTarget(target, trunk, dialog.remote?.uri ?? null);
     if ('error' in resolved) return refuse(resolved.error);
     return await new Transfer(deps, call, dialog, target, resolved, row?.toUri ?? null, {
+      bridgeOnly: user !== null,
       callingNumber: trunk?.callerId ?? row?.fromNumber ?? null,
       referAnswerMs: opts.referAnswerMs ?? DEFAULT_REFER_ANSWER_MS,
       notifyWaitMs: opts.notifyWaitMs ?? DEFAULT_NOTIFY_WAIT_MS,
@@ -129,6 +135,8 @@ export async function transferCall(deps: TransferDeps, call: Call, target: strin
 }
 
 interface Settings {
+  /** Dial and bridge at once, without a REFER (a target only the engine can reach). */
+  bridgeOnly: boolean;
   callingNumber: string | null;
   referAnswerMs: number;
   notifyWaitMs: number;
@@ -167,9 +175,9 @@ class Transfer {
     const { call, target } = this;
     this.deps.events.append('call.transfer_started', this.#scope, { callId: call.id, agentId: call.identity.agentId, target });
     this.#log.info({ uri: this.resolved.uri }, 'transfer started');
-    const referred = await this.#refer();
+    const referred = this.settings.bridgeOnly ? { bridge: true as const, late: null } : await this.#refer();
     if (!('bridge' in referred)) return referred;
-    this.#move('dialing', 'REFER refused or unanswered');
+    this.#move('dialing', this.settings.bridgeOnly ? 'a target only the engine reaches' : 'REFER refused or unanswered');
     const late = referred.late;
     // A late 2xx to the REFER while the target rings: the caller's side carries the transfer.
     const yieldToRefer = new AbortController();

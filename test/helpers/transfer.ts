@@ -14,6 +14,7 @@ export const transferDeps = (app: App): TransferDeps => ({
   store: app.engine.store,
   events: app.engine.events,
   media: app.engine.mediaService,
+  registrar: app.engine.registrar,
 });
 
 /** The one answered call the engine carries now, with its leg and dialog. */

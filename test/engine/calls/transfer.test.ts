@@ -10,6 +10,8 @@ import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { calls, inboundSetup, scenario, sippCall, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { RtpPeer, tonePayload } from '../../helpers/rtp-peer.js';
+import { connectSipWs, registerOverWs } from '../../helpers/sip-ws-client.js';
+import fs from 'node:fs';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
 import { callerBye, callerByeAfterNotifies, ENGINE_BYE, liveCall as liveCallOf, referAnswer, targetBye, transferDeps } from '../../helpers/transfer.js';
 
@@ -305,6 +307,44 @@ sippTest('a REFER accepted late, while the engine’s own INVITE to the target r
   t.is(run.caller.code, 0, run.caller.output + run.caller.errors);
   t.like(await endedRow(run.call.id), { endReason: 'transferred', hangupBy: 'agent' });
   t.deepEqual(await transferEvents(run.call.id), ['call.transfer_started', 'call.transfer_completed']);
+  await nothingLeft(t);
+});
+
+sippTest("a transfer to one of the tenant's registered SIP users dials its binding and bridges it, without a REFER; an unregistered user or another tenant's is refused before anything is sent", async (t) => {
+  const h = s.tenant.headers;
+  const domain = `${s.tenant.tenantId}.live`;
+  const user = await request(s.base, 'POST', '/api/v1/sip-users', { headers: h, body: { username: 'desk', password: 'desk-secret-1' } });
+  t.is(user.status, 201, JSON.stringify(user.body));
+  const targetPort = await freePort();
+  const targetPeer = await RtpPeer.open();
+  const callerPeer = await RtpPeer.open();
+  const ws = await connectSipWs(`${s.base.replace(/^http/, 'ws')}/sip`);
+  t.teardown(() => {
+    ws.close();
+    targetPeer.close();
+    callerPeer.close();
+  });
+  // The desk phone registers (over WebSocket here) the address where it takes calls: a SIPp UAS.
+  const reg = await registerOverWs(ws, { user: 'desk', password: 'desk-secret-1', domain, realm: 'agent-studio', callId: 'desk-reg', cseq: 1, contacts: [`<sip:desk@127.0.0.1:${targetPort}>`], expires: '300' });
+  t.is(reg.status, 200);
+  const target = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('transfer-target.xml', { rtpPort: targetPeer.port, tail: ENGINE_BYE }), args: ['-p', String(targetPort)], timeoutSeconds: 40 });
+  // A caller that is never sent a REFER: the refuse scenario without its REFER step.
+  const callerFile = scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: '', tail: callerBye(4000) });
+  fs.writeFileSync(callerFile.path, fs.readFileSync(callerFile.path, 'utf8').replace('<recv request="REFER" timeout="15000"/>', ''));
+  const caller = sippCall(s, callerFile, { timeoutSeconds: 40 });
+  const call = await liveCall();
+  t.like(await transferCall(deps(), call, 'sip:nobody@' + domain), { result: 'refused', reason: 'SIP user nobody is not registered' });
+  t.like(await transferCall(deps(), call, 'sip:desk@00000000-0000-4000-8000-000000000000.live'), { result: 'refused', reason: 'target is not a SIP user of this tenant' });
+  const outcome = await transferCall(deps(), call, `sip:desk@${domain}`);
+  t.like(outcome, { result: 'bridged', via: 'bridge' });
+  const figures = await audioBothWays(t, call, callerPeer, targetPeer, 50);
+  t.log(figures);
+  const [c, g] = await Promise.all([caller, target]);
+  t.is(c.code, 0, c.output + c.errors);
+  t.is(g.code, 0, g.output + g.errors);
+  t.false(c.ladder.some((l) => l.includes('REFER')), c.ladder.join(' | '));
+  t.deepEqual(g.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
+  t.deepEqual(await transferEvents(call.id), ['call.transfer_started', 'call.transfer_completed']);
   await nothingLeft(t);
 });
 
