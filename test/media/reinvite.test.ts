@@ -2,6 +2,7 @@ import test from 'ava';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
 import { writeRtpPacket } from '../../media/rtp/packet.js';
 import { answeredPort, closing, mediaRig, peer, sleep, type MediaRig } from '../helpers/media.js';
+import { waitFor } from '../helpers/http.js';
 import { tonePayload } from '../helpers/rtp-peer.js';
 import { makeOffer } from './fixtures/sdp-offers.js';
 
@@ -133,6 +134,11 @@ for (const pt of [101, 96]) {
     // fall in the latch hand-over. Never more than 14: the 4 events must not be echoed.
     t.true(p.received.length >= 12 && p.received.length <= 14, `${p.received.length} of 14 audio packets came back`);
     t.true(p.received.every((r) => r.header.payloadType === 0 && r.payload.length === 160), 'no event went back');
-    t.is((await leg.stats()).rtpPacketsIn, 19, 'the event packets were received');
+    // 15 audio packets and 4 events were sent: the events count as received (15 alone would be the
+    // events dropped). The latching packet may be lost on a loaded machine, as above.
+    const inCount = async () => (await leg.stats()).rtpPacketsIn;
+    await waitFor(async () => ((await inCount()) >= 19 ? true : undefined), 1000).catch(() => undefined);
+    const received = await inCount();
+    t.true(received >= 18 && received <= 19, `the event packets were received: ${received} packets in`);
   });
 }
