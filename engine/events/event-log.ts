@@ -50,6 +50,8 @@ export class EventLog {
   readonly #listeners = new Set<EventListener>();
   readonly #writers = new Set<EventWriter>();
   readonly #db: Db;
+  /** Runs a function in its own transaction: wrapped once, not per event. */
+  readonly #inTransaction: (fn: () => StoredEvent) => StoredEvent;
   /** Events stored inside `transaction()`, announced once it commits. */
   #pending: StoredEvent[] | null = null;
 
@@ -65,6 +67,7 @@ export class EventLog {
     private readonly onCommit?: (seconds: number) => void,
   ) {
     this.#db = db;
+    this.#inTransaction = db.transaction((fn: () => StoredEvent) => fn());
     this.#insert = db.prepare<[string, string | null, string, string | null, string, string]>(
       'INSERT INTO events (type, tenant_id, mode, call_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -88,7 +91,7 @@ export class EventLog {
       return stored;
     };
     // With writers, the event and what they write commit together (one transaction, or the caller's).
-    const event = this.#writers.size === 0 || this.#db.inTransaction ? store() : this.#db.transaction(store)();
+    const event = this.#writers.size === 0 || this.#db.inTransaction ? store() : this.#inTransaction(store);
     if (this.#pending) this.#pending.push(event);
     else this.#announce(event);
     return event;

@@ -44,7 +44,7 @@ const DELIVERY_HEADER = 'X-AgentStudio-Delivery';
 const ATTEMPT_HEADER = 'X-AgentStudio-Attempt';
 
 /** Wait before try `round + 1` after try `round` failed (round ≥ 1): base, doubling, capped. */
-export function retryDelayMs(settings: Pick<DispatcherSettings, 'retryBaseMs' | 'retryMaxMs'>, round: number): number {
+function retryDelayMs(settings: Pick<DispatcherSettings, 'retryBaseMs' | 'retryMaxMs'>, round: number): number {
   return Math.min(settings.retryBaseMs * 2 ** (round - 1), settings.retryMaxMs);
 }
 
@@ -112,11 +112,6 @@ export class WebhookDispatcher {
       this.#scanQueued = false;
       this.#scan();
     });
-  }
-
-  /** Requests out now (tests, health). */
-  get inFlight(): number {
-    return this.#inFlight.size;
   }
 
   #scan(): void {
