@@ -58,7 +58,12 @@ export async function dial(srf: Srf, signal: AbortSignal, r: DialRequest, log: L
   const onRequest = ((err: unknown, req: Srf.SrfRequest) => {
     if (err || !req) return;
     invite = req;
-    r.onSent?.(req.get('Call-ID'));
+    try {
+      r.onSent?.(req.get('Call-ID'));
+    } catch (e) {
+      // In drachtio-srf's socket callback: nothing may escape from here.
+      log.error({ err: e }, 'INVITE sent handler threw');
+    }
     if (canceled) req.cancel(() => undefined);
   }) as unknown as (req: Srf.SrfRequest) => void;
   const onProvisional = (res: Srf.SrfResponse & { status?: number; body?: string }) => {

@@ -76,7 +76,6 @@ const media: CallStep<OutboundContext> = {
     }
     ctx.leg = leg;
     call.parts.leg = leg;
-    leg.on('inactive', () => call.hangup('rtp_timeout'));
     leg.on('close', (reason) => {
       if (reason === 'media_worker_died') call.hangup('media_worker_died');
     });
@@ -160,6 +159,9 @@ const wire: CallStep<OutboundContext> = {
   name: 'wire dialog',
   needs: ['answered', 'leg', 'dialog'],
   run(ctx) {
+    // Watched from the answer only: a ring without early media is no RTP timeout (the ring timeout
+    // applies), and the leg's activity clock restarted with the 200's answer.
+    ctx.leg!.on('inactive', () => ctx.call.hangup('rtp_timeout'));
     wireDialog(ctx.call, ctx.dialog!, ctx.leg!, undefined, 'callee');
   },
 };

@@ -42,6 +42,8 @@ export function resolveTarget(target: string, trunk: SipTrunk | null, callerCont
   }
   if (uri.headers !== null) return { error: 'target URI must not carry headers' };
   if (uri.password !== null) return { error: 'target URI must not carry a password' };
+  // maddr sends the request elsewhere than the host (RFC 3261 §19.1.1): past the gateway check below.
+  if (uri.params.some((p) => p.name.toLowerCase() === 'maddr')) return { error: 'target URI must not carry maddr' };
   const gw = trunk?.outbound;
   // Credentials go only where they belong: the trunk's own gateway.
   const auth = gw && gw.username && gw.password && sameHost(uri, gw.host) ? { username: gw.username, password: gw.password } : null;

@@ -56,6 +56,8 @@ test.serial('bad requests get the error envelope: unknown agent or trunk, a trun
   assertError(t, await post({ ...ok, to: '5551234' }), 'validation_error', 'Invalid request body', [{ field: 'to', message: 'target must be an E.164 number or a sip: URI' }]);
   assertError(t, await post({ ...ok, to: 'sip:bob@198.51.100.7' }), 'validation_error', 'Invalid request body', [{ field: 'to', message: "A sip: URI must be on the trunk's outbound gateway host" }]);
   assertError(t, await post({ ...ok, to: 'sip:bob@127.0.0.1?Replaces=x' }), 'validation_error', 'Invalid request body', [{ field: 'to', message: 'target URI must not carry headers' }]);
+  // The gateway's host with maddr elsewhere would take the trunk's credentials to another host.
+  assertError(t, await post({ ...ok, to: 'sip:bob@127.0.0.1;maddr=198.51.100.7' }), 'validation_error', 'Invalid request body', [{ field: 'to', message: 'target URI must not carry maddr' }]);
   const fields = async (body: unknown) => ((await post(body)).body as { error: { code: string; details: { field: string }[] } }).error;
   t.like(await fields({ ...ok, headers: { 'X-Ok': 'a\r\nVia: evil' } }), { code: 'validation_error', details: [{ field: 'headers.X-Ok' }] });
   t.like(await fields({ ...ok, headers: { Via: 'x' } }), { code: 'validation_error' });
