@@ -74,7 +74,7 @@ export const configSchema = z
         /** SIP over WebSocket: the HTTP path of the upgrade (subprotocol `sip`). */
         wsPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, 'must be an absolute URL path').default('/sip'),
         /** SIP over WebSocket: open connections at most; more upgrades are refused with 503. */
-        wsMaxConnections: num(z.number().int().min(1)).default(5000),
+        wsMaxConnections: num(z.number().int().min(1).max(65_535)).default(5000),
         /** SIP over WebSocket: largest message (one SIP message); a larger one drops its connection. */
         wsMaxMessageBytes: num(z.number().int().min(1024).max(16 * 1024 * 1024)).default(128 * 1024),
         /**

@@ -6,7 +6,7 @@
  * expiry timer; `close()` clears them all.
  */
 import { splitTopLevel } from '../../sip/message/lexer.js';
-import { formatNameAddr, parseNameAddr, type NameAddr } from '../../sip/message/name-addr.js';
+import { parseNameAddr, type NameAddr } from '../../sip/message/name-addr.js';
 import { getParam } from '../../sip/message/params.js';
 import { formatUri, uriEquals, type Uri } from '../../sip/message/uri.js';
 
@@ -99,7 +99,7 @@ export class Bindings {
       contacts = star ? [] : values.map((v) => parseNameAddr(v, 'Contact'));
       // §10.3 step 6 "If the request has additional Contact fields or an expiration time other
       // than zero, the request is invalid, and the server MUST return a 400 (Invalid Request)".
-      if (star && (values.length !== 1 || req.expiresHeader === undefined || Number(req.expiresHeader.trim()) !== 0)) {
+      if (star && (values.length !== 1 || parseExpires(req.expiresHeader) !== 0)) {
         return { status: 400, reason: 'Contact * needs Expires: 0 and no other contact' };
       }
     } catch (e) {
@@ -198,7 +198,8 @@ export class Bindings {
 
 /** The Contact values of a 200 (§10.3 step 8): each binding with its remaining seconds. */
 export function contactsOf(bindings: readonly Binding[], now = performance.now()): string[] {
-  return bindings.map((b) => `${formatNameAddr({ displayName: null, uri: parseNameAddr(b.contact).uri, params: [] })};expires=${remainingSeconds(b, now)}`);
+  // `contact` is the registered URI as formatted (with its parameters): quoted as it is, not parsed again.
+  return bindings.map((b) => `<${b.contact}>;expires=${remainingSeconds(b, now)}`);
 }
 
 export function remainingSeconds(b: Binding, now = performance.now()): number {

@@ -5,8 +5,7 @@
  * tenant's SIP domain). A user without a binding, or another tenant's, is refused before anything
  * is sent.
  */
-import { parseNameAddr } from '../../sip/message/name-addr.js';
-import { formatUri, parseSipUri } from '../../sip/message/uri.js';
+import { parseSipUri } from '../../sip/message/uri.js';
 import type { Scope } from '../../store/repositories/scoped.js';
 import type { ResolvedTarget, TargetRefusal } from '../transfer-target.js';
 import type { Binding } from './bindings.js';
@@ -33,5 +32,5 @@ export function registeredUserTarget(target: string, scope: Scope, registrar: Bi
   const bindings = registrar.registrationsOf(aorOf(scope, user));
   if (!bindings.length) return { error: `SIP user ${user} is not registered` };
   const newest = bindings.reduce((a, b) => (b.registeredAt > a.registeredAt ? b : a));
-  return { uri: formatUri(parseNameAddr(newest.contact, 'Contact').uri), auth: null };
+  return { uri: newest.contact, auth: null };
 }

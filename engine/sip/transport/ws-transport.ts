@@ -110,7 +110,8 @@ export class WsTransport extends TypedEmitter<TransportEvents> implements Transp
 
   #onMessage(conn: WsConnection, data: Buffer): void {
     if (this.#closed || !this.#conns.has(conn.id)) return;
-    if (data.length > 0 && KEEPALIVE.test(data.toString('latin1'))) {
+    // CR first: a SIP message (every other frame) is not turned into a string for the test.
+    if (data[0] === 0x0d && KEEPALIVE.test(data.toString('latin1'))) {
       conn.peer.send(PONG);
       return;
     }

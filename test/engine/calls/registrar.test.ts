@@ -139,6 +139,8 @@ test.serial('§10.3: 423 with Min-Expires, several contacts, contact expires ove
   const two = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 2, contacts: ['<sip:a1@x.invalid;transport=ws>;expires=40', '<sip:a2@x.invalid;transport=ws>'], expires: '50' });
   t.is(two.status, 200);
   t.is(two.contacts.length, 2);
+  // The 200 gives back each contact as registered, its parameters included (§10.3 step 8).
+  t.true(two.contacts.every((c) => /;transport=ws>;expires=\d+$/.test(c.trim())), two.contacts.join(' | '));
   t.deepEqual(registrations(`sip:alice@${DOMAIN}`).map((b) => b.expires).sort(), [40, 50]);
   const stale = await registerRaw(c, 'alice', 'alice-secret', { callId: 'rules@test', cseq: 2, contacts: ['<sip:a1@x.invalid;transport=ws>'], expires: '30' });
   t.is(stale.status, 500, 'same Call-ID, CSeq not higher: aborted (§10.3 step 7)');
