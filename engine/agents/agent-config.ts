@@ -66,7 +66,12 @@ const websocketSchema = z
       description: 'Framing of the audio both ways: `pcmu` (G.711 μ-law, 160 bytes a 20 ms frame) or `l16` (16-bit little-endian linear PCM, 320 bytes a frame); 8 kHz mono; default pcmu',
     }),
     headers: z
-      .record(z.string(), z.string().max(4096).regex(/^[^\r\n\0]*$/, 'Must not hold CR, LF or NUL'))
+      .record(z.string(), z
+          .string()
+          .max(4096)
+          .regex(/^[^\r\n\0]*$/, 'Must not hold CR, LF or NUL')
+          // What Node sends in a header (else every call would fail to connect); CR, LF, NUL said above.
+          .refine((v) => /[\r\n\0]/.test(v) || /^[\t\x20-\x7e\x80-\xff]*$/.test(v), 'Must hold only tab, printable ASCII and Latin-1 characters'))
       .superRefine((h, ctx) => {
         const names = Object.keys(h);
         if (names.length > 16) ctx.addIssue({ code: 'custom', message: 'At most 16 headers' });

@@ -145,6 +145,11 @@ test('an agent of kind websocket names its socket: validated at each field, and 
   const websocket = { url: 'wss://agent.example.com/calls', audio: 'l16', headers: { Authorization: 'Bearer s3cret' } };
   const created = await admin.post('/api/v1/agents', { name: 'BYO', config: { prompt, kind: 'websocket', websocket } });
   t.is(created.status, 201);
+  const control = await admin.post('/api/v1/agents', { name: 'BYO', config: { prompt, kind: 'websocket', websocket: { url: 'wss://a.example/ws', headers: { 'X-Token': 'a\u0007b', 'X-Name': 'Zoë ✓' } } } });
+  t.deepEqual(control.body, envelope('validation_error', 'Invalid request body', [
+    { field: 'config.websocket.headers.X-Token', message: 'Must hold only tab, printable ASCII and Latin-1 characters' },
+    { field: 'config.websocket.headers.X-Name', message: 'Must hold only tab, printable ASCII and Latin-1 characters' },
+  ]));
   // The header values are write-only: masked in every answer, stored as given.
   const masked = { ...websocket, headers: { Authorization: '********' } };
   t.deepEqual(created.body.config, { prompt, kind: 'websocket', websocket: masked });

@@ -36,9 +36,13 @@ export function openAgentSocket(
     return (err as Error).message;
   }
   // The handshake timeout starts with the request; this one also covers DNS and TCP on every platform.
-  const deadline = setTimeout(() => ws.terminate(), limits.connectTimeoutMs);
   let opened = false;
   let failure: string | null = null;
+  // Named first: terminate() reports an error of its own ("closed before the connection was established").
+  const deadline = setTimeout(() => {
+    failure ??= `no connection within ${limits.connectTimeoutMs} ms`;
+    ws.terminate();
+  }, limits.connectTimeoutMs);
   ws.on('open', () => {
     clearTimeout(deadline);
     opened = true;

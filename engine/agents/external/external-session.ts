@@ -70,6 +70,8 @@ export interface ExternalDeps {
 }
 
 export class ExternalAgentSession {
+  /** Whether a `dtmf` command's digits are being sent (the next is refused until then). */
+  #dtmfSending = false;
   #state: ConnectionState = 'connecting';
   #ws: WebSocket | null = null;
   readonly #format: ExternalAudioFormat;
@@ -285,7 +287,12 @@ export class ExternalAgentSession {
       case 'transfer':
         return void this.#transfer(msg.target);
       case 'dtmf':
-        return void this.#sendDtmf(msg.digits).catch((err: unknown) => this.#send({ type: 'error', code: 'dtmf_failed', message: (err as Error).message.slice(0, 500) }));
+        // One send at a time: each is a run of RTP events or SIP INFOs toward the caller.
+        if (this.#dtmfSending) return this.#send({ type: 'error', code: 'refused', message: 'DTMF is being sent: wait for it to finish' });
+        this.#dtmfSending = true;
+        return void this.#sendDtmf(msg.digits)
+          .catch((err: unknown) => this.#send({ type: 'error', code: 'dtmf_failed', message: (err as Error).message.slice(0, 500) }))
+          .finally(() => (this.#dtmfSending = false));
     }
   }
 

@@ -159,6 +159,10 @@ test.serial('L16 framing: 320-byte frames both ways, the caller hears the agentâ
   // The agent's dtmf command: telephone events on the caller's RTP, decoded as a phone would.
   const dtmfAt = performance.now();
   conn.sendJson({ type: 'dtmf', digits: '#9' });
+  // A second send while the first runs is refused, not queued (one run of events at a time).
+  const refusedAt = performance.now();
+  conn.sendJson({ type: 'dtmf', digits: '1' });
+  t.like((await conn.next('error', (m) => m.code === 'refused', 5000, refusedAt)).msg, { message: 'DTMF is being sent: wait for it to finish' });
   const digits = await waitFor(() => {
     const rx = new DtmfReceiver();
     const got = phone.peer.received.filter((r) => r.at >= dtmfAt && r.header.payloadType === 101).flatMap((r) => rx.receive(r.header.timestamp, r.payload)?.digit ?? []);
