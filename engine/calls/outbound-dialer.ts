@@ -15,7 +15,7 @@
 import type { Mode } from '../store/mode.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import { Call } from './call.js';
-import { recordEnd } from './call-end.js';
+import { recordAnswered, recordEnd } from './call-end.js';
 import { runSteps, untilAborted } from './call-steps.js';
 import { outboundSteps, type OutboundContext, type OutboundDeps } from './outbound-steps.js';
 import type { ResolvedTarget } from './transfer-target.js';
@@ -350,12 +350,8 @@ export class OutboundDialer {
     });
     call.timer(TEST_CALL_TIMING.ringMs, () => {
       call.transition('answered', 'test call');
-      const answeredAt = call.answeredAt!.toISOString();
       ctx.sipCode = 200;
-      deps.events.transaction(() => {
-        deps.store.calls.markAnswered(call.id, answeredAt);
-        deps.events.append('call.answered', ctx.scope, { callId: call.id, agentId: call.identity.agentId, answeredAt });
-      });
+      recordAnswered(deps, call);
       call.timer(TEST_CALL_TIMING.talkMs, () => call.end({ reason: 'callee_hangup', hangupBy: 'callee' }));
     });
   }
