@@ -117,7 +117,7 @@ const deliverySchema = z
     callId: z.string().nullable(),
     status: z.enum(deliveryStatuses).meta({ description: 'pending: queued or waiting to retry; succeeded: a 2xx came; failed: every try of the round failed' }),
     attempts: z.number().int().meta({ description: 'Tries so far, redeliveries included' }),
-    nextAttemptAt: z.string().nullable().meta({ description: 'When the next try is due (pending only)' }),
+    nextAttemptAt: z.string().nullable().meta({ description: 'When the next try is due (pending only; null while the delivery waits behind an earlier pending delivery of the same call)' }),
     lastStatus: z.number().int().nullable(),
     lastError: z.string().nullable(),
     payload: realtimeEventSchema,

@@ -4,7 +4,8 @@
  * a 2xx; anything else (network error, timeout, redirect, other status) is retried with
  * exponential backoff until `maxAttempts` tries, then the delivery is `failed`. Each try is
  * recorded. A delivery of a call waits while an earlier one of the same call and subscription is
- * pending (the repository's `due` query), so a receiver sees a call's events in order.
+ * pending (only the head of a call's pending rows is due: see the repository), so a receiver sees a
+ * call's events in order.
  *
  * Nothing here runs on a call's path: the outbox only inserts rows and calls `kick()`. Every
  * failure, ours or the receiver's, becomes a recorded attempt or a log line, never a throw.

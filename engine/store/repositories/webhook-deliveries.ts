@@ -27,7 +27,7 @@ export interface WebhookDelivery {
   attempts: number;
   /** Tries since the row was queued or redelivered: the retry budget is counted on these. */
   roundAttempts: number;
-  /** Unix ms of the next try (or of a lease's end while one is out); null once done. */
+  /** Unix ms of the next try (or of a lease's end while one is out); null once done, and while it waits behind an earlier pending delivery of its call. */
   nextAttemptAt: number | null;
   lastStatus: number | null;
   lastError: string | null;
@@ -143,15 +143,14 @@ export interface AttemptOutcome {
 
 /**
  * Pending rows whose time has come, whose subscription is enabled and not `busy` (a JSON array of
- * subscription ids the dispatcher has enough requests out for), and that no earlier pending row
- * of the same subscription and call holds back (per-call order).
+ * subscription ids the dispatcher has enough requests out for). Per-call order needs no check
+ * here: of a call's pending rows for one subscription only the head has a due time (the others
+ * wait with NULL, outside the index's range), and finishing the head promotes the next
+ * (`enqueue`, `record`; migration 0014 says why).
  */
 const dueWhere = `d.status = 'pending' AND d.next_attempt_at <= @now
   AND d.webhook_id NOT IN (SELECT value FROM json_each(@busy))
-  AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)
-  AND (d.call_id IS NULL OR NOT EXISTS (
-    SELECT 1 FROM webhook_deliveries e
-    WHERE e.status = 'pending' AND e.webhook_id = d.webhook_id AND e.call_id = d.call_id AND e.event_id < d.event_id))`;
+  AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)`;
 
 export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Partial<WebhookDelivery>, { webhookId: string; status: DeliveryStatus | null }> {
   readonly #db: Db;
@@ -164,6 +163,8 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
   readonly #redeliver;
   readonly #pending;
   readonly #prune;
+  readonly #chainHasPending;
+  readonly #promote;
 
   constructor(db: Db) {
     super(db, 'webhook_deliveries', mapping, {
@@ -171,6 +172,20 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
       order: 'created_at DESC, id DESC',
     });
     this.#db = db;
+    this.#chainHasPending = db
+      .prepare<[string, string], number>("SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND webhook_id = ? AND call_id = ? LIMIT 1")
+      .pluck();
+    // The next row of a call's chain becomes due, unless the chain still has a head (a
+    // redelivered row can make a second one).
+    this.#promote = db.prepare<{ now: number; webhookId: string; callId: string }>(
+      `UPDATE webhook_deliveries SET next_attempt_at = @now WHERE id = (
+         SELECT id FROM webhook_deliveries
+         WHERE status = 'pending' AND webhook_id = @webhookId AND call_id = @callId AND next_attempt_at IS NULL
+         ORDER BY event_id LIMIT 1)
+       AND NOT EXISTS (
+         SELECT 1 FROM webhook_deliveries
+         WHERE status = 'pending' AND webhook_id = @webhookId AND call_id = @callId AND next_attempt_at IS NOT NULL)`,
+    );
     this.#due = db.prepare<[{ now: number; limit: number; busy: string }], Row>(`SELECT d.* FROM webhook_deliveries d WHERE ${dueWhere} ORDER BY d.next_attempt_at, d.event_id LIMIT @limit`);
     // The soonest a pending row that nothing holds back may go (`now` far ahead: any time at all).
     this.#nextDue = db
@@ -184,7 +199,7 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
       `UPDATE webhook_deliveries SET status = @status, attempts = attempts + 1, round_attempts = round_attempts + 1,
          next_attempt_at = @next, last_status = @httpStatus, last_error = @error, updated_at = @now,
          delivered_at = CASE WHEN @status = 'succeeded' THEN @now ELSE delivered_at END
-       WHERE id = @id RETURNING attempts`,
+       WHERE id = @id RETURNING attempts, status, webhook_id, call_id`,
     );
     this.#attempts = db.prepare<[string], AttemptRow>('SELECT * FROM webhook_delivery_attempts WHERE delivery_id = ? ORDER BY n');
     this.#redeliver = db.prepare<[number, string, string, string, Mode, string]>(
@@ -198,8 +213,12 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
     );
   }
 
-  /** Queues `event` for the subscription (inside the event's transaction); due at once. */
+  /**
+   * Queues `event` for the subscription (inside the event's transaction): due at once, or, behind
+   * a pending delivery of the same call, with no due time until that one finishes.
+   */
   enqueue(scope: Scope, webhookId: string, event: QueuedEvent): WebhookDelivery {
+    const waits = event.callId !== null && this.#chainHasPending.get(webhookId, event.callId) !== undefined;
     return this.insert(
       scope,
       {
@@ -211,7 +230,7 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
         status: 'pending',
         attempts: 0,
         roundAttempts: 0,
-        nextAttemptAt: Date.now(),
+        nextAttemptAt: waits ? null : Date.now(),
         lastStatus: null,
         lastError: null,
         deliveredAt: null,
@@ -235,14 +254,19 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
     this.#lease.run(until, id);
   }
 
-  /** Records one try and the row's next state, in one transaction. */
+  /**
+   * Records one try and the row's next state, in one transaction; a finished row of a call hands
+   * its place to the next row of that call.
+   */
   record(id: string, o: AttemptOutcome): void {
     this.#db.transaction(() => {
       const next = o.next.status === 'pending' ? o.next.at : null;
       const r = this.#finish.get({ id, status: o.next.status, next, httpStatus: o.httpStatus, error: o.error, now: nowIso() }) as
-        | { attempts: number }
+        | { attempts: number; status: DeliveryStatus; webhook_id: string; call_id: string | null }
         | undefined;
-      if (r) this.#attempt.run(id, r.attempts, o.startedAt, o.durationMs, o.httpStatus, o.error, o.response);
+      if (!r) return;
+      this.#attempt.run(id, r.attempts, o.startedAt, o.durationMs, o.httpStatus, o.error, o.response);
+      if (r.status !== 'pending' && r.call_id !== null) this.#promote.run({ now: Date.now(), webhookId: r.webhook_id, callId: r.call_id });
     })();
   }
 
