@@ -274,6 +274,17 @@ export const configSchema = z
       })
       .prefault({}),
     /**
+     * Requests the engine makes to addresses a tenant gave (event and tool webhooks, external
+     * agents, provider base URLs): link-local, multicast and unspecified addresses are always
+     * refused; loopback and private networks only when `allowPrivateNetworks` (tenants trusted,
+     * their servers on this host or network). Judged on the address connected to, after DNS.
+     */
+    outbound: z
+      .strictObject({
+        allowPrivateNetworks: bool().default(false),
+      })
+      .prefault({}),
+    /**
      * Event webhooks (`/api/v1/webhooks`). A try that fails (network error, timeout, non-2xx) is
      * retried after `retryBaseMs`, doubling each time up to `retryMaxMs`, until `maxAttempts`
      * tries: the defaults try 8 times over about 64 minutes (30 s, 1, 2, 4, 8, 16, 32 min).

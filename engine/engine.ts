@@ -28,6 +28,7 @@ import { closeDatabase, currentVersion, openDatabase, type Db } from './store/da
 import { Store } from './store/store.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { webhookOutbox } from './webhooks/outbox.js';
+import { configureOutbound } from '../lib/outbound-guard.js';
 
 export const engineVersion = '0.1.0';
 
@@ -71,6 +72,7 @@ export class Engine {
     readonly media: WorkerPool,
   ) {
     this.store = new Store(db);
+    configureOutbound(config.outbound);
     this.events = new EventLog(db, log.child({ component: 'events' }), config.env !== 'production', this.metrics.observeCommit);
     this.webhooks = new WebhookDispatcher(this.store, config.webhooks, log.child({ component: 'webhooks' }), `AgentStudio-Webhooks/${engineVersion}`);
     this.events.addWriter(webhookOutbox(this.store, () => this.webhooks.kick()));

@@ -8,7 +8,7 @@
  *
  * The test answers 200 whatever the webhook did: the outcome is data. `ok` is true for a 2xx
  * answer; otherwise `status`/`body` show what came back, or `error` says why nothing did
- * (`timeout`, `connection_refused`, `dns_error`, `network_error`). Arguments that do not match
+ * (`timeout`, `connection_refused`, `dns_error`, `network_error`, `outbound_refused`: the address is one the engine may not reach, see `AS_OUTBOUND_ALLOW_PRIVATE_NETWORKS`). Arguments that do not match
  * the tool's parameters are a `validation_error` (fields `arguments.<name>`), and nothing is sent.
  * The request leaves from the engine's own network, which is why only members and up may run it.
  */
@@ -77,7 +77,7 @@ const testResult = z
       truncated: z.boolean(),
       durationMs: z.number().int(),
       error: z
-        .object({ code: z.enum(['timeout', 'connection_refused', 'dns_error', 'network_error']), message: z.string() })
+        .object({ code: z.enum(['timeout', 'connection_refused', 'dns_error', 'network_error', 'outbound_refused']), message: z.string() })
         .nullable(),
     }),
     z.object({ type: z.literal('builtin'), ok: z.literal(true), name: z.string(), description: z.string() }),

@@ -103,7 +103,7 @@ const attemptSchema = z
     startedAt: z.string(),
     durationMs: z.number().int(),
     httpStatus: z.number().int().nullable().meta({ description: "The receiver's status; null when there was no answer" }),
-    error: z.string().nullable().meta({ description: 'Why there was no answer: `timeout: …`, `connection_refused: …`, `dns_error: …`, `network_error: …`' }),
+    error: z.string().nullable().meta({ description: 'Why there was no answer: `timeout: …`, `connection_refused: …`, `dns_error: …`, `network_error: …`, `outbound_refused: …` (an address the engine may not reach)' }),
     response: z.string().nullable().meta({ description: "The start of the receiver's answer (at most 1 KB)" }),
   })
   .meta({ id: 'WebhookAttempt' });

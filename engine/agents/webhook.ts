@@ -7,6 +7,7 @@
  * `X-AgentStudio-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`. A
  * receiver recomputes the HMAC over the raw body and rejects stale timestamps (replays).
  */
+import { outbound, outboundRefusal } from '../../lib/outbound-guard.js';
 import { readCapped } from '../../lib/read-capped.js';
 import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from '../webhooks/signature.js';
 import type { WebhookAction } from './tool-definition.js';
@@ -23,7 +24,7 @@ interface WebhookCall {
   callId: string | null;
 }
 
-type WebhookErrorCode = 'timeout' | 'connection_refused' | 'dns_error' | 'network_error';
+type WebhookErrorCode = 'timeout' | 'connection_refused' | 'dns_error' | 'network_error' | 'outbound_refused';
 
 type WebhookResult =
   | {
@@ -48,7 +49,7 @@ export async function invokeWebhook(call: WebhookCall): Promise<WebhookResult> {
   const elapsed = () => Math.round(performance.now() - started);
   const signal = AbortSignal.timeout(action.timeoutMs);
   try {
-    const res = await fetch(action.url, { method: action.method, headers, body, signal, redirect: 'manual' });
+    const res = await outbound().fetch(action.url, { method: action.method, headers, body, signal, redirect: 'manual' });
     const { text, truncated } = await readCapped(res, MAX_RESPONSE_BYTES);
     const type = res.headers.get('content-type') ?? '';
     return {
@@ -80,6 +81,8 @@ function parseBody(text: string, contentType: string, truncated: boolean): unkno
 export function classify(err: unknown, timeoutMs: number): { code: WebhookErrorCode; message: string } {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return { code: 'timeout', message: `No response within ${timeoutMs} ms` };
+  const refused = outboundRefusal(err);
+  if (refused) return { code: 'outbound_refused', message: refused.message };
   const code = e.cause?.code;
   if (code === 'ECONNREFUSED') return { code: 'connection_refused', message: 'Connection refused' };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { code: 'dns_error', message: `Host not found (${code})` };

@@ -13,6 +13,7 @@
  * recorded, so it is made again (at-least-once delivery; receivers dedupe on the delivery id).
  */
 import type { Logger } from '../../config/logger.js';
+import { outbound } from '../../lib/outbound-guard.js';
 import type { Config } from '../../config/schema.js';
 import { readCapped } from '../../lib/read-capped.js';
 import { classify } from '../agents/webhook.js';
@@ -194,7 +195,7 @@ export class WebhookDispatcher {
     let response: string | null = null;
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#stop.signal]);
-      const res = await fetch(hook.url, { method: 'POST', headers, body: row.payload, signal, redirect: 'manual' });
+      const res = await outbound().fetch(hook.url, { method: 'POST', headers, body: row.payload, signal, redirect: 'manual' });
       httpStatus = res.status;
       response = (await readCapped(res, RESPONSE_EXCERPT_BYTES)).text || null;
     } catch (err) {

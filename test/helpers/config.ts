@@ -24,6 +24,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
         database: { path: path.join(dir, 'test.db') },
         auth: { jwtSecret: 'test-secret-test-secret-test-secret-1234' },
         media: { workers: 1 },
+        // The tests' webhook receivers, agent servers and provider stand-ins listen on loopback.
+        outbound: { allowPrivateNetworks: true },
         log: { level: process.env.AS_TEST_LOG_LEVEL ?? 'silent', pretty: false },
       },
       overrides,

@@ -15,7 +15,7 @@ export interface EngineProcess {
 
 export function spawnEngine(env: Record<string, string>): EngineProcess {
   const child = spawn(process.execPath, [mainJs], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...inherited(), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AS_OUTBOUND_ALLOW_PRIVATE_NETWORKS: 'true', ...inherited(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

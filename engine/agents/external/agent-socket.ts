@@ -7,6 +7,7 @@
  * in words; nothing is thrown.
  */
 import WebSocket, { type RawData } from 'ws';
+import { outbound } from '../../../lib/outbound-guard.js';
 import type { ExternalLimits } from './protocol.js';
 
 export interface AgentSocketHandlers {
@@ -24,8 +25,10 @@ export function openAgentSocket(
 ): WebSocket | string {
   let ws: WebSocket;
   try {
+    outbound().check(target.url);
     ws = new WebSocket(target.url, {
       headers: target.headers ?? {},
+      lookup: outbound().lookup,
       handshakeTimeout: limits.connectTimeoutMs,
       maxPayload: limits.maxMessageBytes,
       perMessageDeflate: false,

@@ -67,7 +67,7 @@ export async function runTool(tool: Tool, args: unknown, o: RunOptions): Promise
     const r = await invokeWebhook({ action, tool: tool.name, arguments: args as Record<string, unknown>, callId: o.callId });
     const retryable =
       'error' in r
-        ? r.error.code === 'connection_refused' || (action.method === 'PUT' && r.error.code !== 'dns_error')
+        ? r.error.code === 'connection_refused' || (action.method === 'PUT' && r.error.code !== 'dns_error' && r.error.code !== 'outbound_refused')
         : action.method === 'PUT' && (r.status === 429 || r.status >= 500);
     // The call's end stops the retries: its sleep rejects (StepAborted) and the last answer stands.
     const retry = retryable && attempt <= retries && (await sleep(backoff, o.signal).then(() => true, () => false));

@@ -15,6 +15,7 @@ import { webhook, type Hook } from '../../helpers/webhook-server.js';
 import { rms } from '../../../media/audio/tone.js';
 import { DtmfReceiver } from '../../../media/audio/dtmf.js';
 import type { Call } from '../../../engine/calls/call.js';
+import '../../helpers/allow-loopback.js';
 
 interface Ctx {
   s: InboundSetup;

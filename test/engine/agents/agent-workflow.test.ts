@@ -9,6 +9,7 @@ import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpe
 import { sippMissing } from '../../helpers/sipp.js';
 import { Phone } from '../../helpers/phone.js';
 import { webhook, type Hook } from '../../helpers/webhook-server.js';
+import '../../helpers/allow-loopback.js';
 
 const test = anyTest as TestFn<{ s: InboundSetup; hook: Hook }>;
 const missing = sippMissing();

@@ -10,6 +10,7 @@ import { OpenAiChat } from '../../../engine/agents/providers/llm/openai-chat.js'
 import { ProviderError, type LlmChunk, type LlmProvider, type LlmToolCall } from '../../../engine/agents/providers/contracts.js';
 import { FakeOpenAi, textReply, toolCallReply } from '../../helpers/openai-fake.js';
 import { waitFor } from '../../helpers/http.js';
+import '../../helpers/allow-loopback.js';
 
 const SYSTEM = 'You are a helpful phone agent. Be brief.';
 const weather = {

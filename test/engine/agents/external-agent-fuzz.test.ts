@@ -13,6 +13,7 @@ import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { Phone } from '../../helpers/phone.js';
 import { WsAgentServer } from '../../helpers/ws-agent.js';
+import '../../helpers/allow-loopback.js';
 
 const test = anyTest as TestFn<{ s: InboundSetup; agent: WsAgentServer }>;
 

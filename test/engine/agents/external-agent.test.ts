@@ -16,6 +16,7 @@ import { Phone } from '../../helpers/phone.js';
 import { ENGINE_BYE } from '../../helpers/transfer.js';
 import { speech8k } from '../../helpers/speech.js';
 import { WsAgentServer } from '../../helpers/ws-agent.js';
+import '../../helpers/allow-loopback.js';
 
 const test = anyTest as TestFn<{ s: InboundSetup; agent: WsAgentServer }>;
 

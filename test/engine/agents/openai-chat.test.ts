@@ -9,6 +9,7 @@ import net from 'node:net';
 import { OpenAiChat } from '../../../engine/agents/providers/llm/openai-chat.js';
 import { ProviderError, type LlmChunk, type LlmRequest, type ProviderErrorCode } from '../../../engine/agents/providers/contracts.js';
 import { FakeOpenAi, DONE, ROLE, chunk, textReply, toolCallReply } from '../../helpers/openai-fake.js';
+import '../../helpers/allow-loopback.js';
 
 const KEY = 'sk-test-0123456789abcdef';
 

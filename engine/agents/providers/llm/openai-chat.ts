@@ -17,6 +17,7 @@ import { httpErrorCode, ProviderError, type LlmChunk, type LlmMessage, type LlmP
 import { ChatStreamReader } from './openai-stream.js';
 import { readCapped } from '../../../../lib/read-capped.js';
 import { SseDecoder } from './sse.js';
+import { outbound } from '../../../../lib/outbound-guard.js';
 
 export interface OpenAiChatOptions {
   /** Sent as a bearer token; null sends no Authorization header (Ollama, llama.cpp). */
@@ -91,7 +92,7 @@ export class OpenAiChat implements LlmProvider {
       }
     };
     try {
-      const res = await bounded(fetch(this.url, { method: 'POST', headers: this.headers(), body: this.body(req), signal: http.signal }));
+      const res = await bounded(outbound().fetch(this.url, { method: 'POST', headers: this.headers(), body: this.body(req), signal: http.signal }));
       if (!res.ok) throw await bounded(this.httpError(res));
       const reader = new ChatStreamReader(this.name, (s) => this.scrub(s));
       for await (const data of this.events(res, bounded)) {

@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { defaultEndSilenceMs } from '../../../../media/audio/vad.js';
+import { outbound } from '../../../../lib/outbound-guard.js';
 import { SttListeners } from './listeners.js';
 import { httpErrorCode, ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
@@ -143,7 +144,8 @@ export class DeepgramStream implements SttStream {
     this.#listeners = new SttListeners('deepgram', settings.logger);
     let ws: WebSocket | null = null;
     try {
-      ws = new WebSocket(url, { headers: apiKey ? { Authorization: `Token ${apiKey}` } : {}, maxPayload: maxMessageBytes, followRedirects: false });
+      outbound().check(url);
+      ws = new WebSocket(url, { headers: apiKey ? { Authorization: `Token ${apiKey}` } : {}, maxPayload: maxMessageBytes, followRedirects: false, lookup: outbound().lookup });
     } catch (err) {
       queueMicrotask(() => this.#fail('network', `bad URL: ${(err as Error).message}`));
     }

@@ -24,6 +24,7 @@ import { defaultEndSilenceMs, VoiceActivity, vadFrameSamples, vadSampleRate } fr
 import { writeWav } from '../../../../media/audio/wav.js';
 import { readCapped } from '../../../../lib/read-capped.js';
 import { SttListeners } from './listeners.js';
+import { outbound } from '../../../../lib/outbound-guard.js';
 import { httpErrorCode, ProviderError, type ProviderCredential, type SttOptions, type SttProvider, type SttStream, type SttTranscript } from '../contracts.js';
 
 export interface OpenAiSttSettings {
@@ -241,7 +242,7 @@ export class OpenAiSttStream implements SttStream {
     form.append('response_format', 'json');
     const timer = setTimeout(() => controller.abort('timeout'), this.settings.timeoutMs);
     try {
-      const res = await fetch(this.url, {
+      const res = await outbound().fetch(this.url, {
         method: 'POST',
         headers: this.apiKey ? { Authorization: `Bearer ${this.apiKey}` } : {},
         body: form,

@@ -5,6 +5,7 @@
  * or stopping the iteration, cancels the request and closes the connection.
  */
 import { readCapped } from '../../../../lib/read-capped.js';
+import { outbound } from '../../../../lib/outbound-guard.js';
 import { httpErrorCode, ProviderError } from '../contracts.js';
 
 export interface AudioPost {
@@ -54,7 +55,7 @@ export async function* postForAudio(p: AudioPost): AsyncGenerator<Uint8Array> {
     arm(p.firstByteTimeoutMs, 'audio');
     let res: Response;
     try {
-      res = await fetch(p.url, { method: 'POST', headers: { 'content-type': 'application/json', ...p.headers }, body: JSON.stringify(p.body), signal: ac.signal });
+      res = await outbound().fetch(p.url, { method: 'POST', headers: { 'content-type': 'application/json', ...p.headers }, body: JSON.stringify(p.body), signal: ac.signal });
     } catch (err) {
       if (p.signal.aborted) return;
       if (timedOut) throw fail('timeout', timedOut);

@@ -4,6 +4,7 @@ import { ElevenLabsTts, elevenLabsStreamUrl } from '../../../../engine/agents/pr
 import { g711Encode } from '../../../../media/audio/g711.js';
 import { rms, sine } from '../../../../media/audio/tone.js';
 import { fakeHttp, unevenPieces, writeSlowly, type FakeHttp, type Handler } from '../../../helpers/fake-http.js';
+import '../../../helpers/allow-loopback.js';
 
 const apiKey = 'el-test-key-0123456789';
 const voiceId = 'JBFqnCBsd6RMkjVDRZzb';

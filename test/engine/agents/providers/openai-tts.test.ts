@@ -3,6 +3,7 @@ import { ProviderError, type TtsProvider } from '../../../../engine/agents/provi
 import { OpenAiTts, openAiSpeechUrl } from '../../../../engine/agents/providers/tts/openai.js';
 import { rms, sine } from '../../../../media/audio/tone.js';
 import { fakeHttp, unevenPieces, writeSlowly, type FakeHttp, type Handler } from '../../../helpers/fake-http.js';
+import '../../../helpers/allow-loopback.js';
 
 const apiKey = 'sk-test-0123456789abcdef';
 

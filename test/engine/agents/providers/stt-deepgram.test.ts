@@ -7,6 +7,7 @@ import { fakeDeepgram, type FakeDeepgramOptions } from '../../../helpers/fake-de
 import { waitFor } from '../../../helpers/http.js';
 import { sleep } from '../../../helpers/timing.js';
 import { concat, frames, silence8k, speech8k } from '../../../helpers/speech.js';
+import '../../../helpers/allow-loopback.js';
 
 /** How long a wait for an event may take: the machine running the tests may be loaded many times over (this bounds nothing that is asserted). */
 const patience = 20_000;

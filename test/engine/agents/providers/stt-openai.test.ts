@@ -8,6 +8,7 @@ import { fakeTranscription, type FakeTranscriptionOptions } from '../../../helpe
 import { waitFor } from '../../../helpers/http.js';
 import { sleep } from '../../../helpers/timing.js';
 import { concat, frames, noise8k, silence8k, soundSpan, speech8k, trimmed } from '../../../helpers/speech.js';
+import '../../../helpers/allow-loopback.js';
 
 /** How long a wait for an event may take: the machine running the tests may be loaded many times over (this bounds nothing that is asserted). */
 const patience = 20_000;

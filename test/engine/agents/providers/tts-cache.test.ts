@@ -4,6 +4,7 @@ import { CachedTts } from '../../../../engine/agents/providers/tts/cache.js';
 import { OpenAiTts } from '../../../../engine/agents/providers/tts/openai.js';
 import { sine } from '../../../../media/audio/tone.js';
 import { fakeHttp, unevenPieces, writeSlowly, type FakeHttp, type Handler } from '../../../helpers/fake-http.js';
+import '../../../helpers/allow-loopback.js';
 
 /** 24 kHz PCM as OpenAI's `pcm` format: `ms` of a tone, so 8 kHz output is ms × 16 bytes. */
 const audio = (ms: number) => new Uint8Array(sine(700, ms, { rate: 24000, amplitude: 0.3 }).buffer);
