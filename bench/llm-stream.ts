@@ -15,6 +15,10 @@ import { fmt, median, table } from './lib/stats.js';
 import { OpenAiChat } from '../engine/agents/providers/llm/openai-chat.js';
 import { ChatStreamReader } from '../engine/agents/providers/llm/openai-stream.js';
 import { SseDecoder } from '../engine/agents/providers/llm/sse.js';
+import { configureOutbound } from '../lib/outbound-guard.js';
+
+// The stand-in server listens on loopback, which the outbound guard refuses by default.
+configureOutbound({ allowPrivateNetworks: true });
 
 const BASE = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1733300000, model: 'gpt-4o-mini', system_fingerprint: 'fp_bench' };
 const WORDS = ['Sure', ',', ' I', ' can', ' help', ' with', ' that', '.', ' Your', ' order', ' ships', ' on', ' Monday', '!'];
