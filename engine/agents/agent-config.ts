@@ -151,12 +151,22 @@ export function maskIssues(c: Pick<AgentConfigPatch, 'websocket'>): { path: stri
     .map(([k]) => ({ path: ['websocket', 'headers', k], message: 'Is the mask answers show: send the real value' }));
 }
 
+/** Settings of the engine's own runtime: a `websocket` agent (your program speaks and listens) has no use for them. */
+const builtinOnlyKeys = ['firstMessage', 'language', 'voice', 'transcriber', 'llm', 'toolIds', 'workflowId', 'bargeIn'] as const;
+
 /**
- * What an agent's kind requires of its config: a `websocket` agent names its socket. Checked by
- * the schema on a whole config, and by the agents route on an update's merged one.
+ * What an agent's kind requires of its config: a `websocket` agent names its socket and holds
+ * none of the built-in runtime's settings (they would be stored and silently ignored); a built-in
+ * agent holds no socket. Checked by the schema on a whole config, and by the agents route on an
+ * update's merged one (so a change of kind clears the other kind's keys in the same update).
  */
-export function kindIssues(c: Pick<AgentConfigPatch, 'kind' | 'websocket'>): { path: string[]; message: string }[] {
-  return c.kind === 'websocket' && !c.websocket ? [{ path: ['websocket'], message: 'Field is required when kind is websocket' }] : [];
+export function kindIssues(c: Pick<AgentConfigPatch, 'kind' | 'websocket' | (typeof builtinOnlyKeys)[number]>): { path: string[]; message: string }[] {
+  if (c.kind !== 'websocket') return c.websocket ? [{ path: ['websocket'], message: 'Used only when kind is websocket: remove it, or set kind' }] : [];
+  const issues = c.websocket ? [] : [{ path: ['websocket'], message: 'Field is required when kind is websocket' }];
+  for (const key of builtinOnlyKeys) {
+    if (c[key] !== undefined && c[key] !== null) issues.push({ path: [key], message: 'Not used by a websocket agent (your program speaks and listens): remove it, or clear it with null' });
+  }
+  return issues;
 }
 
 /** Keys an update may clear with null (the runtime then uses its default). */

@@ -173,6 +173,30 @@ test('an agent of kind websocket names its socket: validated at each field, and 
   t.deepEqual(back.body.config, { prompt });
 });
 
+test('a websocket agent holds none of the built-in runtime’s settings, and a built-in agent no socket: refused, not stored and ignored', async (t) => {
+  const prompt = { system: 'Runs elsewhere.' };
+  const websocket = { url: 'wss://agent.example.com/calls' };
+  const mixed = await admin.post('/api/v1/agents', {
+    name: 'BYO',
+    config: { prompt, kind: 'websocket', websocket, firstMessage: 'Hi', llm: { provider: 'p', model: 'm' }, workflowId: 'wf', toolIds: ['x'], bargeIn: false, variables: { a: 1 }, recording: true },
+  });
+  const ignored = 'Not used by a websocket agent (your program speaks and listens): remove it, or clear it with null';
+  t.deepEqual(mixed.body, envelope('validation_error', 'Invalid request body', ['firstMessage', 'llm', 'toolIds', 'workflowId', 'bargeIn'].map((k) => ({ field: `config.${k}`, message: ignored }))));
+  const stray = await admin.post('/api/v1/agents', { name: 'Built in', config: { prompt, websocket } });
+  t.deepEqual(stray.body, envelope('validation_error', 'Invalid request body', [{ field: 'config.websocket', message: 'Used only when kind is websocket: remove it, or set kind' }]));
+  // A built-in agent with an LLM becomes a websocket agent only with its LLM cleared in the same update.
+  const builtin = await admin.post('/api/v1/agents', { name: 'Built in', config: { prompt, firstMessage: 'Hello', llm: { provider: 'my-ollama', model: 'llama3.1:8b' } } });
+  t.is(builtin.status, 201, JSON.stringify(builtin.body));
+  const toWs = await admin.patch(`/api/v1/agents/${builtin.body.id}`, { config: { kind: 'websocket', websocket } });
+  t.deepEqual(toWs.body.error.details, [
+    { field: 'config.firstMessage', message: ignored },
+    { field: 'config.llm', message: ignored },
+  ]);
+  const switched = await admin.patch(`/api/v1/agents/${builtin.body.id}`, { config: { kind: 'websocket', websocket, firstMessage: null, llm: null } });
+  t.is(switched.status, 200, JSON.stringify(switched.body));
+  t.deepEqual(switched.body.config, { prompt, kind: 'websocket', websocket, firstMessage: null });
+});
+
 test('DELETE answers 204 and the agent is gone; its number is unassigned', async (t) => {
   const agent = app.engine.store.agents.create({ tenantId: t1.tenantId, mode: 'live' }, { name: 'Temp', config: { prompt: { system: 'x' } } });
   const number = app.engine.store.phoneNumbers.create({ tenantId: t1.tenantId, mode: 'live' }, { number: `temp-${agent.id.slice(0, 8)}`, agentId: agent.id });
