@@ -79,6 +79,8 @@ export class ExternalAgentSession {
   readonly #limits: ExternalLimits;
   /** Caller frames dropped because the socket's send buffer was full, and whether a drop is under way. */
   #dropped = 0;
+  /** Marks that were waiting when the socket dropped: answered `cleared` after the reconnection's `start`. */
+  readonly #marksOwed: string[] = [];
   #dropping = false;
   /** Why we close the socket (a `stop` was sent), once we do: its close is then no drop. */
   #stopping: string | null = null;
@@ -94,7 +96,7 @@ export class ExternalAgentSession {
   ) {
     this.#format = plan.websocket.audio ?? 'pcmu';
     this.#limits = { ...externalLimits, ...deps.limits };
-    this.#playout = new ExternalPlayout(audio, (name, cleared) => this.#send({ type: 'mark', name, ...(cleared ? { cleared } : {}) }), this.#limits.maxPlayoutMs);
+    this.#playout = new ExternalPlayout(audio, (name, cleared) => this.#answerMark(name, cleared), this.#limits.maxPlayoutMs);
   }
 
   get state(): ConnectionState {
@@ -158,6 +160,12 @@ export class ExternalAgentSession {
     this.#ws = ws;
   }
 
+  /** A mark reached or cleared; one cleared while the socket is down is answered on the next one, after its `start`. */
+  #answerMark(name: string, cleared: boolean): void {
+    if (!this.#ws && this.#state === 'reconnecting') this.#marksOwed.push(name);
+    else this.#send({ type: 'mark', name, ...(cleared ? { cleared } : {}) });
+  }
+
   #sendStart(reconnect: boolean): void {
     const p = this.plan;
     this.#send({
@@ -172,19 +180,21 @@ export class ExternalAgentSession {
       variables: initialVars(p.facts, p.config.variables),
       media: mediaOf(this.#format),
     });
+    for (const name of this.#marksOwed.splice(0)) this.#send({ type: 'mark', name, cleared: true });
   }
 
   /** The socket is gone without our asking: one reconnection, else the end of the call. */
   #lost(what: 'connect failed' | 'reconnect failed' | 'dropped', why: string): void {
     if (this.call.signal.aborted || this.#state === 'closed') return;
     this.log.warn({ what, why }, 'agent connection lost');
-    this.#playout.clear();
     if (what === 'dropped' && this.#state === 'open') {
       this.#recordError('agent_dropped', `the agent's socket dropped (${why}); reconnecting once`);
       this.#transition('reconnecting', why);
+      this.#playout.clear(); // its waiting marks are owed to the next socket
       this.#connect(true);
       return;
     }
+    this.#playout.clear();
     const reason: EndReason = what === 'connect failed' ? 'agent_unreachable' : 'agent_disconnected';
     this.#recordError(reason, what === 'connect failed' ? `the agent could not be reached: ${why}` : `the agent's socket was lost again (${why})`);
     this.#transition('closed', why);

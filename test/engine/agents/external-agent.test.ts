@@ -187,11 +187,19 @@ test.serial('a dropped socket is reconnected once (start with reconnect: true); 
   t.teardown(() => phone.close());
   const first = await agent.connection(n);
   await first.next('start');
+  // Ten seconds of audio and a mark after it, still waiting when the socket drops.
+  first.sendAudio(pcmuTone(600, 10_000));
+  first.sendJson({ type: 'mark', name: 'after-greeting' });
+  await new Promise((r) => setTimeout(r, 200));
   const dropAt = performance.now();
   first.ws.terminate();
   const second = await agent.connection(n + 1);
   const restart = (await second.next('start')).msg;
   t.like(restart, { type: 'start', reconnect: true, callId: live.id });
+  // The waiting mark is answered on the new socket, cleared (its audio was dropped), right after start.
+  const owed = await second.next('mark');
+  t.deepEqual(owed.msg, { type: 'mark', name: 'after-greeting', cleared: true });
+  t.is(second.messages.findIndex((m) => m.msg.type === 'mark'), 1, 'the mark comes right after start');
   t.log(`reconnected ${(second.messages[0]!.at - dropAt).toFixed(0)} ms after the drop`);
   // The call goes on: the reconnected agent still hears the caller.
   const since = performance.now();
