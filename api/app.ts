@@ -109,7 +109,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           '(Server-Sent Events). Events are the `RealtimeEvent` schema, one component per type. ' +
           'Agents of kind `websocket`: the engine connects to them (`x-external-agent`, `ExternalAgent*` components).',
       }),
-    )),
+    ), config.externalAgents),
   );
   routes.push(
     route({

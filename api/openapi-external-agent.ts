@@ -4,13 +4,17 @@
  * message schemas are named components (`ExternalAgent*`), and a top-level `x-external-agent`
  * extension describes the connection, the framing, the bounds and the reconnect rule.
  */
-import { agentMessageSchema, engineMessageSchema, externalLimits, PROTOCOL_VERSION } from '../engine/agents/external/protocol.js';
+import { agentMessageSchema, engineMessageSchema, externalLimits as defaults, PROTOCOL_VERSION, type ExternalLimits } from '../engine/agents/external/protocol.js';
 import { toSchema } from './openapi.js';
 
 type Json = Record<string, unknown>;
 
-/** Adds the external agent protocol's components and `x-external-agent` to a built document. */
-export function documentExternalAgent(doc: Json): Json {
+/**
+ * Adds the external agent protocol's components and `x-external-agent` to a built document, with
+ * the bounds this engine runs with (the settings' `externalAgents` over the protocol's defaults).
+ */
+export function documentExternalAgent(doc: Json, configured: Partial<ExternalLimits> = {}): Json {
+  const externalLimits = { ...defaults, ...configured };
   const components = (doc.components as { schemas: Json }).schemas;
   toSchema(engineMessageSchema, 'output', components);
   toSchema(agentMessageSchema, 'input', components);
