@@ -129,12 +129,16 @@ export class TransportLayer extends TypedEmitter<TransportLayerEvents> {
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', protocol: source.protocol, remote: source.remote, bytes: raw.length, line: msg.startLine, callId: msg.callId }, 'sip message');
     if (msg.kind === 'request') this.counts.request(msg.method, false);
     else this.counts.response(msg.status, false);
-    if (source.protocol === 'ws' && source.connectionId != null) this.#aliasContacts(msg, source.connectionId);
+    // A socket's Contact hosts are remembered only from messages let in: not from a request over
+    // its source's budget, nor from a response that is not ours.
+    const alias = () => source.protocol === 'ws' && source.connectionId != null && this.#aliasContacts(msg, source.connectionId);
     if (msg.kind === 'request') {
       if (guard && !this.#admitRequest(guard, msg, source)) return;
+      alias();
       stampVia(msg.headers, msg.topVia, source, this.opts.rport);
       this.emit('request', msg, info);
     } else if (this.#isOurs(msg.topVia)) {
+      alias();
       this.emit('response', msg, info);
     } else {
       // §18.1.2: "If the value of the sent-by parameter in that header field value does not
