@@ -67,6 +67,8 @@ interface Entry {
 
 export class Bindings {
   readonly #byAor = new Map<string, Entry[]>();
+  /** The AORs with a binding on each flow, so a closed WebSocket finds its bindings without a scan. */
+  readonly #aorsByFlow = new Map<string, Set<string>>();
   #closed = false;
 
   constructor(
@@ -111,7 +113,7 @@ export class Bindings {
       // with a higher CSeq, "Otherwise, the update MUST be aborted and the request fails."
       if (current.some((e) => e.binding.callId === req.callId && req.cseq <= e.binding.cseq)) return { status: 500, reason: 'Out of order CSeq' };
       for (const e of current) clearTimeout(e.timer);
-      this.#byAor.delete(req.aor);
+      this.#set(req.aor, []);
       return { status: 200, bindings: [] };
     }
     const headerExpires = parseExpires(req.expiresHeader);
@@ -147,21 +149,21 @@ export class Bindings {
       };
       next.push({ binding, uri: c.na.uri, timer: this.#expiryTimer(binding) });
     }
-    if (next.length) this.#byAor.set(req.aor, next);
-    else this.#byAor.delete(req.aor);
+    this.#set(req.aor, next);
     return { status: 200, bindings: next.map((e) => e.binding) };
   }
 
   /** Removes every binding of `aor`. */
   removeAor(aor: string): void {
     for (const e of this.#byAor.get(aor) ?? []) clearTimeout(e.timer);
-    this.#byAor.delete(aor);
+    this.#set(aor, []);
   }
 
   /** RFC 7118 §5 / RFC 5626: the flow is gone, so are the bindings that reach through it. */
   removeFlow(flow: Flow): number {
     let removed = 0;
-    for (const [aor, list] of this.#byAor) {
+    for (const aor of [...(this.#aorsByFlow.get(flowKey(flow)) ?? [])]) {
+      const list = this.#byAor.get(aor) ?? [];
       const keep = list.filter((e) => !sameFlow(e.binding.flow, flow));
       for (const e of list) {
         if (keep.includes(e)) continue;
@@ -169,8 +171,7 @@ export class Bindings {
         removed++;
         this.onRemoved(e.binding, 'flow closed');
       }
-      if (keep.length) this.#byAor.set(aor, keep);
-      else this.#byAor.delete(aor);
+      this.#set(aor, keep);
     }
     return removed;
   }
@@ -180,15 +181,40 @@ export class Bindings {
     this.#closed = true;
     for (const list of this.#byAor.values()) for (const e of list) clearTimeout(e.timer);
     this.#byAor.clear();
+    this.#aorsByFlow.clear();
+  }
+
+  /** The one way an AOR's bindings change: the list and the flow index together. */
+  #set(aor: string, list: Entry[]): void {
+    for (const e of this.#byAor.get(aor) ?? []) {
+      const key = flowKey(e.binding.flow);
+      const aors = this.#aorsByFlow.get(key);
+      aors?.delete(aor);
+      if (aors?.size === 0) this.#aorsByFlow.delete(key);
+    }
+    if (list.length === 0) {
+      this.#byAor.delete(aor);
+      return;
+    }
+    this.#byAor.set(aor, list);
+    for (const e of list) {
+      const key = flowKey(e.binding.flow);
+      let aors = this.#aorsByFlow.get(key);
+      if (!aors) this.#aorsByFlow.set(key, (aors = new Set()));
+      aors.add(aor);
+    }
+  }
+
+  /** Flows with a binding (tests: the index empties with the bindings). */
+  get flowCount(): number {
+    return this.#aorsByFlow.size;
   }
 
   /** The binding's expiry: removes it when its time is up (§10.2.1 "the registrar ... removes the binding"). */
   #expiryTimer(binding: Binding): NodeJS.Timeout {
     const expiry = setTimeout(() => {
       const list = this.#byAor.get(binding.aor) ?? [];
-      const keep = list.filter((e) => e.binding !== binding);
-      if (keep.length) this.#byAor.set(binding.aor, keep);
-      else this.#byAor.delete(binding.aor);
+      this.#set(binding.aor, list.filter((e) => e.binding !== binding));
       this.onRemoved(binding, 'expired');
     }, binding.expires * 1000);
     expiry.unref();
@@ -215,3 +241,4 @@ function parseExpires(v: string | null | undefined): number | undefined {
 }
 
 const sameFlow = (a: Flow, b: Flow) => a.protocol === b.protocol && a.address === b.address && a.port === b.port;
+const flowKey = (f: Flow) => `${f.protocol}|${f.address}|${f.port}`;
