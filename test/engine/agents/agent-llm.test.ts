@@ -105,7 +105,7 @@ sippTest('the caller asks, the model calls the tool, its answer is spoken, and e
     llm: { provider: 'local-llm', model: 'gpt-4o-mini' },
     transcriber: { provider: 'dg' },
     toolIds: [c.toolId],
-    timeouts: { silenceMs: 1500 },
+    timeouts: { silenceMs: 3000 }, // the caller speaks after the greeting: room for a loaded machine
   });
   const { phone, live, sipp } = await dial(c);
   t.teardown(() => phone.close());
