@@ -51,6 +51,16 @@ window.peer = {
     });
     return out;
   },
+  async reoffer(direction) {
+    pc.getTransceivers()[0].direction = direction;
+    await pc.setLocalDescription(await pc.createOffer());
+    return gathered(pc);
+  },
+  async restartOffer() {
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    return gathered(pc);
+  },
+  async rollback() { await pc.setLocalDescription({ type: 'rollback' }); },
   close() { pc.close(); },
 };
 `;
@@ -95,3 +105,9 @@ export const pageAnswers = (page: Page, sdp: string) => call<string>(page, 'answ
 export const pageInbound = (page: Page) => call<InboundAudio>(page, 'inbound');
 /** `RTCPeerConnection.close()` in the page. */
 export const pageHangsUp = (page: Page) => call<void>(page, 'close');
+/** A re-offer from the page with its transceiver set to `direction` (hold: sendonly; resume: sendrecv). */
+export const pageReoffers = (page: Page, direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive') => call<string>(page, 'reoffer', direction);
+/** An ICE-restart offer from the page (new ice-ufrag/ice-pwd). */
+export const pageRestartsIce = (page: Page) => call<string>(page, 'restartOffer');
+/** Drops the page's pending local offer (after we refused it). */
+export const pageRollsBack = (page: Page) => call<void>(page, 'rollback');

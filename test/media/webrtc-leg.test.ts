@@ -2,8 +2,22 @@ import test from 'ava';
 import type { Browser } from 'playwright-core';
 import { WebRtcLeg, webRtcCloseReasons } from '../../media/webrtc-leg.js';
 import { browserSkipReason, launchBrowser } from '../helpers/browser.js';
-import { mediaRig, until, type MediaRig } from '../helpers/media.js';
-import { openPeerPage, pageAnswers, pageHangsUp, pageInbound, pageOffer, pageServer, pageTakesAnswer, type InboundAudio } from '../helpers/webrtc-page.js';
+import { mediaRig, sleep, until, type MediaRig } from '../helpers/media.js';
+import { rms, sine } from '../../media/audio/tone.js';
+import { SdpError } from '../../media/errors.js';
+import {
+  openPeerPage,
+  pageAnswers,
+  pageHangsUp,
+  pageInbound,
+  pageOffer,
+  pageReoffers,
+  pageRestartsIce,
+  pageRollsBack,
+  pageServer,
+  pageTakesAnswer,
+  type InboundAudio,
+} from '../helpers/webrtc-page.js';
 
 let rig: MediaRig;
 let browser: Browser | undefined;
@@ -102,4 +116,81 @@ maybe(`the page hanging up (pc.close) ends the leg dtls_closed; a closed tab end
     t.is(leg.state, 'closed');
   }
   await until(() => rig.media.legCount === 0, 2000, 'legs gone');
+});
+
+/** A page in an echo call with a fresh answerer leg, both closed when the test ends. */
+async function echoCall(t: import('ava').ExecutionContext, opts: { disconnectGraceMs?: number } = {}) {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const leg = await rig.media.createWebRtcLeg(await pageOffer(page), opts);
+  t.teardown(() => leg.close());
+  await leg.echo();
+  await pageTakesAnswer(page, leg.answerSdp);
+  await leg.whenActive();
+  await inboundUntil(page, (x) => x.packetsReceived > 10, 5000);
+  return { page, leg };
+}
+
+maybe(`re-offers from the page: hold stops what it hears, resume brings it back; an ICE restart is refused (SdpError) and the call goes on${browserSkipReason}`, async (t) => {
+  const { page, leg } = await echoCall(t);
+  const holdAnswer = await leg.updateRemote(await pageReoffers(page, 'sendonly'));
+  t.regex(holdAnswer, /a=recvonly/);
+  await pageTakesAnswer(page, holdAnswer);
+  await sleep(300);
+  const held = (await pageInbound(page)).packetsReceived;
+  await sleep(600);
+  const stillHeld = (await pageInbound(page)).packetsReceived;
+  t.true(stillHeld - held <= 2, `on hold the page got ${stillHeld - held} packets in 600 ms`);
+  const resumeAnswer = await leg.updateRemote(await pageReoffers(page, 'sendrecv'));
+  t.regex(resumeAnswer, /a=sendrecv/);
+  await pageTakesAnswer(page, resumeAnswer);
+  const resumed = await inboundUntil(page, (x) => x.packetsReceived > stillHeld + 20, 3000);
+  t.true(resumed.packetsReceived > stillHeld + 20, `after resume ${resumed.packetsReceived - stillHeld} more packets`);
+
+  const restart = await pageRestartsIce(page);
+  const e = await t.throwsAsync(leg.updateRemote(restart), { instanceOf: SdpError });
+  t.regex(e!.message, /ICE restart/);
+  await pageRollsBack(page);
+  t.is(leg.state, 'active');
+  const after = (await pageInbound(page)).packetsReceived;
+  const goes = await inboundUntil(page, (x) => x.packetsReceived > after + 10, 3000);
+  t.true(goes.packetsReceived > after + 10, 'audio still flows after the refused restart');
+  t.log(`hold: ${stillHeld - held} packets in 600 ms; resume: +${resumed.packetsReceived - stillHeld}; after refused restart: +${goes.packetsReceived - after}`);
+});
+
+maybe(`openAudio on a browser's leg: its microphone arrives as decoded frames and what we send reaches it (the agent seam)${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const leg = await rig.media.createWebRtcLeg(await pageOffer(page));
+  t.teardown(() => leg.close());
+  const audio = await leg.openAudio();
+  const levels: number[] = [];
+  audio.on('frame', (f) => levels.push(rms(f.pcm)));
+  await pageTakesAnswer(page, leg.answerSdp);
+  await leg.whenActive();
+  for (let i = 0; i < 3; i++) audio.send(sine(440, 1000, { amplitude: 8000 }));
+  const s = await inboundUntil(page, (x) => x.packetsReceived > 50 && x.audioLevel > 0, 8000);
+  await until(() => levels.length > 50, 5000, 'frames from the browser');
+  t.true(levels.some((l) => l > 100), `browser frames rms max ${Math.max(...levels).toFixed(0)}`);
+  t.true(s.packetsReceived > 50 && s.audioLevel > 0, `page got ${s.packetsReceived} packets, audioLevel ${s.audioLevel}`);
+  t.log(`${levels.length} frames in (rms max ${Math.max(...levels).toFixed(0)}); page got ${s.packetsReceived} packets of our tone, audioLevel ${s.audioLevel.toFixed(3)}`);
+});
+
+maybe(`the media worker killed mid-call ends the browser's leg media_worker_died${browserSkipReason}`, async (t) => {
+  const { leg } = await echoCall(t);
+  const closed = new Promise<string>((resolve) => leg.once('close', resolve));
+  const t0 = Date.now();
+  process.kill(leg.workerPid, 'SIGKILL');
+  t.is(await closed, webRtcCloseReasons.workerDied);
+  t.log(`closed ${Date.now() - t0} ms after SIGKILL`);
+  await until(() => rig.pool.stats().alive === 1, 10_000, 'worker replaced');
+});
+
+test.serial('garbage given to createLeg is an SdpError or NoCommonCodecError, and takes nothing', async (t) => {
+  const before = rig.media.stats();
+  for (const junk of ['', 'v=0', 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\n', '\u0000\u0001', 'x'.repeat(20000)]) {
+    const e = await t.throwsAsync(rig.media.createLeg(junk));
+    t.true(['SdpError', 'NoCommonCodecError'].includes(e!.name), `${JSON.stringify(junk.slice(0, 30))}: ${e!.name}`);
+  }
+  t.deepEqual(rig.media.stats(), before);
 });
