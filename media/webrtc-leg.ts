@@ -12,7 +12,6 @@
  * watches the transport's byte counter itself: a browser sends consent checks (RFC 7675) every
  * few seconds even on hold, and nothing at all once its page is gone.
  */
-import { randomBytes } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
 import { TypedEmitter } from '../lib/typed-emitter.js';
@@ -66,7 +65,6 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   readonly #transport: ms.WebRtcTransport;
   readonly #watch: ActivityWatch;
   readonly #timer: NodeJS.Timeout;
-  readonly #cname = randomBytes(8).toString('hex');
   #state: WebRtcLegState = 'connecting';
   #closeReason = '';
   #offer: OfferOutcome | null;
@@ -336,13 +334,16 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   #local(p: Pick<WebRtcLocal, 'setup' | 'mid' | 'midExtensionId' | 'codecs' | 'telephoneEvent' | 'direction'>): WebRtcLocal {
     const t = this.#transport;
     const fingerprint = t.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256') ?? t.dtlsParameters.fingerprints[0]!;
-    const ssrc = this.#media.consumer?.rtpParameters.encodings?.[0]?.ssrc;
     return {
       ...p,
       ice: t.iceParameters,
       candidates: t.iceCandidates.map((c) => ({ foundation: c.foundation, priority: c.priority, ip: c.ip, protocol: c.protocol, port: c.port })),
       fingerprint: { algorithm: fingerprint.algorithm as 'sha-256', value: fingerprint.value.toUpperCase() },
-      ssrc: ssrc !== undefined ? { ssrc, cname: this.#cname } : null,
+      // No a=ssrc for what we send: mediasoup 3.12 gives each Consumer a fresh SSRC and the feed
+      // (echo, agent, bridge) changes the Consumer, so a signalled SSRC would go stale and the
+      // browser would drop the new one. Unsignalled, the browser routes our RTP to the one audio
+      // m= line by payload type (RFC 8843 §9.2), whatever the SSRC.
+      ssrc: null,
       ptime: this.#d.ptime,
       protocol: 'UDP/TLS/RTP/SAVPF',
     };

@@ -155,7 +155,13 @@ maybe(`re-offers from the page: hold stops what it hears, resume brings it back;
   const after = (await pageInbound(page)).packetsReceived;
   const goes = await inboundUntil(page, (x) => x.packetsReceived > after + 10, 3000);
   t.true(goes.packetsReceived > after + 10, 'audio still flows after the refused restart');
-  t.log(`hold: ${stillHeld - held} packets in 600 ms; resume: +${resumed.packetsReceived - stillHeld}; after refused restart: +${goes.packetsReceived - after}`);
+  // A new feed mid-call (the echo's Consumer replaced by the agent's, with another SSRC) still reaches the page.
+  const audio = await leg.openAudio();
+  for (let i = 0; i < 2; i++) audio.send(sine(440, 1000, { amplitude: 8000 }));
+  const fed = goes.packetsReceived;
+  const agent = await inboundUntil(page, (x) => x.packetsReceived > fed + 25, 4000);
+  t.true(agent.packetsReceived > fed + 25, `after the feed changed: +${agent.packetsReceived - fed}`);
+  t.log(`hold: ${stillHeld - held} packets in 600 ms; resume: +${resumed.packetsReceived - stillHeld}; after refused restart: +${goes.packetsReceived - after}; new feed: +${agent.packetsReceived - fed}`);
 });
 
 maybe(`openAudio on a browser's leg: its microphone arrives as decoded frames and what we send reaches it (the agent seam)${browserSkipReason}`, async (t) => {
