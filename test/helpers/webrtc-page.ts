@@ -61,6 +61,7 @@ window.peer = {
     return gathered(pc);
   },
   async rollback() { await pc.setLocalDescription({ type: 'rollback' }); },
+  async mute() { await pc.getSenders()[0].replaceTrack(null); },
   close() { pc.close(); },
 };
 `;
@@ -111,3 +112,5 @@ export const pageReoffers = (page: Page, direction: 'sendrecv' | 'sendonly' | 'r
 export const pageRestartsIce = (page: Page) => call<string>(page, 'restartOffer');
 /** Drops the page's pending local offer (after we refused it). */
 export const pageRollsBack = (page: Page) => call<void>(page, 'rollback');
+/** Stops the page's microphone RTP (the sender's track removed; ICE consent checks go on). */
+export const pageStopsSending = (page: Page) => call<void>(page, 'mute');

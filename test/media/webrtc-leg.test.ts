@@ -5,6 +5,7 @@ import { browserSkipReason, launchBrowser } from '../helpers/browser.js';
 import { mediaRig, sleep, until, type MediaRig } from '../helpers/media.js';
 import { rms, sine } from '../../media/audio/tone.js';
 import { SdpError } from '../../media/errors.js';
+import { chromiumOffer } from './fixtures/webrtc-offers.js';
 import {
   openPeerPage,
   pageAnswers,
@@ -15,6 +16,7 @@ import {
   pageRestartsIce,
   pageRollsBack,
   pageServer,
+  pageStopsSending,
   pageTakesAnswer,
   type InboundAudio,
 } from '../helpers/webrtc-page.js';
@@ -199,4 +201,44 @@ test.serial('garbage given to createLeg is an SdpError or NoCommonCodecError, an
     t.true(['SdpError', 'NoCommonCodecError'].includes(e!.name), `${JSON.stringify(junk.slice(0, 30))}: ${e!.name}`);
   }
   t.deepEqual(rig.media.stats(), before);
+});
+
+test.serial('an offer whose ICE never comes (nobody answers our checks) ends the leg ice_failed after connectTimeoutMs', async (t) => {
+  const leg = await rig.media.createWebRtcLeg(chromiumOffer, { connectTimeoutMs: 400 });
+  t.teardown(() => leg.close());
+  const t0 = Date.now();
+  const reason = await new Promise<string>((resolve) => leg.once('close', resolve));
+  t.is(reason, webRtcCloseReasons.iceFailed);
+  t.true(Date.now() - t0 < 2000, `closed after ${Date.now() - t0} ms`);
+  await t.throwsAsync(leg.whenActive(), { message: /ice_failed/ });
+});
+
+maybe(`a browser whose certificate does not match its offer's fingerprint ends the leg dtls_failed${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const offer = (await pageOffer(page)).replace(/a=fingerprint:sha-256 \S+/, `a=fingerprint:sha-256 ${Array.from({ length: 32 }, () => 'AB').join(':')}`);
+  const leg = await rig.media.createWebRtcLeg(offer);
+  t.teardown(() => leg.close());
+  const closed = new Promise<string>((resolve) => leg.once('close', resolve));
+  await pageTakesAnswer(page, leg.answerSdp);
+  t.is(await closed, webRtcCloseReasons.dtlsFailed);
+});
+
+maybe(`a browser that stops sending RTP (consent checks go on) is reported inactive, the leg stays up${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const leg = await rig.media.createWebRtcLeg(await pageOffer(page), { inactivityMs: 1500, disconnectGraceMs: 4000 });
+  t.teardown(() => leg.close());
+  await leg.echo();
+  await pageTakesAnswer(page, leg.answerSdp);
+  await leg.whenActive();
+  await inboundUntil(page, (x) => x.packetsReceived > 10, 5000);
+  const inactive = new Promise<number>((resolve) => leg.once('inactive', resolve));
+  const t0 = Date.now();
+  await pageStopsSending(page);
+  const silentMs = await inactive;
+  t.true(silentMs >= 1500, `silent ${silentMs} ms`);
+  await sleep(3000);
+  t.is(leg.state, 'active', 'consent checks keep the leg up');
+  t.log(`inactive after ${Date.now() - t0} ms (silent ${silentMs} ms); still ${leg.state} 3 s later`);
 });
