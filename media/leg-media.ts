@@ -1,7 +1,8 @@
 /**
- * The mediasoup objects under one SIP leg: its PlainTransport, the Producer for the peer's audio,
- * and the one Consumer that feeds the peer (its own audio for echo, or another Producer). Closing
- * the transport closes the Producer and Consumer with it; counters survive re-latches.
+ * The mediasoup objects under one call leg: its transport (a PlainTransport for a SIP leg, a
+ * WebRtcTransport for a browser's), the Producer for the peer's audio, and the one Consumer that
+ * feeds the peer (its own audio for echo, or another Producer). Closing the transport closes the
+ * Producer and Consumer with it; counters survive re-latches.
  */
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
@@ -21,8 +22,8 @@ export interface LegCounters {
 
 const zero = (): LegCounters => ({ packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 });
 
-export class LegMedia {
-  transport: ms.PlainTransport | null = null;
+export class LegMedia<T extends ms.Transport = ms.PlainTransport> {
+  transport: T | null = null;
   producer: ms.Producer | null = null;
   #consumer: ms.Consumer | null = null;
   #feed: Feed | null = null;
@@ -44,7 +45,7 @@ export class LegMedia {
    * (the latch), with a Producer for the peer's SSRC (none when the peer has not sent yet) and
    * the Consumer for the current feed.
    */
-  async open(n: Negotiation, latch: Latch, rtcpPort: number, sending: boolean, onRouterClose: () => void): Promise<void> {
+  async open(this: LegMedia<ms.PlainTransport>, n: Negotiation, latch: Latch, rtcpPort: number, sending: boolean, onRouterClose: () => void): Promise<void> {
     const transport = await this.router.createPlainTransport({
       listenIp: this.listen,
       port: this.port,
@@ -57,12 +58,43 @@ export class LegMedia {
     this.transport = transport;
     transport.on('routerclose', onRouterClose);
     await transport.connect(n.remote.rtcpMux ? { ip: latch.ip, port: latch.port } : { ip: latch.ip, port: latch.port, rtcpPort });
-    if (latch.ssrc !== null) {
-      this.producer = await transport.produce({ kind: 'audio', rtpParameters: producerRtpParameters(n, latch.ssrc) });
-    }
+    const producer = latch.ssrc !== null ? await transport.produce({ kind: 'audio', rtpParameters: producerRtpParameters(n, latch.ssrc) }) : null;
+    await this.adopt(transport, producer, n, sending);
+  }
+
+  /**
+   * Takes a transport opened (and connected) by the leg, with the Producer of the peer's audio
+   * when there is one, and connects the current feed to it. The transport is then this object's
+   * to close.
+   */
+  async adopt(transport: T, producer: ms.Producer | null, n: Negotiation, sending: boolean): Promise<void> {
+    if (this.#closed) return transport.close();
+    this.transport = transport;
+    this.producer = producer;
     this.#negotiation = n;
     this.#sending = sending;
     await this.#connectFeed();
+  }
+
+  /**
+   * Swaps the Producer of the peer's audio (a new SSRC or codec on the same transport), keeping
+   * the old one's counters, and connects the feed again (an echo follows the new Producer).
+   */
+  async replaceProducer(producer: ms.Producer, n: Negotiation): Promise<void> {
+    const old = this.producer;
+    const consumer = this.#consumer;
+    await this.#fold(old, consumer);
+    this.#consumer = null;
+    consumer?.close();
+    old?.close();
+    this.producer = producer;
+    this.#negotiation = n;
+    await this.#connectFeed();
+  }
+
+  /** The Consumer feeding the peer, when there is one (its SSRC is what the peer receives). */
+  get consumer(): ms.Consumer | null {
+    return this.#consumer;
   }
 
   /** True when the feed is a Producer of our own (an agent): something to send without the peer's RTP. */

@@ -13,8 +13,10 @@ import { PacerThread } from './audio/pacer-thread.js';
 import { MediaUnavailableError } from './errors.js';
 import { routerMediaCodecs } from './rtp-parameters.js';
 import { closeUdp, RtpPorts } from './rtp/ports.js';
-import { negotiateOffer, type Direction } from './sdp/index.js';
+import type { CallLeg } from './call-leg.js';
+import { isWebRtcOffer, negotiateOffer, type Direction } from './sdp/index.js';
 import { legCloseReasons, SipLeg } from './sip-leg.js';
+import { WebRtcLeg } from './webrtc-leg.js';
 import type { WorkerPool } from './worker-pool.js';
 
 interface SipLegOptions {
@@ -39,8 +41,23 @@ interface SipLegOptions {
    * Consumer can only take a Producer of its own router. Throws `MediaUnavailableError` when that
    * worker is gone.
    */
-  nextTo?: SipLeg;
+  nextTo?: CallLeg;
 }
+
+interface WebRtcLegOptions extends Omit<SipLegOptions, 'latchTimeoutMs'> {
+  /** ICE and DTLS must be up within this long of the offer/answer. Default 20 s. */
+  connectTimeoutMs?: number;
+  /**
+   * How long a browser may send nothing at all (no consent check, no RTP) before the leg ends
+   * `ice_disconnected`: half of it to be marked disconnected, the rest as grace. Default 10 s.
+   */
+  disconnectGraceMs?: number;
+}
+
+/** RFC 8839 gives ICE ~ tens of seconds on a bad network; a browser on a LAN needs well under one. */
+const defaultConnectTimeoutMs = 20_000;
+/** Browsers send consent checks every few seconds (RFC 7675 §5.1: 4-6 s at most). */
+const defaultDisconnectGraceMs = 10_000;
 
 /** RTP timeout before a silent peer is reported: long enough for a few lost packets or a hold without re-INVITE. */
 const defaultInactivityMs = 30_000;
@@ -57,7 +74,7 @@ const awaitingAnswer = [
 export class MediaService {
   readonly #routers = new WeakMap<ms.Worker, Promise<ms.Router>>();
   readonly #ports = new Map<number, RtpPorts>();
-  readonly #legs = new Set<SipLeg>();
+  readonly #legs = new Set<CallLeg>();
   readonly #log: Logger;
   readonly #offDied: () => void;
   /** One thread paces every agent leg's outgoing audio (started with the first). */
@@ -93,12 +110,7 @@ export class MediaService {
     if (this.#closed) throw new MediaUnavailableError('media service closed');
     const direction = opts.direction ?? 'sendrecv';
     const offer = negotiateOffer(offerSdp ?? awaitingAnswer, { direction });
-    let worker: ms.Worker;
-    try {
-      worker = opts.nextTo ? this.#workerOf(opts.nextTo) : this.pool.pick();
-    } catch (err) {
-      throw new MediaUnavailableError(opts.nextTo ? (err as Error).message : 'no media worker alive');
-    }
+    const worker = this.#pickWorker(opts.nextTo);
     const router = await this.#routerOf(worker);
     const ports = this.#portsOf(worker);
     let socket;
@@ -135,9 +147,70 @@ export class MediaService {
     return leg;
   }
 
-  /** Open legs. */
+  /**
+   * A leg for whatever the peer offered: a `WebRtcLeg` for a WebRTC offer (UDP/TLS/RTP/SAVPF),
+   * a `SipLeg` otherwise (and with no offer). Throws as `createSipLeg` does.
+   */
+  async createLeg(offerSdp: string | null, opts: WebRtcLegOptions & SipLegOptions = {}): Promise<CallLeg> {
+    if (offerSdp !== null && isWebRtcOffer(offerSdp)) return this.createWebRtcLeg(offerSdp, opts);
+    return this.createSipLeg(offerSdp, opts);
+  }
+
+  /**
+   * A browser's leg on a WebRtcTransport. With its offer: negotiated first (`SdpError`,
+   * `NoCommonCodecError` before any resource is taken), and `answerSdp` is ready. With `null`:
+   * ours to offer (`offerSdp()`, then `updateRemote(answer)`), for a call to a browser.
+   * Throws `MediaUnavailableError` when no worker is available.
+   */
+  async createWebRtcLeg(offerSdp: string | null, opts: WebRtcLegOptions = {}): Promise<WebRtcLeg> {
+    if (this.#closed) throw new MediaUnavailableError('media service closed');
+    const direction = opts.direction ?? 'sendrecv';
+    const offer = offerSdp === null ? null : negotiateOffer(offerSdp, { direction, webrtc: true });
+    const worker = this.#pickWorker(opts.nextTo);
+    const router = await this.#routerOf(worker);
+    if (worker.closed || router.closed || this.#closed) throw new MediaUnavailableError('media worker went away while the leg was created');
+    const id = opts.id ?? randomUUID();
+    let leg: WebRtcLeg;
+    try {
+      leg = await WebRtcLeg.create({
+        id,
+        worker,
+        router,
+        listenIp: this.rtp.listenIp,
+        ...(this.rtp.announcedIp ? { announcedIp: this.rtp.announcedIp } : {}),
+        enableTcp: true,
+        offer,
+        direction,
+        ptime: opts.ptime ?? 20,
+        inactivityMs: opts.inactivityMs ?? defaultInactivityMs,
+        connectTimeoutMs: opts.connectTimeoutMs ?? defaultConnectTimeoutMs,
+        disconnectGraceMs: opts.disconnectGraceMs ?? defaultDisconnectGraceMs,
+        pacer: this.pacer,
+        log: opts.log ?? this.#log.child({ legId: id }),
+      });
+    } catch (err) {
+      if (worker.died || worker.closed || router.closed) throw new MediaUnavailableError('media worker went away while the leg was created');
+      throw err;
+    }
+    if (this.#closed || leg.closed) {
+      leg.close(legCloseReasons.serviceClosed);
+      throw new MediaUnavailableError('media service closed');
+    }
+    this.#legs.add(leg);
+    leg.once('close', () => this.#legs.delete(leg));
+    return leg;
+  }
+
+  #pickWorker(nextTo: CallLeg | undefined): ms.Worker {
+    try {
+      return nextTo ? this.#workerOf(nextTo) : this.pool.pick();
+    } catch (err) {
+      throw new MediaUnavailableError(nextTo ? (err as Error).message : 'no media worker alive');
+    }
+  }
+
   /** The open legs (for call control's bookkeeping, health and tests). */
-  legs(): readonly SipLeg[] {
+  legs(): readonly CallLeg[] {
     return [...this.#legs];
   }
 
@@ -182,7 +255,7 @@ export class MediaService {
     return router;
   }
 
-  #workerOf(leg: SipLeg): ms.Worker {
+  #workerOf(leg: CallLeg): ms.Worker {
     const worker = this.pool.workers().find((w) => w.pid === leg.workerPid);
     if (!worker || worker.closed || leg.closed) throw new Error('the leg to stand next to is gone');
     return worker;

@@ -42,6 +42,8 @@ const sends = (d: Direction) => d === 'sendrecv' || d === 'sendonly';
 const receives = (d: Direction) => d === 'sendrecv' || d === 'recvonly';
 
 export class SipLeg extends TypedEmitter<SipLegEvents> {
+  /** Tells a SipLeg from a WebRtcLeg in a `CallLeg`. */
+  readonly kind = 'sip';
   readonly id: string;
   /** The RTP port in our SDP; kept for the leg's whole life. */
   readonly port: number;

@@ -3,7 +3,7 @@
  * the agent's workflow, LLM conversation or greeting, on the leg's audio.
  */
 import type { Logger } from '../../config/logger.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { CallFacts } from '../agents/runtime/variables.js';
 import type { Store } from '../store/store.js';
@@ -17,7 +17,7 @@ export interface AgentStepContext extends StepContext {
   deps: { store: Store; agents?: AgentRuntime };
   log: Logger;
   scope: CallScope;
-  leg?: SipLeg;
+  leg?: CallLeg;
   /** The workflow version the call was recorded with (the agent's when the call was created). */
   workflow: { id: string; version: number } | null;
   /** What the call brings to the agent's variables. */

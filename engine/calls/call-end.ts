@@ -1,5 +1,5 @@
 /** The answer and the end of a call, in the store and the event log (inbound and outbound calls alike). */
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import type { Call } from './call.js';
@@ -20,7 +20,7 @@ export function recordAnswered(deps: { store: Store; events: EventLog }, call: C
  * an outbound INVITE), then `call.ended`, in one transaction. Runs once, from the call's `ended`
  * event; the leg's last counters are read, then it closes.
  */
-export async function recordEnd(deps: { store: Store; events: EventLog }, call: Call, leg: SipLeg | undefined, sipCode: () => number | null = () => null): Promise<void> {
+export async function recordEnd(deps: { store: Store; events: EventLog }, call: Call, leg: CallLeg | undefined, sipCode: () => number | null = () => null): Promise<void> {
   const info = call.endInfo!;
   const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode, callId: call.id };
   const endedAt = (call.endedAt ?? new Date()).toISOString();

@@ -7,7 +7,7 @@
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import { TypedEmitter } from '../../lib/typed-emitter.js';
 import type { CallMetrics, EndReason, HangupBy, TranscriptEntry } from './call-record.js';
 import type { Mode } from '../store/mode.js';
@@ -80,7 +80,7 @@ export class CallActionRefused extends Error {
 
 /** What a call's steps attached to it, for whatever acts on the live call (runtime, transfer). */
 export interface CallParts {
-  leg?: SipLeg;
+  leg?: CallLeg;
   dialog?: Srf.Dialog;
 }
 

@@ -7,7 +7,7 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError } from '../../media/errors.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import type { Call } from './call.js';
 import { dtmfInfoHandler } from './dtmf-in.js';
 import { timerDelays } from './session-timer.js';
@@ -89,7 +89,7 @@ interface DialogTimer {
  * `remote` is who the far end is: the caller of an inbound call, the callee of an outbound one
  * (its BYE ends the call `caller_hangup` or `callee_hangup`).
  */
-export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined, remote: 'caller' | 'callee' = 'caller'): void {
+export function wireDialog(call: Call, dialog: Srf.Dialog, leg: CallLeg, timer: DialogTimer | undefined, remote: 'caller' | 'callee' = 'caller'): void {
   const hangup = { reason: `${remote}_hangup`, hangupBy: remote } as const;
   // `connected` is a public field of drachtio-srf's Dialog, missing from its typings.
   const connected = () => (dialog as Srf.Dialog & { connected?: boolean }).connected !== false;
@@ -126,7 +126,7 @@ export function wireDialog(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: D
 }
 
 /** re-INVITE and UPDATE, with or without an offer; each answer (re)arms the session timer. */
-function serveOffers(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined, armTimer: () => void): void {
+function serveOffers(call: Call, dialog: Srf.Dialog, leg: CallLeg, timer: DialogTimer | undefined, armTimer: () => void): void {
   const answerOffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     if (req.method === 'INVITE' && !req.body?.trim()) return offerInAnswer(res);
     leg
@@ -164,7 +164,7 @@ function serveOffers(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogT
 }
 
 /** RFC 4028 §10 on an answered call; returns the function that (re)arms it after a refresh. */
-function sessionTimer(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: DialogTimer | undefined): () => void {
+function sessionTimer(call: Call, dialog: Srf.Dialog, leg: CallLeg, timer: DialogTimer | undefined): () => void {
   const delays = timer && timerDelays(timer.interval);
   let expiry: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -192,7 +192,7 @@ function sessionTimer(call: Call, dialog: Srf.Dialog, leg: SipLeg, timer: Dialog
  * SDP before emitting 'ack'; it may already be there when the ACK came in the same read as the
  * 200's echo). An ACK without SDP, or an answer we cannot use, ends the call with BYE.
  */
-export function takeAnswer(call: Call, dialog: Srf.Dialog, leg: SipLeg, log: Logger): void {
+export function takeAnswer(call: Call, dialog: Srf.Dialog, leg: CallLeg, log: Logger): void {
   // Taken once: either the SDP is already there, or the one ACK brings it.
   const take = (sdp: string | undefined) => {
     if (call.ended) return;

@@ -5,7 +5,7 @@
  */
 import type Srf from 'drachtio-srf';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import { sleep, StepAborted, untilAborted, type CallStep } from './call-steps.js';
 import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';
@@ -36,9 +36,9 @@ const media: CallStep<InboundContext> = {
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
     const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
-    let leg: SipLeg;
+    let leg: CallLeg;
     try {
-      leg = await untilAborted(deps.media.createSipLeg(ctx.lateOffer ? null : ctx.req.body, opts), signal, (l) => l.close('call ended'));
+      leg = await untilAborted(deps.media.createLeg(ctx.lateOffer ? null : ctx.req.body, opts), signal, (l) => l.close('call ended'));
     } catch (err) {
       mediaFailed(ctx, err);
       return;

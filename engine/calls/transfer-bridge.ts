@@ -13,6 +13,7 @@ import type { Logger } from '../../config/logger.js';
 import { dial } from './dial.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import { legCloseReasons, type SipLeg } from '../../media/sip-leg.js';
 import type { Call } from './call.js';
 import { destroyDialog } from './in-dialog.js';
@@ -49,7 +50,7 @@ const refusedFromTarget: Record<'refer' | 'info' | 'message' | 'notify', number>
  * cannot be made, a refusal (486, 603…), no answer within `ringMs`, or an unusable answer is a
  * `failed` result, and the call goes on as before (its leg untouched).
  */
-export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: SipLeg, target: ResolvedTarget, opts: DialOptions): Promise<DialResult> {
+export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: CallLeg, target: ResolvedTarget, opts: DialOptions): Promise<DialResult> {
   const log = call.log.child({ transfer: 'bridge' });
   let leg: SipLeg;
   try {
@@ -90,8 +91,8 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Sip
  * ends together: the target's BYE ends the call (`callee_hangup`), the call's end BYEs the
  * target and closes its leg.
  */
-async function connect(call: Call, callerLeg: SipLeg, leg: SipLeg, dialog: Srf.Dialog, log: Logger): Promise<void> {
-  const feed = (to: SipLeg, from: SipLeg) => (producer: import('mediasoup').types.Producer | null) =>
+async function connect(call: Call, callerLeg: CallLeg, leg: SipLeg, dialog: Srf.Dialog, log: Logger): Promise<void> {
+  const feed = (to: CallLeg, from: CallLeg) => (producer: import('mediasoup').types.Producer | null) =>
     void to.play(producer).catch((err: unknown) => {
       if (!to.closed && !from.closed) log.warn({ err: (err as Error).message }, 'bridge feed failed');
     });

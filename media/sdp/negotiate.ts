@@ -5,6 +5,7 @@
 import { NoCommonCodecError } from '../errors.js';
 import { parseSdp, type ParsedSdp } from './parse.js';
 import { remoteAudio } from './remote-audio.js';
+import { readWebRtc, webRtcProfiles } from './webrtc.js';
 import {
   g711Codecs,
   type AudioCodec,
@@ -79,22 +80,24 @@ export interface OfferOutcome {
  */
 export function negotiateOffer(
   offer: string,
-  opts: { direction?: Direction; prefer?: AudioCodec } = {},
+  opts: { direction?: Direction; prefer?: AudioCodec; webrtc?: boolean } = {},
 ): OfferOutcome {
   const sdp = parseSdp(offer);
-  const sections = sdp.media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: m.payloads ?? '' }));
+  const sections = sdp.media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: m.payloads ?? '', mid: midOf(m) }));
   const offered: string[] = [];
+  const profiles = opts.webrtc ? webRtcProfiles : plainRtpProfiles;
   for (let i = 0; i < sdp.media.length; i++) {
     const m = sdp.media[i]!;
     if (m.type !== 'audio' || m.port === 0) continue;
-    const remote = remoteAudio(sdp, i);
-    if (!plainRtpProfiles.has(m.protocol)) {
+    const remote = remoteAudio(sdp, i, opts.webrtc);
+    if (!profiles.has(m.protocol)) {
       offered.push(...describe(remote.formats).map((f) => `${f} (${m.protocol})`));
       continue;
     }
     offered.push(...describe(remote.formats));
     const codec = pickCodec(remote, opts.prefer);
     if (!codec) continue;
+    if (opts.webrtc) remote.webrtc = readWebRtc(offer, i);
     return {
       sdp,
       sections,
@@ -109,8 +112,13 @@ export function negotiateOffer(
   throw new NoCommonCodecError(offered);
 }
 
+/** An m= line's a=mid, as written (RFC 5888), for the answer's matching line. */
+function midOf(m: ParsedSdp['media'][number]): string | undefined {
+  return m.mid;
+}
+
 /** What we put in an offer, to check the answer against. */
-interface OfferedAudio {
+export interface OfferedAudio {
   codecs: AudioCodec[];
   telephoneEvent: TelephoneEvent | null;
   direction: Direction;
@@ -121,15 +129,16 @@ interface OfferedAudio {
  * codec of its list that we offered, and telephone-event if both sides listed it. The answer's
  * payload type for telephone-event is the one the answerer receives on.
  */
-export function negotiateAnswer(answer: string, offered: OfferedAudio): Negotiation {
+export function negotiateAnswer(answer: string, offered: OfferedAudio, webrtc = false): Negotiation {
   const sdp = parseSdp(answer);
   const index = sdp.media.findIndex((m) => m.type === 'audio' && m.port !== 0);
   if (index < 0) throw new NoCommonCodecError([]);
-  const remote = remoteAudio(sdp, index);
+  const remote = remoteAudio(sdp, index, webrtc);
   const codec = remote.formats
     .map(g711Of)
     .find((c): c is AudioCodec => Boolean(c) && offered.codecs.some((o) => o.name === c!.name));
-  if (!codec || !plainRtpProfiles.has(sdp.media[index]!.protocol)) throw new NoCommonCodecError(describe(remote.formats));
+  if (!codec || !(webrtc ? webRtcProfiles : plainRtpProfiles).has(sdp.media[index]!.protocol)) throw new NoCommonCodecError(describe(remote.formats));
+  if (webrtc) remote.webrtc = readWebRtc(answer, index);
   return {
     codec,
     telephoneEvent: offered.telephoneEvent ? telephoneEventOf(remote.formats) : null,

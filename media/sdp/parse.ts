@@ -38,6 +38,8 @@ const mediaSchema = z.object({
   direction,
   ptime: z.number().positive().optional(),
   ssrcs: z.array(z.object({ id: z.union([z.number(), z.string()]) })).optional(),
+  /** RFC 5888 a=mid; checked strictly for WebRTC streams in webrtc.ts, kept as text here. */
+  mid: z.union([z.string(), z.number()]).transform(String).optional().catch(undefined),
 });
 
 const sessionSchema = z.object({

@@ -43,12 +43,16 @@ function withoutReceiving(d: Direction): Direction {
   return d;
 }
 
-export function remoteAudio(sdp: ParsedSdp, index: number): RemoteAudio {
+/**
+ * The audio stream at m= line `index`. With `ice`, the c= line is ICE's default candidate or the
+ * RFC 8839 §4.3.1.4 placeholder `IN IP4 0.0.0.0` (port 9), which is not a hold.
+ */
+export function remoteAudio(sdp: ParsedSdp, index: number, ice = false): RemoteAudio {
   const m = sdp.media[index]!;
   // parseSdp guarantees a c= at one of the two levels for a live stream.
   const c = (m.connection ?? sdp.connection)!;
   const written: Direction = m.direction ?? sdp.direction ?? 'sendrecv';
-  const direction = isNullAddress(c.ip) ? withoutReceiving(written) : written;
+  const direction = isNullAddress(c.ip) && !ice ? withoutReceiving(written) : written;
   const ssrc = m.ssrcs?.[0] ? Number(m.ssrcs[0].id) : undefined;
   return {
     index,

@@ -1,4 +1,5 @@
 /** The shapes SDP negotiation speaks in. Nothing here knows about mediasoup or SIP dialogs. */
+import type { WebRtcRemote } from './webrtc.js';
 
 /** RFC 3264 §5.1 stream direction, as seen from the side that wrote the SDP. */
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -60,6 +61,8 @@ export interface RemoteAudio {
   formats: RtpFormat[];
   /** a=ssrc, when the remote announces one. */
   ssrc?: number;
+  /** ICE, DTLS, mid: present when the stream is WebRTC (UDP/TLS/RTP/SAVPF), absent on plain RTP. */
+  webrtc?: WebRtcRemote;
 }
 
 /** The outcome of one offer/answer exchange for the audio stream. */
@@ -78,4 +81,6 @@ export interface MediaSection {
   protocol: string;
   /** The format list as written. */
   payloads: string;
+  /** a=mid (RFC 5888), when written: a WebRTC answer repeats it on every line, rejected ones too. */
+  mid?: string | undefined;
 }

@@ -2,7 +2,8 @@
 import type { ExecutionContext } from 'ava';
 import { MediaService } from '../../media/media-service.js';
 import { negotiateOffer } from '../../media/sdp/index.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
+import { SipLeg } from '../../media/sip-leg.js';
 import { WorkerPool } from '../../media/worker-pool.js';
 import { testConfig, testLogger } from './config.js';
 import { RtpPeer } from './rtp-peer.js';
@@ -52,4 +53,10 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** The RTP port of a call's leg, which the test knows to be a SipLeg (throws otherwise). */
+export function rtpPort(leg: CallLeg | undefined): number {
+  if (!(leg instanceof SipLeg)) throw new Error(`not a SIP leg: ${leg?.kind ?? 'none'}`);
+  return leg.port;
 }

@@ -4,7 +4,7 @@
  * with, the tools they use), and the session that runs it on the call's leg.
  */
 import type { Logger } from '../../../config/logger.js';
-import type { SipLeg } from '../../../media/sip-leg.js';
+import type { CallLeg } from '../../../media/call-leg.js';
 import type { Call } from '../../calls/call.js';
 import type { Recordings } from '../../calls/recordings.js';
 import { untilAborted } from '../../calls/call-steps.js';
@@ -69,7 +69,7 @@ export class AgentRuntime {
   }
 
   /** Opens the leg's audio and starts the agent once media flows (the caller's RTP has latched). */
-  async start(call: Call, leg: SipLeg, plan: RuntimePlan): Promise<AgentSession | ExternalAgentSession> {
+  async start(call: Call, leg: CallLeg, plan: RuntimePlan): Promise<AgentSession | ExternalAgentSession> {
     const audio = await untilAborted(leg.openAudio(), call.signal, (a) => a.close());
     try {
       await untilAborted(leg.whenActive(), call.signal);

@@ -13,7 +13,7 @@ import { DtmfReceiver, type Dtmf } from '../../../media/audio/dtmf.js';
 import { spawnSync } from 'node:child_process';
 import { baresipDial } from '../../helpers/baresip.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
-import { peer, sleep, until } from '../../helpers/media.js';
+import { peer, sleep, until, rtpPort } from '../../helpers/media.js';
 import { sippMissing } from '../../helpers/sipp.js';
 
 const missing = sippMissing();
@@ -112,7 +112,7 @@ sippTest('RFC 4733 both ways with a caller that offered telephone-event: its key
   );
   const call = await liveCall(seen);
   const leg = call.parts.leg!;
-  await p.stream({ to: leg.port, count: 5 }); // symmetric RTP: the leg learns where we are
+  await p.stream({ to: rtpPort(leg), count: 5 }); // symmetric RTP: the leg learns where we are
   await until(() => leg.state === 'active', 8000, 'latch');
   const audio = await leg.openAudio();
   // The caller's own key (RFC 4733 in) reaches the call's dtmf event through the seam.
@@ -120,7 +120,7 @@ sippTest('RFC 4733 both ways with a caller that offered telephone-event: its key
   call.on('dtmf', (d) => heard.push(d));
   reportRfc4733(call, audio);
   for (const [i, e] of [160, 320, 480, 480, 480].entries()) {
-    p.send(leg.port, writeRtpPacket({ marker: i === 0, payloadType: 101, sequence: 2000 + i, timestamp: 99_000, ssrc: 0x1234abcd }, Buffer.from([7, (i >= 2 ? 0x80 : 0) | 10, e >> 8, e & 0xff])));
+    p.send(rtpPort(leg), writeRtpPacket({ marker: i === 0, payloadType: 101, sequence: 2000 + i, timestamp: 99_000, ssrc: 0x1234abcd }, Buffer.from([7, (i >= 2 ? 0x80 : 0) | 10, e >> 8, e & 0xff])));
   }
   await until(() => heard.length > 0, 8000, 'the caller\'s key');
   t.deepEqual(heard, [{ digit: '7', durationMs: 60, source: 'rfc4733' }]);

@@ -13,6 +13,7 @@ import { inboundSetup, scenario, type InboundSetup } from '../../helpers/inbound
 import { RtpPeer } from '../../helpers/rtp-peer.js';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
 import { targetBye } from '../../helpers/transfer.js';
+import { rtpPort } from '../../helpers/media.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -99,7 +100,7 @@ sippTest('early media: a 183 with SDP makes the call ringing and the far end’s
   // The 183's answer is the leg's: it sends to the far end's address and takes its codec now.
   await waitFor(() => call.parts.leg!.negotiation.remote.port === peer.port, 2000).catch(() => undefined);
   t.is(call.parts.leg!.negotiation.remote.port, peer.port, 'the leg took the early answer');
-  await peer.stream({ to: call.parts.leg!.port, count: 40 });
+  await peer.stream({ to: rtpPort(call.parts.leg), count: 40 });
   const stats = await call.parts.leg!.stats();
   t.is(call.state, 'ringing', 'still before the 200');
   t.like(await getCall(s, res.body.id), { status: 'ringing' });

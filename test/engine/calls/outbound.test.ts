@@ -19,6 +19,7 @@ import { WsAgentServer } from '../../helpers/ws-agent.js';
 import { g711Encode } from '../../../media/audio/g711.js';
 import { sine } from '../../../media/audio/tone.js';
 import { toneLevel } from '../../helpers/audio.js';
+import { rtpPort } from '../../helpers/media.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -126,7 +127,7 @@ sippTest('answered: caller id, prefix rule and X- header on the wire, ringing th
   t.like(res.body, { status: 'queued', direction: 'outbound', to: '+15551234567', from: '+15550199', endReason: null, sipCode: null });
   const live = await waitFor(() => [s.app.engine.calls.calls.get(res.body.id)].find((c) => c?.state === 'answered'), 10_000);
   t.like(await getCall(res.body.id), { status: 'in_progress' });
-  phone.start(live.parts.leg!.port);
+  phone.start(rtpPort(live.parts.leg));
   const started = performance.now();
   const r = await uas.done;
   t.is(r.code, 0, r.output + r.errors);
@@ -160,7 +161,7 @@ sippTest('an answered outbound call runs a websocket agent like an inbound one: 
   const res = await place({ trunkId, to: '+15551234567', headers: { 'X-Campaign': 'ws' } });
   t.is(res.status, 201, JSON.stringify(res.body));
   const live = await waitFor(() => [s.app.engine.calls.calls.get(res.body.id)].find((c) => c?.state === 'answered'), 10_000);
-  phone.start(live.parts.leg!.port);
+  phone.start(rtpPort(live.parts.leg));
   const conn = await agent.connection(0);
   const start = (await conn.next('start')).msg;
   t.like(start, { type: 'start', callId: res.body.id, agentId: s.agentId, direction: 'outbound', to: '+15551234567' });

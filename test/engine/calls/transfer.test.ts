@@ -14,6 +14,7 @@ import { connectSipWs, registerOverWs } from '../../helpers/sip-ws-client.js';
 import fs from 'node:fs';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
 import { callerBye, callerByeAfterNotifies, ENGINE_BYE, liveCall as liveCallOf, referAnswer, targetBye, transferDeps } from '../../helpers/transfer.js';
+import { rtpPort } from '../../helpers/media.js';
 
 const missing = sippMissing();
 const sippTest = missing ? test.skip : test.serial;
@@ -176,8 +177,8 @@ async function audioBothWays(t: ExecutionContext, call: Call, callerPeer: RtpPee
   t.is(legB!.router, legA.router, 'both legs on one router (the file runs 2 workers: MediaService alone would alternate)');
   const t0 = performance.now();
   await Promise.all([
-    callerPeer.stream({ to: legA.port, count: n, payload: (i) => tonePayload(i) }),
-    targetPeer.stream({ to: legB!.port, count: n, payload: (i) => tonePayload(i + 150), ssrc: 0x5678 }),
+    callerPeer.stream({ to: rtpPort(legA), count: n, payload: (i) => tonePayload(i) }),
+    targetPeer.stream({ to: rtpPort(legB), count: n, payload: (i) => tonePayload(i + 150), ssrc: 0x5678 }),
   ]);
   await Promise.all([callerPeer.waitFor(n * 0.9, 1000), targetPeer.waitFor(n * 0.9, 1000)]);
   const fromCaller = new Set(callerPeer.sent.map((p) => p.subarray(12).toString('hex')));
@@ -409,8 +410,8 @@ sippTest('the target vanishes mid-bridge (its RTP stops, no BYE): the outbound l
       t.like(outcome, { result: 'bridged' });
       const legB = s.app.engine.mediaService.legs().find((l) => l.id === `${call.id}:transfer`)!;
       const abort = new AbortController();
-      const callerStream = callerPeer.stream({ to: call.parts.leg!.port, count: 400, signal: abort.signal });
-      await targetPeer.stream({ to: legB.port, count: 25, ssrc: 0x5678 });
+      const callerStream = callerPeer.stream({ to: rtpPort(call.parts.leg), count: 400, signal: abort.signal });
+      await targetPeer.stream({ to: rtpPort(legB), count: 25, ssrc: 0x5678 });
       const silentFrom = performance.now();
       await waitFor(() => call.ended, 8000);
       endedAfter = performance.now() - silentFrom;

@@ -1,0 +1,62 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { WebRtcLeg } from '../../../media/webrtc-leg.js';
+import { browserSkipReason, launchBrowser } from '../../helpers/browser.js';
+import { inboundSetup, type InboundSetup } from '../../helpers/inbound.js';
+import { until } from '../../helpers/media.js';
+import { asResponse, UdpPeer } from '../../helpers/sip-peer.js';
+import { requestText } from '../../helpers/sip-text.js';
+import { openPeerPage, pageInbound, pageOffer, pageServer, pageTakesAnswer } from '../../helpers/webrtc-page.js';
+
+let s: InboundSetup;
+let browser: Browser | undefined;
+test.before(async () => {
+  s = await inboundSetup();
+  if (!browserSkipReason) browser = await launchBrowser();
+});
+test.after.always(async () => {
+  await browser?.close();
+  await s?.close();
+});
+
+const maybe = browserSkipReason ? test.serial.skip : test.serial;
+
+maybe(`an INVITE carrying chromium's WebRTC offer is answered with a WebRTC leg on the inbound path; audio reaches the page; BYE ends the leg${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const offer = await pageOffer(page);
+  const peer = await UdpPeer.open();
+  t.teardown(() => peer.close());
+  const dialog = { callId: `webrtc-${Date.now()}@127.0.0.1`, viaPort: peer.port, uri: `sip:service@${s.sipTarget}`, fromTag: 'browser' };
+  const t0 = performance.now();
+  await peer.send(requestText({ ...dialog, method: 'INVITE', branch: 'z9hG4bK-webrtc-1', extra: ['Content-Type: application/sdp'], body: offer }), s.sipPort);
+  const ok = asResponse(await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'INVITE' && m.status >= 200));
+  t.is(ok.status, 200, `INVITE answered ${ok.status}`);
+  const answer = ok.body.toString();
+  t.regex(answer, /UDP\/TLS\/RTP\/SAVPF 0 /, 'PCMU over DTLS-SRTP');
+  t.regex(answer, /a=ice-lite/);
+  const toTag = /;tag=([^;>\s]+)/.exec(ok.header('To'))![1]!;
+  await peer.send(requestText({ ...dialog, toTag, method: 'ACK', branch: 'z9hG4bK-webrtc-ack', cseq: 1 }), s.sipPort);
+  await pageTakesAnswer(page, answer);
+
+  const call = [...s.app.engine.calls.calls.values()].find((c) => c.identity.sipCallId === dialog.callId);
+  t.truthy(call, 'the call is live');
+  t.true(call!.parts.leg instanceof WebRtcLeg, 'its leg is a WebRtcLeg');
+  await call!.parts.leg!.whenActive();
+  let inbound = await pageInbound(page);
+  const deadline = Date.now() + 8000;
+  while (inbound.packetsReceived < 25 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    inbound = await pageInbound(page);
+  }
+  t.true(inbound.packetsReceived >= 25, `page received ${inbound.packetsReceived} packets`);
+  const stats = await call!.parts.leg!.stats();
+  t.true(stats.rtpPacketsIn > 0 && stats.rtpPacketsOut > 0, `leg in ${stats.rtpPacketsIn} out ${stats.rtpPacketsOut}`);
+  t.log(`200 after ${(performance.now() - t0).toFixed(0)} ms; page got ${inbound.packetsReceived} packets (${inbound.codec}); leg in ${stats.rtpPacketsIn} out ${stats.rtpPacketsOut}`);
+
+  const leg = call!.parts.leg!;
+  await peer.send(requestText({ ...dialog, toTag, method: 'BYE', branch: 'z9hG4bK-webrtc-bye', cseq: 2 }), s.sipPort);
+  await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'BYE');
+  await until(() => leg.closed, 5000, 'leg closed');
+  t.is(s.app.engine.mediaService.legCount, 0);
+});
