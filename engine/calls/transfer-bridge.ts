@@ -14,7 +14,8 @@ import { dial } from './dial.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { CallLeg } from '../../media/call-leg.js';
-import { legCloseReasons, type SipLeg } from '../../media/sip-leg.js';
+import type { SipLeg } from '../../media/sip-leg.js';
+import { endWithLeg } from './call-end.js';
 import type { Call } from './call.js';
 import { destroyDialog } from './in-dialog.js';
 import type { ResolvedTarget } from './transfer-target.js';
@@ -107,9 +108,7 @@ async function connect(call: Call, callerLeg: CallLeg, leg: SipLeg, dialog: Srf.
   dialog.on('update', (req, res) => (req.body?.trim() ? answerOffer(leg, req, res, log) : res.send(200)));
   for (const [event, status] of Object.entries(refusedFromTarget)) dialog.on(event as 'refer', (_req, res) => res.send(status));
   leg.on('inactive', () => call.hangup('rtp_timeout'));
-  leg.on('close', (reason) => {
-    if (reason === legCloseReasons.workerDied) call.hangup('media_worker_died');
-  });
+  endWithLeg(call, leg, 'callee');
   call.onDispose(() => {
     for (const off of offs) off();
     if (connected()) destroyDialog(dialog, log);
