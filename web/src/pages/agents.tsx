@@ -139,7 +139,8 @@ export function AgentEditor({ id }: { id: string | null }) {
     [id],
   );
   if (loadError) return (<section><PageTitle>Agent</PageTitle><ErrorBox error={loadError} /></section>);
-  if (!loaded) return <Loading what="the agent" />;
+  // Until the load for this id is in (a create moves from "new" to the agent's own page).
+  if (!loaded || (loaded.agent?.id ?? null) !== id) return <Loading what="the agent" />;
   return <AgentForm key={id ?? 'new'} agent={loaded.agent} tools={loaded.tools} workflows={loaded.workflows} />;
 }
 
