@@ -87,7 +87,7 @@ run(`keyboard only: Tab to the fields, type, Enter signs in; focus is visible; o
   await screenshot(page, 'dashboard-sign-in-1280');
   const focused = () => js<string>(page, "document.activeElement?.name || document.activeElement?.tagName || ''");
   let tabs = 0;
-  while ((await focused()) !== 'email' && tabs < 10) (await page.keyboard.press('Tab'), tabs++);
+  for (; (await focused()) !== 'email' && tabs < 10; tabs++) await page.keyboard.press('Tab');
   t.is(await focused(), 'email', 'Tab reaches the e-mail field');
   t.not(await js(page, 'getComputedStyle(document.activeElement).outlineStyle'), 'none', 'the focused field shows it');
   await page.keyboard.type(who.email);
@@ -98,7 +98,7 @@ run(`keyboard only: Tab to the fields, type, Enter signs in; focus is visible; o
   await page.getByRole('heading', { level: 1, name: 'Calls' }).waitFor();
   // The navigation is reachable by keyboard too: Tab to "Agents", Enter.
   tabs = 0;
-  while ((await js(page, 'document.activeElement?.textContent')) !== 'Agents' && tabs < 15) (await page.keyboard.press('Tab'), tabs++);
+  for (; (await js(page, 'document.activeElement?.textContent')) !== 'Agents' && tabs < 15; tabs++) await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'Agents' }).waitFor();
   const stored = await js<{ local: Record<string, string>; session: Record<string, string> }>(page, '({ local: { ...localStorage }, session: { ...sessionStorage } })');
