@@ -175,6 +175,19 @@ run(`agents: the form shows the API's validation errors beside their fields, cre
   t.is((edited.body.config['prompt'] as { system: string }).system, 'You answer the front desk.');
   t.is(edited.body.config['voice'], undefined);
   await screenshot(page, 'dashboard-agent-edit-1280');
+  // An agent that is your own program: only its socket is sent, none of the built-in settings.
+  await go(page, '#/agents/new', 'New agent');
+  await page.getByLabel('Name', { exact: true }).fill('Own bot');
+  await page.getByLabel('Prompt (system)').fill('Unused by the engine.');
+  await page.getByLabel('Runs').selectOption('websocket');
+  await page.getByLabel('WebSocket URL').fill('wss://bot.example.com/agent');
+  await page.getByLabel('Audio framing').selectOption('l16');
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Agent: Own bot' }).waitFor();
+  const botId = decodeURIComponent(await js<string>(page, "location.hash.split('/')[2]"));
+  const bot = await request<{ config: Record<string, unknown> }>(s.base, 'GET', `/api/v1/agents/${botId}`, { headers: s.tenant.headers });
+  t.like(bot.body.config, { kind: 'websocket', websocket: { url: 'wss://bot.example.com/agent', audio: 'l16' } });
+  t.is(bot.body.config['bargeIn'], undefined);
   await go(page, '#/agents', 'Agents');
   await page.getByRole('link', { name: 'Front desk' }).waitFor();
   t.true(await page.getByRole('cell', { name: 'Echo', exact: true }).isVisible(), 'the agent made through the API is listed too');

@@ -12,6 +12,7 @@ export interface Agent {
 export interface AgentConfig {
   prompt: { system: string };
   kind?: 'builtin' | 'websocket';
+  websocket?: { url: string; audio?: 'pcmu' | 'l16'; headers?: Record<string, string> };
   firstMessage?: string | null;
   language?: string;
   voice?: { provider: string; voiceId: string };

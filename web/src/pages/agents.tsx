@@ -76,6 +76,9 @@ interface Form {
   workflowId: string;
   bargeIn: boolean;
   recording: boolean;
+  kind: 'builtin' | 'websocket';
+  wsUrl: string;
+  wsAudio: 'pcmu' | 'l16';
 }
 
 function formOf(a: Agent | null): Form {
@@ -98,6 +101,9 @@ function formOf(a: Agent | null): Form {
     workflowId: c?.workflowId ?? '',
     bargeIn: c?.bargeIn ?? true,
     recording: c?.recording ?? false,
+    kind: c?.kind ?? 'builtin',
+    wsUrl: c?.websocket?.url ?? '',
+    wsAudio: c?.websocket?.audio ?? 'pcmu',
   };
 }
 
@@ -106,9 +112,19 @@ function formOf(a: Agent | null): Form {
  * as the API's PATCH reads null as "back to the default". Half-filled sections are sent as they
  * are, so the API's own validation names the missing field.
  */
-function bodyOf(f: Form, editing: boolean): Record<string, unknown> {
+function bodyOf(f: Form, was: Agent | null): Record<string, unknown> {
+  const editing = was !== null;
   const none = editing ? null : undefined;
   const opt = (s: string) => (s.trim() === '' ? undefined : s.trim());
+  if (f.kind === 'websocket') {
+    // A websocket agent holds none of the built-in runtime's settings. Its socket is sent only when
+    // it changed: the upgrade headers are write-only, and a given `websocket` replaces them all.
+    const old = was?.config.kind === 'websocket' ? was.config.websocket : undefined;
+    const changed = !old || old.url !== f.wsUrl.trim() || (old.audio ?? 'pcmu') !== f.wsAudio;
+    const config: Record<string, unknown> = { prompt: { system: f.system }, kind: 'websocket', recording: f.recording };
+    if (changed) config['websocket'] = { url: f.wsUrl.trim(), audio: f.wsAudio };
+    return { name: f.name, description: opt(f.description) ?? null, status: f.status, config };
+  }
   const section = (o: Record<string, unknown>) => (Object.values(o).some((v) => v !== undefined) ? o : none);
   const config: Record<string, unknown> = {
     prompt: { system: f.system },
@@ -122,6 +138,7 @@ function bodyOf(f: Form, editing: boolean): Record<string, unknown> {
     bargeIn: f.bargeIn,
     recording: f.recording,
   };
+  if (was?.config.kind === 'websocket') config['kind'] = 'builtin';
   for (const k of Object.keys(config)) if (config[k] === undefined) delete config[k];
   return { name: f.name, description: opt(f.description) ?? null, status: f.status, config };
 }
@@ -172,7 +189,7 @@ function AgentForm({ agent, tools, workflows }: { agent: Agent | null; tools: Na
     setBusy(true);
     setError(null);
     try {
-      const body = bodyOf(f, agent !== null);
+      const body = bodyOf(f, agent);
       const out = agent ? await api<Agent>('PATCH', `/api/v1/agents/${agent.id}`, body) : await api<Agent>('POST', '/api/v1/agents', body);
       setSaved(true);
       if (!agent) navigate(`agents/${out.id}`);
@@ -182,7 +199,7 @@ function AgentForm({ agent, tools, workflows }: { agent: Agent | null; tools: Na
       setBusy(false);
     }
   };
-  const unplaced = Object.keys(errs).filter((k) => !/^(name|description|status|config\.(prompt\.system|firstMessage|language|voice|transcriber|llm|toolIds|workflowId)\b)/.test(k));
+  const unplaced = Object.keys(errs).filter((k) => !/^(name|description|status|config\.(prompt\.system|kind|websocket|firstMessage|language|voice|transcriber|llm|toolIds|workflowId)\b)/.test(k));
   return (
     <section>
       <PageTitle>{agent ? `Agent: ${agent.name}` : 'New agent'}</PageTitle>
@@ -213,6 +230,33 @@ function AgentForm({ agent, tools, workflows }: { agent: Agent | null; tools: Na
             />
           )}
         </Field>
+        <Field label="Runs" error={errs['config.kind']} hint="The built-in runtime (workflow, LLM, greeting), or your own program reached over a WebSocket">
+          {(fid, d) => (
+            <select id={fid} name="config.kind" aria-describedby={d} value={f.kind} onChange={(e) => set('kind', e.currentTarget.value as Form['kind'])}>
+              <option value="builtin">built-in runtime</option>
+              <option value="websocket">your WebSocket program</option>
+            </select>
+          )}
+        </Field>
+        {f.kind === 'websocket' ? (
+          <fieldset>
+            <legend>WebSocket agent</legend>
+            {text('wsUrl', 'WebSocket URL', 'config.websocket.url', { hint: 'wss://… opened for each answered call' })}
+            <Field label="Audio framing" error={errs['config.websocket.audio']}>
+              {(fid) => (
+                <select id={fid} name="config.websocket.audio" value={f.wsAudio} onChange={(e) => set('wsAudio', e.currentTarget.value as Form['wsAudio'])}>
+                  <option value="pcmu">pcmu (G.711 μ-law)</option>
+                  <option value="l16">l16 (16-bit PCM)</option>
+                </select>
+              )}
+            </Field>
+            {agent?.config.kind === 'websocket' && agent.config.websocket?.headers && (
+              <p class="muted">{Object.keys(agent.config.websocket.headers).length} upgrade header(s) set: write-only, kept unless the URL or framing changes (then set them again through the API).</p>
+            )}
+            {errs['config.websocket'] && <small class="field-error">{errs['config.websocket']}</small>}
+          </fieldset>
+        ) : (
+          <>
         {text('firstMessage', 'First message (greeting)', 'config.firstMessage', { hint: 'Said when the call is answered; empty: wait for the caller' })}
         {text('language', 'Language', 'config.language', { hint: 'e.g. en or en-US' })}
         <fieldset>
@@ -272,6 +316,8 @@ function AgentForm({ agent, tools, workflows }: { agent: Agent | null; tools: Na
           <input type="checkbox" name="config.bargeIn" checked={f.bargeIn} onChange={(e) => set('bargeIn', e.currentTarget.checked)} /> The caller may interrupt
           the agent
         </label>
+          </>
+        )}
         <label class="check">
           <input type="checkbox" name="config.recording" checked={f.recording} onChange={(e) => set('recording', e.currentTarget.checked)} /> Record calls
         </label>
