@@ -51,7 +51,7 @@ export function ColumnChart({ title, bars, unit = '' }: { title: string; bars: B
 export function BarChart({ title, bars, unit = '' }: { title: string; bars: Bar[]; unit?: string }) {
   const row = 26;
   const w = 640;
-  const labelW = 180;
+  const labelW = 200;
   const h = Math.max(1, bars.length) * row + 8;
   const max = Math.max(1, ...bars.map((b) => b.value));
   const scale = (v: number) => ((w - labelW - 60) * v) / max;
