@@ -7,7 +7,7 @@
  *
  * Quick when nothing changed: a fingerprint of web/'s sources, this script and the bundled
  * packages' versions is kept in `dist/web/.fingerprint`; the same fingerprint skips the build.
- * `--force` builds anyway.
+ * `--force` builds anyway; `--src=<dir>` and `--out=<dir>` build another copy (the tests).
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -19,8 +19,10 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const webDir = path.join(root, 'web');
-const outDir = path.join(root, 'dist', 'web');
+/** `--src=<dir>` and `--out=<dir>` (tests build a copy); web/ and dist/web/ by default. */
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const webDir = path.resolve(arg('src') ?? path.join(root, 'web'));
+const outDir = path.resolve(arg('out') ?? path.join(root, 'dist', 'web'));
 const stampFile = path.join(outDir, '.fingerprint');
 const force = process.argv.includes('--force');
 
