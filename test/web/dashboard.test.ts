@@ -246,7 +246,18 @@ run(`phone numbers and trunks: create, see listed, edit; errors beside fields${s
 
 const live = sippReason ? test.serial.skip : run;
 
-live(`a live SIPp call appears in the live list and leaves it when it ends, without a reload; its detail shows the timeline${skipReason || (sippReason ? ` (skipped: ${sippReason})` : '')}`, async (t) => {
+live(`a live SIPp call appears in the live list and leaves it when it ends, without a reload; its detail shows the timeline, transcript and recording${skipReason || (sippReason ? ` (skipped: ${sippReason})` : '')}`, async (t) => {
+  // The number answers with a greeting agent that records, so the detail has a transcript and a recording.
+  const h = s.tenant.headers;
+  const greeter = await request<{ id: string }>(s.base, 'POST', '/api/v1/agents', {
+    headers: h,
+    body: { name: 'Greeter', config: { prompt: { system: 'Greets.' }, firstMessage: 'Hello from the front desk.', voice: { provider: 'flite', voiceId: 'kal' }, recording: true } },
+  });
+  t.is(greeter.status, 201);
+  const numbers = await request<{ items: { id: string; number: string }[] }>(s.base, 'GET', '/api/v1/phone-numbers?limit=100', { headers: h });
+  const service = numbers.body.items.find((n) => n.number === 'service')!;
+  t.is((await request(s.base, 'PATCH', `/api/v1/phone-numbers/${service.id}`, { headers: h, body: { agentId: greeter.body.id } })).status, 200);
+  t.teardown(() => request(s.base, 'PATCH', `/api/v1/phone-numbers/${service.id}`, { headers: h, body: { agentId: s.agentId } }).then(() => undefined));
   const who = await newUser();
   const { context, page, problems } = await open();
   t.teardown(() => context.close());
@@ -278,6 +289,14 @@ live(`a live SIPp call appears in the live list and leaves it when it ends, with
   t.true(types.includes('call.answered'), types.join(', '));
   t.regex((await page.locator('.facts').textContent()) ?? '', /End reasoncaller_hangup/);
   t.regex((await timeline.textContent()) ?? '', /endReason: caller_hangup/);
+  t.true(types.includes('call.agent_said'), types.join(', '));
+  t.regex((await page.getByRole('list', { name: 'Transcript' }).textContent()) ?? '', /agent\s*Hello from the front desk\./);
+  await page.getByRole('button', { name: 'Load recording' }).click();
+  const player = page.getByLabel('Call recording');
+  await player.waitFor();
+  t.regex((await player.getAttribute('src')) ?? '', /^blob:/, 'the WAV was fetched with the access token');
+  const seconds = await waitFor(() => js<number>(page, "document.querySelector('audio[aria-label=\"Call recording\"]').duration"), 5000);
+  t.true(seconds > 3 && seconds < 10, `the recording lasts ${seconds} s`);
   await screenshot(page, 'dashboard-call-detail-1280');
   await page.setViewportSize({ width: 375, height: 800 });
   await screenshot(page, 'dashboard-call-detail-375');

@@ -64,11 +64,9 @@ export interface CallSummary {
 }
 
 export interface TranscriptEntry {
-  role?: string;
-  speaker?: string;
-  text?: string;
+  role: 'caller' | 'agent' | 'tool' | 'system';
+  text: string;
   at?: string;
-  [k: string]: unknown;
 }
 
 export interface Call extends CallSummary {

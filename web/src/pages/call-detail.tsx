@@ -67,7 +67,8 @@ function CallView({ call, events }: { call: Call; events: CallEvent[] }) {
         <ol class="transcript" aria-label="Transcript">
           {call.transcript.map((t, i) => (
             <li key={i}>
-              <strong>{String(t.role ?? t.speaker ?? '')}</strong> {String(t.text ?? JSON.stringify(t))}
+              {t.at && <time dateTime={t.at}>{new Date(t.at).toLocaleTimeString()} </time>}
+              <strong>{t.role ?? ''}</strong> {t.text ?? ''}
             </li>
           ))}
         </ol>
