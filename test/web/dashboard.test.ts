@@ -384,7 +384,13 @@ callTest(
       return Number(packets) > 0 && Number(bytes) > 0 && Number(level) > 0 ? { packets: Number(packets), bytes: Number(bytes), level: Number(level) } : undefined;
     }, 20_000, 250);
     t.log(`browser inbound-rtp: ${heard.packets} packets, ${heard.bytes} bytes, audioLevel ${heard.level}`);
-    t.true(Number(await page.getByLabel('Microphone level').getAttribute('data-level')) >= 0);
+    // The meters (WebAudio AnalyserNode RMS) move: the fake microphone's beep, and its echo.
+    const meters = await waitFor(async () => {
+      const mic = Number(await page.getByLabel('Microphone level').getAttribute('data-level'));
+      const remote = Number(await page.getByLabel('Remote audio level').getAttribute('data-level'));
+      return mic > 0 && remote > 0 ? { mic, remote } : undefined;
+    }, 10_000, 20);
+    t.log(`meters: microphone ${meters.mic}, remote ${meters.remote}`);
     await page.getByRole('button', { name: 'Key 5' }).click();
     const way = page.getByText(/Keys sent as (RFC 4733 telephone-events|SIP INFO)\./);
     await way.waitFor();
