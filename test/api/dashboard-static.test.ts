@@ -48,7 +48,9 @@ whenBuilt(`/app/ is the page: HTML, no-cache, a strict CSP, and every asset it n
   const html = await res.text();
   t.false(/https?:\/\//.test(html), 'no absolute URL: nothing from a CDN');
   t.false(/<script>(?!<)|\son\w+=/.test(html), 'no inline script or handler (the CSP would refuse it)');
-  const urls = [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+  const all = [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+  t.deepEqual(all.filter((u) => u.startsWith('data:')), ['data:,'], 'an empty icon: no /favicon.ico request');
+  const urls = all.filter((u) => !u.startsWith('data:'));
   t.deepEqual(urls.map((u) => u.replace(/-[0-9a-f]{12}\./, '-<hash>.')).sort(), ['assets/app-<hash>.css', 'assets/app-<hash>.js']);
   for (const u of urls) {
     const a = await fetch(new URL(u, `${r.base}/app/`));

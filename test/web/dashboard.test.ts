@@ -222,7 +222,7 @@ run(`phone numbers and trunks: create, see listed, edit; errors beside fields${s
   await screenshot(page, 'dashboard-trunks-1280');
 
   await go(page, '#/numbers', 'Phone numbers');
-  t.true(await page.getByRole('cell', { name: 'service', exact: true }).isVisible(), 'the seeded number is listed');
+  await page.getByRole('cell', { name: 'service', exact: true }).waitFor(); // the number made through the API
   await page.getByRole('button', { name: 'New phone number' }).click();
   await page.getByLabel('Number', { exact: true }).fill('+123');
   await page.getByRole('button', { name: 'Create number' }).click();
