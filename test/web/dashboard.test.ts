@@ -306,6 +306,32 @@ live(`a live SIPp call appears in the live list and leaves it when it ends, with
   t.deepEqual(problems, []);
 });
 
+live(`the engine ends the event stream: the page shows it, reconnects with a new ticket, and the next call still shows up live${skipReason || (sippReason ? ` (skipped: ${sippReason})` : '')}`, async (t) => {
+  const who = await newUser();
+  const { context, page, problems } = await open();
+  t.teardown(() => context.close());
+  const tickets: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/events?')) tickets.push(new URL(r.url()).searchParams.get('ticket') ?? '');
+  });
+  await signIn(page, who);
+  await page.locator('[data-feed="live"]').waitFor();
+  t.is(tickets.length, 1);
+  // Every open stream is ended from the server's side (as at a stop, or a dropped slow client).
+  s.app.realtime.connections.close();
+  await page.locator('[data-feed="reconnecting"]').waitFor({ timeout: 5000 });
+  await page.locator('[data-feed="live"]').waitFor({ timeout: 10_000 });
+  t.is(tickets.length, 2, 'one new stream');
+  t.not(tickets[1], tickets[0], 'with a new ticket (the first is spent)');
+  const caller = sippCall(s, scenario('crash-call.xml', { minHoldMs: 3000, maxHoldMs: 3000 }));
+  const liveRow = page.locator('[data-testid="live-calls"] tr[data-call-id]');
+  await liveRow.first().waitFor({ timeout: 10_000 });
+  const callId = (await liveRow.first().getAttribute('data-call-id'))!;
+  t.is((await caller).code, 0);
+  await page.locator(`[data-testid="recent-calls"] tr[data-call-id="${callId}"]`).waitFor({ timeout: 10_000 });
+  t.deepEqual(problems.filter((p) => !/401/.test(p)), []);
+});
+
 run(`analytics: calls per day, talk time, end reasons and errors as inline SVG${skipReason}`, async (t) => {
   // At least one ended call exists when the live test ran; the charts render (with zeros) either way.
   const who = await newUser();
