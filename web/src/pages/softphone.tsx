@@ -45,7 +45,12 @@ export function Softphone() {
   const audio = useRef<HTMLAudioElement>(null);
   const stopMedia = useRef<() => void>(() => undefined);
 
-  useEffect(() => () => (call.current?.hangup(), stopMedia.current()), []);
+  // Leaving the page (another route, or closing the tab) hangs up with a BYE first.
+  useEffect(() => {
+    const leave = () => call.current?.hangup();
+    addEventListener('pagehide', leave);
+    return () => (removeEventListener('pagehide', leave), leave(), stopMedia.current());
+  }, []);
   useEffect(() => {
     if (data && !target) setTarget(data.agents[0] ? `agent:${data.agents[0].id}` : data.numbers[0] ? `number:${data.numbers[0].id}` : '');
   }, [data]);
