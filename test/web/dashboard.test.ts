@@ -212,7 +212,7 @@ run(`phone numbers and trunks: create, see listed, edit; errors beside fields${s
   t.regex((await pwError.textContent()) ?? '', /8/);
   await page.getByLabel('Digest password').fill('long enough secret');
   await page.getByRole('button', { name: 'Create trunk' }).click();
-  await page.getByRole('cell', { name: 'Carrier B', exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Edit Carrier B' }).waitFor();
   t.true(await page.getByRole('cell', { name: /127\.0\.0\.2, 10\.0\.0\.0\/8 \(digest: carrierb\)/ }).isVisible());
   await page.getByRole('button', { name: 'Edit Carrier B' }).click();
   await page.getByLabel('Gateway host').fill('127.0.0.1');
@@ -222,7 +222,7 @@ run(`phone numbers and trunks: create, see listed, edit; errors beside fields${s
   await screenshot(page, 'dashboard-trunks-1280');
 
   await go(page, '#/numbers', 'Phone numbers');
-  await page.getByRole('cell', { name: 'service', exact: true }).waitFor(); // the number made through the API
+  await page.getByRole('button', { name: 'Edit service', exact: true }).waitFor(); // the number made through the API
   await page.getByRole('button', { name: 'New phone number' }).click();
   await page.getByLabel('Number', { exact: true }).fill('+123');
   await page.getByRole('button', { name: 'Create number' }).click();

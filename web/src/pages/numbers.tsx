@@ -49,23 +49,20 @@ export function Numbers() {
                     <th scope="col">Name</th>
                     <th scope="col">Agent</th>
                     <th scope="col">Trunk</th>
-                    <th scope="col">
-                      <span class="sr-only">Actions</span>
-                    </th>
                   </tr>
                 </thead>
                 <tbody>
                   {data.numbers.map((n) => (
                     <tr key={n.id}>
-                      <td>{n.number}</td>
+                      <td>
+                        {/* The number opens the editor: first in the row, so it is on screen at phone width. */}
+                        <button type="button" class="link" onClick={() => setEditing(n)} aria-label={`Edit ${n.number}`}>
+                          {n.number}
+                        </button>
+                      </td>
                       <td>{n.name ?? '—'}</td>
                       <td>{name(data.agents, n.agentId)}</td>
                       <td>{name(data.trunks, n.trunkId)}</td>
-                      <td>
-                        <button type="button" class="link" onClick={() => setEditing(n)} aria-label={`Edit ${n.number}`}>
-                          Edit
-                        </button>
-                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -32,15 +32,17 @@ export function Trunks() {
                     <th scope="col">Inbound from</th>
                     <th scope="col">Outbound gateway</th>
                     <th scope="col">Caps</th>
-                    <th scope="col">
-                      <span class="sr-only">Actions</span>
-                    </th>
                   </tr>
                 </thead>
                 <tbody>
                   {data.items.map((t) => (
                     <tr key={t.id}>
-                      <td>{t.name}</td>
+                      <td>
+                        {/* The name opens the editor: first in the row, so it is on screen at phone width. */}
+                        <button type="button" class="link" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
+                          {t.name}
+                        </button>
+                      </td>
                       <td>
                         {t.inbound.allowlist.join(', ') || '—'}
                         {t.inbound.username ? ` (digest: ${t.inbound.username})` : ''}
@@ -48,11 +50,6 @@ export function Trunks() {
                       <td>{t.outbound ? `${t.outbound.transport}:${t.outbound.host}:${t.outbound.port}` : '—'}</td>
                       <td>
                         {t.cpsLimit ? `${t.cpsLimit} cps` : ''} {t.maxConcurrentCalls ? `${t.maxConcurrentCalls} calls` : ''}
-                      </td>
-                      <td>
-                        <button type="button" class="link" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
-                          Edit
-                        </button>
                       </td>
                     </tr>
                   ))}
