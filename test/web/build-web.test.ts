@@ -21,7 +21,7 @@ function build(args: string[]): Promise<{ code: number | null; output: string; m
   });
 }
 
-test.serial('a copy of web/: a type error fails the build and keeps the last one; fixed, it builds hashed assets; unchanged, it is skipped', async (t) => {
+test.serial('a copy of web/: it builds hashed assets the page names; unchanged, it is skipped; a type error fails the build and keeps the last one', async (t) => {
   // Inside the clone, so the copy resolves preact and sip.js from its node_modules.
   const work = fs.mkdtempSync(path.resolve('dist', 'test-web-build-'));
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -44,16 +44,11 @@ test.serial('a copy of web/: a type error fails the build and keeps the last one
   t.log(`unchanged: ${again.ms} ms`);
 
   const router = path.join(src, 'src', 'router.ts');
-  const good = fs.readFileSync(router, 'utf8');
-  fs.writeFileSync(router, `${good}\nexport const broken: number = 'not a number';\n`);
+  fs.writeFileSync(router, `${fs.readFileSync(router, 'utf8')}\nexport const broken: number = 'not a number';\n`);
   const bad = await build(args);
   t.is(bad.code, 1);
   t.regex(bad.output, /error TS2322/);
   t.regex(bad.output, /web\/ does not type-check/);
   t.is(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), html, 'the last good build stays');
 
-  fs.writeFileSync(router, `${good}\nexport const fine = 1;\n`);
-  const fixed = await build(args);
-  t.is(fixed.code, 0, fixed.output);
-  t.regex(fixed.output, /built app-[0-9a-f]{12}\.js/);
 });
