@@ -50,5 +50,4 @@ test.serial('a copy of web/: it builds hashed assets the page names; unchanged, 
   t.regex(bad.output, /error TS2322/);
   t.regex(bad.output, /web\/ does not type-check/);
   t.is(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), html, 'the last good build stays');
-
 });
