@@ -394,7 +394,7 @@ noEndpoint(`softphone: with no POST /api/v1/calls/web on this engine, Call shows
 
 const callTest = webCallsRoute ? run : test.serial.skip;
 callTest(
-  `softphone: calls the echo agent with the fake microphone, hears it back (getStats: packets, bytes, audio level > 0), sends a key, hangs up; the call ends caller_hangup${skipReason || (webCallsRoute ? '' : ' (skipped: POST /api/v1/calls/web is not on this build: it answers 404/405; it lands with the WebRTC media legs)')}`,
+  `softphone: calls the echo agent with the fake microphone, hears it back (getStats: packets, bytes, audio level > 0), sends a key, hangs up; the call ends caller_hangup${skipReason || (webCallsRoute ? '' : ' (skipped: POST /api/v1/calls/web is not on this build, which answers it 404 or 405; the test runs once the endpoint is merged)')}`,
   async (t) => {
     const who = await newUser();
     const { context, page, problems } = await open();
