@@ -56,7 +56,7 @@ const webCallSchema = z
       realm: z.string().meta({ description: 'Digest realm of the challenges' }),
       expiresAt: z.iso.datetime().meta({ description: 'After this, REGISTER and INVITE with the identity get 403 and its registrations go; a call already up goes on' }),
     }),
-    target: z.string().meta({ description: 'The SIP URI to INVITE: sip:agent-<agent id>@<domain>, or sip:<number>@<domain>' }),
+    target: z.string().meta({ description: 'The SIP URI to INVITE: sip:agent-<agent id>@<domain>, or sip:<number>@<domain>. The identity may call this target only (403 elsewhere)' }),
     iceServers: z.array(iceServerSchema).meta({ description: 'For RTCPeerConnection (setting `webCalls.iceServers`)' }),
   })
   .meta({
@@ -80,7 +80,8 @@ const NOTE =
   'exactly one of them: a short-lived SIP identity (digest username and password, shown only here), the SIP WebSocket ' +
   'URL, the target URI and the ICE servers. Register with the identity (optional) and INVITE the target over the ' +
   'WebSocket with digest (407 then Proxy-Authorization): the agent answers, and the call is a call record with ' +
-  'direction `web`. The identity lives in memory until `expiresAt` (an engine restart ends it); a tenant holds at ' +
+  'direction `web`. The identity may INVITE its target only (403 for any other URI). The identity lives in memory ' +
+  'until `expiresAt` (an engine restart ends it); a tenant holds at ' +
   'most `webCalls.tenantMaxIdentities` at once, then 429 `rate_limit_exceeded` with Retry-After (when the next one ' +
   'expires). `validation_error` for an unknown agent or number, an inactive agent, a number without an active agent; ' +
   '`service_unavailable` when SIP over WebSocket is not served or the engine is stopping. Same rights as placing a call.';
@@ -103,16 +104,18 @@ function websocketUrl(s: WebCallSettings, req: RequestInfo, wsPath: string): str
   return `${scheme}://${h}:${l.port}${wsPath}`;
 }
 
-/** The target URI of the request: the agent's, or the number's; validation_error when it cannot be called. */
+/**
+ * The target of the request as a Request-URI user (`agent-<id>`, or the number as stored), the
+ * agent's or the number's; validation_error when it cannot be called.
+ */
 function targetOf(store: Store, auth: AuthContext, b: z.infer<typeof createBody>): string {
-  const domain = sipDomainOf(auth);
   let agentId: string | null;
-  let uri: string;
+  let user: string;
   let field: string;
   if (b.agentId !== undefined) {
     field = 'agentId';
     agentId = b.agentId;
-    uri = `sip:${agentUser(b.agentId)}@${domain}`;
+    user = agentUser(b.agentId);
     if (!store.agents.get(auth, b.agentId)) throw invalidBody([{ path: [field], message: 'No such agent' }]);
   } else {
     field = 'phoneNumberId';
@@ -120,12 +123,12 @@ function targetOf(store: Store, auth: AuthContext, b: z.infer<typeof createBody>
     if (!number) throw invalidBody([{ path: [field], message: 'No such phone number' }]);
     if (!number.agentId) throw invalidBody([{ path: [field], message: 'The phone number has no agent' }]);
     agentId = number.agentId;
-    uri = `sip:${number.number}@${domain}`;
+    user = number.number;
   }
   const agent = store.agents.get(auth, agentId);
   // The agent's status is the admin's switch: its calls would be refused (SIP 480).
   if (!agent || agent.status !== 'active') throw invalidBody([{ path: [field], message: 'The agent is inactive' }]);
-  return uri;
+  return user;
 }
 
 export function webCallRoutes(store: Store, identities: WebIdentities, settings: WebCallSettings): RouteDef[] {
@@ -144,8 +147,9 @@ export function webCallRoutes(store: Store, identities: WebIdentities, settings:
       errors: ['rate_limit_exceeded', 'service_unavailable'],
       handler: ({ auth, body, req, log }) => {
         if (settings.wsPath === null) throw new AppError('service_unavailable', 'SIP over WebSocket is not served (sip.transports has no ws, or the SIP server is external)');
-        const target = targetOf(store, auth, body);
-        const identity = identities.issue(auth, body.ttlSeconds);
+        const callee = targetOf(store, auth, body);
+        const target = `sip:${callee}@${sipDomainOf(auth)}`;
+        const identity = identities.issue(auth, body.ttlSeconds, callee);
         if ('refused' in identity) {
           if (identity.refused === 'closed') throw new AppError('service_unavailable', 'The engine is stopping');
           throw new AppError('rate_limit_exceeded', 'The tenant holds as many web identities as it may: wait for one to expire', [], { 'Retry-After': String(identity.retryAfterSeconds) });

@@ -70,6 +70,14 @@ export class UserCalls {
       res.send(403);
       return;
     }
+    // A web identity calls the one agent or number it was issued for (a browser's password is
+    // the end user's to see: it must not reach the tenant's other agents or users).
+    const only = auth.verdict === 'ok' ? auth.user.onlyCalls : undefined;
+    if (only !== undefined && only.toLowerCase() !== callee.user.toLowerCase()) {
+      this.log.info({ caller: caller.user, callee: callee.user }, 'call refused: a web identity calls only its target');
+      res.send(403, { headers: { Warning: '399 agent-studio "This identity may call only its target"' } });
+      return;
+    }
     if (this.agentCalls(req, res, callee, `sip:${caller.user}@${callee.host}`)) return;
     const aor = `sip:${callee.user}@${callee.host}`;
     // Each binding's Contact is reached down its flow (a WebSocket client's *.invalid host is an

@@ -22,6 +22,8 @@ export interface WebIdentity {
   aor: string;
   /** Epoch ms. */
   expiresAt: number;
+  /** The Request-URI user it may call (`agent-<id>` or a number): its INVITEs elsewhere get 403. */
+  callee: string;
 }
 
 /** Why an identity was not issued. */
@@ -45,8 +47,11 @@ export class WebIdentities {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A new identity in `scope`, good for `ttlSeconds`; a refusal when the tenant is at its cap. */
-  issue(scope: Scope, ttlSeconds: number): WebIdentity | IssueRefusal {
+  /**
+   * A new identity in `scope` for calls to `callee` (a Request-URI user), good for `ttlSeconds`;
+   * a refusal when the tenant is at its cap.
+   */
+  issue(scope: Scope, ttlSeconds: number, callee: string): WebIdentity | IssueRefusal {
     if (this.#closed) return { refused: 'closed' };
     const mine = [...this.#byAor.values()].filter((e) => e.identity.scope.tenantId === scope.tenantId);
     if (mine.length >= this.tenantMax) {
@@ -62,6 +67,7 @@ export class WebIdentities {
       password: randomBytes(18).toString('base64url'),
       aor: aorOf(scope, username),
       expiresAt: this.now() + ttlSeconds * 1000,
+      callee,
     };
     const timer = setTimeout(() => this.#expire(identity.aor), ttlSeconds * 1000);
     timer.unref();
@@ -75,7 +81,7 @@ export class WebIdentities {
     const e = this.#byAor.get(`sip:${user}@${host.toLowerCase()}`);
     // The timer removes it on time; the clock check covers a timer that is late under load.
     if (!e || e.identity.expiresAt <= this.now()) return undefined;
-    return { id: e.identity.id, username: e.identity.username, password: e.identity.password };
+    return { id: e.identity.id, username: e.identity.username, password: e.identity.password, onlyCalls: e.identity.callee };
   };
 
   /** Unexpired identities of a tenant (both modes). */

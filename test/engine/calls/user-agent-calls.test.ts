@@ -91,7 +91,9 @@ const sippSkip = sippMissing();
   const phone = await Phone.open();
   t.teardown(() => phone.close());
   const callee = `agent-${s.agentId}`;
-  const sipp = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('user-agent-call.xml', { user: 'alice', password: 'alice-secret', domain, callee, rtpPort: phone.port, holdMs: 5000 }), timeoutSeconds: 30 });
+  // SIPp hangs up 8 s after the answer: the greeting (about 3 s of flite) is said whole first,
+  // with room for a loaded machine (at 5 s a loaded run cut it short).
+  const sipp = runSipp({ transport: 'u1', target: s.sipTarget, scenario: scenario('user-agent-call.xml', { user: 'alice', password: 'alice-secret', domain, callee, rtpPort: phone.port, holdMs: 8000 }), timeoutSeconds: 30 });
   // SIPp's Call-ID is its own: the one live call of this tenant from alice.
   const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.parts.leg && c.state === 'answered'), 15_000);
   const started = performance.now();
@@ -230,9 +232,15 @@ test.serial("one of the tenant's numbers in the domain reaches its agent: the re
   t.like(call, { direction: 'web', phoneNumberId: ids.number, to: '+15551234567', agentId: s.agentId, endReason: 'caller_hangup' });
 });
 
-test.serial('refusals: unknown agent or number 404, inactive agent 480, a number without agent 480, another tenant’s domain 403, a wrong password 403; no call recorded', async (t) => {
+test.serial('refusals: unknown agent or number 404, inactive agent 480, a number without agent 480, another tenant’s domain 403, a wrong password 403, a web identity off its target 403; no call recorded', async (t) => {
   const web = await webIdentity();
   const before = await recordCount();
+  // A web identity may call its own target only: not another agent, not a number, not a user.
+  for (const [n, uri] of [`sip:agent-${ids.inactiveAgent}@${domain}`, `sip:+15551234567@${domain}`, `sip:alice@${domain}`].entries()) {
+    const off = await WsCaller.open(web.sip.username, web.sip.password, `off-target-${n}@test`);
+    t.is(await off.invite(uri, 40000), 403, uri);
+    off.close();
+  }
   const cases: [string, number, string?][] = [
     [`sip:agent-3f2b8c1e-5d4a-4c6b-9e7f-0a1b2c3d4e5f@${domain}`, 404],
     [`sip:+15559999999@${domain}`, 404],
@@ -244,13 +252,14 @@ test.serial('refusals: unknown agent or number 404, inactive agent 480, a number
     [`sip:agent-${s.agentId}@${domain}`, 403, 'wrong-password'],
   ];
   let n = 0;
+  // As a stored SIP user, who may call any agent, number or user of its domain.
   for (const [uri, status, password] of cases) {
-    const caller = await WsCaller.open(web.sip.username, web.sip.password, `refused-${++n}@test`);
-    t.is(await caller.invite(uri, 40000, password ?? web.sip.password), status, uri);
+    const caller = await WsCaller.open('alice', 'alice-secret', `refused-${++n}@test`);
+    t.is(await caller.invite(uri, 40000, password ?? 'alice-secret'), status, uri);
     caller.close();
   }
   // From another tenant's domain to this one: refused before any challenge.
-  const stranger = await WsCaller.open(web.sip.username, web.sip.password, 'stranger@test', ids.otherTenantDomain);
+  const stranger = await WsCaller.open('alice', 'alice-secret', 'stranger@test', ids.otherTenantDomain);
   t.is(await stranger.invite(web.target, 40000), 403);
   stranger.close();
   t.is(await recordCount(), before);
@@ -258,8 +267,9 @@ test.serial('refusals: unknown agent or number 404, inactive agent 480, a number
 
 const BAD_RUNS = 60;
 test.serial(`bad Request-URIs in a tenant domain never crash: fixed cases and ${BAD_RUNS} random user parts get a final answer that is no 5xx, and the engine answers on`, async (t) => {
+  // A stored SIP user: any Request-URI of the domain gets routed (a web identity's would all be 403).
   const web = await webIdentity();
-  const caller = await WsCaller.open(web.sip.username, web.sip.password, 'bad-uris@test');
+  const caller = await WsCaller.open('alice', 'alice-secret', 'bad-uris@test');
   t.teardown(() => caller.close());
   const nonceOf = async () => {
     const ch = await caller.send('INVITE', web.target, { sdpPort: 40000 });
@@ -270,9 +280,9 @@ test.serial(`bad Request-URIs in a tenant domain never crash: fixed cases and ${
   let attempt = 0;
   const tryUser = async (user: string) => {
     const uri = `sip:${user}@${domain}`;
-    const auth = digestAuthorization({ user: web.sip.username, password: web.sip.password, realm: REALM, method: 'INVITE', uri, nonce });
+    const auth = digestAuthorization({ user: 'alice', password: 'alice-secret', realm: REALM, method: 'INVITE', uri, nonce });
     // Each attempt its own call (Call-ID) on the one socket.
-    const one = new WsCaller(caller.c, web.sip.username, web.sip.password, `bad-uri-${++attempt}@test`);
+    const one = new WsCaller(caller.c, 'alice', 'alice-secret', `bad-uri-${++attempt}@test`);
     let status: number;
     try {
       const res = await one.send('INVITE', uri, { sdpPort: 40000, auth });
