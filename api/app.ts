@@ -24,6 +24,7 @@ import { tenantRoutes } from './routes/tenants.js';
 import { userRoutes } from './routes/users.js';
 import { resourceRoutes } from './routes/resources.js';
 import { sipUserRoutes } from './routes/sip-users.js';
+import { webCallRoutes } from './routes/web-calls.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { CommandDeps } from './realtime/commands.js';
 import { documentRealtime } from './realtime/openapi-realtime.js';
@@ -97,6 +98,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }),
     ...webhookRoutes(engine.store, () => engine.webhooks.kick()),
     ...sipUserRoutes(engine.store, engine.registrar),
+    ...webCallRoutes(engine.store, engine.webIdentities, {
+      realm: config.sip.realm,
+      wsPath: engine.sipWebSocket() ? config.sip.wsPath : null,
+      tls: Boolean(config.http.tlsCertFile),
+      publicUrl: config.webCalls.publicUrl,
+      listening: () => ({ host: config.http.host, port: (http as HttpServer | undefined)?.port ?? config.http.port }),
+      iceServers: config.webCalls.iceServers,
+    }),
     ...realtime.routes(),
     metricsRoute(engine.metrics, { superAdmin: true }),
   ];

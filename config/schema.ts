@@ -31,6 +31,26 @@ const host = (def: string) => z.string().min(1).default(def);
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
+/** A JSON value from env (`AS_WEB_CALLS_ICE_SERVERS='[{"urls":"stun:…"}]'`), or the file's value as is. */
+const jsonValue = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }, schema);
+
+/** One RTCIceServer (W3C WebRTC §4.2.1) as the browser takes it. */
+export const iceServerSchema = z
+  .strictObject({
+    urls: z.union([z.string().regex(/^(stun|stuns|turn|turns):/, 'must be a stun:, stuns:, turn: or turns: URL'), z.array(z.string().regex(/^(stun|stuns|turn|turns):/, 'must be a stun:, stuns:, turn: or turns: URL')).min(1).max(8)]),
+    username: z.string().max(512).optional(),
+    credential: z.string().max(512).optional(),
+  })
+  .meta({ id: 'IceServer', description: 'An RTCIceServer: STUN or TURN URL(s) and, for TURN, its credentials' });
+
 export const configSchema = z
   .object({
     /** Deployment label, shown in health; `production` switches logs to plain JSON. */
@@ -249,6 +269,27 @@ export const configSchema = z
       })
       .prefault({}),
     /** Agents of kind `websocket` (bring your own agent): the sockets the engine opens to them. */
+    /**
+     * Browser calls (`POST /api/v1/calls/web`): the short-lived SIP identities it issues and what
+     * a browser is told besides them.
+     */
+    webCalls: z
+      .strictObject({
+        /**
+         * ICE servers handed to browsers (RTCPeerConnection `iceServers`), a JSON array of
+         * `{urls, username?, credential?}`. Default none: the engine's media address is reached
+         * directly (loopback, a LAN, or a public `rtp.announcedIp`).
+         */
+        iceServers: jsonValue(z.array(iceServerSchema).max(16)).default([]),
+        /**
+         * The engine's public base URL (`https://voice.example.com`), when browsers reach it through
+         * a proxy: the SIP WebSocket URL is built from it. Unset: from the Host the request came to.
+         */
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Unexpired web identities one tenant may hold at once (both modes); more get 429 until one expires. */
+        tenantMaxIdentities: num(z.number().int().min(1).max(100_000)).default(200),
+      })
+      .prefault({}),
     externalAgents: z
       .strictObject({
         /** Opening an agent's socket (DNS, TCP, TLS, upgrade) must take less than this, or the call ends `agent_unreachable`. */

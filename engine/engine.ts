@@ -21,6 +21,7 @@ import { EngineMetrics } from './metrics/engine-metrics.js';
 import { startEmbeddedSipServer, type EmbeddedSipServer } from './sip/drachtio/embedded-server.js';
 import { Registrar } from './calls/registrar/registrar.js';
 import { storeSipUsers } from './calls/registrar/sip-domain.js';
+import { firstLookup, WebIdentities } from './calls/registrar/web-identities.js';
 import { SipThread } from './sip/sip-thread.js';
 import { WsTransport, type WsGateway } from './sip/transport/ws-transport.js';
 import { Checkpointer } from './store/checkpointer.js';
@@ -57,6 +58,8 @@ export class Engine {
   calls!: CallControl;
   /** The registrar of the tenants' SIP users (REGISTER), its bindings in memory. */
   registrar!: Registrar;
+  /** Short-lived SIP identities of browsers (`POST /api/v1/calls/web`), in memory. */
+  webIdentities!: WebIdentities;
   /** Sends the deliveries the event log's webhook outbox queues. */
   readonly webhooks: WebhookDispatcher;
   #providers: ProviderRegistry | null = null;
@@ -151,10 +154,12 @@ export class Engine {
       drachtio = { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: this.sipThread.port };
     }
     const { realm, registerDefaultExpiresSeconds, registerMinExpiresSeconds, registerMaxExpiresSeconds } = config.sip;
+    // An expired identity's bindings go with it: it can no longer refresh them.
+    this.webIdentities = new WebIdentities(config.webCalls.tenantMaxIdentities, (identity) => this.registrar.unbind(identity.aor));
     this.registrar = new Registrar({
       realm,
       expiry: { defaultSeconds: registerDefaultExpiresSeconds, minSeconds: registerMinExpiresSeconds, maxSeconds: registerMaxExpiresSeconds },
-      lookup: storeSipUsers(this.store),
+      lookup: firstLookup(this.webIdentities.lookup, storeSipUsers(this.store)),
       log: log.child({ component: 'registrar' }),
     });
     const providers = (this.#providers = new ProviderRegistry(this.store, log.child({ component: 'providers' })));
@@ -254,6 +259,7 @@ export class Engine {
     clearInterval(this.#heartbeat);
     await (this.calls as CallControl | undefined)?.close();
     (this.registrar as Registrar | undefined)?.close();
+    (this.webIdentities as WebIdentities | undefined)?.close();
     // Recordings of the calls just ended write their rows: before the database closes.
     await this.recordings.drain();
     // After the calls' last events were queued; what is still pending is sent at the next start.

@@ -5,7 +5,9 @@
  * left open.
  */
 import type { Registrar } from './registrar/registrar.js';
-import { UserCalls } from './registrar/user-calls.js';
+import { UserCalls, type AgentCalls } from './registrar/user-calls.js';
+import { scopeOfSipDomain } from './registrar/sip-domain.js';
+import { routeUserCall } from './user-agent-route.js';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -14,7 +16,7 @@ import type { CallMetrics } from '../metrics/call-metrics.js';
 import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
 import { transferCall, type TransferOptions, type TransferOutcome } from './transfer.js';
-import { handleInboundInvite, type InboundDeps } from './inbound-call.js';
+import { handleInboundInvite, handleUserInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
 import { closeOrphanedCalls } from './orphans.js';
 import { OutboundDialer } from './outbound-dialer.js';
@@ -129,7 +131,17 @@ export class CallControl {
       settings: { inactivityTimeoutMs: opts.settings.inactivityTimeoutMs },
       tenantMaxCalls: opts.outboundTenantMaxCalls ?? DEFAULT_OUTBOUND_TENANT_MAX_CALLS,
     });
-    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' })) : null;
+    const agentCalls: AgentCalls = (req, res, callee, callerAor) => {
+      const scope = scopeOfSipDomain(callee.host);
+      const route = scope && routeUserCall(opts.store, scope, callee.user, callerAor);
+      if (!route) return false;
+      void handleUserInvite(deps, req as Parameters<typeof handleUserInvite>[1], res, route, performance.now()).catch((err: unknown) => {
+        log.error({ err }, 'call from a SIP user failed');
+        if (!res.finalResponseSent) res.send(500);
+      });
+      return true;
+    };
+    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
       if (!this.#accepting) {

@@ -1,5 +1,6 @@
 /**
- * An inbound INVITE from a trunk, on drachtio-srf: route it (trunk, number, agent), answer it
+ * An inbound INVITE from a trunk (or from a tenant's SIP user to an agent or number,
+ * `handleUserInvite`), on drachtio-srf: route it (trunk, number, agent), answer it
  * with a mediasoup leg's SDP, and carry it until either side hangs up, a timer reaps it, or its
  * media worker dies. The ladder: 100 Trying (sent by the SIP server), optional 180, 200 + SDP.
  * Screening (trunk, extensions, route, session timer) refuses before a call exists; an admitted
@@ -16,6 +17,7 @@ import { inboundSteps, type InboundContext } from './inbound-steps.js';
 import { routeInvite, tenantOfDialled, type Refusal, type Route } from './inbound-route.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
+import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import { negotiateTimer } from './session-timer.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import { optionTags, unsupportedRequired } from './extensions.js';
@@ -55,10 +57,32 @@ interface Screened {
 }
 
 /**
- * Handles one new INVITE. Never throws: every failure becomes a SIP response and a log line.
- * `receivedAt` is when it reached call control (`performance.now()`), the start of setup latency.
+ * Handles one new INVITE from a trunk. Never throws: every failure becomes a SIP response and a
+ * log line. `receivedAt` is when it reached call control (`performance.now()`), the start of
+ * setup latency.
  */
 export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res, receivedAt = performance.now()): Promise<void> {
+  const { refuse, reject } = refusals(deps, req, res);
+  const trunks = checkTrunk(deps, req, refuse, reject);
+  if (!trunks) return;
+  const from = req.getParsedHeader('From') as { uri: string };
+  const screened = screen(deps, req, refuse, reject, () => routeInvite(deps.store, { requestUri: req.uri, to: req.get('To'), fromUri: from.uri }, trunks));
+  if (screened) await runCall(deps, req, res, screened, receivedAt, refuse, reject);
+}
+
+/**
+ * Handles an INVITE from one of the tenant's SIP users (already authenticated, see
+ * registrar/user-calls.ts) to an agent or number (`route`, from user-agent-route.ts): the same
+ * screening after the trunk, admission, record and steps as a trunk's call.
+ */
+export async function handleUserInvite(deps: InboundDeps, req: Req, res: Res, route: Route | Refusal, receivedAt = performance.now()): Promise<void> {
+  const { refuse, reject } = refusals(deps, req, res);
+  const screened = screen(deps, req, refuse, reject, () => route);
+  if (screened) await runCall(deps, req, res, screened, receivedAt, refuse, reject);
+}
+
+/** The two ways of refusing an INVITE: for a tenant (its error log sees it), or plainly. */
+function refusals(deps: InboundDeps, req: Req, res: Res): { refuse: (r: Refusal) => void; reject: Reject } {
   const sipCallId = req.get('Call-ID');
   const refuse = (r: Refusal) => {
     deps.log.info({ sipCallId, status: r.status, why: r.why, source: req.source_address, tenantId: r.tenant?.tenantId }, 'invite rejected');
@@ -68,12 +92,14 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res,
     if (!res.finalResponseSent) res.send(r.status, { headers: r.headers });
   };
   const reject: Reject = (status, why, headers = {}) => refuse({ status, why, headers, tenant: null });
-  const screened = screen(deps, req, refuse, reject);
-  if (!screened) return;
+  return { refuse, reject };
+}
+
+/** Step 4 on: admission, the record, then the steps. */
+async function runCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, receivedAt: number, refuse: (r: Refusal) => void, reject: Reject): Promise<void> {
   // 4. The call: recorded and announced before anything else happens to it.
-  const { number } = screened.route;
   if (!deps.hasRoom()) {
-    return refuse({ status: 503, why: 'at capacity', headers: { 'Retry-After': '5' }, tenant: { tenantId: number.tenantId, mode: number.mode } });
+    return refuse({ status: 503, why: 'at capacity', headers: { 'Retry-After': '5' }, tenant: screened.route.scope });
   }
   const ctx = admitCall(deps, req, res, screened, receivedAt, reject);
   try {
@@ -87,12 +113,8 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res,
   }
 }
 
-/**
- * Steps 1-3, before the call exists: which trunk, which number and agent, which session timer.
- * Returns null when the INVITE was refused.
- */
-function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, reject: Reject): Screened | null {
-  // 1. Which trunk (RFC 3261 §22.2 for digest).
+/** Step 1, a trunk's call: which trunks it came through (RFC 3261 §22.2 for digest); null when refused. */
+function checkTrunk(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, reject: Reject): SipTrunk[] | null {
   const verdict = deps.auth.check({ method: 'INVITE', sourceAddress: req.source_address, authorization: req.get('Authorization') || undefined });
   if (verdict.kind === 'challenge') {
     reject(401, 'challenge', { 'WWW-Authenticate': verdict.header });
@@ -104,17 +126,24 @@ function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, rejec
     refuse({ status: 403, why: verdict.why, headers: {}, tenant: tenantOfDialled(deps.store, req.uri, req.get('To')) });
     return null;
   }
+  return verdict.trunks;
+}
+
+/**
+ * Steps 2-3, before the call exists: the extensions required, where it goes (`routeOf`: number
+ * and agent), which session timer. Returns null when the INVITE was refused.
+ */
+function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, reject: Reject, routeOf: () => Route | Refusal): Screened | null {
   // RFC 3261 §8.2.2.3: extensions the caller requires and we lack are refused, after the
-  // trunk check (scanners learn nothing) and before anything is routed.
+  // caller's check (scanners learn nothing) and before anything is routed.
   const unsupported = unsupportedRequired(req.get('Require') || undefined);
   if (unsupported.length) {
     reject(420, 'unsupported extension required', { Unsupported: unsupported.join(', ') });
     return null;
   }
   const silentRing = optionTags(req.get('Require') || undefined).includes('100rel');
-  // 2. Which number (after the trunk's prefix rule) and agent, in one of those trunks' tenants.
-  const from = req.getParsedHeader('From') as { uri: string };
-  const route = routeInvite(deps.store, { requestUri: req.uri, to: req.get('To'), fromUri: from.uri }, verdict.trunks);
+  // 2. Which number (after the trunk's prefix rule) and agent.
+  const route = routeOf();
   if ('status' in route) {
     refuse(route);
     return null;
@@ -136,35 +165,34 @@ function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, rejec
  * it. The call runs the version of the agent's workflow current now, and records which.
  */
 function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string; workflow: { id: string; version: number } | null } {
-  const { number, trunk, fromNumber, agent } = route;
+  const { number, trunk, fromNumber, agent, scope } = route;
   const sipCallId = req.get('Call-ID');
-  const scope = { tenantId: number.tenantId, mode: number.mode };
   const wf = agent.config.workflowId ? deps.store.workflows.get(scope, agent.config.workflowId) : undefined;
   const workflow = wf ? { id: wf.id, version: wf.version } : null;
   const fromUri = (req.getParsedHeader('From') as { uri: string }).uri;
   return deps.events.transaction(() => {
     const r = deps.store.calls.create({
-      tenantId: number.tenantId,
-      mode: number.mode,
-      direction: 'inbound',
+      tenantId: scope.tenantId,
+      mode: scope.mode,
+      direction: route.direction,
       fromUri,
       toUri: req.uri,
       fromNumber,
-      toNumber: number.number,
-      trunkId: trunk.id,
+      toNumber: number?.number ?? null,
+      trunkId: trunk?.id ?? null,
       agentId: agent.id,
-      phoneNumberId: number.id,
+      phoneNumberId: number?.id ?? null,
       workflowId: workflow?.id ?? null,
       workflowVersion: workflow?.version ?? null,
       sipCallId,
     });
-    deps.events.append('call.started', { tenantId: number.tenantId, mode: number.mode, callId: r.id }, {
+    deps.events.append('call.started', { ...scope, callId: r.id }, {
       callId: r.id,
       agentId: agent.id,
-      direction: 'inbound',
+      direction: route.direction,
       from: { uri: fromUri, number: fromNumber },
-      to: { uri: req.uri, number: number.number },
-      trunkId: trunk.id,
+      to: { uri: req.uri, number: number?.number ?? null },
+      trunkId: trunk?.id ?? null,
       sipCallId,
     });
     return { id: r.id, workflow };
@@ -173,11 +201,11 @@ function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string; wo
 
 /** The recorded call as a `Call`, admitted, with its end path (record, CANCEL) and its steps' context. */
 function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, receivedAt: number, reject: Reject): InboundContext {
-  const { number, agent } = screened.route;
+  const { agent, scope, number, trunk } = screened.route;
   const sipCallId = req.get('Call-ID');
   const record = recordCall(deps, req, screened.route);
   const log = deps.log.child({ callId: record.id, sipCallId });
-  const call = new Call({ id: record.id, tenantId: number.tenantId, mode: number.mode, agentId: agent.id, sipCallId }, log, receivedAt);
+  const call = new Call({ id: record.id, tenantId: scope.tenantId, mode: scope.mode, agentId: agent.id, sipCallId }, log, receivedAt);
   deps.admit(call);
   const ctx: InboundContext = {
     call,
@@ -188,7 +216,7 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     reject,
     timer: screened.timer,
     silentRing: screened.silentRing,
-    scope: { tenantId: number.tenantId, mode: number.mode, callId: call.id },
+    scope: { ...scope, callId: call.id },
     // An INVITE without SDP is a late offer (RFC 3261 §13.2.1).
     lateOffer: !req.body?.trim(),
     workflow: record.workflow,
@@ -196,9 +224,10 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     facts: {
       callId: record.id,
       agentId: agent.id,
-      caller: screened.route.fromNumber,
-      callee: number.number,
-      trunkId: screened.route.trunk.id,
+      // A SIP user calling is its address-of-record.
+      caller: screened.route.fromNumber ?? screened.route.callerAor,
+      callee: number?.number ?? null,
+      trunkId: trunk?.id ?? null,
       headers: (req as unknown as { headers: Record<string, string> }).headers ?? {},
     },
     has: (need) => (need === 'leg' ? !!ctx.leg : !!ctx.dialog),

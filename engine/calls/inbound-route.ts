@@ -14,11 +14,18 @@ import { applyPrefixRule, numberForms } from './prefix-rules.js';
 
 /** Where a call goes. */
 export interface Route {
-  number: PhoneNumber;
-  trunk: SipTrunk;
+  scope: { tenantId: string; mode: Mode };
+  /** The number dialled (null: a SIP user called the agent itself). */
+  number: PhoneNumber | null;
+  /** The trunk it came through (null: from one of the tenant's SIP users, see user-agent-route.ts). */
+  trunk: SipTrunk | null;
   agent: Agent;
-  /** The caller's number as sent (null when the From has none). */
+  /** The caller's number as sent (null when the From has none, or the caller is a SIP user). */
   fromNumber: string | null;
+  /** `inbound` from a trunk; `web` from one of the tenant's SIP users (a browser or a registered device). */
+  direction: 'inbound' | 'web';
+  /** The calling SIP user's address-of-record (`web` calls), the agent's `caller`. */
+  callerAor: string | null;
 }
 
 /** A refusal: the SIP answer, and the tenant it concerns (null: nothing identified one). */
@@ -45,15 +52,27 @@ export function routeInvite(store: Store, invite: InviteAddress, trunks: SipTrun
     return { status: 404, why: owner ? 'the number is not reachable through the calling trunk' : 'unknown number', headers: {}, tenant: owner };
   }
   const { number, trunk } = found;
-  const tenant = { tenantId: number.tenantId, mode: number.mode };
-  if (!number.agentId) return unavailable('number has no agent', 'No agent answers this number', tenant);
-  const agent = store.agents.get(tenant, number.agentId);
-  // The agent's status is the admin's switch: an inactive agent takes no calls.
-  if (!agent || agent.status !== 'active') return unavailable(`agent ${number.agentId} is inactive`, 'The agent is inactive', tenant);
+  const agent = agentOfNumber(store, number);
+  if ('why' in agent) return agent;
   // The rule is for the dialled number: its unconditional `add` would garble a caller number
   // sent in another form (`+1555…` under `{strip: '0', add: '+44'}`).
   const fromNumber = dialledCandidates(invite.fromUri, '')[0] ?? null;
-  return { number, trunk, agent, fromNumber };
+  return { scope: { tenantId: number.tenantId, mode: number.mode }, number, trunk, agent, fromNumber, direction: 'inbound', callerAor: null };
+}
+
+/** The agent that answers `number`: it must exist and be active (480 otherwise). */
+export function agentOfNumber(store: Store, number: PhoneNumber): Agent | Refusal {
+  const tenant = { tenantId: number.tenantId, mode: number.mode };
+  if (!number.agentId) return unavailable('number has no agent', 'No agent answers this number', tenant);
+  return activeAgent(store, tenant, number.agentId);
+}
+
+/** The tenant's agent `agentId`, when active; 480 when inactive or gone. */
+export function activeAgent(store: Store, tenant: { tenantId: string; mode: Mode }, agentId: string): Agent | Refusal {
+  const agent = store.agents.get(tenant, agentId);
+  // The agent's status is the admin's switch: an inactive agent takes no calls.
+  if (!agent || agent.status !== 'active') return unavailable(`agent ${agentId} is inactive`, 'The agent is inactive', tenant);
+  return agent;
 }
 
 /**
@@ -91,7 +110,7 @@ function findNumber(store: Store, invite: InviteAddress, trunks: SipTrunk[]): { 
  * successfully but the callee is currently unavailable". The Reason (RFC 3326) and Warning
  * (§20.43, 399 miscellaneous) say why, for the carrier's logs.
  */
-function unavailable(why: string, text: string, tenant: Refusal['tenant']): Refusal {
+export function unavailable(why: string, text: string, tenant: Refusal['tenant']): Refusal {
   return {
     status: 480,
     why,

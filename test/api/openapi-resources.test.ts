@@ -64,8 +64,12 @@ test('calls, workflow versions, the tool test and analytics are documented with 
   }
 });
 
-/** Secrets answered once, by the request that creates them (as `ApiKeyCreated.key` is), and never read back. */
-const shownOnce = new Set(['WebhookCreated.secret']);
+/**
+ * Secrets answered once, by the request that creates them (as `ApiKeyCreated.key` is), and never
+ * read back: a webhook's signing secret; a browser's short-lived SIP password (`POST /calls/web`,
+ * kept in memory only, never listed).
+ */
+const shownOnce = new Set(['WebhookCreated.secret', 'WebCall.password']);
 
 test('no response schema can carry a secret or a password (but a create answer showing its new secret once)', (t) => {
   const seen = new Set<string>();

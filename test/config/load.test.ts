@@ -87,3 +87,13 @@ test('the error message lists every issue on its own line', (t) => {
   const e = t.throws(() => loadConfig({ AS_HTTP_PORT: 'x', AS_LOG_LEVEL: 'loud' }), { instanceOf: ConfigError });
   t.regex(e!.message, /invalid configuration:\n {2}- .*AS_HTTP_PORT.*\n {2}- .*AS_LOG_LEVEL/);
 });
+
+test('web calls: ICE servers as JSON from env, checked; a public URL must be http(s)', (t) => {
+  t.deepEqual(loadConfig({}).webCalls, { iceServers: [], tenantMaxIdentities: 200 });
+  const c = loadConfig({ AS_WEB_CALLS_ICE_SERVERS: '[{"urls":"stun:stun.example.com:3478"},{"urls":["turn:turn.example.com"],"username":"u","credential":"p"}]', AS_WEB_CALLS_PUBLIC_URL: 'https://voice.example.com' });
+  t.deepEqual(c.webCalls.iceServers, [{ urls: 'stun:stun.example.com:3478' }, { urls: ['turn:turn.example.com'], username: 'u', credential: 'p' }]);
+  t.is(c.webCalls.publicUrl, 'https://voice.example.com');
+  t.true(issues({ AS_WEB_CALLS_ICE_SERVERS: 'not json' }).some((i) => i.field === 'webCalls.iceServers (AS_WEB_CALLS_ICE_SERVERS)'));
+  t.true(issues({ AS_WEB_CALLS_ICE_SERVERS: '[{"urls":"http://x"}]' }).some((i) => i.field.startsWith('webCalls.iceServers.0.urls')));
+  t.true(issues({ AS_WEB_CALLS_PUBLIC_URL: 'ftp://x' }).some((i) => i.field === 'webCalls.publicUrl (AS_WEB_CALLS_PUBLIC_URL)'));
+});

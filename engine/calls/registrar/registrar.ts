@@ -21,6 +21,11 @@ export interface SipUserCredentials {
   id: string;
   username: string;
   password: string;
+  /**
+   * The only Request-URI user this user may INVITE (a web identity is for one agent or number);
+   * absent: any in its domain.
+   */
+  onlyCalls?: string;
 }
 
 /** Finds the SIP user of `sip:<user>@<host>`, or undefined (see the tenant rule of the caller). */

@@ -7,6 +7,9 @@
  * is an AOR of the same domain and its credentials (Proxy-Authorization, §22.3) verify, else 407.
  * No media passes through the engine: the two ends negotiate their own (browser to browser is
  * WebRTC end to end; a phone and a browser need a common codec and ICE, see issue 10).
+ *
+ * A Request-URI that names one of the tenant's agents or numbers (`agentCalls`, see
+ * ../user-agent-route.ts) is no user: after the same authentication, the engine answers it.
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../../config/logger.js';
@@ -18,11 +21,18 @@ import { scopeOfSipDomain } from './sip-domain.js';
 /** How long the called user's devices may ring before the caller gets 408 (drachtio's finalTimeout). */
 const RING_TIMEOUT = '60s';
 
+/**
+ * Takes an authenticated user's call when its callee names an agent or a number
+ * (user-agent-route.ts) and returns true; false leaves it to be proxied to the callee's devices.
+ */
+export type AgentCalls = (req: Srf.SrfRequest, res: Srf.SrfResponse, callee: { user: string; host: string }, callerAor: string) => boolean;
+
 export class UserCalls {
   constructor(
     private readonly srf: Srf,
     private readonly registrar: Registrar,
     private readonly log: Logger,
+    private readonly agentCalls: AgentCalls = () => false,
   ) {}
 
   /** The AOR an INVITE is for when its Request-URI names a tenant's SIP domain, else null. */
@@ -36,7 +46,7 @@ export class UserCalls {
     }
   }
 
-  /** Authenticates the caller, then forks the INVITE to the callee's bindings. */
+  /** Authenticates the caller, then hands a call to an agent on, or forks the INVITE to the callee's bindings. */
   handle(req: Srf.SrfRequest, res: Srf.SrfResponse, callee: { user: string; host: string }): void {
     let caller;
     try {
@@ -60,6 +70,15 @@ export class UserCalls {
       res.send(403);
       return;
     }
+    // A web identity calls the one agent or number it was issued for (a browser's password is
+    // the end user's to see: it must not reach the tenant's other agents or users).
+    const only = auth.verdict === 'ok' ? auth.user.onlyCalls : undefined;
+    if (only !== undefined && only.toLowerCase() !== callee.user.toLowerCase()) {
+      this.log.info({ caller: caller.user, callee: callee.user }, 'call refused: a web identity calls only its target');
+      res.send(403, { headers: { Warning: '399 agent-studio "This identity may call only its target"' } });
+      return;
+    }
+    if (this.agentCalls(req, res, callee, `sip:${caller.user}@${callee.host}`)) return;
     const aor = `sip:${callee.user}@${callee.host}`;
     // Each binding's Contact is reached down its flow (a WebSocket client's *.invalid host is an
     // alias of its socket; a device's Contact is its address).

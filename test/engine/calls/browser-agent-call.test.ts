@@ -1,0 +1,153 @@
+/**
+ * A browser calls an agent, end to end: Debian chromium (fake microphone, loopback WebRTC) loads a
+ * page served from 127.0.0.1 whose script is sip.js bundled by esbuild at test time. The test
+ * asks `POST /api/v1/calls/web` for an identity, the page calls its target over the SIP WebSocket
+ * (sip.js answers the 407 itself), the agent greets, and the page hears it: RTCPeerConnection
+ * getStats inbound-rtp packets, bytes and audio level, which the engine's leg counters agree
+ * with. The page hangs up (BYE) and the call record ends `caller_hangup`. Screenshot saved.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import anyTest, { type TestFn } from 'ava';
+import { build } from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import { writeWav } from '../../../media/audio/wav.js';
+import { browserSkipReason, launchBrowser, screenshot } from '../../helpers/browser.js';
+import { tempDir } from '../../helpers/config.js';
+import { request, waitFor } from '../../helpers/http.js';
+import { inboundSetup, type InboundSetup } from '../../helpers/inbound.js';
+
+const test = anyTest as TestFn;
+const GREETING = 'Hello from your agent. This greeting is long enough to be measured in the browser.';
+
+/** The page's script: sip.js's UserAgent and Inviter, bundled for the browser. */
+const entry = `
+import { Inviter, SessionState, UserAgent } from 'sip.js';
+window.states = [];
+window.softphone = {
+  async call(cfg) {
+    const ua = new UserAgent({
+      uri: UserAgent.makeURI(cfg.sip.uri),
+      authorizationUsername: cfg.sip.username,
+      authorizationPassword: cfg.sip.password,
+      transportOptions: { server: cfg.websocketUrl },
+      sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: cfg.iceServers } },
+      logBuiltinEnabled: false,
+    });
+    await ua.start();
+    const session = new Inviter(ua, UserAgent.makeURI(cfg.target), { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } });
+    window.ua = ua;
+    window.session = session;
+    session.stateChange.addListener((s) => {
+      window.states.push(s);
+      if (s !== SessionState.Established) return;
+      const pc = session.sessionDescriptionHandler.peerConnection;
+      const stream = new MediaStream();
+      for (const r of pc.getReceivers()) if (r.track) stream.addTrack(r.track);
+      const audio = document.getElementById('remote');
+      audio.srcObject = stream;
+      audio.play().catch(() => undefined);
+    });
+    await session.invite();
+  },
+  async inbound() {
+    const pc = window.session?.sessionDescriptionHandler?.peerConnection;
+    let out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, connectionState: pc ? pc.connectionState : 'none' };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        out = { packetsReceived: s.packetsReceived || 0, bytesReceived: s.bytesReceived || 0, audioLevel: s.audioLevel || 0, totalAudioEnergy: s.totalAudioEnergy || 0, connectionState: pc.connectionState };
+      }
+    });
+    return out;
+  },
+  async hangup() {
+    await window.session.bye();
+  },
+  states() { return window.states; },
+};
+`;
+
+interface Inbound {
+  packetsReceived: number;
+  bytesReceived: number;
+  audioLevel: number;
+  totalAudioEnergy: number;
+  connectionState: string;
+}
+
+let s: InboundSetup;
+let browser: Browser | undefined;
+let pageUrl = '';
+let server: http.Server | undefined;
+
+test.before(async () => {
+  if (browserSkipReason) return;
+  s = await inboundSetup();
+  // No barge-in: the page's microphone must not cut the greeting short.
+  const patched = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: s.tenant.headers, body: { config: { firstMessage: GREETING, bargeIn: false } } });
+  if (patched.status !== 200) throw new Error(`greeting: ${patched.status}`);
+  const bundle = await build({ stdin: { contents: entry, resolveDir: process.cwd(), loader: 'js' }, bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent' });
+  const js = bundle.outputFiles[0]!.text;
+  const html = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Browser call</title><h1>Calling the agent</h1><audio id="remote" autoplay controls></audio><script>${js}</script></html>`;
+  server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html));
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  pageUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  // A silent microphone: what the page hears is the agent's greeting, not its own voice echoed.
+  const silence = path.join(tempDir('as-silence-'), 'silence.wav');
+  fs.writeFileSync(silence, writeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(8000 * 30) }));
+  browser = await launchBrowser({ audioFile: silence });
+});
+test.after.always(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await s?.close();
+});
+
+const maybe = browserSkipReason ? test.serial.skip : test.serial;
+
+maybe(`chromium with sip.js calls the agent with a web identity: the greeting arrives (getStats), the leg counters agree, the page's BYE ends the call${browserSkipReason}`, async (t) => {
+  const web = await request<{ websocketUrl: string; sip: { uri: string }; target: string }>(s.base, 'POST', '/api/v1/calls/web', { headers: s.tenant.headers, body: { agentId: s.agentId } });
+  t.is(web.status, 201);
+  const page: Page = await browser!.newPage();
+  t.teardown(() => page.close());
+  await page.goto(pageUrl);
+  await page.evaluate(`window.softphone.call(${JSON.stringify(web.body)})`);
+  const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.parts.leg && c.state === 'answered'), 15_000);
+  // The greeting: packets, bytes and a level at the page.
+  let inbound: Inbound = await page.evaluate<Inbound>('window.softphone.inbound()');
+  const deadline = Date.now() + 15_000;
+  while ((inbound.packetsReceived < 50 || inbound.audioLevel <= 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    inbound = await page.evaluate<Inbound>('window.softphone.inbound()');
+  }
+  await screenshot(page, 'browser-agent-call');
+  const leg = await live.parts.leg!.stats();
+  t.log(`page: ${inbound.packetsReceived} packets, ${inbound.bytesReceived} bytes, audio level ${inbound.audioLevel.toFixed(3)} (${inbound.connectionState}); leg: ${leg.rtpPacketsOut} packets out, ${leg.rtpPacketsIn} in`);
+  t.is(inbound.connectionState, 'connected');
+  t.true(inbound.packetsReceived >= 50 && inbound.bytesReceived > 0, `${inbound.packetsReceived} packets`);
+  t.true(inbound.audioLevel > 0, 'the greeting is not silence');
+  // The engine sent at least what the page counted (a few may still be in flight), and heard the microphone.
+  t.true(leg.rtpPacketsOut >= inbound.packetsReceived, `leg out ${leg.rtpPacketsOut} >= page in ${inbound.packetsReceived}`);
+  t.true(leg.rtpPacketsIn > 0, 'the fake microphone reached the leg');
+  const call = await request<{ direction: string; fromUri: string; agentId: string }>(s.base, 'GET', `/api/v1/calls/${live.id}`, { headers: s.tenant.headers });
+  t.like(call.body, { direction: 'web', fromUri: web.body.sip.uri, agentId: s.agentId });
+  // The whole greeting is said before the page hangs up.
+  const said = await waitFor(async () => {
+    const r = await request<{ items: { type: string; data: { text?: string; interrupted?: boolean } }[] }>(s.base, 'GET', `/api/v1/calls/${live.id}/events?limit=100`, { headers: s.tenant.headers });
+    return r.body.items.find((e) => e.type === 'call.agent_said');
+  }, 20_000);
+  t.is(said.data.text, GREETING);
+  t.falsy(said.data.interrupted, 'not cut short');
+
+  await page.evaluate('window.softphone.hangup()');
+  const ended = await waitFor(async () => {
+    const c = await request<{ endReason: string | null; hangupBy: string | null }>(s.base, 'GET', `/api/v1/calls/${live.id}`, { headers: s.tenant.headers });
+    return c.body.endReason ? c.body : undefined;
+  }, 10_000);
+  t.like(ended, { endReason: 'caller_hangup', hangupBy: 'caller' });
+  t.deepEqual(await page.evaluate<string[]>('window.softphone.states()'), ['Establishing', 'Established', 'Terminated']);
+  await waitFor(() => s.app.engine.mediaService.legCount === 0, 5000);
+});
