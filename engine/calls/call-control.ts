@@ -128,6 +128,7 @@ export class CallControl {
       log: log.child({ direction: 'outbound' }),
       settings: { inactivityTimeoutMs: opts.settings.inactivityTimeoutMs },
       tenantMaxCalls: opts.outboundTenantMaxCalls ?? DEFAULT_OUTBOUND_TENANT_MAX_CALLS,
+      ...(opts.registrar ? { registrar: opts.registrar } : {}),
     });
     const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' })) : null;
     srf.invite((req, res) => {
