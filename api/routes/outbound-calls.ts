@@ -71,7 +71,12 @@ const placeBody = z
       .optional()
       .meta({ description: "Values for the agent's {{variables}}, over the agent's own defaults" }),
   })
-  .meta({ id: 'CallCreate' });
+  .meta({
+    id: 'CallCreate',
+    description:
+      "Exactly one callee: `trunkId` with `to` (a number or a URI on the trunk's gateway), or one of the tenant's SIP users " +
+      '(`sipUserId`, or `to` as its address of record, with neither `trunkId` nor the other)',
+  });
 
 type PlaceBody = z.infer<typeof placeBody>;
 
