@@ -109,9 +109,9 @@ const PLACE_NOTE =
   'or `to` as its address of record, without `trunkId`): exactly one of the two. ' +
   'Answers 201 with the call `queued`; it is placed as the trunk\'s `cpsLimit` and `maxConcurrentCalls` and the ' +
   "engine's tenant-wide cap allow (queued, never dropped; calls to SIP users have no trunk caps). A call to a SIP user " +
-  "dials the user's newest registration when it leaves the queue: with none, it ends `failed` with end reason " +
-  '`not_registered`; a registration over WebSocket (a browser) cannot take a call from the engine yet (`failed`, ' +
-  "`dial_error`, explained in the tenant's error log). Status then: `ringing` (180/183), `in_progress` " +
+  "dials the user's newest registration when it leaves the queue (a registration over WebSocket, a browser, gets a " +
+  'WebRTC offer: ICE, DTLS-SRTP; a SIP device plain RTP): with none, it ends `failed` with end reason `not_registered`. ' +
+  'Status then: `ringing` (180/183), `in_progress` ' +
   '(answered: the agent runs), `completed`; or `busy` (486, 600), `no_answer` (ring timeout, 408, 480), ' +
   '`failed` (another refusal, see `sipCode` and `endReason`), `canceled`. A test API key places no real call: ' +
   'the call walks ringing, in_progress (after 200 ms) and completed (1 s later) with the same events, and no INVITE ' +

@@ -9,7 +9,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
@@ -49,6 +49,8 @@ export interface OutboundContext extends AgentStepContext {
   callee: Callee;
   /** Where the INVITE goes: known at once for a trunk call, found by `locate` for a user call. */
   target?: ResolvedTarget;
+  /** Whether the callee speaks WebRTC (a SIP user's WebSocket binding): `media` makes a WebRtcLeg. */
+  webrtc?: boolean;
   /** The From user (caller id), or null for drachtio's default. */
   callingNumber: string | null;
   /** The request's `X-` headers, sent on the INVITE. */
@@ -75,9 +77,8 @@ export function refusalEnd(status: number): { reason: EndReason; hangupBy: 'call
  * 0. A call to a SIP user: its newest binding (user-target.ts), looked up as the call leaves its
  * queue. The INVITE goes to the binding's Contact as registered, down the flow it came on (a
  * WebSocket client's `*.invalid` Contact host is an alias of its socket, see user-calls.ts). No
- * binding ends the call `not_registered` (status failed). A WebSocket client (a browser) needs a
- * WebRTC offer (ICE, DTLS-SRTP), which the media layer does not make yet: such a binding ends the
- * call `dial_error`, with the reason in the tenant's error log.
+ * binding ends the call `not_registered` (status failed). A WebSocket client (a browser, sip.js)
+ * gets a WebRTC offer (ICE, DTLS-SRTP: `media` makes a WebRtcLeg); a SIP device plain RTP.
  */
 const locate: CallStep<OutboundContext> = {
   name: 'locate user',
@@ -91,28 +92,26 @@ const locate: CallStep<OutboundContext> = {
       call.end({ reason: 'not_registered', hangupBy: 'system' });
       return;
     }
-    if (isWebSocketBinding(found)) {
-      const message = `SIP user ${ctx.callee.aor} is registered only over WebSocket (a browser), and WebRTC calls from the engine are not available yet`;
-      log.info({ aor: ctx.callee.aor, contact: found.contact }, 'SIP user binding needs WebRTC');
-      deps.store.errorLogs.record({ ...ctx.scope, kind: 'sip', code: null, message, details: { contact: found.contact, transport: found.flow.protocol } });
-      call.end({ reason: 'dial_error', hangupBy: 'system' });
-      return;
-    }
-    log.info({ aor: ctx.callee.aor, contact: found.contact, transport: found.flow.protocol }, 'SIP user located');
+    ctx.webrtc = isWebSocketBinding(found);
+    log.info({ aor: ctx.callee.aor, contact: found.contact, transport: found.flow.protocol, webrtc: ctx.webrtc }, 'SIP user located');
     ctx.target = { uri: found.contact, auth: null };
   },
 };
 
-/** 1. Media: a leg that offers (we send the SDP offer in the INVITE). */
+/**
+ * 1. Media: a leg that offers (we send the SDP offer in the INVITE): plain RTP (PCMU/PCMA) for a
+ * trunk or a SIP device, WebRTC (a WebRtcLeg: ICE-lite, DTLS-SRTP) for a browser's binding.
+ */
 const media: CallStep<OutboundContext> = {
   name: 'media',
   needs: ['unanswered'],
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
     const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
-    let leg: SipLeg;
+    let leg: CallLeg;
     try {
-      leg = await untilAborted(deps.media.createSipLeg(null, opts), signal, (l) => l.close('call ended'));
+      const made: Promise<CallLeg> = ctx.webrtc ? deps.media.createWebRtcLeg(null, opts) : deps.media.createSipLeg(null, opts);
+      leg = await untilAborted(made, signal, (l) => l.close('call ended'));
     } catch (err) {
       if (err instanceof StepAborted) throw err;
       log.error({ err }, 'media leg failed');

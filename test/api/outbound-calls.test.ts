@@ -3,8 +3,8 @@
  * requests, a test key's simulated call (its whole life, and no datagram to the gateway), a
  * queued call canceled before it is dialled, and a property that no request body makes the route
  * answer 5xx. Calls to SIP users: the two ways to name one, another tenant's or mode's user
- * refused (even when registered: nothing reaches its device), a WebSocket binding refused, a test
- * key's simulated call to its test user, the OpenAPI examples, and a property over the body shapes.
+ * refused (even when registered: nothing reaches its device), a test key's simulated call to its
+ * test user, the OpenAPI examples, and a property over the body shapes.
  */
 import dgram from 'node:dgram';
 import test from 'ava';
@@ -158,24 +158,6 @@ test.serial("calls to SIP users: bad shapes and other tenants' or modes' users g
   await new Promise((r) => setTimeout(r, 300));
   // (An earlier test's INVITE may still be resent to the socket, which never answers: only INVITEs to a desk count.)
   t.deepEqual(datagrams.slice(before).filter((d) => d.startsWith('INVITE sip:desk@')), [], "no INVITE reached the other tenant's device");
-});
-
-test.serial('a SIP user registered only over WebSocket (a browser) cannot take a call from the engine yet: failed, dial_error, said in the error log', async (t) => {
-  const ws = await connectSipWs(sipWsUrl());
-  t.teardown(() => ws.close());
-  const domain = desk.aor.split('@')[1]!;
-  const reg = await registerOverWs(ws, { user: 'desk', password: 'desk-secret-1', domain, realm: 'agent-studio', callId: 'desk-browser', cseq: 1, contacts: ['<sip:k3v9@df7jal23ls0d.invalid;transport=ws>'], expires: '300' });
-  t.is(reg.status, 200);
-  t.teardown(() => s.app.engine.registrar.unbind(desk.aor));
-  const res = await post({ agentId: s.agentId, sipUserId: desk.id });
-  t.is(res.status, 201, JSON.stringify(res.body));
-  const id = res.body.id as string;
-  const get = async () => (await request<Record<string, unknown>>(s.base, 'GET', `/api/v1/calls/${id}`, { headers: s.tenant.headers })).body;
-  const done = await waitFor(async () => ((await get()).endReason ? get() : undefined), 5000);
-  t.like(done, { status: 'failed', endReason: 'dial_error', hangupBy: 'system', sipCode: null, sipCallId: null });
-  const errors = await request<{ items: { kind: string; callId: string; message: string }[] }>(s.base, 'GET', `/api/v1/analytics/errors?callId=${id}`, { headers: s.tenant.headers });
-  t.like(errors.body.items, [{ kind: 'sip', callId: id, message: `SIP user ${desk.aor} is registered only over WebSocket (a browser), and WebRTC calls from the engine are not available yet` }]);
-  t.is(ws.received.filter((m) => m.startsWith('INVITE ')).length, 0, 'no INVITE down the socket');
 });
 
 test.serial("a test key's call to its test-mode SIP user is simulated (not registered, no INVITE): ringing, in_progress, completed", async (t) => {

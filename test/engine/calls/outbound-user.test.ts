@@ -12,6 +12,7 @@ import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { nothingLeft as nothingLeftOf, receivedRequests, sippUas } from '../../helpers/outbound.js';
+import { rtpPort } from '../../helpers/media.js';
 import { Phone } from '../../helpers/phone.js';
 import { runSipp, sippMissing } from '../../helpers/sipp.js';
 import { targetBye } from '../../helpers/transfer.js';
@@ -108,7 +109,7 @@ sippTest('a registered SIP device is called by sipUserId: INVITE to its binding,
   t.like(res.body, { to: deskAor, toUri: deskAor, trunkId: null, endReason: null, metadata: { sipUserId: deskId } });
   const live = await waitFor(() => [s.app.engine.calls.calls.get(res.body.id)].find((c) => c?.state === 'answered'), 10_000);
   t.like(await getCall(res.body.id), { status: 'in_progress' });
-  phone.start(live.parts.leg!.port);
+  phone.start(rtpPort(live.parts.leg));
   const started = performance.now();
   const r = await uas.done;
   t.is(r.code, 0, r.output + r.errors);
