@@ -6,20 +6,22 @@
  * on the fake microphone answers the offer). The agent has nothing to run, so the engine echoes
  * the page: its microphone reaches the engine and comes back to it (inbound-rtp packets and
  * audio energy on the page, RTP counters on the engine's leg), and the page's BYE ends the call
- * completed.
+ * completed. A page that closes its RTCPeerConnection without a BYE (DTLS close_notify) ends the
+ * call `dtls_closed`, hung up by the callee (call-end.ts `endWithLeg`), and the engine BYEs its socket.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { SipResponse, type SipMessage, type SipRequest } from '../../../engine/sip/message/message.js';
 import { serialize } from '../../../engine/sip/message/serializer.js';
 import { formatUri } from '../../../engine/sip/message/uri.js';
 import { WebRtcLeg } from '../../../media/webrtc-leg.js';
 import { browserSkipReason, launchBrowser } from '../../helpers/browser.js';
+import type { Call } from '../../../engine/calls/call.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { nothingLeft } from '../../helpers/outbound.js';
 import { connectSipWs, registerOverWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
-import { openPeerPage, pageAnswers, pageInbound, pageServer } from '../../helpers/webrtc-page.js';
+import { openPeerPage, pageAnswers, pageHangsUp, pageInbound, pageServer } from '../../helpers/webrtc-page.js';
 
 let s: InboundSetup;
 let browser: Browser | undefined;
@@ -51,14 +53,28 @@ function answerInvite(ws: SipWsClient, invite: SipRequest, status: number, sdp?:
 
 const isRequest = (method: string) => (m: SipMessage) => m.kind === 'request' && m.method === method;
 
-maybe(`a SIP user registered over WebSocket is called with a WebRTC offer: the page answers, its audio reaches the engine and is echoed back to it, its BYE ends the call completed${browserSkipReason}`, async (t: ExecutionContext) => {
+interface Answered {
+  ws: SipWsClient;
+  page: Page;
+  invite: SipRequest;
+  callId: string;
+  call: Call;
+}
+
+/**
+ * A new SIP user `username` registers over a WebSocket, a page opens, the API calls the user: the
+ * INVITE's WebRTC offer is checked, answered 180 then 200 with the page's answer, and ACKed; the
+ * call is answered with a WebRtcLeg whose media is up.
+ */
+async function answeredBrowserCall(t: ExecutionContext, username: string): Promise<Answered> {
   const h = s.tenant.headers;
-  const user = await request<{ id: string; aor: string }>(s.base, 'POST', '/api/v1/sip-users', { headers: h, body: { username: 'browser', password: 'browser-secret-1' } });
+  const password = `${username}-secret-1`;
+  const user = await request<{ id: string; aor: string }>(s.base, 'POST', '/api/v1/sip-users', { headers: h, body: { username, password } });
   t.is(user.status, 201, JSON.stringify(user.body));
   const ws = await connectSipWs(`${s.base.replace(/^http/, 'ws')}/sip`);
   t.teardown(() => ws.close());
   const domain = user.body.aor.split('@')[1]!;
-  const reg = await registerOverWs(ws, { user: 'browser', password: 'browser-secret-1', domain, realm: 'agent-studio', callId: 'browser-reg', cseq: 1, contacts: [`<${CONTACT}>`], expires: '300' });
+  const reg = await registerOverWs(ws, { user: username, password, domain, realm: 'agent-studio', callId: `${username}-reg`, cseq: 1, contacts: [`<${CONTACT}>`], expires: '300' });
   t.is(reg.status, 200);
   const page = await openPeerPage(browser!, await pageServer(t));
   t.teardown(() => page.close());
@@ -72,14 +88,28 @@ maybe(`a SIP user registered over WebSocket is called with a WebRTC offer: the p
   t.regex(offer, /a=fingerprint:sha-256 /);
   t.regex(offer, /a=ice-ufrag:/);
   answerInvite(ws, invite, 180);
-  await waitFor(async () => (await request<{ status: string }>(s.base, 'GET', `/api/v1/calls/${res.body.id}`, { headers: h })).body.status === 'ringing', 5000);
+  await waitFor(async () => (await getCall(res.body.id)).status === 'ringing', 5000);
   answerInvite(ws, invite, 200, await pageAnswers(page, offer));
   const ack = await ws.next(isRequest('ACK'), 5000);
   t.is(ack.callId, invite.callId);
-
   const call = await waitFor(() => [s.app.engine.calls.calls.get(res.body.id)].find((c) => c?.state === 'answered'), 5000);
   t.true(call.parts.leg instanceof WebRtcLeg, 'the call has a WebRtcLeg');
   await call.parts.leg!.whenActive();
+  return { ws, page, invite, callId: res.body.id, call };
+}
+
+interface CallBody {
+  status: string;
+  endReason: string | null;
+  hangupBy: string | null;
+  sipCode: number | null;
+}
+
+const getCall = async (id: string) => (await request<CallBody>(s.base, 'GET', `/api/v1/calls/${id}`, { headers: s.tenant.headers })).body;
+const ended = (id: string) => waitFor(async () => ((await getCall(id)).endReason ? getCall(id) : undefined), 10_000);
+
+maybe(`a SIP user registered over WebSocket is called with a WebRTC offer: the page answers, its audio reaches the engine and is echoed back to it, its BYE ends the call completed${browserSkipReason}`, async (t) => {
+  const { ws, page, invite, callId, call } = await answeredBrowserCall(t, 'browser');
   const heard = await waitFor(async () => {
     const inbound = await pageInbound(page);
     return inbound.packetsReceived >= 50 && inbound.totalAudioEnergy > 0 ? inbound : undefined;
@@ -98,12 +128,21 @@ maybe(`a SIP user registered over WebSocket is called with a WebRTC offer: the p
   ws.send(bye);
   const ok = await ws.next((m) => m.kind === 'response' && m.cseq.method === 'BYE', 5000);
   t.is(ok.kind === 'response' && ok.status, 200);
-  const ended = await waitFor(async () => {
-    const c = (await request<{ status: string; endReason: string | null }>(s.base, 'GET', `/api/v1/calls/${res.body.id}`, { headers: h })).body;
-    return c.endReason ? c : undefined;
-  }, 5000);
-  t.like(ended, { status: 'completed', endReason: 'callee_hangup', hangupBy: 'callee', sipCode: 200 });
-  const types = await timeline(s, res.body.id);
+  t.like(await ended(callId), { status: 'completed', endReason: 'callee_hangup', hangupBy: 'callee', sipCode: 200 });
+  const types = await timeline(s, callId);
   t.deepEqual(types.filter((x) => ['call.started', 'call.ringing', 'call.answered', 'call.ended'].includes(x)), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+  await nothingLeft(t, s);
+});
+
+maybe(`the page closes its RTCPeerConnection without a BYE: the leg and the call end dtls_closed, hung up by the callee, and the engine BYEs the socket${browserSkipReason}`, async (t) => {
+  const { ws, page, invite, callId, call } = await answeredBrowserCall(t, 'browser2');
+  const leg = call.parts.leg!;
+  const closed = new Promise<string>((resolve) => leg.once('close', resolve));
+  await pageHangsUp(page);
+  t.is(await closed, 'dtls_closed');
+  const bye = (await ws.next(isRequest('BYE'), 5000)) as SipRequest;
+  t.is(bye.callId, invite.callId, 'the engine ends the dialog');
+  ws.send(serialize(SipResponse.to(bye, 200)));
+  t.like(await ended(callId), { status: 'completed', endReason: 'dtls_closed', hangupBy: 'callee', sipCode: 200 });
   await nothingLeft(t, s);
 });
