@@ -165,7 +165,7 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
     if (route.body) {
       op.requestBody = {
         required: true,
-        content: { 'application/json': { schema: toSchema(route.body, 'input', components) } },
+        content: { 'application/json': { schema: toSchema(route.body, 'input', components), ...(route.bodyExamples ? { examples: route.bodyExamples } : {}) } },
       };
     }
     (paths[p] ??= {})[route.method] = op;

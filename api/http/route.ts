@@ -118,6 +118,8 @@ export interface RouteDef<
   params?: P;
   query?: Q;
   body?: B;
+  /** Named examples of the request body for the OpenAPI document (OpenAPI 3.0 Media Type `examples`). */
+  bodyExamples?: Record<string, { summary: string; value: unknown }>;
   /** Schema of a success body; omitted for non-JSON responses (documents, pages). */
   response?: R;
   /** Success status (200 default, 201 for creates, 204 for empty). */

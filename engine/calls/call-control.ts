@@ -130,6 +130,7 @@ export class CallControl {
       log: log.child({ direction: 'outbound' }),
       settings: { inactivityTimeoutMs: opts.settings.inactivityTimeoutMs },
       tenantMaxCalls: opts.outboundTenantMaxCalls ?? DEFAULT_OUTBOUND_TENANT_MAX_CALLS,
+      ...(opts.registrar ? { registrar: opts.registrar } : {}),
     });
     const agentCalls: AgentCalls = (req, res, callee, callerAor) => {
       const scope = scopeOfSipDomain(callee.host);

@@ -49,6 +49,8 @@ export const endReasons = [
   'rejected',
   /** Outbound: the INVITE could not be placed or got no final answer (transport error, timeout, no media). */
   'dial_error',
+  /** Outbound to a SIP user: the user had no registered binding when the call was to be dialled; status `failed`. */
+  'not_registered',
   /** An external (`websocket`) agent could not be reached when the call was answered. */
   'agent_unreachable',
   /** An external agent's socket dropped, and again after its one reconnection (or that failed). */

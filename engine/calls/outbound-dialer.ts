@@ -1,35 +1,38 @@
 /**
  * Outbound calls (`POST /api/v1/calls`): recorded `queued` at once, then placed through their
- * trunk's gateway as the caps allow. Caps queue, they never drop:
+ * trunk's gateway, or to the newest binding of one of the tenant's registered SIP users, as the
+ * caps allow. Caps queue, they never drop:
  *
  * - the trunk's `cpsLimit`: INVITEs on one trunk leave at least 1/cpsLimit s apart (a call leaves
  *   the queue at its slot; its INVITE then waits until 1/cpsLimit s after the last one sent);
  * - the trunk's `maxConcurrentCalls`: live outbound calls (dialling or answered) on the trunk;
- * - `tenantMaxCalls` (engine setting): live outbound calls of one tenant, all trunks;
+ * - `tenantMaxCalls` (engine setting): live outbound calls of one tenant, all trunks and users;
  * - the engine's own capacity (`maxCalls`, shared with inbound calls).
+ *
+ * Each queue is a `Line`: a trunk with its two caps, or a tenant's calls to its SIP users (one
+ * line per tenant and mode, without caps of its own: no carrier to protect).
  *
  * A queued call can be canceled (status `canceled`) or is ended `shutdown` when the engine stops:
  * nothing stays `queued` after a clean stop (after a crash, orphans.ts closes it at start-up).
  * Calls of test keys (`mode` test) never reach SIP: see `simulate`.
  */
 import type { Mode } from '../store/mode.js';
-import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import { Call } from './call.js';
 import { recordAnswered, recordEnd } from './call-end.js';
 import { runSteps, untilAborted } from './call-steps.js';
-import { outboundSteps, type OutboundContext, type OutboundDeps } from './outbound-steps.js';
-import type { ResolvedTarget } from './transfer-target.js';
+import { outboundSteps, userCallSteps, type Callee, type OutboundContext, type OutboundDeps } from './outbound-steps.js';
+
+export type { Callee };
 
 /** A call to place, as the API validated it. */
 export interface PlaceRequest {
   tenantId: string;
   mode: Mode;
   agentId: string;
-  trunk: SipTrunk;
-  /** As given (E.164 or sip: URI), and as resolved on the trunk's gateway. */
+  /** As given: an E.164 number or sip: URI (trunk calls), the user's address of record (user calls). */
   to: string;
-  target: ResolvedTarget;
-  /** The caller id (From user): the request's `from`, else the trunk's `callerId`. */
+  callee: Callee;
+  /** The caller id (From user): the request's `from`, else the trunk's `callerId` (user calls: drachtio's default From). */
   from: string | null;
   headers: Record<string, string>;
   ringTimeoutSeconds: number;
@@ -38,7 +41,7 @@ export interface PlaceRequest {
 
 /** Where a queued call stands; null once it has left the queue. */
 export interface QueueInfo {
-  /** 1 = next on its trunk. */
+  /** 1 = next on its line (its trunk, or the tenant's calls to SIP users). */
   position: number;
   /**
    * The earliest start the trunk's CPS cap allows (ISO 8601): a lower bound while a concurrency
@@ -50,7 +53,7 @@ export interface QueueInfo {
 export type CancelResult = 'canceled' | 'answered' | 'not_live';
 
 export interface DialerDeps extends OutboundDeps {
-  /** Live outbound calls one tenant may have at once (all its trunks). */
+  /** Live outbound calls one tenant may have at once (all its trunks and SIP users). */
   tenantMaxCalls: number;
   /** Whether the engine has room for one more call (its `maxCalls`). */
   hasRoom(): boolean;
@@ -60,14 +63,26 @@ export interface DialerDeps extends OutboundDeps {
   settle(work: Promise<void>): void;
 }
 
+/** What one queue is held to: a trunk's caps, or none (a tenant's calls to its SIP users). */
+interface Line {
+  key: string;
+  cpsLimit: number | null;
+  maxConcurrentCalls: number | null;
+}
+
 interface Job {
   call: Call;
   ctx: OutboundContext;
-  trunk: SipTrunk;
+  line: Line;
+}
+
+function lineOf(r: PlaceRequest): Line {
+  if (r.callee.kind === 'trunk') return { key: r.callee.trunk.id, cpsLimit: r.callee.trunk.cpsLimit, maxConcurrentCalls: r.callee.trunk.maxConcurrentCalls };
+  return { key: `users:${r.tenantId}:${r.mode}`, cpsLimit: null, maxConcurrentCalls: null };
 }
 
 /**
- * Calls of one trunk that may hold a media leg while they wait for their INVITE slot: enough to
+ * Calls of one line that may hold a media leg while they wait for their INVITE slot: enough to
  * keep the pace when making a leg takes a while, few enough that a slow send path does not pile
  * legs up behind it.
  */
@@ -78,17 +93,17 @@ const CAPACITY_RETRY_MS = 250;
 export const TEST_CALL_TIMING = { ringMs: 200, talkMs: 1000 } as const;
 
 export class OutboundDialer {
-  /** Waiting calls per trunk, oldest first. */
+  /** Waiting calls per line (trunk, or a tenant's SIP users), oldest first. */
   readonly #queues = new Map<string, Job[]>();
-  /** Live (dialling or answered) outbound calls per trunk and per tenant. */
-  readonly #liveByTrunk = new Map<string, number>();
+  /** Live (dialling or answered) outbound calls per line and per tenant. */
+  readonly #liveByLine = new Map<string, number>();
   readonly #liveByTenant = new Map<string, number>();
-  /** The last slot given to a call leaving the queue, per trunk (`performance.now()` ms). */
+  /** The last slot given to a call leaving the queue, per line (`performance.now()` ms). */
   readonly #lastSlot = new Map<string, number>();
-  /** When the last INVITE left, per trunk, and the chain of INVITEs waiting for their slot. */
+  /** When the last INVITE left, per line, and the chain of INVITEs waiting for their slot. */
   readonly #lastInvite = new Map<string, number>();
   readonly #paceChain = new Map<string, Promise<void>>();
-  /** Calls per trunk out of the queue whose INVITE has not left yet (making their leg, or waiting for their slot). */
+  /** Calls per line out of the queue whose INVITE has not left yet (making their leg, or waiting for their slot). */
   readonly #pacing = new Map<string, Set<string>>();
   /** The final records being written, per call (a cancel answers once its record is written). */
   readonly #records = new Map<string, Promise<void>>();
@@ -112,49 +127,54 @@ export class OutboundDialer {
     const agent = deps.store.agents.get(scope, r.agentId);
     const wf = agent?.config.workflowId ? deps.store.workflows.get(scope, agent.config.workflowId) : undefined;
     const workflow = wf ? { id: wf.id, version: wf.version } : null;
-    const toNumber = r.to.startsWith('+') ? r.to : null;
+    const trunkId = r.callee.kind === 'trunk' ? r.callee.trunk.id : null;
+    const toUri = r.callee.kind === 'trunk' ? r.callee.target.uri : r.callee.aor;
+    const toNumber = r.callee.kind === 'trunk' && r.to.startsWith('+') ? r.to : null;
+    const sipUser = r.callee.kind === 'user' ? { sipUserId: r.callee.sipUserId } : {};
     const id = deps.events.transaction(() => {
       const row = deps.store.calls.create({
         ...scope,
         direction: 'outbound',
         status: 'queued',
         fromUri: null,
-        toUri: r.target.uri,
+        toUri,
         fromNumber: r.from,
         toNumber,
-        trunkId: r.trunk.id,
+        trunkId,
         agentId: r.agentId,
         workflowId: workflow?.id ?? null,
         workflowVersion: workflow?.version ?? null,
-        metadata: { variables: r.variables, headers: r.headers, ringTimeoutSeconds: r.ringTimeoutSeconds },
+        metadata: { variables: r.variables, headers: r.headers, ringTimeoutSeconds: r.ringTimeoutSeconds, ...sipUser },
       });
       deps.events.append('call.started', { ...scope, callId: row.id }, {
         callId: row.id,
         agentId: r.agentId,
         direction: 'outbound',
         from: { uri: null, number: r.from },
-        to: { uri: r.target.uri, number: toNumber },
-        trunkId: r.trunk.id,
+        to: { uri: toUri, number: toNumber },
+        trunkId,
         sipCallId: null,
       });
       return row.id;
     });
     const log = deps.log.child({ callId: id, direction: 'outbound' });
+    const line = lineOf(r);
     const call = new Call({ id, tenantId: r.tenantId, mode: r.mode, agentId: r.agentId, sipCallId: '' }, log, performance.now(), 'queued');
     const ctx: OutboundContext = {
       call,
       deps,
       log,
       scope: { ...scope, callId: id },
-      target: r.target,
+      callee: r.callee,
+      ...(r.callee.kind === 'trunk' ? { target: r.callee.target } : {}),
       callingNumber: r.from,
       headers: r.headers,
       ringMs: r.ringTimeoutSeconds * 1000,
-      pace: (signal) => this.#pace(r.trunk, id, signal),
+      pace: (signal) => this.#pace(line, id, signal),
       sipCode: null,
       workflow,
       direction: 'outbound',
-      facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId: r.trunk.id, headers: r.headers, variables: r.variables },
+      facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId, headers: r.headers, variables: r.variables },
       has: (need) => (need === 'leg' ? !!ctx.leg : !!ctx.dialog),
     };
     this.#calls.set(id, call);
@@ -165,27 +185,27 @@ export class OutboundDialer {
       this.#records.set(id, recorded);
       void recorded.catch(() => undefined).finally(() => this.#records.delete(id));
     });
-    log.info({ trunkId: r.trunk.id, to: r.target.uri, mode: r.mode }, 'outbound call queued');
+    log.info({ trunkId, to: toUri, mode: r.mode }, 'outbound call queued');
     if (r.mode === 'test') {
       this.#simulate(ctx);
       return id;
     }
-    const q = this.#queues.get(r.trunk.id) ?? [];
-    q.push({ call, ctx, trunk: r.trunk });
-    this.#queues.set(r.trunk.id, q);
-    call.once('ended', () => this.#unqueue(r.trunk.id, call));
+    const q = this.#queues.get(line.key) ?? [];
+    q.push({ call, ctx, line });
+    this.#queues.set(line.key, q);
+    call.once('ended', () => this.#unqueue(line.key, call));
     this.#pump();
     return id;
   }
 
   /** Where a queued call stands, or null when it is not queued (here). */
   queueInfo(callId: string): QueueInfo | null {
-    for (const [trunkId, q] of this.#queues) {
+    for (const [key, q] of this.#queues) {
       const i = q.findIndex((j) => j.call.id === callId);
       if (i < 0) continue;
-      const gap = slotGap(q[i]!.trunk);
+      const gap = slotGap(q[i]!.line);
       const now = performance.now();
-      const first = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + gap);
+      const first = Math.max(now, (this.#lastSlot.get(key) ?? -Infinity) + gap);
       const at = first + i * gap;
       return { position: i + 1, estimatedStartAt: new Date(Date.now() + (at - now)).toISOString() };
     }
@@ -224,20 +244,20 @@ export class OutboundDialer {
     }
   }
 
-  /** A call's INVITE has left (or never will): another call of the trunk may make its leg. */
-  #leavePacing(trunkId: string, callId: string): void {
-    const set = this.#pacing.get(trunkId);
+  /** A call's INVITE has left (or never will): another call of the line may make its leg. */
+  #leavePacing(key: string, callId: string): void {
+    const set = this.#pacing.get(key);
     if (!set?.delete(callId)) return;
-    if (!set.size) this.#pacing.delete(trunkId);
+    if (!set.size) this.#pacing.delete(key);
     this.#pump();
   }
 
-  #unqueue(trunkId: string, call: Call): void {
-    const q = this.#queues.get(trunkId);
+  #unqueue(key: string, call: Call): void {
+    const q = this.#queues.get(key);
     if (!q) return;
     const i = q.findIndex((j) => j.call === call);
     if (i >= 0) q.splice(i, 1);
-    if (!q.length) this.#queues.delete(trunkId);
+    if (!q.length) this.#queues.delete(key);
   }
 
   /** Takes every queue's head that the caps allow now, and sets a timer for the next slot. */
@@ -247,7 +267,7 @@ export class OutboundDialer {
     this.#timer = null;
     const now = performance.now();
     let wait = Infinity;
-    for (const [trunkId, q] of [...this.#queues]) {
+    for (const [key, q] of [...this.#queues]) {
       while (q.length) {
         const job = q[0]!;
         if (!this.deps.hasRoom()) {
@@ -256,10 +276,10 @@ export class OutboundDialer {
         }
         // Concurrency caps free up when a call ends, which pumps again.
         if ((this.#liveByTenant.get(job.call.identity.tenantId) ?? 0) >= this.deps.tenantMaxCalls) break;
-        if (job.trunk.maxConcurrentCalls !== null && (this.#liveByTrunk.get(trunkId) ?? 0) >= job.trunk.maxConcurrentCalls) break;
-        // At most this many calls of a trunk hold a media leg while waiting for their INVITE slot.
-        if ((this.#pacing.get(trunkId)?.size ?? 0) >= MAX_PACING) break;
-        const slot = Math.max(now, (this.#lastSlot.get(trunkId) ?? -Infinity) + slotGap(job.trunk));
+        if (job.line.maxConcurrentCalls !== null && (this.#liveByLine.get(key) ?? 0) >= job.line.maxConcurrentCalls) break;
+        // At most this many calls of a line hold a media leg while waiting for their INVITE slot.
+        if ((this.#pacing.get(key)?.size ?? 0) >= MAX_PACING) break;
+        const slot = Math.max(now, (this.#lastSlot.get(key) ?? -Infinity) + slotGap(job.line));
         // A call leaves the queue at its slot: it holds a media leg only just before its INVITE,
         // and stays cancelable (and visible with its place) in the queue until then.
         if (slot > now) {
@@ -267,10 +287,10 @@ export class OutboundDialer {
           break;
         }
         q.shift();
-        this.#lastSlot.set(trunkId, slot);
+        this.#lastSlot.set(key, slot);
         this.#start(job);
       }
-      if (!q.length) this.#queues.delete(trunkId);
+      if (!q.length) this.#queues.delete(key);
     }
     if (wait !== Infinity) {
       this.#timer = setTimeout(() => this.#pump(), Math.max(1, Math.ceil(wait)));
@@ -279,33 +299,33 @@ export class OutboundDialer {
   }
 
   /**
-   * Waits for the trunk's next INVITE slot and resolves to `sent`, which the caller runs when its
-   * INVITE has left (drachtio-srf's request callback) or will not; the next waiter on the trunk
+   * Waits for the line's next INVITE slot and resolves to `sent`, which the caller runs when its
+   * INVITE has left (drachtio-srf's request callback) or will not; the next waiter on the line
    * waits for it. Spacing is measured where the INVITE leaves, not where it is planned: a send
    * delayed by a busy moment must not bring the next one closer (the cap is a ceiling: the rate
    * reached is a little under it, by the send latency of each INVITE).
    */
-  #pace(trunk: SipTrunk, callId: string, signal: AbortSignal): Promise<() => void> {
-    const gap = slotGap(trunk);
+  #pace(line: Line, callId: string, signal: AbortSignal): Promise<() => void> {
+    const gap = slotGap(line);
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
     let marked = false;
     const sent = () => {
       if (marked) return;
       marked = true;
-      this.#lastInvite.set(trunk.id, performance.now());
+      this.#lastInvite.set(line.key, performance.now());
       release();
-      this.#leavePacing(trunk.id, callId);
+      this.#leavePacing(line.key, callId);
     };
     // A call that ends while it waits gives its place up.
     signal.addEventListener('abort', sent, { once: true });
-    const prev = this.#paceChain.get(trunk.id) ?? Promise.resolve();
-    this.#paceChain.set(trunk.id, done);
+    const prev = this.#paceChain.get(line.key) ?? Promise.resolve();
+    this.#paceChain.set(line.key, done);
     void done.then(() => {
-      if (this.#paceChain.get(trunk.id) === done) this.#paceChain.delete(trunk.id);
+      if (this.#paceChain.get(line.key) === done) this.#paceChain.delete(line.key);
     });
     const ready = prev.then(async () => {
-      const wait = (this.#lastInvite.get(trunk.id) ?? -Infinity) + gap - performance.now();
+      const wait = (this.#lastInvite.get(line.key) ?? -Infinity) + gap - performance.now();
       if (wait > 0 && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, wait));
       return sent;
     });
@@ -314,21 +334,21 @@ export class OutboundDialer {
 
   /** A job out of the queue: counted live, admitted to call control, its steps run. */
   #start(job: Job): void {
-    const { call, ctx, trunk } = job;
+    const { call, ctx, line } = job;
     const tenantId = call.identity.tenantId;
-    bump(this.#liveByTrunk, trunk.id, 1);
+    bump(this.#liveByLine, line.key, 1);
     bump(this.#liveByTenant, tenantId, 1);
-    const pacing = this.#pacing.get(trunk.id) ?? new Set<string>();
-    this.#pacing.set(trunk.id, pacing.add(call.id));
+    const pacing = this.#pacing.get(line.key) ?? new Set<string>();
+    this.#pacing.set(line.key, pacing.add(call.id));
     call.once('ended', () => {
-      bump(this.#liveByTrunk, trunk.id, -1);
+      bump(this.#liveByLine, line.key, -1);
       bump(this.#liveByTenant, tenantId, -1);
-      this.#leavePacing(trunk.id, call.id);
+      this.#leavePacing(line.key, call.id);
       this.#pump();
     });
     call.transition('trying', 'dialling');
     this.deps.admit(call);
-    runSteps(ctx, outboundSteps).catch((err: unknown) => {
+    runSteps(ctx, ctx.callee.kind === 'user' ? userCallSteps : outboundSteps).catch((err: unknown) => {
       call.log.error({ err }, 'call step failed');
       call.hangup('engine_error');
     });
@@ -357,9 +377,9 @@ export class OutboundDialer {
   }
 }
 
-/** Milliseconds between two INVITEs on the trunk (0 without a CPS cap). */
-function slotGap(trunk: SipTrunk): number {
-  return trunk.cpsLimit ? 1000 / trunk.cpsLimit : 0;
+/** Milliseconds between two INVITEs on the line (0 without a CPS cap). */
+function slotGap(line: Line): number {
+  return line.cpsLimit ? 1000 / line.cpsLimit : 0;
 }
 
 function bump(m: Map<string, number>, key: string, by: number): void {

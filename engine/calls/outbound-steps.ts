@@ -1,23 +1,26 @@
 /**
- * The steps of an outbound call the dialer took from its trunk's queue: a media leg that offers,
- * the INVITE at the trunk's next calls-per-second slot (ringing at the first 180/183, early
- * media from a 183 with SDP), the answer, the dialog's life, and the agent (the same step as
- * inbound calls). Each says what it needs and stops when the call ends (its signal aborts).
+ * The steps of an outbound call the dialer took from its queue: for a call to a SIP user, the
+ * user's newest binding found; a media leg that offers, the INVITE at the line's next
+ * calls-per-second slot (ringing at the first 180/183, early media from a 183 with SDP), the
+ * answer, the dialog's life, and the agent (the same step as inbound calls). Each says what it
+ * needs and stops when the call ends (its signal aborts).
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
-import type { SipLeg } from '../../media/sip-leg.js';
+import type { CallLeg } from '../../media/call-leg.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
 import { endWithLeg, recordAnswered } from './call-end.js';
 import type { EndReason } from './call-record.js';
-import { StepAborted, untilAborted, type CallStep } from './call-steps.js';
+import { StepAborted, StepPreconditionError, untilAborted, type CallStep } from './call-steps.js';
 import { dial } from './dial.js';
 import { destroyDialog, wireDialog } from './in-dialog.js';
+import type { SipTrunk } from '../store/repositories/sip-trunks.js';
+import { isWebSocketBinding, userBinding, type BindingSource } from './registrar/user-target.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
 /** What outbound calls need of the engine. */
@@ -28,13 +31,26 @@ export interface OutboundDeps {
   events: EventLog;
   media: MediaService;
   agents?: AgentRuntime;
+  /** Where the tenants' SIP users are registered (absent: calls to them end `not_registered`). */
+  registrar?: BindingSource;
   settings: { inactivityTimeoutMs: number };
 }
+
+/**
+ * Whom the call goes to: a number or URI on a trunk's gateway (resolved there), or a SIP user of
+ * the tenant, whose binding is looked up when the call leaves its queue (the user may register,
+ * move or go between the request and the INVITE).
+ */
+export type Callee = { kind: 'trunk'; trunk: SipTrunk; target: ResolvedTarget } | { kind: 'user'; sipUserId: string; aor: string };
 
 /** What the steps of one outbound call share. */
 export interface OutboundContext extends AgentStepContext {
   deps: OutboundDeps;
-  target: ResolvedTarget;
+  callee: Callee;
+  /** Where the INVITE goes: known at once for a trunk call, found by `locate` for a user call. */
+  target?: ResolvedTarget;
+  /** Whether the callee speaks WebRTC (a SIP user's WebSocket binding): `media` makes a WebRtcLeg. */
+  webrtc?: boolean;
   /** The From user (caller id), or null for drachtio's default. */
   callingNumber: string | null;
   /** The request's `X-` headers, sent on the INVITE. */
@@ -57,16 +73,45 @@ export function refusalEnd(status: number): { reason: EndReason; hangupBy: 'call
   return { reason: 'rejected', hangupBy: 'callee' };
 }
 
-/** 1. Media: a leg that offers (we send the SDP offer in the INVITE). */
+/**
+ * 0. A call to a SIP user: its newest binding (user-target.ts), looked up as the call leaves its
+ * queue. The INVITE goes to the binding's Contact as registered, down the flow it came on (a
+ * WebSocket client's `*.invalid` Contact host is an alias of its socket, see user-calls.ts). No
+ * binding ends the call `not_registered` (status failed). A WebSocket client (a browser, sip.js)
+ * gets a WebRTC offer (ICE, DTLS-SRTP: `media` makes a WebRtcLeg); a SIP device plain RTP.
+ */
+const locate: CallStep<OutboundContext> = {
+  name: 'locate user',
+  needs: ['unanswered'],
+  run(ctx) {
+    const { deps, call, log } = ctx;
+    if (ctx.callee.kind !== 'user') return;
+    const found = userBinding(ctx.callee.aor, call.identity, deps.registrar);
+    if (!found || 'error' in found) {
+      log.info({ aor: ctx.callee.aor, why: found?.error ?? 'no such user' }, 'SIP user not reached');
+      call.end({ reason: 'not_registered', hangupBy: 'system' });
+      return;
+    }
+    ctx.webrtc = isWebSocketBinding(found);
+    log.info({ aor: ctx.callee.aor, contact: found.contact, transport: found.flow.protocol, webrtc: ctx.webrtc }, 'SIP user located');
+    ctx.target = { uri: found.contact, auth: null };
+  },
+};
+
+/**
+ * 1. Media: a leg that offers (we send the SDP offer in the INVITE): plain RTP (PCMU/PCMA) for a
+ * trunk or a SIP device, WebRTC (a WebRtcLeg: ICE-lite, DTLS-SRTP) for a browser's binding.
+ */
 const media: CallStep<OutboundContext> = {
   name: 'media',
   needs: ['unanswered'],
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
     const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
-    let leg: SipLeg;
+    let leg: CallLeg;
     try {
-      leg = await untilAborted(deps.media.createSipLeg(null, opts), signal, (l) => l.close('call ended'));
+      const made: Promise<CallLeg> = ctx.webrtc ? deps.media.createWebRtcLeg(null, opts) : deps.media.createSipLeg(null, opts);
+      leg = await untilAborted(made, signal, (l) => l.close('call ended'));
     } catch (err) {
       if (err instanceof StepAborted) throw err;
       log.error({ err }, 'media leg failed');
@@ -92,6 +137,8 @@ const invite: CallStep<OutboundContext> = {
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
     const leg = ctx.leg!;
+    const target = ctx.target;
+    if (!target) throw new StepPreconditionError('invite', 'target');
     const sent = await ctx.pace(signal);
     const onSent = (sipCallId: string) => {
       sent();
@@ -116,7 +163,7 @@ const invite: CallStep<OutboundContext> = {
         );
       }
     };
-    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target: ctx.target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent }, log);
+    const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent }, log);
     sent();
     if (dialed.kind === 'failed') {
       if (signal.aborted) throw new StepAborted(signal.reason);
@@ -166,3 +213,6 @@ const wire: CallStep<OutboundContext> = {
 
 /** An outbound call's steps, in order; the last is the inbound calls' own agent step. */
 export const outboundSteps: readonly CallStep<OutboundContext>[] = [media, invite, answered, wire, agentStep];
+
+/** A call to a SIP user: its binding found first, then the same steps. */
+export const userCallSteps: readonly CallStep<OutboundContext>[] = [locate, ...outboundSteps];

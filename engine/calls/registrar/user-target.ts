@@ -1,9 +1,13 @@
 /**
- * A transfer to one of the tenant's SIP users (`sip:<username>@<tenant id>.<mode>`, the address
- * of record the registrar serves): the engine dials the user's newest binding itself and bridges
- * it, never a REFER (the caller's carrier cannot reach the user's device, nor resolve the
- * tenant's SIP domain). A user without a binding, or another tenant's, is refused before anything
- * is sent.
+ * A call from the engine to one of the tenant's SIP users (`sip:<username>@<tenant id>.<mode>`,
+ * the address of record the registrar serves): a transfer, or an outbound call placed through
+ * the API. The engine dials the user's newest binding itself (a transfer bridges it, never a
+ * REFER: the caller's carrier cannot reach the user's device, nor resolve the tenant's SIP
+ * domain). A user without a binding, or another tenant's, is refused before anything is sent.
+ *
+ * The newest binding, not every binding at once: the engine's own INVITE is a UAC with one media
+ * leg and one dialog (drachtio-srf's `createUAC`), so forking would need a leg per branch and
+ * the CANCEL of the others; the newest registration is the device the user last brought up.
  */
 import { parseSipUri } from '../../sip/message/uri.js';
 import type { Scope } from '../../store/repositories/scoped.js';
@@ -15,8 +19,11 @@ export interface BindingSource {
   registrationsOf(aor: string): Binding[];
 }
 
-/** The target as a registered user's contact; null when `target` names no tenant's SIP user. */
-export function registeredUserTarget(target: string, scope: Scope, registrar: BindingSource | undefined): ResolvedTarget | TargetRefusal | null {
+/**
+ * The newest binding of the SIP user `target` names; a refusal when it names another tenant's
+ * user, no user, or one with no binding now; null when `target` names no tenant's SIP user at all.
+ */
+export function userBinding(target: string, scope: Scope, registrar: BindingSource | undefined): Binding | TargetRefusal | null {
   let host: string;
   let user: string | null;
   try {
@@ -31,6 +38,21 @@ export function registeredUserTarget(target: string, scope: Scope, registrar: Bi
   if (!registrar) return { error: 'SIP users cannot be reached here (no registrar)' };
   const bindings = registrar.registrationsOf(aorOf(scope, user));
   if (!bindings.length) return { error: `SIP user ${user} is not registered` };
-  const newest = bindings.reduce((a, b) => (b.registeredAt > a.registeredAt ? b : a));
-  return { uri: newest.contact, auth: null };
+  return bindings.reduce((a, b) => (b.registeredAt > a.registeredAt ? b : a));
+}
+
+/** The target as a registered user's contact; null when `target` names no tenant's SIP user. */
+export function registeredUserTarget(target: string, scope: Scope, registrar: BindingSource | undefined): ResolvedTarget | TargetRefusal | null {
+  const binding = userBinding(target, scope, registrar);
+  if (!binding || 'error' in binding) return binding;
+  return { uri: binding.contact, auth: null };
+}
+
+/**
+ * Whether a binding is a WebSocket client's (RFC 7118): it came over a WebSocket, or its Contact
+ * asks for one. Such clients (browsers, sip.js) speak WebRTC media (ICE, DTLS-SRTP), not plain RTP.
+ */
+export function isWebSocketBinding(b: Binding): boolean {
+  if (/^wss?$/i.test(b.flow.protocol)) return true;
+  return /;\s*transport=wss?(?=[;>?]|$)/i.test(b.contact);
 }

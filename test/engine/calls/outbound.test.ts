@@ -5,15 +5,15 @@
  * timeout), DELETE while ringing, caller id, prefix rule and X- headers on the wire, the CPS cap
  * measured from SIPp's INVITE times, and 50 concurrent POSTs with one Idempotency-Key.
  */
-import dgram from 'node:dgram';
 import { createHash } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { parseDigest } from '../../../engine/calls/digest.js';
 import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
-import { inboundSetup, scenario, timeline, type InboundSetup } from '../../helpers/inbound.js';
+import { inboundSetup, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { Phone } from '../../helpers/phone.js';
-import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
+import { nothingLeft as nothingLeftOf, receivedRequests, sippUas } from '../../helpers/outbound.js';
+import { sippMissing } from '../../helpers/sipp.js';
 import { ENGINE_BYE, targetBye } from '../../helpers/transfer.js';
 import { WsAgentServer } from '../../helpers/ws-agent.js';
 import { g711Encode } from '../../../media/audio/g711.js';
@@ -60,21 +60,7 @@ async function trunkTo(port: number, extra: Record<string, unknown> = {}): Promi
 }
 
 /** Starts SIPp as the gateway's UAS on `port`, and resolves once it listens. */
-async function gateway(port: number, file: string, vars: Record<string, string | number>, calls = 1): Promise<{ done: Promise<SippResult> }> {
-  const done = runSipp({ transport: 'u1', target: '127.0.0.1:9', scenario: scenario(file, vars), args: ['-p', String(port)], calls, timeoutSeconds: 40 });
-  await waitFor(() => bound(port), 5000, 20);
-  // Wrapped: an async function returning the promise itself would wait for SIPp to finish.
-  return { done };
-}
-
-/** Whether something holds UDP `port` on loopback (SIPp is up). */
-function bound(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
-    sock.once('error', () => resolve(true));
-    sock.bind({ address: '127.0.0.1', port, exclusive: true }, () => sock.close(() => resolve(false)));
-  });
-}
+const gateway = sippUas;
 
 const place = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   request<CallBody>(s.base, 'POST', '/api/v1/calls', { headers: { ...h(), ...headers }, body: { agentId: s.agentId, ...body } });
@@ -82,25 +68,8 @@ const place = (body: Record<string, unknown>, headers: Record<string, string> = 
 const getCall = async (id: string) => (await request<CallBody>(s.base, 'GET', `/api/v1/calls/${id}`, { headers: h() })).body;
 const ended = (id: string, timeoutMs = 15_000) => waitFor(async () => ((await getCall(id)).endReason ? getCall(id) : undefined), timeoutMs);
 
-/** SIPp's trace as message blocks, each with its time (SIPp prints it on the separator line). */
-function blocks(r: SippResult): { at: number; text: string }[] {
-  const out: { at: number; text: string }[] = [];
-  const parts = r.messages.split(/^(-{10,}.*)$/m);
-  for (let i = 1; i < parts.length; i += 2) {
-    const m = /(\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d(?:\.\d+)?)/.exec(parts[i]!);
-    out.push({ at: m ? Date.parse(`${m[1]}T${m[2]}Z`) : NaN, text: parts[i + 1] ?? '' });
-  }
-  return out;
-}
-
-const received = (r: SippResult, method: string) => blocks(r).filter((b) => /message received/.test(b.text) && new RegExp(`^\\s*${method} `, 'm').test(b.text));
-
-async function nothingLeft(t: ExecutionContext): Promise<void> {
-  await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 5000);
-  t.deepEqual(s.app.engine.mediaService.stats(), { legs: 0, portsHeld: 0 });
-  t.is(s.app.engine.calls.activeCalls, 0);
-  t.is(s.app.engine.calls.outbound.size, 0);
-}
+const received = receivedRequests;
+const nothingLeft = (t: ExecutionContext) => nothingLeftOf(t, s);
 
 sippTest('answered: caller id, prefix rule and X- header on the wire, ringing then in_progress, the agent greets with the offline voice, the gateway BYE ends it completed (sipCode 200)', async (t) => {
   const port = await freePort();
