@@ -2,13 +2,14 @@
  * A transfer to one of the tenant's SIP users (`sip:<username>@<tenant id>.<mode>`, the address
  * of record the registrar serves): the engine dials the user's newest binding itself and bridges
  * it, never a REFER (the caller's carrier cannot reach the user's device, nor resolve the
- * tenant's SIP domain). A user without a binding, or another tenant's, is refused before anything
+ * tenant's SIP domain). A binding made over a WebSocket is a browser: it is offered WebRTC media
+ * (`media: 'webrtc'`). A user without a binding, or another tenant's, is refused before anything
  * is sent.
  */
 import { parseSipUri } from '../../sip/message/uri.js';
 import type { Scope } from '../../store/repositories/scoped.js';
 import type { ResolvedTarget, TargetRefusal } from '../transfer-target.js';
-import type { Binding } from './bindings.js';
+import { mediaOfBinding, type Binding } from './bindings.js';
 import { aorOf, scopeOfSipDomain } from './sip-domain.js';
 
 export interface BindingSource {
@@ -32,5 +33,5 @@ export function registeredUserTarget(target: string, scope: Scope, registrar: Bi
   const bindings = registrar.registrationsOf(aorOf(scope, user));
   if (!bindings.length) return { error: `SIP user ${user} is not registered` };
   const newest = bindings.reduce((a, b) => (b.registeredAt > a.registeredAt ? b : a));
-  return { uri: newest.contact, auth: null };
+  return { uri: newest.contact, auth: null, media: mediaOfBinding(newest) };
 }
