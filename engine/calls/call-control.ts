@@ -6,6 +6,7 @@
  */
 import type { Registrar } from './registrar/registrar.js';
 import { UserCalls } from './registrar/user-calls.js';
+import { UserBridges } from './registrar/user-bridge.js';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -129,7 +130,8 @@ export class CallControl {
       settings: { inactivityTimeoutMs: opts.settings.inactivityTimeoutMs },
       tenantMaxCalls: opts.outboundTenantMaxCalls ?? DEFAULT_OUTBOUND_TENANT_MAX_CALLS,
     });
-    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' })) : null;
+    const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }));
+    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), userBridges) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
       if (!this.#accepting) {
