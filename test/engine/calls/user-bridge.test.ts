@@ -1,0 +1,343 @@
+/**
+ * A SIP phone (SIPp over UDP, registered with digest) calls a SIP user registered from a browser
+ * (a raw SIP-over-WebSocket client answering with a Chromium page's RTCPeerConnection): the engine
+ * bridges the call with the media through mediasoup (engine/calls/registrar/user-bridge.ts).
+ * Audio both ways (the page's inbound-rtp, the phone's RTP peer, both legs' counters), BYE from
+ * either side, a leg closing, refusals; then a transfer of an agent call to the browser user.
+ */
+import test, { type ExecutionContext } from 'ava';
+import type { Browser, Page } from 'playwright-core';
+import fs from 'node:fs';
+import type { CallLeg } from '../../../media/call-leg.js';
+import { WebRtcLeg } from '../../../media/webrtc-leg.js';
+import { transferCall } from '../../../engine/calls/transfer.js';
+import type { SipMessage } from '../../../engine/sip/message/message.js';
+import { browserSkipReason, launchBrowser } from '../../helpers/browser.js';
+import { request, waitFor } from '../../helpers/http.js';
+import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
+import { rtpPort } from '../../helpers/media.js';
+import { RtpPeer } from '../../helpers/rtp-peer.js';
+import { connectSipWs, registerOverWs, type SipWsClient } from '../../helpers/sip-ws-client.js';
+import { sippMissing, type SippResult } from '../../helpers/sipp.js';
+import { callerBye, ENGINE_BYE, liveCall, transferDeps } from '../../helpers/transfer.js';
+import { openPeerPage, pageAnswers, pageHangsUp, pageInbound, pageServer, type InboundAudio } from '../../helpers/webrtc-page.js';
+
+const missing = sippMissing() ?? (browserSkipReason ? browserSkipReason.trim() : null);
+const maybe = missing ? test.serial.skip : test.serial;
+if (missing) test(`user bridge tests are skipped: ${missing}`, (t) => t.pass());
+
+const REALM = 'agent-studio';
+let s: InboundSetup;
+let browser: Browser | undefined;
+let DOMAIN = '';
+
+test.before(async () => {
+  if (missing) return;
+  // Two workers: the callee's leg must still land on the caller leg's router.
+  s = await inboundSetup({ sip: { ringMs: 0 }, media: { workers: 2 } });
+  browser = await launchBrowser();
+  DOMAIN = `${s.tenant.tenantId}.live`;
+  for (const [username, password] of [['desk', 'desk-secret-1'], ['web', 'web-secret-1']] as const) {
+    const res = await request(s.base, 'POST', '/api/v1/sip-users', { headers: s.tenant.headers, body: { username, password } });
+    if (res.status !== 201) throw new Error(`sip user not created: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+});
+test.after.always(async () => {
+  await browser?.close();
+  await s?.close();
+});
+
+/** The phone answered: 180 (the browser rings), 200, its ACK, then `tail`. */
+const answered = (tail: string) => `  <recv response="180" timeout="15000"/>
+  <recv response="200" rrs="true" timeout="15000"/>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:[service]@{{domain}}>;tag=[pid]SIPpTag01[call_number]
+      To: <sip:{{callee}}@{{domain}}>[peer_tag_param]
+      Call-ID: [call_id]
+      [routes]
+      CSeq: 11 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+${tail}`;
+
+/** The phone's BYE after `pauseMs`, answered 200. */
+const phoneBye = (pauseMs: number) => `  <pause milliseconds="${pauseMs}"/>
+  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:[service]@{{domain}}>;tag=[pid]SIPpTag01[call_number]
+      To: <sip:{{callee}}@{{domain}}>[peer_tag_param]
+      Call-ID: [call_id]
+      [routes]
+      CSeq: 12 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>`;
+
+/** The phone refused with `status` (after an optional 180), and its ACK. */
+const refused = (status: number) => `  <recv response="180" optional="true"/>
+  <recv response="${status}" timeout="15000"/>
+  <send>
+    <![CDATA[
+
+      ACK sip:{{callee}}@{{domain}} SIP/2.0
+      [last_Via:]
+      From: <sip:[service]@{{domain}}>;tag=[pid]SIPpTag01[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 11 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
+/** SIPp as the desk phone calling `callee`, its media at `rtp`'s port. */
+function phoneCalls(callee: string, rtp: RtpPeer, outcome: string): Promise<SippResult> {
+  // `outcome` first: it holds {{domain}} and {{callee}} to fill in too.
+  const scn = scenario('user-call.xml', { outcome, callee, domain: DOMAIN, rtpPort: rtp.port });
+  return sippCall(s, scn, { args: ['-s', 'desk', '-au', 'desk', '-ap', 'desk-secret-1'], timeoutSeconds: 40 });
+}
+
+interface Browserphone {
+  ws: SipWsClient;
+  page: Page;
+}
+
+/** A browser user `web`: its SIP socket registered (Contact on a `*.invalid` host, transport=ws) and its page. */
+async function browserUser(t: ExecutionContext): Promise<Browserphone> {
+  const ws = await connectSipWs(`${s.base.replace(/^http/, 'ws')}/sip`);
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(async () => {
+    ws.close();
+    await page.close();
+  });
+  const reg = await registerOverWs(ws, { user: 'web', password: 'web-secret-1', domain: DOMAIN, realm: REALM, callId: `web-reg-${Date.now()}`, cseq: 1, contacts: ['<sip:web@webphone.invalid;transport=ws>'], expires: '300' });
+  if (reg.status !== 200) throw new Error(`web not registered: ${reg.status}`);
+  return { ws, page };
+}
+
+/** A response to `req` down the socket, its headers echoed (To tagged), with an optional SDP body. */
+function respond(ws: SipWsClient, req: SipMessage, status: string, body = ''): void {
+  const echo = req.headers.fields().filter((f) => /^(via|from|call-id|cseq|record-route)$/i.test(f.name)).map((f) => `${f.name}: ${f.value}`);
+  const to = req.headers.get('To')!;
+  ws.send(
+    [
+      `SIP/2.0 ${status}`,
+      ...echo,
+      /;tag=/.test(to) ? `To: ${to}` : `To: ${to};tag=webtag`,
+      'Contact: <sip:web@webphone.invalid;transport=ws>',
+      ...(body ? ['Content-Type: application/sdp'] : []),
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ].join('\r\n'),
+  );
+}
+
+const isRequest = (method: string) => (m: SipMessage) => m.kind === 'request' && m.method === method;
+
+/** The browser user takes the engine's INVITE: 180, then the page's answer in a 200; returns the INVITE. */
+async function browserAnswers(b: Browserphone): Promise<SipMessage> {
+  const invite = await b.ws.next(isRequest('INVITE'), 15_000);
+  respond(b.ws, invite, '180 Ringing');
+  const answer = await pageAnswers(b.page, invite.body.toString());
+  respond(b.ws, invite, '200 OK', answer);
+  await b.ws.next(isRequest('ACK'), 5000);
+  return invite;
+}
+
+/** The page's inbound audio once it has `n` packets (or after `ms`). */
+async function pageHears(page: Page, n: number, ms = 8000): Promise<InboundAudio> {
+  const deadline = Date.now() + ms;
+  let inbound = await pageInbound(page);
+  while ((inbound.packetsReceived < n || inbound.audioLevel === 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    inbound = await pageInbound(page);
+  }
+  return inbound;
+}
+
+/** μ-law payloads that are not silence (0xFF / 0x7F are zero). */
+const loud = (payload: Buffer) => payload.some((b) => b !== 0xff && b !== 0x7f && b !== 0xfe && b !== 0x7e);
+
+/**
+ * Audio both ways through the bridge: the phone's RTP peer streams a tone into the caller leg, the
+ * page must hear it; the page's fake microphone must reach the phone's RTP peer.
+ */
+async function audioBothWays(t: ExecutionContext, page: Page, phone: RtpPeer, callerLeg: CallLeg, calleeLeg: CallLeg): Promise<string> {
+  const t0 = performance.now();
+  const streaming = phone.stream({ to: rtpPort(callerLeg), count: 150 });
+  const inbound = await pageHears(page, 50);
+  await streaming;
+  await phone.waitFor(50, 5000);
+  const fromPage = phone.received.filter((r) => r.header.payloadType === 0);
+  const loudFromPage = fromPage.filter((r) => loud(r.payload)).length;
+  const [a, b] = await Promise.all([callerLeg.stats(), calleeLeg.stats()]);
+  const figures =
+    `page: ${inbound.packetsReceived} packets ${inbound.bytesReceived} bytes, audioLevel ${inbound.audioLevel.toFixed(3)}, ${inbound.codec}; ` +
+    `phone got ${fromPage.length} PCMU packets from the page (${loudFromPage} not silent); ` +
+    `caller leg in/out ${a.rtpPacketsIn}/${a.rtpPacketsOut}, callee leg in/out ${b.rtpPacketsIn}/${b.rtpPacketsOut}; ${(performance.now() - t0).toFixed(0)} ms`;
+  t.true(inbound.packetsReceived >= 50 && inbound.bytesReceived > 0, figures);
+  t.true(inbound.audioLevel > 0, figures);
+  t.is(inbound.codec, 'audio/PCMU', figures);
+  t.true(fromPage.length >= 50 && loudFromPage > 0, figures);
+  // What each leg took in is what the other sent out (mediasoup forwards; a few in flight).
+  t.true(a.rtpPacketsIn >= 140 && b.rtpPacketsOut >= 140, figures);
+  t.true(b.rtpPacketsIn >= 50 && a.rtpPacketsOut >= 50, figures);
+  return figures;
+}
+
+const bridgeLegs = async (): Promise<[CallLeg, CallLeg]> => {
+  const legs = await waitFor(() => {
+    const all = s.app.engine.mediaService.legs();
+    const caller = all.find((l) => l.id.endsWith(':caller'));
+    const callee = all.find((l) => l.id.endsWith(':callee'));
+    return caller && callee ? [caller, callee] : undefined;
+  }, 10_000);
+  return legs as [CallLeg, CallLeg];
+};
+
+async function nothingLeft(t: ExecutionContext): Promise<void> {
+  await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 10_000);
+  t.deepEqual(s.app.engine.mediaService.stats(), { legs: 0, portsHeld: 0 });
+}
+
+maybe('a phone calls a browser user: the page rings and answers, audio flows both ways through mediasoup, the phone BYE ends both', async (t) => {
+  const b = await browserUser(t);
+  const rtp = await RtpPeer.open();
+  t.teardown(() => rtp.close());
+  const t0 = performance.now();
+  const phone = phoneCalls('web', rtp, answered(phoneBye(9000)));
+  const invite = await browserAnswers(b);
+  const answeredAt = performance.now() - t0;
+  t.regex(invite.body.toString(), /m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 /, 'the browser is offered WebRTC, PCMU only (the phone’s codec)');
+  t.regex(invite.headers.get('From') ?? '', /sip:desk@/, 'From the calling user');
+  const [callerLeg, calleeLeg] = await bridgeLegs();
+  t.is(callerLeg.kind, 'sip');
+  t.true(calleeLeg instanceof WebRtcLeg);
+  t.is(callerLeg.router, calleeLeg.router, 'both legs on one router');
+  await calleeLeg.whenActive();
+  t.log(await audioBothWays(t, b.page, rtp, callerLeg, calleeLeg));
+  const bye = await b.ws.next(isRequest('BYE'), 15_000);
+  respond(b.ws, bye, '200 OK');
+  const r = await phone;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(
+    r.ladder.filter((l) => !/ 100 /.test(l)),
+    ['-> REGISTER', '<- 401 REGISTER', '-> REGISTER', '<- 200 REGISTER', '-> INVITE', '<- 407 INVITE', '-> ACK', '-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE'],
+  );
+  t.log(`INVITE to 200 from the page in ${answeredAt.toFixed(0)} ms (SIPp's REGISTER included)`);
+  await nothingLeft(t);
+});
+
+maybe('the page hangs up (RTCPeerConnection.close): its leg closes, the engine BYEs the phone and the browser’s dialog', async (t) => {
+  const b = await browserUser(t);
+  const rtp = await RtpPeer.open();
+  t.teardown(() => rtp.close());
+  const phone = phoneCalls('web', rtp, answered(ENGINE_BYE));
+  await browserAnswers(b);
+  const [, calleeLeg] = await bridgeLegs();
+  await calleeLeg.whenActive();
+  const closed = new Promise<string>((resolve) => calleeLeg.once('close', resolve));
+  await pageHangsUp(b.page);
+  const reason = await closed;
+  t.is(reason, 'dtls_closed');
+  const bye = await b.ws.next(isRequest('BYE'), 10_000);
+  respond(b.ws, bye, '200 OK');
+  const r = await phone;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.slice(-2), ['<- BYE', '-> 200 BYE']);
+  await nothingLeft(t);
+});
+
+for (const [status, text] of [
+  [486, 'Busy Here'],
+  [603, 'Decline'],
+] as const) {
+  maybe(`the browser user refuses (${status}): the phone gets ${status}, after its 180`, async (t) => {
+    const b = await browserUser(t);
+    const rtp = await RtpPeer.open();
+    t.teardown(() => rtp.close());
+    const phone = phoneCalls('web', rtp, refused(status));
+    const invite = await b.ws.next(isRequest('INVITE'), 15_000);
+    respond(b.ws, invite, '180 Ringing');
+    await new Promise((r) => setTimeout(r, 300));
+    respond(b.ws, invite, `${status} ${text}`);
+    await b.ws.next(isRequest('ACK'), 5000);
+    const r = await phone;
+    t.is(r.code, 0, r.output + r.errors);
+    t.deepEqual(r.ladder.slice(-3), ['<- 180 INVITE', `<- ${status} INVITE`, '-> ACK']);
+    await nothingLeft(t);
+  });
+}
+
+maybe('the phone CANCELs while the browser rings: the browser’s INVITE is CANCELed, the phone gets 487', async (t) => {
+  const b = await browserUser(t);
+  const rtp = await RtpPeer.open();
+  t.teardown(() => rtp.close());
+  const cancel = `  <recv response="180" timeout="15000"/>
+  <send>
+    <![CDATA[
+
+      CANCEL sip:{{callee}}@{{domain}} SIP/2.0
+      [last_Via:]
+      From: <sip:[service]@{{domain}}>;tag=[pid]SIPpTag01[call_number]
+      To: <sip:{{callee}}@{{domain}}>
+      Call-ID: [call_id]
+      CSeq: 11 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+${refused(487).replace('  <recv response="180" optional="true"/>\n', '')}`;
+  const phone = phoneCalls('web', rtp, cancel);
+  const invite = await b.ws.next(isRequest('INVITE'), 15_000);
+  respond(b.ws, invite, '180 Ringing');
+  const canceled = await b.ws.next(isRequest('CANCEL'), 10_000);
+  respond(b.ws, canceled, '200 OK');
+  respond(b.ws, invite, '487 Request Terminated');
+  await b.ws.next(isRequest('ACK'), 5000);
+  const r = await phone;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.slice(-5), ['<- 180 INVITE', '-> CANCEL', '<- 200 CANCEL', '<- 487 INVITE', '-> ACK']);
+  await nothingLeft(t);
+});
+
+maybe('an agent call transferred to the browser user: the page is offered WebRTC, audio both ways, the caller BYE ends both', async (t) => {
+  const b = await browserUser(t);
+  const callerPeer = await RtpPeer.open();
+  t.teardown(() => callerPeer.close());
+  // A caller that is never sent a REFER (a registered user is dialled, never referred).
+  const callerFile = scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: '', tail: callerBye(9000) });
+  fs.writeFileSync(callerFile.path, fs.readFileSync(callerFile.path, 'utf8').replace('<recv request="REFER" timeout="15000"/>', ''));
+  const caller = sippCall(s, callerFile, { timeoutSeconds: 40 });
+  const call = await liveCall(s.app);
+  const outcome = transferCall(transferDeps(s.app), call, `sip:web@${DOMAIN}`);
+  const invite = await browserAnswers(b);
+  t.regex(invite.body.toString(), /UDP\/TLS\/RTP\/SAVPF/, 'a WebRTC offer to the browser');
+  t.like(await outcome, { result: 'bridged', via: 'bridge' });
+  const legB = s.app.engine.mediaService.legs().find((l) => l.id === `${call.id}:transfer`)!;
+  t.true(legB instanceof WebRtcLeg);
+  await legB.whenActive();
+  t.log(await audioBothWays(t, b.page, callerPeer, call.parts.leg!, legB));
+  const bye = await b.ws.next(isRequest('BYE'), 15_000);
+  respond(b.ws, bye, '200 OK');
+  const c = await caller;
+  t.is(c.code, 0, c.output + c.errors);
+  await nothingLeft(t);
+});
