@@ -54,11 +54,18 @@ const legalMoves: Record<UserBridgeState, readonly UserBridgeState[]> = {
 
 /**
  * The binding a call must be bridged to, or null when it is proxied as before: the INVITE has no
- * offer (a late offer is the devices' own business), or every binding speaks the caller's media.
+ * offer (a late offer is the devices' own business) or one we cannot read, or every binding
+ * speaks the caller's media (a WebRTC offer and browsers, a plain RTP offer and devices).
  */
 export function bridgeTarget(offer: string | undefined, bindings: readonly Binding[]): Binding | null {
   if (!offer?.trim() || bindings.length === 0) return null;
-  const media = isWebRtcOffer(offer) ? 'webrtc' : 'rtp';
+  let media: 'webrtc' | 'rtp';
+  try {
+    media = isWebRtcOffer(offer) ? 'webrtc' : 'rtp';
+  } catch {
+    // An offer we cannot read is the devices' business, as before: proxied.
+    return null;
+  }
   if (bindings.every((b) => mediaOfBinding(b) === media)) return null;
   return bindings.reduce((a, b) => (b.registeredAt > a.registeredAt ? b : a));
 }
