@@ -17,10 +17,11 @@ import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
 import { rtpPort } from '../../helpers/media.js';
 import { RtpPeer } from '../../helpers/rtp-peer.js';
-import { connectSipWs, registerOverWs, type SipWsClient } from '../../helpers/sip-ws-client.js';
-import { sippMissing, type SippResult } from '../../helpers/sipp.js';
+import { connectSipWs, digestAuthorization, registerOverWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
+import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
+import { freePort } from '../../helpers/engine-process.js';
 import { callerBye, ENGINE_BYE, liveCall, transferDeps } from '../../helpers/transfer.js';
-import { openPeerPage, pageAnswers, pageHangsUp, pageInbound, pageServer, type InboundAudio } from '../../helpers/webrtc-page.js';
+import { openPeerPage, pageAnswers, pageHangsUp, pageInbound, pageOffer, pageServer, pageTakesAnswer, type InboundAudio } from '../../helpers/webrtc-page.js';
 
 const missing = sippMissing() ?? (browserSkipReason ? browserSkipReason.trim() : null);
 const maybe = missing ? test.serial.skip : test.serial;
@@ -177,19 +178,19 @@ const loud = (payload: Buffer) => payload.some((b) => b !== 0xff && b !== 0x7f &
  * Audio both ways through the bridge: the phone's RTP peer streams a tone into the caller leg, the
  * page must hear it; the page's fake microphone must reach the phone's RTP peer.
  */
-async function audioBothWays(t: ExecutionContext, page: Page, phone: RtpPeer, callerLeg: CallLeg, calleeLeg: CallLeg): Promise<string> {
+async function audioBothWays(t: ExecutionContext, page: Page, phone: RtpPeer, phoneLeg: CallLeg, browserLeg: CallLeg): Promise<string> {
   const t0 = performance.now();
-  const streaming = phone.stream({ to: rtpPort(callerLeg), count: 150 });
+  const streaming = phone.stream({ to: rtpPort(phoneLeg), count: 150 });
   const inbound = await pageHears(page, 50);
   await streaming;
   await phone.waitFor(50, 5000);
   const fromPage = phone.received.filter((r) => r.header.payloadType === 0);
   const loudFromPage = fromPage.filter((r) => loud(r.payload)).length;
-  const [a, b] = await Promise.all([callerLeg.stats(), calleeLeg.stats()]);
+  const [a, b] = await Promise.all([phoneLeg.stats(), browserLeg.stats()]);
   const figures =
     `page: ${inbound.packetsReceived} packets ${inbound.bytesReceived} bytes, audioLevel ${inbound.audioLevel.toFixed(3)}, ${inbound.codec}; ` +
     `phone got ${fromPage.length} PCMU packets from the page (${loudFromPage} not silent); ` +
-    `caller leg in/out ${a.rtpPacketsIn}/${a.rtpPacketsOut}, callee leg in/out ${b.rtpPacketsIn}/${b.rtpPacketsOut}; ${(performance.now() - t0).toFixed(0)} ms`;
+    `phone leg in/out ${a.rtpPacketsIn}/${a.rtpPacketsOut}, browser leg in/out ${b.rtpPacketsIn}/${b.rtpPacketsOut}; ${(performance.now() - t0).toFixed(0)} ms`;
   t.true(inbound.packetsReceived >= 50 && inbound.bytesReceived > 0, figures);
   t.true(inbound.audioLevel > 0, figures);
   t.is(inbound.codec, 'audio/PCMU', figures);
@@ -341,3 +342,83 @@ maybe('an agent call transferred to the browser user: the page is offered WebRTC
   t.is(c.code, 0, c.output + c.errors);
   await nothingLeft(t);
 });
+
+maybe('a browser user calls a phone (a device registered with a UDP Contact): the engine answers the page with WebRTC, offers the phone plain RTP, audio both ways, the page’s BYE ends both', async (t) => {
+  const b = await browserUser(t);
+  const phonePort = await freePort();
+  const rtp = await RtpPeer.open();
+  t.teardown(() => rtp.close());
+  // The desk phone registers (over the browser's socket, as a provisioning page would) the UDP address where it takes calls: a SIPp UAS.
+  const reg = await registerOverWs(b.ws, { user: 'desk', password: 'desk-secret-1', domain: DOMAIN, realm: REALM, callId: 'desk-reg-udp', cseq: 1, contacts: [`<sip:desk@127.0.0.1:${phonePort}>`], expires: '300' });
+  t.is(reg.status, 200);
+  const target = scenario('transfer-target.xml', { rtpPort: rtp.port, tail: ENGINE_BYE });
+  fs.writeFileSync(target.path, fs.readFileSync(target.path, 'utf8').replace('sip:\\+15550100@', 'sip:web@'));
+  const phone = runSipp({ transport: 'u1', target: s.sipTarget, scenario: target, args: ['-p', String(phonePort)], timeoutSeconds: 40 });
+  t.teardown(async () => {
+    const c = await connectSipWs(`${s.base.replace(/^http/, 'ws')}/sip`);
+    await registerOverWs(c, { user: 'desk', password: 'desk-secret-1', domain: DOMAIN, realm: REALM, callId: 'desk-reg-udp', cseq: 9, contacts: ['*'], expires: '0' }).catch(() => undefined);
+    c.close();
+  });
+  const offer = await pageOffer(b.page);
+  const callId = `web-to-desk-${Date.now()}`;
+  const invite = (cseq: number, auth?: string) =>
+    wsRequest('INVITE', `sip:desk@${DOMAIN}`, {
+      branch: `webinv${cseq}`,
+      callId,
+      cseq,
+      headers: ['Contact: <sip:web@webphone.invalid;transport=ws>', 'Content-Type: application/sdp', ...(auth ? [`Proxy-Authorization: ${auth}`] : [])],
+      body: offer,
+    }).replace(/^From: .*$/m, `From: <sip:web@${DOMAIN}>;tag=web${callId}`);
+  b.ws.send(invite(1));
+  const challenge = await b.ws.next((m) => m.kind === 'response' && m.callId === callId && m.status >= 200);
+  t.is(challenge.kind === 'response' && challenge.status, 407);
+  b.ws.send(wsAck(challenge, `sip:desk@${DOMAIN}`, 1));
+  const nonce = /nonce="([^"]+)"/.exec(challenge.headers.get('Proxy-Authenticate') ?? '')![1]!;
+  b.ws.send(invite(2, digestAuthorization({ user: 'web', password: 'web-secret-1', realm: REALM, method: 'INVITE', uri: `sip:desk@${DOMAIN}`, nonce })));
+  const ringing = await b.ws.next((m) => m.kind === 'response' && m.callId === callId && m.status === 180, 10_000);
+  t.truthy(ringing, 'the page hears ringing while the phone rings');
+  const ok = await b.ws.next((m) => m.kind === 'response' && m.callId === callId && m.status >= 200, 10_000);
+  t.is(ok.kind === 'response' && ok.status, 200);
+  const answer = ok.body.toString();
+  t.regex(answer, /UDP\/TLS\/RTP\/SAVPF 0/, 'the page is answered WebRTC, PCMU');
+  const remoteTarget = /<([^>]+)>/.exec(ok.headers.get('Contact') ?? '')![1]!;
+  b.ws.send(wsAck(ok, remoteTarget, 2));
+  await pageTakesAnswer(b.page, answer);
+  const [callerLeg, calleeLeg] = await bridgeLegs();
+  t.true(callerLeg instanceof WebRtcLeg, "the caller's leg is the browser's");
+  t.is(calleeLeg.kind, 'sip');
+  await callerLeg.whenActive();
+  t.log(await audioBothWays(t, b.page, rtp, calleeLeg, callerLeg));
+  b.ws.send(wsInDialog('BYE', ok, remoteTarget, 3));
+  const byeOk = await b.ws.next((m) => m.kind === 'response' && m.callId === callId && m.headers.get('CSeq') === '3 BYE', 10_000);
+  t.is(byeOk.kind === 'response' && byeOk.status, 200);
+  const r = await phone;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
+  await nothingLeft(t);
+});
+
+/** An in-dialog request from the browser user, in the dialog `res` (a 2xx or a final to the INVITE) made. */
+function wsInDialog(method: string, res: SipMessage, uri: string, cseq: number): string {
+  return [
+    `${method} ${uri} SIP/2.0`,
+    `Via: SIP/2.0/WS webphone.invalid;branch=z9hG4bK${method}${cseq}${Date.now()}`,
+    'Max-Forwards: 70',
+    ...res.headers.getAll('Record-Route').reverse().map((r) => `Route: ${r}`),
+    `From: ${res.headers.get('From')}`,
+    `To: ${res.headers.get('To')}`,
+    `Call-ID: ${res.headers.get('Call-ID')}`,
+    `CSeq: ${cseq} ${method}`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** The ACK of an INVITE answered `res`: for a non-2xx the INVITE's own branch (RFC 3261 §17.1.1.3), else a new transaction. */
+function wsAck(res: SipMessage, uri: string, cseq: number): string {
+  if (res.kind === 'response' && res.status >= 300) {
+    return wsInDialog('ACK', res, uri, cseq).replace(/^Via: .*$/m, `Via: ${res.headers.get('Via')}`);
+  }
+  return wsInDialog('ACK', res, uri, cseq);
+}
