@@ -426,3 +426,34 @@ function wsAck(res: SipMessage, uri: string, cseq: number): string {
   }
   return wsInDialog('ACK', res, uri, cseq);
 }
+
+maybe('the browser user hangs up with a BYE of its own: the engine answers it and BYEs the phone', async (t) => {
+  const b = await browserUser(t);
+  const rtp = await RtpPeer.open();
+  t.teardown(() => rtp.close());
+  const phone = phoneCalls('web', rtp, answered(ENGINE_BYE));
+  const invite = await browserAnswers(b);
+  const [, calleeLeg] = await bridgeLegs();
+  await calleeLeg.whenActive();
+  // The callee's side of the dialog: From is its To (tagged as answered), To the engine's From.
+  const engineContact = /<([^>]+)>/.exec(invite.headers.get('Contact') ?? '')![1]!;
+  const bye = [
+    `BYE ${engineContact} SIP/2.0`,
+    `Via: SIP/2.0/WS webphone.invalid;branch=z9hG4bKwebbye${Date.now()}`,
+    'Max-Forwards: 70',
+    `From: ${invite.headers.get('To')};tag=webtag`,
+    `To: ${invite.headers.get('From')}`,
+    `Call-ID: ${invite.headers.get('Call-ID')}`,
+    'CSeq: 1 BYE',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  b.ws.send(bye);
+  const ok = await b.ws.next((m) => m.kind === 'response' && m.headers.get('CSeq') === '1 BYE', 10_000);
+  t.is(ok.kind === 'response' && ok.status, 200);
+  const r = await phone;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.slice(-2), ['<- BYE', '-> 200 BYE']);
+  await nothingLeft(t);
+});
