@@ -11,6 +11,7 @@ import { bootstrapFirstTenant } from './auth/accounts.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { Sessions } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
+import { dashboardRoutes } from './dashboard/dashboard-pages.js';
 import { docsRoutes } from './docs/docs-pages.js';
 import { idempotency } from './middleware/idempotency.js';
 import { RateLimiter, rateLimit } from './middleware/rate-limit.js';
@@ -123,6 +124,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       handler: () => Reply.raw(openapi, 'application/json; charset=utf-8'),
     }),
     ...docsRoutes('/openapi.json', 'Agent Studio API'),
+    ...dashboardRoutes(),
   );
   let http: HttpServer;
   let sipWs: SipWebSocketEndpoint | null = null;

@@ -6,7 +6,7 @@
 #   1. Debian packages (apt-get), only those missing
 #   2. npm ci, when package-lock.json changed since the last install
 #   3. the mediasoup worker (built once, cached outside the clone)
-#   4. the TypeScript build (incremental)
+#   4. the TypeScript build (incremental), and the dashboard's bundle (skipped when web/ is unchanged)
 set -euo pipefail
 
 profile=${1:-start}
@@ -74,12 +74,18 @@ mkdir -p "$cache_root"
 # --- 4. TypeScript --------------------------------------------------------------------------
 # An incremental build leaves output of deleted sources behind (a deleted test would still run).
 if [ -d dist ]; then
-  find dist -name '*.js' | while read -r js; do
+  # dist/web/ is the dashboard's bundle (scripts/build-web.mjs), not tsc's output.
+  find dist -path dist/web -prune -o -name '*.js' -print | while read -r js; do
     src=${js#dist/}; src=${src%.js}.ts
     [ -f "$src" ] || rm -f "$js" "$js.map"
   done
 fi
 if ! npx --no-install tsc -p . >&2; then
   log "TypeScript build failed"
+  exit 1
+fi
+# The dashboard (web/ -> dist/web/): type-checked and bundled, skipped when its sources are unchanged.
+if ! node scripts/build-web.mjs; then
+  log "dashboard build failed"
   exit 1
 fi

@@ -3,6 +3,31 @@ import type { CallLeg } from '../../media/call-leg.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import type { Call } from './call.js';
+import type { EndReason } from './call-record.js';
+
+/** Leg close reasons that end the call (the media is gone), with the end reason they give. */
+const endByLegClose: Readonly<Record<string, EndReason>> = {
+  media_worker_died: 'media_worker_died',
+  media_error: 'media_error',
+  media_port_lost: 'media_error',
+  ice_failed: 'ice_failed',
+  ice_disconnected: 'ice_disconnected',
+  dtls_failed: 'dtls_failed',
+  dtls_closed: 'dtls_closed',
+};
+
+/**
+ * Ends `call` when `leg` closes on its own (a dead worker, a browser gone or hung up without a
+ * BYE), not when the call's own end closed it. `party` is whose leg it is: a browser that closes
+ * its peer connection hung up (`dtls_closed`); every other cause is the system's.
+ */
+export function endWithLeg(call: Call, leg: CallLeg, party: 'caller' | 'callee'): void {
+  leg.on('close', (reason) => {
+    const end = endByLegClose[reason];
+    if (!end || call.ended) return;
+    call.end({ reason: end, hangupBy: end === 'dtls_closed' ? party : 'system' });
+  });
+}
 
 /** Records that `call` (just moved to `answered`) was answered, and announces it, in one transaction. */
 export function recordAnswered(deps: { store: Store; events: EventLog }, call: Call): void {

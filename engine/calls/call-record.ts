@@ -53,6 +53,14 @@ export const endReasons = [
   'agent_unreachable',
   /** An external agent's socket dropped, and again after its one reconnection (or that failed). */
   'agent_disconnected',
+  /** A browser (WebRTC) leg: ICE and DTLS did not come up in time. */
+  'ice_failed',
+  /** A browser leg went silent, not even consent checks (a closed tab, a lost network), past its grace. */
+  'ice_disconnected',
+  /** A browser leg's DTLS handshake failed (a certificate not matching the offered fingerprint). */
+  'dtls_failed',
+  /** The browser closed its peer connection (DTLS close_notify): its side hung up without a BYE. */
+  'dtls_closed',
 ] as const;
 export type EndReason = (typeof endReasons)[number];
 

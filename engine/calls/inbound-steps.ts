@@ -11,7 +11,7 @@ import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';
 import type { TimerPlan } from './session-timer.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
-import { recordAnswered } from './call-end.js';
+import { endWithLeg, recordAnswered } from './call-end.js';
 
 /** What the steps of one inbound call share. */
 export interface InboundContext extends AgentStepContext {
@@ -46,9 +46,7 @@ const media: CallStep<InboundContext> = {
     ctx.leg = leg;
     call.parts.leg = leg;
     leg.on('inactive', () => call.hangup('rtp_timeout'));
-    leg.on('close', (reason) => {
-      if (reason === 'media_worker_died') call.hangup('media_worker_died');
-    });
+    endWithLeg(call, leg, 'caller');
   },
 };
 

@@ -13,7 +13,7 @@ import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
-import { recordAnswered } from './call-end.js';
+import { endWithLeg, recordAnswered } from './call-end.js';
 import type { EndReason } from './call-record.js';
 import { StepAborted, untilAborted, type CallStep } from './call-steps.js';
 import { dial } from './dial.js';
@@ -76,9 +76,7 @@ const media: CallStep<OutboundContext> = {
     }
     ctx.leg = leg;
     call.parts.leg = leg;
-    leg.on('close', (reason) => {
-      if (reason === 'media_worker_died') call.hangup('media_worker_died');
-    });
+    endWithLeg(call, leg, 'callee');
   },
 };
 

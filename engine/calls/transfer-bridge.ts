@@ -15,7 +15,7 @@ import { dial } from './dial.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { CallLeg } from '../../media/call-leg.js';
-import { legCloseReasons } from '../../media/sip-leg.js';
+import { endWithLeg } from './call-end.js';
 import type { Call } from './call.js';
 import { destroyDialog } from './in-dialog.js';
 import { feedEachOther, serveBridgedDialog } from './leg-bridge.js';
@@ -98,11 +98,8 @@ async function connect(call: Call, callerLeg: CallLeg, leg: CallLeg, dialog: Srf
   });
   serveBridgedDialog(dialog, leg, log);
   leg.on('inactive', () => call.hangup('rtp_timeout'));
-  leg.on('close', (reason) => {
-    if (reason === legCloseReasons.workerDied) call.hangup('media_worker_died');
-    // A browser's leg ends by itself (ICE or DTLS failed, the page closed): the callee is gone.
-    else if (leg.kind === 'webrtc' && !call.ended) call.end({ reason: 'callee_hangup', hangupBy: 'callee' });
-  });
+  // A browser's leg ends by itself too (ICE or DTLS failed, the page closed): so does the call.
+  endWithLeg(call, leg, 'callee');
   call.onDispose(() => {
     stopFeeding();
     if (connected()) destroyDialog(dialog, log);

@@ -19,7 +19,7 @@ test.serial('SIGKILL of the worker carrying a leg closes its legs (media_worker_
   await Promise.all([a.echo(), b.echo()]);
   const stopB = new AbortController();
   t.teardown(() => stopB.abort());
-  const streamB = pb.stream({ to: b.port, count: 150, signal: stopB.signal });
+  const streamB = pb.stream({ to: b.port, count: 3000, signal: stopB.signal }); // until stopped below: a loaded machine may take seconds before the window
   await pa.stream({ to: a.port, count: 10 });
   await pa.waitFor(8);
   t.is(a.state, 'active');

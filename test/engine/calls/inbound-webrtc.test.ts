@@ -6,7 +6,8 @@ import { inboundSetup, type InboundSetup } from '../../helpers/inbound.js';
 import { until } from '../../helpers/media.js';
 import { asResponse, UdpPeer } from '../../helpers/sip-peer.js';
 import { requestText } from '../../helpers/sip-text.js';
-import { openPeerPage, pageInbound, pageOffer, pageServer, pageTakesAnswer } from '../../helpers/webrtc-page.js';
+import { request, waitFor } from '../../helpers/http.js';
+import { openPeerPage, pageHangsUp, pageInbound, pageOffer, pageServer, pageTakesAnswer } from '../../helpers/webrtc-page.js';
 
 let s: InboundSetup;
 let browser: Browser | undefined;
@@ -59,4 +60,31 @@ maybe(`an INVITE carrying chromium's WebRTC offer is answered with a WebRTC leg 
   await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'BYE');
   await until(() => leg.closed, 5000, 'leg closed');
   t.is(s.app.engine.mediaService.legCount, 0);
+});
+
+maybe(`the page closing its peer connection mid-call (no BYE) ends the call dtls_closed, hung up by the caller, with a BYE to its SIP side${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const offer = await pageOffer(page);
+  const peer = await UdpPeer.open();
+  t.teardown(() => peer.close());
+  const dialog = { callId: `webrtc-close-${Date.now()}@127.0.0.1`, viaPort: peer.port, uri: `sip:service@${s.sipTarget}`, fromTag: 'browser' };
+  await peer.send(requestText({ ...dialog, method: 'INVITE', branch: 'z9hG4bK-webrtc-2', extra: ['Content-Type: application/sdp'], body: offer }), s.sipPort);
+  const ok = asResponse(await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'INVITE' && m.status >= 200));
+  t.is(ok.status, 200);
+  const toTag = /;tag=([^;>\s]+)/.exec(ok.header('To'))![1]!;
+  await peer.send(requestText({ ...dialog, toTag, method: 'ACK', branch: 'z9hG4bK-webrtc-ack2', cseq: 1 }), s.sipPort);
+  await pageTakesAnswer(page, ok.body.toString());
+  const call = [...s.app.engine.calls.calls.values()].find((c) => c.identity.sipCallId === dialog.callId)!;
+  await call.parts.leg!.whenActive();
+  const t0 = performance.now();
+  await pageHangsUp(page);
+  const bye = await peer.waitFor((m) => m.kind === 'request' && m.method === 'BYE');
+  t.log(`BYE ${(performance.now() - t0).toFixed(0)} ms after the page closed its peer connection`);
+  t.truthy(bye);
+  const ended = await waitFor(async () => {
+    const r = await request<{ status: string; endReason: string | null; hangupBy: string | null }>(s.base, 'GET', `/api/v1/calls/${call.id}`, { headers: s.tenant.headers });
+    return r.body.endReason ? r.body : undefined;
+  }, 10_000);
+  t.like(ended, { status: 'completed', endReason: 'dtls_closed', hangupBy: 'caller' });
 });

@@ -1,0 +1,129 @@
+/** Phone numbers: list, create, edit (number, name, agent, trunk). */
+import { useState } from 'preact/hooks';
+import { api, fieldErrors, type Page } from '../api';
+import type { Agent, PhoneNumber, SipTrunk } from '../types';
+import { ErrorBox, Field, Loading, PageTitle, useLoad } from '../ui';
+
+export function Numbers() {
+  const [data, error, reload] = useLoad(async () => {
+    const [numbers, agents, trunks] = await Promise.all([
+      api<Page<PhoneNumber>>('GET', '/api/v1/phone-numbers?limit=100'),
+      api<Page<Agent>>('GET', '/api/v1/agents?limit=100'),
+      api<Page<SipTrunk>>('GET', '/api/v1/sip-trunks?limit=100'),
+    ]);
+    return { numbers: numbers.items, agents: agents.items, trunks: trunks.items };
+  });
+  const [editing, setEditing] = useState<PhoneNumber | 'new' | null>(null);
+  const name = (list: { id: string; name: string }[], id: string | null) => (id ? (list.find((x) => x.id === id)?.name ?? id) : '—');
+  return (
+    <section>
+      <PageTitle>Phone numbers</PageTitle>
+      <ErrorBox error={error} />
+      {!data && !error && <Loading what="phone numbers" />}
+      {data && (
+        <>
+          <p>
+            <button type="button" onClick={() => setEditing('new')}>
+              New phone number
+            </button>
+          </p>
+          {editing && (
+            <NumberForm
+              key={editing === 'new' ? 'new' : editing.id}
+              number={editing === 'new' ? null : editing}
+              agents={data.agents}
+              trunks={data.trunks}
+              done={() => (setEditing(null), reload())}
+              cancel={() => setEditing(null)}
+            />
+          )}
+          {data.numbers.length === 0 ? (
+            <p>No phone numbers yet.</p>
+          ) : (
+            <div class="table-wrap">
+              <table>
+                <caption class="sr-only">Phone numbers</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Number</th>
+                    <th scope="col">Name</th>
+                    <th scope="col">Agent</th>
+                    <th scope="col">Trunk</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.numbers.map((n) => (
+                    <tr key={n.id}>
+                      <td>
+                        {/* The number opens the editor: first in the row, so it is on screen at phone width. */}
+                        <button type="button" class="link" onClick={() => setEditing(n)} aria-label={`Edit ${n.number}`}>
+                          {n.number}
+                        </button>
+                      </td>
+                      <td>{n.name ?? '—'}</td>
+                      <td>{name(data.agents, n.agentId)}</td>
+                      <td>{name(data.trunks, n.trunkId)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function NumberForm(props: { number: PhoneNumber | null; agents: Agent[]; trunks: SipTrunk[]; done: () => void; cancel: () => void }) {
+  const n = props.number;
+  const [f, setF] = useState({ number: n?.number ?? '', name: n?.name ?? '', agentId: n?.agentId ?? '', trunkId: n?.trunkId ?? '' });
+  const [error, setError] = useState<unknown>(null);
+  const errs = fieldErrors(error);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const body = { number: f.number.trim(), name: f.name.trim() || null, agentId: f.agentId || null, trunkId: f.trunkId || null };
+    try {
+      if (n) await api('PATCH', `/api/v1/phone-numbers/${n.id}`, body);
+      else await api('POST', '/api/v1/phone-numbers', body);
+      props.done();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const select = (k: 'agentId' | 'trunkId', label: string, list: { id: string; name: string }[]) => (
+    <Field label={label} error={errs[k]}>
+      {(id) => (
+        <select id={id} name={k} value={f[k]} onChange={(e) => setF({ ...f, [k]: e.currentTarget.value })}>
+          <option value="">none</option>
+          {list.map((x) => (
+            <option key={x.id} value={x.id}>
+              {x.name}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+  return (
+    <form class="panel" onSubmit={submit} aria-label={n ? `Edit ${n.number}` : 'New phone number'} noValidate>
+      <h2>{n ? `Edit ${n.number}` : 'New phone number'}</h2>
+      <Field label="Number" error={errs['number']} hint="E.164 (+15551234567) or a name such as support">
+        {(id, d) => <input id={id} name="number" required aria-describedby={d} aria-invalid={errs['number'] ? 'true' : undefined} value={f.number} onInput={(e) => setF({ ...f, number: e.currentTarget.value })} />}
+      </Field>
+      <Field label="Label" error={errs['name']}>
+        {(id) => <input id={id} name="name" value={f.name} onInput={(e) => setF({ ...f, name: e.currentTarget.value })} />}
+      </Field>
+      {select('agentId', 'Agent', props.agents)}
+      {select('trunkId', 'SIP trunk', props.trunks)}
+      <ErrorBox error={error} />
+      <div class="row">
+        <button type="submit">{n ? 'Save' : 'Create number'}</button>
+        <button type="button" class="secondary" onClick={props.cancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
