@@ -8,6 +8,7 @@ import type { Registrar } from './registrar/registrar.js';
 import { UserCalls, type AgentCalls } from './registrar/user-calls.js';
 import { scopeOfSipDomain } from './registrar/sip-domain.js';
 import { routeUserCall } from './user-agent-route.js';
+import { UserBridges } from './registrar/user-bridge.js';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
 import type { EventLog } from '../events/event-log.js';
@@ -142,7 +143,8 @@ export class CallControl {
       });
       return true;
     };
-    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls) : null;
+    const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }));
+    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls, userBridges) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
       if (!this.#accepting) {

@@ -20,7 +20,8 @@ import { StepAborted, StepPreconditionError, untilAborted, type CallStep } from 
 import { dial } from './dial.js';
 import { destroyDialog, wireDialog } from './in-dialog.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
-import { isWebSocketBinding, userBinding, type BindingSource } from './registrar/user-target.js';
+import { userBinding, type BindingSource } from './registrar/user-target.js';
+import { mediaOfBinding } from './registrar/bindings.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
 /** What outbound calls need of the engine. */
@@ -92,7 +93,7 @@ const locate: CallStep<OutboundContext> = {
       call.end({ reason: 'not_registered', hangupBy: 'system' });
       return;
     }
-    ctx.webrtc = isWebSocketBinding(found);
+    ctx.webrtc = mediaOfBinding(found) === 'webrtc';
     log.info({ aor: ctx.callee.aor, contact: found.contact, transport: found.flow.protocol, webrtc: ctx.webrtc }, 'SIP user located');
     ctx.target = { uri: found.contact, auth: null };
   },

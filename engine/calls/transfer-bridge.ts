@@ -3,10 +3,11 @@
  * unanswered): the engine dials the target itself and bridges the two legs in mediasoup, staying
  * in the media path until either side hangs up, then BYEs the other.
  *
- * The outbound leg is a `SipLeg` created as the offerer on the caller's leg's worker (one router
- * per worker; a Consumer takes only Producers of its own router), offering only the caller's
- * codec (mediasoup forwards, it does not transcode). Each leg's Consumer is fed by the other
- * leg's Producer, re-fed at every re-latch (`onProducer`).
+ * The outbound leg is created as the offerer on the caller's leg's worker (one router per worker;
+ * a Consumer takes only Producers of its own router), offering only the caller's codec (mediasoup
+ * forwards, it does not transcode): a `WebRtcLeg` for a target reached over a WebSocket (a
+ * browser: ICE, DTLS-SRTP), a `SipLeg` (plain RTP) otherwise. Each leg's Consumer is fed by the
+ * other leg's Producer, re-fed at every new Producer (leg-bridge.ts).
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
@@ -14,10 +15,10 @@ import { dial } from './dial.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { CallLeg } from '../../media/call-leg.js';
-import type { SipLeg } from '../../media/sip-leg.js';
 import { endWithLeg } from './call-end.js';
 import type { Call } from './call.js';
 import { destroyDialog } from './in-dialog.js';
+import { feedEachOther, serveBridgedDialog } from './leg-bridge.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
 export interface BridgeDeps {
@@ -37,14 +38,11 @@ export interface DialOptions {
 
 /** The outbound side of an established bridge. */
 export interface Bridge {
-  leg: SipLeg;
+  leg: CallLeg;
   dialog: Srf.Dialog;
 }
 
 export type DialResult = { kind: 'bridged'; bridge: Bridge } | { kind: 'failed'; reason: string; status: number | null };
-
-/** In-dialog requests from the target the bridge does not serve, and their answers (see in-dialog.ts). */
-const refusedFromTarget: Record<'refer' | 'info' | 'message' | 'notify', number> = { refer: 501, info: 501, message: 501, notify: 481 };
 
 /**
  * Dials `target` and, once it answers, bridges it with the call's leg. Never throws: a leg that
@@ -53,9 +51,10 @@ const refusedFromTarget: Record<'refer' | 'info' | 'message' | 'notify', number>
  */
 export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: CallLeg, target: ResolvedTarget, opts: DialOptions): Promise<DialResult> {
   const log = call.log.child({ transfer: 'bridge' });
-  let leg: SipLeg;
+  let leg: CallLeg;
   try {
-    leg = await deps.media.createSipLeg(null, { id: `${call.id}:transfer`, log, nextTo: callerLeg, inactivityMs: opts.inactivityMs });
+    const legOpts = { id: `${call.id}:transfer`, log, nextTo: callerLeg, inactivityMs: opts.inactivityMs };
+    leg = target.media === 'webrtc' ? await deps.media.createWebRtcLeg(null, legOpts) : await deps.media.createSipLeg(null, legOpts);
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'transfer leg not created');
     return { kind: 'failed', reason: 'media_unavailable', status: null };
@@ -88,48 +87,24 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Cal
 }
 
 /**
- * Feeds each leg with the other's Producer (now and after each re-latch) and ties both sides'
- * ends together: the target's BYE ends the call (`callee_hangup`), the call's end BYEs the
- * target and closes its leg.
+ * Feeds each leg with the other's Producer and ties both sides' ends together: the target's BYE
+ * ends the call (`callee_hangup`), the call's end BYEs the target and closes its leg.
  */
-async function connect(call: Call, callerLeg: CallLeg, leg: SipLeg, dialog: Srf.Dialog, log: Logger): Promise<void> {
-  const feed = (to: CallLeg, from: CallLeg) => (producer: import('mediasoup').types.Producer | null) =>
-    void to.play(producer).catch((err: unknown) => {
-      if (!to.closed && !from.closed) log.warn({ err: (err as Error).message }, 'bridge feed failed');
-    });
-  const offs = [callerLeg.onProducer(feed(leg, callerLeg)), leg.onProducer(feed(callerLeg, leg))];
-  feed(leg, callerLeg)(callerLeg.producer);
-  feed(callerLeg, leg)(leg.producer);
+async function connect(call: Call, callerLeg: CallLeg, leg: CallLeg, dialog: Srf.Dialog, log: Logger): Promise<void> {
+  const stopFeeding = feedEachOther(callerLeg, leg, log);
   const connected = () => (dialog as Srf.Dialog & { connected?: boolean }).connected !== false;
   dialog.on('destroy', () => {
     if (!call.ended) call.end({ reason: 'callee_hangup', hangupBy: 'callee' });
   });
-  dialog.on('modify', (req, res) => answerOffer(leg, req, res, log));
-  dialog.on('update', (req, res) => (req.body?.trim() ? answerOffer(leg, req, res, log) : res.send(200)));
-  for (const [event, status] of Object.entries(refusedFromTarget)) dialog.on(event as 'refer', (_req, res) => res.send(status));
+  serveBridgedDialog(dialog, leg, log);
   leg.on('inactive', () => call.hangup('rtp_timeout'));
+  // A browser's leg ends by itself too (ICE or DTLS failed, the page closed): so does the call.
   endWithLeg(call, leg, 'callee');
   call.onDispose(() => {
-    for (const off of offs) off();
+    stopFeeding();
     if (connected()) destroyDialog(dialog, log);
     leg.close('hangup');
   });
   // The caller's own leg may have closed while the bridge was set up: the call is over then.
   if (!connected() && !call.ended) call.end({ reason: 'callee_hangup', hangupBy: 'callee' });
-}
-
-/** A re-INVITE or UPDATE with an offer from the target (hold, a new address). */
-function answerOffer(leg: SipLeg, req: Srf.SrfRequest, res: Srf.SrfResponse, log: Logger): void {
-  if (!req.body?.trim()) {
-    // RFC 3261 §14.2: our current description; the answer in the ACK would change nothing here.
-    res.send(200, { body: leg.answerSdp, headers: { 'Content-Type': 'application/sdp' } });
-    return;
-  }
-  leg.updateRemote(req.body).then(
-    (answer) => res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } }),
-    (err: unknown) => {
-      log.info({ err: (err as Error).message }, 'offer from transfer target refused');
-      res.send(err instanceof NoCommonCodecError ? 488 : 400);
-    },
-  );
 }

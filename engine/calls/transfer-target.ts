@@ -22,6 +22,8 @@ export interface ResolvedTarget {
   uri: string;
   /** Digest credentials for the fallback INVITE, when it goes to a trunk that has them. */
   auth: { username: string; password: string } | null;
+  /** What the target's media is: `webrtc` for a browser (a SIP user registered over a WebSocket), plain RTP otherwise. */
+  media?: 'webrtc' | 'rtp';
 }
 
 export type TargetRefusal = { error: string };

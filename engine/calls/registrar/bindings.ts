@@ -8,7 +8,7 @@
 import { splitTopLevel } from '../../sip/message/lexer.js';
 import { parseNameAddr, type NameAddr } from '../../sip/message/name-addr.js';
 import { getParam } from '../../sip/message/params.js';
-import { formatUri, uriEquals, type Uri } from '../../sip/message/uri.js';
+import { formatUri, parseUri, uriEquals, uriParam, type Uri } from '../../sip/message/uri.js';
 
 /** Where a device is reached: the flow its REGISTER came on. */
 export interface Flow {
@@ -30,6 +30,22 @@ export interface Binding {
   registeredAt: Date;
   flow: Flow;
   userAgent: string | null;
+}
+
+/**
+ * What a binding's device speaks: a contact reached down a WebSocket (`transport=ws` or `wss`, RFC
+ * 7118 §5) is a browser, which takes only WebRTC media (ICE, DTLS-SRTP, RFC 8827); any other is a
+ * device with plain RTP (even when it registered over a WebSocket, its Contact names where it
+ * takes calls).
+ */
+export function mediaOfBinding(b: Pick<Binding, 'contact'>): 'webrtc' | 'rtp' {
+  try {
+    const uri = parseUri(b.contact);
+    const transport = uri.kind === 'sip' ? uriParam(uri, 'transport')?.toLowerCase() : undefined;
+    return transport === 'ws' || transport === 'wss' ? 'webrtc' : 'rtp';
+  } catch {
+    return 'rtp';
+  }
 }
 
 export interface ExpiryRules {

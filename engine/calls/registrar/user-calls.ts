@@ -5,8 +5,9 @@
  * the proxy record-routing so that the dialog's requests come back through the engine (a browser
  * can reach nothing but the engine). Only the tenant's own SIP users may call: the caller's From
  * is an AOR of the same domain and its credentials (Proxy-Authorization, §22.3) verify, else 407.
- * No media passes through the engine: the two ends negotiate their own (browser to browser is
- * WebRTC end to end; a phone and a browser need a common codec and ICE, see issue 10).
+ * No media passes through the engine when both ends speak the same media (browser to browser is
+ * WebRTC end to end, phone to phone plain RTP); a phone calling a browser, or the reverse, is
+ * bridged by the engine with the media through mediasoup (user-bridge.ts).
  *
  * A Request-URI that names one of the tenant's agents or numbers (`agentCalls`, see
  * ../user-agent-route.ts) is no user: after the same authentication, the engine answers it.
@@ -17,6 +18,7 @@ import { parseNameAddr } from '../../sip/message/name-addr.js';
 import { parseUri } from '../../sip/message/uri.js';
 import type { Registrar } from './registrar.js';
 import { scopeOfSipDomain } from './sip-domain.js';
+import { bridgeTarget, type UserBridges } from './user-bridge.js';
 
 /** How long the called user's devices may ring before the caller gets 408 (drachtio's finalTimeout). */
 const RING_TIMEOUT = '60s';
@@ -33,6 +35,8 @@ export class UserCalls {
     private readonly registrar: Registrar,
     private readonly log: Logger,
     private readonly agentCalls: AgentCalls = () => false,
+    /** Calls whose caller and callee do not speak the same media; proxied regardless when absent. */
+    private readonly bridges?: UserBridges,
   ) {}
 
   /** The AOR an INVITE is for when its Request-URI names a tenant's SIP domain, else null. */
@@ -85,6 +89,12 @@ export class UserCalls {
     const targets = this.registrar.registrationsOf(aor).map((b) => b.contact);
     if (targets.length === 0) {
       res.send(480, { headers: { Warning: '399 agent-studio "The user is not registered"' } });
+      return;
+    }
+    // A phone calling a browser (or the reverse) cannot be proxied: the engine bridges it (user-bridge.ts).
+    const bridgeTo = this.bridges ? bridgeTarget(req.body, this.registrar.registrationsOf(aor)) : null;
+    if (this.bridges && bridgeTo) {
+      this.bridges.start(req, res, { aor, caller: caller.user, binding: bridgeTo });
       return;
     }
     this.log.info({ aor, caller: caller.user, bindings: targets.length }, 'call to a registered user');

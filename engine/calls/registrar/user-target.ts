@@ -8,11 +8,13 @@
  * The newest binding, not every binding at once: the engine's own INVITE is a UAC with one media
  * leg and one dialog (drachtio-srf's `createUAC`), so forking would need a leg per branch and
  * the CANCEL of the others; the newest registration is the device the user last brought up.
+ * A binding whose Contact is reached down a WebSocket is a browser: it is offered WebRTC media
+ * (`mediaOfBinding`).
  */
 import { parseSipUri } from '../../sip/message/uri.js';
 import type { Scope } from '../../store/repositories/scoped.js';
 import type { ResolvedTarget, TargetRefusal } from '../transfer-target.js';
-import type { Binding } from './bindings.js';
+import { mediaOfBinding, type Binding } from './bindings.js';
 import { aorOf, scopeOfSipDomain } from './sip-domain.js';
 
 export interface BindingSource {
@@ -45,14 +47,5 @@ export function userBinding(target: string, scope: Scope, registrar: BindingSour
 export function registeredUserTarget(target: string, scope: Scope, registrar: BindingSource | undefined): ResolvedTarget | TargetRefusal | null {
   const binding = userBinding(target, scope, registrar);
   if (!binding || 'error' in binding) return binding;
-  return { uri: binding.contact, auth: null };
-}
-
-/**
- * Whether a binding is a WebSocket client's (RFC 7118): it came over a WebSocket, or its Contact
- * asks for one. Such clients (browsers, sip.js) speak WebRTC media (ICE, DTLS-SRTP), not plain RTP.
- */
-export function isWebSocketBinding(b: Binding): boolean {
-  if (/^wss?$/i.test(b.flow.protocol)) return true;
-  return /;\s*transport=wss?(?=[;>?]|$)/i.test(b.contact);
+  return { uri: binding.contact, auth: null, media: mediaOfBinding(binding) };
 }

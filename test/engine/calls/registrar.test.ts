@@ -190,7 +190,8 @@ test.serial("a registered user's call: another user of the tenant authenticates 
       callId: `call-${callee}@test`,
       cseq,
       headers: ['Contact: <sip:alice@alicehost.invalid;transport=ws>', 'Content-Type: application/sdp', ...(auth ? [`Proxy-Authorization: ${auth}`] : [])],
-      body: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n',
+      // A browser's offer to a browser: proxied (a plain RTP offer to a browser is bridged, user-bridge.test.ts).
+      body: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 UDP/TLS/RTP/SAVPF 0\r\n',
     }).replace(/^From: .*$/m, `From: <sip:alice@${DOMAIN}>;tag=alice${cseq}`);
   alice.send(invite(1));
   const challenge = await alice.next((m) => m.kind === 'response' && m.status >= 200);
