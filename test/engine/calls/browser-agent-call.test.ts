@@ -141,6 +141,13 @@ maybe(`chromium with sip.js calls the agent with a web identity: the greeting ar
   }, 20_000);
   t.is(said.data.text, GREETING);
   t.falsy(said.data.interrupted, 'not cut short');
+  // The whole greeting reached the page, not only its first second: what the leg sent, the page got.
+  await new Promise((r) => setTimeout(r, 500));
+  const whole: Inbound = await page.evaluate<Inbound>('window.softphone.inbound()');
+  const sent = (await live.parts.leg!.stats()).rtpPacketsOut;
+  t.log(`after the greeting: page ${whole.packetsReceived} packets, leg ${sent} out`);
+  t.true(sent >= 150, `a greeting of several seconds: ${sent} packets sent`);
+  t.true(whole.packetsReceived >= sent * 0.95, `page got ${whole.packetsReceived} of ${sent}`);
 
   await page.evaluate('window.softphone.hangup()');
   const ended = await waitFor(async () => {
