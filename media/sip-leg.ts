@@ -159,15 +159,8 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
    * The seam for the agent runtime: decoded frames and DTMF from the peer, paced PCM to it. The
    * peer then hears what is sent there instead of the echo. Closes with the leg.
    */
-  async openAudio(): Promise<LegAudio> {
-    this.#assertOpen();
-    const audio = await LegAudio.open(this, (event, error) => this.#log.error({ event, err: error }, 'leg audio listener threw'));
-    if (this.closed) {
-      audio.close();
-      throw new LegClosedError(this.#closeReason);
-    }
-    this.once('close', () => audio.close());
-    return audio;
+  openAudio(): Promise<LegAudio> {
+    return LegAudio.forLeg(this, this.#log, () => this.#closeReason);
   }
 
   /** Sends the peer's own audio back to it, through mediasoup (kept across re-latches). */

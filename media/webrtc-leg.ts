@@ -172,15 +172,8 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   }
 
   /** As on a SipLeg: the agent runtime's seam (frames and DTMF in, paced PCM out). */
-  async openAudio(): Promise<LegAudio> {
-    this.#assertOpen();
-    const audio = await LegAudio.open(this, (event, error) => this.#log.error({ event, err: error }, 'leg audio listener threw'));
-    if (this.closed) {
-      audio.close();
-      throw new LegClosedError(this.#closeReason);
-    }
-    this.once('close', () => audio.close());
-    return audio;
+  openAudio(): Promise<LegAudio> {
+    return LegAudio.forLeg(this, this.#log, () => this.#closeReason);
   }
 
   echo(): Promise<void> {

@@ -124,6 +124,25 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     return audio;
   }
 
+  /**
+   * A leg's seam (SipLeg, WebRtcLeg), closed with the leg: rejects with `LegClosedError` when the
+   * leg closed while it opened.
+   */
+  static async forLeg(
+    leg: AudioSource & { readonly closed: boolean; once(event: 'close', listener: (reason: string) => void): unknown },
+    log: { error(obj: object, msg: string): void },
+    closeReason: () => string,
+  ): Promise<LegAudio> {
+    if (leg.closed) throw new LegClosedError(closeReason());
+    const audio = await LegAudio.open(leg, (event, error) => log.error({ event, err: error }, 'leg audio listener threw'));
+    if (leg.closed) {
+      audio.close();
+      throw new LegClosedError(closeReason());
+    }
+    leg.once('close', () => audio.close());
+    return audio;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

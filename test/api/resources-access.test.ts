@@ -101,6 +101,8 @@ const cases: Case[] = [
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/transfer`, body: () => ({ target: '+15551234567' }), scope: 'calls:write', write: 'editor', missing: 'Call not found' },
   // Placing a call through the seeded trunk, which has no outbound gateway: 422 once authorized.
   { method: 'POST', path: () => '/api/v1/calls', body: () => ({ agentId: a.agentId, trunkId: a.trunkId, to: '+15551234567' }), scope: 'calls:write', write: 'editor', passes: 422 },
+  // A browser identity for the seeded agent: a call's write.
+  { method: 'POST', path: () => '/api/v1/calls/web', body: () => ({ agentId: a.agentId }), scope: 'calls:write', write: 'editor' },
   { method: 'DELETE', path: (o) => `/api/v1/calls/${o.callId}`, scope: 'calls:write', write: 'editor', missing: 'No such call' },
   { method: 'POST', path: (o) => `/api/v1/calls/${o.callId}/cancel`, scope: 'calls:write', write: 'editor', missing: 'No such call' },
   { method: 'GET', path: () => '/api/v1/sip-users', scope: 'sip_users:read' },
