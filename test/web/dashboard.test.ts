@@ -439,6 +439,63 @@ callTest(
   },
 );
 
+callTest(
+  `the whole path: sign in, create an agent with a greeting in its form, call it from the softphone, hear the greeting in the browser, hang up${skipReason}`,
+  async (t) => {
+    const who = await newUser();
+    const { context, page, problems } = await open();
+    t.teardown(() => context.close());
+    await signIn(page, who);
+    await go(page, '#/agents/new', 'New agent');
+    const name = `Greeter ${Date.now() % 100000}`;
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Prompt (system)').fill('You greet callers.');
+    await page.getByLabel('First message (greeting)').fill('Welcome to the front desk. This greeting comes from the offline voice, several seconds long.');
+    // The fake microphone beeps: with barge-in on, its first beep would cut the greeting short.
+    await page.getByLabel('The caller may interrupt').uncheck();
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    await page.getByRole('heading', { level: 1, name: `Agent: ${name}` }).waitFor();
+    const agentId = decodeURIComponent(await js<string>(page, "location.hash.split('/')[2]"));
+    await go(page, '#/softphone', 'Softphone');
+    await page.getByLabel('Call', { exact: true }).selectOption({ label: name });
+    await page.getByRole('button', { name: 'Call', exact: true }).click();
+    await page.locator('.phone-state[data-state="in_call"]').waitFor({ timeout: 20_000 });
+    // An agent with a greeting and no LLM does not echo: what the page hears is the agent's voice.
+    const stats = page.getByTestId('rtp-stats');
+    let last = '';
+    const heard = await waitFor(async () => {
+      const [packets, level] = await Promise.all(['data-packets', 'data-audio-level'].map((a) => stats.getAttribute(a).catch(() => null)));
+      last = `packets ${packets}, level ${level}`;
+      return Number(packets) >= 50 && Number(level) > 0 ? { packets: Number(packets), level: Number(level) } : undefined;
+    }, 20_000, 250).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${last}`);
+    });
+    const remote = await waitFor(async () => {
+      const level = Number(await page.getByLabel('Remote audio level').getAttribute('data-level'));
+      return level > 0 ? level : undefined;
+    }, 10_000, 20);
+    t.log(`heard the greeting: ${heard.packets} packets, audioLevel ${heard.level}, remote meter ${remote}`);
+    await screenshot(page, 'dashboard-softphone-agent-greeting-1280');
+    // The live call is this agent's, and it says its greeting whole before we hang up.
+    const live = await waitFor(async () => {
+      const list = await request<{ items: { id: string; direction: string; agentId: string | null }[] }>(s.base, 'GET', '/api/v1/calls?limit=20&status=in_progress', { headers: s.tenant.headers });
+      return list.body.items.find((c) => c.direction === 'web' && c.agentId === agentId);
+    }, 10_000);
+    await waitFor(async () => {
+      const events = await request<{ items: { type: string; data: { text?: string } }[] }>(s.base, 'GET', `/api/v1/calls/${live.id}/events?limit=100`, { headers: s.tenant.headers });
+      return events.body.items.some((e) => e.type === 'call.agent_said' && (e.data.text ?? '').startsWith('Welcome to the front desk')) || undefined;
+    }, 20_000);
+    await page.getByRole('button', { name: 'Hang up' }).click();
+    await page.locator('.phone-state[data-state="ended"]').waitFor();
+    const ended = await waitFor(async () => {
+      const c = await request<{ endReason: string | null }>(s.base, 'GET', `/api/v1/calls/${live.id}`, { headers: s.tenant.headers });
+      return c.body.endReason ? c.body : undefined;
+    }, 10_000);
+    t.is(ended.endReason, 'caller_hangup');
+    t.deepEqual(problems, []);
+  },
+);
+
 run(`every page at phone (375 px) and desktop (1280 px) widths: nothing wider than the screen but tables, which scroll${skipReason}`, async (t) => {
   const who = await newUser();
   const pages: [string, string | RegExp, string][] = [
