@@ -19,15 +19,25 @@ const endByLegClose: Readonly<Record<string, EndReason>> = {
 /**
  * Ends `call` when `leg` closes on its own (a dead worker, a browser gone or hung up without a
  * BYE), not when the call's own end closed it. `party` is whose leg it is: a browser that closes
- * its peer connection hung up (`dtls_closed`); every other cause is the system's.
+ * its peer connection hung up (`dtls_closed`, unless its BYE follows within 2 s); every other
+ * cause is the system's, at once.
  */
 export function endWithLeg(call: Call, leg: CallLeg, party: 'caller' | 'callee'): void {
   leg.on('close', (reason) => {
     const end = endByLegClose[reason];
     if (!end || call.ended) return;
-    call.end({ reason: end, hangupBy: end === 'dtls_closed' ? party : 'system' });
+    if (end !== 'dtls_closed') return void call.end({ reason: end, hangupBy: 'system' });
+    // A browser hanging up sends its BYE and closes its peer connection at once; the DTLS close
+    // often arrives first. The BYE, if one comes, says how the call ended.
+    const wait = setTimeout(() => {
+      if (!call.ended) call.end({ reason: end, hangupBy: party });
+    }, BYE_AFTER_DTLS_CLOSE_MS);
+    call.signal.addEventListener('abort', () => clearTimeout(wait), { once: true });
   });
 }
+
+/** How long a BYE may trail a browser's DTLS close before the call is ended `dtls_closed`. */
+const BYE_AFTER_DTLS_CLOSE_MS = 2000;
 
 /** Records that `call` (just moved to `answered`) was answered, and announces it, in one transaction. */
 export function recordAnswered(deps: { store: Store; events: EventLog }, call: Call): void {

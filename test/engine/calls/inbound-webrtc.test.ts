@@ -88,3 +88,32 @@ maybe(`the page closing its peer connection mid-call (no BYE) ends the call dtls
   }, 10_000);
   t.like(ended, { status: 'completed', endReason: 'dtls_closed', hangupBy: 'caller' });
 });
+
+maybe(`a page that closes its peer connection and then sends its BYE (as sip.js hangs up) ends the call caller_hangup, not dtls_closed${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const offer = await pageOffer(page);
+  const peer = await UdpPeer.open();
+  t.teardown(() => peer.close());
+  const dialog = { callId: `webrtc-bye-${Date.now()}@127.0.0.1`, viaPort: peer.port, uri: `sip:service@${s.sipTarget}`, fromTag: 'browser' };
+  await peer.send(requestText({ ...dialog, method: 'INVITE', branch: 'z9hG4bK-webrtc-3', extra: ['Content-Type: application/sdp'], body: offer }), s.sipPort);
+  const ok = asResponse(await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'INVITE' && m.status >= 200));
+  t.is(ok.status, 200);
+  const toTag = /;tag=([^;>\s]+)/.exec(ok.header('To'))![1]!;
+  await peer.send(requestText({ ...dialog, toTag, method: 'ACK', branch: 'z9hG4bK-webrtc-ack3', cseq: 1 }), s.sipPort);
+  await pageTakesAnswer(page, ok.body.toString());
+  const call = [...s.app.engine.calls.calls.values()].find((c) => c.identity.sipCallId === dialog.callId)!;
+  await call.parts.leg!.whenActive();
+  await pageHangsUp(page);
+  // The DTLS close is in before the BYE: the leg closes first.
+  await until(() => call.parts.leg!.closed, 5000, 'the leg closed by the page');
+  await new Promise((r) => setTimeout(r, 300));
+  await peer.send(requestText({ ...dialog, toTag, method: 'BYE', branch: 'z9hG4bK-webrtc-bye3', cseq: 2 }), s.sipPort);
+  const answered = asResponse(await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'BYE'));
+  t.is(answered.status, 200);
+  const ended = await waitFor(async () => {
+    const r = await request<{ endReason: string | null; hangupBy: string | null }>(s.base, 'GET', `/api/v1/calls/${call.id}`, { headers: s.tenant.headers });
+    return r.body.endReason ? r.body : undefined;
+  }, 10_000);
+  t.like(ended, { endReason: 'caller_hangup', hangupBy: 'caller' });
+});
