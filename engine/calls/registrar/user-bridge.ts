@@ -286,8 +286,9 @@ class BridgedUserCall {
     for (const d of [...this.#dialogs]) destroyDialog(d, this.log);
     this.#dialogs.clear();
     for (const leg of this.#legs) leg.close(reason);
-    // Unanswered and not canceled: the caller must not be left without a final response.
-    if (from !== 'bridged' && !canceled) this.#send(from === 'connecting' ? 500 : 480);
+    // Unanswered and not canceled: the caller must not be left without a final response. A
+    // callee that hung up before the caller was answered is unavailable (480), not our fault (500).
+    if (from !== 'bridged' && !canceled) this.#send(from === 'connecting' && reason !== 'callee_bye' ? 500 : 480);
     this.#ended();
   }
 }

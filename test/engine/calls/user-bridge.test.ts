@@ -435,6 +435,9 @@ maybe('the browser user hangs up with a BYE of its own: the engine answers it an
   const invite = await browserAnswers(b);
   const [, calleeLeg] = await bridgeLegs();
   await calleeLeg.whenActive();
+  // The engine answers the phone once the browser's media is up: give that 200 and the phone's
+  // ACK time to pass before the browser hangs up (a BYE before it is a 480 to the phone instead).
+  await new Promise((r) => setTimeout(r, 1000));
   // The callee's side of the dialog: From is its To (tagged as answered), To the engine's From.
   const engineContact = /<([^>]+)>/.exec(invite.headers.get('Contact') ?? '')![1]!;
   const bye = [
