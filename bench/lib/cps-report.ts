@@ -162,12 +162,16 @@ function floorOf(engine: string, summary: Map<string, Summary>): string | undefi
 /** Each engine mode against its floor: max clean rate, and per rate both ran, CPU per call and p99 (medians of rounds). */
 function printFloorRatios(steps: Step[], summary: Map<string, Summary>, rates: number[]): void {
   const rows: Record<string, string | number>[] = [];
-  for (const [who, e] of summary) {
+  const pairs = [...summary.keys()].flatMap((who) => {
     const floor = who.startsWith('engine/') ? floorOf(who, summary) : undefined;
-    if (!floor) continue;
+    return floor ? [[who, floor] as const] : [];
+  });
+  if (pairs.length) console.log('\nEach engine mode against its signalling floor (medians of rounds):');
+  for (const [who, floor] of pairs) {
+    const e = summary.get(who)!;
     const f = summary.get(floor)!;
     const bound = f.cleanAtTop ? ' (the floor was clean at the top of the ramp: the ratio is at most this)' : '';
-    console.log(`\nratio ${who} / ${floor}: max clean cps ${e.maxCps} / ${f.maxCps} = ${fmt(e.maxCps / f.maxCps)}×${bound}`);
+    console.log(`ratio ${who} / ${floor}: max clean cps ${e.maxCps} / ${f.maxCps} = ${fmt(e.maxCps / f.maxCps)}×${bound}`);
     for (const rate of rates) {
       const a = steps.filter((s) => s.target === who && s.rate === rate);
       const b = steps.filter((s) => s.target === floor && s.rate === rate);
@@ -190,10 +194,7 @@ function printFloorRatios(steps: Step[], summary: Map<string, Summary>, rates: n
       });
     }
   }
-  if (rows.length) {
-    console.log('\nEngine / floor per rate (medians of rounds):');
-    table(rows);
-  }
+  if (rows.length) table(rows);
 }
 
 export function report(steps: Step[], o: { rounds: number; seconds: number; holdMs: number; scenario: string }): void {
@@ -222,6 +223,7 @@ export function report(steps: Step[], o: { rounds: number; seconds: number; hold
   }
   printFloorRatios(steps, summary, rates);
   const k = summary.get('kamailio');
+  if (k) console.log('');
   for (const [who, e] of summary) {
     if (!k || who === 'kamailio') continue;
     console.log(`ratio ${who}/kamailio: max cps ${fmt(e.maxCps / k.maxCps)}×, p99 ${fmt(e.p99 / k.p99)}×, CPU per call ${fmt(e.cpuMs / k.cpuMs)}×`);
