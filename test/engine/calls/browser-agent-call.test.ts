@@ -54,11 +54,13 @@ window.softphone = {
   },
   async inbound() {
     const pc = window.session?.sessionDescriptionHandler?.peerConnection;
-    let out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, connectionState: pc ? pc.connectionState : 'none' };
+    let out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, connectionState: pc ? pc.connectionState : 'none', mimeType: '' };
     if (!pc) return out;
-    (await pc.getStats()).forEach((s) => {
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-        out = { packetsReceived: s.packetsReceived || 0, bytesReceived: s.bytesReceived || 0, audioLevel: s.audioLevel || 0, totalAudioEnergy: s.totalAudioEnergy || 0, connectionState: pc.connectionState };
+        const codec = s.codecId ? stats.get(s.codecId) : undefined;
+        out = { packetsReceived: s.packetsReceived || 0, bytesReceived: s.bytesReceived || 0, audioLevel: s.audioLevel || 0, totalAudioEnergy: s.totalAudioEnergy || 0, connectionState: pc.connectionState, mimeType: codec ? codec.mimeType : '' };
       }
     });
     return out;
@@ -76,6 +78,8 @@ interface Inbound {
   audioLevel: number;
   totalAudioEnergy: number;
   connectionState: string;
+  /** The codec of what the page receives (getStats `codec`). */
+  mimeType: string;
 }
 
 let s: InboundSetup;
@@ -108,7 +112,7 @@ test.after.always(async () => {
 
 const maybe = browserSkipReason ? test.serial.skip : test.serial;
 
-maybe(`chromium with sip.js calls the agent with a web identity: the greeting arrives (getStats), the leg counters agree, the page's BYE ends the call${browserSkipReason}`, async (t) => {
+maybe(`chromium with sip.js calls the agent with a web identity: the greeting arrives in Opus (getStats), the leg counters agree, the page's BYE ends the call${browserSkipReason}`, async (t) => {
   const web = await request<{ websocketUrl: string; sip: { uri: string }; target: string }>(s.base, 'POST', '/api/v1/calls/web', { headers: s.tenant.headers, body: { agentId: s.agentId } });
   t.is(web.status, 201);
   const page: Page = await browser!.newPage();
@@ -125,8 +129,11 @@ maybe(`chromium with sip.js calls the agent with a web identity: the greeting ar
   }
   await screenshot(page, 'browser-agent-call');
   const leg = await live.parts.leg!.stats();
-  t.log(`page: ${inbound.packetsReceived} packets, ${inbound.bytesReceived} bytes, audio level ${inbound.audioLevel.toFixed(3)} (${inbound.connectionState}); leg: ${leg.rtpPacketsOut} packets out, ${leg.rtpPacketsIn} in`);
+  t.log(`page: ${inbound.packetsReceived} ${inbound.mimeType} packets, ${inbound.bytesReceived} bytes, audio level ${inbound.audioLevel.toFixed(3)} (${inbound.connectionState}); leg: ${leg.rtpPacketsOut} packets out, ${leg.rtpPacketsIn} in`);
   t.is(inbound.connectionState, 'connected');
+  // An agent that cannot transfer keeps the call: Opus, decoded and encoded in Node (issue 10).
+  t.is(inbound.mimeType, 'audio/opus');
+  t.is(live.parts.leg!.codec.name, 'opus');
   t.true(inbound.packetsReceived >= 50 && inbound.bytesReceived > 0, `${inbound.packetsReceived} packets`);
   t.true(inbound.audioLevel > 0, 'the greeting is not silence');
   // The engine sent at least what the page counted (a few may still be in flight), and heard the microphone.
