@@ -29,7 +29,8 @@ const test = anyTest as TestFn;
 const GREETING = 'Hello from your agent. This greeting is long enough to be measured in the browser.';
 /** What the page's microphone plays: loud, well inside narrowband Opus and G.711's band. */
 const micHz = 1000;
-const micAmplitude = 8000;
+/** Its peak in sample units (a quarter of full scale). */
+const micAmplitude = 8192;
 
 /** The page's script: sip.js's UserAgent and Inviter, bundled for the browser. */
 const entry = `
@@ -113,7 +114,7 @@ test.before(async () => {
   // A tone for a microphone: the agent does not echo, so the page hears the greeting only, and
   // the recording's caller channel shows what Node decoded of the page's Opus.
   const tone = path.join(tempDir('as-tone-'), 'tone.wav');
-  fs.writeFileSync(tone, writeWav({ sampleRate: 8000, channels: 1, samples: sine(micHz, 30_000, { amplitude: micAmplitude }) }));
+  fs.writeFileSync(tone, writeWav({ sampleRate: 8000, channels: 1, samples: sine(micHz, 30_000, { amplitude: micAmplitude / 32767 }) }));
   browser = await launchBrowser({ audioFile: tone });
 });
 test.after.always(async () => {
