@@ -211,8 +211,12 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   updateRemote(sdp: string): Promise<string> {
     return this.#serial(async () => {
       this.#assertOpen();
-      const outcome = negotiateOffer(sdp, { direction: this.#d.direction, prefer: this.#negotiation.codec, webrtc: true, codecs: this.#d.codecs });
       const kind = this.#applied ? 'offer' : 'answer';
+      // An answer to our offer: the browser's first codec, which it sends with (the stand-in
+      // negotiation's PCMU is no preference); a re-offer: keep the running codec.
+      const outcome = kind === 'answer'
+        ? negotiateOffer(sdp, { direction: this.#d.direction, webrtc: true, codecs: this.#d.codecs, answer: true })
+        : negotiateOffer(sdp, { direction: this.#d.direction, prefer: this.#negotiation.codec, webrtc: true, codecs: this.#d.codecs });
       if (kind === 'answer' && outcome.negotiation.remote.webrtc!.setup === 'actpass') {
         throw new SdpError(['an answer must say a=setup:active or passive (RFC 8842 §5.3)']);
       }

@@ -75,10 +75,12 @@ const describe = (formats: RtpFormat[]) =>
 
 /**
  * Picks the codec: `prefer` when still offered (a re-offer keeps the running codec), else Opus
- * when `codecs` is `opus` and it is offered, else the first G.711 in the offer's order.
+ * when `codecs` is `opus` and it is offered, else the first G.711 in the offer's order. In an
+ * answer (`answer`), the answerer's first codec: it sends with that one.
  */
-function pickCodec(remote: RemoteAudio, prefer: AudioCodec | undefined, codecs: CodecPreference): AudioCodec | undefined {
+function pickCodec(remote: RemoteAudio, prefer: AudioCodec | undefined, codecs: CodecPreference, answer: boolean): AudioCodec | undefined {
   const supported = carried(remote.formats, codecs === 'opus' || prefer?.name === 'opus');
+  if (answer) return supported[0];
   return supported.find((c) => c.name === prefer?.name) ?? supported.find((c) => c.name === 'opus') ?? supported.find((c) => c.name !== 'opus');
 }
 
@@ -91,13 +93,14 @@ export interface OfferOutcome {
 
 /**
  * Negotiates an SDP offer: the first live m=audio line over plain RTP with PCMU or PCMA, in the
- * offer's order of preference (Opus first on a WebRTC offer when `codecs` is `opus`), plus
- * telephone-event/8000 when offered (keeping the offerer's payload type). Throws `SdpError` for
- * a malformed body and `NoCommonCodecError` when nothing fits.
+ * offer's order of preference (Opus first on a WebRTC offer when `codecs` is `opus`; the first
+ * one as written when `answer`: a browser's answer to our offer), plus telephone-event/8000 when
+ * offered (keeping the offerer's payload type). Throws `SdpError` for a malformed body and
+ * `NoCommonCodecError` when nothing fits.
  */
 export function negotiateOffer(
   offer: string,
-  opts: { direction?: Direction; prefer?: AudioCodec; webrtc?: boolean; codecs?: CodecPreference } = {},
+  opts: { direction?: Direction; prefer?: AudioCodec; webrtc?: boolean; codecs?: CodecPreference; answer?: boolean } = {},
 ): OfferOutcome {
   const sdp = parseSdp(offer);
   const sections = sdp.media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: m.payloads ?? '', mid: midOf(m) }));
@@ -113,7 +116,7 @@ export function negotiateOffer(
     }
     offered.push(...describe(remote.formats));
     // Opus only where it is decoded in Node or forwarded to another browser: WebRTC legs.
-    const codec = pickCodec(remote, opts.prefer, opts.webrtc ? (opts.codecs ?? 'g711') : 'g711');
+    const codec = pickCodec(remote, opts.prefer, opts.webrtc ? (opts.codecs ?? 'g711') : 'g711', opts.answer ?? false);
     if (!codec) continue;
     if (opts.webrtc) remote.webrtc = readWebRtc(offer, i);
     return {
@@ -152,7 +155,7 @@ export function negotiateAnswer(answer: string, offered: OfferedAudio, webrtc = 
   const index = sdp.media.findIndex((m) => m.type === 'audio' && m.port !== 0);
   if (index < 0) throw new NoCommonCodecError([]);
   const remote = remoteAudio(sdp, index, webrtc);
-  const codec = carried(remote.formats, offered.codecs.some((o) => o.name === 'opus')).find((c) => offered.codecs.some((o) => o.name === c.name));
+  const codec = carried(remote.formats, webrtc && offered.codecs.some((o) => o.name === 'opus')).find((c) => offered.codecs.some((o) => o.name === c.name));
   if (!codec || !(webrtc ? webRtcProfiles : plainRtpProfiles).has(sdp.media[index]!.protocol)) throw new NoCommonCodecError(describe(remote.formats));
   if (webrtc) remote.webrtc = readWebRtc(answer, index);
   return {

@@ -92,3 +92,13 @@ test('our offer lists Opus first when we prefer it; the browser\'s Opus answer r
   // An answer may not pick what we did not offer: Opus first in it, PCMU taken.
   t.is(negotiateAnswer(answer, { ...offered, codecs: [g711Codecs.PCMU] }, true).codec.name, 'PCMU');
 });
+
+test('a browser\'s answer to our offer: its first codec we carry, which it sends with, whatever ran before', (t) => {
+  const opusFirst = editOffer((l) => l.replace('a=setup:actpass', 'a=setup:active'));
+  t.is(negotiateOffer(opusFirst, { webrtc: true, codecs: 'opus', answer: true }).negotiation.codec.name, 'opus');
+  // The leg's stand-in PCMU before the answer is no preference: Opus first in the answer wins.
+  t.is(negotiateOffer(opusFirst, { webrtc: true, codecs: 'opus', answer: true, prefer: g711Codecs.PCMU }).negotiation.codec.name, 'opus');
+  const pcmaFirst = editOffer((l) => l.replace(' 111 63 9 0 8 ', ' 8 0 111 63 9 '));
+  t.is(negotiateOffer(pcmaFirst, { webrtc: true, codecs: 'opus', answer: true }).negotiation.codec.name, 'PCMA');
+  t.is(negotiateOffer(opusFirst, { webrtc: true, codecs: 'g711', answer: true }).negotiation.codec.name, 'PCMU', 'Opus not ours to take: the first G.711');
+});

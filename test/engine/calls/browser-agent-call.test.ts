@@ -80,6 +80,10 @@ window.softphone = {
   async hangup() {
     await window.session.bye();
   },
+  dtmf(digits) {
+    const sender = window.session.sessionDescriptionHandler.peerConnection.getSenders().find((s) => s.dtmf);
+    sender.dtmf.insertDTMF(digits, 100, 70);
+  },
   states() { return window.states; },
 };
 `;
@@ -168,6 +172,17 @@ maybe(`chromium with sip.js calls the agent with a web identity: the greeting ar
   t.log(`after the greeting: page ${whole.packetsReceived} packets, leg ${sent} out`);
   t.true(sent >= 150, `a greeting of several seconds: ${sent} packets sent`);
   t.true(whole.packetsReceived >= sent * 0.95, `page got ${whole.packetsReceived} of ${sent}`);
+
+  // Keys pressed in the page (RTCDTMFSender: RFC 4733 at the answer's telephone-event type,
+  // beside Opus) reach the agent as call.dtmf events.
+  await page.evaluate(`window.softphone.dtmf('1#')`);
+  const keys = await waitFor(async () => {
+    const r = await request<{ items: { type: string; data: { digit: string; durationMs?: number } }[] }>(s.base, 'GET', `/api/v1/calls/${live.id}/events?limit=100`, { headers: s.tenant.headers });
+    const d = r.body.items.filter((e) => e.type === 'call.dtmf').map((e) => e.data);
+    return d.length >= 2 ? d : undefined;
+  }, 5000);
+  t.log(`keys: ${keys.map((k) => `${k.digit} (${k.durationMs ?? '?'} ms)`).join(', ')}`);
+  t.deepEqual(keys.map((k) => k.digit), ['1', '#']);
 
   await page.evaluate('window.softphone.hangup()');
   const ended = await waitFor(async () => {
