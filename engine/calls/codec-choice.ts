@@ -20,14 +20,23 @@ export function agentCodecPreference(
   agent: Agent | undefined,
   workflow: { id: string; version: number } | null,
 ): CodecPreference {
-  if (!agent || agent.config.kind === 'websocket') return 'g711';
+  try {
+    return keepsCall(store, scope, agent, workflow) ? 'opus' : 'g711';
+  } catch {
+    // A stored row that does not read: G.711, the safe side; the agent runtime reports the row.
+    return 'g711';
+  }
+}
+
+function keepsCall(store: Store, scope: { tenantId: string; mode: Agent['mode'] }, agent: Agent | undefined, workflow: { id: string; version: number } | null): boolean {
+  if (!agent || agent.config.kind === 'websocket') return false;
   const version = workflow ? store.workflows.versionById(workflow.id, workflow.version) : undefined;
-  if (workflow && !version) return 'g711';
-  if (version?.graph.nodes.some((n) => n.kind === 'transfer')) return 'g711';
+  if (workflow && !version) return false;
+  if (version?.graph.nodes.some((n) => n.kind === 'transfer')) return false;
   const toolIds = new Set([...(agent.config.toolIds ?? []), ...(version ? graphToolRefs(version.graph).map((r) => r.toolId) : [])]);
   for (const id of toolIds) {
     const action = store.tools.get(scope, id)?.action;
-    if (action?.type === 'builtin' && action.name === 'transfer') return 'g711';
+    if (action?.type === 'builtin' && action.name === 'transfer') return false;
   }
-  return 'opus';
+  return true;
 }
