@@ -213,6 +213,12 @@ maybe(`Opus for an agent's leg: chromium's own offer is answered opus/48000/2 at
   const steps = stamps.slice(1).map((x, i) => (x - stamps[i]!) >>> 0);
   t.true(steps.filter((d) => d === 160).length >= steps.length * 0.9, 'frames 160 apart on the 8 kHz clock');
   t.is(audio.undecodablePackets, 0);
+  // RFC 4733 digits to the page, at its telephone-event/8000 type, on the Opus stream's 48 kHz clock.
+  t.is(audio.dtmfPayloadType, 126);
+  const out = (await leg.stats()).rtpPacketsOut;
+  await audio.sendDtmf('12');
+  t.true((await leg.stats()).rtpPacketsOut >= out + 10, 'the digits went out');
+  t.is(leg.state, 'active');
   t.log(`${levels.length} Opus frames in (rms max ${Math.max(...levels).toFixed(0)}); page got ${s.packetsReceived} ${s.codec} packets of our tone, audioLevel ${s.audioLevel.toFixed(3)}`);
 });
 
