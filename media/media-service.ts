@@ -15,7 +15,7 @@ import { routerMediaCodecs } from './rtp-parameters.js';
 import { closeUdp, RtpPorts } from './rtp/ports.js';
 import type { CallLeg } from './call-leg.js';
 import { opusAvailable, opusUnavailableReason } from './audio/opus.js';
-import { isWebRtcOffer, negotiateOffer, type CodecPreference, type Direction } from './sdp/index.js';
+import { negotiateOffer, offersWebRtc, type CodecPreference, type Direction } from './sdp/index.js';
 import { legCloseReasons, SipLeg } from './sip-leg.js';
 import { WebRtcLeg } from './webrtc-leg.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -161,7 +161,7 @@ export class MediaService {
    * a `SipLeg` otherwise (and with no offer). Throws as `createSipLeg` does.
    */
   async createLeg(offerSdp: string | null, opts: WebRtcLegOptions & SipLegOptions = {}): Promise<CallLeg> {
-    if (offerSdp !== null && isWebRtcOffer(offerSdp)) return this.createWebRtcLeg(offerSdp, opts);
+    if (offerSdp !== null && offersWebRtc(offerSdp)) return this.createWebRtcLeg(offerSdp, opts);
     return this.createSipLeg(offerSdp, opts);
   }
 

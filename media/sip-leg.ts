@@ -87,7 +87,9 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     this.#pollMs = Math.min(1000, Math.max(50, Math.floor(deps.inactivityMs / 4)));
     // Ticks every 50 ms; stats are read every #pollMs, or every tick while sending to the SDP's
     // address with no Producer (to latch soon after the peer's RTP starts).
-    this.#timer = setInterval(() => void this.#poll(), 50).unref();
+    this.#timer = setInterval(() => {
+      if (this.#pollDue()) void this.#poll();
+    }, 50).unref();
     this.#log.debug({ port: this.port, workerPid: deps.worker.pid, codec: this.negotiation.codec.name }, 'media leg created');
     this.#startLatch();
   }
@@ -369,12 +371,16 @@ export class SipLeg extends TypedEmitter<SipLegEvents> {
     this.close(legCloseReasons.error);
   }
 
-  async #poll(): Promise<void> {
-    if (this.#polling || this.#state === 'closed') return;
-    const now = Date.now();
+  /** Whether a tick should read the stats: checked before `#poll`, so an idle tick allocates nothing. */
+  #pollDue(): boolean {
+    if (this.#polling || this.#state === 'closed') return false;
     const unlatched = this.#state === 'active' && !this.#media.producer;
-    if (!unlatched && now - this.#lastPollAt < this.#pollMs) return;
-    this.#lastPollAt = now;
+    return unlatched || Date.now() - this.#lastPollAt >= this.#pollMs;
+  }
+
+  async #poll(): Promise<void> {
+    if (!this.#pollDue()) return;
+    this.#lastPollAt = Date.now();
     this.#polling = true;
     try {
       const sample = this.#state === 'active' ? await this.#media.transportCounters() : null;

@@ -17,6 +17,9 @@ const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 
 const owner = { email: 'bench@example.test', password: 'bench password 123' };
 
+/** Benchmarks drive all their load from one address: the per-source request limit is not what they measure. */
+export const benchSipLimits = { AS_SIP_ABUSE_REQUEST_RATE: '100000', AS_SIP_ABUSE_REQUEST_BURST: '100000' } as const;
+
 interface EngineOptions {
   /** mediasoup workers; default one per core (the engine's own default). */
   workers?: number;
@@ -61,9 +64,7 @@ export async function startEngine(o: EngineOptions = {}): Promise<EngineProcess>
     AS_SIP_DRACHTIO_PORT: String(await freePort()),
     AS_RTP_LISTEN_IP: '127.0.0.1',
     AS_MEDIA_WORKERS: String(o.workers ?? os.availableParallelism()),
-    // Benchmarks drive all their load from one address: the per-source request limit is not what they measure.
-    AS_SIP_ABUSE_REQUEST_RATE: '100000',
-    AS_SIP_ABUSE_REQUEST_BURST: '100000',
+    ...benchSipLimits,
     AS_BOOTSTRAP_TENANT_NAME: 'Bench',
     AS_BOOTSTRAP_OWNER_EMAIL: owner.email,
     AS_BOOTSTRAP_OWNER_PASSWORD: owner.password,
@@ -180,7 +181,7 @@ export function tallyCalls(engine: EngineProcess, sinceRowid: number): { tally: 
 }
 
 /** Log lines at error level or above (pino level >= 50), and their distinct messages. */
-export function engineErrors(engine: EngineProcess): { count: number; messages: string[] } {
+export function engineErrors(engine: Pick<EngineProcess, 'logPath'>): { count: number; messages: string[] } {
   let count = 0;
   const messages = new Set<string>();
   for (const line of fs.readFileSync(engine.logPath, 'utf8').split('\n')) {

@@ -4,11 +4,11 @@
  * receiving child per core.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './proc.js';
+import { answersOptions } from './sip-options.js';
 
 const cfg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bench/peers/kamailio.cfg');
 
@@ -44,33 +44,4 @@ export async function startKamailio(): Promise<Kamailio> {
         child.kill('SIGTERM');
       }),
   };
-}
-
-function answersOptions(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 300);
-    s.on('message', (m) => done(m.toString().startsWith('SIP/2.0 200')));
-    s.bind(0, '127.0.0.1', () => {
-      const lp = s.address().port;
-      const msg = [
-        `OPTIONS sip:ping@127.0.0.1:${port} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-ping${Date.now()}`,
-        'Max-Forwards: 70',
-        `From: <sip:bench@127.0.0.1:${lp}>;tag=ping`,
-        `To: <sip:ping@127.0.0.1:${port}>`,
-        `Call-ID: ping-${Date.now()}@127.0.0.1`,
-        'CSeq: 1 OPTIONS',
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
-      s.send(msg, port, '127.0.0.1');
-    });
-  });
 }

@@ -121,6 +121,18 @@ export function isWebRtcOffer(text: string): boolean {
   return audio !== undefined && webRtcProfiles.has(audio.protocol);
 }
 
+/**
+ * `isWebRtcOffer` without the check: reads only the first live audio m= line's profile, for a
+ * caller that negotiates the offer next (the negotiation parses and checks it once, and refuses
+ * a bad SDP whichever leg kind was chosen). False when there is no such line.
+ */
+export function offersWebRtc(text: string): boolean {
+  for (const m of text.matchAll(/^m=audio[ \t]+(\d+)(?:\/\d+)?[ \t]+(\S+)/gm)) {
+    if (Number(m[1]) !== 0) return webRtcProfiles.has(m[2]!);
+  }
+  return false;
+}
+
 function issuesOf(where: string, r: { success: boolean; error?: z.ZodError }): string[] {
   if (r.success || !r.error) return [];
   return r.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);

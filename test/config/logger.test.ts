@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
+import fc from 'fast-check';
 import { createLogger } from '../../config/logger.js';
 
 function capture() {
@@ -47,4 +48,40 @@ test('production logs are one JSON object per line with level, time and message'
   log.warn({ callId: 'c1' }, 'call state');
   t.like(lines[0], { level: 40, callId: 'c1', msg: 'call state' });
   t.regex(lines[0]!.time as string, /^\d{4}-\d\d-\d\dT/);
+});
+
+test('property: a secret field at any depth up to 4 never reaches the line, and other fields are kept (300 objects)', (t) => {
+  const secretNames = ['password', 'secret', 'token', 'apiKey', 'api_key', 'refreshToken', 'accessToken', 'authorization', 'x-api-key', 'proxy-authorization'];
+  const plainKey = fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !secretNames.includes(k) && !['__proto__', 'constructor', 'level', 'time', 'pid', 'msg'].includes(k));
+  // An object of plain fields, with one secret planted on a path of depth 1-4.
+  const planted = fc.record({
+    path: fc.array(plainKey, { minLength: 0, maxLength: 3 }),
+    name: fc.constantFrom(...secretNames),
+    other: fc.dictionary(plainKey, fc.oneof(fc.integer(), fc.constantFrom('a', 'b'))),
+  });
+  let n = 0;
+  fc.assert(
+    fc.property(planted, ({ path, name, other }) => {
+      const { log, lines } = capture();
+      const value = `SECRET-${n++}`;
+      const obj: Record<string, unknown> = { ...other };
+      let at = obj;
+      for (const k of path) at = at[k] = { ...(typeof at[k] === 'object' ? (at[k] as object) : {}) };
+      at[name] = value;
+      log.info(obj, 'm');
+      const line = JSON.stringify(lines[0]);
+      if (line.includes(value)) return false;
+      // Fields beside the secret at the top survive (unless on the secret's path).
+      return Object.entries(other).every(([k, v]) => path[0] === k || (lines[0]![k] as unknown) === v);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass();
+});
+
+test('a child logger\'s bindings are censored too, and an object without secrets is logged as is', (t) => {
+  const { log, lines } = capture();
+  log.child({ callId: 'c1', auth: { token: 'tok-1' } }).info({ rtp: { packetsSent: 5 } }, 'x');
+  t.false(JSON.stringify(lines).includes('tok-1'));
+  t.like(lines[0], { callId: 'c1', auth: { token: '[redacted]' }, rtp: { packetsSent: 5 } });
 });

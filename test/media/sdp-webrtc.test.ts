@@ -1,13 +1,15 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { NoCommonCodecError, SdpError } from '../../media/errors.js';
-import { isWebRtcOffer, negotiateOffer, readWebRtc, SdpOrigin, writeWebRtcAnswer } from '../../media/sdp/index.js';
+import { isWebRtcOffer, negotiateOffer, offersWebRtc, readWebRtc, SdpOrigin, writeWebRtcAnswer } from '../../media/sdp/index.js';
 import { chromiumOffer, editOffer } from './fixtures/webrtc-offers.js';
 import { sippUac } from './fixtures/sdp-offers.js';
 
 test('a Chromium offer is WebRTC: PCMU chosen over Opus, events at 126, ICE, DTLS, mid and SSRC read', (t) => {
   t.true(isWebRtcOffer(chromiumOffer));
   t.false(isWebRtcOffer(sippUac));
+  t.true(offersWebRtc(chromiumOffer));
+  t.false(offersWebRtc(sippUac));
   const { negotiation: n } = negotiateOffer(chromiumOffer, { webrtc: true });
   t.is(n.codec.name, 'PCMU');
   t.deepEqual(n.telephoneEvent, { payloadType: 126, events: '0-16' });
@@ -113,6 +115,8 @@ test(`property: a mangled WebRTC offer is answered or refused (SdpError, NoCommo
       });
       try {
         const webrtc = isWebRtcOffer(offer);
+        // The unchecked read picks the same leg kind for every offer the checked one accepts.
+        if (offersWebRtc(offer) !== webrtc) throw new Error(`offersWebRtc disagrees on ${JSON.stringify(offer)}`);
         negotiateOffer(offer, { webrtc });
         answered++;
       } catch (e) {

@@ -21,6 +21,7 @@ function field(name: string, value: string, raw?: string): HeaderField {
 
 export class Headers {
   #fields: HeaderField[];
+  #version = 0;
 
   constructor(fields: readonly HeaderField[] = []) {
     this.#fields = [...fields];
@@ -34,6 +35,11 @@ export class Headers {
   /** A received field: `raw` is kept so the line can be re-emitted unchanged. */
   static received(name: string, value: string, raw: string): HeaderField {
     return field(name, value, raw);
+  }
+
+  /** Changes with every edit: what a message's parsed headers are remembered against. */
+  get version(): number {
+    return this.#version;
   }
 
   get size(): number {
@@ -80,6 +86,7 @@ export class Headers {
 
   /** Replaces every `name` line with one line holding `value`, at the first one's place. */
   set(name: string, value: string): this {
+    this.#version++;
     const key = headerKey(name);
     const at = this.#fields.findIndex((f) => f.key === key);
     if (at < 0) return this.append(name, value);
@@ -90,12 +97,14 @@ export class Headers {
 
   /** Adds a line at the end. */
   append(name: string, value: string): this {
+    this.#version++;
     this.#fields.push(field(canonicalName(name), value));
     return this;
   }
 
   /** Adds a line before every other line of the same header, or at the top if there is none. */
   prepend(name: string, value: string): this {
+    this.#version++;
     const key = headerKey(name);
     const at = this.#fields.findIndex((f) => f.key === key);
     this.#fields.splice(at < 0 ? 0 : at, 0, field(canonicalName(name), value));
@@ -104,6 +113,7 @@ export class Headers {
 
   /** Adds a line right after the last line of `after` (or at the end when there is none). */
   insertAfter(after: string, name: string, value: string): this {
+    this.#version++;
     const key = headerKey(after);
     let at = -1;
     this.#fields.forEach((f, i) => (f.key === key ? (at = i) : undefined));
@@ -113,6 +123,7 @@ export class Headers {
 
   /** Removes every line called `name`. */
   delete(name: string): this {
+    this.#version++;
     const key = headerKey(name);
     this.#fields = this.#fields.filter((f) => f.key !== key);
     return this;
@@ -123,6 +134,7 @@ export class Headers {
    * rewritten; the other values on it stay, joined by ", ".
    */
   replaceFirstListValue(name: string, value: string): this {
+    this.#version++;
     const key = headerKey(name);
     const at = this.#fields.findIndex((f) => f.key === key);
     if (at < 0) return this.append(name, value);
@@ -134,6 +146,7 @@ export class Headers {
 
   /** Removes the first value of a list header (popping the top Route, say). */
   removeFirstListValue(name: string): this {
+    this.#version++;
     const key = headerKey(name);
     const at = this.#fields.findIndex((f) => f.key === key);
     if (at < 0) return this;

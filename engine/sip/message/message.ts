@@ -1,7 +1,9 @@
 /**
  * SIP requests and responses (RFC 3261 §7). Headers stay text (see `headers.ts`); the getters
- * below parse the structured headers the layers above need, on each access. A received message
- * has passed `validate.ts`, so these getters do not throw on it.
+ * below parse the structured headers the layers above need, once per version of the headers
+ * (a message's From, To, Via and CSeq are read a dozen times on its way through the stack): the
+ * values they return are shared, so treat them as read-only and edit the headers instead. A
+ * received message has passed `validate.ts`, so these getters do not throw on it.
  */
 import { Headers } from './headers.js';
 import { isToken } from './lexer.js';
@@ -20,6 +22,24 @@ abstract class SipMessageBase {
     public version: string,
   ) {}
 
+  #parsedOf: Headers | null = null;
+  #parsedAt = -1;
+  #parsed = new Map<string, unknown>();
+
+  /** `parse()`'s value for the headers as they are now: parsed once until they change. */
+  protected parsed<T>(key: string, parse: () => T): T {
+    const h = this.headers;
+    if (this.#parsedOf !== h || this.#parsedAt !== h.version) {
+      this.#parsedOf = h;
+      this.#parsedAt = h.version;
+      this.#parsed.clear();
+    }
+    if (this.#parsed.has(key)) return this.#parsed.get(key) as T;
+    const value = parse();
+    this.#parsed.set(key, value);
+    return value;
+  }
+
   /** The first value of `name`, or throws a `missing-header` error. */
   header(name: string): string {
     const v = this.headers.get(name);
@@ -28,32 +48,32 @@ abstract class SipMessageBase {
   }
 
   get callId(): string {
-    return this.header('Call-ID');
+    return this.parsed('Call-ID', () => this.header('Call-ID'));
   }
 
   get cseq(): CSeq {
-    return parseCSeq(this.header('CSeq'));
+    return this.parsed('CSeq', () => parseCSeq(this.header('CSeq')));
   }
 
   get from(): NameAddr {
-    return parseNameAddr(this.header('From'), 'From');
+    return this.parsed('From', () => parseNameAddr(this.header('From'), 'From'));
   }
 
   get to(): NameAddr {
-    return parseNameAddr(this.header('To'), 'To');
+    return this.parsed('To', () => parseNameAddr(this.header('To'), 'To'));
   }
 
   get fromTag(): string | null {
-    return tagOf(this.from);
+    return this.parsed('fromTag', () => tagOf(this.from));
   }
 
   get toTag(): string | null {
-    return tagOf(this.to);
+    return this.parsed('toTag', () => tagOf(this.to));
   }
 
   /** Every Via value, top first (§20.42). */
   get vias(): Via[] {
-    return this.headers.getList('Via').flatMap(parseViaList);
+    return this.parsed('Via', () => this.headers.getList('Via').flatMap(parseViaList));
   }
 
   get topVia(): Via {

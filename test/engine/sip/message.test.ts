@@ -205,3 +205,27 @@ test('a partially readable request carries its headers for a 400', (t) => {
   t.true(e!.partial!.isRequest);
   t.is(e!.partial!.headers.get('call-id'), 'x');
 });
+
+test('parsed headers are remembered until the headers change: every edit, and a new Headers, is seen', (t) => {
+  const req = parseDatagram(sipText(INVITE, 'v=0\r')) as SipRequest;
+  const from = req.from;
+  t.is(req.from, from, 'the same parse is returned while nothing changed');
+  t.is(req.toTag, null);
+  req.headers.set('To', 'Bob <sip:bob@biloxi.example.com>;tag=t1');
+  t.is(req.toTag, 't1');
+  req.headers.delete('Via');
+  req.headers.append('Via', 'SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKnew');
+  t.is(req.topVia.host, '192.0.2.9');
+  req.headers.replaceFirstListValue('Via', 'SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKnewer');
+  t.is(req.topVia.host, '192.0.2.10');
+  req.headers.prepend('Via', 'SIP/2.0/UDP 192.0.2.11;branch=z9hG4bKtop');
+  t.is(req.topVia.host, '192.0.2.11');
+  req.headers.removeFirstListValue('Via');
+  t.is(req.topVia.host, '192.0.2.10');
+  req.headers.insertAfter('Via', 'Via', 'SIP/2.0/UDP 192.0.2.12;branch=z9hG4bKlast');
+  t.is(req.vias.length, 2);
+  req.headers = Headers.of([['From', '<sip:carol@example.com>;tag=c'], ['To', '<sip:d@example.com>'], ['Call-ID', 'x'], ['CSeq', '7 INVITE']]);
+  t.is(req.fromTag, 'c');
+  t.is(req.cseq.seq, 7);
+  t.is(req.callId, 'x');
+});
