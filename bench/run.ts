@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'llm-stream': () => import('./llm-stream.js'),
   'event-fanout': () => import('./event-fanout.js'),
   'outbound-cps': () => import('./outbound-cps.js'),
+  'opus-codec': () => import('./opus-codec.js'),
 };
 
 async function main(): Promise<void> {

@@ -14,7 +14,8 @@ import { MediaUnavailableError } from './errors.js';
 import { routerMediaCodecs } from './rtp-parameters.js';
 import { closeUdp, RtpPorts } from './rtp/ports.js';
 import type { CallLeg } from './call-leg.js';
-import { negotiateOffer, offersWebRtc, type Direction } from './sdp/index.js';
+import { opusAvailable, opusUnavailableReason } from './audio/opus.js';
+import { negotiateOffer, offersWebRtc, type CodecPreference, type Direction } from './sdp/index.js';
 import { legCloseReasons, SipLeg } from './sip-leg.js';
 import { WebRtcLeg } from './webrtc-leg.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -52,6 +53,13 @@ interface WebRtcLegOptions extends Omit<SipLegOptions, 'latchTimeoutMs'> {
    * `ice_disconnected`: half of it to be marked disconnected, the rest as grace. Default 10 s.
    */
   disconnectGraceMs?: number;
+  /**
+   * `opus`: answer (and offer) Opus first when the browser has it, for a leg whose audio Node
+   * decodes (an agent's call); `g711` (default): PCMU/PCMA only, for a leg that is or may be
+   * bridged to a phone, which mediasoup forwards without transcoding. Opus falls back to G.711
+   * when its package is not installed.
+   */
+  prefer?: CodecPreference;
 }
 
 /** RFC 8839 gives ICE ~ tens of seconds on a bad network; a browser on a LAN needs well under one. */
@@ -77,6 +85,7 @@ export class MediaService {
   readonly #legs = new Set<CallLeg>();
   readonly #log: Logger;
   readonly #offDied: () => void;
+  #opusMissingLogged = false;
   /** One thread paces every agent leg's outgoing audio (started with the first). */
   readonly pacer: PacerThread;
   /** The address our SDP announces. */
@@ -165,7 +174,8 @@ export class MediaService {
   async createWebRtcLeg(offerSdp: string | null, opts: WebRtcLegOptions = {}): Promise<WebRtcLeg> {
     if (this.#closed) throw new MediaUnavailableError('media service closed');
     const direction = opts.direction ?? 'sendrecv';
-    const offer = offerSdp === null ? null : negotiateOffer(offerSdp, { direction, webrtc: true });
+    const codecs = this.#codecs(opts.prefer ?? 'g711');
+    const offer = offerSdp === null ? null : negotiateOffer(offerSdp, { direction, webrtc: true, codecs });
     const worker = this.#pickWorker(opts.nextTo);
     const router = await this.#routerOf(worker);
     if (worker.closed || router.closed || this.#closed) throw new MediaUnavailableError('media worker went away while the leg was created');
@@ -181,6 +191,7 @@ export class MediaService {
         enableTcp: true,
         offer,
         direction,
+        codecs,
         ptime: opts.ptime ?? 20,
         inactivityMs: opts.inactivityMs ?? defaultInactivityMs,
         connectTimeoutMs: opts.connectTimeoutMs ?? defaultConnectTimeoutMs,
@@ -199,6 +210,14 @@ export class MediaService {
     this.#legs.add(leg);
     leg.once('close', () => this.#legs.delete(leg));
     return leg;
+  }
+
+  /** Opus when asked for and its package loads (said once in the log when it does not). */
+  #codecs(prefer: CodecPreference): CodecPreference {
+    if (prefer !== 'opus' || opusAvailable()) return prefer;
+    if (!this.#opusMissingLogged) this.#log.warn({ reason: opusUnavailableReason() }, 'opus not available: browser legs use G.711');
+    this.#opusMissingLogged = true;
+    return 'g711';
   }
 
   #pickWorker(nextTo: CallLeg | undefined): ms.Worker {

@@ -1,9 +1,9 @@
 /**
- * Negotiated SDP -> mediasoup RTP parameters. One router per worker carries every SIP leg, so
- * its codec list is fixed: G.711 at the static payload types.
+ * Negotiated SDP -> mediasoup RTP parameters. One router per worker carries every leg, so its
+ * codec list is fixed: G.711 at the static payload types, and Opus for browsers at 111.
  */
 import type { types as ms } from 'mediasoup';
-import { g711Codecs, type AudioCodec, type Negotiation } from './sdp/types.js';
+import { g711Codecs, opusCodec, type AudioCodec, type Negotiation } from './sdp/types.js';
 
 /**
  * RFC 4733 events on their way out, to a peer: carried inside mediasoup as a spare media codec
@@ -15,7 +15,13 @@ import { g711Codecs, type AudioCodec, type Negotiation } from './sdp/types.js';
  * A router's codec list is fixed, so each carrier serves one payload type: the ones peers use
  * (101 by far the most: Asterisk, FreeSWITCH, SIPp, baresip, most carriers; 96-98, 100, 102,
  * 110, 126, 127 seen from others). A peer whose type is not here gets DTMF by SIP INFO instead.
- * None of these codecs is ever negotiated with a SIP peer (legs speak G.711 only).
+ * None of these codecs is ever negotiated with a peer (legs speak G.711, browsers also Opus).
+ *
+ * mediasoup tells a router's codecs apart by mime type, clock rate and channels (and, for
+ * multiopus, its stream counts), never by payload type: a Producer's codec maps to the first
+ * router codec that matches. So no carrier may be Opus itself: 127 once was (audio/opus/48000/2),
+ * and with real Opus in the router the browser's Opus at 111 and the events at 127 would map to
+ * one router codec. 127 rides on quad multiopus, which nobody negotiates on a telephone call.
  */
 const eventCarriersOut: Readonly<Record<number, Omit<ms.RtpCodecCapability, 'preferredPayloadType' | 'kind'>>> = {
   101: { mimeType: 'audio/G722', clockRate: 8000, channels: 1 },
@@ -26,7 +32,7 @@ const eventCarriersOut: Readonly<Record<number, Omit<ms.RtpCodecCapability, 'pre
   102: { mimeType: 'audio/SILK', clockRate: 24000, channels: 1 },
   110: { mimeType: 'audio/ISAC', clockRate: 16000, channels: 1 },
   126: { mimeType: 'audio/ISAC', clockRate: 32000, channels: 1 },
-  127: { mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  127: { mimeType: 'audio/multiopus', clockRate: 48000, channels: 4, parameters: { channel_mapping: '0,1,2,3', num_streams: 2, coupled_streams: 2 } },
 };
 
 /** The carrier of outgoing events at `payloadType`, or null when there is none (use SIP INFO). */
@@ -37,10 +43,11 @@ export function eventCarrierOut(payloadType: number): ms.RtpCodecCapability | nu
 
 const carriersOut: ms.RtpCodecCapability[] = Object.keys(eventCarriersOut).map((pt) => eventCarrierOut(Number(pt))!);
 
-/** Every router's codecs: G.711 at its static payload types, then the outgoing event carriers. */
+/** Every router's codecs: G.711 at its static payload types, Opus, then the outgoing event carriers. */
 export const routerMediaCodecs: ms.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000, preferredPayloadType: 0, channels: 1 },
   { kind: 'audio', mimeType: 'audio/PCMA', clockRate: 8000, preferredPayloadType: 8, channels: 1 },
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, preferredPayloadType: opusCodec.payloadType, channels: 2 },
   ...carriersOut,
 ];
 
@@ -50,7 +57,7 @@ export const routerMediaCodecs: ms.RtpCodecCapability[] = [
  * can be sent at whichever type the peer uses now.
  */
 export function agentRtpParameters(codec: AudioCodec, ssrc: number): ms.RtpParameters {
-  const carriers = carriersOut.map((c) => ({ mimeType: c.mimeType, payloadType: c.preferredPayloadType!, clockRate: c.clockRate, channels: c.channels! }));
+  const carriers = carriersOut.map((c) => ({ mimeType: c.mimeType, payloadType: c.preferredPayloadType!, clockRate: c.clockRate, channels: c.channels!, parameters: c.parameters }));
   return { codecs: [mediaCodec(codec), ...carriers], encodings: [{ ssrc }] };
 }
 
@@ -58,11 +65,11 @@ const mediaCodec = (c: AudioCodec, payloadType: number = c.payloadType): ms.RtpC
   mimeType: `audio/${c.name}`,
   payloadType,
   clockRate: c.clockRate,
-  channels: 1,
+  channels: c.channels,
 });
 
 /**
- * The codec RFC 4733 events travel as inside mediasoup: the other G.711 law. mediasoup 3.12
+ * The codec RFC 4733 events travel as inside mediasoup: the other G.711 law (PCMU beside Opus). mediasoup 3.12
  * accepts audio/telephone-event in a Producer but its Consumers forward media codecs only
  * (Consumer.cpp fills `supportedCodecPayloadTypes` from `IsMediaCodec()`, and telephone-event is
  * a "complementary" codec), so events would never leave the Producer. Declared as the other law
@@ -88,13 +95,14 @@ export function producerRtpParameters(n: Pick<Negotiation, 'codec' | 'telephoneE
 }
 
 /**
- * What the peer can receive, for a Consumer sending to it: the negotiated codec (its static
- * payload type is also the router's), and the carrier of outgoing events at the peer's
+ * What the peer can receive, for a Consumer sending to it: the negotiated codec (its payload type
+ * is also the router's), and the carrier of outgoing events at the peer's
  * telephone-event type when there is one, with no header extensions and no RTCP feedback, as
  * plain RTP peers expect.
  */
 export function peerRtpCapabilities(n: Pick<Negotiation, 'codec' | 'telephoneEvent'>): ms.RtpCapabilities {
-  const codecs: ms.RtpCodecCapability[] = [{ kind: 'audio', mimeType: `audio/${n.codec.name}`, clockRate: 8000, preferredPayloadType: n.codec.payloadType, channels: 1 }];
+  const c = n.codec;
+  const codecs: ms.RtpCodecCapability[] = [{ kind: 'audio', mimeType: `audio/${c.name}`, clockRate: c.clockRate, preferredPayloadType: c.payloadType, channels: c.channels }];
   const carrier = n.telephoneEvent && eventCarrierOut(n.telephoneEvent.payloadType);
   if (carrier) codecs.push(carrier);
   return { codecs, headerExtensions: [] };

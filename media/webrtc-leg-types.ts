@@ -2,7 +2,7 @@
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
 import type { PacerThread } from './audio/pacer-thread.js';
-import type { Direction, OfferOutcome } from './sdp/index.js';
+import type { CodecPreference, Direction, OfferOutcome } from './sdp/index.js';
 import { legCloseReasons } from './sip-leg-types.js';
 
 /**
@@ -55,6 +55,8 @@ export interface WebRtcLegDeps {
   /** The browser's offer, negotiated with `webrtc: true`; null when we are the offerer. */
   offer: OfferOutcome | null;
   direction: Direction;
+  /** Opus first (the offer was negotiated so, and our own offer lists it) or G.711 only. */
+  codecs: CodecPreference;
   ptime: number;
   inactivityMs: number;
   /** ICE+DTLS must be up within this long of the offer/answer exchange. */

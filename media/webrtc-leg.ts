@@ -26,6 +26,7 @@ import {
   negotiateOffer,
   SdpOrigin,
   g711Codecs,
+  opusCodec,
   writeWebRtcAnswer,
   writeWebRtcOffer,
   type AudioCodec,
@@ -162,8 +163,11 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     return this.#applied?.remote.webrtc ?? null;
   }
 
-  /** Our WebRTC offer for a browser that sent none: PCMU, PCMA and telephone-event/8000, a=setup:actpass. */
-  offerSdp(codecs: readonly AudioCodec[] = [g711Codecs.PCMU, g711Codecs.PCMA]): string {
+  /**
+   * Our WebRTC offer for a browser that sent none: `codecs` (by default Opus first when the leg
+   * prefers it, then PCMU and PCMA) and telephone-event/8000, a=setup:actpass.
+   */
+  offerSdp(codecs: readonly AudioCodec[] = this.#d.codecs === 'opus' ? [opusCodec, g711Codecs.PCMU, g711Codecs.PCMA] : [g711Codecs.PCMU, g711Codecs.PCMA]): string {
     return writeWebRtcOffer(this.#origin, this.#local({ setup: 'actpass', mid: offerMid, midExtensionId: null, codecs, telephoneEvent: { payloadType: 101, events: '0-16' }, direction: this.#d.direction }));
   }
 
@@ -207,8 +211,12 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
   updateRemote(sdp: string): Promise<string> {
     return this.#serial(async () => {
       this.#assertOpen();
-      const outcome = negotiateOffer(sdp, { direction: this.#d.direction, prefer: this.#negotiation.codec, webrtc: true });
       const kind = this.#applied ? 'offer' : 'answer';
+      // An answer to our offer: the browser's first codec, which it sends with (the stand-in
+      // negotiation's PCMU is no preference); a re-offer: keep the running codec.
+      const outcome = kind === 'answer'
+        ? negotiateOffer(sdp, { direction: this.#d.direction, webrtc: true, codecs: this.#d.codecs, answer: true })
+        : negotiateOffer(sdp, { direction: this.#d.direction, prefer: this.#negotiation.codec, webrtc: true, codecs: this.#d.codecs });
       if (kind === 'answer' && outcome.negotiation.remote.webrtc!.setup === 'actpass') {
         throw new SdpError(['an answer must say a=setup:active or passive (RFC 8842 §5.3)']);
       }

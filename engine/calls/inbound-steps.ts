@@ -11,6 +11,7 @@ import { takeAnswer, wireDialog } from './in-dialog.js';
 import type { InboundDeps } from './inbound-call.js';
 import type { TimerPlan } from './session-timer.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
+import { agentCodecPreference } from './codec-choice.js';
 import { endWithLeg, recordAnswered } from './call-end.js';
 
 /** What the steps of one inbound call share. */
@@ -35,7 +36,9 @@ const media: CallStep<InboundContext> = {
   needs: ['unanswered'],
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
-    const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
+    const agent = call.identity.agentId ? deps.store.agents.get(ctx.scope, call.identity.agentId) : undefined;
+    const prefer = agentCodecPreference(deps.store, ctx.scope, agent, ctx.workflow);
+    const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log, prefer };
     let leg: CallLeg;
     try {
       leg = await untilAborted(deps.media.createLeg(ctx.lateOffer ? null : ctx.req.body, opts), signal, (l) => l.close('call ended'));

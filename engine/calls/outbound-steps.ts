@@ -10,11 +10,13 @@ import type { Logger } from '../../config/logger.js';
 import { NoCommonCodecError } from '../../media/errors.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { CallLeg } from '../../media/call-leg.js';
+import type { CodecPreference } from '../../media/sdp/types.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Store } from '../store/store.js';
 import { agentStep, type AgentStepContext } from './agent-step.js';
 import { endWithLeg, recordAnswered } from './call-end.js';
+import { agentCodecPreference } from './codec-choice.js';
 import type { EndReason } from './call-record.js';
 import { StepAborted, StepPreconditionError, untilAborted, type CallStep } from './call-steps.js';
 import { dial } from './dial.js';
@@ -99,6 +101,12 @@ const locate: CallStep<OutboundContext> = {
   },
 };
 
+/** A browser callee's codecs: Opus first when the call's agent keeps the call to itself (codec-choice.ts). */
+function browserCodecs(ctx: OutboundContext): CodecPreference {
+  const agent = ctx.call.identity.agentId ? ctx.deps.store.agents.get(ctx.scope, ctx.call.identity.agentId) : undefined;
+  return agentCodecPreference(ctx.deps.store, ctx.scope, agent, ctx.workflow);
+}
+
 /**
  * 1. Media: a leg that offers (we send the SDP offer in the INVITE): plain RTP (PCMU/PCMA) for a
  * trunk or a SIP device, WebRTC (a WebRtcLeg: ICE-lite, DTLS-SRTP) for a browser's binding.
@@ -111,7 +119,7 @@ const media: CallStep<OutboundContext> = {
     const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
     let leg: CallLeg;
     try {
-      const made: Promise<CallLeg> = ctx.webrtc ? deps.media.createWebRtcLeg(null, opts) : deps.media.createSipLeg(null, opts);
+      const made: Promise<CallLeg> = ctx.webrtc ? deps.media.createWebRtcLeg(null, { ...opts, prefer: browserCodecs(ctx) }) : deps.media.createSipLeg(null, opts);
       leg = await untilAborted(made, signal, (l) => l.close('call ended'));
     } catch (err) {
       if (err instanceof StepAborted) throw err;

@@ -51,6 +51,12 @@ export type DialResult = { kind: 'bridged'; bridge: Bridge } | { kind: 'failed';
  */
 export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: CallLeg, target: ResolvedTarget, opts: DialOptions): Promise<DialResult> {
   const log = call.log.child({ transfer: 'bridge' });
+  // A browser's Opus call reaches only another browser: phones and trunks speak G.711 and
+  // mediasoup does not transcode (codec-choice.ts keeps Opus from agents that transfer).
+  if (callerLeg.codec.name === 'opus' && target.media !== 'webrtc') {
+    log.info({ target: target.media }, 'transfer target cannot take the call\'s Opus');
+    return { kind: 'failed', reason: 'no_common_codec', status: null };
+  }
   let leg: CallLeg;
   try {
     const legOpts = { id: `${call.id}:transfer`, log, nextTo: callerLeg, inactivityMs: opts.inactivityMs };

@@ -23,19 +23,17 @@ import {
   type Dtmf,
   type DtmfTiming,
 } from './dtmf.js';
-import { g711Decode, g711Encode } from './g711.js';
+import { frameCodec, samplesPerFrame, type FrameCodec } from './frame-codec.js';
 import type { StreamReport } from './pacer-messages.js';
 import { PacerThreadError, type PacerStream, type PacerThread } from './pacer-thread.js';
-
-/** 20 ms at 8 kHz. */
-const samplesPerFrame = 160;
 
 export interface AudioFrame {
   /** 160 samples of 16-bit linear PCM at 8 kHz. */
   pcm: Int16Array;
-  /** The G.711 payload as received. */
+  /** The payload the frame came from, as received: G.711 bytes, or an Opus packet. */
   payload: Buffer;
   sequence: number;
+  /** Its RTP timestamp on an 8 kHz clock (an Opus stream's 48 kHz one, divided by 6). */
   timestamp: number;
 }
 
@@ -83,7 +81,7 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   readonly #transport: ms.DirectTransport;
   readonly #dtmf = new DtmfReceiver();
   readonly #offProducer: () => void;
-  #codec: AudioCodec;
+  #codec: FrameCodec;
   #out: Outgoing | null = null;
   #outState: OutState = 'opening';
   #producer: ms.Producer | null = null;
@@ -97,6 +95,8 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   readonly #dtmfWaiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   #dtmfReq = 0;
   #closed = false;
+  /** Packets of the peer's that did not decode (not Opus): dropped, counted. */
+  #undecodable = 0;
 
   private constructor(
     private readonly source: AudioSource,
@@ -105,7 +105,7 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   ) {
     super(onListenerError);
     this.#transport = transport;
-    this.#codec = source.codec;
+    this.#codec = frameCodec(source.codec);
     this.#offProducer = source.onProducer((p) => void this.#listen(p).catch((err: unknown) => onListenerError('producer', err)));
   }
 
@@ -147,6 +147,11 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     return this.#closed;
   }
 
+  /** The peer's packets dropped because they did not decode (an Opus leg only). */
+  get undecodablePackets(): number {
+    return this.#undecodable;
+  }
+
   /** Milliseconds of audio queued for the peer. */
   get queuedMs(): number {
     return (this.#posted - this.#consumed) * 20 + Math.floor(this.#pending.length / 8);
@@ -169,8 +174,8 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     const whole = samples.length - (samples.length % samplesPerFrame);
     if (whole) {
       // A buffer of its own (not the pool's), so it can be moved to the thread rather than copied.
-      const frames = g711Encode(this.#codec.name, samples.subarray(0, whole), Buffer.alloc(whole));
-      this.#out.stream.post({ op: 'frames', id: this.#out.stream.id, frames }, [frames.buffer as ArrayBuffer]);
+      const { frames, sizes } = this.#codec.encode(samples.subarray(0, whole));
+      this.#out.stream.post({ op: 'frames', id: this.#out.stream.id, frames, ...(sizes ? { sizes } : {}) }, [frames.buffer as ArrayBuffer]);
       this.#posted += whole / samplesPerFrame;
     }
     this.#pending = samples.slice(whole);
@@ -253,7 +258,8 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
       ssrc: this.#ssrc,
       sequence: randomInt(0, 65536),
       port: transport.tuple.localPort,
-      payloadType: this.#codec.payloadType,
+      payloadType: this.#codec.codec.payloadType,
+      clockRate: this.#codec.codec.clockRate,
     });
     if (this.#outState === 'opening') this.#outState = 'sending';
   }
@@ -277,8 +283,13 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   #onReport(r: StreamReport): void {
     this.#consumed = Math.max(this.#consumed, r.consumed);
     if (r.timestamps.length && this.listenerCount('sent')) {
-      const payloads = Buffer.from(r.sent.buffer, r.sent.byteOffset, r.sent.byteLength);
-      r.timestamps.forEach((ts, i) => this.emit('sent', g711Decode(this.#codec.name, payloads.subarray(i * samplesPerFrame, (i + 1) * samplesPerFrame)), ts));
+      let at = 0;
+      r.timestamps.forEach((ts, i) => {
+        const size = r.sizes[i]!;
+        const f = this.#codec.decodeSent(r.sent.subarray(at, at + size), ts);
+        at += size;
+        this.emit('sent', f.pcm, f.timestamp);
+      });
     }
     for (const d of r.dtmf) {
       const w = this.#dtmfWaiting.get(d.req);
@@ -292,15 +303,16 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   async #produce(): Promise<void> {
     const out = this.#out;
     if (!out || this.#closed) return;
-    const changed = this.source.codec.name !== this.#codec.name;
-    this.#codec = this.source.codec;
+    const changed = this.source.codec.name !== this.#codec.codec.name;
+    if (changed) this.#codec = frameCodec(this.source.codec);
+    const codec = this.#codec.codec;
     const old = this.#producer;
-    this.#producer = await out.transport.produce({ kind: 'audio', rtpParameters: agentRtpParameters(this.#codec, this.#ssrc) });
+    this.#producer = await out.transport.produce({ kind: 'audio', rtpParameters: agentRtpParameters(codec, this.#ssrc) });
     if (old) {
       old.close();
       if (changed) {
-        // Frames queued in the previous law are dropped; the stream starts again in this one.
-        out.stream.post({ op: 'codec', id: out.stream.id, payloadType: this.#codec.payloadType });
+        // Frames queued in the previous codec are dropped; the stream starts again in this one.
+        out.stream.post({ op: 'codec', id: out.stream.id, payloadType: codec.payloadType, clockRate: codec.clockRate });
         this.#consumed = this.#posted;
       }
     }
@@ -310,21 +322,30 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   /** Consumes the peer's audio (again, after a re-latch) and follows a codec change. */
   async #listen(producer: ms.Producer): Promise<void> {
     if (this.#closed) return;
-    if (this.source.codec.name !== this.#codec.name) await this.#produce();
+    if (this.source.codec.name !== this.#codec.codec.name) await this.#produce();
     this.#consumer?.close();
     const consumer = await this.#transport.consume({
       producerId: producer.id,
       rtpCapabilities: { codecs: routerMediaCodecs, headerExtensions: [] },
     });
     this.#consumer = consumer;
-    const audioPt = this.#codec.payloadType;
-    const eventPt = eventCarrier(this.#codec).payloadType;
+    const frames = this.#codec;
+    const audioPt = frames.codec.payloadType;
+    const eventPt = eventCarrier(frames.codec).payloadType;
     consumer.on('rtp', (packet: Buffer) => {
       const h = readRtpHeader(packet);
       if (!h) return;
       const payload = packet.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength);
       if (h.payloadType === audioPt) {
-        this.emit('frame', { pcm: g711Decode(this.#codec.name, payload), payload, sequence: h.sequence, timestamp: h.timestamp });
+        let decoded;
+        try {
+          decoded = frames.decode(payload, h.timestamp);
+        } catch {
+          // A browser's packet that is not Opus: lost audio, not a failed call.
+          this.#undecodable++;
+          return;
+        }
+        for (const f of decoded) this.emit('frame', { pcm: f.pcm, payload, sequence: h.sequence, timestamp: f.timestamp });
       } else if (h.payloadType === eventPt) {
         const dtmf = this.#dtmf.receive(h.timestamp, payload);
         if (dtmf) this.emit('dtmf', dtmf);

@@ -2,14 +2,17 @@
 import type { DtmfTiming } from './dtmf.js';
 
 export type PacerCommand =
-  /** A new stream, sending to a PlainTransport at 127.0.0.1:`port`. */
-  | { op: 'open'; id: number; ssrc: number; sequence: number; port: number; payloadType: number }
-  /** G.711 frames to pace out, 160 bytes each, back to back. */
-  | { op: 'frames'; id: number; frames: Uint8Array }
+  /** A new stream, sending to a PlainTransport at 127.0.0.1:`port`; its RTP clock runs at `clockRate`. */
+  | { op: 'open'; id: number; ssrc: number; sequence: number; port: number; payloadType: number; clockRate: number }
+  /**
+   * 20 ms frames to pace out, back to back: G.711 at 160 bytes each, or Opus packets of the
+   * `sizes` given.
+   */
+  | { op: 'frames'; id: number; frames: Uint8Array; sizes?: number[] }
   /** Drop what is queued (barge-in). */
   | { op: 'clear'; id: number }
-  /** The leg's law changed: audio goes at `payloadType` from now on; the queue is dropped. */
-  | { op: 'codec'; id: number; payloadType: number }
+  /** The leg's codec changed: audio goes at `payloadType` and `clockRate` from now on; the queue is dropped. */
+  | { op: 'codec'; id: number; payloadType: number; clockRate: number }
   | { op: 'dtmf'; id: number; req: number; digits: string; timing: DtmfTiming; payloadType: number }
   | { op: 'close'; id: number };
 
@@ -19,10 +22,11 @@ export interface StreamReport {
   /** Frames received so far that are no longer queued (sent or cleared). */
   consumed: number;
   /**
-   * Frames sent this turn: their payloads back to back (160 bytes each, in a buffer of their own:
-   * a view on a larger one would be cloned whole), and the RTP timestamp of each.
+   * Frames sent this turn: their payloads back to back (in a buffer of their own: a view on a
+   * larger one would be cloned whole), the size of each, and the RTP timestamp of each.
    */
   sent: Uint8Array;
+  sizes: number[];
   timestamps: number[];
   /** DTMF requests finished this turn. */
   dtmf: { req: number; ok: boolean }[];

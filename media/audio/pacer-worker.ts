@@ -17,14 +17,18 @@ import { eventPackets, type DtmfTiming } from './dtmf.js';
 import { FramePacer } from './pacer.js';
 import type { PacerCommand, PacerReport, StreamReport } from './pacer-messages.js';
 
-/** 20 ms of silence, per law (the first packet of a stream must be audio, see `playDigits`). */
 /** One 20 ms G.711 frame. */
 const frameBytes = 160;
 
-const silence = { 0: Buffer.alloc(160, 0xff), 8: Buffer.alloc(160, 0xd5) } as Record<number, Buffer>;
+/**
+ * 20 ms of silence per payload type (the first packet of a stream must be audio, see
+ * `playDigits`): G.711 per law, and for Opus a 20 ms CELT frame of digital silence (TOC 0xF8,
+ * RFC 6716 §3.1, then the two bytes libopus writes for silence).
+ */
+const silence = { 0: Buffer.alloc(160, 0xff), 8: Buffer.alloc(160, 0xd5), 111: Buffer.from([0xf8, 0xff, 0xfe]) } as Record<number, Buffer>;
 
 class Stream {
-  readonly pacer: FramePacer;
+  pacer: FramePacer;
   sequence: number;
   /** Frames received from the main thread and no longer queued here (sent or cleared). */
   consumed = 0;
@@ -40,15 +44,37 @@ class Stream {
     public port: number,
     public payloadType: number,
     sequence: number,
+    public clockRate: number,
   ) {
     this.sequence = sequence;
-    this.pacer = new FramePacer((f) => {
+    this.pacer = this.#pacer();
+  }
+
+  /** Timestamp units per millisecond. */
+  get perMs(): number {
+    return this.clockRate / 1000;
+  }
+
+  #pacer(): FramePacer {
+    return new FramePacer((f) => {
       this.send(f.payload, f.marker, f.timestamp);
       this.consumed++;
       const r = report(this.id);
       r.payloads.push(f.payload);
       r.timestamps.push(f.timestamp);
-    });
+    }, 20, 20 * this.perMs);
+  }
+
+  /** A new codec: its payload type, and a new clock when the rate changed (the queue is dropped). */
+  recode(payloadType: number, clockRate: number): void {
+    this.payloadType = payloadType;
+    this.started = false;
+    if (clockRate !== this.clockRate) {
+      this.clockRate = clockRate;
+      this.pacer.close();
+      this.pacer = this.#pacer();
+    }
+    this.clear();
   }
 
   send(payload: Buffer, marker: boolean, timestamp: number, payloadType = this.payloadType): void {
@@ -74,7 +100,7 @@ class Stream {
         // One frame of silence first: mediasoup creates our stream on the audio codec only.
         const ts = this.pacer.clock(start);
         this.send(silence[this.payloadType] ?? silence[0]!, true, ts);
-        this.pacer.advance(ts + 160, start + 20);
+        this.pacer.advance(ts + 20 * this.perMs, start + 20);
         start += 20;
       }
       const period = timing.toneMs + timing.gapMs;
@@ -87,7 +113,7 @@ class Stream {
           await until(at + p.atMs);
           this.send(p.payload, p.marker, timestamp, payloadType);
         }
-        this.pacer.advance(timestamp + timing.toneMs * 8, at + timing.toneMs);
+        this.pacer.advance(timestamp + timing.toneMs * this.perMs, at + timing.toneMs);
       }
     } finally {
       this.pacer.resume();
@@ -116,7 +142,7 @@ await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
 
 const streams = new Map<number, Stream>();
 /** A report as it is gathered: the payloads are packed into one buffer when it is posted. */
-type Gathering = Omit<StreamReport, 'sent'> & { payloads: Buffer[] };
+type Gathering = Omit<StreamReport, 'sent' | 'sizes'> & { payloads: Buffer[] };
 let pending = new Map<number, Gathering>();
 let flushing = false;
 
@@ -138,10 +164,15 @@ function flush(): void {
   const reports: StreamReport[] = [];
   const transfer: ArrayBuffer[] = [];
   for (const { payloads, ...r } of out.values()) {
-    const sent = new Uint8Array(payloads.length * frameBytes);
-    payloads.forEach((p, i) => sent.set(p, i * frameBytes));
+    const sizes = payloads.map((p) => p.length);
+    const sent = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const p of payloads) {
+      sent.set(p, at);
+      at += p.length;
+    }
     transfer.push(sent.buffer);
-    reports.push({ ...r, consumed: streams.get(r.id)?.consumed ?? r.consumed, sent });
+    reports.push({ ...r, consumed: streams.get(r.id)?.consumed ?? r.consumed, sent, sizes });
   }
   parentPort!.postMessage({ type: 'batch', streams: reports } satisfies PacerReport, transfer);
 }
@@ -152,24 +183,27 @@ function post(m: PacerReport): void {
 
 function handle(m: PacerCommand): void {
   if (m.op === 'open') {
-    streams.set(m.id, new Stream(m.id, m.ssrc, m.port, m.payloadType, m.sequence));
+    streams.set(m.id, new Stream(m.id, m.ssrc, m.port, m.payloadType, m.sequence, m.clockRate));
     return;
   }
   const s = streams.get(m.id);
   if (!s) return;
   switch (m.op) {
-    case 'frames':
-      for (let i = 0; i + frameBytes <= m.frames.byteLength; i += frameBytes) {
-        s.pacer.push(Buffer.from(m.frames.buffer, m.frames.byteOffset + i, frameBytes));
+    case 'frames': {
+      const sizes = m.sizes ?? Array.from({ length: Math.floor(m.frames.byteLength / frameBytes) }, () => frameBytes);
+      let at = 0;
+      for (const size of sizes) {
+        if (at + size > m.frames.byteLength) break;
+        s.pacer.push(Buffer.from(m.frames.buffer, m.frames.byteOffset + at, size));
         s.received++;
+        at += size;
       }
       return;
+    }
     case 'clear':
       return s.clear();
     case 'codec':
-      s.payloadType = m.payloadType;
-      s.started = false;
-      return s.clear();
+      return s.recode(m.payloadType, m.clockRate);
     case 'dtmf': {
       const run = s.dtmf.then(() => s.playDigits(m.digits, m.timing, m.payloadType));
       s.dtmf = run.catch(() => undefined);

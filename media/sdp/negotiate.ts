@@ -8,7 +8,9 @@ import { remoteAudio } from './remote-audio.js';
 import { readWebRtc, webRtcProfiles } from './webrtc.js';
 import {
   g711Codecs,
+  opusCodec,
   type AudioCodec,
+  type CodecPreference,
   type Direction,
   type MediaSection,
   type Negotiation,
@@ -52,6 +54,17 @@ function g711Of(f: RtpFormat): AudioCodec | undefined {
   return undefined;
 }
 
+/** Opus when a format is opus/48000/2 (RFC 7587 §7) at our payload type (see `opusPayloadType`). */
+function opusOf(f: RtpFormat): AudioCodec | undefined {
+  const ok = f.name.toLowerCase() === 'opus' && f.clockRate === 48000 && f.channels === 2 && f.payloadType === opusCodec.payloadType;
+  return ok ? opusCodec : undefined;
+}
+
+/** Every format we could carry, in the remote side's order: G.711, and Opus when `opus`. */
+function carried(formats: RtpFormat[], opus: boolean): AudioCodec[] {
+  return formats.map((f) => g711Of(f) ?? (opus ? opusOf(f) : undefined)).filter((c): c is AudioCodec => Boolean(c));
+}
+
 function telephoneEventOf(formats: RtpFormat[]): TelephoneEvent | null {
   const te = formats.find((f) => f.name.toLowerCase() === 'telephone-event' && f.clockRate === 8000);
   return te ? { payloadType: te.payloadType, events: te.fmtp?.trim() || defaultEvents } : null;
@@ -60,10 +73,15 @@ function telephoneEventOf(formats: RtpFormat[]): TelephoneEvent | null {
 const describe = (formats: RtpFormat[]) =>
   formats.map((f) => `${f.payloadType} ${f.name || '?'}/${f.clockRate || '?'}`);
 
-/** Picks the codec: `prefer` when still offered (a re-offer keeps the running codec), else the first we support. */
-function pickCodec(remote: RemoteAudio, prefer?: AudioCodec): AudioCodec | undefined {
-  const supported = remote.formats.map(g711Of).filter((c): c is AudioCodec => Boolean(c));
-  return supported.find((c) => c.name === prefer?.name) ?? supported[0];
+/**
+ * Picks the codec: `prefer` when still offered (a re-offer keeps the running codec), else Opus
+ * when `codecs` is `opus` and it is offered, else the first G.711 in the offer's order. In an
+ * answer (`answer`), the answerer's first codec: it sends with that one.
+ */
+function pickCodec(remote: RemoteAudio, prefer: AudioCodec | undefined, codecs: CodecPreference, answer: boolean): AudioCodec | undefined {
+  const supported = carried(remote.formats, codecs === 'opus' || prefer?.name === 'opus');
+  if (answer) return supported[0];
+  return supported.find((c) => c.name === prefer?.name) ?? supported.find((c) => c.name === 'opus') ?? supported.find((c) => c.name !== 'opus');
 }
 
 export interface OfferOutcome {
@@ -75,12 +93,14 @@ export interface OfferOutcome {
 
 /**
  * Negotiates an SDP offer: the first live m=audio line over plain RTP with PCMU or PCMA, in the
- * offer's order of preference, plus telephone-event/8000 when offered (keeping the offerer's
- * payload type). Throws `SdpError` for a malformed body and `NoCommonCodecError` when nothing fits.
+ * offer's order of preference (Opus first on a WebRTC offer when `codecs` is `opus`; the first
+ * one as written when `answer`: a browser's answer to our offer), plus telephone-event/8000 when
+ * offered (keeping the offerer's payload type). Throws `SdpError` for a malformed body and
+ * `NoCommonCodecError` when nothing fits.
  */
 export function negotiateOffer(
   offer: string,
-  opts: { direction?: Direction; prefer?: AudioCodec; webrtc?: boolean } = {},
+  opts: { direction?: Direction; prefer?: AudioCodec; webrtc?: boolean; codecs?: CodecPreference; answer?: boolean } = {},
 ): OfferOutcome {
   const sdp = parseSdp(offer);
   const sections = sdp.media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: m.payloads ?? '', mid: midOf(m) }));
@@ -95,7 +115,8 @@ export function negotiateOffer(
       continue;
     }
     offered.push(...describe(remote.formats));
-    const codec = pickCodec(remote, opts.prefer);
+    // Opus only where it is decoded in Node or forwarded to another browser: WebRTC legs.
+    const codec = pickCodec(remote, opts.prefer, opts.webrtc ? (opts.codecs ?? 'g711') : 'g711', opts.answer ?? false);
     if (!codec) continue;
     if (opts.webrtc) remote.webrtc = readWebRtc(offer, i);
     return {
@@ -134,9 +155,7 @@ export function negotiateAnswer(answer: string, offered: OfferedAudio, webrtc = 
   const index = sdp.media.findIndex((m) => m.type === 'audio' && m.port !== 0);
   if (index < 0) throw new NoCommonCodecError([]);
   const remote = remoteAudio(sdp, index, webrtc);
-  const codec = remote.formats
-    .map(g711Of)
-    .find((c): c is AudioCodec => Boolean(c) && offered.codecs.some((o) => o.name === c!.name));
+  const codec = carried(remote.formats, webrtc && offered.codecs.some((o) => o.name === 'opus')).find((c) => offered.codecs.some((o) => o.name === c.name));
   if (!codec || !(webrtc ? webRtcProfiles : plainRtpProfiles).has(sdp.media[index]!.protocol)) throw new NoCommonCodecError(describe(remote.formats));
   if (webrtc) remote.webrtc = readWebRtc(answer, index);
   return {

@@ -4,19 +4,40 @@ import type { WebRtcRemote } from './webrtc.js';
 /** RFC 3264 §5.1 stream direction, as seen from the side that wrote the SDP. */
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
-/** The audio codecs a leg carries: G.711 at their static payload types (RFC 3551 §6, table 4). */
+/** G.711 at its static payload types (RFC 3551 §6, table 4): what every leg can carry. */
 export type G711Name = 'PCMU' | 'PCMA';
 
-export interface AudioCodec {
-  name: G711Name;
-  payloadType: 0 | 8;
-  clockRate: 8000;
-}
+/**
+ * The audio codecs a leg carries: G.711, and Opus (RFC 7587) on browser legs. RFC 7587 §7 writes
+ * Opus as opus/48000/2 whatever the audio: the timestamp clock is always 48 kHz.
+ */
+export type AudioCodec =
+  | { name: G711Name; payloadType: 0 | 8; clockRate: 8000; channels: 1 }
+  | { name: 'opus'; payloadType: typeof opusPayloadType; clockRate: 48000; channels: 2 };
 
-export const g711Codecs: Record<G711Name, AudioCodec> = {
-  PCMU: { name: 'PCMU', payloadType: 0, clockRate: 8000 },
-  PCMA: { name: 'PCMA', payloadType: 8, clockRate: 8000 },
-};
+export const g711Codecs = {
+  PCMU: { name: 'PCMU', payloadType: 0, clockRate: 8000, channels: 1 },
+  PCMA: { name: 'PCMA', payloadType: 8, clockRate: 8000, channels: 1 },
+} as const satisfies Record<G711Name, AudioCodec>;
+
+/**
+ * Opus's payload type, in the router and so in every answer. A mediasoup Consumer sends each
+ * codec at the router's payload type, and JSEP (RFC 8829 §5.3.1) has the answerer keep the
+ * offer's, so Opus is answered only when offered at this type: 111 is Chrome's, Edge's and
+ * Safari's (Firefox offers 109 and gets G.711).
+ */
+export const opusPayloadType = 111;
+
+export const opusCodec = { name: 'opus', payloadType: opusPayloadType, clockRate: 48000, channels: 2 } as const satisfies AudioCodec;
+
+/**
+ * Which codec a browser leg asks for: `opus` when Node decodes and encodes the audio (an agent
+ * keeps the call), `g711` when the leg may be bridged to a phone (mediasoup forwards, it does not
+ * transcode, and phones speak G.711).
+ */
+export type CodecPreference = 'opus' | 'g711';
+
+export const isG711 = (c: AudioCodec): c is Extract<AudioCodec, { name: G711Name }> => c.name !== 'opus';
 
 /** RFC 4733 named telephone events, carried at a dynamic payload type. */
 export interface TelephoneEvent {

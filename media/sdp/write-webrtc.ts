@@ -65,7 +65,8 @@ function audioLines(local: WebRtcLocal): string[] {
     `a=setup:${local.setup}`,
   ];
   if (local.midExtensionId !== null) lines.push(`a=extmap:${local.midExtensionId} ${sdesMidUri}`);
-  for (const c of local.codecs) lines.push(`a=rtpmap:${c.payloadType} ${c.name}/${c.clockRate}`);
+  // RFC 7587 §7: "The encoding name MUST be opus ... and the number of channels MUST be 2".
+  for (const c of local.codecs) lines.push(`a=rtpmap:${c.payloadType} ${c.name}/${c.clockRate}${c.channels === 2 ? '/2' : ''}`);
   if (local.telephoneEvent) {
     const te = local.telephoneEvent;
     lines.push(`a=rtpmap:${te.payloadType} telephone-event/8000`, `a=fmtp:${te.payloadType} ${te.events}`);

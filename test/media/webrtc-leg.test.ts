@@ -184,6 +184,44 @@ maybe(`openAudio on a browser's leg: its microphone arrives as decoded frames an
   t.log(`${levels.length} frames in (rms max ${Math.max(...levels).toFixed(0)}); page got ${s.packetsReceived} packets of our tone, audioLevel ${s.audioLevel.toFixed(3)}`);
 });
 
+maybe(`Opus for an agent's leg: chromium's own offer is answered opus/48000/2 at 111, its microphone arrives decoded from Opus, our tone reaches it as audio/opus${browserSkipReason}`, async (t) => {
+  const page = await openPeerPage(browser!, await pageServer(t));
+  t.teardown(() => page.close());
+  const offer = await pageOffer(page);
+  t.regex(offer, /^a=rtpmap:111 opus\/48000\/2$/m, 'chromium offers Opus at 111');
+  const leg = await rig.media.createWebRtcLeg(offer, { prefer: 'opus' });
+  t.teardown(() => leg.close());
+  t.is(leg.codec.name, 'opus');
+  t.regex(leg.answerSdp, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111 \d+$/m, 'Opus and telephone-event only');
+  t.regex(leg.answerSdp, /^a=rtpmap:111 opus\/48000\/2$/m);
+  const audio = await leg.openAudio();
+  const levels: number[] = [];
+  const stamps: number[] = [];
+  audio.on('frame', (f) => {
+    levels.push(rms(f.pcm));
+    stamps.push(f.timestamp);
+    t.is(f.pcm.length, 160);
+  });
+  await pageTakesAnswer(page, leg.answerSdp);
+  await leg.whenActive();
+  for (let i = 0; i < 3; i++) audio.send(sine(500, 1000, { amplitude: 0.25 }));
+  const s = await inboundUntil(page, (x) => x.packetsReceived > 50 && x.audioLevel > 0, 8000);
+  await until(() => levels.length > 50, 5000, 'frames from the browser');
+  t.is(s.codec, 'audio/opus');
+  t.true(s.packetsReceived > 50 && s.audioLevel > 0.1, `page got ${s.packetsReceived} packets, audioLevel ${s.audioLevel}`);
+  t.true(levels.some((l) => l > 100), `browser frames rms max ${Math.max(...levels).toFixed(0)}`);
+  const steps = stamps.slice(1).map((x, i) => (x - stamps[i]!) >>> 0);
+  t.true(steps.filter((d) => d === 160).length >= steps.length * 0.9, 'frames 160 apart on the 8 kHz clock');
+  t.is(audio.undecodablePackets, 0);
+  // RFC 4733 digits to the page, at its telephone-event/8000 type, on the Opus stream's 48 kHz clock.
+  t.is(audio.dtmfPayloadType, 126);
+  const out = (await leg.stats()).rtpPacketsOut;
+  await audio.sendDtmf('12');
+  t.true((await leg.stats()).rtpPacketsOut >= out + 10, 'the digits went out');
+  t.is(leg.state, 'active');
+  t.log(`${levels.length} Opus frames in (rms max ${Math.max(...levels).toFixed(0)}); page got ${s.packetsReceived} ${s.codec} packets of our tone, audioLevel ${s.audioLevel.toFixed(3)}`);
+});
+
 maybe(`the media worker killed mid-call ends the browser's leg media_worker_died${browserSkipReason}`, async (t) => {
   const { leg } = await echoCall(t);
   const closed = new Promise<string>((resolve) => leg.once('close', resolve));

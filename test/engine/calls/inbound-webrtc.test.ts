@@ -22,7 +22,7 @@ test.after.always(async () => {
 
 const maybe = browserSkipReason ? test.serial.skip : test.serial;
 
-maybe(`an INVITE carrying chromium's WebRTC offer is answered with a WebRTC leg on the inbound path; audio reaches the page; BYE ends the leg${browserSkipReason}`, async (t) => {
+maybe(`an INVITE carrying chromium's WebRTC offer is answered with a WebRTC leg on the inbound path, in Opus for an agent that keeps the call; audio reaches the page; BYE ends the leg${browserSkipReason}`, async (t) => {
   const page = await openPeerPage(browser!, await pageServer(t));
   t.teardown(() => page.close());
   const offer = await pageOffer(page);
@@ -34,7 +34,8 @@ maybe(`an INVITE carrying chromium's WebRTC offer is answered with a WebRTC leg 
   const ok = asResponse(await peer.waitFor((m) => m.kind === 'response' && m.cseq.method === 'INVITE' && m.status >= 200));
   t.is(ok.status, 200, `INVITE answered ${ok.status}`);
   const answer = ok.body.toString();
-  t.regex(answer, /UDP\/TLS\/RTP\/SAVPF 0 /, 'PCMU over DTLS-SRTP');
+  // The number's agent cannot transfer: it keeps the call, so Opus (codec-choice.ts, issue 10).
+  t.regex(answer, /UDP\/TLS\/RTP\/SAVPF 111 /, 'Opus over DTLS-SRTP');
   t.regex(answer, /a=ice-lite/);
   const toTag = /;tag=([^;>\s]+)/.exec(ok.header('To'))![1]!;
   await peer.send(requestText({ ...dialog, toTag, method: 'ACK', branch: 'z9hG4bK-webrtc-ack', cseq: 1 }), s.sipPort);
@@ -51,6 +52,7 @@ maybe(`an INVITE carrying chromium's WebRTC offer is answered with a WebRTC leg 
     inbound = await pageInbound(page);
   }
   t.true(inbound.packetsReceived >= 25, `page received ${inbound.packetsReceived} packets`);
+  t.is(inbound.codec, 'audio/opus');
   const stats = await call!.parts.leg!.stats();
   t.true(stats.rtpPacketsIn > 0 && stats.rtpPacketsOut > 0, `leg in ${stats.rtpPacketsIn} out ${stats.rtpPacketsOut}`);
   t.log(`200 after ${(performance.now() - t0).toFixed(0)} ms; page got ${inbound.packetsReceived} packets (${inbound.codec}); leg in ${stats.rtpPacketsIn} out ${stats.rtpPacketsOut}`);

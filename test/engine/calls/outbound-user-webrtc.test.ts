@@ -120,6 +120,8 @@ maybe(`a SIP user registered over WebSocket is called with a WebRTC offer: the p
   const stats = await call.parts.leg!.stats();
   t.log(`page: ${heard.packetsReceived} packets (${heard.codec}), audio energy ${heard.totalAudioEnergy.toFixed(3)}; engine leg: in ${stats.rtpPacketsIn} out ${stats.rtpPacketsOut}`);
   t.true(stats.rtpPacketsIn >= 50 && stats.rtpPacketsOut >= 50, 'the page’s microphone reaches the engine, and is echoed');
+  // The echo agent keeps the call: our offer lists Opus first, the page answers it (issue 10).
+  t.is(heard.codec, 'audio/opus');
 
   // The page hangs up: BYE from the browser, in the dialog the 200 made.
   const bye = wsRequest('BYE', formatUri(invite.contacts[0]!.uri), { branch: 'browser-bye', callId: invite.callId, cseq: 1 })
