@@ -72,13 +72,12 @@ export const configSchema = z
     sip: z
       .strictObject({
         /**
-         * `embedded`: the SIP server on the engine's event loop. `thread` (the default): the same
-         * server in a worker thread of the engine process, so SIP parsing and transactions run
-         * beside call control rather than on its loop: on two cores it answers sooner and takes a
-         * higher call rate (bench/README.md, sip-cps).
+         * `embedded`: the SIP server on the engine's event loop. `thread`: the same server in a
+         * worker thread of the engine process, so SIP parsing and transactions run beside call
+         * control rather than on its loop (the higher call rate on two cores or more).
          * `external`: connect to drachtio-server(s).
          */
-        server: z.enum(['embedded', 'thread', 'external']).default('thread'),
+        server: z.enum(['embedded', 'thread', 'external']).default('embedded'),
         host: host('0.0.0.0'),
         port: port(5060),
         /** Address put in Via/Contact; defaults to the listen host (or 127.0.0.1 for 0.0.0.0). */

@@ -19,9 +19,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       {
         env: 'test',
         http: { host: '127.0.0.1', port: 0 },
-        // In-process tests read the embedded SIP server's internals (engine.sip); the engine's
-        // default (`thread`) runs in the process-level tests (spawnEngine) and the thread suites.
-        sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, server: 'embedded' },
+        sip: { host: '127.0.0.1', port: 0, drachtioPort: 0 },
         rtp: { listenIp: '127.0.0.1', announcedIp: '127.0.0.1', ...rtpBlock() },
         database: { path: path.join(dir, 'test.db') },
         auth: { jwtSecret: 'test-secret-test-secret-test-secret-1234' },
