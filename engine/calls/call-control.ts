@@ -42,6 +42,8 @@ interface CallControlOptions {
   registrar?: Registrar;
   /** Live outbound calls one tenant may have at once, over all its trunks. */
   outboundTenantMaxCalls?: number;
+  /** How long a registered user's devices ring when the engine bridges a call to them (default `USER_BRIDGE_RING_MS`). */
+  userRingMs?: number;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -143,7 +145,7 @@ export class CallControl {
       });
       return true;
     };
-    const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }));
+    const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }), opts.userRingMs);
     const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls, userBridges) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();

@@ -18,7 +18,7 @@ import { parseNameAddr } from '../../sip/message/name-addr.js';
 import { parseUri } from '../../sip/message/uri.js';
 import type { Registrar } from './registrar.js';
 import { scopeOfSipDomain } from './sip-domain.js';
-import { bridgeTarget, type UserBridges } from './user-bridge.js';
+import { bridgeTargets, type UserBridges } from './user-bridge.js';
 
 /** How long the called user's devices may ring before the caller gets 408 (drachtio's finalTimeout). */
 const RING_TIMEOUT = '60s';
@@ -92,9 +92,9 @@ export class UserCalls {
       return;
     }
     // A phone calling a browser (or the reverse) cannot be proxied: the engine bridges it (user-bridge.ts).
-    const bridgeTo = this.bridges ? bridgeTarget(req.body, this.registrar.registrationsOf(aor)) : null;
+    const bridgeTo = this.bridges ? bridgeTargets(req.body, this.registrar.registrationsOf(aor)) : null;
     if (this.bridges && bridgeTo) {
-      this.bridges.start(req, res, { aor, caller: caller.user, binding: bridgeTo });
+      this.bridges.start(req, res, { aor, caller: caller.user, bindings: bridgeTo });
       return;
     }
     this.log.info({ aor, caller: caller.user, bindings: targets.length }, 'call to a registered user');

@@ -209,7 +209,7 @@ const bridgeLegs = async (): Promise<[CallLeg, CallLeg]> => {
   const legs = await waitFor(() => {
     const all = s.app.engine.mediaService.legs();
     const caller = all.find((l) => l.id.endsWith(':caller'));
-    const callee = all.find((l) => l.id.endsWith(':callee'));
+    const callee = all.find((l) => /:callee:\d+$/.test(l.id));
     return caller && callee ? [caller, callee] : undefined;
   }, 10_000);
   return legs as [CallLeg, CallLeg];
