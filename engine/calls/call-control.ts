@@ -146,6 +146,7 @@ export class CallControl {
       return true;
     };
     const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }), opts.userRingMs);
+    if (opts.registrar) deps.users = { registrar: opts.registrar, bridges: userBridges };
     const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls, userBridges) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
