@@ -19,7 +19,7 @@ import { unavailable, type Refusal, type UserRoute } from './inbound-route.js';
 import { refusalEnd } from './outbound-steps.js';
 import { aorOf } from './registrar/sip-domain.js';
 import type { BridgeEnd, BridgeObserver } from './registrar/user-bridge.js';
-import { newestFirst } from './registrar/user-bridge.js';
+import { newestFirst } from './registrar/bridge-targets.js';
 
 /**
  * Admits, records and bridges the call; never throws (every failure is a SIP answer, a log line

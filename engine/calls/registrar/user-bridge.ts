@@ -32,11 +32,10 @@ import type { Logger } from '../../../config/logger.js';
 import type { CallLeg } from '../../../media/call-leg.js';
 import { NoCommonCodecError, SdpError } from '../../../media/errors.js';
 import type { MediaService } from '../../../media/media-service.js';
-import { isWebRtcOffer } from '../../../media/sdp/index.js';
 import { destroyDialog } from '../in-dialog.js';
 import { feedEachOther, serveBridgedDialog } from '../leg-bridge.js';
 import { mediaOfBinding, type Binding } from './bindings.js';
-import { forkInvite, type ForkBranch } from './user-fork.js';
+import { forkInvite, refusalFor, type ForkBranch } from './user-fork.js';
 
 /** How long the callee may ring before the caller gets 480, unless the engine sets another (config `sip.userRingMs`). */
 export const USER_BRIDGE_RING_MS = 60_000;
@@ -54,30 +53,6 @@ const legalMoves: Record<UserBridgeState, readonly UserBridgeState[]> = {
   bridged: ['ended'],
   ended: [],
 };
-
-/**
- * The bindings a call must be bridged to (all of them, newest first), or null when it is proxied
- * as before: the INVITE has no offer (a late offer is the devices' own business) or one we cannot
- * read, or every binding speaks the caller's media (a WebRTC offer and browsers, a plain RTP
- * offer and devices).
- */
-export function bridgeTargets(offer: string | undefined, bindings: readonly Binding[]): Binding[] | null {
-  if (!offer?.trim() || bindings.length === 0) return null;
-  let media: 'webrtc' | 'rtp';
-  try {
-    media = isWebRtcOffer(offer) ? 'webrtc' : 'rtp';
-  } catch {
-    // An offer we cannot read is the devices' business, as before: proxied.
-    return null;
-  }
-  if (bindings.every((b) => mediaOfBinding(b) === media)) return null;
-  return newestFirst(bindings);
-}
-
-/** Bindings, the newest registration first. */
-export function newestFirst(bindings: readonly Binding[]): Binding[] {
-  return [...bindings].sort((a, b) => b.registeredAt.getTime() - a.registeredAt.getTime());
-}
 
 /** Why a bridged call ended (the caller's side is `caller`, the dialled user's `callee`). */
 export type BridgeEndReason =
@@ -421,13 +396,4 @@ class BridgedUserCall {
         this.#ended();
       });
   }
-}
-
-/** What the caller is told when no binding answered (user-fork.ts's `failed`). */
-function refusalFor(d: { reason: string; status: number | null }): number {
-  if (d.reason === 'no_answer') return 480;
-  const s = d.status;
-  // A challenge from the callee is between it and the engine; the caller cannot answer it.
-  if (s === null || s === 401 || s === 407 || s < 400 || s > 699) return 480;
-  return s;
 }

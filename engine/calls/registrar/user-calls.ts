@@ -18,7 +18,8 @@ import { parseNameAddr } from '../../sip/message/name-addr.js';
 import { parseUri } from '../../sip/message/uri.js';
 import type { Registrar } from './registrar.js';
 import { scopeOfSipDomain } from './sip-domain.js';
-import { bridgeTargets, type UserBridges } from './user-bridge.js';
+import { bridgeTargets } from './bridge-targets.js';
+import type { UserBridges } from './user-bridge.js';
 
 /** How long the called user's devices may ring before the caller gets 408 (drachtio's finalTimeout). */
 const RING_TIMEOUT = '60s';

@@ -91,3 +91,12 @@ export function bestFailure(failures: readonly Failure[]): Extract<Forked, { kin
   if (failures.length && failures.every((f) => f.reason === 'call_ended')) return { kind: 'failed', reason: 'call_ended', status: null };
   return { kind: 'failed', reason: 'dial_error', status: null };
 }
+
+/** What the caller is told when no binding answered (`forkInvite`'s `failed`): a ring-out is 480 Temporarily Unavailable (§21.4.18). */
+export function refusalFor(d: { reason: string; status: number | null }): number {
+  if (d.reason === 'no_answer') return 480;
+  const s = d.status;
+  // A challenge from the callee is between it and the engine; the caller cannot answer it.
+  if (s === null || s === 401 || s === 407 || s < 400 || s > 699) return 480;
+  return s;
+}

@@ -1,11 +1,11 @@
 /**
- * Which calls to a registered user the engine bridges (engine/calls/registrar/user-bridge.ts
+ * Which calls to a registered user the engine bridges (engine/calls/registrar/bridge-targets.ts
  * `bridgeTargets`) and which it proxies, over real SDP: chromium-shaped WebRTC offers and plain
  * RTP offers, bindings of browsers (Contact transport=ws/wss) and devices.
  */
 import test from 'ava';
 import type { Binding } from '../../../engine/calls/registrar/bindings.js';
-import { bridgeTargets } from '../../../engine/calls/registrar/user-bridge.js';
+import { bridgeTargets } from '../../../engine/calls/registrar/bridge-targets.js';
 
 const rtpOffer = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
 const webRtcOffer = rtpOffer.replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF');
