@@ -17,7 +17,7 @@ import type { InboundAuth } from './inbound-auth.js';
 import { inboundSteps, type InboundContext } from './inbound-steps.js';
 import { routeInvite, tenantOfDialled, type Refusal, type Route, type UserRoute } from './inbound-route.js';
 import { recordCall } from './inbound-record.js';
-import { runUserCall } from './trunk-user-call.js';
+import { runBridgedCall, runUserCall, type BridgedCallee } from './trunk-user-call.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
@@ -89,6 +89,17 @@ export async function handleUserInvite(deps: InboundDeps, req: Req, res: Res, ro
   const { refuse, reject } = refusals(deps, req, res);
   const screened = screen(deps, req, refuse, reject, () => route);
   if (screened) await runCall(deps, req, res, screened, receivedAt, refuse, reject);
+}
+
+/**
+ * Takes an INVITE from one of the tenant's SIP users (already authenticated) to another user whose
+ * devices the engine must bridge (registrar/user-calls.ts): a `web` call record, bridged to
+ * `callee`'s bindings (trunk-user-call.ts).
+ */
+export function handleBridgedUserInvite(deps: InboundDeps, req: Req, res: Res, scope: Route['scope'], callee: BridgedCallee, receivedAt = performance.now()): void {
+  const { refuse } = refusals(deps, req, res);
+  const route = { scope, number: null, trunk: null, fromNumber: null, direction: 'web' as const };
+  runBridgedCall(deps, req, res, route, callee, receivedAt, refuse);
 }
 
 /** The two ways of refusing an INVITE: for a tenant (its error log sees it), or plainly. */

@@ -4,11 +4,14 @@ import type { Agent } from '../store/repositories/agents.js';
 import type { InboundDeps } from './inbound-call.js';
 import type { Route, UserRoute } from './inbound-route.js';
 
+/** What a call's record says of its route (an agent's call, or a call bridged to a SIP user's devices). */
+export type RecordedRoute = Pick<Route | UserRoute, 'scope' | 'number' | 'trunk' | 'fromNumber' | 'direction'>;
+
 /**
  * The call's row and its first event, committed together: recorded before anything happens to
  * it. The call runs the version of the agent's workflow current now, and records which.
  */
-export function recordCall(deps: Pick<InboundDeps, 'store' | 'events'>, req: Srf.SrfRequest, route: Route | UserRoute, agent: Agent | null): { id: string; workflow: { id: string; version: number } | null } {
+export function recordCall(deps: Pick<InboundDeps, 'store' | 'events'>, req: Srf.SrfRequest, route: RecordedRoute, agent: Agent | null): { id: string; workflow: { id: string; version: number } | null } {
   const { number, trunk, fromNumber, scope } = route;
   const sipCallId = req.get('Call-ID');
   const wf = agent?.config.workflowId ? deps.store.workflows.get(scope, agent.config.workflowId) : undefined;

@@ -8,17 +8,21 @@
  * ending it from the API (or a shutdown) ends the bridge.
  *
  * No binding when the INVITE arrives: 480, and the call ends `not_registered`.
+ *
+ * A SIP user's call to another user that the engine must bridge (registrar/user-calls.ts: a phone
+ * calling a browser, or the reverse) takes the same path (`runBridgedCall`), as a `web` call.
  */
 import type Srf from 'drachtio-srf';
 import type { CallLeg } from '../../media/call-leg.js';
 import { Call, type EndInfo } from './call.js';
 import { endByLegClose, recordAnswered, recordEnd } from './call-end.js';
 import type { InboundDeps, Screened } from './inbound-call.js';
-import { recordCall } from './inbound-record.js';
+import { recordCall, type RecordedRoute } from './inbound-record.js';
 import { unavailable, type Refusal, type UserRoute } from './inbound-route.js';
 import { refusalEnd } from './outbound-steps.js';
 import { aorOf } from './registrar/sip-domain.js';
 import type { BridgeEnd, BridgeObserver } from './registrar/user-bridge.js';
+import type { Binding } from './registrar/bindings.js';
 import { newestFirst } from './registrar/bridge-targets.js';
 
 /**
@@ -29,11 +33,30 @@ export function runUserCall(deps: InboundDeps, req: Srf.SrfRequest, res: Srf.Srf
   const { route } = screened;
   const users = deps.users;
   if (!users) return refuse(unavailable('SIP users cannot be reached here (no registrar)', 'The user cannot be reached', route.scope));
-  if (!deps.hasRoom()) return refuse({ status: 503, why: 'at capacity', headers: { 'Retry-After': '5' }, tenant: route.scope });
   const aor = aorOf(route.scope, route.sipUser.username);
+  runBridgedCall(deps, req, res, route, { aor, caller: route.fromNumber, bindings: users.registrar.registrationsOf(aor) }, receivedAt, refuse);
+}
+
+/** Who a bridged call rings: the user's address of record and bindings, and the caller's name in From. */
+export interface BridgedCallee {
+  aor: string;
+  caller: string | null;
+  bindings: readonly Binding[];
+}
+
+/**
+ * A call the engine bridges to a user's bindings, as a call record: a trunk's call to a number
+ * that rings the user (direction `inbound`), or a SIP user's call to another user whose devices
+ * do not speak its media (a phone calling a browser, direction `web`). Admitted under the engine's
+ * cap (503 at capacity); no binding is 480 and `not_registered`.
+ */
+export function runBridgedCall(deps: InboundDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, route: RecordedRoute, callee: BridgedCallee, receivedAt: number, refuse: (r: Refusal) => void): void {
+  const users = deps.users;
+  if (!users) return refuse(unavailable('SIP users cannot be reached here (no registrar)', 'The user cannot be reached', route.scope));
+  if (!deps.hasRoom()) return refuse({ status: 503, why: 'at capacity', headers: { 'Retry-After': '5' }, tenant: route.scope });
   const sipCallId = req.get('Call-ID');
   const record = recordCall(deps, req, route, null);
-  const log = deps.log.child({ callId: record.id, sipCallId, aor });
+  const log = deps.log.child({ callId: record.id, sipCallId, aor: callee.aor });
   const call = new Call({ id: record.id, tenantId: route.scope.tenantId, mode: route.scope.mode, agentId: null, sipCallId }, log, receivedAt);
   deps.admit(call);
   let callerLeg: CallLeg | undefined;
@@ -42,8 +65,7 @@ export function runUserCall(deps: InboundDeps, req: Srf.SrfRequest, res: Srf.Srf
   // Once, whichever comes first: the bridge's end (its legs wait for it) or the call's.
   const recordOnce = () => (recorded ??= recordEnd(deps, call, callerLeg, () => sipCode));
   call.once('ended', () => deps.settle(recordOnce()));
-  const bindings = users.registrar.registrationsOf(aor);
-  if (bindings.length === 0) {
+  if (callee.bindings.length === 0) {
     log.info('called user not registered');
     res.send(480, { headers: { Warning: '399 agent-studio "The user is not registered"' } });
     call.end({ reason: 'not_registered', hangupBy: 'system' });
@@ -61,13 +83,13 @@ export function runUserCall(deps: InboundDeps, req: Srf.SrfRequest, res: Srf.Srf
     ended: (end) => {
       sipCode = end.calleeStatus;
       call.end(endInfoOf(end));
-      return call.endInfo ? recordOnce() : undefined;
+      return recordOnce();
     },
   };
   const bridge = users.bridges.start(req, res, {
-    aor,
-    caller: route.fromNumber,
-    bindings: newestFirst(bindings),
+    aor: callee.aor,
+    caller: callee.caller,
+    bindings: newestFirst(callee.bindings),
     inactivityMs: deps.settings.inactivityTimeoutMs,
     observer,
   });

@@ -61,7 +61,7 @@ export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T
  */
 export const eventStatus = {
   'call.started': {
-    emitted: 'when an inbound INVITE is routed to a number (or a SIP user’s INVITE to an agent or number: direction `web`) and its call is recorded, before any answer; for an outbound call, when `POST /api/v1/calls` records it (status `queued`)',
+    emitted: 'when an inbound INVITE is routed to a number (or a SIP user’s INVITE to an agent or number, or to another user whose devices the engine bridges: direction `web`) and its call is recorded, before any answer; for an outbound call, when `POST /api/v1/calls` records it (status `queued`)',
   },
   'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0); for an outbound call, or a call to a number that rings a SIP user, at the first 180 or 183 from the far end' },
   'call.answered': { emitted: 'when the 200 OK is sent; for an outbound call, when the far end’s 200 OK is received (and ACKed)' },

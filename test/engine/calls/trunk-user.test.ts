@@ -203,6 +203,31 @@ sippTest('two bindings ring at once: the first 200 wins, the other is CANCELed (
   t.deepEqual(b.ladder, ['<- INVITE', '-> 180 INVITE', '<- CANCEL', '-> 200 CANCEL', '-> 487 INVITE', '<- ACK']);
   t.deepEqual(a.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
   t.is(receivedRequests(b, 'INVITE').length, 1);
+  // CANCELed because the other answered (800 ms in), not by the ring time running out.
+  const cancelAfter = receivedRequests(b, 'CANCEL')[0]!.at - receivedRequests(b, 'INVITE')[0]!.at;
+  t.log(`the ringing binding was CANCELed ${cancelAfter.toFixed(0)} ms after its INVITE (the other answered after 800 ms; ring time ${USER_RING_MS} ms)`);
+  t.true(cancelAfter < USER_RING_MS - 500, `CANCEL after ${cancelAfter} ms`);
+  t.like(await endedCall(), { status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller' });
+  await nothingLeft(t);
+});
+
+sippTest('a losing binding whose 200 crosses the CANCEL: the engine ACKs and BYEs it at once, the call goes on with the winner', async (t) => {
+  const [portA, portB] = [await freePort(), await freePort()];
+  await registerDesk(t, portA);
+  await registerDesk(t, portB);
+  const [carrier, device] = await Promise.all([RtpPeer.open(), RtpPeer.open()]);
+  t.teardown(() => (carrier.close(), device.close()));
+  const answering = await sippUas(portA, 'user-device.xml', { ringPauseMs: 500, rtpPort: device.port, tail: ENGINE_BYE });
+  const late = await sippUas(portB, 'user-device-late-answer.xml', {});
+  const caller = carrierCalls(carrier, answered(callerBye(3000)));
+  const [callerLeg, calleeLeg] = await bridgeLegs();
+  const l = await late.done;
+  t.is(l.code, 0, l.output + l.errors);
+  t.deepEqual(l.ladder, ['<- INVITE', '-> 180 INVITE', '<- CANCEL', '-> 200 CANCEL', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
+  t.log(await rtpBothWays(t, carrier, device, callerLeg, calleeLeg));
+  const [c, a] = await Promise.all([caller, answering.done]);
+  t.is(c.code, 0, c.output + c.errors);
+  t.is(a.code, 0, a.output + a.errors);
   t.like(await endedCall(), { status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller' });
   await nothingLeft(t);
 });

@@ -217,6 +217,14 @@ const bridgeLegs = async (): Promise<[CallLeg, CallLeg]> => {
   return legs as [CallLeg, CallLeg];
 };
 
+/** The newest call record, once it has ended. */
+async function lastEndedCall(): Promise<{ id: string; endReason: string | null }> {
+  return waitFor(async () => {
+    const list = await request<{ items: { id: string; endReason: string | null }[] }>(s.base, 'GET', '/api/v1/calls?limit=1', { headers: s.tenant.headers });
+    return list.body.items[0]?.endReason ? list.body.items[0] : undefined;
+  }, 10_000);
+}
+
 async function nothingLeft(t: ExecutionContext): Promise<void> {
   await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 10_000);
   t.deepEqual(s.app.engine.mediaService.stats(), { legs: 0, portsHeld: 0 });
@@ -247,6 +255,10 @@ maybe('a phone calls a browser user: the page rings and answers, audio flows bot
     ['-> REGISTER', '<- 401 REGISTER', '-> REGISTER', '<- 200 REGISTER', '-> INVITE', '<- 407 INVITE', '-> ACK', '-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE'],
   );
   t.log(`INVITE to 200 from the page in ${answeredAt.toFixed(0)} ms (SIPp's REGISTER included)`);
+  // A bridged user call is a call record (direction web), with its timeline.
+  const call = await lastEndedCall();
+  t.like(call, { direction: 'web', status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller', agentId: null, trunkId: null, to: `sip:web@${DOMAIN}` });
+  t.deepEqual(await timeline(s, call.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
   await nothingLeft(t);
 });
 
@@ -267,6 +279,7 @@ maybe('the page hangs up (RTCPeerConnection.close): its leg closes, the engine B
   const r = await phone;
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(r.ladder.slice(-2), ['<- BYE', '-> 200 BYE']);
+  t.like(await lastEndedCall(), { direction: 'web', status: 'completed', endReason: 'dtls_closed', hangupBy: 'callee' });
   await nothingLeft(t);
 });
 
