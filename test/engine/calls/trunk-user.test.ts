@@ -5,7 +5,7 @@
  * through mediasoup (RTP both ways, counted at both peers), every binding rings and the first 200
  * wins (the others are CANCELed), refusals and ring-outs reach the caller, and each call is a
  * call record with its timeline. The engine runs with `sip.userRingMs` 3000, so a ring-out is seen
- * in a few seconds.
+ * in a few seconds, and `sip.maxCalls` 1, so the cap is seen on the wire.
  */
 import test, { type ExecutionContext } from 'ava';
 import type { CallLeg } from '../../../media/call-leg.js';
@@ -33,7 +33,8 @@ let numberId = '';
 
 test.before(async () => {
   if (missing) return;
-  s = await inboundSetup({ sip: { ringMs: 0, userRingMs: USER_RING_MS } });
+  // One call at a time (`sip.maxCalls` 1): a trunk's call to a user counts against the engine's cap.
+  s = await inboundSetup({ sip: { ringMs: 0, userRingMs: USER_RING_MS, maxCalls: 1 } });
   domain = `${s.tenant.tenantId}.live`;
   const user = await request<{ id: string; aor: string }>(s.base, 'POST', '/api/v1/sip-users', { headers: h(), body: { username: 'desk', password: PASSWORD } });
   if (user.status !== 201) throw new Error(JSON.stringify(user.body));
@@ -312,15 +313,20 @@ sippTest('the caller CANCELs while the device rings: the device’s INVITE is CA
   await nothingLeft(t);
 });
 
-sippTest('POST /calls/{id}/hangup of the live call BYEs both sides; the call ends api_hangup', async (t) => {
+sippTest('a second trunk call while one is live gets 503 (the engine’s cap, 1 here); POST /calls/{id}/hangup of the live call BYEs both sides; the call ends api_hangup', async (t) => {
   const port = await freePort();
   await registerDesk(t, port);
   const device = await RtpPeer.open();
   const carrier = await RtpPeer.open();
-  t.teardown(() => (carrier.close(), device.close()));
+  const second = await RtpPeer.open();
+  t.teardown(() => (carrier.close(), device.close(), second.close()));
   const uas = await sippUas(port, 'user-device.xml', { ringPauseMs: 100, rtpPort: device.port, tail: ENGINE_BYE });
   const caller = carrierCalls(carrier, answered(ENGINE_BYE));
   const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.state === 'answered'), 10_000);
+  const refusedCall = await carrierCalls(second, refused(503));
+  t.is(refusedCall.code, 0, refusedCall.output + refusedCall.errors);
+  t.deepEqual(refusedCall.ladder.filter((l) => !/ 100 /.test(l)), ['-> INVITE', '<- 503 INVITE', '-> ACK']);
+  t.is(s.app.engine.calls.activeCalls, 1);
   const res = await request(s.base, 'POST', `/api/v1/calls/${live.id}/hangup`, { headers: h() });
   t.is(res.status, 202, JSON.stringify(res.body));
   const [c, d] = await Promise.all([caller, uas.done]);
