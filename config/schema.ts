@@ -119,6 +119,12 @@ export const configSchema = z
         outboundTenantMaxCalls: num(z.number().int().min(1).max(100_000)).default(100),
         /** Send 180 Ringing and wait this long before answering; 0 answers at once. */
         ringMs: num(z.number().int().min(0).max(60_000)).default(0),
+        /**
+         * How long a registered SIP user's devices ring when the engine bridges a call to them (a
+         * trunk's call to a number that rings the user, a phone calling a browser user) before the
+         * caller gets 480 and the call ends `no_answer`.
+         */
+        userRingMs: num(z.number().int().min(100).max(600_000)).default(60_000),
         /** RFC 4028 session interval we ask for when the caller supports timers. */
         sessionExpiresSeconds: num(z.number().int().min(1)).default(1800),
         /** RFC 4028 Min-SE: shorter intervals get 422. The RFC's floor is 90; tests lower it. */

@@ -167,6 +167,7 @@ export class Engine {
       drachtio: { ...drachtio, secret: config.sip.drachtioSecret },
       maxCalls: config.sip.maxCalls,
       outboundTenantMaxCalls: config.sip.outboundTenantMaxCalls,
+      userRingMs: config.sip.userRingMs,
       realm: config.sip.realm,
       settings: {
         ringMs: config.sip.ringMs,

@@ -35,7 +35,7 @@ const summaryShape = {
   durationMs: z.number().int().nullable().meta({ description: 'Talk time, answer to end; null if unanswered or not ended' }),
   endReason: z.enum(endReasons).nullable(),
   hangupBy: z.enum(hangupParties).nullable(),
-  sipCode: z.number().int().nullable().meta({ description: 'Outbound calls: the final SIP status the far end sent (200, 486, 603…); null when none came (no answer, canceled) and for inbound calls' }),
+  sipCode: z.number().int().nullable().meta({ description: 'Outbound calls, and inbound calls to a number that rings a SIP user: the final SIP status the far end sent (200, 486, 603…); null when none came (no answer, canceled) and for other inbound calls' }),
   ...timestampsShape,
 };
 

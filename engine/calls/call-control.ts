@@ -5,7 +5,7 @@
  * left open.
  */
 import type { Registrar } from './registrar/registrar.js';
-import { UserCalls, type AgentCalls } from './registrar/user-calls.js';
+import { UserCalls, type AgentCalls, type BridgedCalls } from './registrar/user-calls.js';
 import { scopeOfSipDomain } from './registrar/sip-domain.js';
 import { routeUserCall } from './user-agent-route.js';
 import { UserBridges } from './registrar/user-bridge.js';
@@ -17,7 +17,7 @@ import type { CallMetrics } from '../metrics/call-metrics.js';
 import { SUPPORTED_OPTIONS } from './extensions.js';
 import { ALLOWED_METHODS } from './in-dialog.js';
 import { transferCall, type TransferOptions, type TransferOutcome } from './transfer.js';
-import { handleInboundInvite, handleUserInvite, type InboundDeps } from './inbound-call.js';
+import { handleBridgedUserInvite, handleInboundInvite, handleUserInvite, type InboundDeps } from './inbound-call.js';
 import { InboundAuth } from './inbound-auth.js';
 import { closeOrphanedCalls } from './orphans.js';
 import { OutboundDialer } from './outbound-dialer.js';
@@ -42,6 +42,8 @@ interface CallControlOptions {
   registrar?: Registrar;
   /** Live outbound calls one tenant may have at once, over all its trunks. */
   outboundTenantMaxCalls?: number;
+  /** How long a registered user's devices ring when the engine bridges a call to them (default `USER_BRIDGE_RING_MS`). */
+  userRingMs?: number;
 }
 
 /** drachtio-srf methods and events missing from its bundled typings. */
@@ -143,8 +145,20 @@ export class CallControl {
       });
       return true;
     };
-    const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }));
-    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls, userBridges) : null;
+    const userBridges = new UserBridges(srf, opts.media, log.child({ component: 'user-bridge' }), opts.userRingMs);
+    if (opts.registrar) deps.users = { registrar: opts.registrar, bridges: userBridges };
+    // A user's call the engine bridges (a phone calling a browser) is a call record, direction web.
+    const bridgedCalls: BridgedCalls = (req, res, callee) => {
+      const scope = scopeOfSipDomain(callee.host);
+      if (!scope) return void res.send(404);
+      try {
+        handleBridgedUserInvite(deps, req as Parameters<typeof handleBridgedUserInvite>[1], res, { tenantId: scope.tenantId, mode: scope.mode }, callee);
+      } catch (err) {
+        log.error({ err }, 'bridged call to a registered user failed');
+        if (!res.finalResponseSent) res.send(500);
+      }
+    };
+    const userCalls = opts.registrar ? new UserCalls(srf, opts.registrar, log.child({ component: 'user-calls' }), agentCalls, bridgedCalls) : null;
     srf.invite((req, res) => {
       const receivedAt = performance.now();
       if (!this.#accepting) {

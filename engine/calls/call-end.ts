@@ -6,7 +6,7 @@ import type { Call } from './call.js';
 import type { EndReason } from './call-record.js';
 
 /** Leg close reasons that end the call (the media is gone), with the end reason they give. */
-const endByLegClose: Readonly<Record<string, EndReason>> = {
+export const endByLegClose: Readonly<Record<string, EndReason>> = {
   media_worker_died: 'media_worker_died',
   media_error: 'media_error',
   media_port_lost: 'media_error',

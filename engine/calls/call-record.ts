@@ -41,15 +41,15 @@ export const endReasons = [
   'engine_restart',
   /** A defect in the engine's handling of the call (logged at error level). */
   'engine_error',
-  /** Outbound: the far end was busy (486 Busy Here, 600 Busy Everywhere); status `busy`. */
+  /** Outbound, or a number that rings a SIP user: the far end was busy (486 Busy Here, 600 Busy Everywhere); status `busy`. */
   'busy',
-  /** Outbound: no answer before the ring timeout (the engine CANCELed), or 408/480 from the far end; status `no_answer`. */
+  /** Outbound, or a number that rings a SIP user: no answer before the ring timeout (the engine CANCELed), or 408/480 from the far end; status `no_answer`. */
   'no_answer',
-  /** Outbound: the far end or the carrier refused the call with another final status (403, 404, 503, 603…; see `sipCode`). */
+  /** Outbound, or a number that rings a SIP user: the far end or the carrier refused the call with another final status (403, 404, 503, 603…; see `sipCode`). */
   'rejected',
   /** Outbound: the INVITE could not be placed or got no final answer (transport error, timeout, no media). */
   'dial_error',
-  /** Outbound to a SIP user: the user had no registered binding when the call was to be dialled; status `failed`. */
+  /** To a SIP user (outbound, or a number that rings it): the user had no registered binding when the call was to be dialled; status `failed`. */
   'not_registered',
   /** An external (`websocket`) agent could not be reached when the call was answered. */
   'agent_unreachable',

@@ -1,6 +1,7 @@
 /**
  * An inbound INVITE from a trunk (or from a tenant's SIP user to an agent or number,
- * `handleUserInvite`), on drachtio-srf: route it (trunk, number, agent), answer it
+ * `handleUserInvite`), on drachtio-srf: route it (trunk, number, agent; a number that rings a
+ * SIP user is bridged to its devices instead, trunk-user-call.ts), answer it
  * with a mediasoup leg's SDP, and carry it until either side hangs up, a timer reaps it, or its
  * media worker dies. The ladder: 100 Trying (sent by the SIP server), optional 180, 200 + SDP.
  * Screening (trunk, extensions, route, session timer) refuses before a call exists; an admitted
@@ -14,13 +15,17 @@ import { recordEnd } from './call-end.js';
 import { runSteps } from './call-steps.js';
 import type { InboundAuth } from './inbound-auth.js';
 import { inboundSteps, type InboundContext } from './inbound-steps.js';
-import { routeInvite, tenantOfDialled, type Refusal, type Route } from './inbound-route.js';
+import { routeInvite, tenantOfDialled, type Refusal, type Route, type UserRoute } from './inbound-route.js';
+import { recordCall } from './inbound-record.js';
+import { runBridgedCall, runUserCall, type BridgedCallee } from './trunk-user-call.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import { negotiateTimer } from './session-timer.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import { optionTags, unsupportedRequired } from './extensions.js';
+import type { BindingSource } from './registrar/user-target.js';
+import type { UserBridges } from './registrar/user-bridge.js';
 
 export interface InboundDeps {
   srf: Srf;
@@ -43,6 +48,8 @@ export interface InboundDeps {
   agents?: AgentRuntime;
   /** Work that must finish before shutdown (the final record of a call). */
   settle(work: Promise<void>): void;
+  /** Numbers that ring a SIP user (trunk-user-call.ts): its bindings, and the bridge to them. Absent: such calls get 480. */
+  users?: { registrar: BindingSource; bridges: UserBridges };
 }
 
 type Req = Srf.SrfRequest & { on(event: 'cancel', fn: () => void): void };
@@ -50,8 +57,8 @@ type Res = Srf.SrfResponse;
 type Reject = (status: number, why: string, headers?: Record<string, string>) => void;
 
 /** What screening settled before the call exists. */
-interface Screened {
-  route: Route;
+export interface Screened<R extends Route | UserRoute = Route> {
+  route: R;
   timer: InboundContext['timer'];
   silentRing: boolean;
 }
@@ -67,7 +74,10 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res,
   if (!trunks) return;
   const from = req.getParsedHeader('From') as { uri: string };
   const screened = screen(deps, req, refuse, reject, () => routeInvite(deps.store, { requestUri: req.uri, to: req.get('To'), fromUri: from.uri }, trunks));
-  if (screened) await runCall(deps, req, res, screened, receivedAt, refuse, reject);
+  if (!screened) return;
+  // A number that rings a SIP user: the engine bridges the caller to the user's devices.
+  if ('sipUser' in screened.route) runUserCall(deps, req, res, screened as Screened<UserRoute>, receivedAt, refuse);
+  else await runCall(deps, req, res, screened as Screened, receivedAt, refuse, reject);
 }
 
 /**
@@ -79,6 +89,17 @@ export async function handleUserInvite(deps: InboundDeps, req: Req, res: Res, ro
   const { refuse, reject } = refusals(deps, req, res);
   const screened = screen(deps, req, refuse, reject, () => route);
   if (screened) await runCall(deps, req, res, screened, receivedAt, refuse, reject);
+}
+
+/**
+ * Takes an INVITE from one of the tenant's SIP users (already authenticated) to another user whose
+ * devices the engine must bridge (registrar/user-calls.ts): a `web` call record, bridged to
+ * `callee`'s bindings (trunk-user-call.ts).
+ */
+export function handleBridgedUserInvite(deps: InboundDeps, req: Req, res: Res, scope: Route['scope'], callee: BridgedCallee, receivedAt = performance.now()): void {
+  const { refuse } = refusals(deps, req, res);
+  const route = { scope, number: null, trunk: null, fromNumber: null, direction: 'web' as const };
+  runBridgedCall(deps, req, res, route, callee, receivedAt, refuse);
 }
 
 /** The two ways of refusing an INVITE: for a tenant (its error log sees it), or plainly. */
@@ -133,7 +154,7 @@ function checkTrunk(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, r
  * Steps 2-3, before the call exists: the extensions required, where it goes (`routeOf`: number
  * and agent), which session timer. Returns null when the INVITE was refused.
  */
-function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, reject: Reject, routeOf: () => Route | Refusal): Screened | null {
+function screen<R extends Route | UserRoute>(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, reject: Reject, routeOf: () => R | Refusal): Screened<R> | null {
   // RFC 3261 §8.2.2.3: extensions the caller requires and we lack are refused, after the
   // caller's check (scanners learn nothing) and before anything is routed.
   const unsupported = unsupportedRequired(req.get('Require') || undefined);
@@ -160,50 +181,11 @@ function screen(deps: InboundDeps, req: Req, refuse: (r: Refusal) => void, rejec
   return { route, timer, silentRing };
 }
 
-/**
- * The call's row and its first event, committed together: recorded before anything happens to
- * it. The call runs the version of the agent's workflow current now, and records which.
- */
-function recordCall(deps: InboundDeps, req: Req, route: Route): { id: string; workflow: { id: string; version: number } | null } {
-  const { number, trunk, fromNumber, agent, scope } = route;
-  const sipCallId = req.get('Call-ID');
-  const wf = agent.config.workflowId ? deps.store.workflows.get(scope, agent.config.workflowId) : undefined;
-  const workflow = wf ? { id: wf.id, version: wf.version } : null;
-  const fromUri = (req.getParsedHeader('From') as { uri: string }).uri;
-  return deps.events.transaction(() => {
-    const r = deps.store.calls.create({
-      tenantId: scope.tenantId,
-      mode: scope.mode,
-      direction: route.direction,
-      fromUri,
-      toUri: req.uri,
-      fromNumber,
-      toNumber: number?.number ?? null,
-      trunkId: trunk?.id ?? null,
-      agentId: agent.id,
-      phoneNumberId: number?.id ?? null,
-      workflowId: workflow?.id ?? null,
-      workflowVersion: workflow?.version ?? null,
-      sipCallId,
-    });
-    deps.events.append('call.started', { ...scope, callId: r.id }, {
-      callId: r.id,
-      agentId: agent.id,
-      direction: route.direction,
-      from: { uri: fromUri, number: fromNumber },
-      to: { uri: req.uri, number: number?.number ?? null },
-      trunkId: trunk?.id ?? null,
-      sipCallId,
-    });
-    return { id: r.id, workflow };
-  });
-}
-
 /** The recorded call as a `Call`, admitted, with its end path (record, CANCEL) and its steps' context. */
 function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, receivedAt: number, reject: Reject): InboundContext {
   const { agent, scope, number, trunk } = screened.route;
   const sipCallId = req.get('Call-ID');
-  const record = recordCall(deps, req, screened.route);
+  const record = recordCall(deps, req, screened.route, agent);
   const log = deps.log.child({ callId: record.id, sipCallId });
   const call = new Call({ id: record.id, tenantId: scope.tenantId, mode: scope.mode, agentId: agent.id, sipCallId }, log, receivedAt);
   deps.admit(call);

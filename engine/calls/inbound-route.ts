@@ -1,13 +1,15 @@
 /**
  * Where an inbound INVITE goes once its trunks are known: the dialled number, rewritten by each
  * trunk's inbound prefix rule, among that trunk's tenant's numbers; then the number's agent,
- * which must exist and be active. Every refusal says which tenant, if any, it concerns, so the
- * tenant sees it in its error log.
+ * which must exist and be active, or the number's SIP user (whose registered devices ring,
+ * trunk-user-call.ts). Every refusal says which tenant, if any, it concerns, so the tenant sees
+ * it in its error log.
  */
 import type { Agent } from '../store/repositories/agents.js';
 import type { Mode } from '../store/mode.js';
 import type { PhoneNumber } from '../store/repositories/phone-numbers.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
+import type { SipUser } from '../store/repositories/sip-users.js';
 import type { Store } from '../store/store.js';
 import { dialledCandidates } from './inbound-auth.js';
 import { applyPrefixRule, numberForms } from './prefix-rules.js';
@@ -28,6 +30,14 @@ export interface Route {
   callerAor: string | null;
 }
 
+/** A trunk's call to a number that rings one of the tenant's SIP users (trunk-user-call.ts). */
+export interface UserRoute extends Omit<Route, 'agent' | 'number' | 'trunk' | 'direction'> {
+  number: PhoneNumber;
+  trunk: SipTrunk;
+  direction: 'inbound';
+  sipUser: SipUser;
+}
+
 /** A refusal: the SIP answer, and the tenant it concerns (null: nothing identified one). */
 export interface Refusal {
   status: number;
@@ -42,8 +52,8 @@ interface InviteAddress {
   fromUri: string;
 }
 
-/** Routes an INVITE that came through `trunks`: a route, or the refusal to send. */
-export function routeInvite(store: Store, invite: InviteAddress, trunks: SipTrunk[]): Route | Refusal {
+/** Routes an INVITE that came through `trunks`: a route (to an agent or a SIP user), or the refusal to send. */
+export function routeInvite(store: Store, invite: InviteAddress, trunks: SipTrunk[]): Route | UserRoute | Refusal {
   const found = findNumber(store, invite, trunks);
   if (!found) {
     // A number of ours that none of these trunks may reach (another tenant's trunk, or not the
@@ -52,18 +62,25 @@ export function routeInvite(store: Store, invite: InviteAddress, trunks: SipTrun
     return { status: 404, why: owner ? 'the number is not reachable through the calling trunk' : 'unknown number', headers: {}, tenant: owner };
   }
   const { number, trunk } = found;
-  const agent = agentOfNumber(store, number);
-  if ('why' in agent) return agent;
   // The rule is for the dialled number: its unconditional `add` would garble a caller number
   // sent in another form (`+1555…` under `{strip: '0', add: '+44'}`).
   const fromNumber = dialledCandidates(invite.fromUri, '')[0] ?? null;
-  return { scope: { tenantId: number.tenantId, mode: number.mode }, number, trunk, agent, fromNumber, direction: 'inbound', callerAor: null };
+  const base = { scope: { tenantId: number.tenantId, mode: number.mode }, number, trunk, fromNumber, direction: 'inbound' as const, callerAor: null };
+  if (number.sipUserId) {
+    const sipUser = store.sipUsers.get(base.scope, number.sipUserId);
+    // Deleting the user clears the number's sipUserId (ON DELETE SET NULL): gone only in a race.
+    if (!sipUser) return unavailable(`SIP user ${number.sipUserId} is gone`, 'No one answers this number', base.scope);
+    return { ...base, sipUser };
+  }
+  const agent = agentOfNumber(store, number);
+  if ('why' in agent) return agent;
+  return { ...base, agent };
 }
 
 /** The agent that answers `number`: it must exist and be active (480 otherwise). */
 export function agentOfNumber(store: Store, number: PhoneNumber): Agent | Refusal {
   const tenant = { tenantId: number.tenantId, mode: number.mode };
-  if (!number.agentId) return unavailable('number has no agent', 'No agent answers this number', tenant);
+  if (!number.agentId) return unavailable(number.sipUserId ? 'number rings a SIP user' : 'number has no agent', 'No agent answers this number', tenant);
   return activeAgent(store, tenant, number.agentId);
 }
 

@@ -43,7 +43,7 @@ export const eventDataSchemas = {
     hangupBy: z.enum(hangupParties).nullable(),
     durationMs: z.number().int().nullable(),
     rtp: z.record(z.string(), z.number()).optional(),
-    sipCode: z.number().int().optional().meta({ description: 'Outbound calls: the final SIP status the far end sent (486, 603, 200…), when one came' }),
+    sipCode: z.number().int().optional().meta({ description: 'Outbound calls, and calls to a number that rings a SIP user: the final SIP status the far end sent (486, 603, 200…), when one came' }),
   }),
   'agent.updated': z.object({ agentId: z.string() }),
 } as const;
@@ -61,9 +61,9 @@ export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T
  */
 export const eventStatus = {
   'call.started': {
-    emitted: 'when an inbound INVITE is routed to a number (or a SIP user’s INVITE to an agent or number: direction `web`) and its call is recorded, before any answer; for an outbound call, when `POST /api/v1/calls` records it (status `queued`)',
+    emitted: 'when an inbound INVITE is routed to a number (or a SIP user’s INVITE to an agent or number, or to another user whose devices the engine bridges: direction `web`) and its call is recorded, before any answer; for an outbound call, when `POST /api/v1/calls` records it (status `queued`)',
   },
-  'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0); for an outbound call, at the first 180 or 183 from the far end' },
+  'call.ringing': { emitted: 'when 180 Ringing is sent (only with `AS_SIP_RING_MS` > 0); for an outbound call, or a call to a number that rings a SIP user, at the first 180 or 183 from the far end' },
   'call.answered': { emitted: 'when the 200 OK is sent; for an outbound call, when the far end’s 200 OK is received (and ACKed)' },
   'call.dtmf': { emitted: 'when the caller presses a key on a call that runs an agent (RFC 4733 or SIP INFO)' },
   'call.speech_started': { emitted: 'when voice activity detection hears the caller start speaking (agent calls)' },

@@ -221,6 +221,9 @@ run(`phone numbers and trunks: create, see listed, edit; errors beside fields${s
   await page.getByRole('cell', { name: 'udp:127.0.0.1:5080' }).waitFor();
   await screenshot(page, 'dashboard-trunks-1280');
 
+  // A SIP user made through the API, for a number that rings it (below).
+  const desk = await request(s.base, 'POST', '/api/v1/sip-users', { headers: s.tenant.headers, body: { username: 'frontdesk', password: 'front-desk-secret' } });
+  t.is(desk.status, 201, JSON.stringify(desk.body));
   await go(page, '#/numbers', 'Phone numbers');
   await page.getByRole('button', { name: 'Edit service', exact: true }).waitFor(); // the number made through the API
   await page.getByRole('button', { name: 'New phone number' }).click();
@@ -240,6 +243,20 @@ run(`phone numbers and trunks: create, see listed, edit; errors beside fields${s
   await page.getByLabel('Label').fill('Front');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('row', { name: /\+15550007777.*Front/ }).waitFor();
+  // A number that rings a SIP user: both an agent and a user is refused beside the field, then the user alone.
+  await page.getByRole('button', { name: 'New phone number' }).click();
+  await page.getByLabel('Number', { exact: true }).fill('+15550008888');
+  await page.getByLabel('Agent').selectOption({ label: 'Echo' });
+  await page.getByLabel('SIP user').selectOption({ label: 'frontdesk' });
+  await page.getByRole('button', { name: 'Create number' }).click();
+  const bothError = page.locator('.field.invalid', { has: page.getByLabel('SIP user') }).locator('.field-error');
+  await bothError.waitFor();
+  t.regex((await bothError.textContent()) ?? '', /agent or a SIP user, not both/);
+  await page.getByLabel('Agent').selectOption({ label: 'none' });
+  await page.getByRole('button', { name: 'Create number' }).click();
+  const userRow = page.getByRole('row', { name: /\+15550008888/ });
+  await userRow.waitFor();
+  t.regex((await userRow.textContent()) ?? '', /—frontdesk/, 'no agent, the SIP user');
   await screenshot(page, 'dashboard-numbers-1280');
   t.deepEqual(problems, []);
 });

@@ -34,7 +34,14 @@ export interface PhoneNumber {
   number: string;
   name: string | null;
   agentId: string | null;
+  /** The SIP user whose registered devices ring (instead of an agent). */
+  sipUserId: string | null;
   trunkId: string | null;
+}
+
+export interface SipUser {
+  id: string;
+  username: string;
 }
 
 export interface SipTrunk {

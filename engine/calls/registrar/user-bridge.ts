@@ -8,20 +8,23 @@
  *    SipLeg), and a leg for the callee next to it (`nextTo`, one router), as the offerer: a
  *    WebRtcLeg for a contact reached down a WebSocket, a SipLeg for a device. The callee's leg
  *    offers only the caller's codec (G.711 both sides: mediasoup forwards, it does not transcode);
- * 2. the INVITE goes to the binding's Contact (dial.ts, drachtio-srf's `createUAC`; a WebSocket
- *    client's `*.invalid` host is an alias of its socket), From the caller's username;
- * 3. the callee's 180/183 rings the caller (180, no early media); its 2xx answers the caller with
- *    the caller leg's answer, and the two legs' Producers feed each other (leg-bridge.ts);
- * 4. the caller's CANCEL CANCELs the callee's INVITE (the SIP server has already answered 200 and
- *    487); the callee's refusal is passed to the caller (486, 603, 480…), no answer within the
- *    ring time is 408 (as the proxy's `finalTimeout` gives), a callee never reached 480;
+ * 2. every binding rings at once (user-fork.ts): each gets a leg of its own, next to the caller's,
+ *    and an INVITE to its Contact (dial.ts, drachtio-srf's `createUAC`; a WebSocket client's
+ *    `*.invalid` host is an alias of its socket), From the caller's username or number. The first
+ *    2xx wins; the other branches are CANCELed and their legs closed (a late 2xx is ACKed and
+ *    BYEd);
+ * 3. the first 180/183 rings the caller (180, no early media); the winner's 2xx answers the
+ *    caller with the caller leg's answer, and the two legs' Producers feed each other (leg-bridge.ts);
+ * 4. the caller's CANCEL CANCELs every branch (the SIP server has already answered 200 and 487);
+ *    when no branch answers, the best refusal is passed to the caller (603, 486, 480…: user-fork.ts
+ *    `bestFailure`); no answer within the ring time (`sip.userRingMs`) is 480, a callee never
+ *    reached 480;
  * 5. BYE from either side BYEs the other; a leg closing (ICE or DTLS failed, the page closed, the
- *    media worker died) or falling silent past its inactivity time BYEs both.
+ *    media worker died) or falling silent past its inactivity time BYEs both. A ringing branch
+ *    whose leg closes is CANCELed alone.
  *
- * One binding rings: the newest (the one a transfer to the user dials too, user-target.ts).
- * Forking would take a leg (a mediasoup transport, an ICE agent) per ringing device and a dialog
- * set with early dialogs per binding, for a case (a user on a phone and a browser at once) the
- * proxy still serves when the caller's media suits every binding.
+ * An observer (`BridgeObserver`) hears the call ring, answer and end: a trunk's call to a user
+ * keeps its call record that way (../trunk-user-call.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
@@ -29,13 +32,12 @@ import type { Logger } from '../../../config/logger.js';
 import type { CallLeg } from '../../../media/call-leg.js';
 import { NoCommonCodecError, SdpError } from '../../../media/errors.js';
 import type { MediaService } from '../../../media/media-service.js';
-import { isWebRtcOffer } from '../../../media/sdp/index.js';
-import { dial } from '../dial.js';
 import { destroyDialog } from '../in-dialog.js';
 import { feedEachOther, serveBridgedDialog } from '../leg-bridge.js';
 import { mediaOfBinding, type Binding } from './bindings.js';
+import { forkInvite, refusalFor, type ForkBranch } from './user-fork.js';
 
-/** How long the callee may ring before the caller gets 408 (the proxy's `finalTimeout`, user-calls.ts). */
+/** How long the callee may ring before the caller gets 480, unless the engine sets another (config `sip.userRingMs`). */
 export const USER_BRIDGE_RING_MS = 60_000;
 
 /**
@@ -52,32 +54,60 @@ const legalMoves: Record<UserBridgeState, readonly UserBridgeState[]> = {
   ended: [],
 };
 
-/**
- * The binding a call must be bridged to, or null when it is proxied as before: the INVITE has no
- * offer (a late offer is the devices' own business) or one we cannot read, or every binding
- * speaks the caller's media (a WebRTC offer and browsers, a plain RTP offer and devices).
- */
-export function bridgeTarget(offer: string | undefined, bindings: readonly Binding[]): Binding | null {
-  if (!offer?.trim() || bindings.length === 0) return null;
-  let media: 'webrtc' | 'rtp';
-  try {
-    media = isWebRtcOffer(offer) ? 'webrtc' : 'rtp';
-  } catch {
-    // An offer we cannot read is the devices' business, as before: proxied.
-    return null;
-  }
-  if (bindings.every((b) => mediaOfBinding(b) === media)) return null;
-  return bindings.reduce((a, b) => (b.registeredAt > a.registeredAt ? b : a));
+/** Why a bridged call ended (the caller's side is `caller`, the dialled user's `callee`). */
+export type BridgeEndReason =
+  | 'caller_bye'
+  | 'callee_bye'
+  | 'caller_cancel'
+  /** The caller's 200 could not be sent (a CANCEL crossed the callee's 200, or the caller is gone). */
+  | 'caller_gone'
+  | 'no_answer'
+  /** Every branch refused: `calleeStatus` is the refusal the caller got (486, 603…). */
+  | 'callee_refused'
+  | 'dial_error'
+  | 'media_unavailable'
+  | 'no_common_codec'
+  | 'bad_sdp'
+  | 'rtp_timeout'
+  /** A leg closed by itself: `leg` says whose and why (its close reason: ice_failed, dtls_closed…). */
+  | 'leg_closed'
+  /** Ended from outside (`BridgeHandle.hangup`). */
+  | 'hangup'
+  | 'engine_error';
+
+export interface BridgeEnd {
+  reason: BridgeEndReason;
+  /** The callee's final status: 200 once answered, the best refusal, else null. */
+  calleeStatus: number | null;
+  leg?: { side: 'caller' | 'callee'; reason: string };
+}
+
+/** What a call's owner hears of a bridge; a listener must not throw (it is logged if it does). */
+export interface BridgeObserver {
+  /** The first 180 or 183 of a binding, when the caller is sent 180. */
+  ringing(): void;
+  /** Both sides answered and the legs feed each other. */
+  answered(callerLeg: CallLeg): void;
+  /** Once, as the call ends. The legs are closed after what it returns has settled (their counters can be read till then). */
+  ended(end: BridgeEnd): Promise<void> | void;
 }
 
 export interface UserBridgeOptions {
-  /** The caller's username (the From user of the INVITE to the callee). */
-  caller: string;
+  /** The caller's username or number (the From user of the INVITEs to the callee); drachtio's default when null. */
+  caller: string | null;
   aor: string;
-  binding: Binding;
+  /** The bindings that ring, all at once. */
+  bindings: readonly Binding[];
   ringMs?: number;
   /** RTP silence after which a bridged call ends (the legs' `inactivityMs`). */
   inactivityMs?: number;
+  observer?: BridgeObserver;
+}
+
+/** A bridged call, for whoever started it. */
+export interface BridgeHandle {
+  /** Ends it from outside (BYE to both sides, or CANCEL and a 480 to an unanswered caller). */
+  hangup(): void;
 }
 
 type UasRequest = Srf.SrfRequest & { on(event: 'cancel', fn: () => void): void };
@@ -90,6 +120,8 @@ export class UserBridges {
     private readonly srf: Srf,
     private readonly media: MediaService,
     private readonly log: Logger,
+    /** The ring time of calls that do not set their own. */
+    private readonly ringMs = USER_BRIDGE_RING_MS,
   ) {}
 
   get active(): number {
@@ -97,12 +129,18 @@ export class UserBridges {
   }
 
   /** Takes the INVITE: answers it in time, never throws (every failure is a final response and a log line). */
-  start(req: Srf.SrfRequest, res: Srf.SrfResponse, o: UserBridgeOptions): void {
+  start(req: Srf.SrfRequest, res: Srf.SrfResponse, o: UserBridgeOptions): BridgeHandle {
     const id = randomUUID();
-    const call = new BridgedUserCall(this.srf, this.media, req as UasRequest, res, o, this.log.child({ bridgeId: id, aor: o.aor }), id);
+    const call = new BridgedUserCall(this.srf, this.media, req as UasRequest, res, { ringMs: this.ringMs, ...o }, this.log.child({ bridgeId: id, aor: o.aor }), id);
     this.#calls.add(call);
     void call.run().finally(() => this.#calls.delete(call));
+    return { hangup: () => call.hangup() };
   }
+}
+
+/** One branch of the fork: its binding's leg and its own CANCEL. */
+interface Branch extends ForkBranch {
+  leg: CallLeg;
 }
 
 class BridgedUserCall {
@@ -111,6 +149,7 @@ class BridgedUserCall {
   readonly #legs: CallLeg[] = [];
   readonly #dialogs = new Set<Srf.Dialog>();
   readonly #cleanup: (() => void)[] = [];
+  #calleeStatus: number | null = null;
   #ended!: () => void;
   readonly #done = new Promise<void>((resolve) => (this.#ended = resolve));
 
@@ -119,7 +158,7 @@ class BridgedUserCall {
     private readonly media: MediaService,
     private readonly req: UasRequest,
     private readonly res: Srf.SrfResponse,
-    private readonly o: UserBridgeOptions,
+    private readonly o: UserBridgeOptions & { ringMs: number },
     private readonly log: Logger,
     private readonly id: string,
   ) {}
@@ -136,6 +175,10 @@ class BridgedUserCall {
     await this.#done;
   }
 
+  hangup(): void {
+    this.#end('hangup');
+  }
+
   async #place(): Promise<void> {
     const { req, o, log } = this;
     // The SIP server has already answered 200 to the CANCEL and 487 to the INVITE.
@@ -144,48 +187,84 @@ class BridgedUserCall {
       this.#abort.abort();
       if (this.#state === 'placing') this.#end('caller_cancel');
     });
-    const callerLeg = await this.#leg(() => this.media.createLeg(req.body, this.#legOpts('caller')));
+    const callerLeg = await this.#leg(() => this.media.createLeg(req.body, this.#legOpts('caller')), 'caller');
     if (!callerLeg) return;
-    const legOpts = { ...this.#legOpts('callee'), nextTo: callerLeg };
-    const calleeMedia = mediaOfBinding(o.binding);
-    const calleeLeg = await this.#leg(() => (calleeMedia === 'webrtc' ? this.media.createWebRtcLeg(null, legOpts) : this.media.createSipLeg(null, legOpts)));
-    if (!calleeLeg) return;
+    const branches = await this.#branches(callerLeg);
+    if (!branches) return;
     if (!this.#move('ringing', 'legs ready')) return;
-    log.info({ caller: o.caller, contact: o.binding.contact, callerMedia: callerLeg.kind, calleeMedia: calleeLeg.kind }, 'bridging a call to a registered user');
+    log.info({ caller: o.caller, bindings: branches.map((b) => b.binding.contact), callerMedia: callerLeg.kind }, 'bridging a call to a registered user');
     let rung = false;
-    const dialed = await dial(
+    const forked = await forkInvite(
       this.srf,
       this.#abort.signal,
+      branches,
       {
-        offer: calleeLeg.offerSdp([callerLeg.codec]),
-        target: { uri: o.binding.contact, auth: null },
-        ringMs: o.ringMs ?? USER_BRIDGE_RING_MS,
+        ringMs: o.ringMs,
         callingNumber: o.caller,
-        onProvisional: ({ status }) => {
-          if (rung || (status !== 180 && status !== 183) || this.#state !== 'ringing') return;
+        onRinging: () => {
+          if (rung || this.#state !== 'ringing') return;
           rung = true;
           this.#send(180);
+          this.#observe('ringing', () => o.observer?.ringing());
         },
       },
       log,
     );
-    if (dialed.kind === 'failed') {
-      this.#refuse(refusalFor(dialed));
-      this.#end(dialed.reason);
+    if (forked.kind === 'failed') {
+      this.#calleeStatus = forked.status;
+      if (forked.reason === 'call_ended') {
+        // Every branch CANCELed under us: the caller's CANCEL, the call ended, or every callee leg closed.
+        if (this.#abort.signal.aborted) return this.#end('caller_cancel');
+        this.#refuse(503);
+        this.#end('leg_closed', { leg: { side: 'callee', reason: 'every branch leg closed' } });
+        return;
+      }
+      this.#refuse(refusalFor(forked));
+      this.#end(forked.reason === 'refused' ? 'callee_refused' : forked.reason);
       return;
     }
-    this.#dialogs.add(dialed.dialog);
-    dialed.dialog.on('destroy', () => this.#dialogGone(dialed.dialog, 'callee_bye'));
+    const winner = branches[forked.index]!;
+    // The losers' legs go now; their CANCELs are on their way (user-fork.ts).
+    for (const b of branches) if (b !== winner) b.leg.close('another binding answered');
+    this.#calleeStatus = 200;
+    this.#dialogs.add(forked.dialog);
+    forked.dialog.on('destroy', () => this.#dialogGone(forked.dialog, 'callee_bye'));
     if (!this.#move('connecting', 'callee answered')) return;
+    log.info({ contact: winner.binding.contact, calleeMedia: winner.leg.kind }, 'a binding answered');
     try {
-      await calleeLeg.updateRemote(dialed.dialog.remote.sdp ?? '');
+      await winner.leg.updateRemote(forked.dialog.remote.sdp ?? '');
     } catch (err) {
       log.info({ err: (err as Error).message }, "callee's answer refused");
       this.#refuse(488);
       this.#end(err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
       return;
     }
-    await this.#answerCaller(callerLeg, calleeLeg, dialed.dialog);
+    await this.#answerCaller(callerLeg, winner.leg, forked.dialog);
+  }
+
+  /**
+   * A leg and an offer per binding, next to the caller's leg (one router), offering only the
+   * caller's codec: WebRTC for a browser, plain RTP for a device. A binding whose leg cannot be
+   * made is left out; null (the caller refused) when none can.
+   */
+  async #branches(callerLeg: CallLeg): Promise<Branch[] | null> {
+    const made = await Promise.all(
+      this.o.bindings.map(async (binding, i) => {
+        const opts = { ...this.#legOpts(`callee:${i}`), nextTo: callerLeg };
+        const leg = await this.#leg(() => (mediaOfBinding(binding) === 'webrtc' ? this.media.createWebRtcLeg(null, opts) : this.media.createSipLeg(null, opts)), 'callee', true);
+        return leg && { binding, leg, offer: leg.offerSdp([callerLeg.codec]), abort: new AbortController() };
+      }),
+    );
+    if (this.#state === 'ended') return null;
+    const branches = made.filter((b): b is Branch => b !== null);
+    if (branches.length === 0) {
+      this.#refuse(503);
+      this.#end('media_unavailable');
+      return null;
+    }
+    // A ringing branch whose leg dies is CANCELed alone; once it has won, its close ends the call.
+    for (const b of branches) this.#cleanup.push(b.leg.on('close', () => b.abort.abort()));
+    return branches;
   }
 
   async #answerCaller(callerLeg: CallLeg, calleeLeg: CallLeg, callee: Srf.Dialog): Promise<void> {
@@ -210,19 +289,25 @@ class BridgedUserCall {
     this.#cleanup.push(feedEachOther(callerLeg, calleeLeg, this.log));
     serveBridgedDialog(uas, callerLeg, this.log);
     serveBridgedDialog(callee, calleeLeg, this.log);
-    for (const leg of [callerLeg, calleeLeg]) this.#cleanup.push(leg.on('inactive', (ms) => this.#end('rtp_timeout', { leg: leg.id, silentMs: ms })));
+    for (const leg of [callerLeg, calleeLeg]) this.#cleanup.push(leg.on('inactive', (ms) => this.#end('rtp_timeout', { legId: leg.id, silentMs: ms })));
+    this.#observe('answered', () => this.o.observer?.answered(callerLeg));
   }
 
-  /** A leg for one side, or null when it cannot be made (the caller has had its answer then). */
-  async #leg(make: () => Promise<CallLeg>): Promise<CallLeg | null> {
+  /**
+   * A leg for one side, or null when it cannot be made (then the caller has had its answer,
+   * unless `optional`: a callee leg among several). The caller's leg, or a callee's once it has
+   * won, closing by itself ends the call.
+   */
+  async #leg(make: () => Promise<CallLeg>, side: 'caller' | 'callee', optional = false): Promise<CallLeg | null> {
     let leg: CallLeg;
     try {
       leg = await make();
     } catch (err) {
       const status = err instanceof NoCommonCodecError ? 488 : err instanceof SdpError ? 400 : 503;
-      this.log.info({ err: (err as Error).message, status }, 'bridge leg not made');
+      this.log.info({ err: (err as Error).message, status, side }, 'bridge leg not made');
+      if (optional) return null;
       this.#refuse(status);
-      this.#end('media_unavailable');
+      this.#end(err instanceof NoCommonCodecError ? 'no_common_codec' : err instanceof SdpError ? 'bad_sdp' : 'media_unavailable');
       return null;
     }
     this.#legs.push(leg);
@@ -230,18 +315,19 @@ class BridgedUserCall {
       leg.close('bridge ended');
       return null;
     }
-    // A leg ending by itself (ICE or DTLS failed, the page closed, its worker died) ends the call.
     this.#cleanup.push(
       leg.on('close', (reason) => {
         if (this.#state === 'ended') return;
+        // A ringing branch's leg only cancels its branch (see #branches).
+        if (side === 'callee' && (this.#state === 'placing' || this.#state === 'ringing')) return;
         if (this.#state === 'placing' || this.#state === 'ringing') this.#refuse(503);
-        this.#end('leg_closed', { leg: leg.id, legReason: reason });
+        this.#end('leg_closed', { leg: { side, reason } });
       }),
     );
     return leg;
   }
 
-  #legOpts(side: 'caller' | 'callee') {
+  #legOpts(side: string) {
     return { id: `${this.id}:${side}`, log: this.log.child({ side }), ...(this.o.inactivityMs ? { inactivityMs: this.o.inactivityMs } : {}) };
   }
 
@@ -275,8 +361,21 @@ class BridgedUserCall {
     return true;
   }
 
-  /** Ends both sides once: BYE to every dialog still up, CANCEL of a ringing INVITE, both legs closed. */
-  #end(reason: string, fields: Record<string, unknown> = {}): void {
+  /** Runs an observer's callback; one that throws is logged, never fatal. */
+  #observe<T>(what: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      this.log.error({ err, what }, 'bridge observer threw');
+      return undefined;
+    }
+  }
+
+  /**
+   * Ends both sides once: BYE to every dialog still up, CANCEL of the ringing INVITEs, the
+   * observer told, then every leg closed.
+   */
+  #end(reason: BridgeEndReason, fields: { leg?: BridgeEnd['leg'] } & Record<string, unknown> = {}): void {
     const from = this.#state;
     const canceled = this.#abort.signal.aborted;
     if (!this.#move('ended', reason)) return;
@@ -285,19 +384,16 @@ class BridgedUserCall {
     for (const off of this.#cleanup.splice(0)) off();
     for (const d of [...this.#dialogs]) destroyDialog(d, this.log);
     this.#dialogs.clear();
-    for (const leg of this.#legs) leg.close(reason);
     // Unanswered and not canceled: the caller must not be left without a final response. A
     // callee that hung up before the caller was answered is unavailable (480), not our fault (500).
     if (from !== 'bridged' && !canceled) this.#send(from === 'connecting' && reason !== 'callee_bye' ? 500 : 480);
-    this.#ended();
+    const end: BridgeEnd = { reason, calleeStatus: this.#calleeStatus, ...(fields.leg ? { leg: fields.leg } : {}) };
+    const told = this.#observe('ended', () => this.o.observer?.ended(end));
+    void Promise.resolve(told)
+      .catch((err: unknown) => this.log.error({ err }, 'bridge observer failed'))
+      .finally(() => {
+        for (const leg of this.#legs) leg.close(reason);
+        this.#ended();
+      });
   }
-}
-
-/** What the caller is told when the callee's INVITE failed (dial.ts's `failed`). */
-function refusalFor(d: { reason: string; status: number | null }): number {
-  if (d.reason === 'no_answer') return 408;
-  const s = d.status;
-  // A challenge from the callee is between it and the engine; the caller cannot answer it.
-  if (s === null || s === 401 || s === 407 || s < 400 || s > 699) return 480;
-  return s;
 }

@@ -18,7 +18,8 @@ import { parseNameAddr } from '../../sip/message/name-addr.js';
 import { parseUri } from '../../sip/message/uri.js';
 import type { Registrar } from './registrar.js';
 import { scopeOfSipDomain } from './sip-domain.js';
-import { bridgeTarget, type UserBridges } from './user-bridge.js';
+import type { Binding } from './bindings.js';
+import { bridgeTargets } from './bridge-targets.js';
 
 /** How long the called user's devices may ring before the caller gets 408 (drachtio's finalTimeout). */
 const RING_TIMEOUT = '60s';
@@ -29,6 +30,12 @@ const RING_TIMEOUT = '60s';
  */
 export type AgentCalls = (req: Srf.SrfRequest, res: Srf.SrfResponse, callee: { user: string; host: string }, callerAor: string) => boolean;
 
+/**
+ * Takes a call the engine must bridge (the caller's media and the callee's bindings differ; see
+ * ../trunk-user-call.ts `runBridgedCall`): `bindings` ring, newest first.
+ */
+export type BridgedCalls = (req: Srf.SrfRequest, res: Srf.SrfResponse, callee: { host: string; aor: string; caller: string; bindings: Binding[] }) => void;
+
 export class UserCalls {
   constructor(
     private readonly srf: Srf,
@@ -36,7 +43,7 @@ export class UserCalls {
     private readonly log: Logger,
     private readonly agentCalls: AgentCalls = () => false,
     /** Calls whose caller and callee do not speak the same media; proxied regardless when absent. */
-    private readonly bridges?: UserBridges,
+    private readonly bridged?: BridgedCalls,
   ) {}
 
   /** The AOR an INVITE is for when its Request-URI names a tenant's SIP domain, else null. */
@@ -92,9 +99,9 @@ export class UserCalls {
       return;
     }
     // A phone calling a browser (or the reverse) cannot be proxied: the engine bridges it (user-bridge.ts).
-    const bridgeTo = this.bridges ? bridgeTarget(req.body, this.registrar.registrationsOf(aor)) : null;
-    if (this.bridges && bridgeTo) {
-      this.bridges.start(req, res, { aor, caller: caller.user, binding: bridgeTo });
+    const bridgeTo = this.bridged ? bridgeTargets(req.body, this.registrar.registrationsOf(aor)) : null;
+    if (this.bridged && bridgeTo) {
+      this.bridged(req, res, { host: callee.host, aor, caller: caller.user, bindings: bridgeTo });
       return;
     }
     this.log.info({ aor, caller: caller.user, bindings: targets.length }, 'call to a registered user');

@@ -14,5 +14,6 @@ import { m0011OutboundCalls } from './0011-outbound-calls.js';
 import { m0012Webhooks } from './0012-webhooks.js';
 import { m0013SipUsers } from './0013-sip-users.js';
 import { m0014WebhookChainHeads } from './0014-webhook-chain-heads.js';
+import { m0015NumberSipUser } from './0015-number-sip-user.js';
 
-export const migrations: readonly Migration[] = [m0001Foundation, m0002CoreSchema, m0003AuthHousekeeping, m0004ListOrderIndexes, m0005TableVersions, m0006AnswerSent, m0007Liveness, m0008Providers, m0009CallRecording, m0010AudioFiles, m0011OutboundCalls, m0012Webhooks, m0013SipUsers, m0014WebhookChainHeads];
+export const migrations: readonly Migration[] = [m0001Foundation, m0002CoreSchema, m0003AuthHousekeeping, m0004ListOrderIndexes, m0005TableVersions, m0006AnswerSent, m0007Liveness, m0008Providers, m0009CallRecording, m0010AudioFiles, m0011OutboundCalls, m0012Webhooks, m0013SipUsers, m0014WebhookChainHeads, m0015NumberSipUser];

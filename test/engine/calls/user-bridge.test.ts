@@ -3,7 +3,8 @@
  * (a raw SIP-over-WebSocket client answering with a Chromium page's RTCPeerConnection): the engine
  * bridges the call with the media through mediasoup (engine/calls/registrar/user-bridge.ts).
  * Audio both ways (the page's inbound-rtp, the phone's RTP peer, both legs' counters), BYE from
- * either side, a leg closing, refusals; then a transfer of an agent call to the browser user.
+ * either side, a leg closing, refusals; then a transfer of an agent call to the browser user, and
+ * a carrier's call through the trunk to a number that rings the browser user.
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page } from 'playwright-core';
@@ -14,7 +15,8 @@ import { transferCall } from '../../../engine/calls/transfer.js';
 import type { SipMessage } from '../../../engine/sip/message/message.js';
 import { browserSkipReason, launchBrowser } from '../../helpers/browser.js';
 import { request, waitFor } from '../../helpers/http.js';
-import { inboundSetup, scenario, sippCall, type InboundSetup } from '../../helpers/inbound.js';
+import { inboundSetup, scenario, sippCall, timeline, type InboundSetup } from '../../helpers/inbound.js';
+import { carrierCalls, trunkAnswered, trunkCallerBye } from '../../helpers/trunk-caller.js';
 import { rtpPort } from '../../helpers/media.js';
 import { RtpPeer } from '../../helpers/rtp-peer.js';
 import { connectSipWs, digestAuthorization, registerOverWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
@@ -209,11 +211,19 @@ const bridgeLegs = async (): Promise<[CallLeg, CallLeg]> => {
   const legs = await waitFor(() => {
     const all = s.app.engine.mediaService.legs();
     const caller = all.find((l) => l.id.endsWith(':caller'));
-    const callee = all.find((l) => l.id.endsWith(':callee'));
+    const callee = all.find((l) => /:callee:\d+$/.test(l.id));
     return caller && callee ? [caller, callee] : undefined;
   }, 10_000);
   return legs as [CallLeg, CallLeg];
 };
+
+/** The newest call record, once it has ended. */
+async function lastEndedCall(): Promise<{ id: string; endReason: string | null }> {
+  return waitFor(async () => {
+    const list = await request<{ items: { id: string; endReason: string | null }[] }>(s.base, 'GET', '/api/v1/calls?limit=1', { headers: s.tenant.headers });
+    return list.body.items[0]?.endReason ? list.body.items[0] : undefined;
+  }, 10_000);
+}
 
 async function nothingLeft(t: ExecutionContext): Promise<void> {
   await waitFor(() => s.app.engine.mediaService.stats().legs === 0, 10_000);
@@ -245,6 +255,10 @@ maybe('a phone calls a browser user: the page rings and answers, audio flows bot
     ['-> REGISTER', '<- 401 REGISTER', '-> REGISTER', '<- 200 REGISTER', '-> INVITE', '<- 407 INVITE', '-> ACK', '-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE'],
   );
   t.log(`INVITE to 200 from the page in ${answeredAt.toFixed(0)} ms (SIPp's REGISTER included)`);
+  // A bridged user call is a call record (direction web), with its timeline.
+  const call = await lastEndedCall();
+  t.like(call, { direction: 'web', status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller', agentId: null, trunkId: null, to: `sip:web@${DOMAIN}` });
+  t.deepEqual(await timeline(s, call.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
   await nothingLeft(t);
 });
 
@@ -265,6 +279,7 @@ maybe('the page hangs up (RTCPeerConnection.close): its leg closes, the engine B
   const r = await phone;
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(r.ladder.slice(-2), ['<- BYE', '-> 200 BYE']);
+  t.like(await lastEndedCall(), { direction: 'web', status: 'completed', endReason: 'dtls_closed', hangupBy: 'callee' });
   await nothingLeft(t);
 });
 
@@ -458,5 +473,38 @@ maybe('the browser user hangs up with a BYE of its own: the engine answers it an
   const r = await phone;
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(r.ladder.slice(-2), ['<- BYE', '-> 200 BYE']);
+  await nothingLeft(t);
+});
+
+maybe('a carrier calls a number that rings the browser user: the page is offered WebRTC and answers, audio both ways, the carrier’s BYE ends both; the call is recorded inbound, completed, caller_hangup', async (t) => {
+  const NUMBER = '+15550188';
+  const users = await request<{ items: { id: string; username: string }[] }>(s.base, 'GET', '/api/v1/sip-users', { headers: s.tenant.headers });
+  const web = users.body.items.find((u) => u.username === 'web')!;
+  const number = await request<{ id: string }>(s.base, 'POST', '/api/v1/phone-numbers', { headers: s.tenant.headers, body: { number: NUMBER, sipUserId: web.id, trunkId: s.trunkId } });
+  t.is(number.status, 201, JSON.stringify(number.body));
+  const b = await browserUser(t);
+  const rtp = await RtpPeer.open();
+  t.teardown(() => rtp.close());
+  const carrier = carrierCalls(s, NUMBER, rtp, trunkAnswered(NUMBER, trunkCallerBye(NUMBER, 9000)));
+  const invite = await browserAnswers(b);
+  t.regex(invite.body.toString(), /m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 /, 'the browser is offered WebRTC, PCMU only (the carrier’s codec)');
+  t.regex(invite.headers.get('From') ?? '', /sip:\+15550100@/, 'From the caller’s number');
+  const [callerLeg, calleeLeg] = await bridgeLegs();
+  t.is(callerLeg.kind, 'sip');
+  t.true(calleeLeg instanceof WebRtcLeg);
+  await calleeLeg.whenActive();
+  const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.state === 'answered'), 10_000);
+  t.log(await audioBothWays(t, b.page, rtp, callerLeg, calleeLeg));
+  const bye = await b.ws.next(isRequest('BYE'), 15_000);
+  respond(b.ws, bye, '200 OK');
+  const r = await carrier;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder.filter((l) => !/ 100 /.test(l)), ['-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE']);
+  const call = await waitFor(async () => {
+    const c = await request<{ endReason: string | null }>(s.base, 'GET', `/api/v1/calls/${live.id}`, { headers: s.tenant.headers });
+    return c.body.endReason ? c.body : undefined;
+  }, 10_000);
+  t.like(call, { direction: 'inbound', status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller', agentId: null, phoneNumberId: number.body.id, to: NUMBER });
+  t.deepEqual(await timeline(s, live.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
   await nothingLeft(t);
 });

@@ -1,17 +1,20 @@
-/** Phone numbers: list, create, edit (number, name, agent, trunk). */
+/** Phone numbers: list, create, edit (number, name, agent or SIP user, trunk). */
 import { useState } from 'preact/hooks';
 import { api, fieldErrors, type Page } from '../api';
-import type { Agent, PhoneNumber, SipTrunk } from '../types';
+import type { Agent, PhoneNumber, SipTrunk, SipUser } from '../types';
 import { ErrorBox, Field, Loading, PageTitle, useLoad } from '../ui';
 
 export function Numbers() {
   const [data, error, reload] = useLoad(async () => {
-    const [numbers, agents, trunks] = await Promise.all([
+    const [numbers, agents, trunks, users] = await Promise.all([
       api<Page<PhoneNumber>>('GET', '/api/v1/phone-numbers?limit=100'),
       api<Page<Agent>>('GET', '/api/v1/agents?limit=100'),
       api<Page<SipTrunk>>('GET', '/api/v1/sip-trunks?limit=100'),
+      api<Page<SipUser>>('GET', '/api/v1/sip-users?limit=100'),
     ]);
-    return { numbers: numbers.items, agents: agents.items, trunks: trunks.items };
+    // A number rings an agent or a SIP user: users are listed by their username.
+    const sipUsers = users.items.map((u) => ({ id: u.id, name: u.username }));
+    return { numbers: numbers.items, agents: agents.items, trunks: trunks.items, sipUsers };
   });
   const [editing, setEditing] = useState<PhoneNumber | 'new' | null>(null);
   const name = (list: { id: string; name: string }[], id: string | null) => (id ? (list.find((x) => x.id === id)?.name ?? id) : '—');
@@ -32,6 +35,7 @@ export function Numbers() {
               key={editing === 'new' ? 'new' : editing.id}
               number={editing === 'new' ? null : editing}
               agents={data.agents}
+              sipUsers={data.sipUsers}
               trunks={data.trunks}
               done={() => (setEditing(null), reload())}
               cancel={() => setEditing(null)}
@@ -48,6 +52,7 @@ export function Numbers() {
                     <th scope="col">Number</th>
                     <th scope="col">Name</th>
                     <th scope="col">Agent</th>
+                    <th scope="col">SIP user</th>
                     <th scope="col">Trunk</th>
                   </tr>
                 </thead>
@@ -62,6 +67,7 @@ export function Numbers() {
                       </td>
                       <td>{n.name ?? '—'}</td>
                       <td>{name(data.agents, n.agentId)}</td>
+                      <td>{name(data.sipUsers, n.sipUserId)}</td>
                       <td>{name(data.trunks, n.trunkId)}</td>
                     </tr>
                   ))}
@@ -75,15 +81,15 @@ export function Numbers() {
   );
 }
 
-function NumberForm(props: { number: PhoneNumber | null; agents: Agent[]; trunks: SipTrunk[]; done: () => void; cancel: () => void }) {
+function NumberForm(props: { number: PhoneNumber | null; agents: Agent[]; sipUsers: { id: string; name: string }[]; trunks: SipTrunk[]; done: () => void; cancel: () => void }) {
   const n = props.number;
-  const [f, setF] = useState({ number: n?.number ?? '', name: n?.name ?? '', agentId: n?.agentId ?? '', trunkId: n?.trunkId ?? '' });
+  const [f, setF] = useState({ number: n?.number ?? '', name: n?.name ?? '', agentId: n?.agentId ?? '', sipUserId: n?.sipUserId ?? '', trunkId: n?.trunkId ?? '' });
   const [error, setError] = useState<unknown>(null);
   const errs = fieldErrors(error);
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
-    const body = { number: f.number.trim(), name: f.name.trim() || null, agentId: f.agentId || null, trunkId: f.trunkId || null };
+    const body = { number: f.number.trim(), name: f.name.trim() || null, agentId: f.agentId || null, sipUserId: f.sipUserId || null, trunkId: f.trunkId || null };
     try {
       if (n) await api('PATCH', `/api/v1/phone-numbers/${n.id}`, body);
       else await api('POST', '/api/v1/phone-numbers', body);
@@ -92,10 +98,10 @@ function NumberForm(props: { number: PhoneNumber | null; agents: Agent[]; trunks
       setError(err);
     }
   };
-  const select = (k: 'agentId' | 'trunkId', label: string, list: { id: string; name: string }[]) => (
-    <Field label={label} error={errs[k]}>
-      {(id) => (
-        <select id={id} name={k} value={f[k]} onChange={(e) => setF({ ...f, [k]: e.currentTarget.value })}>
+  const select = (k: 'agentId' | 'sipUserId' | 'trunkId', label: string, list: { id: string; name: string }[], hint?: string) => (
+    <Field label={label} error={errs[k]} {...(hint ? { hint } : {})}>
+      {(id, d) => (
+        <select id={id} name={k} aria-describedby={d} value={f[k]} onChange={(e) => setF({ ...f, [k]: e.currentTarget.value })}>
           <option value="">none</option>
           {list.map((x) => (
             <option key={x.id} value={x.id}>
@@ -116,6 +122,7 @@ function NumberForm(props: { number: PhoneNumber | null; agents: Agent[]; trunks
         {(id) => <input id={id} name="name" value={f.name} onInput={(e) => setF({ ...f, name: e.currentTarget.value })} />}
       </Field>
       {select('agentId', 'Agent', props.agents)}
+      {select('sipUserId', 'SIP user', props.sipUsers, 'Rings the user’s registered phones and browsers instead of an agent')}
       {select('trunkId', 'SIP trunk', props.trunks)}
       <ErrorBox error={error} />
       <div class="row">
