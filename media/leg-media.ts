@@ -31,6 +31,8 @@ export class LegMedia<T extends ms.Transport = ms.PlainTransport> {
   #sending = true;
   #past = zero();
   #closed = false;
+  /** The counters read as the leg closed itself (`close(true)`), for `counters()` after it. */
+  #final: Promise<LegCounters> | null = null;
 
   constructor(
     private readonly worker: ms.Worker,
@@ -128,7 +130,13 @@ export class LegMedia<T extends ms.Transport = ms.PlainTransport> {
     await this.worker.getResourceUsage();
   }
 
-  close(): void {
+  /**
+   * Closes the transport (and its Producer and Consumer). With `keepCounters` (a leg closing by
+   * itself, before its call has read them) the counters are asked for first: the worker answers
+   * requests in order, so they arrive before the close, and `counters()` returns them afterwards.
+   */
+  close(keepCounters = false): void {
+    if (keepCounters && !this.#closed && this.transport) this.#final = this.counters().catch(() => ({ ...this.#past }));
     this.#closed = true;
     this.transport?.close();
     this.transport = null;
@@ -137,6 +145,7 @@ export class LegMedia<T extends ms.Transport = ms.PlainTransport> {
   }
 
   async counters(): Promise<LegCounters> {
+    if (this.#final) return this.#final;
     const c = { ...this.#past };
     const [inbound, outbound] = await Promise.all([statsOf(this.producer, 'inbound-rtp'), statsOf(this.#consumer, 'outbound-rtp')]);
     c.packetsIn += inbound.packets;

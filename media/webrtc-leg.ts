@@ -262,7 +262,9 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
     if (to !== 'closed') return;
     this.#closeReason = reason;
     clearInterval(this.#timer);
-    this.#media.close();
+    // A page that hangs up or goes away closes the leg before its call reads the RTP counters
+    // (the call's record keeps them): read them on the way out.
+    this.#media.close(reason === webRtcCloseReasons.dtlsClosed || reason === webRtcCloseReasons.iceDisconnected);
     this.#log.info({ reason }, 'webrtc leg closed');
     this.emit('close', reason);
     this.removeAllListeners();

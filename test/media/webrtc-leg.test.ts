@@ -116,6 +116,9 @@ maybe(`the page hanging up (pc.close) ends the leg dtls_closed; a closed tab end
     t.true(ms < 4000, `${how}: leg closed ${reason} after ${ms} ms`);
     t.log(`${how}: leg closed ${reason} after ${ms} ms`);
     t.is(leg.state, 'closed');
+    // Closed by the page, before anyone read them: the counters are kept for the call's record.
+    const after = await leg.stats();
+    t.true(after.rtpPacketsIn > 10 && after.rtpPacketsOut > 10, `${how}: counters after the close ${JSON.stringify(after)}`);
   }
   await until(() => rig.media.legCount === 0, 2000, 'legs gone');
 });
