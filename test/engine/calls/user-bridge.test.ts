@@ -217,6 +217,14 @@ const bridgeLegs = async (): Promise<[CallLeg, CallLeg]> => {
   return legs as [CallLeg, CallLeg];
 };
 
+/** The newest call record, once it is answered (the phone's ACK in: both sides up). */
+async function newestCallAnswered(): Promise<void> {
+  await waitFor(async () => {
+    const list = await request<{ items: { status: string }[] }>(s.base, 'GET', '/api/v1/calls?limit=1', { headers: s.tenant.headers });
+    return list.body.items[0]?.status === 'in_progress' ? true : undefined;
+  }, 10_000);
+}
+
 /** The newest call record, once it has ended. */
 async function lastEndedCall(): Promise<{ id: string; endReason: string | null }> {
   return waitFor(async () => {
@@ -270,6 +278,9 @@ maybe('the page hangs up (RTCPeerConnection.close): its leg closes, the engine B
   await browserAnswers(b);
   const [, calleeLeg] = await bridgeLegs();
   await calleeLeg.whenActive();
+  // The call is answered once the phone's ACK is in too: a page hanging up before that (a loaded
+  // machine delays SIPp's ACK) makes an unanswered call, not the hang-up this test is about.
+  await newestCallAnswered();
   const closed = new Promise<string>((resolve) => calleeLeg.once('close', resolve));
   await pageHangsUp(b.page);
   const reason = await closed;
