@@ -62,7 +62,13 @@ function censored(o: Record<string, unknown>, depth: number): Record<string, unk
  * (and every child's bindings): about 50 µs and tens of kB of garbage per call on the call path.
  */
 export function redactSecrets(o: Record<string, unknown>): Record<string, unknown> {
-  return holdsSecret(o, secretDepth) ? censored(o, secretDepth) : o;
+  try {
+    return holdsSecret(o, secretDepth) ? censored(o, secretDepth) : o;
+  } catch (err) {
+    // A field that throws when read (a revoked proxy, a throwing getter): the line keeps none of
+    // the fields rather than risk one, and says why.
+    return { unloggable: `fields not logged: reading them threw ${(err as Error)?.name ?? 'an error'}` };
+  }
 }
 
 /** Creates the root logger from the log settings. `destination` lets tests capture lines. */

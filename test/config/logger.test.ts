@@ -85,3 +85,12 @@ test('a child logger\'s bindings are censored too, and an object without secrets
   t.false(JSON.stringify(lines).includes('tok-1'));
   t.like(lines[0], { callId: 'c1', auth: { token: '[redacted]' }, rtp: { packetsSent: 5 } });
 });
+
+test('a field that throws when read does not stop the log call: the line says its fields were not logged', (t) => {
+  const { log, lines } = capture();
+  const hostile = { ok: 1 } as Record<string, unknown>;
+  Object.defineProperty(hostile, 'boom', { enumerable: true, get: () => { throw new TypeError('no'); } });
+  t.notThrows(() => log.info({ a: hostile, token: 'tok-2' }, 'hostile'));
+  t.false(JSON.stringify(lines).includes('tok-2'));
+  t.like(lines[0], { msg: 'hostile', unloggable: 'fields not logged: reading them threw TypeError' });
+});
