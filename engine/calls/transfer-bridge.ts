@@ -96,7 +96,11 @@ async function reach(deps: BridgeDeps, call: Call, callerLeg: CallLeg, target: R
       signal,
       {
         bindings,
-        makeLeg: (b, i) => (mediaOfBinding(b) === 'webrtc' ? deps.media.createWebRtcLeg(null, legOpts(`:${i}`)) : deps.media.createSipLeg(null, legOpts(`:${i}`))),
+        makeLeg: (b, i) => {
+          // One binding's leg is the call's `:transfer` leg, as any target's; several are told apart by branch.
+          const o = legOpts(bindings.length > 1 ? `:${i}` : '');
+          return mediaOfBinding(b) === 'webrtc' ? deps.media.createWebRtcLeg(null, o) : deps.media.createSipLeg(null, o);
+        },
         offerOf: (leg) => leg.offerSdp([callerLeg.codec]),
         ringMs: opts.ringMs,
         callingNumber: opts.callingNumber,
