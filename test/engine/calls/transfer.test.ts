@@ -155,6 +155,9 @@ async function bridgeRun(spec: BridgeSpec, during: (b: Omit<Bridged, 'caller' | 
     args: ['-p', String(targetPort)],
     timeoutSeconds: 40,
   });
+  // The target listens before it can be dialled: on a loaded machine SIPp may start after the
+  // engine's INVITE, which then fails at once (seen once in a parallel run: transfer failed, not transferred).
+  await waitFor(() => udpBound(targetPort), 5000, 20);
   const caller = sippCall(s, scenario('transfer-refer-refuse.xml', { rtpPort: callerPeer.port, referAnswer: spec.referAnswer, tail: spec.callerTail }), { timeoutSeconds: 40 });
   try {
     const call = await liveCall();
