@@ -177,6 +177,22 @@ sippTest('a SIP user with two devices is called: both ring at once, the first to
   await nothingLeft(t);
 });
 
+sippTest('both devices refuse (486 and 603): the best refusal ends the call (603 over 486: rejected, sipCode 603), no leg left', async (t) => {
+  const [busy, declines] = [await freePort(), await freePort()];
+  await registerDesk(t, busy);
+  await registerDesk(t, declines);
+  const a = await sippUas(busy, 'outbound-refuse.xml', { status: '486 Busy Here' });
+  const b = await sippUas(declines, 'outbound-refuse.xml', { status: '603 Decline' });
+  const res = await place({ sipUserId: deskId });
+  t.is(res.status, 201, JSON.stringify(res.body));
+  const [ra, rb] = await Promise.all([a.done, b.done]);
+  t.is(ra.code, 0, ra.output + ra.errors);
+  t.is(rb.code, 0, rb.output + rb.errors);
+  t.like(await ended(res.body.id), { status: 'failed', endReason: 'rejected', hangupBy: 'callee', sipCode: 603, answeredAt: null });
+  t.deepEqual(await timeline(s, res.body.id), ['call.started', 'call.ended']);
+  await nothingLeft(t);
+});
+
 sippTest('no answer from the device (called by its address of record): CANCEL after ringTimeoutSeconds, status no_answer, no sipCode', async (t) => {
   const port = await freePort();
   await registerDesk(t, port);
