@@ -47,7 +47,7 @@ const placeBody = z
     sipUserId: z
       .uuid()
       .optional()
-      .meta({ description: "One of the tenant's SIP users (same mode as the key), called at its newest registration; instead of `trunkId` and `to`" }),
+      .meta({ description: "One of the tenant's SIP users (same mode as the key), every one of its registrations rung at once (the first to answer takes the call); instead of `trunkId` and `to`" }),
     to: z
       .string()
       .min(1)
@@ -109,8 +109,10 @@ const PLACE_NOTE =
   'or `to` as its address of record, without `trunkId`): exactly one of the two. ' +
   'Answers 201 with the call `queued`; it is placed as the trunk\'s `cpsLimit` and `maxConcurrentCalls` and the ' +
   "engine's tenant-wide cap allow (queued, never dropped; calls to SIP users have no trunk caps). A call to a SIP user " +
-  "dials the user's newest registration when it leaves the queue (a registration over WebSocket, a browser, gets a " +
-  'WebRTC offer: ICE, DTLS-SRTP; a SIP device plain RTP): with none, it ends `failed` with end reason `not_registered`. ' +
+  "rings every registration of the user at once when it leaves the queue (a registration over WebSocket, a browser, gets a " +
+  'WebRTC offer: ICE, DTLS-SRTP; a SIP device plain RTP); the first to answer takes the call and the others are ' +
+  'CANCELed, and when none answers the best refusal ends it (a 6xx, then 486, then the lowest other status). With no ' +
+  'registration it ends `failed` with end reason `not_registered`. ' +
   'Status then: `ringing` (180/183), `in_progress` ' +
   '(answered: the agent runs), `completed`; or `busy` (486, 600), `no_answer` (ring timeout, 408, 480), ' +
   '`failed` (another refusal, see `sipCode` and `endReason`), `canceled`. A test API key places no real call: ' +

@@ -83,12 +83,16 @@ export async function handleInboundInvite(deps: InboundDeps, req: Req, res: Res,
 /**
  * Handles an INVITE from one of the tenant's SIP users (already authenticated, see
  * registrar/user-calls.ts) to an agent or number (`route`, from user-agent-route.ts): the same
- * screening after the trunk, admission, record and steps as a trunk's call.
+ * screening after the trunk, admission, record and steps as a trunk's call; a number that rings a
+ * SIP user is bridged to that user's devices (trunk-user-call.ts), a `web` call.
  */
-export async function handleUserInvite(deps: InboundDeps, req: Req, res: Res, route: Route | Refusal, receivedAt = performance.now()): Promise<void> {
+export async function handleUserInvite(deps: InboundDeps, req: Req, res: Res, route: Route | UserRoute | Refusal, receivedAt = performance.now()): Promise<void> {
   const { refuse, reject } = refusals(deps, req, res);
   const screened = screen(deps, req, refuse, reject, () => route);
-  if (screened) await runCall(deps, req, res, screened, receivedAt, refuse, reject);
+  if (!screened) return;
+  // A number that rings a SIP user: bridged to the user's devices, as a trunk's call to it is.
+  if ('sipUser' in screened.route) runUserCall(deps, req, res, screened as Screened<UserRoute>, receivedAt, refuse);
+  else await runCall(deps, req, res, screened as Screened, receivedAt, refuse, reject);
 }
 
 /**

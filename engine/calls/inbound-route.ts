@@ -30,11 +30,13 @@ export interface Route {
   callerAor: string | null;
 }
 
-/** A trunk's call to a number that rings one of the tenant's SIP users (trunk-user-call.ts). */
-export interface UserRoute extends Omit<Route, 'agent' | 'number' | 'trunk' | 'direction'> {
+/**
+ * A call to a number that rings one of the tenant's SIP users (trunk-user-call.ts): a trunk's
+ * (`inbound`, its trunk set), or one of the tenant's SIP users' or browsers' (`web`, no trunk,
+ * `callerAor` set; user-agent-route.ts).
+ */
+export interface UserRoute extends Omit<Route, 'agent' | 'number'> {
   number: PhoneNumber;
-  trunk: SipTrunk;
-  direction: 'inbound';
   sipUser: SipUser;
 }
 

@@ -1,6 +1,6 @@
 /**
- * The steps of an outbound call the dialer took from its queue: for a call to a SIP user, the
- * user's newest binding found; a media leg that offers, the INVITE at the line's next
+ * The steps of an outbound call the dialer took from its queue: for a call to a SIP user, every
+ * binding of the user rung at once (a leg each, the first to answer winning); else a media leg that offers, the INVITE at the line's next
  * calls-per-second slot (ringing at the first 180/183, early media from a 183 with SDP), the
  * answer, the dialog's life, and the agent (the same step as inbound calls). Each says what it
  * needs and stops when the call ends (its signal aborts).
@@ -22,8 +22,9 @@ import { StepAborted, StepPreconditionError, untilAborted, type CallStep } from 
 import { dial } from './dial.js';
 import { destroyDialog, wireDialog } from './in-dialog.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
-import { userBinding, type BindingSource } from './registrar/user-target.js';
-import { mediaOfBinding } from './registrar/bindings.js';
+import { userBindings, type BindingSource } from './registrar/user-target.js';
+import { mediaOfBinding, type Binding } from './registrar/bindings.js';
+import { dialBindings } from './registrar/user-dial.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
 /** What outbound calls need of the engine. */
@@ -52,8 +53,8 @@ export interface OutboundContext extends AgentStepContext {
   callee: Callee;
   /** Where the INVITE goes: known at once for a trunk call, found by `locate` for a user call. */
   target?: ResolvedTarget;
-  /** Whether the callee speaks WebRTC (a SIP user's WebSocket binding): `media` makes a WebRtcLeg. */
-  webrtc?: boolean;
+  /** A SIP user's bindings, newest first, found by `locate`: every one rings (`ringUser`). */
+  bindings?: readonly Binding[];
   /** The From user (caller id), or null for drachtio's default. */
   callingNumber: string | null;
   /** The request's `X-` headers, sent on the INVITE. */
@@ -77,11 +78,8 @@ export function refusalEnd(status: number): { reason: EndReason; hangupBy: 'call
 }
 
 /**
- * 0. A call to a SIP user: its newest binding (user-target.ts), looked up as the call leaves its
- * queue. The INVITE goes to the binding's Contact as registered, down the flow it came on (a
- * WebSocket client's `*.invalid` Contact host is an alias of its socket, see user-calls.ts). No
- * binding ends the call `not_registered` (status failed). A WebSocket client (a browser, sip.js)
- * gets a WebRTC offer (ICE, DTLS-SRTP: `media` makes a WebRtcLeg); a SIP device plain RTP.
+ * 0. A call to a SIP user: its bindings (user-target.ts), looked up as the call leaves its queue.
+ * No binding ends the call `not_registered` (status failed).
  */
 const locate: CallStep<OutboundContext> = {
   name: 'locate user',
@@ -89,15 +87,14 @@ const locate: CallStep<OutboundContext> = {
   run(ctx) {
     const { deps, call, log } = ctx;
     if (ctx.callee.kind !== 'user') return;
-    const found = userBinding(ctx.callee.aor, call.identity, deps.registrar);
+    const found = userBindings(ctx.callee.aor, call.identity, deps.registrar);
     if (!found || 'error' in found) {
       log.info({ aor: ctx.callee.aor, why: found?.error ?? 'no such user' }, 'SIP user not reached');
       call.end({ reason: 'not_registered', hangupBy: 'system' });
       return;
     }
-    ctx.webrtc = mediaOfBinding(found) === 'webrtc';
-    log.info({ aor: ctx.callee.aor, contact: found.contact, transport: found.flow.protocol, webrtc: ctx.webrtc }, 'SIP user located');
-    ctx.target = { uri: found.contact, auth: null };
+    log.info({ aor: ctx.callee.aor, bindings: found.map((b) => ({ contact: b.contact, transport: b.flow.protocol, media: mediaOfBinding(b) })) }, 'SIP user located');
+    ctx.bindings = found;
   },
 };
 
@@ -107,10 +104,7 @@ function browserCodecs(ctx: OutboundContext): CodecPreference {
   return agentCodecPreference(ctx.deps.store, ctx.scope, agent, ctx.workflow);
 }
 
-/**
- * 1. Media: a leg that offers (we send the SDP offer in the INVITE): plain RTP (PCMU/PCMA) for a
- * trunk or a SIP device, WebRTC (a WebRtcLeg: ICE-lite, DTLS-SRTP) for a browser's binding.
- */
+/** 1. Media: a leg that offers (we send the SDP offer in the INVITE): plain RTP (PCMU/PCMA) for a trunk. */
 const media: CallStep<OutboundContext> = {
   name: 'media',
   needs: ['unanswered'],
@@ -119,7 +113,7 @@ const media: CallStep<OutboundContext> = {
     const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log };
     let leg: CallLeg;
     try {
-      const made: Promise<CallLeg> = ctx.webrtc ? deps.media.createWebRtcLeg(null, { ...opts, prefer: browserCodecs(ctx) }) : deps.media.createSipLeg(null, opts);
+      const made: Promise<CallLeg> = deps.media.createSipLeg(null, opts);
       leg = await untilAborted(made, signal, (l) => l.close('call ended'));
     } catch (err) {
       if (err instanceof StepAborted) throw err;
@@ -157,13 +151,7 @@ const invite: CallStep<OutboundContext> = {
     let early = false;
     const onProvisional = ({ status, body }: { status: number; body: string }) => {
       if (status !== 180 && status !== 183) return;
-      if (call.state === 'trying') {
-        call.transition('ringing', `${status} received`);
-        deps.events.transaction(() => {
-          deps.store.calls.markRinging(call.id);
-          deps.events.append('call.ringing', ctx.scope, { callId: call.id, agentId: call.identity.agentId });
-        });
-      }
+      markRinging(ctx, status);
       if (!early && body.trim()) {
         early = true;
         leg.updateRemote(body).then(
@@ -174,26 +162,104 @@ const invite: CallStep<OutboundContext> = {
     };
     const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp(), target, ringMs: ctx.ringMs, callingNumber: ctx.callingNumber, headers: ctx.headers, onProvisional, onSent }, log);
     sent();
+    if (dialed.kind === 'failed') return failed(ctx, signal, dialed);
+    await takeAnswer(ctx, leg, dialed.dialog);
+  },
+};
+
+/** The INVITE was not answered: the call's end says why (or the call ended first). */
+function failed(ctx: OutboundContext, signal: AbortSignal, dialed: { reason: string; status: number | null }): void {
+  if (signal.aborted) throw new StepAborted(signal.reason);
+  ctx.sipCode = dialed.status;
+  if (dialed.reason === 'no_answer') ctx.call.end({ reason: 'no_answer', hangupBy: 'system' });
+  else if (dialed.status) ctx.call.end(refusalEnd(dialed.status));
+  else ctx.call.end({ reason: 'dial_error', hangupBy: 'system' });
+}
+
+/** The 200's answer applied to the leg; an answer it cannot take hangs up. */
+async function takeAnswer(ctx: OutboundContext, leg: CallLeg, dialog: Srf.Dialog): Promise<void> {
+  const { call, log } = ctx;
+  ctx.sipCode = 200;
+  try {
+    await leg.updateRemote(dialog.remote.sdp ?? '');
+  } catch (err) {
+    log.info({ err: (err as Error).message }, 'answer SDP refused');
+    destroyDialog(dialog, log);
+    call.hangup(err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
+    return;
+  }
+  ctx.dialog = dialog;
+  call.parts.dialog = dialog;
+}
+
+/** The first 180 or 183 makes the call ringing. */
+function markRinging(ctx: OutboundContext, status: number): void {
+  const { deps, call } = ctx;
+  if (call.state !== 'trying') return;
+  call.transition('ringing', `${status} received`);
+  deps.events.transaction(() => {
+    deps.store.calls.markRinging(call.id);
+    deps.events.append('call.ringing', ctx.scope, { callId: call.id, agentId: call.identity.agentId });
+  });
+}
+
+/**
+ * 1-2 of a call to a SIP user: every binding rings at once (registrar/user-dial.ts), each from a
+ * leg of its own: a WebRtcLeg (ICE-lite, DTLS-SRTP; Opus first when the agent keeps the call,
+ * codec-choice.ts) for a browser's binding, plain RTP for a device. The INVITEs go to the
+ * bindings' Contacts as registered, down the flows they came on (a WebSocket client's `*.invalid`
+ * Contact host is an alias of its socket). The first 2xx wins: its leg is the call's, the other
+ * branches are CANCELed and their legs closed; when none answers, the best refusal ends the call
+ * (user-fork.ts `bestFailure`). The record's Call-ID is the winner's (the first INVITE's till then).
+ */
+const ringUser: CallStep<OutboundContext> = {
+  name: 'ring user',
+  needs: ['unanswered'],
+  async run(ctx, signal) {
+    const { deps, call, log } = ctx;
+    const bindings = ctx.bindings;
+    if (!bindings) throw new StepPreconditionError('ring user', 'bindings');
+    const opts = (i: number) => ({ inactivityMs: deps.settings.inactivityTimeoutMs, id: bindings.length > 1 ? `${call.id}:${i}` : call.id, log });
+    const sent = await ctx.pace(signal);
+    const dialed = await dialBindings(
+      deps.srf,
+      signal,
+      {
+        bindings,
+        makeLeg: (b, i) => (mediaOfBinding(b) === 'webrtc' ? deps.media.createWebRtcLeg(null, { ...opts(i), prefer: browserCodecs(ctx) }) : deps.media.createSipLeg(null, opts(i))),
+        offerOf: (leg) => leg.offerSdp(),
+        ringMs: ctx.ringMs,
+        callingNumber: ctx.callingNumber,
+        headers: ctx.headers,
+        onRinging: () => markRinging(ctx, 180),
+        onSent: (sipCallId) => {
+          sent();
+          if (sipCallId) deps.store.calls.setSipCallId(call.id, sipCallId);
+        },
+      },
+      log,
+    );
+    sent();
     if (dialed.kind === 'failed') {
-      if (signal.aborted) throw new StepAborted(signal.reason);
-      ctx.sipCode = dialed.status;
-      if (dialed.reason === 'no_answer') call.end({ reason: 'no_answer', hangupBy: 'system' });
-      else if (dialed.status) call.end(refusalEnd(dialed.status));
-      else call.end({ reason: 'dial_error', hangupBy: 'system' });
-      return;
+      if (dialed.reason === 'media_unavailable' && !signal.aborted) {
+        deps.store.errorLogs.record({ ...ctx.scope, kind: 'media', code: null, message: 'media unavailable: no leg for any binding', details: {} });
+        call.end({ reason: 'dial_error', hangupBy: 'system' });
+        return;
+      }
+      return failed(ctx, signal, dialed);
     }
-    const dialog = dialed.dialog;
-    ctx.sipCode = 200;
-    try {
-      await leg.updateRemote(dialog.remote.sdp ?? '');
-    } catch (err) {
-      log.info({ err: (err as Error).message }, 'answer SDP refused');
-      destroyDialog(dialog, log);
-      call.hangup(err instanceof NoCommonCodecError ? 'no_common_codec' : 'bad_sdp');
-      return;
+    if (call.ended) {
+      destroyDialog(dialed.dialog, log);
+      dialed.leg.close('call ended');
+      throw new StepAborted('call ended');
     }
-    ctx.dialog = dialog;
-    call.parts.dialog = dialog;
+    log.info({ contact: dialed.binding.contact, media: dialed.leg.kind }, 'a binding answered');
+    ctx.leg = dialed.leg;
+    call.parts.leg = dialed.leg;
+    endWithLeg(call, dialed.leg, 'callee');
+    const sipCallId = (dialed.dialog as Srf.Dialog & { sip?: { callId?: string } }).sip?.callId;
+    if (sipCallId) deps.store.calls.setSipCallId(call.id, sipCallId);
+    await takeAnswer(ctx, dialed.leg, dialed.dialog);
   },
 };
 
@@ -223,5 +289,5 @@ const wire: CallStep<OutboundContext> = {
 /** An outbound call's steps, in order; the last is the inbound calls' own agent step. */
 export const outboundSteps: readonly CallStep<OutboundContext>[] = [media, invite, answered, wire, agentStep];
 
-/** A call to a SIP user: its binding found first, then the same steps. */
-export const userCallSteps: readonly CallStep<OutboundContext>[] = [locate, ...outboundSteps];
+/** A call to a SIP user: its bindings found and rung, then the same steps from the answer. */
+export const userCallSteps: readonly CallStep<OutboundContext>[] = [locate, ringUser, answered, wire, agentStep];

@@ -7,7 +7,9 @@
  * a Consumer takes only Producers of its own router), offering only the caller's codec (mediasoup
  * forwards, it does not transcode): a `WebRtcLeg` for a target reached over a WebSocket (a
  * browser: ICE, DTLS-SRTP), a `SipLeg` (plain RTP) otherwise. Each leg's Consumer is fed by the
- * other leg's Producer, re-fed at every new Producer (leg-bridge.ts).
+ * other leg's Producer, re-fed at every new Producer (leg-bridge.ts). A SIP user's bindings all
+ * ring at once, a leg each (registrar/user-dial.ts): the first to answer is bridged, the others
+ * are CANCELed.
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../config/logger.js';
@@ -19,6 +21,8 @@ import { endWithLeg } from './call-end.js';
 import type { Call } from './call.js';
 import { destroyDialog } from './in-dialog.js';
 import { feedEachOther, serveBridgedDialog } from './leg-bridge.js';
+import { mediaOfBinding } from './registrar/bindings.js';
+import { dialBindings } from './registrar/user-dial.js';
 import type { ResolvedTarget } from './transfer-target.js';
 
 export interface BridgeDeps {
@@ -51,30 +55,9 @@ export type DialResult = { kind: 'bridged'; bridge: Bridge } | { kind: 'failed';
  */
 export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: CallLeg, target: ResolvedTarget, opts: DialOptions): Promise<DialResult> {
   const log = call.log.child({ transfer: 'bridge' });
-  // A browser's Opus call reaches only another browser: phones and trunks speak G.711 and
-  // mediasoup does not transcode (codec-choice.ts keeps Opus from agents that transfer).
-  if (callerLeg.codec.name === 'opus' && target.media !== 'webrtc') {
-    log.info({ target: target.media }, 'transfer target cannot take the call\'s Opus');
-    return { kind: 'failed', reason: 'no_common_codec', status: null };
-  }
-  let leg: CallLeg;
-  try {
-    const legOpts = { id: `${call.id}:transfer`, log, nextTo: callerLeg, inactivityMs: opts.inactivityMs };
-    leg = target.media === 'webrtc' ? await deps.media.createWebRtcLeg(null, legOpts) : await deps.media.createSipLeg(null, legOpts);
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'transfer leg not created');
-    return { kind: 'failed', reason: 'media_unavailable', status: null };
-  }
-  if (call.ended) {
-    leg.close('call ended');
-    return { kind: 'failed', reason: 'call_ended', status: null };
-  }
-  const dialed = await dial(deps.srf, opts.signal ?? call.signal, { offer: leg.offerSdp([callerLeg.codec]), target, ringMs: opts.ringMs, callingNumber: opts.callingNumber }, log);
-  if (dialed.kind === 'failed') {
-    leg.close('transfer failed');
-    return dialed;
-  }
-  const dialog = dialed.dialog;
+  const reached = await reach(deps, call, callerLeg, target, opts, log);
+  if (reached.kind === 'failed') return reached;
+  const { leg, dialog } = reached;
   try {
     await leg.updateRemote(dialog.remote.sdp ?? '');
   } catch (err) {
@@ -90,6 +73,71 @@ export async function dialAndBridge(deps: BridgeDeps, call: Call, callerLeg: Cal
   }
   await connect(call, callerLeg, leg, dialog, log);
   return { kind: 'bridged', bridge: { leg, dialog } };
+}
+
+type Reached = { kind: 'answered'; leg: CallLeg; dialog: Srf.Dialog } | Extract<DialResult, { kind: 'failed' }>;
+
+/**
+ * The target's leg and answered dialog (its answer not applied yet): one INVITE from one leg, or,
+ * for a SIP user, one per binding at once (registrar/user-dial.ts), the first to answer winning.
+ */
+async function reach(deps: BridgeDeps, call: Call, callerLeg: CallLeg, target: ResolvedTarget, opts: DialOptions, log: Logger): Promise<Reached> {
+  const signal = opts.signal ?? call.signal;
+  const legOpts = (suffix: string) => ({ id: `${call.id}:transfer${suffix}`, log, nextTo: callerLeg, inactivityMs: opts.inactivityMs });
+  if (target.bindings?.length) {
+    // Opus reaches only browsers: the devices are left out of such a call.
+    const bindings = callerLeg.codec.name === 'opus' ? target.bindings.filter((b) => mediaOfBinding(b) === 'webrtc') : target.bindings;
+    if (!bindings.length) {
+      log.info('no binding of the user can take the call\'s Opus');
+      return { kind: 'failed', reason: 'no_common_codec', status: null };
+    }
+    const dialed = await dialBindings(
+      deps.srf,
+      signal,
+      {
+        bindings,
+        makeLeg: (b, i) => {
+          // One binding's leg is the call's `:transfer` leg, as any target's; several are told apart by branch.
+          const o = legOpts(bindings.length > 1 ? `:${i}` : '');
+          return mediaOfBinding(b) === 'webrtc' ? deps.media.createWebRtcLeg(null, o) : deps.media.createSipLeg(null, o);
+        },
+        offerOf: (leg) => leg.offerSdp([callerLeg.codec]),
+        ringMs: opts.ringMs,
+        callingNumber: opts.callingNumber,
+      },
+      log,
+    );
+    if (dialed.kind === 'failed') return dialed;
+    if (call.ended) {
+      destroyDialog(dialed.dialog, log);
+      dialed.leg.close('call ended');
+      return { kind: 'failed', reason: 'call_ended', status: null };
+    }
+    return dialed;
+  }
+  // A browser's Opus call reaches only another browser: phones and trunks speak G.711 and
+  // mediasoup does not transcode (codec-choice.ts keeps Opus from agents that transfer).
+  if (callerLeg.codec.name === 'opus' && target.media !== 'webrtc') {
+    log.info({ target: target.media }, 'transfer target cannot take the call\'s Opus');
+    return { kind: 'failed', reason: 'no_common_codec', status: null };
+  }
+  let leg: CallLeg;
+  try {
+    leg = target.media === 'webrtc' ? await deps.media.createWebRtcLeg(null, legOpts('')) : await deps.media.createSipLeg(null, legOpts(''));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'transfer leg not created');
+    return { kind: 'failed', reason: 'media_unavailable', status: null };
+  }
+  if (call.ended) {
+    leg.close('call ended');
+    return { kind: 'failed', reason: 'call_ended', status: null };
+  }
+  const dialed = await dial(deps.srf, signal, { offer: leg.offerSdp([callerLeg.codec]), target, ringMs: opts.ringMs, callingNumber: opts.callingNumber }, log);
+  if (dialed.kind === 'failed') {
+    leg.close('transfer failed');
+    return dialed;
+  }
+  return { kind: 'answered', leg, dialog: dialed.dialog };
 }
 
 /**

@@ -13,6 +13,7 @@
 import { parseSipUri, type SipUri } from '../sip/message/uri.js';
 import type { SipTrunk } from '../store/repositories/sip-trunks.js';
 import { applyPrefixRule } from './prefix-rules.js';
+import type { Binding } from './registrar/bindings.js';
 
 /** ITU-T E.164: a plus, then up to 15 digits, not starting with 0. */
 const E164 = /^\+[1-9]\d{1,14}$/;
@@ -24,6 +25,8 @@ export interface ResolvedTarget {
   auth: { username: string; password: string } | null;
   /** What the target's media is: `webrtc` for a browser (a SIP user registered over a WebSocket), plain RTP otherwise. */
   media?: 'webrtc' | 'rtp';
+  /** A SIP user's bindings, newest first: every one is rung at once (registrar/user-dial.ts). */
+  bindings?: readonly Binding[];
 }
 
 export type TargetRefusal = { error: string };

@@ -107,7 +107,7 @@ export async function transferCall(deps: TransferDeps, call: Call, target: strin
   try {
     const row = deps.store.calls.getById(call.id);
     const trunk = row?.trunkId ? (deps.store.sipTrunks.getById(row.trunkId) ?? null) : null;
-    // A tenant's SIP user is dialled at its binding, never referred to (see user-target.ts).
+    // A tenant's SIP user is dialled at every binding at once, never referred to (see user-target.ts).
     const user = registeredUserTarget(target, call.identity, deps.registrar);
     const resolved = user ?? resolveTarget(target, trunk, dialog.remote?.uri ?? null);
     if ('error' in resolved) return refuse(resolved.error);

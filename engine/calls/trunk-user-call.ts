@@ -9,8 +9,10 @@
  *
  * No binding when the INVITE arrives: 480, and the call ends `not_registered`.
  *
- * A SIP user's call to another user that the engine must bridge (registrar/user-calls.ts: a phone
- * calling a browser, or the reverse) takes the same path (`runBridgedCall`), as a `web` call.
+ * A SIP user's (or a browser's) call to such a number is bridged the same way, as a `web` call with
+ * the number on its record (user-agent-route.ts). A SIP user's call to another user that the
+ * engine must bridge (registrar/user-calls.ts: a phone calling a browser, or the reverse) takes
+ * the same path (`runBridgedCall`), as a `web` call.
  */
 import type Srf from 'drachtio-srf';
 import type { CallLeg } from '../../media/call-leg.js';
@@ -34,7 +36,14 @@ export function runUserCall(deps: InboundDeps, req: Srf.SrfRequest, res: Srf.Srf
   const users = deps.users;
   if (!users) return refuse(unavailable('SIP users cannot be reached here (no registrar)', 'The user cannot be reached', route.scope));
   const aor = aorOf(route.scope, route.sipUser.username);
-  runBridgedCall(deps, req, res, route, { aor, caller: route.fromNumber, bindings: users.registrar.registrationsOf(aor) }, receivedAt, refuse);
+  // The From user of the INVITEs to the devices: the trunk caller's number, or the calling SIP user's name.
+  const caller = route.fromNumber ?? (route.callerAor ? userOfAor(route.callerAor) : null);
+  runBridgedCall(deps, req, res, route, { aor, caller, bindings: users.registrar.registrationsOf(aor) }, receivedAt, refuse);
+}
+
+/** The user part of a `sip:<user>@<host>` address of record. */
+function userOfAor(aor: string): string | null {
+  return /^sips?:([^@]+)@/i.exec(aor)?.[1] ?? null;
 }
 
 /** Who a bridged call rings: the user's address of record and bindings, and the caller's name in From. */

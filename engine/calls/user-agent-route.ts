@@ -5,7 +5,9 @@
  *
  * - `sip:agent-<agent id>@<domain>`: that agent;
  * - `sip:<number>@<domain>`: one of the tenant's phone numbers (as stored, or an E.164 number
- *   with or without its `+`), and so the number's agent;
+ *   with or without its `+`), and so the number's agent, or the SIP user the number rings (the
+ *   engine bridges the caller to that user's devices, as it does a trunk's call to the number:
+ *   trunk-user-call.ts, a `web` call with the number on its record);
  * - anything else: not an agent call (a user's address-of-record: the call is proxied to its
  *   devices, registrar/user-calls.ts).
  *
@@ -15,7 +17,7 @@
  */
 import type { Store } from '../store/store.js';
 import type { Scope } from '../store/repositories/scoped.js';
-import { activeAgent, agentOfNumber, type Refusal, type Route } from './inbound-route.js';
+import { activeAgent, agentOfNumber, unavailable, type Refusal, type Route, type UserRoute } from './inbound-route.js';
 import { numberForms } from './prefix-rules.js';
 
 /** `agent-` then the agent's id (a UUID). */
@@ -27,10 +29,11 @@ const NUMBER_USER = /^\+?\d{1,15}$/;
 export const agentUser = (agentId: string) => `agent-${agentId}`;
 
 /**
- * The route of a call from `callerAor` to `user` in `scope`'s domain: a route, a refusal, or
- * null when `user` names no agent and no number (a SIP user).
+ * The route of a call from `callerAor` to `user` in `scope`'s domain: a route (to an agent, or to
+ * the SIP user a number rings), a refusal, or null when `user` names no agent and no number (a
+ * SIP user).
  */
-export function routeUserCall(store: Store, scope: Scope, user: string, callerAor: string): Route | Refusal | null {
+export function routeUserCall(store: Store, scope: Scope, user: string, callerAor: string): Route | UserRoute | Refusal | null {
   const tenant = { tenantId: scope.tenantId, mode: scope.mode };
   const base = { scope: tenant, trunk: null, fromNumber: null, direction: 'web' as const, callerAor };
   const agentId = AGENT_USER.exec(user)?.[1]?.toLowerCase();
@@ -43,6 +46,12 @@ export function routeUserCall(store: Store, scope: Scope, user: string, callerAo
     const number = store.phoneNumbers.findByNumber(form);
     // Another tenant's number is no number of this domain.
     if (!number || number.tenantId !== scope.tenantId || number.mode !== scope.mode) continue;
+    if (number.sipUserId) {
+      const sipUser = store.sipUsers.get(tenant, number.sipUserId);
+      // Deleting the user clears the number's sipUserId (ON DELETE SET NULL): gone only in a race.
+      if (!sipUser) return unavailable(`SIP user ${number.sipUserId} is gone`, 'No one answers this number', tenant);
+      return { ...base, number, sipUser };
+    }
     const agent = agentOfNumber(store, number);
     return 'why' in agent ? agent : { ...base, number, agent };
   }

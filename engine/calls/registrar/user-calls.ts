@@ -10,7 +10,8 @@
  * bridged by the engine with the media through mediasoup (user-bridge.ts).
  *
  * A Request-URI that names one of the tenant's agents or numbers (`agentCalls`, see
- * ../user-agent-route.ts) is no user: after the same authentication, the engine answers it.
+ * ../user-agent-route.ts) is no user: after the same authentication, the engine answers it (or,
+ * for a number that rings a SIP user, bridges it to that user's devices as a `web` call record).
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../../../config/logger.js';

@@ -31,6 +31,10 @@ export interface ForkRequest {
   callingNumber: string | null;
   /** The first 180 or 183 of any branch, once per branch. */
   onRinging(index: number): void;
+  /** Extra headers of every branch's INVITE (outbound calls' `X-` headers). */
+  headers?: Record<string, string>;
+  /** Once, when the first branch's INVITE has left (or none will), with its Call-ID (null when none left). */
+  onSent?(sipCallId: string | null): void;
 }
 
 type Failure = Extract<Dialed, { kind: 'failed' }>;
@@ -44,7 +48,18 @@ export function forkInvite(srf: Srf, signal: AbortSignal, branches: readonly For
     const cancelAll = () => branches.forEach((b) => b.abort.abort());
     if (signal.aborted) cancelAll();
     else signal.addEventListener('abort', cancelAll, { once: true });
+    let sent = false;
+    const onSent = (sipCallId: string | null) => {
+      if (sent) return;
+      sent = true;
+      try {
+        r.onSent?.(sipCallId);
+      } catch (err) {
+        log.error({ err }, 'INVITE sent handler threw');
+      }
+    };
     const settle = (f: Forked) => {
+      onSent(null);
       settled = true;
       signal.removeEventListener('abort', cancelAll);
       resolve(f);
@@ -55,7 +70,8 @@ export function forkInvite(srf: Srf, signal: AbortSignal, branches: readonly For
       const onProvisional = ({ status }: { status: number }) => {
         if (status === 180 || status === 183) r.onRinging(index);
       };
-      void dial(srf, b.abort.signal, { offer: b.offer, target: { uri: b.binding.contact, auth: null }, ringMs: r.ringMs, callingNumber: r.callingNumber, onProvisional }, blog).then((d) => {
+      const req = { offer: b.offer, target: { uri: b.binding.contact, auth: null }, ringMs: r.ringMs, callingNumber: r.callingNumber, onProvisional, onSent, ...(r.headers ? { headers: r.headers } : {}) };
+      void dial(srf, b.abort.signal, req, blog).then((d) => {
         pending--;
         if (d.kind === 'answered') {
           if (settled) {

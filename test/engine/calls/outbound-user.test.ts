@@ -4,7 +4,8 @@
  * then takes the engine's INVITE on the same port. Answered (the agent greets with the offline
  * voice and the device hears it), no answer (CANCEL after the ring timeout), the tenant-wide cap
  * queueing a second call and DELETE of a ringing and a queued call, and a user with no binding.
- * The engine runs with `outboundTenantMaxCalls` 1, so the cap is seen on the wire.
+ * A user with two devices has both rung at once: the one that answers carries the call, the
+ * other is CANCELed. The engine runs with `outboundTenantMaxCalls` 1, so the cap is seen on the wire.
  */
 import dgram from 'node:dgram';
 import test, { type ExecutionContext } from 'ava';
@@ -82,7 +83,10 @@ async function registerDesk(t: ExecutionContext, port: number, expires = 300): P
   }
   // Each test's phone leaves: the next one registers afresh (the newest binding is the one dialled).
   t.teardown(() => s.app.engine.registrar.unbind(deskAor));
-  t.like(listed.body.items, [{ contact: `sip:desk@127.0.0.1:${port}`, transport: 'udp' }]);
+  t.true(
+    listed.body.items.some((b) => b.contact === `sip:desk@127.0.0.1:${port}` && b.transport === 'udp'),
+    JSON.stringify(listed.body.items),
+  );
 }
 
 sippTest('a registered SIP device is called by sipUserId: INVITE to its binding, ringing then in_progress, the agent greets and the device hears it, its BYE ends the call completed', async (t) => {
@@ -123,6 +127,69 @@ sippTest('a registered SIP device is called by sipUserId: INVITE to its binding,
   t.true(loud >= 1000, `${loud} ms of speech`);
   const types = await timeline(s, res.body.id);
   t.deepEqual(types.filter((x) => ['call.started', 'call.ringing', 'call.answered', 'call.ended'].includes(x)), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+  await nothingLeft(t);
+});
+
+sippTest('a SIP user with two devices is called: both ring at once, the first to answer carries the call (the agent greets, the device hears it), the other is CANCELed; one record, the winner’s Call-ID', async (t) => {
+  const [answers, rings] = [await freePort(), await freePort()];
+  await registerDesk(t, answers);
+  await registerDesk(t, rings);
+  const listed = await request<{ items: unknown[] }>(s.base, 'GET', `/api/v1/sip-users/${deskId}/registrations`, { headers: h() });
+  t.is(listed.body.items.length, 2, 'two bindings');
+  const agent = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: 'Hello desk, this is the front office.' } } });
+  t.is(agent.status, 200, JSON.stringify(agent.body));
+  t.teardown(async () => {
+    const back = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: null } } });
+    if (back.status !== 200) throw new Error(`agent not reset: ${JSON.stringify(back.body)}`);
+  });
+  const phone = await Phone.open();
+  t.teardown(() => phone.close());
+  const ringer = await sippUas(rings, 'transfer-target-ring.xml', {});
+  const uas = await sippUas(answers, 'outbound-answer.xml', {
+    ruri: `^INVITE sip:desk@127\\.0\\.0\\.1:${answers} SIP/2\\.0`,
+    from: 'sip:\\+15550142@',
+    xCampaign: '^ *two-desks$',
+    ringMs: 500,
+    rtpPort: phone.port,
+    tail: targetBye(3000),
+  });
+  const t0 = performance.now();
+  const res = await place({ sipUserId: deskId, from: '+15550142', headers: { 'X-Campaign': 'two-desks' } });
+  t.is(res.status, 201, JSON.stringify(res.body));
+  const live = await waitFor(() => [s.app.engine.calls.calls.get(res.body.id)].find((c) => c?.state === 'answered'), 10_000);
+  phone.start(rtpPort(live.parts.leg));
+  const started = performance.now();
+  const rung = await ringer.done;
+  t.is(rung.code, 0, rung.output + rung.errors);
+  t.deepEqual(rung.ladder, ['<- INVITE', '-> 180 INVITE', '<- CANCEL', '-> 200 CANCEL', '-> 487 INVITE', '<- ACK'], 'the other device is CANCELed');
+  t.log(`the other device was CANCELed ${(performance.now() - t0).toFixed(0)} ms after the call was placed (the first answered after a 500 ms ring)`);
+  const r = await uas.done;
+  t.is(r.code, 0, r.output + r.errors);
+  t.deepEqual(r.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '-> BYE', '<- 200 BYE']);
+  const call = await ended(res.body.id);
+  t.like(call, { status: 'completed', endReason: 'callee_hangup', hangupBy: 'callee', sipCode: 200, toUri: deskAor, trunkId: null });
+  t.is(call.sipCallId, /^\s*Call-ID:\s*(\S+)/im.exec(receivedRequests(r, 'INVITE')[0]!.text)?.[1] ?? 'no Call-ID', 'the record has the answering INVITE’s Call-ID');
+  const loud = phone.loudMs(started);
+  t.log(`the answering device heard ${loud} ms of the agent's greeting`);
+  t.true(loud >= 1000, `${loud} ms of speech`);
+  const types = await timeline(s, res.body.id);
+  t.deepEqual(types.filter((x) => ['call.started', 'call.ringing', 'call.answered', 'call.ended'].includes(x)), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+  await nothingLeft(t);
+});
+
+sippTest('both devices refuse (486 and 603): the best refusal ends the call (603 over 486: rejected, sipCode 603), no leg left', async (t) => {
+  const [busy, declines] = [await freePort(), await freePort()];
+  await registerDesk(t, busy);
+  await registerDesk(t, declines);
+  const a = await sippUas(busy, 'outbound-refuse.xml', { status: '486 Busy Here' });
+  const b = await sippUas(declines, 'outbound-refuse.xml', { status: '603 Decline' });
+  const res = await place({ sipUserId: deskId });
+  t.is(res.status, 201, JSON.stringify(res.body));
+  const [ra, rb] = await Promise.all([a.done, b.done]);
+  t.is(ra.code, 0, ra.output + ra.errors);
+  t.is(rb.code, 0, rb.output + rb.errors);
+  t.like(await ended(res.body.id), { status: 'failed', endReason: 'rejected', hangupBy: 'callee', sipCode: 603, answeredAt: null });
+  t.deepEqual(await timeline(s, res.body.id), ['call.started', 'call.ended']);
   await nothingLeft(t);
 });
 

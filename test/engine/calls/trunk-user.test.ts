@@ -5,15 +5,17 @@
  * through mediasoup (RTP both ways, counted at both peers), every binding rings and the first 200
  * wins (the others are CANCELed), refusals and ring-outs reach the caller, and each call is a
  * call record with its timeline. The engine runs with `sip.userRingMs` 3000, so a ring-out is seen
- * in a few seconds, and `sip.maxCalls` 1, so the cap is seen on the wire.
+ * in a few seconds, and `sip.maxCalls` 1, so the cap is seen on the wire. A registered SIP user
+ * (SIPp, `front`) dialling the number is bridged the same way, as a `web` call.
  */
+import fs from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import type { CallLeg } from '../../../media/call-leg.js';
 import { freePort } from '../../helpers/engine-process.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, scenario, timeline, type InboundSetup } from '../../helpers/inbound.js';
 import { rtpPort } from '../../helpers/media.js';
-import { nothingLeft as nothingLeftOf, receivedRequests, sippUas } from '../../helpers/outbound.js';
+import { nothingLeft as nothingLeftOf, receivedRequests, sippUas, udpBound } from '../../helpers/outbound.js';
 import { RtpPeer, tonePayload } from '../../helpers/rtp-peer.js';
 import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
 import { ENGINE_BYE, targetBye } from '../../helpers/transfer.js';
@@ -159,6 +161,48 @@ sippTest('a trunk call to the number rings the registered device: 180, 200, RTP 
   t.deepEqual(d.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
   const call = await endedCall();
   t.like(call, { id: live.id, direction: 'inbound', status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller', agentId: null, trunkId: s.trunkId, phoneNumberId: numberId, to: NUMBER, from: '+15550100', sipCode: 200 });
+  t.true((call.rtpStats.packetsReceived ?? 0) >= 90 && (call.rtpStats.packetsSent ?? 0) >= 90, JSON.stringify(call.rtpStats));
+  t.deepEqual(await timeline(s, call.id), STARTED_TO_ENDED);
+  await nothingLeft(t);
+});
+
+sippTest('a registered SIP user dials the number (407, digest): bridged to the desk device, RTP both ways through mediasoup, its BYE BYEs the device; the call is recorded web, with the number, completed, caller_hangup', async (t) => {
+  const front = await request<{ id: string; aor: string }>(s.base, 'POST', '/api/v1/sip-users', { headers: h(), body: { username: 'front', password: 'front-secret-1' } });
+  t.is(front.status, 201, JSON.stringify(front.body));
+  t.teardown(async () => {
+    s.app.engine.registrar.unbind(front.body.aor);
+    const gone = await request(s.base, 'DELETE', `/api/v1/sip-users/${front.body.id}`, { headers: h() });
+    if (gone.status !== 204) throw new Error(`front not deleted: ${gone.status}`);
+  });
+  const port = await freePort();
+  await registerDesk(t, port);
+  const [phone, device] = await Promise.all([RtpPeer.open(), RtpPeer.open()]);
+  t.teardown(() => (phone.close(), device.close()));
+  // The desk's device checks that the INVITE comes From the calling user (not a trunk's number).
+  const deviceFile = scenario('user-device.xml', { ringPauseMs: 300, rtpPort: device.port, tail: ENGINE_BYE });
+  fs.writeFileSync(deviceFile.path, fs.readFileSync(deviceFile.path, 'utf8').replace('sip:\\+15550100@', 'sip:front@'));
+  const uas = runSipp({ transport: 'u1', target: '127.0.0.1:9', scenario: deviceFile, args: ['-p', String(port)], timeoutSeconds: 40 });
+  await waitFor(() => udpBound(port), 5000, 20);
+  const callerRun = runSipp({
+    transport: 'u1',
+    target: s.sipTarget,
+    scenario: scenario('user-agent-call.xml', { user: 'front', password: 'front-secret-1', domain, callee: NUMBER, rtpPort: phone.port, holdMs: 3000 }),
+    timeoutSeconds: 30,
+  });
+  const [callerLeg, calleeLeg] = await bridgeLegs();
+  t.is(callerLeg.router, calleeLeg.router, 'both legs on one router');
+  const live = await waitFor(() => [...s.app.engine.calls.calls.values()].find((c) => c.state === 'answered'), 10_000);
+  t.log(await rtpBothWays(t, phone, device, callerLeg, calleeLeg));
+  const [c, d] = await Promise.all([callerRun, uas]);
+  t.is(c.code, 0, c.output + c.errors);
+  t.is(d.code, 0, d.output + d.errors);
+  t.deepEqual(
+    c.ladder.filter((l) => !/^<- 1\d\d /.test(l)),
+    ['-> REGISTER', '<- 401 REGISTER', '-> REGISTER', '<- 200 REGISTER', '-> INVITE', '<- 407 INVITE', '-> ACK', '-> INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE'],
+  );
+  t.deepEqual(d.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
+  const call = await endedCall();
+  t.like(call, { id: live.id, direction: 'web', status: 'completed', endReason: 'caller_hangup', hangupBy: 'caller', agentId: null, trunkId: null, phoneNumberId: numberId, to: NUMBER, from: `sip:front@${domain}`, sipCode: 200 });
   t.true((call.rtpStats.packetsReceived ?? 0) >= 90 && (call.rtpStats.packetsSent ?? 0) >= 90, JSON.stringify(call.rtpStats));
   t.deepEqual(await timeline(s, call.id), STARTED_TO_ENDED);
   await nothingLeft(t);
