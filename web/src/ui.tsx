@@ -84,3 +84,51 @@ export function PageTitle({ children }: { children: ComponentChildren }) {
   }, [children]);
   return <h1 tabIndex={-1}>{children}</h1>;
 }
+
+/** One column of an `EditableTable`: its heading and what a row shows in it. */
+export interface Column<T> {
+  head: string;
+  cell: (row: T) => ComponentChildren;
+}
+
+/**
+ * A list whose rows open their editor: the first column's content is the button that does it
+ * (first in the row, so it is on screen at phone width), labelled `Edit <label>` for screen
+ * readers. `empty` is shown instead of a table with no rows.
+ */
+export function EditableTable<T extends { id: string }>(p: { caption: string; empty: string; rows: T[]; columns: Column<T>[]; label: (row: T) => string; edit: (row: T) => void }) {
+  if (p.rows.length === 0) return <p>{p.empty}</p>;
+  return (
+    <div class="table-wrap">
+      <table>
+        <caption class="sr-only">{p.caption}</caption>
+        <thead>
+          <tr>
+            {p.columns.map((c) => (
+              <th scope="col" key={c.head}>
+                {c.head}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {p.rows.map((row) => (
+            <tr key={row.id}>
+              {p.columns.map((c, i) => (
+                <td key={c.head}>
+                  {i === 0 ? (
+                    <button type="button" class="link" onClick={() => p.edit(row)} aria-label={`Edit ${p.label(row)}`}>
+                      {c.cell(row)}
+                    </button>
+                  ) : (
+                    c.cell(row)
+                  )}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, fieldErrors, type Page } from '../api';
 import type { Agent, PhoneNumber, SipTrunk, SipUser } from '../types';
-import { ErrorBox, Field, Loading, PageTitle, useLoad } from '../ui';
+import { EditableTable, ErrorBox, Field, Loading, PageTitle, useLoad } from '../ui';
 
 export function Numbers() {
   const [data, error, reload] = useLoad(async () => {
@@ -41,40 +41,20 @@ export function Numbers() {
               cancel={() => setEditing(null)}
             />
           )}
-          {data.numbers.length === 0 ? (
-            <p>No phone numbers yet.</p>
-          ) : (
-            <div class="table-wrap">
-              <table>
-                <caption class="sr-only">Phone numbers</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Number</th>
-                    <th scope="col">Name</th>
-                    <th scope="col">Agent</th>
-                    <th scope="col">SIP user</th>
-                    <th scope="col">Trunk</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.numbers.map((n) => (
-                    <tr key={n.id}>
-                      <td>
-                        {/* The number opens the editor: first in the row, so it is on screen at phone width. */}
-                        <button type="button" class="link" onClick={() => setEditing(n)} aria-label={`Edit ${n.number}`}>
-                          {n.number}
-                        </button>
-                      </td>
-                      <td>{n.name ?? '—'}</td>
-                      <td>{name(data.agents, n.agentId)}</td>
-                      <td>{name(data.sipUsers, n.sipUserId)}</td>
-                      <td>{name(data.trunks, n.trunkId)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          <EditableTable
+            caption="Phone numbers"
+            empty="No phone numbers yet."
+            rows={data.numbers}
+            label={(n) => n.number}
+            edit={setEditing}
+            columns={[
+              { head: 'Number', cell: (n) => n.number },
+              { head: 'Name', cell: (n) => n.name ?? '—' },
+              { head: 'Agent', cell: (n) => name(data.agents, n.agentId) },
+              { head: 'SIP user', cell: (n) => name(data.sipUsers, n.sipUserId) },
+              { head: 'Trunk', cell: (n) => name(data.trunks, n.trunkId) },
+            ]}
+          />
         </>
       )}
     </section>

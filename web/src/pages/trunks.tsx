@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, fieldErrors, type Page } from '../api';
 import type { SipTrunk } from '../types';
-import { ErrorBox, Field, Loading, PageTitle, useLoad } from '../ui';
+import { EditableTable, ErrorBox, Field, Loading, PageTitle, useLoad } from '../ui';
 
 export function Trunks() {
   const [data, error, reload] = useLoad(() => api<Page<SipTrunk>>('GET', '/api/v1/sip-trunks?limit=100'));
@@ -20,43 +20,19 @@ export function Trunks() {
             </button>
           </p>
           {editing && <TrunkForm key={editing === 'new' ? 'new' : editing.id} trunk={editing === 'new' ? null : editing} done={() => (setEditing(null), reload())} cancel={() => setEditing(null)} />}
-          {data.items.length === 0 ? (
-            <p>No trunks yet.</p>
-          ) : (
-            <div class="table-wrap">
-              <table>
-                <caption class="sr-only">SIP trunks</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Inbound from</th>
-                    <th scope="col">Outbound gateway</th>
-                    <th scope="col">Caps</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.items.map((t) => (
-                    <tr key={t.id}>
-                      <td>
-                        {/* The name opens the editor: first in the row, so it is on screen at phone width. */}
-                        <button type="button" class="link" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
-                          {t.name}
-                        </button>
-                      </td>
-                      <td>
-                        {t.inbound.allowlist.join(', ') || '—'}
-                        {t.inbound.username ? ` (digest: ${t.inbound.username})` : ''}
-                      </td>
-                      <td>{t.outbound ? `${t.outbound.transport}:${t.outbound.host}:${t.outbound.port}` : '—'}</td>
-                      <td>
-                        {t.cpsLimit ? `${t.cpsLimit} cps` : ''} {t.maxConcurrentCalls ? `${t.maxConcurrentCalls} calls` : ''}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          <EditableTable
+            caption="SIP trunks"
+            empty="No trunks yet."
+            rows={data.items}
+            label={(t) => t.name}
+            edit={setEditing}
+            columns={[
+              { head: 'Name', cell: (t) => t.name },
+              { head: 'Inbound from', cell: (t) => `${t.inbound.allowlist.join(', ') || '—'}${t.inbound.username ? ` (digest: ${t.inbound.username})` : ''}` },
+              { head: 'Outbound gateway', cell: (t) => (t.outbound ? `${t.outbound.transport}:${t.outbound.host}:${t.outbound.port}` : '—') },
+              { head: 'Caps', cell: (t) => `${t.cpsLimit ? `${t.cpsLimit} cps` : ''} ${t.maxConcurrentCalls ? `${t.maxConcurrentCalls} calls` : ''}` },
+            ]}
+          />
         </>
       )}
     </section>
