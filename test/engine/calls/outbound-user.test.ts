@@ -89,15 +89,28 @@ async function registerDesk(t: ExecutionContext, port: number, expires = 300): P
   );
 }
 
-sippTest('a registered SIP device is called by sipUserId: INVITE to its binding, ringing then in_progress, the agent greets and the device hears it, its BYE ends the call completed', async (t) => {
-  const port = await freePort();
-  await registerDesk(t, port);
-  const agent = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: 'Hello desk, this is the front office.' } } });
+const GREETING = 'Hello desk, this is the front office.';
+
+/** The shared agent speaks `text` first for this test; reset when it ends. */
+async function greetWith(t: ExecutionContext, text: string): Promise<void> {
+  const agent = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: text } } });
   t.is(agent.status, 200, JSON.stringify(agent.body));
   t.teardown(async () => {
     const back = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: null } } });
     if (back.status !== 200) throw new Error(`agent not reset: ${JSON.stringify(back.body)}`);
   });
+}
+
+/** The call's lifecycle events, in order (the runtime's own events left out). */
+async function lifecycle(callId: string): Promise<string[]> {
+  const lifecycleTypes = ['call.started', 'call.ringing', 'call.answered', 'call.ended'];
+  return (await timeline(s, callId)).filter((x) => lifecycleTypes.includes(x));
+}
+
+sippTest('a registered SIP device is called by sipUserId: INVITE to its binding, ringing then in_progress, the agent greets and the device hears it, its BYE ends the call completed', async (t) => {
+  const port = await freePort();
+  await registerDesk(t, port);
+  await greetWith(t, GREETING);
   const phone = await Phone.open();
   t.teardown(() => phone.close());
   const uas = await sippUas(port, 'outbound-answer.xml', {
@@ -121,12 +134,11 @@ sippTest('a registered SIP device is called by sipUserId: INVITE to its binding,
   const call = await ended(res.body.id);
   t.like(call, { status: 'completed', endReason: 'callee_hangup', hangupBy: 'callee', sipCode: 200, toUri: deskAor, trunkId: null });
   t.is(call.sipCallId, /^\s*Call-ID:\s*(\S+)/im.exec(receivedRequests(r, 'INVITE')[0]!.text)?.[1] ?? 'no Call-ID', 'the record has the INVITE’s Call-ID');
-  t.is(call.transcript[0]?.text, 'Hello desk, this is the front office.');
+  t.is(call.transcript[0]?.text, GREETING);
   const loud = phone.loudMs(started);
   t.log(`the desk phone heard ${loud} ms of the agent's greeting`);
   t.true(loud >= 1000, `${loud} ms of speech`);
-  const types = await timeline(s, res.body.id);
-  t.deepEqual(types.filter((x) => ['call.started', 'call.ringing', 'call.answered', 'call.ended'].includes(x)), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+  t.deepEqual(await lifecycle(res.body.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
   await nothingLeft(t);
 });
 
@@ -136,12 +148,7 @@ sippTest('a SIP user with two devices is called: both ring at once, the first to
   await registerDesk(t, rings);
   const listed = await request<{ items: unknown[] }>(s.base, 'GET', `/api/v1/sip-users/${deskId}/registrations`, { headers: h() });
   t.is(listed.body.items.length, 2, 'two bindings');
-  const agent = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: 'Hello desk, this is the front office.' } } });
-  t.is(agent.status, 200, JSON.stringify(agent.body));
-  t.teardown(async () => {
-    const back = await request(s.base, 'PATCH', `/api/v1/agents/${s.agentId}`, { headers: h(), body: { config: { firstMessage: null } } });
-    if (back.status !== 200) throw new Error(`agent not reset: ${JSON.stringify(back.body)}`);
-  });
+  await greetWith(t, GREETING);
   const phone = await Phone.open();
   t.teardown(() => phone.close());
   const ringer = await sippUas(rings, 'transfer-target-ring.xml', {});
@@ -172,8 +179,7 @@ sippTest('a SIP user with two devices is called: both ring at once, the first to
   const loud = phone.loudMs(started);
   t.log(`the answering device heard ${loud} ms of the agent's greeting`);
   t.true(loud >= 1000, `${loud} ms of speech`);
-  const types = await timeline(s, res.body.id);
-  t.deepEqual(types.filter((x) => ['call.started', 'call.ringing', 'call.answered', 'call.ended'].includes(x)), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
+  t.deepEqual(await lifecycle(res.body.id), ['call.started', 'call.ringing', 'call.answered', 'call.ended']);
   await nothingLeft(t);
 });
 
