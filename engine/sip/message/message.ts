@@ -24,15 +24,16 @@ abstract class SipMessageBase {
 
   #parsedOf: Headers | null = null;
   #parsedAt = -1;
-  #parsed = new Map<string, unknown>();
+  /** Made on the first read (a message built only to be sent is never parsed back). */
+  #parsed: Map<string, unknown> | null = null;
 
   /** `parse()`'s value for the headers as they are now: parsed once until they change. */
   protected parsed<T>(key: string, parse: () => T): T {
     const h = this.headers;
-    if (this.#parsedOf !== h || this.#parsedAt !== h.version) {
+    if (this.#parsed === null || this.#parsedOf !== h || this.#parsedAt !== h.version) {
       this.#parsedOf = h;
       this.#parsedAt = h.version;
-      this.#parsed.clear();
+      this.#parsed = new Map();
     }
     if (this.#parsed.has(key)) return this.#parsed.get(key) as T;
     const value = parse();
