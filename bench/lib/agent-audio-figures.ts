@@ -25,7 +25,7 @@ export interface Figures {
   /** Phone send -> the engine's frame event, per tagged frame, ms. */
   inbound: number[];
   inboundLost: number;
-  /** The pacer's send to mediasoup -> arrival at the phone, per packet, ms. */
+  /** The agent-audio thread's send to mediasoup -> arrival at the phone, per packet, ms. */
   outbound: number[];
   outboundUnmatched: number;
   floorIn: number[];

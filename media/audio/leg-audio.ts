@@ -1,11 +1,14 @@
 /**
  * The seam between a SIP leg and the agent runtime: decoded 20 ms frames and DTMF out of the
- * call, 16-bit PCM and RFC 4733 digits into it, paced at 20 ms. In: a mediasoup DirectTransport
- * on the leg's router, whose Consumer of the leg's Producer delivers the peer's RTP to Node. Out:
- * the agent-audio pacing thread (`pacer-thread.ts`) paces our frames off the main event loop and
- * sends them as RTP into a PlainTransport on the leg's router (on loopback, connected to the
- * thread's socket), whose Producer (fixed SSRC) is what the leg sends to the peer. This is the one
- * place where Node handles every packet of a call, and only for calls that have an agent.
+ * call, 16-bit PCM and RFC 4733 digits into it, paced at 20 ms. Both directions go through one
+ * PlainTransport on the leg's router, on loopback, connected to the socket of the agent-audio
+ * thread (`pacer-thread.ts`). Out: the thread paces our frames off the main event loop and sends
+ * them as RTP into the transport, whose Producer (fixed SSRC) is what the leg sends to the peer.
+ * In: the transport's Consumer of the leg's Producer sends the peer's RTP to the thread, which
+ * hands it to this thread in batches (one message per couple of milliseconds for every agent
+ * call, rather than a mediasoup channel read per packet). Should the thread die, the incoming side
+ * moves to a DirectTransport on the router (the agent falls silent but still hears). This is the
+ * one place where Node handles every packet of a call, and only for calls that have an agent.
  */
 import { randomInt } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
@@ -24,7 +27,6 @@ import {
   type DtmfTiming,
 } from './dtmf.js';
 import { frameCodec, samplesPerFrame, type FrameCodec } from './frame-codec.js';
-import type { StreamReport } from './pacer-messages.js';
 import { PacerThreadError, type PacerStream, type PacerThread } from './pacer-thread.js';
 
 export interface AudioFrame {
@@ -41,6 +43,12 @@ type LegAudioEvents = {
   frame: [frame: AudioFrame];
   /** A frame of ours as it is paced out to the peer (20 ms of 8 kHz PCM): what a recording hears. */
   sent: [pcm: Int16Array, timestamp: number];
+  /**
+   * A packet of ours as it left the thread: its RTP sequence number (before mediasoup rewrites it
+   * by a constant per stream) and the time (ms, `process.hrtime`'s monotonic clock). Cheap:
+   * nothing is decoded for it (benchmarks time the outgoing path with it).
+   */
+  paced: [sequence: number, atMs: number];
   dtmf: [dtmf: Dtmf];
   close: [];
 };
@@ -61,7 +69,7 @@ interface AudioSource {
   readonly pacer: PacerThread;
 }
 
-/** Where our RTP leaves: the pacing thread's stream, into this PlainTransport. */
+/** Where our RTP leaves and the peer's arrives: the thread's stream, on this PlainTransport. */
 interface Outgoing {
   transport: ms.PlainTransport;
   stream: PacerStream;
@@ -77,8 +85,15 @@ type OutState = 'opening' | 'sending' | 'failed' | 'closed';
 /** The loopback address between the pacing thread and mediasoup. */
 const loopback = '127.0.0.1';
 
+/** Announces every seam as it opens (benchmarks watch an engine's agent audio through it). */
+export const legAudioObserver = new TypedEmitter<{ open: [audio: LegAudio] }>((event, err) => {
+  throw err;
+});
+
 export class LegAudio extends TypedEmitter<LegAudioEvents> {
-  readonly #transport: ms.DirectTransport;
+  readonly #onError: (event: string, error: unknown) => void;
+  /** Where the peer's audio arrives once the thread died (null while the thread passes it on). */
+  #direct: ms.DirectTransport | null = null;
   readonly #dtmf = new DtmfReceiver();
   readonly #offProducer: () => void;
   #codec: FrameCodec;
@@ -100,19 +115,17 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
 
   private constructor(
     private readonly source: AudioSource,
-    transport: ms.DirectTransport,
     onListenerError: (event: string, error: unknown) => void,
   ) {
     super(onListenerError);
-    this.#transport = transport;
+    this.#onError = onListenerError;
     this.#codec = frameCodec(source.codec);
     this.#offProducer = source.onProducer((p) => void this.#listen(p).catch((err: unknown) => onListenerError('producer', err)));
   }
 
   /** Opens the seam: the peer's audio starts arriving as `frame` events, and the peer hears `send`. */
   static async open(source: AudioSource, onListenerError: (event: string, error: unknown) => void): Promise<LegAudio> {
-    const transport = await source.router.createDirectTransport();
-    const audio = new LegAudio(source, transport, onListenerError);
+    const audio = new LegAudio(source, onListenerError);
     try {
       await audio.#openOutgoing();
       await audio.#produce();
@@ -121,6 +134,7 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
       audio.close();
       throw e;
     }
+    if (legAudioObserver.listenerCount('open')) legAudioObserver.emit('open', audio);
     return audio;
   }
 
@@ -234,7 +248,8 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     this.#closed = true;
     this.#offProducer();
     this.#stopOutgoing('closed', new LegClosedError('audio closed'));
-    this.#transport.close();
+    this.#direct?.close();
+    this.#consumer = null;
     this.emit('close');
     this.removeAllListeners();
   }
@@ -244,7 +259,13 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     const transport = await this.source.router.createPlainTransport({ listenIp: loopback, rtcpMux: true, comedia: false });
     let stream: PacerStream;
     try {
-      stream = await this.source.pacer.attach({ report: (r) => this.#onReport(r), fail: (err) => this.#stopOutgoing('failed', err) });
+      stream = await this.source.pacer.attach({
+        sent: (payload, timestamp, sequence, at) => this.#sent(payload, timestamp, sequence, at),
+        received: (packet) => this.#receive(packet),
+        consumed: (frames) => (this.#consumed = Math.max(this.#consumed, frames)),
+        dtmf: (req, ok) => this.#dtmfDone(req, ok),
+        fail: (err) => this.#failed(err),
+      });
     } catch (err) {
       transport.close();
       throw err;
@@ -280,23 +301,36 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     this.#dtmfWaiting.clear();
   }
 
-  #onReport(r: StreamReport): void {
-    this.#consumed = Math.max(this.#consumed, r.consumed);
-    if (r.timestamps.length && this.listenerCount('sent')) {
-      let at = 0;
-      r.timestamps.forEach((ts, i) => {
-        const size = r.sizes[i]!;
-        const f = this.#codec.decodeSent(r.sent.subarray(at, at + size), ts);
-        at += size;
-        this.emit('sent', f.pcm, f.timestamp);
-      });
-    }
-    for (const d of r.dtmf) {
-      const w = this.#dtmfWaiting.get(d.req);
-      this.#dtmfWaiting.delete(d.req);
-      if (d.ok) w?.resolve();
-      else w?.reject(new LegClosedError('audio closed'));
-    }
+  /** The thread died: the agent falls silent, and the peer's audio comes by a DirectTransport from now on. */
+  #failed(err: PacerThreadError): void {
+    this.#stopOutgoing('failed', err);
+    if (this.#closed || this.#direct) return;
+    const producer = this.#consumer ? this.source.producer : null;
+    this.#consumer?.close();
+    this.#consumer = null;
+    void this.#fallBack(producer).catch((e: unknown) => this.#onError('fallback', e));
+  }
+
+  async #fallBack(producer: ms.Producer | null): Promise<void> {
+    const direct = await this.source.router.createDirectTransport();
+    if (this.#closed) return direct.close();
+    this.#direct = direct;
+    if (producer && !producer.closed) await this.#listen(producer);
+  }
+
+  /** A frame of ours left the thread: told to whoever listens (a recording, a benchmark). */
+  #sent(payload: Buffer, timestamp: number, sequence: number, atMs: number): void {
+    if (this.listenerCount('paced')) this.emit('paced', sequence, atMs);
+    if (!this.listenerCount('sent')) return;
+    const f = this.#codec.decodeSent(payload, timestamp);
+    this.emit('sent', f.pcm, f.timestamp);
+  }
+
+  #dtmfDone(req: number, ok: boolean): void {
+    const w = this.#dtmfWaiting.get(req);
+    this.#dtmfWaiting.delete(req);
+    if (ok) w?.resolve();
+    else w?.reject(new LegClosedError('audio closed'));
   }
 
   /** Our Producer, in the leg's codec, and the leg switched to sending it. */
@@ -319,37 +353,46 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     await this.source.play(this.#producer);
   }
 
-  /** Consumes the peer's audio (again, after a re-latch) and follows a codec change. */
+  /**
+   * Consumes the peer's audio (again, after a re-latch) and follows a codec change: on our
+   * PlainTransport (its RTP goes to the thread, which passes it on), or on the DirectTransport
+   * once the thread died.
+   */
   async #listen(producer: ms.Producer): Promise<void> {
     if (this.#closed) return;
     if (this.source.codec.name !== this.#codec.codec.name) await this.#produce();
+    const transport = this.#direct ?? this.#out?.transport;
+    if (!transport || this.#closed) return;
     this.#consumer?.close();
-    const consumer = await this.#transport.consume({
+    this.#consumer = null;
+    const consumer = await transport.consume({
       producerId: producer.id,
       rtpCapabilities: { codecs: routerMediaCodecs, headerExtensions: [] },
     });
+    if (this.#closed) return consumer.close();
     this.#consumer = consumer;
+    if (transport === this.#direct) consumer.on('rtp', (packet: Buffer) => this.#receive(packet));
+  }
+
+  /** One RTP packet of the peer's: decoded into frames, or an RFC 4733 event. */
+  #receive(packet: Buffer): void {
+    const h = readRtpHeader(packet);
+    if (!h) return;
     const frames = this.#codec;
-    const audioPt = frames.codec.payloadType;
-    const eventPt = eventCarrier(frames.codec).payloadType;
-    consumer.on('rtp', (packet: Buffer) => {
-      const h = readRtpHeader(packet);
-      if (!h) return;
-      const payload = packet.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength);
-      if (h.payloadType === audioPt) {
-        let decoded;
-        try {
-          decoded = frames.decode(payload, h.timestamp);
-        } catch {
-          // A browser's packet that is not Opus: lost audio, not a failed call.
-          this.#undecodable++;
-          return;
-        }
-        for (const f of decoded) this.emit('frame', { pcm: f.pcm, payload, sequence: h.sequence, timestamp: f.timestamp });
-      } else if (h.payloadType === eventPt) {
-        const dtmf = this.#dtmf.receive(h.timestamp, payload);
-        if (dtmf) this.emit('dtmf', dtmf);
+    const payload = packet.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength);
+    if (h.payloadType === frames.codec.payloadType) {
+      let decoded;
+      try {
+        decoded = frames.decode(payload, h.timestamp);
+      } catch {
+        // A browser's packet that is not Opus: lost audio, not a failed call.
+        this.#undecodable++;
+        return;
       }
-    });
+      for (const f of decoded) this.emit('frame', { pcm: f.pcm, payload, sequence: h.sequence, timestamp: f.timestamp });
+    } else if (h.payloadType === eventCarrier(frames.codec).payloadType) {
+      const dtmf = this.#dtmf.receive(h.timestamp, payload);
+      if (dtmf) this.emit('dtmf', dtmf);
+    }
   }
 }

@@ -1,14 +1,16 @@
 /**
- * The main thread's side of the agent-audio pacing thread (`pacer-worker.ts`): one worker thread
- * per MediaService paces every agent stream and sends its RTP from one loopback UDP socket (an
- * OS-assigned port: it only ever talks to mediasoup on this host, so it needs no port of the RTP
- * ranges, and one socket serves every stream because each stream has its own PlainTransport).
+ * The main thread's side of the agent-audio thread (`pacer-worker.ts`): one worker thread per
+ * MediaService paces every agent stream, sends its RTP and receives the peer's, on one loopback
+ * UDP socket (an OS-assigned port: it only ever talks to mediasoup on this host, so it needs no
+ * port of the RTP ranges, and one socket serves every stream because each stream has its own
+ * PlainTransport, whose port tells its packets apart).
  * The thread starts with the first stream. When it dies, every stream on it fails (its agent
  * falls silent, its pending DTMF rejects) and the next stream starts a new thread.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../config/logger.js';
-import type { PacerCommand, PacerReport, StreamReport } from './pacer-messages.js';
+import { readBatch, type BatchSink } from './pacer-batch.js';
+import type { PacerCommand, PacerReport } from './pacer-messages.js';
 
 /** The pacing thread died, or could not carry out a command for the stream. */
 export class PacerThreadError extends Error {
@@ -19,8 +21,12 @@ export class PacerThreadError extends Error {
   }
 }
 
+/** A stream's news from the thread (see `BatchSink`), and its end when the thread died. */
 export interface StreamHandlers {
-  report(r: StreamReport): void;
+  sent(payload: Buffer, timestamp: number, sequence: number, atMs: number): void;
+  received(packet: Buffer): void;
+  consumed(frames: number): void;
+  dtmf(request: number, ok: boolean): void;
   fail(err: PacerThreadError): void;
 }
 
@@ -50,6 +56,11 @@ export class PacerThread {
   /** Streams on the thread now (0 once every agent leg closed). */
   get streams(): number {
     return this.#running?.streams.size ?? 0;
+  }
+
+  /** The thread's UDP port on 127.0.0.1 while it runs (null when it does not). */
+  async socketPort(): Promise<number | null> {
+    return this.#running ? this.#running.ready : null;
   }
 
   /** Registers a stream, starting the thread if there is none. Rejects if it cannot start. */
@@ -98,6 +109,7 @@ export class PacerThread {
     let ready!: (port: number) => void;
     let notReady!: (err: Error) => void;
     const running: Running = { worker, streams, ready: new Promise((res, rej) => ((ready = res), (notReady = rej))) };
+    const sink = this.#sink(streams);
     running.ready.catch(() => undefined);
     worker.on('message', (m: PacerReport) => {
       if (m.type === 'ready') return ready(m.port);
@@ -108,7 +120,7 @@ export class PacerThread {
         h?.fail(new PacerThreadError(m.message));
         return;
       }
-      for (const r of m.streams) streams.get(r.id)?.report(r);
+      readBatch(m.bytes, sink);
     });
     worker.on('error', (err) => this.log.error({ err }, 'agent audio pacing thread threw'));
     worker.once('exit', (code) => {
@@ -119,6 +131,28 @@ export class PacerThread {
       this.#stop(running, `agent audio pacing thread exited (${code})`);
     });
     return running;
+  }
+
+  /**
+   * Hands each record of a batch to its stream. A handler that throws costs its own record (and a
+   * log line), not the rest of the batch, and never reaches the worker's message event.
+   */
+  #sink(streams: Map<number, StreamHandlers>): BatchSink {
+    const guarded = (stream: number, fn: (h: StreamHandlers) => void) => {
+      const h = streams.get(stream);
+      if (!h) return;
+      try {
+        fn(h);
+      } catch (err) {
+        this.log.error({ err, stream }, 'agent audio stream handler threw');
+      }
+    };
+    return {
+      sent: (id, payload, timestamp, sequence, at) => guarded(id, (h) => h.sent(payload, timestamp, sequence, at)),
+      received: (id, packet) => guarded(id, (h) => h.received(packet)),
+      consumed: (id, frames) => guarded(id, (h) => h.consumed(frames)),
+      dtmf: (id, request, ok) => guarded(id, (h) => h.dtmf(request, ok)),
+    };
   }
 
   #stop(running: Running, reason: string): void {

@@ -1,13 +1,17 @@
 /**
- * The agent-audio pacing thread (see `pacer-thread.ts`, its owner on the main thread). It owns
- * every agent stream's clock: a `FramePacer` per stream, its SSRC, sequence numbers, timestamps,
- * marker bits and RFC 4733 event packets, and sends the RTP over one UDP socket on loopback into
- * each stream's mediasoup PlainTransport (connected to this socket, so only it is accepted).
- * Running here keeps the 20 ms clock off the engine's event loop, which call set-up, the REST API
- * and the incoming audio keep busy.
+ * The agent-audio thread (see `pacer-thread.ts`, its owner on the main thread). It owns every
+ * agent stream's clock: a `FramePacer` per stream, its SSRC, sequence numbers, timestamps, marker
+ * bits and RFC 4733 event packets, and sends the RTP over one UDP socket on loopback into each
+ * stream's mediasoup PlainTransport (connected to this socket, so only it is accepted). The same
+ * transport's Consumer of the peer's audio sends here too: packets are told apart by the port they
+ * come from, one per stream. Running here keeps the 20 ms clock and the per-packet socket work off
+ * the engine's event loop, which call set-up and the REST API keep busy.
  *
- * Messages are `PacerCommand` in and `PacerReport` out (`pacer-messages.ts`). What was sent goes
- * back batched, once per turn of this loop.
+ * Messages are `PacerCommand` in and `PacerReport` out (`pacer-messages.ts`). What was sent and
+ * what arrived go to the main thread batched (`pacer-batch.ts`, one buffer per batch): at the end
+ * of the turn when the last batch left at least `batchGapMs` ago, else when that gap is up, so a
+ * busy thread posts at most one message per gap (at 150 agent calls, 15,000 packets a second
+ * become 500 messages) and an idle one adds no delay.
  */
 import dgram from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,10 +19,17 @@ import { parentPort } from 'node:worker_threads';
 import { writeRtpPacket } from '../rtp/packet.js';
 import { eventPackets, type DtmfTiming } from './dtmf.js';
 import { FramePacer } from './pacer.js';
-import type { PacerCommand, PacerReport, StreamReport } from './pacer-messages.js';
+import { BatchWriter } from './pacer-batch.js';
+import type { PacerCommand, PacerReport } from './pacer-messages.js';
 
 /** One 20 ms G.711 frame. */
 const frameBytes = 160;
+
+/** The least time between two batches to the main thread. */
+const batchGapMs = 2;
+
+/** Socket receive buffer: a second of every stream's packets at 150 calls, should the thread stall. */
+const receiveBufferBytes = 4 * 1024 * 1024;
 
 /**
  * 20 ms of silence per payload type (the first packet of a stream must be audio, see
@@ -57,11 +68,9 @@ class Stream {
 
   #pacer(): FramePacer {
     return new FramePacer((f) => {
-      this.send(f.payload, f.marker, f.timestamp);
+      const sequence = this.send(f.payload, f.marker, f.timestamp);
       this.consumed++;
-      const r = report(this.id);
-      r.payloads.push(f.payload);
-      r.timestamps.push(f.timestamp);
+      report(this).sent(this.id, f.payload, f.timestamp, sequence, monoMs());
     }, 20, 20 * this.perMs);
   }
 
@@ -77,11 +86,14 @@ class Stream {
     this.clear();
   }
 
-  send(payload: Buffer, marker: boolean, timestamp: number, payloadType = this.payloadType): void {
-    const packet = writeRtpPacket({ marker, payloadType, sequence: this.sequence, timestamp, ssrc: this.ssrc }, payload);
-    this.sequence = (this.sequence + 1) & 0xffff;
+  /** Sends one packet; returns its sequence number. */
+  send(payload: Buffer, marker: boolean, timestamp: number, payloadType = this.payloadType): number {
+    const sequence = this.sequence;
+    const packet = writeRtpPacket({ marker, payloadType, sequence, timestamp, ssrc: this.ssrc }, payload);
+    this.sequence = (sequence + 1) & 0xffff;
     if (payloadType === this.payloadType) this.started = true;
     socket.send(packet, this.port, host);
+    return sequence;
   }
 
   /** RFC 4733 events, as `LegAudio.sendDtmf` documents; audio waits meanwhile. */
@@ -123,7 +135,7 @@ class Stream {
   clear(): void {
     this.pacer.clear();
     this.consumed = this.received;
-    report(this.id);
+    report(this);
   }
 
   close(): void {
@@ -132,49 +144,60 @@ class Stream {
   }
 }
 
+function monoMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** RTCP rides on the same port (rtcp-mux): packet types 200-204 read as RTP payload types 72-76 (RFC 5761 §4). */
+function isRtcp(packet: Buffer): boolean {
+  const pt = (packet[1] ?? 0) & 0x7f;
+  return pt >= 64 && pt <= 95;
+}
+
 const host = '127.0.0.1';
-const socket = dgram.createSocket('udp4');
-// mediasoup's receiver reports come back here; nothing to do with them.
-socket.on('message', () => undefined);
+const streams = new Map<number, Stream>();
+/** Streams by the port of their PlainTransport. */
+const byPort = new Map<number, Stream>();
+const batch = new BatchWriter();
+/** Streams with news in this batch: each gets a `consumed` record when it is posted. */
+const touched = new Set<Stream>();
+/** The next batch: not due, posted at the end of this turn, or on a timer (`batchGapMs` after the last). */
+let due: 'none' | 'turn' | 'timer' = 'none';
+let lastBatch = 0;
+const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: receiveBufferBytes });
+socket.on('message', (packet, from) => {
+  const s = byPort.get(from.port);
+  // Receiver reports for our streams, and anything from a port that is not a stream's: dropped.
+  if (!s || packet.length < 12 || isRtcp(packet)) return;
+  report(s).received(s.id, packet);
+});
 // A send error (ENOBUFS, …) is one lost packet, not the end of every agent's audio.
 socket.on('error', () => undefined);
 await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
 
-const streams = new Map<number, Stream>();
-/** A report as it is gathered: the payloads are packed into one buffer when it is posted. */
-type Gathering = Omit<StreamReport, 'sent' | 'sizes'> & { payloads: Buffer[] };
-let pending = new Map<number, Gathering>();
-let flushing = false;
-
-/** This turn's report for stream `id`, posted at the end of the turn. */
-function report(id: number): Gathering {
-  let r = pending.get(id);
-  if (!r) pending.set(id, (r = { id, consumed: 0, payloads: [], timestamps: [], dtmf: [] }));
-  if (!flushing) {
-    flushing = true;
-    setImmediate(flush);
+/** The batch, for news of stream `s`: posted at the end of this turn or when the gap is up. */
+function report(s: Stream): BatchWriter {
+  touched.add(s);
+  if (due === 'none') {
+    const wait = lastBatch + batchGapMs - performance.now();
+    if (wait <= 0) {
+      due = 'turn';
+      setImmediate(flush);
+    } else {
+      due = 'timer';
+      setTimeout(flush, wait);
+    }
   }
-  return r;
+  return batch;
 }
 
 function flush(): void {
-  flushing = false;
-  const out = pending;
-  pending = new Map();
-  const reports: StreamReport[] = [];
-  const transfer: ArrayBuffer[] = [];
-  for (const { payloads, ...r } of out.values()) {
-    const sizes = payloads.map((p) => p.length);
-    const sent = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-    let at = 0;
-    for (const p of payloads) {
-      sent.set(p, at);
-      at += p.length;
-    }
-    transfer.push(sent.buffer);
-    reports.push({ ...r, consumed: streams.get(r.id)?.consumed ?? r.consumed, sent, sizes });
-  }
-  parentPort!.postMessage({ type: 'batch', streams: reports } satisfies PacerReport, transfer);
+  due = 'none';
+  lastBatch = performance.now();
+  for (const s of touched) batch.consumed(s.id, s.consumed);
+  touched.clear();
+  const bytes = batch.take();
+  parentPort!.postMessage({ type: 'batch', bytes } satisfies PacerReport, [bytes.buffer as ArrayBuffer]);
 }
 
 function post(m: PacerReport): void {
@@ -183,7 +206,9 @@ function post(m: PacerReport): void {
 
 function handle(m: PacerCommand): void {
   if (m.op === 'open') {
-    streams.set(m.id, new Stream(m.id, m.ssrc, m.port, m.payloadType, m.sequence, m.clockRate));
+    const s = new Stream(m.id, m.ssrc, m.port, m.payloadType, m.sequence, m.clockRate);
+    streams.set(m.id, s);
+    byPort.set(m.port, s);
     return;
   }
   const s = streams.get(m.id);
@@ -208,14 +233,15 @@ function handle(m: PacerCommand): void {
       const run = s.dtmf.then(() => s.playDigits(m.digits, m.timing, m.payloadType));
       s.dtmf = run.catch(() => undefined);
       run.then(
-        () => report(s.id).dtmf.push({ req: m.req, ok: true }),
-        () => report(s.id).dtmf.push({ req: m.req, ok: false }),
+        () => report(s).dtmf(s.id, m.req, true),
+        () => report(s).dtmf(s.id, m.req, false),
       );
       return;
     }
     case 'close':
       s.close();
       streams.delete(s.id);
+      if (byPort.get(s.port) === s) byPort.delete(s.port);
       return;
   }
 }

@@ -2,9 +2,13 @@
  * The agent's outgoing audio is paced by one worker thread per MediaService: what the main thread
  * sees of it (`queuedMs`), what happens when the thread dies, and what is left after legs close.
  */
+import dgram from 'node:dgram';
 import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
+import type { AudioFrame } from '../../media/audio/leg-audio.js';
 import { sine } from '../../media/audio/tone.js';
 import { PacerThreadError } from '../../media/audio/pacer-thread.js';
+import { writeRtpPacket } from '../../media/rtp/packet.js';
 import { closing, mediaRig, peer, sleep, until, type MediaRig } from '../helpers/media.js';
 import { makeOffer } from './fixtures/sdp-offers.js';
 
@@ -82,12 +86,55 @@ test.serial('closing agent legs leaves nothing behind: no stream on the thread, 
   const audios = await Promise.all(legs.map((l) => l.openAudio()));
   audios.forEach((a) => a.send(sine(440, 500)));
   t.is(rig.media.pacer.streams, 5);
-  // Each agent leg adds two transports: the DirectTransport in, the PlainTransport out.
-  t.is((await router.dump()).transportIds.length, base + 10);
+  // Each agent leg adds one transport: a PlainTransport to the thread, both ways.
+  t.is((await router.dump()).transportIds.length, base + 5);
   audios[0]!.close();
   for (const l of legs) l.close();
   t.true(audios.every((a) => a.closed));
   t.is(rig.media.pacer.streams, 0);
   await sleep(50);
   t.is((await router.dump()).transportIds.length, base, 'the router is back to what it had before');
+});
+
+test.serial('datagrams from anywhere else at the thread\'s socket are dropped: the peer\'s frames arrive as sent, once each, and the agent goes on speaking', async (t) => {
+  const { p, leg, audio } = await agentLeg(t);
+  const port = await rig.media.pacer.socketPort();
+  if (port === null) return t.fail('the thread is not running');
+  const frames: AudioFrame[] = [];
+  audio.on('frame', (f) => frames.push(f));
+  audio.send(sine(440, 1500));
+  const stranger = dgram.createSocket('udp4');
+  t.teardown(() => stranger.close());
+  // Garbage, RTP of every payload type (the stream's own included), RTCP, runts: from a port that is no stream's.
+  const junk = fc.sample(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 1500 }),
+      fc.record({ pt: fc.integer({ min: 0, max: 127 }), seq: fc.integer({ min: 0, max: 65535 }), body: fc.uint8Array({ maxLength: 300 }) }).map((r) =>
+        writeRtpPacket({ marker: false, payloadType: r.pt, sequence: r.seq, timestamp: r.seq * 160, ssrc: 7 }, Buffer.from(r.body)),
+      ),
+    ),
+    { numRuns: 600, seed: 4 },
+  );
+  const blast = (async () => {
+    for (const [i, d] of junk.entries()) {
+      stranger.send(d, port, '127.0.0.1');
+      if (i % 20 === 19) await sleep(10);
+    }
+  })();
+  const before = p.received.length;
+  const sent = await p.stream({ to: leg.port, count: 40, firstSequence: 3000 });
+  await blast;
+  await until(() => frames.length >= sent, 2000, 'the peer\'s frames');
+  await sleep(100);
+  t.is(frames.length, sent, 'each of the peer\'s frames once, none of the stranger\'s');
+  t.deepEqual(
+    frames.map((f) => f.sequence),
+    Array.from({ length: sent }, (_, i) => frames[0]!.sequence + i),
+    'in order, none missing',
+  );
+  const sentPayloads = new Set(p.sent.slice(-sent).map((s) => s.subarray(12).toString('hex')));
+  t.true(frames.every((f) => sentPayloads.has(f.payload.toString('hex'))), 'every frame is one the peer sent');
+  t.true(p.received.length - before >= 30, `the agent kept speaking: ${p.received.length - before} packets`);
+  t.is(rig.media.pacer.streams, 1, 'the thread lives');
+  t.log(`${junk.length} stranger datagrams (fast-check sample); ${sent} peer frames received once each`);
 });
