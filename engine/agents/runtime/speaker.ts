@@ -26,7 +26,10 @@ interface Voice {
   language?: string;
 }
 
-/** A stored sound goes to the wire this many ms at a time... */
+/**
+ * Audio goes to the wire at most this many ms at a time (a stored sound, a long sentence from a
+ * cache)...
+ */
 const playChunkMs = 2000;
 /** ...each once less than this is queued: the next chunk is queued well before the wire runs dry. */
 const playAheadMs = 1000;
@@ -84,20 +87,9 @@ export class Speaker {
    * the same queue, barge-in, mute and drain. Resolves when it has played or was cut.
    */
   play(pcm: Int16Array, opts: SpeakOptions = {}): Promise<Spoken> {
-    return this.#enqueue((signal) => this.#stored(pcm, signal), opts.interruptible ?? true);
-  }
-
-  /**
-   * A stored sound, `playChunkMs` at a time, each once less than `playAheadMs` is queued: the
-   * wire's queue stays a few seconds long however long the file (not ten minutes of frames), and
-   * what follows a mute still plays once unmuted.
-   */
-  async *#stored(pcm: Int16Array, signal: AbortSignal): AsyncIterable<Int16Array> {
-    const step = playChunkMs * 8;
-    for (let at = 0; at < pcm.length && !signal.aborted; at += step) {
-      if (at > 0) await this.#drained(signal, playAheadMs);
-      if (!signal.aborted) yield pcm.subarray(at, at + step);
-    }
+    return this.#enqueue(async function* () {
+      yield pcm;
+    }, opts.interruptible ?? true);
   }
 
   /** Queues an utterance whose audio `source` yields; it plays unless an interrupt or the call's end came first. */
@@ -152,7 +144,7 @@ export class Speaker {
         if (abort.signal.aborted) break;
         if (firstAudioMs === null) firstAudioMs = Math.round(performance.now() - started);
         samples += chunk.length;
-        if (!this.#muted) this.sink.send(chunk);
+        await this.#feed(chunk, abort.signal);
       }
       if (!abort.signal.aborted) {
         this.sink.flush();
@@ -167,6 +159,20 @@ export class Speaker {
     } finally {
       this.callSignal.removeEventListener('abort', onCallEnd);
       if (this.#current?.abort === abort) this.#current = null;
+    }
+  }
+
+  /**
+   * Sends `pcm` `playChunkMs` at a time, each once less than `playAheadMs` is queued (whatever
+   * sent it: this chunk, an earlier one, a TTS that yields faster than real time): the wire's
+   * queue stays a few seconds long however long the audio (not ten minutes of frames encoded in
+   * one turn of the event loop), and what follows a mute still plays once unmuted.
+   */
+  async #feed(pcm: Int16Array, signal: AbortSignal): Promise<void> {
+    const step = playChunkMs * 8;
+    for (let at = 0; at < pcm.length && !signal.aborted; at += step) {
+      await this.#drained(signal, playAheadMs);
+      if (!signal.aborted && !this.#muted) this.sink.send(pcm.subarray(at, at + step));
     }
   }
 

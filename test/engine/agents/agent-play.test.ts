@@ -5,7 +5,8 @@
  * tone (Goertzel at 1 kHz and 600 Hz on each 20 ms frame) and for how long.
  */
 import anyTest, { type TestFn } from 'ava';
-import { sine } from '../../../media/audio/tone.js';
+import { legAudioObserver, type LegAudio } from '../../../media/audio/leg-audio.js';
+import { rms, sine } from '../../../media/audio/tone.js';
 import { writeWav } from '../../../media/audio/wav.js';
 import { toneLevel } from '../../helpers/audio.js';
 import { request, waitFor } from '../../helpers/http.js';
@@ -189,4 +190,32 @@ sippTest('a play node whose file is gone at call time is a fault; the workflow g
     errors.body.items.some((e) => e.callId === live.id && e.code === 'audio_file_missing' && e.message === `audio file ${gone} no longer exists`),
     JSON.stringify(errors.body),
   );
+});
+
+sippTest('a long spoken sentence goes to the wire a couple of seconds at a time, not all at once: the queue stays under 3.2 s and the speech arrives whole', async (t) => {
+  const { s } = t.context;
+  // One sentence of about 12 s of offline speech: the TTS yields it as one chunk.
+  const text = Array.from({ length: 4 }, () => 'this sentence is long on purpose so that the speaker has more audio than it should queue at once').join(' and ');
+  await useWorkflow(s, 'long sentence', chain([{ id: 'long', kind: 'say', text }, { id: 'bye', kind: 'hangup' }]));
+  let maxQueuedMs = 0;
+  let samples = 0;
+  const watch = (audio: LegAudio) => {
+    const timer = setInterval(() => {
+      if (audio.closed) return clearInterval(timer);
+      maxQueuedMs = Math.max(maxQueuedMs, audio.queuedMs);
+      samples++;
+    }, 20);
+  };
+  legAudioObserver.on('open', watch);
+  t.teardown(() => legAudioObserver.off('open', watch));
+  const { phone, sipp, live, started } = await placeCall(s);
+  t.teardown(() => phone.close());
+  t.is((await sipp).code, 0);
+  const call = await endedCall(s, live.id);
+  t.is(call.endReason, 'agent_hangup');
+  const spoken = phone.heard(started).filter((f) => rms(f.pcm) > 300).length * 20;
+  t.log(`queue at most ${maxQueuedMs} ms over ${samples} looks; ${spoken} ms of speech heard`);
+  t.true(samples > 100, 'the queue was watched while the agent spoke');
+  t.true(maxQueuedMs <= 3200, `queue at most ${maxQueuedMs} ms`);
+  t.true(spoken > 8000, `${spoken} ms of speech heard`);
 });
