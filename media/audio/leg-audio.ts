@@ -260,7 +260,7 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     let stream: PacerStream;
     try {
       stream = await this.source.pacer.attach({
-        sent: (payload, timestamp, sequence, at) => this.#sent(payload, timestamp, sequence, at),
+        sent: (timestamp, sequence, at, batch, offset, size) => this.#sent(timestamp, sequence, at, batch, offset, size),
         received: (packet) => this.#receive(packet),
         consumed: (frames) => (this.#consumed = Math.max(this.#consumed, frames)),
         dtmf: (req, ok) => this.#dtmfDone(req, ok),
@@ -319,10 +319,10 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
   }
 
   /** A frame of ours left the thread: told to whoever listens (a recording, a benchmark). */
-  #sent(payload: Buffer, timestamp: number, sequence: number, atMs: number): void {
+  #sent(timestamp: number, sequence: number, atMs: number, batch: Uint8Array, offset: number, size: number): void {
     if (this.listenerCount('paced')) this.emit('paced', sequence, atMs);
     if (!this.listenerCount('sent')) return;
-    const f = this.#codec.decodeSent(payload, timestamp);
+    const f = this.#codec.decodeSent(batch.subarray(offset, offset + size), timestamp);
     this.emit('sent', f.pcm, f.timestamp);
   }
 

@@ -20,8 +20,12 @@ const DTMF = 4;
 
 /** Receives one batch's records, stream by stream as they come. */
 export interface BatchSink {
-  /** A frame of ours as sent: its payload, RTP timestamp and sequence number, and when it left (ms, `process.hrtime`). */
-  sent(stream: number, payload: Buffer, timestamp: number, sequence: number, atMs: number): void;
+  /**
+   * A frame of ours as sent: its RTP timestamp and sequence number, when it left (ms,
+   * `process.hrtime`), and where its payload lies in `batch` (read it only when needed: most
+   * streams have nobody listening for what was sent, and a view per frame is garbage).
+   */
+  sent(stream: number, timestamp: number, sequence: number, atMs: number, batch: Uint8Array, offset: number, size: number): void;
   /** A packet of the peer's, whole (RTP, as mediasoup sent it to the thread). */
   received(stream: number, packet: Buffer): void;
   /** Frames the stream was given that are no longer queued (sent or cleared). */
@@ -109,7 +113,6 @@ export class BatchWriter {
 export function readBatch(batch: Uint8Array, sink: BatchSink): void {
   const v = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
   const end = batch.byteLength;
-  const bytes = (at: number, size: number) => Buffer.from(batch.buffer, batch.byteOffset + at, size);
   let at = 0;
   while (at + 5 <= end) {
     const kind = v.getUint8(at);
@@ -118,13 +121,13 @@ export function readBatch(batch: Uint8Array, sink: BatchSink): void {
       if (at + 21 > end) return;
       const size = v.getUint16(at + 19, true);
       if (at + 21 + size > end) return;
-      sink.sent(stream, bytes(at + 21, size), v.getUint32(at + 7, true), v.getUint16(at + 5, true), v.getFloat64(at + 11, true));
+      sink.sent(stream, v.getUint32(at + 7, true), v.getUint16(at + 5, true), v.getFloat64(at + 11, true), batch, at + 21, size);
       at += 21 + size;
     } else if (kind === RECEIVED) {
       if (at + 7 > end) return;
       const size = v.getUint16(at + 5, true);
       if (at + 7 + size > end) return;
-      sink.received(stream, bytes(at + 7, size));
+      sink.received(stream, Buffer.from(batch.buffer, batch.byteOffset + at + 7, size));
       at += 7 + size;
     } else if (kind === CONSUMED) {
       if (at + 9 > end) return;

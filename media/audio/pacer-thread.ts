@@ -23,7 +23,7 @@ export class PacerThreadError extends Error {
 
 /** A stream's news from the thread (see `BatchSink`), and its end when the thread died. */
 export interface StreamHandlers {
-  sent(payload: Buffer, timestamp: number, sequence: number, atMs: number): void;
+  sent(timestamp: number, sequence: number, atMs: number, batch: Uint8Array, offset: number, size: number): void;
   received(packet: Buffer): void;
   consumed(frames: number): void;
   dtmf(request: number, ok: boolean): void;
@@ -135,23 +135,40 @@ export class PacerThread {
 
   /**
    * Hands each record of a batch to its stream. A handler that throws costs its own record (and a
-   * log line), not the rest of the batch, and never reaches the worker's message event.
+   * log line), not the rest of the batch, and never reaches the worker's message event. (No
+   * closure per record: at 150 agent calls this runs 15,000 times a second.)
    */
   #sink(streams: Map<number, StreamHandlers>): BatchSink {
-    const guarded = (stream: number, fn: (h: StreamHandlers) => void) => {
-      const h = streams.get(stream);
-      if (!h) return;
-      try {
-        fn(h);
-      } catch (err) {
-        this.log.error({ err, stream }, 'agent audio stream handler threw');
-      }
-    };
+    const threw = (err: unknown, stream: number) => this.log.error({ err, stream }, 'agent audio stream handler threw');
     return {
-      sent: (id, payload, timestamp, sequence, at) => guarded(id, (h) => h.sent(payload, timestamp, sequence, at)),
-      received: (id, packet) => guarded(id, (h) => h.received(packet)),
-      consumed: (id, frames) => guarded(id, (h) => h.consumed(frames)),
-      dtmf: (id, request, ok) => guarded(id, (h) => h.dtmf(request, ok)),
+      sent(id, timestamp, sequence, at, batch, offset, size) {
+        try {
+          streams.get(id)?.sent(timestamp, sequence, at, batch, offset, size);
+        } catch (err) {
+          threw(err, id);
+        }
+      },
+      received(id, packet) {
+        try {
+          streams.get(id)?.received(packet);
+        } catch (err) {
+          threw(err, id);
+        }
+      },
+      consumed(id, frames) {
+        try {
+          streams.get(id)?.consumed(frames);
+        } catch (err) {
+          threw(err, id);
+        }
+      },
+      dtmf(id, request, ok) {
+        try {
+          streams.get(id)?.dtmf(request, ok);
+        } catch (err) {
+          threw(err, id);
+        }
+      },
     };
   }
 

@@ -21,7 +21,7 @@ const record: fc.Arbitrary<Rec> = fc.oneof(
 function collect(batch: Uint8Array): Rec[] {
   const out: Rec[] = [];
   const sink: BatchSink = {
-    sent: (stream, payload, timestamp, sequence, at) => out.push({ kind: 'sent', stream, payload: [...payload], timestamp, sequence, at }),
+    sent: (stream, timestamp, sequence, at, batch, offset, size) => out.push({ kind: 'sent', stream, payload: [...batch.subarray(offset, offset + size)], timestamp, sequence, at }),
     received: (stream, packet) => out.push({ kind: 'received', stream, packet: [...packet] }),
     consumed: (stream, frames) => out.push({ kind: 'consumed', stream, frames }),
     dtmf: (stream, request, ok) => out.push({ kind: 'dtmf', stream, request, ok }),
