@@ -5,7 +5,7 @@
  * `res.write` for SSE. Every server and every client process is its own process, so a server's
  * CPU time (`/proc/<pid>/stat`, all its threads) is its own.
  *
- *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [burst=1] [seconds=6] [rounds=3] [procs=4]
+ *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [burst=1] [spread=1] [seconds=6] [rounds=3] [procs=4]
  *                                 [only=ws|sse] [prof=<dir>] [baseline=<other build>/dist/bench/peers/fanout-engine.js]
  *
  * Per transport: both servers get their subscribers (the engine's through a tenant and an API key
@@ -39,6 +39,8 @@ interface Options {
   rate: number;
   /** Events published back to back per slot (a transaction's events, a burst of call activity). */
   burst: number;
+  /** Each event of a burst from its own timer callback (separate callbacks of one loop phase). */
+  spread: boolean;
   seconds: number;
   rounds: number;
   procs: number;
@@ -133,6 +135,7 @@ export async function run(args: string[]): Promise<void> {
     subscribers: Number(a.subscribers ?? 1000),
     rate: Number(a.rate ?? 50),
     burst: Number(a.burst ?? 1),
+    spread: a.spread === '1' || a.spread === 'true',
     seconds: Number(a.seconds ?? 6),
     rounds: Number(a.rounds ?? 3),
     procs: Number(a.procs ?? 4),
@@ -141,7 +144,7 @@ export async function run(args: string[]): Promise<void> {
     baseline: a.baseline,
   };
   console.log(
-    `event-fanout: ${o.subscribers} subscribers, ${o.rate} events/s (${o.burst} per burst), ${o.seconds} s windows, ${o.rounds} rounds (ABBA), ${o.procs} client processes`,
+    `event-fanout: ${o.subscribers} subscribers, ${o.rate} events/s (${o.burst} per burst${o.spread ? ', each from its own timer callback' : ''}), ${o.seconds} s windows, ${o.rounds} rounds (ABBA), ${o.procs} client processes`,
   );
   console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %, ${os.availableParallelism()} cores`);
   const engines = [{ name: 'engine', script: path.join(here, 'peers/fanout-engine.js') }];
@@ -244,7 +247,7 @@ async function measure(c: Contender, o: Options): Promise<Window> {
   const clientCpu0 = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0);
   const cpu0 = cpuSplit(c.server.pid);
   const t0 = performance.now();
-  const published = await c.server.ask<Published>({ type: 'publish', rate: o.rate, count, burst: o.burst } satisfies PublishOrder);
+  const published = await c.server.ask<Published>({ type: 'publish', rate: o.rate, count, burst: o.burst, spread: o.spread } satisfies PublishOrder);
   const until = performance.now() + DRAIN_MS;
   for (;;) {
     const counts = await askAll<{ received: number }>(c, { type: 'count' });

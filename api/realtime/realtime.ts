@@ -17,6 +17,7 @@ import { wsRoute } from './openapi-realtime.js';
 import { SSE_PATH, sseRoutes } from './sse.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 import { EventTickets } from './tickets.js';
+import { TurnBatches } from './turn-batch.js';
 import { mountWebSocket } from './ws-server.js';
 
 interface RealtimeOptions {
@@ -52,6 +53,7 @@ export class Realtime {
       events: o.events,
       store: o.store,
       connections: this.connections,
+      turns: new TurnBatches(log),
       settings: o.settings,
       defaultRateLimit: o.defaultRateLimit,
       limiter: o.limiter,

@@ -15,8 +15,11 @@
  *   `types` (comma-separated) narrow it further, all given must hold.
  * - A comment line (`: heartbeat`) every `realtime.heartbeatMs` (15 s), at which the caller is
  *   checked again: a revoked key or disabled user has its stream ended.
- * - A client more than `realtime.maxBufferedBytes` behind is dropped with a log line; so is one
- *   that takes nothing for ~10 s while data waits (uWS's timeout). It reconnects and resumes.
+ * - The blocks of one turn of the loop leave as one chunk (`turn-batch.ts`), in publish order; a
+ *   heartbeat or the end of the stream first writes what the turn queued.
+ * - A client more than `realtime.maxBufferedBytes` behind after a chunk is dropped with a log
+ *   line; so is one that takes nothing for ~10 s while data waits (uWS's timeout). It reconnects
+ *   and resumes.
  */
 import { z } from 'zod';
 import type { Logger } from '../../config/logger.js';
@@ -31,6 +34,7 @@ import { EventFeed } from './event-feed.js';
 import type { HubEvent } from './event-hub.js';
 import { eventTypeSchema, filterSelector, selectsNothing, type StreamFilter } from './selection.js';
 import type { EventTickets } from './tickets.js';
+import { BATCH_HIGH_WATER, type TurnBatch } from './turn-batch.js';
 
 export const SSE_PATH = '/api/v1/events';
 const TICKETS_PATH = '/api/v1/events/tickets';
@@ -149,6 +153,8 @@ const eventBlock = (e: HubEvent) => `id: ${e.event.id}\nevent: ${e.event.type}\n
 class SseClient implements Connection {
   readonly #feed: EventFeed;
   readonly #log: Logger;
+  /** This turn's blocks, written as one chunk. */
+  readonly #out: TurnBatch;
   /** Ended or dropped by the server (not a stall that uWS cut off). */
   #endedHere = false;
 
@@ -161,6 +167,7 @@ class SseClient implements Connection {
     log: Logger,
   ) {
     this.#log = log.child({ component: 'sse', tenantId: auth.tenantId, mode: auth.mode });
+    this.#out = ctx.turns.batch((texts) => this.#write(texts.length === 1 ? texts[0]! : texts.join('')));
     this.#feed = new EventFeed({
       hub: ctx.hub,
       events: ctx.events,
@@ -168,13 +175,17 @@ class SseClient implements Connection {
       mode: auth.mode,
       maxHeld: ctx.settings.maxPendingEvents,
       target: {
-        send: (e) => this.#write(e.as(eventBlock)),
-        caughtUp: () => stream.caughtUp(),
+        send: (e) => this.#queue(e.as(eventBlock)),
+        caughtUp: () => {
+          this.#out.flush();
+          return stream.caughtUp();
+        },
         overflow: (reason) => this.#drop(reason),
       },
     });
     ctx.connections.add(this);
     stream.onClose(() => {
+      this.#out.drop();
       // uWS closed a client that took nothing for its timeout while data waited.
       if (!this.#endedHere && stream.bufferedBytes > 0) this.#log.warn({ bufferedBytes: stream.bufferedBytes }, 'sse client stalled; dropped');
       this.#feed.close();
@@ -184,7 +195,7 @@ class SseClient implements Connection {
   }
 
   start(filter: StreamFilter, after: number | null): void {
-    this.stream.write(`retry: ${RETRY_MS}\n\n`);
+    this.#out.push(`retry: ${RETRY_MS}\n\n`);
     const selector = filterSelector(filter);
     const done = after === null ? this.#feed.select(selector) : this.#feed.select(selector, { after, added: selector, before: selectsNothing });
     done.then(
@@ -201,31 +212,62 @@ class SseClient implements Connection {
       currentCaller(this.ctx.store, this.caller, this.ctx.defaultRateLimit);
     } catch (err) {
       this.#log.info({ why: (err as Error).message }, 'sse caller no longer valid; stream ended');
-      this.#endedHere = true;
-      this.stream.end();
+      this.#end();
       return;
     }
-    this.#write(': heartbeat\n\n');
+    // Behind what the turn queued, in the same chunk.
+    this.#out.push(': heartbeat\n\n');
+    this.#out.flush();
   }
 
   shutdown(): void {
-    this.#endedHere = true;
-    this.stream.end();
+    this.#end();
   }
 
-  /** Writes, and drops the client once it is more than the bound behind. */
-  #write(chunk: string): boolean {
-    const ok = this.stream.write(chunk);
+  /** Queues for the turn's chunk; false when the client is behind or the chunk is full (a replay then waits). */
+  #queue(block: string): boolean {
+    if (this.stream.closed) return false;
+    this.#out.push(block);
+    return this.stream.bufferedBytes === 0 && this.#out.chars <= BATCH_HIGH_WATER;
+  }
+
+  /** Writes a chunk, and drops the client once it is more than the bound behind; a write that throws closes it. */
+  #write(chunk: string): void {
+    if (this.stream.closed) return;
+    let ok: boolean;
+    try {
+      ok = this.stream.write(chunk);
+    } catch (err) {
+      this.#log.error({ err }, 'sse write threw; closed');
+      this.#endedHere = true;
+      this.#close();
+      return;
+    }
     if (!ok && this.stream.bufferedBytes > this.ctx.settings.maxBufferedBytes) {
       this.#drop(`more than ${this.ctx.settings.maxBufferedBytes} bytes unread`);
     }
-    return ok;
+  }
+
+  /** Ends the stream cleanly, after what the turn queued. */
+  #end(): void {
+    this.#out.flush();
+    this.#endedHere = true;
+    this.stream.end();
   }
 
   #drop(reason: string): void {
     if (this.stream.closed) return;
     this.#log.warn({ reason, bufferedBytes: this.stream.bufferedBytes }, 'sse client too slow; dropped');
     this.#endedHere = true;
-    this.stream.close();
+    this.#close();
+  }
+
+  #close(): void {
+    this.#out.drop();
+    try {
+      this.stream.close();
+    } catch (err) {
+      this.#log.debug({ err }, 'sse close threw (already closed)');
+    }
   }
 }

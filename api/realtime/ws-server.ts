@@ -67,9 +67,19 @@ export function mountWebSocket(app: TemplatedApp, o: WsServerOptions): void {
       data.session = new WsSession({
         ctx: o.ctx,
         socket: {
-          send: (text) => {
-            let status = 0;
-            ws.cork(() => (status = ws.send(text)));
+          send: (texts) => {
+            let status = 1;
+            ws.cork(() => {
+              for (const text of texts) {
+                const s = ws.send(text);
+                if (s === 0) status = 0;
+                else if (s === 2) {
+                  // Dropped by uWS: nothing after it may go (it would leave a gap); the session closes.
+                  status = 2;
+                  break;
+                }
+              }
+            });
             return status;
           },
           bufferedAmount: () => ws.getBufferedAmount(),

@@ -9,7 +9,10 @@
  *   for it.
  * - A frame that is not JSON, is binary or does not match its schema gets an `error` frame
  *   (`validation_error`, with the id when it could be read); the connection stays open.
- * - More than `realtime.maxBufferedBytes` unread: close 1008 `slow_consumer` and a log line.
+ * - Every frame leaves through the connection's batch for the turn (`turn-batch.ts`), written in
+ *   one `cork()`: events, replayed events, replies and errors keep the order they were made in.
+ * - More than `realtime.maxBufferedBytes` unread after a batch: close 1008 `slow_consumer` and a
+ *   log line.
  * - Every frame but `auth` and `ping` counts against the caller's rate limit, the same budget as
  *   its REST requests; past it, the frame gets an `error` frame (`rate_limit_exceeded`, with the
  *   seconds to wait) and is not carried out.
@@ -29,12 +32,16 @@ import type { RealtimeContext } from './context.js';
 import { EventFeed } from './event-feed.js';
 import type { HubEvent } from './event-hub.js';
 import { TopicSet } from './selection.js';
+import { BATCH_HIGH_WATER, type TurnBatch } from './turn-batch.js';
 import { closeCodes, readClientFrame, serverFrameSchema, type ClientFrame, type ReplyResult, type ServerFrame } from './ws-frames.js';
 
 /** The socket as the session uses it. */
 interface WsSocket {
-  /** uWS's send status: 1 sent, 0 sent but buffered (the client is behind), 2 dropped. */
-  send(text: string): number;
+  /**
+   * Sends the frames in one `cork()`. uWS's worst status: 1 all sent, 0 sent but some buffered
+   * (the client is behind), 2 one dropped (and none after it sent).
+   */
+  send(texts: string[]): number;
   bufferedAmount(): number;
   end(code: number, reason: string): void;
 }
@@ -71,12 +78,17 @@ export class WsSession implements Connection {
   #topics = TopicSet.empty;
   #feed: EventFeed | null = null;
   #waiters: (() => void)[] = [];
+  /** This turn's frames, written together. */
+  readonly #out: TurnBatch;
+  /** At most `REPLAY_LOW_WATER` was unread after the last batch (or drain). */
+  #keepingUp = true;
   #closed = false;
   #log: Logger;
 
   constructor(private readonly o: SessionOptions) {
     this.#auth = o.auth;
     this.#log = o.log;
+    this.#out = o.ctx.turns.batch((texts) => this.#write(texts));
   }
 
   /** The socket is open. */
@@ -106,6 +118,7 @@ export class WsSession implements Connection {
   /** uWS drained some of what it buffered. */
   drained(): void {
     if (this.o.socket.bufferedAmount() > REPLAY_LOW_WATER) return;
+    this.#keepingUp = true;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();
@@ -116,6 +129,7 @@ export class WsSession implements Connection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#authTimer);
+    this.#out.drop();
     this.#feed?.close();
     for (const w of this.#waiters) w();
     this.#waiters = [];
@@ -223,8 +237,10 @@ export class WsSession implements Connection {
       target: {
         // The frame is made once for every client (the hub checked the event against its schema).
         send: (e) => this.#sendText(e.as(eventFrame)),
-        caughtUp: () =>
-          this.#closed || this.o.socket.bufferedAmount() <= REPLAY_LOW_WATER ? Promise.resolve() : new Promise((r) => this.#waiters.push(r)),
+        caughtUp: () => {
+          this.#out.flush();
+          return this.#closed || this.o.socket.bufferedAmount() <= REPLAY_LOW_WATER ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
+        },
         overflow: (reason) => this.#slow(reason),
       },
     });
@@ -261,38 +277,66 @@ export class WsSession implements Connection {
     this.#sendText(JSON.stringify(frame));
   }
 
-  /** Sends; false when the client is behind. Past the bound, the client is dropped. */
+  /** Queues for the turn's batch; false when the client is behind or the batch is full (a replay then waits). */
   #sendText(text: string): boolean {
     if (this.#closed) return false;
-    const status = this.o.socket.send(text);
-    const buffered = this.o.socket.bufferedAmount();
+    this.#out.push(text);
+    return this.#keepingUp && this.#out.chars <= BATCH_HIGH_WATER;
+  }
+
+  /** Writes a batch in one `cork()`. Past the bound, the client is dropped; a send that throws closes it. */
+  #write(texts: string[]): void {
+    if (this.#closed) return;
+    let status: number;
+    let buffered: number;
+    try {
+      status = this.o.socket.send(texts);
+      buffered = this.o.socket.bufferedAmount();
+    } catch (err) {
+      // A socket uWS already closed, or a bug: the client cannot be sent more.
+      this.#log.error({ err }, 'ws send threw; closed');
+      this.#out.drop();
+      this.#end(closeCodes.internal_error, 'internal_error');
+      return;
+    }
+    this.#keepingUp = buffered <= REPLAY_LOW_WATER;
     if (status === 2 || buffered > this.o.ctx.settings.maxBufferedBytes) {
       this.#slow(`more than ${this.o.ctx.settings.maxBufferedBytes} bytes unread`);
-      return false;
     }
-    return status === 1;
   }
 
   /** A continuation threw after its own boundary: logged, and the connection closed 4500. */
   #crashed(err: unknown): void {
     this.#log.error({ err }, 'ws session continuation threw');
-    try {
-      this.#end(closeCodes.internal_error, 'internal_error');
-    } catch {
-      // Already closed.
-    }
+    this.#end(closeCodes.internal_error, 'internal_error');
   }
 
   #slow(reason: string): void {
     if (this.#closed) return;
-    this.#log.warn({ reason, bufferedBytes: this.o.socket.bufferedAmount() }, 'ws client too slow; dropped');
+    let bufferedBytes: number | undefined;
+    try {
+      bufferedBytes = this.o.socket.bufferedAmount();
+    } catch {
+      // The socket is gone; closing below says so.
+    }
+    this.#log.warn({ reason, bufferedBytes }, 'ws client too slow; dropped');
+    // What it has not been sent yet stays unsent: it resumes from its last id.
+    this.#out.drop();
     this.#end(closeCodes.slow_consumer, 'slow_consumer');
   }
 
+  /** Closes with `code`: the turn's frames first (an error frame before its close), then the close frame. */
   #end(code: number, reason: string): void {
     if (this.#closed) return;
-    // uWS runs the close handler (and so `closed`) from inside end().
-    this.o.socket.end(code, reason);
+    this.#out.flush();
+    // The flush found the client too slow or its socket gone, and closed it.
+    if (this.#closed) return;
+    try {
+      // uWS runs the close handler (and so `closed`) from inside end().
+      this.o.socket.end(code, reason);
+    } catch (err) {
+      this.#log.debug({ err }, 'ws end threw (already closed)');
+    }
     this.closed(code);
   }
 }

@@ -13,6 +13,11 @@ export interface PublishOrder {
   rate: number;
   count: number;
   burst: number;
+  /**
+   * Each event of a burst from its own timer callback (all due at once, so one phase of the loop),
+   * as events arriving from separate I/O callbacks are; not one synchronous run.
+   */
+  spread?: boolean;
 }
 
 /** server -> bench: the publisher is done. */
@@ -72,7 +77,8 @@ export function forEachStamp(text: string, each: (ns: bigint) => void): number {
  * a fixed schedule (a stall is caught up, not skipped), then resolves. Every server uses it, so
  * they publish alike.
  */
-export function publishPaced({ rate, count, burst }: PublishOrder, publish: () => void): Promise<Published> {
+export function publishPaced({ rate, count, burst, spread }: PublishOrder, publish: () => void): Promise<Published> {
+  const one = spread ? () => void setTimeout(publish, 0) : publish;
   const periodMs = (1000 * burst) / rate;
   const t0 = performance.now();
   let sent = 0;
@@ -83,7 +89,7 @@ export function publishPaced({ rate, count, burst }: PublishOrder, publish: () =
       const slot = () => t0 + Math.floor(sent / burst) * periodMs;
       while (sent < count && slot() <= now) {
         if (now - slot() > periodMs) late++;
-        publish();
+        one();
         sent++;
       }
       if (sent >= count) resolve({ type: 'published', count: sent, late });

@@ -98,6 +98,36 @@ test.serial('a WebSocket client that stops reading is closed 1008 slow_consumer 
   t.deepEqual(ids, ids.map((_, i) => ids[0]! + i));
 });
 
+test.serial('events queued in one turn are checked when written: a stopped WebSocket reader is closed 1008 after the batch past the bound, a reading one gets them all', async (t) => {
+  const before = lines.length;
+  const reader = await WsClient.connect(app.http.port, { 'x-api-key': key });
+  await reader.request({ type: 'subscribe', topics: ['tenant'] });
+  const stopped = await WsClient.connect(app.http.port, { 'x-api-key': key });
+  await stopped.request({ type: 'subscribe', topics: ['tenant'] });
+  stopped.pause();
+  // 8 big events per turn: one batch each, 512 KiB, twice the bound.
+  const PER_TURN = 8;
+  const droppedNow = () => lines.slice(before).filter((l) => l.msg === 'ws client too slow; dropped');
+  let turns = 0;
+  while (droppedNow().length === 0 && turns < 40) {
+    for (let i = 0; i < PER_TURN; i++) transcript(app, scope, 'burst', EVENT_BYTES);
+    turns++;
+    await new Promise((r) => setImmediate(r));
+  }
+  const dropped = droppedNow();
+  t.log(`dropped after ${turns} turns of ${PER_TURN} events of ${EVENT_BYTES} bytes`);
+  t.is(dropped.length, 1, 'one client dropped, with a log line');
+  t.is(dropped[0]!.reason, `more than ${MAX_BUFFERED} bytes unread`);
+  stopped.resume();
+  t.deepEqual(await stopped.closed, { code: 1008, reason: 'slow_consumer' });
+  const got = stopped.events().map((e) => e.id);
+  t.deepEqual(got, got.map((_, i) => got[0]! + i), 'what it got before the close is in order, none missing in between');
+  await reader.waitFor(() => reader.events().length >= turns * PER_TURN, 30_000);
+  t.is(reader.events().length, turns * PER_TURN);
+  await reader.close();
+  await waitFor(() => app.realtime.hub.size === 0 && app.realtime.connections.size === 0);
+});
+
 test.serial('clients that read keep up with a burst of big events: all arrive, nobody is dropped', async (t) => {
   const before = lines.length;
   const sse = await SseStream.open(`${base}/api/v1/events`, { 'x-api-key': key });
