@@ -271,6 +271,7 @@ async function loadStep(e: Engine, hook: AudioHook, dir: string, a: Record<strin
       'gap max': f.gaps.length ? fmt(Math.max(...f.gaps)) : '-',
       'gaps > 25 ms': f.gaps.filter((g) => g > 25).length,
       'gaps < 15 ms': f.gaps.filter((g) => g < 15).length,
+      'sent gap p99': q(f.sentGaps, 0.99),
       'out p99': q(f.outbound, 0.99),
       'loop delay p50': ms(eld.percentile(50)),
       'loop delay p99': ms(eld.percentile(99)),

@@ -32,6 +32,8 @@ export interface Figures {
   floorOut: number[];
   /** Inter-arrival of consecutive agent packets within a talkspurt, ms. */
   gaps: number[];
+  /** The same at the source: between consecutive packets as the agent-audio thread sent them, ms. */
+  sentGaps: number[];
   barge: Barge[];
 }
 
@@ -43,7 +45,7 @@ const matchWindowMs = 200;
 
 export function analyse(o: Output, hook: AudioHook): Figures {
   const inWindow = (at: number) => at >= o.windowFrom && at <= o.windowTo;
-  const f: Figures = { up: o.calls.filter((c) => c.up).length, failed: 0, inbound: [], inboundLost: 0, outbound: [], outboundUnmatched: 0, floorIn: [], floorOut: [], gaps: [], barge: [] };
+  const f: Figures = { up: o.calls.filter((c) => c.up).length, failed: 0, inbound: [], inboundLost: 0, outbound: [], outboundUnmatched: 0, floorIn: [], floorOut: [], gaps: [], sentGaps: [], barge: [] };
   for (const c of o.calls) {
     for (const [tag, at] of c.sent) {
       if (!inWindow(at)) continue;
@@ -54,6 +56,8 @@ export function analyse(o: Output, hook: AudioHook): Figures {
     const seam = hook.seams.find((s) => s.call === c.index);
     const heard = c.heard.filter(([, at]) => inWindow(at));
     if (seam) {
+      const sent = seam.sent.filter(([, at]) => inWindow(at));
+      for (let i = 1; i < sent.length; i++) if (sent[i]![0] === ((sent[i - 1]![0] + 1) & 0xffff)) f.sentGaps.push(sent[i]![1] - sent[i - 1]![1]);
       const off = sequenceOffset(seam.sent, heard);
       const sentBySeq = new Map(seam.sent.map(([seq, at]) => [seq, at]));
       for (const [seq, at] of heard) {

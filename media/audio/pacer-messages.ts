@@ -20,7 +20,8 @@ export type PacerCommand =
   | { op: 'close'; id: number };
 
 export type PacerReport =
-  | { type: 'ready'; port: number }
+  /** Started; `priorityError` when the thread could not raise its scheduling priority (it runs at the process's). */
+  | { type: 'ready'; port: number; priorityError?: string }
   /** Every stream's news since the last batch, as `pacer-batch.ts` writes it. */
   | { type: 'batch'; bytes: Uint8Array }
   /** A command the thread could not carry out: the stream is unusable. */

@@ -112,7 +112,10 @@ export class PacerThread {
     const sink = this.#sink(streams);
     running.ready.catch(() => undefined);
     worker.on('message', (m: PacerReport) => {
-      if (m.type === 'ready') return ready(m.port);
+      if (m.type === 'ready') {
+        if (m.priorityError) this.log.warn({ err: m.priorityError }, 'agent audio thread runs at normal priority: it could not raise its own');
+        return ready(m.port);
+      }
       if (m.type === 'failed') {
         this.log.error({ stream: m.id, message: m.message }, 'agent audio stream failed in the pacing thread');
         const h = streams.get(m.id);

@@ -14,6 +14,7 @@
  * become 500 messages) and an idle one adds no delay.
  */
 import dgram from 'node:dgram';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort } from 'node:worker_threads';
 import { writeRtpPacket } from '../rtp/packet.js';
@@ -27,6 +28,16 @@ const frameBytes = 160;
 
 /** The least time between two batches to the main thread. */
 const batchGapMs = 2;
+
+/**
+ * This thread's nice value: above the rest of the engine, so that its 20 ms clock keeps time when
+ * the cores are busy with call set-up (measured: the p99 gap between our packets as sent went from
+ * 23.1-24.1 ms to 21.5-21.7 ms under 100 calls/s of SIPp set-up, 21.0-21.8 ms without load).
+ * Linux applies `setpriority` to the calling thread only. Raising a priority needs CAP_SYS_NICE
+ * (or an RLIMIT_NICE that allows it); without it the thread runs at the process's priority, and
+ * the engine logs that once.
+ */
+const niceValue = -10;
 
 /** Socket receive buffer: a second of every stream's packets at 150 calls, should the thread stall. */
 const receiveBufferBytes = 4 * 1024 * 1024;
@@ -175,6 +186,13 @@ socket.on('message', (packet, from) => {
 socket.on('error', () => undefined);
 await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
 
+let priorityError: string | null = null;
+try {
+  os.setPriority(niceValue);
+} catch (err) {
+  priorityError = err instanceof Error ? err.message : String(err);
+}
+
 /** The batch, for news of stream `s`: posted at the end of this turn or when the gap is up. */
 function report(s: Stream): BatchWriter {
   touched.add(s);
@@ -254,4 +272,4 @@ parentPort!.on('message', (m: PacerCommand) => {
     post({ type: 'failed', id: 'id' in m ? m.id : -1, message: String(err) });
   }
 });
-post({ type: 'ready', port: socket.address().port });
+post({ type: 'ready', port: socket.address().port, ...(priorityError ? { priorityError } : {}) });

@@ -3,6 +3,8 @@
  * sees of it (`queuedMs`), what happens when the thread dies, and what is left after legs close.
  */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import type { AudioFrame } from '../../media/audio/leg-audio.js';
@@ -138,3 +140,35 @@ test.serial('datagrams from anywhere else at the thread\'s socket are dropped: t
   t.is(rig.media.pacer.streams, 1, 'the thread lives');
   t.log(`${junk.length} stranger datagrams (fast-check sample); ${sent} peer frames received once each`);
 });
+
+/** Whether this process may raise a thread's priority (CAP_SYS_NICE): tried on this thread and undone. */
+function mayRaisePriority(): boolean {
+  try {
+    os.setPriority(-10);
+    os.setPriority(0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Each thread of this process with its nice value (/proc/self/task/<tid>/stat, field 19). */
+function niceByThread(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return out;
+}
+
+const raising = mayRaisePriority();
+(raising ? test.serial : test.skip)('the agent-audio thread runs at nice -10, and only it: the main thread and the rest keep the process\'s priority', async (t) => {
+  await agentLeg(t);
+  const nice = niceByThread();
+  const raised = [...nice].filter(([, n]) => n === -10).map(([tid]) => tid);
+  t.log(`${nice.size} threads; at nice -10: ${raised.join(', ')}; main thread ${nice.get(process.pid)}`);
+  t.is(raised.length, 1);
+  t.is(nice.get(process.pid), 0);
+});
+if (!raising) test('thread priority test skipped: this process may not raise a thread\'s priority (no CAP_SYS_NICE); the engine then logs a warning and runs the thread at normal priority', (t) => t.pass());
