@@ -21,9 +21,6 @@
  */
 import type { Logger } from '../../config/logger.js';
 
-/** When the turn's batches are written: `setImmediate` (after the poll phase), or a microtask (after each callback). */
-export type FlushAt = 'microtask' | 'immediate';
-
 /**
  * A replay stops adding to a batch past this many queued characters and waits for it to be
  * written: it bounds what one connection's batch holds, a few uWS cork buffers (16 KiB each).
@@ -37,14 +34,8 @@ type WriteBatch = (texts: string[], chars: number) => void;
 export class TurnBatches {
   #due: TurnBatch[] = [];
   #scheduled = false;
-  readonly #schedule: (fn: () => void) => void;
 
-  constructor(
-    private readonly log: Logger,
-    at: FlushAt = 'immediate',
-  ) {
-    this.#schedule = at === 'microtask' ? queueMicrotask : (fn) => setImmediate(fn);
-  }
+  constructor(private readonly log: Logger) {}
 
   /** A new batch for one connection, written by `write`. */
   batch(write: WriteBatch): TurnBatch {
@@ -56,7 +47,7 @@ export class TurnBatches {
     this.#due.push(b);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    this.#schedule(this.#flush);
+    setImmediate(this.#flush);
   }
 
   readonly #flush = (): void => {

@@ -85,7 +85,10 @@ type OutState = 'opening' | 'sending' | 'failed' | 'closed';
 /** The loopback address between the pacing thread and mediasoup. */
 const loopback = '127.0.0.1';
 
-/** Announces every seam as it opens (benchmarks watch an engine's agent audio through it). */
+/**
+ * Announces every seam as it opens (benchmarks watch an engine's agent audio through it). A
+ * listener that throws is reported by the seam's own error handler (a log line); the seam stays open.
+ */
 export const legAudioObserver = new TypedEmitter<{ open: [audio: LegAudio] }>((event, err) => {
   throw err;
 });
@@ -134,7 +137,13 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
       audio.close();
       throw e;
     }
-    if (legAudioObserver.listenerCount('open')) legAudioObserver.emit('open', audio);
+    if (legAudioObserver.listenerCount('open')) {
+      try {
+        legAudioObserver.emit('open', audio);
+      } catch (err) {
+        onListenerError('observer', err);
+      }
+    }
     return audio;
   }
 

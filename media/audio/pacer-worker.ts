@@ -159,28 +159,24 @@ function monoMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-/** RTCP rides on the same port (rtcp-mux): packet types 200-204 read as RTP payload types 72-76 (RFC 5761 §4). */
-function isRtcp(packet: Buffer): boolean {
-  const pt = (packet[1] ?? 0) & 0x7f;
-  return pt >= 64 && pt <= 95;
-}
-
 const host = '127.0.0.1';
 const streams = new Map<number, Stream>();
 /** Streams by the port of their PlainTransport. */
 const byPort = new Map<number, Stream>();
 const batch = new BatchWriter();
-/** Streams with news in this batch: each gets a `consumed` record when it is posted. */
+/** Streams whose queue moved in this batch: each gets a `consumed` record when it is posted. */
 const touched = new Set<Stream>();
 /** The next batch: not due, posted at the end of this turn, or on a timer (`batchGapMs` after the last). */
 let due: 'none' | 'turn' | 'timer' = 'none';
 let lastBatch = 0;
 const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: receiveBufferBytes });
 socket.on('message', (packet, from) => {
+  // Anything from a port that is not a stream's is dropped. The stream's RTCP (rtcp-mux: a report
+  // every few seconds) goes on with its RTP, and the main thread's RTP reader drops it there.
   const s = byPort.get(from.port);
-  // Receiver reports for our streams, and anything from a port that is not a stream's: dropped.
-  if (!s || packet.length < 12 || isRtcp(packet)) return;
-  report(s).received(s.id, packet);
+  if (!s) return;
+  schedule();
+  batch.received(s.id, packet);
 });
 // A send error (ENOBUFS, …) is one lost packet, not the end of every agent's audio.
 socket.on('error', () => undefined);
@@ -193,20 +189,24 @@ try {
   priorityError = err instanceof Error ? err.message : String(err);
 }
 
-/** The batch, for news of stream `s`: posted at the end of this turn or when the gap is up. */
+/** The batch, for news of stream `s` that moves its queue (a frame sent, a clear, DTMF done). */
 function report(s: Stream): BatchWriter {
   touched.add(s);
-  if (due === 'none') {
-    const wait = lastBatch + batchGapMs - performance.now();
-    if (wait <= 0) {
-      due = 'turn';
-      setImmediate(flush);
-    } else {
-      due = 'timer';
-      setTimeout(flush, wait);
-    }
-  }
+  schedule();
   return batch;
+}
+
+/** Posts the batch at the end of this turn, or when `batchGapMs` since the last is up. */
+function schedule(): void {
+  if (due !== 'none') return;
+  const wait = lastBatch + batchGapMs - performance.now();
+  if (wait <= 0) {
+    due = 'turn';
+    setImmediate(flush);
+  } else {
+    due = 'timer';
+    setTimeout(flush, wait);
+  }
 }
 
 function flush(): void {
