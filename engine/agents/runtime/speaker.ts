@@ -143,8 +143,7 @@ export class Speaker {
       for await (const chunk of source(abort.signal)) {
         if (abort.signal.aborted) break;
         if (firstAudioMs === null) firstAudioMs = Math.round(performance.now() - started);
-        samples += chunk.length;
-        await this.#feed(chunk, abort.signal);
+        samples += await this.#feed(chunk, abort.signal);
       }
       if (!abort.signal.aborted) {
         this.sink.flush();
@@ -166,14 +165,20 @@ export class Speaker {
    * Sends `pcm` `playChunkMs` at a time, each once less than `playAheadMs` is queued (whatever
    * sent it: this chunk, an earlier one, a TTS that yields faster than real time): the wire's
    * queue stays a few seconds long however long the audio (not ten minutes of frames encoded in
-   * one turn of the event loop), and what follows a mute still plays once unmuted.
+   * one turn of the event loop), and what follows a mute still plays once unmuted. Returns the
+   * samples handed over before an abort (muted ones count: the agent said them).
    */
-  async #feed(pcm: Int16Array, signal: AbortSignal): Promise<void> {
+  async #feed(pcm: Int16Array, signal: AbortSignal): Promise<number> {
     const step = playChunkMs * 8;
-    for (let at = 0; at < pcm.length && !signal.aborted; at += step) {
+    let fed = 0;
+    for (let at = 0; at < pcm.length; at += step) {
       await this.#drained(signal, playAheadMs);
-      if (!signal.aborted && !this.#muted) this.sink.send(pcm.subarray(at, at + step));
+      if (signal.aborted) break;
+      const part = pcm.subarray(at, at + step);
+      if (!this.#muted) this.sink.send(part);
+      fed += part.length;
     }
+    return fed;
   }
 
   /** Resolves when no more than `belowMs` of the frames queued for the wire are left (or `signal` aborts). */
