@@ -210,7 +210,21 @@ export class LegAudio extends TypedEmitter<LegAudioEvents> {
     this.send(new Int16Array(samplesPerFrame - this.#pending.length));
   }
 
-  /** Drops everything queued (the caller barged in). */
+  /**
+   * Stops the agent's audio on the wire at once, keeping what is queued, for at most `ms` (the
+   * caller may be starting to talk over it): `clear` when they are, `release` when not, and after
+   * `ms` it goes on by itself. The audio goes on as a new talkspurt, nothing lost.
+   */
+  hold(ms: number): void {
+    this.#out?.stream.post({ op: 'hold', id: this.#out.stream.id, ms });
+  }
+
+  /** Ends a `hold`. */
+  release(): void {
+    this.#out?.stream.post({ op: 'release', id: this.#out.stream.id });
+  }
+
+  /** Drops everything queued (the caller barged in), and ends any `hold`. */
   clear(): void {
     this.#out?.stream.post({ op: 'clear', id: this.#out.stream.id });
     this.#consumed = this.#posted;

@@ -14,6 +14,12 @@ export type PacerCommand =
   | { op: 'frames'; id: number; frames: Uint8Array; sizes?: number[] }
   /** Drop what is queued (barge-in). */
   | { op: 'clear'; id: number }
+  /**
+   * Send nothing for now, keeping the queue (the caller may be starting to talk over the agent),
+   * until `release` or `clear`, or at most `ms` (capped at 1 s).
+   */
+  | { op: 'hold'; id: number; ms: number }
+  | { op: 'release'; id: number }
   /** The leg's codec changed: audio goes at `payloadType` and `clockRate` from now on; the queue is dropped. */
   | { op: 'codec'; id: number; payloadType: number; clockRate: number }
   | { op: 'dtmf'; id: number; req: number; digits: string; timing: DtmfTiming; payloadType: number }

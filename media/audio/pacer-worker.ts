@@ -39,6 +39,9 @@ const batchGapMs = 2;
  */
 const niceValue = -10;
 
+/** The longest hold (`hold`) the thread keeps, whatever it is asked. */
+const maxHoldMs = 1000;
+
 /** Socket receive buffer: a second of every stream's packets at 150 calls, should the thread stall. */
 const receiveBufferBytes = 4 * 1024 * 1024;
 
@@ -59,6 +62,7 @@ class Stream {
   started = false;
   dtmf: Promise<unknown> = Promise.resolve();
   readonly closing = new AbortController();
+  #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: number,
@@ -116,7 +120,7 @@ class Stream {
       signal.throwIfAborted();
     };
     signal.throwIfAborted();
-    this.pacer.pause();
+    this.pacer.pause('events');
     try {
       let start = performance.now();
       if (!this.started) {
@@ -139,18 +143,37 @@ class Stream {
         this.pacer.advance(timestamp + timing.toneMs * this.perMs, at + timing.toneMs);
       }
     } finally {
-      this.pacer.resume();
+      this.pacer.resume('events');
     }
   }
 
+  /**
+   * Holds the agent's audio (the caller may be starting to talk over it), queue kept, until
+   * `release`, `clear`, or `ms` pass: a hold the main thread never ends does not silence the agent.
+   */
+  hold(ms: number): void {
+    clearTimeout(this.#holdTimer);
+    this.pacer.pause('onset');
+    this.#holdTimer = setTimeout(() => this.release(), Math.min(maxHoldMs, Math.max(0, ms)));
+  }
+
+  release(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    this.pacer.resume('onset');
+  }
+
+  /** Drops what is queued, and any hold (what the agent says next plays). */
   clear(): void {
     this.pacer.clear();
     this.consumed = this.received;
+    this.release();
     report(this);
   }
 
   close(): void {
     this.closing.abort();
+    clearTimeout(this.#holdTimer);
     this.pacer.close();
   }
 }
@@ -245,6 +268,10 @@ function handle(m: PacerCommand): void {
     }
     case 'clear':
       return s.clear();
+    case 'hold':
+      return s.hold(m.ms);
+    case 'release':
+      return s.release();
     case 'codec':
       return s.recode(m.payloadType, m.clockRate);
     case 'dtmf': {

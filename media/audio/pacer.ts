@@ -12,6 +12,12 @@ export interface PacedFrame {
   timestamp: number;
 }
 
+/**
+ * Why the pacer is holding its frames: RFC 4733 events have the stream (`events`), or the caller
+ * may be starting to talk over the agent (`onset`). It sends again once no reason is left.
+ */
+export type PauseReason = 'events' | 'onset';
+
 /** Frames sent at once after a stall before the clock is reset instead (60 ms of catch-up). */
 const maxCatchUp = 3;
 
@@ -24,7 +30,7 @@ export class FramePacer {
   /** The timestamp of the next frame, and the wall time it stands for (0: nothing sent yet). */
   #timestamp: number;
   #clockAt = 0;
-  #paused = false;
+  readonly #paused = new Set<PauseReason>();
   #closed = false;
 
   constructor(
@@ -43,23 +49,28 @@ export class FramePacer {
   push(payload: Buffer): void {
     if (this.#closed) return;
     this.#queue.push(payload);
-    if (!this.#inSpurt && !this.#paused) this.#startSpurt();
+    if (!this.#inSpurt && !this.#paused.size) this.#startSpurt();
+  }
+
+  /** Whether the pacer holds its frames, for any reason. */
+  get paused(): boolean {
+    return this.#paused.size > 0;
   }
 
   /**
-   * Stops sending (something else has the stream: RFC 4733 events); what is queued waits, and
-   * `resume` starts it as a new talkspurt.
+   * Stops sending for `reason`; what is queued waits, and once every reason is resumed it goes
+   * out as a new talkspurt (the timestamp advanced by the pause).
    */
-  pause(): void {
-    this.#paused = true;
+  pause(reason: PauseReason): void {
+    this.#paused.add(reason);
     this.#inSpurt = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
   }
 
-  resume(): void {
-    if (!this.#paused || this.#closed) return;
-    this.#paused = false;
+  /** Ends the pause for `reason` (nothing when it was not paused for it). */
+  resume(reason: PauseReason): void {
+    if (!this.#paused.delete(reason) || this.#paused.size || this.#closed) return;
     if (this.#queue.length) this.#startSpurt();
   }
 

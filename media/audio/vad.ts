@@ -139,6 +139,16 @@ export class VoiceActivity {
     return this.#state === 'speech';
   }
 
+  /**
+   * A start is being counted: in silence, and the last frame was voiced (fewer than `startFrames`
+   * in a row so far). The next frames decide: `speech_start`, or back to false. Barge-in holds the
+   * agent's audio meanwhile, so it stops on the caller's first voiced frame, not the last one a
+   * start needs.
+   */
+  get onset(): boolean {
+    return this.#state === 'silence' && this.#voicedRun > 0;
+  }
+
   /** Whether the last whole frame was above the level gate (`minLevelDbfs`), voiced or not. */
   get loud(): boolean {
     return this.#loud;

@@ -51,6 +51,45 @@ test.serial('queuedMs follows what the thread has sent: all of it at first, less
   t.log(`queued half-way through 1 s: ${mid} ms`);
 });
 
+test.serial('hold stops the agent\'s packets at once, queue kept: release goes on (a new talkspurt, nothing lost), an unreleased hold ends by itself, clear ends it', async (t) => {
+  const { p, audio } = await agentLeg(t);
+  const first = p.received.length;
+  const mine = () => p.received.slice(first);
+  audio.send(sine(440, 1000));
+  await p.waitFor(first + 10, 3000);
+  audio.hold(1000);
+  // A packet may already be on its way; then nothing for as long as the hold lasts.
+  await sleep(30);
+  const atHold = mine().length;
+  await sleep(150);
+  t.is(mine().length, atHold, 'nothing sent while held');
+  t.is(audio.queuedMs, 1000 - atHold * 20, 'and nothing dropped');
+  audio.release();
+  await until(() => mine().length === 50, 3000, 'the rest of the second');
+  await sleep(100);
+  const got = mine();
+  t.is(got.length, 50, 'every frame once');
+  t.true(got[atHold]!.header.marker, 'what follows the hold is a new talkspurt');
+  t.true(got.every((r, i) => i === 0 || r.header.sequence === ((got[i - 1]!.header.sequence + 1) & 0xffff)), 'in order, no gap in sequence');
+
+  // Left alone, a hold ends after its time (60 ms), by itself.
+  audio.send(sine(440, 400));
+  await p.waitFor(first + 55, 2000);
+  audio.hold(60);
+  await until(() => audio.queuedMs === 0, 3000, 'the queue drained after the hold ran out');
+  const gaps = mine().slice(50).map((r, i, a) => (i ? r.at - a[i - 1]!.at : 0));
+  const longest = Math.max(...gaps);
+  t.log(`a 60 ms hold: longest gap between packets ${longest.toFixed(1)} ms`);
+  t.true(longest >= 55 && longest < 250, `${longest} ms`);
+
+  // clear ends a hold: what is sent next plays.
+  audio.hold(1000);
+  audio.clear();
+  const n = mine().length;
+  audio.send(sine(440, 200));
+  await until(() => mine().length >= n + 10, 1000, 'audio after clear, under a hold that clear ended');
+});
+
 test.serial('the pacing thread dies: the agent falls silent, its DTMF rejects, the call goes on; the next agent leg gets a new thread', async (t) => {
   const { p, leg, audio } = await agentLeg(t);
   const frames: number[] = [];

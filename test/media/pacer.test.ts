@@ -54,7 +54,7 @@ test('pause() holds the queue (nothing lost), clock() follows wall time, advance
   t.teardown(() => pacer.close());
   for (let i = 0; i < 10; i++) pacer.push(Buffer.from([i]));
   await sleep(30);
-  pacer.pause();
+  pacer.pause('events');
   const sent = out.length;
   t.true(sent >= 1 && sent <= 3, `${sent} frames before the pause`);
   const last = out.at(-1)!;
@@ -66,11 +66,32 @@ test('pause() holds the queue (nothing lost), clock() follows wall time, advance
   const expected = last.timestamp + Math.round((now - last.at) * 8);
   t.true(Math.abs(((clock - expected) | 0)) <= 80, `clock ${clock} vs wall time ${expected}`);
   pacer.advance((clock + 4000) >>> 0, now); // 500 ms of something else, ending now
-  pacer.resume();
+  pacer.resume('events');
   await sleep(250);
   t.is(out.length, 10, 'the rest went out after resume');
   const next = out[sent]!;
   t.true(next.marker, 'a new talkspurt');
   t.true(((next.timestamp - clock) >>> 0) >= 4000, 'after what advance() recorded');
   t.deepEqual(out.map((f) => f.payload[0]), [...Array(10).keys()], 'in order');
+});
+
+test('pauses for two reasons: frames wait until both are resumed, then go on in order, none lost', async (t) => {
+  const out: PacedFrame[] = [];
+  const pacer = new FramePacer((f) => out.push(f));
+  t.teardown(() => pacer.close());
+  for (let i = 0; i < 6; i++) pacer.push(Buffer.from([i]));
+  t.is(out.length, 1);
+  pacer.pause('onset');
+  pacer.pause('events');
+  t.true(pacer.paused);
+  pacer.push(Buffer.from([6]));
+  pacer.resume('onset');
+  pacer.resume('onset'); // twice: still paused for the events
+  await sleep(60);
+  t.is(out.length, 1, 'nothing while a reason is left');
+  pacer.resume('events');
+  t.false(pacer.paused);
+  await sleep(200);
+  t.deepEqual(out.map((f) => f.payload[0]), [0, 1, 2, 3, 4, 5, 6]);
+  t.true(out[1]!.marker, 'the rest is a new talkspurt');
 });

@@ -47,6 +47,8 @@ export interface VadLike {
   push(frame: Int16Array): 'speech_start' | 'speech_end' | null;
   /** Whether the last frame pushed was above the detector's level gate (-50 dBFS). */
   readonly loud: boolean;
+  /** Whether the last frames were voiced but not yet enough of them for `speech_start`. */
+  readonly onset: boolean;
   close(): void;
 }
 
@@ -113,6 +115,11 @@ type LlmNode = Extract<WorkflowNode, { kind: 'llm' }>;
 const MAX_TOOL_RESULT_CHARS = 16_000;
 /** Partial transcripts become events at most this often. */
 const PARTIAL_EVENT_MS = 500;
+/**
+ * The longest the agent's audio is held on the caller's first voiced frame: the detector decides
+ * on the next frame (20 ms), so this covers two late ones; the thread ends the hold itself then.
+ */
+const ONSET_HOLD_MS = 60;
 
 export class AgentSession implements WorkflowHost {
   readonly vars: Vars;
@@ -127,6 +134,8 @@ export class AgentSession implements WorkflowHost {
   #vad: VadLike | null = null;
   /** Whether the caller is speaking now (VAD), and when their voice was last heard starting or ending. */
   #speaking = false;
+  /** Whether the agent's audio is held on the caller's first voiced frame (`#onset`). */
+  #held = false;
   #lastVoiceAt: number | null = null;
   /** The last frame with sound in it while the caller spoke: when they stopped, for turn latency. */
   #lastSoundAt: number | null = null;
@@ -643,8 +652,29 @@ export class AgentSession implements WorkflowHost {
         this.#speaking = false;
         this.#lastVoiceAt = performance.now();
       }
+      this.#onset(this.#vad?.onset ?? false);
       this.#stt?.push(f.pcm);
     });
+  }
+
+  /**
+   * The caller's first voiced frame over the agent holds the agent's audio on the wire until the
+   * detector decides, a frame or two later: a start cuts it (`#onSpeechStart`, after which the
+   * release finds nothing queued), a frame that is not speech lets it go on. So barge-in stops the
+   * agent one frame after the caller starts, and a click costs the caller's ear a 20-40 ms pause,
+   * not the agent's sentence.
+   */
+  #onset(onset: boolean): void {
+    if (onset === this.#held) return;
+    if (!onset) {
+      this.#held = false;
+      this.#speaker.release();
+      this.#fallbackSpeaker.release();
+      return;
+    }
+    if (!this.#bargeIn) return;
+    const own = this.#speaker.hold(ONSET_HOLD_MS);
+    this.#held = this.#fallbackSpeaker.hold(ONSET_HOLD_MS) || own;
   }
 
   #onDigit(digit: string, durationMs: number | null): void {

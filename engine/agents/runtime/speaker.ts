@@ -3,8 +3,9 @@
  * leg's `LegAudio`. One utterance plays at a time, in order. An utterance is synthesised as it plays (the first chunk
  * of speech goes out as soon as the TTS yields it) and is over when its last frame has left.
  *
- * Barge-in: `interrupt()` stops the current utterance (its synthesis is aborted, the frames
- * queued for the wire are dropped at once) and everything queued behind it. Mute drops the
+ * Barge-in: `hold()` stops the wire at once while the caller's voice is being confirmed (the
+ * queue kept, `release()` goes on), `interrupt()` stops the current utterance (its synthesis is
+ * aborted, the frames queued for the wire are dropped at once) and everything queued behind it. Mute drops the
  * agent's audio on the floor while the agent carries on (what it says is still recorded as said).
  */
 import type { Logger } from '../../../config/logger.js';
@@ -38,7 +39,7 @@ const playAheadMs = 1000;
 type AudioSource = (signal: AbortSignal) => AsyncIterable<Int16Array>;
 
 /** The audio side of an utterance, as the speaker needs it from a `LegAudio`. */
-type Sink = Pick<LegAudio, 'send' | 'flush' | 'clear' | 'queuedMs' | 'closed'>;
+type Sink = Pick<LegAudio, 'send' | 'flush' | 'clear' | 'hold' | 'release' | 'queuedMs' | 'closed'>;
 
 export class Speaker {
   #chain: Promise<unknown> = Promise.resolve();
@@ -129,6 +130,22 @@ export class Speaker {
     cur.abort.abort('interrupted');
     this.sink.clear();
     return true;
+  }
+
+  /**
+   * Holds what is playing on the wire, queue kept, for at most `ms`, while the caller may be
+   * starting to talk over it (only an utterance the caller may cut). True when held: then
+   * `interrupt` or `release` follows.
+   */
+  hold(ms: number): boolean {
+    if (!this.#current?.interruptible) return false;
+    this.sink.hold(ms);
+    return true;
+  }
+
+  /** Ends a `hold`: the utterance goes on where it stopped. */
+  release(): void {
+    this.sink.release();
   }
 
   async #play(source: AudioSource, interruptible: boolean): Promise<Spoken> {

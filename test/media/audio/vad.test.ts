@@ -230,3 +230,33 @@ test(`property: any frames of any content and length never throw, and starts and
   t.log(`${runs} runs, ${Math.round(frames)} frames, ${events} events`);
   t.true(events > 0, 'the generated audio did start speech sometimes');
 });
+
+test('onset: true from the first voiced frame until a start (or an unvoiced frame), never in speech', async (t) => {
+  const vad = await VoiceActivity.create({ startMs: 60 });
+  t.teardown(() => vad.close());
+  for (const f of frames(silence8k(200))) vad.push(f);
+  t.false(vad.onset);
+  // Voiced frames of a sentence: onset from the first until speech_start.
+  const voiced = frames(trimmed(speech8k(sentence)));
+  const seen: string[] = [];
+  for (const f of voiced) {
+    const e = vad.push(f);
+    seen.push(e ?? (vad.onset ? 'o' : vad.speaking ? 's' : '.'));
+    if (e === 'speech_start') break;
+  }
+  t.log(`frames to the start: ${seen.join(' ')}`);
+  t.is(seen.at(-1), 'speech_start');
+  t.is(seen.at(-2), 'o', 'the frame before the start is an onset');
+  t.false(vad.onset, 'not in speech');
+  // The first voiced frame alone, then silence: onset, then not.
+  const firstVoiced = seen.indexOf('o');
+  vad.reset();
+  for (const f of frames(silence8k(200))) vad.push(f);
+  for (const f of voiced.slice(0, firstVoiced + 1)) vad.push(f);
+  const after = vad.onset;
+  vad.push(new Int16Array(160));
+  t.false(vad.onset, 'an unvoiced frame ends it');
+  t.false(vad.speaking);
+  t.log(`one voiced frame in silence: onset ${after}`);
+  t.true(after);
+});
