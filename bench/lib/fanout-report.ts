@@ -82,12 +82,17 @@ export function report(results: Map<string, FanoutWindow[]>, o: ReportOptions): 
       'system µs': fmt(med(ws, (w) => us(w.system, w.deliveries))),
       'p50 ms': `${fmt(median(p50))} (${range(p50, 2)})`,
       'p99 ms': `${fmt(median(p99))} (${range(p99, 1)})`,
+      late: `${Math.round(med(ws, (w) => w.late))}/${ws[0]!.published}`,
       delivered: `${ws.reduce((s, w) => s + w.deliveries, 0)}/${ws.reduce((s, w) => s + w.expected, 0)}`,
       closed: Math.max(...ws.map((w) => w.closed)),
     });
   }
   table(rows);
-  console.log('(x peer: deliveries per cpu-second over the node:http peer of the same transport; user/system µs: CPU per delivery)');
+  console.log(
+    '(x peer: deliveries per cpu-second over the node:http peer of the same transport; user/system µs: CPU per delivery; ' +
+      'late: events published more than a period after their slot, median of windows: a late slot is published with the next, ' +
+      'in one turn, which a server that writes once per turn (the engine, uWS publish) sends in one write)',
+  );
   for (const transport of o.transports) pairs(results, transport);
   floors(results);
   console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %`);
