@@ -50,6 +50,9 @@ export const FLOOR_PREFIX = 'floor ';
 /** The issue's goal: engine WebSocket deliveries per CPU-second / `ws`'s. */
 const GOAL = 3;
 
+/** Past this share of late events (median of windows) a target's figures are flagged: its events shared turns. */
+const LATE_SHARE = 0.1;
+
 const us = (seconds: number, deliveries: number) => (deliveries > 0 ? (1e6 * seconds) / deliveries : NaN);
 
 export function printWindow(round: number, w: FanoutWindow): void {
@@ -93,6 +96,12 @@ export function report(results: Map<string, FanoutWindow[]>, o: ReportOptions): 
       'late: events published more than a period after their slot, median of windows: a late slot is published with the next, ' +
       'in one turn, which a server that writes once per turn (the engine, uWS publish) sends in one write)',
   );
+  const lagging = [...results].filter(([, ws]) => med(ws, (w) => w.late) > LATE_SHARE * ws[0]!.published).map(([name]) => name);
+  if (lagging.length)
+    console.log(
+      `caution: more than ${100 * LATE_SHARE} % of the events of ${lagging.join(', ')} were late (the machine's load): ` +
+        `a late slot is published in the same turn as the next, so more events shared a turn than \`burst\` says (${o.burst})`,
+    );
   for (const transport of o.transports) pairs(results, transport);
   floors(results);
   console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %`);
