@@ -8,7 +8,7 @@
  * server's CPU time (`/proc/<pid>/stat`, all its threads) is its own.
  *
  *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [burst=1] [spread=1] [seconds=6] [rounds=3] [procs=4]
- *                                 [only=ws|sse] [floors=net,uws|none] [prof=<dir>]
+ *                                 [only=ws|sse] [floors=net,uws|none] [syscalls=1] [prof=<dir>]
  *                                 [baseline=<other build>/dist/bench/peers/fanout-engine.js]
  *
  * Per transport: both servers get their subscribers (the engine's through a tenant and an API key
@@ -16,7 +16,9 @@
  * machine's load hits both alike). A window publishes `rate * seconds` events and waits until
  * every subscriber has them (or 3 s more); reported are deliveries per CPU-second of the server
  * over the window, and publish -> receive latency (CLOCK_MONOTONIC stamped in each event).
- * `baseline=` adds another build's engine to the same rounds (before/after a change).
+ * `baseline=` adds another build's engine to the same rounds (before/after a change). `syscalls=1`
+ * counts each server's socket writes per delivery with `perf stat` (its tracepoints cost CPU, so
+ * such a run's CPU figures are not comparable with others').
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +30,7 @@ import { cpuSeconds, cpuSplit } from './lib/cpu-time.js';
 import { histogramQuantiles, type ClientOrder, type ClientReply, type Published, type PublishOrder } from './lib/fanout-wire.js';
 import { FLOOR_PREFIX, peerName, printWindow, report, type FanoutWindow } from './lib/fanout-report.js';
 import { cpuPressure, loadAverage } from './lib/procfs.js';
+import { countSyscalls, WRITE_CALLS } from './lib/syscall-count.js';
 import type { ClientSpec } from './peers/fanout-clients.js';
 import type { EngineReady } from './peers/fanout-engine.js';
 import type { PeerReady } from './peers/node-fanout.js';
@@ -50,6 +53,8 @@ interface Options {
   transports: ('ws' | 'sse')[];
   /** The WebSocket floors run beside the others (`peers/raw-fanout.ts`). */
   floors: Floor[];
+  /** Count each server's socket writes per window (`perf stat`). */
+  syscalls: boolean;
   prof: string | undefined;
   /** Another build's `dist/bench/peers/fanout-engine.js`, measured beside this one (before/after). */
   baseline: string | undefined;
@@ -132,6 +137,7 @@ export async function run(args: string[]): Promise<void> {
     rounds: Number(a.rounds ?? 3),
     procs: Number(a.procs ?? 4),
     transports: a.only === 'ws' || a.only === 'sse' ? [a.only] : ['ws', 'sse'],
+    syscalls: a.syscalls === '1' || a.syscalls === 'true',
     floors: (a.floors ?? 'net,uws').split(',').filter((f): f is Floor => f === 'net' || f === 'uws'),
     prof: a.prof,
     baseline: a.baseline,
@@ -257,6 +263,7 @@ async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
   const load = loadAverage().split(' ')[0]!;
   const pressure = cpuPressure();
   await askAll(c, { type: 'reset' });
+  const counter = o.syscalls ? await countSyscalls(c.server.pid, WRITE_CALLS) : null;
   const clientCpu0 = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0);
   const cpu0 = cpuSplit(c.server.pid);
   const t0 = performance.now();
@@ -268,6 +275,7 @@ async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const cpu1 = cpuSplit(c.server.pid);
+  const writes = counter ? Object.values(await counter.stop()).reduce((s, n) => s + n, 0) : undefined;
   const system = cpu1.system - cpu0.system;
   const user = cpu1.user - cpu0.user;
   const cpu = user + system;
@@ -289,6 +297,7 @@ async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
     cpu,
     user,
     system,
+    writes,
     systemPct: cpu > 0 ? (100 * system) / cpu : NaN,
     perCpuS: cpu > 0 ? deliveries / cpu : NaN,
     p50: p50!,

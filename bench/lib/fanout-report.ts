@@ -19,6 +19,8 @@ export interface FanoutWindow {
   user: number;
   /** The kernel's work for the server (its writes; on loopback, the receiver's side of TCP too). */
   system: number;
+  /** Socket writes of the server over the window (`syscalls=1`), else undefined. */
+  writes: number | undefined;
   /** Share of the server's CPU spent in the kernel. */
   systemPct: number;
   perCpuS: number;
@@ -59,6 +61,7 @@ export function printWindow(round: number, w: FanoutWindow): void {
   console.log(
     `round ${round} ${w.server.padEnd(17)} ${w.deliveries}/${w.expected} delivered, server cpu ${fmt(w.cpu, 2)} s (${fmt(w.systemPct, 0)} % system), ` +
       `${Math.round(w.perCpuS)} deliveries/cpu-s (user ${fmt(us(w.user, w.deliveries))} + system ${fmt(us(w.system, w.deliveries))} µs each), ` +
+      `${w.writes === undefined ? '' : `${fmt(w.writes / w.deliveries, 3)} socket writes per delivery, `}` +
       `p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms, max ${fmt(w.max)} ms, ` +
       `clients cpu ${fmt(w.clientsCpuPct, 0)} %, late publishes ${w.late}, closed ${w.closed}, load ${w.load}, psi ${w.pressure} %`,
   );
@@ -83,6 +86,7 @@ export function report(results: Map<string, FanoutWindow[]>, o: ReportOptions): 
       'system %': fmt(med(ws, (w) => w.systemPct), 0),
       'user µs': fmt(med(ws, (w) => us(w.user, w.deliveries))),
       'system µs': fmt(med(ws, (w) => us(w.system, w.deliveries))),
+      ...(ws[0]!.writes === undefined ? {} : { 'writes/delivery': fmt(med(ws, (w) => w.writes! / w.deliveries), 3) }),
       'p50 ms': `${fmt(median(p50))} (${range(p50, 2)})`,
       'p99 ms': `${fmt(median(p99))} (${range(p99, 1)})`,
       late: `${Math.round(med(ws, (w) => w.late))}/${ws[0]!.published}`,
