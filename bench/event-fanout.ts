@@ -8,7 +8,7 @@
  * server's CPU time (`/proc/<pid>/stat`, all its threads) is its own.
  *
  *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [burst=1] [spread=1] [seconds=6] [rounds=3] [procs=4]
- *                                 [only=ws|sse] [floors=net,uws|none] [syscalls=1] [prof=<dir>]
+ *                                 [only=ws|sse] [floors=net,uws|none] [syscalls=1] [perf=<dir>] [prof=<dir>]
  *                                 [baseline=<other build>/dist/bench/peers/fanout-engine.js]
  *
  * Per transport: both servers get their subscribers (the engine's through a tenant and an API key
@@ -18,7 +18,8 @@
  * over the window, and publish -> receive latency (CLOCK_MONOTONIC stamped in each event).
  * `baseline=` adds another build's engine to the same rounds (before/after a change). `syscalls=1`
  * counts each server's socket writes per delivery with `perf stat` (its tracepoints cost CPU, so
- * such a run's CPU figures are not comparable with others').
+ * such a run's CPU figures are not comparable with others'); `perf=<dir>` records each server's
+ * windows with `perf record -g` (kernel included) into `<dir>/<server>-<window>.data`.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,7 +31,7 @@ import { cpuSeconds, cpuSplit } from './lib/cpu-time.js';
 import { histogramQuantiles, type ClientOrder, type ClientReply, type Published, type PublishOrder } from './lib/fanout-wire.js';
 import { FLOOR_PREFIX, peerName, printWindow, report, type FanoutWindow } from './lib/fanout-report.js';
 import { cpuPressure, loadAverage } from './lib/procfs.js';
-import { countSyscalls, WRITE_CALLS } from './lib/syscall-count.js';
+import { countSyscalls, recordPerf, WRITE_CALLS } from './lib/perf-attach.js';
 import type { ClientSpec } from './peers/fanout-clients.js';
 import type { EngineReady } from './peers/fanout-engine.js';
 import type { PeerReady } from './peers/node-fanout.js';
@@ -55,6 +56,8 @@ interface Options {
   floors: Floor[];
   /** Count each server's socket writes per window (`perf stat`). */
   syscalls: boolean;
+  /** A directory for `perf record` of each server's windows. */
+  perf: string | undefined;
   prof: string | undefined;
   /** Another build's `dist/bench/peers/fanout-engine.js`, measured beside this one (before/after). */
   baseline: string | undefined;
@@ -138,6 +141,7 @@ export async function run(args: string[]): Promise<void> {
     procs: Number(a.procs ?? 4),
     transports: a.only === 'ws' || a.only === 'sse' ? [a.only] : ['ws', 'sse'],
     syscalls: a.syscalls === '1' || a.syscalls === 'true',
+    perf: a.perf,
     floors: (a.floors ?? 'net,uws').split(',').filter((f): f is Floor => f === 'net' || f === 'uws'),
     prof: a.prof,
     baseline: a.baseline,
@@ -257,6 +261,15 @@ async function connect(c: Contender, o: Options): Promise<void> {
 
 const askAll = <T>(c: Contender, m: ClientOrder) => Promise.all(c.clients.map((k) => k.ask<T>(m)));
 
+/** `<dir>/<server>-<n>.data`, n counting the server's windows (the warm-up is 1). */
+function perfFile(dir: string, server: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const base = server.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '');
+  let n = 1;
+  while (fs.existsSync(path.join(dir, `${base}-${n}.data`))) n++;
+  return path.join(dir, `${base}-${n}.data`);
+}
+
 async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
   const count = Math.round(o.rate * o.seconds);
   const expected = count * o.subscribers;
@@ -264,6 +277,7 @@ async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
   const pressure = cpuPressure();
   await askAll(c, { type: 'reset' });
   const counter = o.syscalls ? await countSyscalls(c.server.pid, WRITE_CALLS) : null;
+  const recorder = o.perf ? await recordPerf(c.server.pid, perfFile(o.perf, c.name)) : null;
   const clientCpu0 = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0);
   const cpu0 = cpuSplit(c.server.pid);
   const t0 = performance.now();
@@ -276,6 +290,7 @@ async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
   }
   const cpu1 = cpuSplit(c.server.pid);
   const writes = counter ? Object.values(await counter.stop()).reduce((s, n) => s + n, 0) : undefined;
+  await recorder?.stop();
   const system = cpu1.system - cpu0.system;
   const user = cpu1.user - cpu0.user;
   const cpu = user + system;
