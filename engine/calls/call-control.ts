@@ -24,9 +24,14 @@ import { OutboundDialer } from './outbound-dialer.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
+import { connectInProcess, type OpenControl } from './srf-in-process.js';
 
 interface CallControlOptions {
-  drachtio: { host: string; port: number; secret: string };
+  /**
+   * The SIP server's control connection. With `open` (the embedded server's in-process channel),
+   * drachtio-srf connects through it and `host`/`port` only name the server in logs.
+   */
+  drachtio: { host: string; port: number; secret: string; open?: OpenControl };
   maxCalls: number;
   realm: string;
   settings: InboundDeps['settings'];
@@ -206,7 +211,9 @@ export class CallControl {
         log.info({ hostport }, 'call control connected to the SIP server');
         resolve();
       });
-      srf.connect({ ...opts.drachtio, reconnect: this.#reconnect });
+      const { open, ...tcp } = opts.drachtio;
+      if (open) connectInProcess(srf, { secret: tcp.secret, reconnect: this.#reconnect }, open);
+      else srf.connect({ ...tcp, reconnect: this.#reconnect });
     });
   }
 
