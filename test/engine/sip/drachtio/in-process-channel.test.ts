@@ -90,7 +90,13 @@ test(`property: frames written in random chunks arrive whole and in order, both 
         new Promise<string[]>((resolve, reject) => {
           const decoder = new FrameDecoder();
           const out: string[] = [];
-          s.on('data', (d: Buffer) => out.push(...decoder.push(d)));
+          s.on('data', (d: Buffer) => {
+            try {
+              out.push(...decoder.push(d));
+            } catch (err) {
+              reject(err as Error);
+            }
+          });
           s.on('error', reject);
           s.on('end', () => (decoder.pending ? reject(new Error(`${decoder.pending} bytes left over`)) : resolve(out)));
         });
@@ -139,6 +145,8 @@ test('an end is a net.Socket; a write is delivered on a later turn, never inside
   await new Promise((r) => client.once('connect', r));
   const got: string[] = [];
   server.on('data', (d: Buffer) => got.push(d.toString()));
+  // The reader is flowing by now: a synchronous push would emit 'data' inside write().
+  await new Promise((r) => setImmediate(r));
   client.write('5#hello');
   t.deepEqual(got, [], 'not delivered synchronously');
   await new Promise((r) => setImmediate(r));
