@@ -1,6 +1,8 @@
 /**
  * Call control on drachtio-srf. It connects to the SIP server over drachtio's wire protocol (the
- * embedded server, or an external drachtio-server: the code is the same), answers inbound
+ * embedded server, or an external drachtio-server: the code is the same; to the embedded server
+ * in `embedded` mode through an in-process socket pair rather than loopback TCP, see
+ * srf-in-process.ts), answers inbound
  * INVITEs and OPTIONS, tracks live calls for capacity and shutdown, and closes calls a crash
  * left open.
  */
