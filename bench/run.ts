@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'event-fanout': () => import('./event-fanout.js'),
   'outbound-cps': () => import('./outbound-cps.js'),
   'opus-codec': () => import('./opus-codec.js'),
+  'control-channel': () => import('./control-channel.js'),
 };
 
 async function main(): Promise<void> {

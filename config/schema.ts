@@ -110,6 +110,12 @@ export const configSchema = z
         drachtioHost: host('127.0.0.1'),
         drachtioPort: port(9022),
         drachtioSecret: z.string().min(1).default('agent-studio'),
+        /**
+         * How call control reaches the SIP server in `embedded` mode. `in-process`: a socket pair
+         * in memory (the same wire protocol and framing, no loopback TCP). `tcp`: the control
+         * port, as `thread` and `external` always do. The control port listens in both.
+         */
+        drachtioChannel: z.enum(['in-process', 'tcp']).default('in-process'),
         /** Concurrent calls before new INVITEs get 503 + Retry-After. */
         maxCalls: num(z.number().int().min(1)).default(1000),
         /**

@@ -9,6 +9,7 @@ import { audioFilesDir, recordingsDir, type Config } from '../config/schema.js';
 import { MediaService } from '../media/media-service.js';
 import { WorkerPool } from '../media/worker-pool.js';
 import { CallControl } from './calls/call-control.js';
+import type { OpenControl } from './calls/srf-in-process.js';
 import { AgentRuntime } from './agents/runtime/runtime.js';
 import { AudioFiles } from './agents/audio-files.js';
 import { ProviderRegistry } from './agents/providers/factory.js';
@@ -144,10 +145,12 @@ export class Engine {
 
   async #startSip(): Promise<void> {
     const { config, log } = this;
-    let drachtio = { host: config.sip.drachtioHost, port: config.sip.drachtioPort };
+    let drachtio: { host: string; port: number; open?: OpenControl } = { host: config.sip.drachtioHost, port: config.sip.drachtioPort };
     if (config.sip.server === 'embedded') {
-      this.sip = await startEmbeddedSipServer(config.sip, log);
-      drachtio = this.sip.control;
+      const sip = (this.sip = await startEmbeddedSipServer(config.sip, log));
+      drachtio = sip.control;
+      // The same wire protocol, without loopback TCP (the control port still listens).
+      if (config.sip.drachtioChannel === 'in-process') drachtio = { ...sip.control, open: () => sip.drachtio.control.openInProcess() };
     } else if (config.sip.server === 'thread') {
       this.sipThread = await SipThread.start(config, log);
       const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';

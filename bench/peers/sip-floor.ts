@@ -1,7 +1,7 @@
 /**
  * The engine's signalling floor, the peer `sip-cps` runs beside the engine: the embedded SIP
  * server (the same `startEmbeddedSipServer`, or the same worker thread as `sip.server = thread`)
- * and a minimal drachtio-srf app on it that answers every INVITE with a fixed SDP
+ * and a minimal drachtio-srf app on it, connected as call control is, that answers every INVITE with a fixed SDP
  * (`srf.createUAS`) and lets drachtio-srf answer the BYE and end the dialog. No media, no store,
  * no call records: what a call costs the engine's signalling alone.
  *
@@ -18,6 +18,7 @@ import Srf from 'drachtio-srf';
 import { loadConfig } from '../../config/load.js';
 import { createLogger, type Logger } from '../../config/logger.js';
 import type { Config } from '../../config/schema.js';
+import { connectInProcess, type OpenControl } from '../../engine/calls/srf-in-process.js';
 import { startEmbeddedSipServer } from '../../engine/sip/drachtio/embedded-server.js';
 import { SipThread } from '../../engine/sip/sip-thread.js';
 
@@ -36,19 +37,25 @@ type SrfFull = Srf & {
   connect(opts: { host: string; port: number; secret: string }): void;
 };
 
-/** The SIP server as the engine starts it for `sip.server`: where drachtio-srf connects, and how to stop it. */
-async function startServer(config: Config, log: Logger): Promise<{ control: { host: string; port: number }; close(): Promise<void> }> {
+/**
+ * The SIP server as the engine starts it for `sip.server`: where drachtio-srf connects (in
+ * `embedded` mode over the in-process channel unless `sip.drachtioChannel` is `tcp`, as call
+ * control does), and how to stop it.
+ */
+async function startServer(config: Config, log: Logger): Promise<{ control: { host: string; port: number; open?: OpenControl }; close(): Promise<void> }> {
   if (config.sip.server === 'thread') {
     const thread = await SipThread.start(config, log);
     const wildcard = config.sip.drachtioHost === '0.0.0.0' || config.sip.drachtioHost === '::';
     return { control: { host: wildcard ? '127.0.0.1' : config.sip.drachtioHost, port: thread.port }, close: () => thread.close() };
   }
   if (config.sip.server !== 'embedded') throw new Error(`sip-floor runs the embedded SIP server (sip.server embedded or thread), not ${config.sip.server}`);
-  return startEmbeddedSipServer(config.sip, log);
+  const server = await startEmbeddedSipServer(config.sip, log);
+  if (config.sip.drachtioChannel === 'tcp') return server;
+  return { control: { ...server.control, open: () => server.drachtio.control.openInProcess() }, close: () => server.close() };
 }
 
 /** The minimal app: INVITE -> 200 with the fixed SDP; OPTIONS -> 200. Resolves once connected. */
-function connectApp(server: { host: string; port: number }, secret: string, log: Logger): Promise<SrfFull> {
+function connectApp(server: { host: string; port: number; open?: OpenControl }, secret: string, log: Logger): Promise<SrfFull> {
   const srf = new Srf() as SrfFull;
   srf.invite((req, res) => {
     // drachtio-srf answers the BYE (200) and destroys the dialog by itself.
@@ -62,7 +69,9 @@ function connectApp(server: { host: string; port: number }, secret: string, log:
       log.info({ hostport }, 'floor app connected to the SIP server');
       resolve(srf);
     });
-    srf.connect({ ...server, secret });
+    const { open, ...tcp } = server;
+    if (open) connectInProcess(srf, { secret }, open);
+    else srf.connect({ ...tcp, secret });
   });
 }
 

@@ -1,6 +1,8 @@
 /**
  * Call control on drachtio-srf. It connects to the SIP server over drachtio's wire protocol (the
- * embedded server, or an external drachtio-server: the code is the same), answers inbound
+ * embedded server, or an external drachtio-server: the code is the same; to the embedded server
+ * in `embedded` mode through an in-process socket pair rather than loopback TCP, see
+ * srf-in-process.ts), answers inbound
  * INVITEs and OPTIONS, tracks live calls for capacity and shutdown, and closes calls a crash
  * left open.
  */
@@ -24,9 +26,14 @@ import { OutboundDialer } from './outbound-dialer.js';
 import type { MediaService } from '../../media/media-service.js';
 import type { Store } from '../store/store.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
+import { connectInProcess, type OpenControl } from './srf-in-process.js';
 
 interface CallControlOptions {
-  drachtio: { host: string; port: number; secret: string };
+  /**
+   * The SIP server's control connection. With `open` (the embedded server's in-process channel),
+   * drachtio-srf connects through it and `host`/`port` only name the server in logs.
+   */
+  drachtio: { host: string; port: number; secret: string; open?: OpenControl };
   maxCalls: number;
   realm: string;
   settings: InboundDeps['settings'];
@@ -206,7 +213,9 @@ export class CallControl {
         log.info({ hostport }, 'call control connected to the SIP server');
         resolve();
       });
-      srf.connect({ ...opts.drachtio, reconnect: this.#reconnect });
+      const { open, ...tcp } = opts.drachtio;
+      if (open) connectInProcess(srf, { secret: tcp.secret, reconnect: this.#reconnect }, open);
+      else srf.connect({ ...tcp, reconnect: this.#reconnect });
     });
   }
 

@@ -1,9 +1,10 @@
 /**
  * Worker-thread entry of the embedded SIP server (`sip.server = thread`): the same SIP stack and
  * drachtio wire-protocol server as in-process, on their own event loop. Call control, on the
- * engine's loop, connects to it over TCP loopback exactly as it would in-process or to an
- * external drachtio-server. Messages with the engine: `{ type: 'listening', port }` or
- * `{ type: 'failed', message }` once started; `health` and `metrics` requests and the answers; `stop`.
+ * engine's loop, connects to it over TCP loopback exactly as it would to an external
+ * drachtio-server (the in-process channel of `embedded` mode needs one event loop). Messages
+ * with the engine: `{ type: 'listening', port }` or `{ type: 'failed', message }` once started;
+ * `health` and `metrics` requests and the answers; `stop`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';

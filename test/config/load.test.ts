@@ -25,6 +25,10 @@ test('defaults are valid and documented env names map to settings', (t) => {
   t.true(settingPaths().some((p) => envName(p) === 'AS_HTTP_MAX_BODY_BYTES'));
   t.deepEqual(c.externalAgents, { connectTimeoutMs: 5000, maxBufferedBytes: 262_144 });
   t.is(loadConfig({ AS_EXTERNAL_AGENTS_CONNECT_TIMEOUT_MS: '1500' }).externalAgents.connectTimeoutMs, 1500);
+  // Call control reaches the embedded server in-process unless TCP is asked for.
+  t.is(c.sip.drachtioChannel, 'in-process');
+  t.is(loadConfig({ AS_SIP_DRACHTIO_CHANNEL: 'tcp' }).sip.drachtioChannel, 'tcp');
+  t.throws(() => loadConfig({ AS_SIP_DRACHTIO_CHANNEL: 'udp' }), { message: /sip\.drachtioChannel/ });
 });
 
 test('env values are coerced to their types', (t) => {

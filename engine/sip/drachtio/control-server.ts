@@ -8,6 +8,7 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../../../config/logger.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame.js';
+import { InProcessSocket } from './in-process-socket.js';
 
 const CRLF = '\r\n';
 
@@ -96,6 +97,7 @@ export class ControlServer {
   readonly #secretHash: Buffer;
   /** Round-robin position per verb. */
   readonly #next = new Map<string, number>();
+  #closed = false;
 
   constructor(
     secret: string,
@@ -116,6 +118,18 @@ export class ControlServer {
     });
   }
 
+  /**
+   * A control connection from this process without TCP (in-process-socket.ts): the server's end
+   * is accepted as a TCP connection would be, and the app's end is returned for drachtio-srf.
+   * Throws once the server is closed, as a TCP connect would be refused.
+   */
+  openInProcess(): net.Socket {
+    if (this.#closed) throw new Error('drachtio control server closed');
+    const [app, server] = InProcessSocket.pair();
+    this.#accept(server);
+    return app;
+  }
+
   /** Sessions that registered `verb` (lowercase SIP method), in the order to try them. */
   sessionFor(verb: string): AppSession | undefined {
     const candidates = [...this.#sessions].filter((s) => s.authenticated && !s.closed && s.routes.has(verb));
@@ -130,6 +144,7 @@ export class ControlServer {
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     for (const s of this.#sessions) s.socket.destroy();
     this.#sessions.clear();
     return new Promise((resolve) => this.#server.close(() => resolve()));

@@ -12,7 +12,10 @@ import { DrachtioServer } from './drachtio-server.js';
 export interface EmbeddedSipServer {
   stack: SipStack;
   drachtio: DrachtioServer;
-  /** Where drachtio-srf connects (a wildcard listen address becomes loopback). */
+  /**
+   * Where drachtio-srf connects over TCP (a wildcard listen address becomes loopback). In the
+   * same process, `drachtio.control.openInProcess()` gives it a connection without TCP.
+   */
   control: { host: string; port: number };
   close(): Promise<void>;
 }

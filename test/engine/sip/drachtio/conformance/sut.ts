@@ -2,9 +2,11 @@
  * The system under test, as the engine composes it (engine/engine.ts) but without the engine's
  * call control: a SipStack on 127.0.0.1 port 0 with drachtio-server's ways (`rport: 'always'`,
  * `tryingMs: null`, `answerCancelledInvite: true`) and a DrachtioServer on an ephemeral control
- * port. drachtio-srf apps connect to it as they would to the docker testbed's `drachtio-sut`.
+ * port. drachtio-srf apps connect to it as they would to the docker testbed's `drachtio-sut`, by
+ * default over the in-process channel the engine uses in `embedded` mode.
  */
 import Srf from 'drachtio-srf';
+import { connectInProcess } from '../../../../../engine/calls/srf-in-process.js';
 import { DrachtioServer } from '../../../../../engine/sip/drachtio/drachtio-server.js';
 import { SipStack } from '../../../../../engine/sip/sip-stack.js';
 import { stackOptionsFromConfig } from '../../../../../engine/sip/stack-options.js';
@@ -17,6 +19,12 @@ export const SECRET = 'cymru';
 export interface SutOptions {
   /** RFC 3261 T1 in ms (default 500, the RFC's): timers B, F, H and the 2xx ACK wait are 64*T1. */
   t1?: number;
+  /**
+   * How apps reach the server: `in-process` (default), as the engine's call control does in
+   * `embedded` mode, or `tcp` to the control port, as drachtio-srf reaches any server. The
+   * trace replays (trace-shapes.test.ts) always use TCP through their wire tap.
+   */
+  channel?: 'in-process' | 'tcp';
 }
 
 export class Sut {
@@ -26,6 +34,7 @@ export class Sut {
     readonly stack: SipStack,
     readonly server: DrachtioServer,
     readonly controlPort: number,
+    readonly channel: 'in-process' | 'tcp',
   ) {}
 
   static async start(opts: SutOptions = {}): Promise<Sut> {
@@ -45,7 +54,7 @@ export class Sut {
     );
     const server = new DrachtioServer(stack, SECRET, log.child({ component: 'sut-drachtio' }));
     const controlPort = await server.listen('127.0.0.1', 0);
-    return new Sut(stack, server, controlPort);
+    return new Sut(stack, server, controlPort, opts.channel ?? 'in-process');
   }
 
   /** The SUT's SIP address, `127.0.0.1:<port>` (UDP and TCP share it). */
@@ -65,7 +74,8 @@ export class Sut {
     this.#apps.push(srf);
     await new Promise<void>((resolve, reject) => {
       srf.on('connect', (err: Error | null) => (err ? reject(err) : resolve()));
-      srf.connect(this.connectOptions);
+      if (this.channel === 'tcp') srf.connect(this.connectOptions);
+      else connectInProcess(srf as unknown as Srf, { secret: SECRET }, () => this.server.control.openInProcess());
     });
     return srf;
   }

@@ -1,0 +1,73 @@
+/**
+ * Call control's channel to the embedded SIP server (`sip.drachtioChannel`): in-process by
+ * default (no TCP connection to the control port), TCP when asked; a session the server drops is
+ * reconnected, and the engine answers again.
+ */
+import fs from 'node:fs';
+import test from 'ava';
+import { InProcessSocket } from '../../../engine/sip/drachtio/in-process-socket.js';
+import { request, waitFor } from '../../helpers/http.js';
+import { inboundSetup, type InboundSetup } from '../../helpers/inbound.js';
+import { liveness } from '../../helpers/sip-probe.js';
+
+/** Established TCP connections with `port` at either end, from /proc/net/tcp and tcp6. */
+function tcpConnectionsOn(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(1) : [];
+    for (const line of lines) {
+      const [, local, remote, state] = line.trim().split(/\s+/);
+      if (state === '01' && (local?.endsWith(hex) || remote?.endsWith(hex))) n++;
+    }
+  }
+  return n;
+}
+
+const sessionsOf = (s: InboundSetup) => [...s.app.engine.sip!.drachtio.control.sessions];
+
+test.serial('embedded mode: call control is on the in-process channel, no TCP connection reaches the control port, and OPTIONS is answered by call control', async (t) => {
+  const s = await inboundSetup();
+  t.teardown(() => s.close());
+  const sessions = sessionsOf(s);
+  t.is(sessions.length, 1);
+  t.true(sessions[0]!.socket instanceof InProcessSocket);
+  t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), 0);
+  // The server alone answers OPTIONS 503; 200 comes from call control through the channel.
+  const health = await request<{ components: { sip: { callControl: string; apps: number } } }>(s.base, 'GET', '/api/v1/health');
+  t.is(health.status, 200);
+  t.like(health.body.components.sip, { callControl: 'connected', apps: 1 });
+  t.is(await liveness('udp', s.sipPort), 200);
+});
+
+test.serial('sip.drachtioChannel = tcp: call control connects to the control port over TCP', async (t) => {
+  const s = await inboundSetup({ sip: { drachtioChannel: 'tcp' } });
+  t.teardown(() => s.close());
+  const sessions = sessionsOf(s);
+  t.is(sessions.length, 1);
+  t.false(sessions[0]!.socket instanceof InProcessSocket);
+  // Both ends of the one connection.
+  t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), 2);
+  const health = await request<{ components: { sip: { callControl: string; apps: number } } }>(s.base, 'GET', '/api/v1/health');
+  t.is(health.status, 200);
+  t.like(health.body.components.sip, { callControl: 'connected', apps: 1 });
+  t.is(await liveness('udp', s.sipPort), 200);
+});
+
+test.serial('the server drops the in-process session: call control reconnects, health says connected again, calls are answered again', async (t) => {
+  const s = await inboundSetup();
+  t.teardown(() => s.close());
+  const calls = s.app.engine.calls;
+  const first = sessionsOf(s)[0]!;
+  first.socket.destroy();
+  await waitFor(() => !calls.connected, 2000);
+  await waitFor(() => calls.connected && sessionsOf(s)[0]?.routes.has('invite'), 5000);
+  const second = sessionsOf(s);
+  t.is(second.length, 1);
+  t.not(second[0]!.id, first.id);
+  t.true(second[0]!.socket instanceof InProcessSocket);
+  const health = await request<{ components: { sip: { callControl: string; apps: number } } }>(s.base, 'GET', '/api/v1/health');
+  t.is(health.status, 200);
+  t.like(health.body.components.sip, { callControl: 'connected', apps: 1 });
+  t.is(await liveness('udp', s.sipPort), 200);
+});
