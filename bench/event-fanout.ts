@@ -2,18 +2,24 @@
  * Event fan-out: N subscribers (1,000) receiving R events/s (50) from the engine's real event path
  * (`EventLog.append` -> SQLite -> the hub -> every WebSocket / SSE client of the tenant), against
  * the same fan-out from a minimal `node:http` server: the `ws` package for WebSocket, plain
- * `res.write` for SSE. Every server and every client process is its own process, so a server's
- * CPU time (`/proc/<pid>/stat`, all its threads) is its own.
+ * `res.write` for SSE. For WebSocket also the floors of one write per delivery
+ * (`peers/raw-fanout.ts`): `node:net` writing one pre-built frame to each socket, and uWS's
+ * `app.publish` to one topic. Every server and every client process is its own process, so a
+ * server's CPU time (`/proc/<pid>/stat`, all its threads) is its own.
  *
  *   npm run bench -- event-fanout [subscribers=1000] [rate=50] [burst=1] [spread=1] [seconds=6] [rounds=3] [procs=4]
- *                                 [only=ws|sse] [prof=<dir>] [baseline=<other build>/dist/bench/peers/fanout-engine.js]
+ *                                 [only=ws|sse] [floors=net,uws|none] [syscalls=1] [perf=<dir>] [prof=<dir>]
+ *                                 [baseline=<other build>/dist/bench/peers/fanout-engine.js]
  *
  * Per transport: both servers get their subscribers (the engine's through a tenant and an API key
  * made with the admin CLI, as an operator would), then windows in ABBA order (a drift in the
  * machine's load hits both alike). A window publishes `rate * seconds` events and waits until
  * every subscriber has them (or 3 s more); reported are deliveries per CPU-second of the server
  * over the window, and publish -> receive latency (CLOCK_MONOTONIC stamped in each event).
- * `baseline=` adds another build's engine to the same rounds (before/after a change).
+ * `baseline=` adds another build's engine to the same rounds (before/after a change). `syscalls=1`
+ * counts each server's socket writes per delivery with `perf stat` (its tracepoints cost CPU, so
+ * such a run's CPU figures are not comparable with others'); `perf=<dir>` records each server's
+ * windows with `perf record -g` (kernel included) into `<dir>/<server>-<window>.data`.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,8 +29,9 @@ import { fileURLToPath } from 'node:url';
 import { keyValues } from './lib/args.js';
 import { cpuSeconds, cpuSplit } from './lib/cpu-time.js';
 import { histogramQuantiles, type ClientOrder, type ClientReply, type Published, type PublishOrder } from './lib/fanout-wire.js';
+import { FLOOR_PREFIX, peerName, printWindow, report, type FanoutWindow } from './lib/fanout-report.js';
 import { cpuPressure, loadAverage } from './lib/procfs.js';
-import { fmt, median, table } from './lib/stats.js';
+import { countSyscalls, recordPerf, WRITE_CALLS } from './lib/perf-attach.js';
 import type { ClientSpec } from './peers/fanout-clients.js';
 import type { EngineReady } from './peers/fanout-engine.js';
 import type { PeerReady } from './peers/node-fanout.js';
@@ -45,10 +52,21 @@ interface Options {
   rounds: number;
   procs: number;
   transports: ('ws' | 'sse')[];
+  /** The WebSocket floors run beside the others (`peers/raw-fanout.ts`). */
+  floors: Floor[];
+  /** Count each server's socket writes per window (`perf stat`). */
+  syscalls: boolean;
+  /** A directory for `perf record` of each server's windows. */
+  perf: string | undefined;
   prof: string | undefined;
   /** Another build's `dist/bench/peers/fanout-engine.js`, measured beside this one (before/after). */
   baseline: string | undefined;
 }
+
+type Floor = 'net' | 'uws';
+
+/** Each floor's name in the output. */
+const FLOOR_NAMES: Record<Floor, string> = { net: `${FLOOR_PREFIX}node:net`, uws: `${FLOOR_PREFIX}uWS publish` };
 
 /** A forked process and its IPC, answered one message at a time. */
 class Child {
@@ -105,28 +123,10 @@ class Child {
 /** A server under test, with the subscribers of the current transport. */
 interface Contender {
   name: string;
+  transport: 'ws' | 'sse';
   server: Child;
   spec: Omit<ClientSpec, 'count'>;
   clients: Child[];
-}
-
-interface Window {
-  server: string;
-  published: number;
-  late: number;
-  deliveries: number;
-  expected: number;
-  cpu: number;
-  /** Share of the server's CPU spent in the kernel (its writes, loopback TCP). */
-  systemPct: number;
-  perCpuS: number;
-  p50: number;
-  p99: number;
-  max: number;
-  closed: number;
-  clientsCpuPct: number;
-  load: string;
-  pressure: string;
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -140,6 +140,9 @@ export async function run(args: string[]): Promise<void> {
     rounds: Number(a.rounds ?? 3),
     procs: Number(a.procs ?? 4),
     transports: a.only === 'ws' || a.only === 'sse' ? [a.only] : ['ws', 'sse'],
+    syscalls: a.syscalls === '1' || a.syscalls === 'true',
+    perf: a.perf,
+    floors: (a.floors ?? 'net,uws').split(',').filter((f): f is Floor => f === 'net' || f === 'uws'),
     prof: a.prof,
     baseline: a.baseline,
   };
@@ -149,8 +152,8 @@ export async function run(args: string[]): Promise<void> {
   console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %, ${os.availableParallelism()} cores`);
   const engines = [{ name: 'engine', script: path.join(here, 'peers/fanout-engine.js') }];
   if (o.baseline) engines.push({ name: 'baseline', script: path.resolve(o.baseline) });
-  const started: { name: string; child: Child; dir: string; base: string; key: string }[] = [];
-  const results = new Map<string, Window[]>();
+  const started: StartedEngine[] = [];
+  const results = new Map<string, FanoutWindow[]>();
   try {
     for (const e of engines) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-fanout-bench-'));
@@ -161,44 +164,7 @@ export async function run(args: string[]): Promise<void> {
       child.proc.send({ type: 'tenant', tenantId: key.tenantId });
       Object.assign(started.at(-1)!, { base: `127.0.0.1:${ready.port}`, key: key.key });
     }
-    for (const transport of o.transports) {
-      const peer = Child.start('peers/node-fanout.js', [transport]);
-      const { port } = await peer.next<PeerReady>();
-      const contenders: Contender[] = started.map((e) => ({
-        name: `${e.name} ${transport}`,
-        server: e.child,
-        spec:
-          transport === 'ws'
-            ? { kind: 'ws', url: `ws://${e.base}/api/v1/ws`, headers: { 'x-api-key': e.key }, subscribe: true }
-            : { kind: 'sse', url: `http://${e.base}/api/v1/events`, headers: { 'x-api-key': e.key }, subscribe: false },
-        clients: [],
-      }));
-      contenders.push({
-        name: `${transport} (node:http)`,
-        server: peer,
-        spec:
-          transport === 'ws'
-            ? { kind: 'ws', url: `ws://127.0.0.1:${port}/ws`, headers: {}, subscribe: false }
-            : { kind: 'sse', url: `http://127.0.0.1:${port}/events`, headers: {}, subscribe: false },
-        clients: [],
-      });
-      try {
-        for (const c of contenders) await connect(c, o);
-        // One short window each first: JIT and buffers warm before anything counts.
-        for (const c of contenders) await measure(c, { ...o, seconds: 1 });
-        for (let r = 0; r < o.rounds; r++) {
-          const order = r % 2 === 0 ? contenders : [...contenders].reverse();
-          for (const c of order) {
-            const w = await measure(c, o);
-            (results.get(c.name) ?? results.set(c.name, []).get(c.name)!).push(w);
-            printWindow(r + 1, w);
-          }
-        }
-      } finally {
-        for (const c of contenders) await Promise.all(c.clients.map((k) => k.stop()));
-        await peer.stop();
-      }
-    }
+    for (const transport of o.transports) await runTransport(transport, started, o, results);
   } finally {
     for (const e of started) {
       await e.child.stop();
@@ -209,6 +175,63 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   report(results, o);
+}
+
+/** An engine of the run (this build's, or `baseline=`'s), its tenant's key and where it listens. */
+interface StartedEngine {
+  name: string;
+  child: Child;
+  dir: string;
+  base: string;
+  key: string;
+}
+
+/**
+ * One transport's targets (the engines, the node:http peer, for WebSocket the floors), their
+ * subscribers, a warm-up window each, then `rounds` rounds in ABBA order.
+ */
+async function runTransport(transport: 'ws' | 'sse', engines: StartedEngine[], o: Options, results: Map<string, FanoutWindow[]>): Promise<void> {
+  const contenders: Contender[] = engines.map((e) => ({
+    name: `${e.name} ${transport}`,
+    transport,
+    server: e.child,
+    spec:
+      transport === 'ws'
+        ? { kind: 'ws', url: `ws://${e.base}/api/v1/ws`, headers: { 'x-api-key': e.key }, subscribe: true }
+        : { kind: 'sse', url: `http://${e.base}/api/v1/events`, headers: { 'x-api-key': e.key }, subscribe: false },
+    clients: [],
+  }));
+  const servers = [{ name: peerName(transport), child: Child.start('peers/node-fanout.js', [transport]) }];
+  if (transport === 'ws') for (const f of o.floors) servers.push({ name: FLOOR_NAMES[f], child: Child.start('peers/raw-fanout.js', [f]) });
+  try {
+    for (const { name, child } of servers) {
+      const { port } = await child.next<PeerReady>();
+      contenders.push({
+        name,
+        transport,
+        server: child,
+        spec:
+          transport === 'ws'
+            ? { kind: 'ws', url: `ws://127.0.0.1:${port}/ws`, headers: {}, subscribe: false }
+            : { kind: 'sse', url: `http://127.0.0.1:${port}/events`, headers: {}, subscribe: false },
+        clients: [],
+      });
+    }
+    for (const c of contenders) await connect(c, o);
+    // One short window each first: JIT and buffers warm before anything counts.
+    for (const c of contenders) await measure(c, { ...o, seconds: 1 });
+    for (let r = 0; r < o.rounds; r++) {
+      const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const c of order) {
+        const w = await measure(c, o);
+        (results.get(c.name) ?? results.set(c.name, []).get(c.name)!).push(w);
+        printWindow(r + 1, w);
+      }
+    }
+  } finally {
+    for (const c of contenders) await Promise.all(c.clients.map((k) => k.stop()));
+    for (const { child } of servers) await child.stop();
+  }
 }
 
 /** A tenant and an events:read key (rate limit raised: 1,000 subscriptions are 1,000 requests), by the admin CLI. */
@@ -238,12 +261,23 @@ async function connect(c: Contender, o: Options): Promise<void> {
 
 const askAll = <T>(c: Contender, m: ClientOrder) => Promise.all(c.clients.map((k) => k.ask<T>(m)));
 
-async function measure(c: Contender, o: Options): Promise<Window> {
+/** `<dir>/<server>-<n>.data`, n counting the server's windows (the warm-up is 1). */
+function perfFile(dir: string, server: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const base = server.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '');
+  let n = 1;
+  while (fs.existsSync(path.join(dir, `${base}-${n}.data`))) n++;
+  return path.join(dir, `${base}-${n}.data`);
+}
+
+async function measure(c: Contender, o: Options): Promise<FanoutWindow> {
   const count = Math.round(o.rate * o.seconds);
   const expected = count * o.subscribers;
   const load = loadAverage().split(' ')[0]!;
   const pressure = cpuPressure();
   await askAll(c, { type: 'reset' });
+  const counter = o.syscalls ? await countSyscalls(c.server.pid, WRITE_CALLS) : null;
+  const recorder = o.perf ? await recordPerf(c.server.pid, perfFile(o.perf, c.name)) : null;
   const clientCpu0 = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0);
   const cpu0 = cpuSplit(c.server.pid);
   const t0 = performance.now();
@@ -255,8 +289,11 @@ async function measure(c: Contender, o: Options): Promise<Window> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const cpu1 = cpuSplit(c.server.pid);
+  const writes = counter ? Object.values(await counter.stop()).reduce((s, n) => s + n, 0) : undefined;
+  await recorder?.stop();
   const system = cpu1.system - cpu0.system;
-  const cpu = cpu1.user - cpu0.user + system;
+  const user = cpu1.user - cpu0.user;
+  const cpu = user + system;
   const wallS = (performance.now() - t0) / 1000;
   const clientsCpu = c.clients.reduce((s, k) => s + cpuSeconds(k.pid), 0) - clientCpu0;
   const reports = await askAll<Extract<ClientReply, { type: 'report' }>>(c, { type: 'report' });
@@ -267,11 +304,15 @@ async function measure(c: Contender, o: Options): Promise<Window> {
   );
   return {
     server: c.name,
+    transport: c.transport,
     published: published.count,
     late: published.late,
     deliveries,
     expected,
     cpu,
+    user,
+    system,
+    writes,
     systemPct: cpu > 0 ? (100 * system) / cpu : NaN,
     perCpuS: cpu > 0 ? deliveries / cpu : NaN,
     p50: p50!,
@@ -282,55 +323,4 @@ async function measure(c: Contender, o: Options): Promise<Window> {
     load,
     pressure,
   };
-}
-
-function printWindow(round: number, w: Window): void {
-  console.log(
-    `round ${round} ${w.server.padEnd(16)} ${w.deliveries}/${w.expected} delivered, server cpu ${fmt(w.cpu, 2)} s (${fmt(w.systemPct, 0)} % system), ` +
-      `${Math.round(w.perCpuS)} deliveries/cpu-s, p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms, max ${fmt(w.max)} ms, ` +
-      `clients cpu ${fmt(w.clientsCpuPct, 0)} %, late publishes ${w.late}, closed ${w.closed}, load ${w.load}, psi ${w.pressure} %`,
-  );
-}
-
-const spread = (xs: number[], digits: number) => `${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`;
-
-function report(results: Map<string, Window[]>, o: Options): void {
-  console.log(`\nmedians of ${o.rounds} rounds (range), ${o.subscribers} subscribers x ${o.rate} events/s:`);
-  const rows: Record<string, string | number>[] = [];
-  for (const [name, ws] of results) {
-    const per = ws.map((w) => w.perCpuS);
-    const p50 = ws.map((w) => w.p50);
-    const p99 = ws.map((w) => w.p99);
-    rows.push({
-      server: name,
-      'deliveries/cpu-s': `${Math.round(median(per))} (${spread(per, 0)})`,
-      'cpu %': fmt((100 * median(ws.map((w) => w.cpu))) / o.seconds, 1),
-      'system %': fmt(median(ws.map((w) => w.systemPct)), 0),
-      'p50 ms': `${fmt(median(p50))} (${spread(p50, 2)})`,
-      'p99 ms': `${fmt(median(p99))} (${spread(p99, 1)})`,
-      delivered: `${ws.reduce((s, w) => s + w.deliveries, 0)}/${ws.reduce((s, w) => s + w.expected, 0)}`,
-      closed: Math.max(...ws.map((w) => w.closed)),
-    });
-  }
-  table(rows);
-  const m = (ws: Window[], f: (w: Window) => number) => median(ws.map(f));
-  for (const transport of o.transports) {
-    const peer = results.get(`${transport} (node:http)`);
-    for (const [a, b] of [
-      ['engine', `${transport} (node:http)`],
-      ['baseline', `${transport} (node:http)`],
-      ['engine', 'baseline'],
-    ] as const) {
-      const x = results.get(`${a} ${transport}`);
-      const y = b === 'baseline' ? results.get(`baseline ${transport}`) : peer;
-      if (!x || !y) continue;
-      const ratio = m(x, (w) => w.perCpuS) / m(y, (w) => w.perCpuS);
-      const goal = transport === 'ws' && b !== 'baseline' ? ` (goal >= 3x: ${ratio >= 3 ? 'met' : 'not met'})` : '';
-      console.log(
-        `${a} ${transport} / ${b === 'baseline' ? `baseline ${transport}` : b}: ${fmt(ratio)}x deliveries per cpu-second${goal}; ` +
-          `p99 ${fmt(m(x, (w) => w.p99))} vs ${fmt(m(y, (w) => w.p99))} ms`,
-      );
-    }
-  }
-  console.log(`load average ${loadAverage()}, cpu pressure some avg10 ${cpuPressure()} %`);
 }

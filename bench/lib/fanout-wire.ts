@@ -51,6 +51,27 @@ const SENTENCE = 'Thank you for calling, your appointment is confirmed for Tuesd
 /** An event's text carrying its publish time. */
 export const stampedText = (): string => `${process.hrtime.bigint()} ${SENTENCE}`;
 
+/** The tenant of the peers' events (the engine's are its seeded tenant's). */
+const TENANT_ID = '3f0c9a52-6d1e-4c8b-9a57-2f6b1d0e7c41';
+/** The call of every event: the engine's log does not require the call's row, and clients do not look. */
+export const FANOUT_CALL_ID = '00000000-0000-4000-8000-00000000fa40';
+
+/** A peer's event `id`, with the engine's shape and size (~360 bytes), stamped now. */
+export function eventJson(id: number): string {
+  return JSON.stringify({
+    id,
+    type: 'call.agent_said',
+    tenantId: TENANT_ID,
+    mode: 'live',
+    callId: FANOUT_CALL_ID,
+    createdAt: new Date().toISOString(),
+    data: { callId: FANOUT_CALL_ID, agentId: null, text: stampedText() },
+  });
+}
+
+/** The engine's WebSocket text for an event: `{"type":"event","event":…}`. */
+export const eventFrameText = (id: number): string => `{"type":"event","event":${eventJson(id)}}`;
+
 const MARK = '"text":"';
 
 /**

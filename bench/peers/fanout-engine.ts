@@ -13,7 +13,7 @@ import path from 'node:path';
 import { startApp } from '../../api/app.js';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../config/logger.js';
-import { publishPaced, stampedText, type PublishOrder } from '../lib/fanout-wire.js';
+import { FANOUT_CALL_ID, publishPaced, stampedText, type PublishOrder } from '../lib/fanout-wire.js';
 
 /** The engine's ready message: where it listens, its database (for the admin CLI). */
 export interface EngineReady {
@@ -27,9 +27,6 @@ export interface EngineTenant {
   type: 'tenant';
   tenantId: string;
 }
-
-/** A call id for the events: the log does not require the call's row, and clients do not look. */
-const CALL_ID = '00000000-0000-4000-8000-00000000fa40';
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
@@ -55,8 +52,8 @@ async function main(): Promise<void> {
     if (m.type === 'tenant') tenantId = m.tenantId;
     else if (m.type === 'stop') void app.close().then(() => process.exit(0));
     else if (m.type === 'publish') {
-      const scope = { tenantId, mode: 'live' as const, callId: CALL_ID };
-      const publish = () => app.engine.events.append('call.agent_said', scope, { callId: CALL_ID, agentId: null, text: stampedText() });
+      const scope = { tenantId, mode: 'live' as const, callId: FANOUT_CALL_ID };
+      const publish = () => app.engine.events.append('call.agent_said', scope, { callId: FANOUT_CALL_ID, agentId: null, text: stampedText() });
       void publishPaced(m, publish).then((done) => process.send!(done));
     }
   });

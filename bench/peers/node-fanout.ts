@@ -10,27 +10,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { publishPaced, stampedText, type PublishOrder } from '../lib/fanout-wire.js';
+import { eventFrameText, eventJson, publishPaced, type PublishOrder } from '../lib/fanout-wire.js';
 
 /** The peer's ready message. */
 export interface PeerReady {
   type: 'ready';
   port: number;
-}
-
-const TENANT_ID = '3f0c9a52-6d1e-4c8b-9a57-2f6b1d0e7c41';
-const CALL_ID = '00000000-0000-4000-8000-00000000fa40';
-
-function eventJson(id: number): string {
-  return JSON.stringify({
-    id,
-    type: 'call.agent_said',
-    tenantId: TENANT_ID,
-    mode: 'live',
-    callId: CALL_ID,
-    createdAt: new Date().toISOString(),
-    data: { callId: CALL_ID, agentId: null, text: stampedText() },
-  });
 }
 
 function main(): void {
@@ -61,7 +46,7 @@ function main(): void {
     kind === 'ws'
       ? () => {
           // One buffer for every socket, as the engine sends one string.
-          const frame = Buffer.from(`{"type":"event","event":${eventJson(++id)}}`);
+          const frame = Buffer.from(eventFrameText(++id));
           for (const ws of sockets) ws.send(frame, { binary: false });
         }
       : () => {
