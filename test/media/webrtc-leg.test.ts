@@ -68,7 +68,10 @@ maybe(`answerer: chromium's offer gets a WebRTC leg, PCMU, and its microphone co
   t.true(s.bytesReceived > 0);
   t.true(s.audioLevel > 0, `audioLevel ${s.audioLevel}`);
   t.is(s.codec, 'audio/PCMU');
-  const stats = await leg.stats();
+  // lastRtpAt comes from the leg's activity poll (its transport's stats, once per poll period),
+  // which a loaded machine may not have run yet with the first packets counted.
+  let stats = await leg.stats();
+  for (const deadline = Date.now() + 5000; stats.lastRtpAt === null && Date.now() < deadline; stats = await leg.stats()) await new Promise((r) => setTimeout(r, 100));
   t.true(stats.rtpPacketsIn > 0 && stats.rtpPacketsOut > 0, `leg in ${stats.rtpPacketsIn} out ${stats.rtpPacketsOut}`);
   t.true(stats.rtpPacketsOut >= s.packetsReceived - 5, 'the leg sent at least what the page counted');
   t.truthy(stats.lastRtpAt);

@@ -14,6 +14,10 @@ import { portOf, startStack } from '../../helpers/sip-stack.js';
 import { requestText } from '../../helpers/sip-text.js';
 import { assertGaps, doublingGaps, sleep } from '../../helpers/timing.js';
 
+// The tests that time retransmission schedules run serially, before the rest: the peer stamps an
+// arrival when this process's event loop gets to it, and the file's concurrent tests share that
+// loop (a 30 ms stretch of theirs once stamped both 2xx schedules' first 200 late at once).
+
 interface Seen {
   req: SipRequest;
   tx: ServerTransaction | null;
@@ -147,7 +151,7 @@ test('CANCEL: 200 to the CANCEL, 487 to the INVITE with the same To tag, the ACK
   t.is(cancels.length, 1);
 });
 
-test('2xx: retransmitted by the UAS core from T1 doubling to T2 until the ACK, which arrives as a request of its own', async (t) => {
+test.serial('2xx: retransmitted by the UAS core from T1 doubling to T2 until the ACK, which arrives as a request of its own', async (t) => {
   const { stack, peer, seen, send } = await setup(t);
   await send(invite(peer.port, 'z9hG4bK2xx', { body: 'v=0\r\n', extra: ['Content-Type: application/sdp'] }));
   const tx = await waitForTx(seen);
@@ -179,7 +183,7 @@ test('2xx: retransmitted by the UAS core from T1 doubling to T2 until the ACK, w
   t.is(seen.filter((s) => s.req.method === 'INVITE').length, 1);
 });
 
-test('2xx never ACKed: ackTimeout after 64*T1, retransmissions capped at T2', async (t) => {
+test.serial('2xx never ACKed: ackTimeout after 64*T1, retransmissions capped at T2', async (t) => {
   const { stack, peer, seen, send } = await setup(t);
   await send(invite(peer.port, 'z9hG4bKnoack'));
   const tx = await waitForTx(seen);
