@@ -1,5 +1,6 @@
 import test from 'ava';
-import { FramePacer, type PacedFrame } from '../../media/audio/pacer.js';
+import fc from 'fast-check';
+import { FramePacer, type PacedFrame, type PauseReason } from '../../media/audio/pacer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,4 +95,59 @@ test('pauses for two reasons: frames wait until both are resumed, then go on in 
   await sleep(200);
   t.deepEqual(out.map((f) => f.payload[0]), [0, 1, 2, 3, 4, 5, 6]);
   t.true(out[1]!.marker, 'the rest is a new talkspurt');
+});
+
+test('property: any interleaving of pushes, pauses for either reason, resumes and clears sends every frame not cleared, once, in order, and nothing while paused (fast-check, 2 ms frames)', async (t) => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('push' as const), n: fc.integer({ min: 1, max: 4 }) }),
+    fc.record({ kind: fc.constant('pause' as const), reason: fc.constantFrom<PauseReason>('events', 'onset') }),
+    fc.record({ kind: fc.constant('resume' as const), reason: fc.constantFrom<PauseReason>('events', 'onset') }),
+    fc.record({ kind: fc.constant('clear' as const) }),
+    fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 8 }) }),
+  );
+  let runs = 0;
+  let frames = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
+      runs++;
+      const sent: number[] = [];
+      let sentWhilePaused = 0;
+      const pacer: FramePacer = new FramePacer((f) => {
+        if (pacer.paused) sentWhilePaused++;
+        sent.push(f.payload.readUInt32BE(0));
+      }, 2, 16);
+      // What should go out: every frame pushed and not dropped by a clear before it was sent.
+      let next = 0;
+      const expected: number[] = [];
+      try {
+        for (const o of ops) {
+          if (o.kind === 'push') {
+            for (let i = 0; i < o.n; i++) {
+              const b = Buffer.alloc(4);
+              b.writeUInt32BE(next);
+              expected.push(next++);
+              pacer.push(b);
+            }
+          } else if (o.kind === 'pause') pacer.pause(o.reason);
+          else if (o.kind === 'resume') pacer.resume(o.reason);
+          else if (o.kind === 'clear') {
+            pacer.clear();
+            // Dropped: whatever was still queued (pushed and not yet sent).
+            expected.splice(0, expected.length, ...expected.filter((x) => sent.includes(x)));
+          } else await sleep(o.ms);
+        }
+        pacer.resume('events');
+        pacer.resume('onset');
+        const deadline = performance.now() + 2000;
+        while (pacer.queued > 0 && performance.now() < deadline) await sleep(5);
+        frames += sent.length;
+        return sentWhilePaused === 0 && sent.length === expected.length && sent.every((x, i) => x === expected[i]);
+      } finally {
+        pacer.close();
+      }
+    }),
+    { numRuns: 60 },
+  );
+  t.log(`${runs} runs, ${frames} frames sent`);
+  t.pass();
 });
