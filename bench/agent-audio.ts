@@ -10,7 +10,8 @@
  * that carries the same load, with no engine between.
  *
  * `npm run bench -- agent-audio [calls=1,50,150] [seconds=10] [rounds=1] [barge=20]
- *   [load=100] [loadCalls=5] [loadSeconds=20] [only=latency|load]`
+ *   [load=100] [loadCalls=5] [loadSeconds=20] [only=latency|load] [channel=in-process|tcp]`
+ * (`channel`: how call control reaches the SIP server, `sip.drachtioChannel`).
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -49,13 +50,13 @@ interface Engine {
   close(): Promise<void>;
 }
 
-async function startEngine(dir: string): Promise<Engine> {
+async function startEngine(dir: string, channel: 'in-process' | 'tcp'): Promise<Engine> {
   const config = loadConfig(
     { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME },
     {
       env: 'production',
       http: { host: '127.0.0.1', port: 0 },
-      sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, transports: ['udp'], abuseRequestRate: 100_000, abuseRequestBurst: 100_000 },
+      sip: { host: '127.0.0.1', port: 0, drachtioPort: 0, drachtioChannel: channel, transports: ['udp'], abuseRequestRate: 100_000, abuseRequestBurst: 100_000 },
       // Above Linux's ephemeral range (32768-60999) and the test suite's blocks: no clash with other sessions.
       rtp: { listenIp: '127.0.0.1', announcedIp: '127.0.0.1', minPort: 61000, maxPort: 64999 },
       database: { path: path.join(dir, 'bench.db') },
@@ -311,9 +312,11 @@ export async function run(args: string[]): Promise<void> {
   const a = keyValues(args);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-agent-audio-'));
   const hook = new AudioHook();
-  const e = await startEngine(dir);
+  const channel = a.channel ?? 'in-process';
+  if (channel !== 'in-process' && channel !== 'tcp') throw new Error(`channel must be in-process or tcp, not ${channel}`);
+  const e = await startEngine(dir, channel);
   try {
-    console.log(`agent-audio: engine in this process (${os.availableParallelism()} media workers), phones in another; ${conditions()}`);
+    console.log(`agent-audio: engine in this process (${os.availableParallelism()} media workers), phones in another; control channel ${channel}; ${conditions()}`);
     // Warm-up: the greeting's synthesis is cached after its first call.
     await phones({ target: e.sipTarget, user: 'agent', calls: 1, setupCps: 1, seconds: 4, bargeIn: false, bargeSpreadMs: 0, floorPort: e.floorPort }, dir);
     if (a.only !== 'load') await latencySteps(e, hook, dir, a);

@@ -3,28 +3,22 @@
  * default (no TCP connection to the control port), TCP when asked; a session the server drops is
  * reconnected, and the engine answers again.
  */
-import fs from 'node:fs';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { InProcessSocket } from '../../../engine/sip/drachtio/in-process-socket.js';
 import { request, waitFor } from '../../helpers/http.js';
 import { inboundSetup, type InboundSetup } from '../../helpers/inbound.js';
 import { liveness } from '../../helpers/sip-probe.js';
-
-/** Established TCP connections with `port` at either end, from /proc/net/tcp and tcp6. */
-function tcpConnectionsOn(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(1) : [];
-    for (const line of lines) {
-      const [, local, remote, state] = line.trim().split(/\s+/);
-      if (state === '01' && (local?.endsWith(hex) || remote?.endsWith(hex))) n++;
-    }
-  }
-  return n;
-}
+import { tcpConnectionsOn } from '../../helpers/tcp-connections.js';
 
 const sessionsOf = (s: InboundSetup) => [...s.app.engine.sip!.drachtio.control.sessions];
+
+/** Health says call control is connected, and OPTIONS gets 200: the server alone answers 503, so the 200 came through the channel. */
+async function assertAnswering(t: ExecutionContext, s: InboundSetup): Promise<void> {
+  const health = await request<{ components: { sip: { callControl: string; apps: number } } }>(s.base, 'GET', '/api/v1/health');
+  t.is(health.status, 200);
+  t.like(health.body.components.sip, { callControl: 'connected', apps: 1 });
+  t.is(await liveness('udp', s.sipPort), 200);
+}
 
 test.serial('embedded mode: call control is on the in-process channel, no TCP connection reaches the control port, and OPTIONS is answered by call control', async (t) => {
   const s = await inboundSetup();
@@ -33,11 +27,7 @@ test.serial('embedded mode: call control is on the in-process channel, no TCP co
   t.is(sessions.length, 1);
   t.true(sessions[0]!.socket instanceof InProcessSocket);
   t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), 0);
-  // The server alone answers OPTIONS 503; 200 comes from call control through the channel.
-  const health = await request<{ components: { sip: { callControl: string; apps: number } } }>(s.base, 'GET', '/api/v1/health');
-  t.is(health.status, 200);
-  t.like(health.body.components.sip, { callControl: 'connected', apps: 1 });
-  t.is(await liveness('udp', s.sipPort), 200);
+  await assertAnswering(t, s);
 });
 
 test.serial('sip.drachtioChannel = tcp: call control connects to the control port over TCP', async (t) => {
@@ -48,10 +38,7 @@ test.serial('sip.drachtioChannel = tcp: call control connects to the control por
   t.false(sessions[0]!.socket instanceof InProcessSocket);
   // Both ends of the one connection.
   t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), 2);
-  const health = await request<{ components: { sip: { callControl: string; apps: number } } }>(s.base, 'GET', '/api/v1/health');
-  t.is(health.status, 200);
-  t.like(health.body.components.sip, { callControl: 'connected', apps: 1 });
-  t.is(await liveness('udp', s.sipPort), 200);
+  await assertAnswering(t, s);
 });
 
 test.serial('the server drops the in-process session: call control reconnects, health says connected again, calls are answered again', async (t) => {

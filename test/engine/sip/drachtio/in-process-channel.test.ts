@@ -5,7 +5,6 @@
  * routes, reconnection after the server drops the session, retries (logged as errors, never
  * thrown) while the server is closed, and no TCP connection to the control port.
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import test from 'ava';
 import fc from 'fast-check';
@@ -16,6 +15,7 @@ import { ControlServer, DRACHTIO_VERSION, type AppSession } from '../../../../en
 import { encodeFrame, FrameDecoder } from '../../../../engine/sip/drachtio/frame.js';
 import { InProcessSocket } from '../../../../engine/sip/drachtio/in-process-socket.js';
 import { waitFor } from '../../../helpers/http.js';
+import { tcpConnectionsOn } from '../../../helpers/tcp-connections.js';
 import { sleep } from '../../../helpers/timing.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
@@ -32,20 +32,6 @@ async function controlServer() {
   const srv = new ControlServer('cymru', { hostports: () => HOSTPORTS, onSip: () => {}, onProxy: () => {}, onClosed: (s) => closed.push(s) }, log);
   const port = await srv.listen('127.0.0.1', 0);
   return { srv, port, closed };
-}
-
-/** Established TCP connections with `port` at either end, from /proc/net/tcp and tcp6. */
-function tcpConnectionsOn(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(1) : [];
-    for (const line of lines) {
-      const [, local, remote, state] = line.trim().split(/\s+/);
-      if (state === '01' && (local?.endsWith(hex) || remote?.endsWith(hex))) n++;
-    }
-  }
-  return n;
 }
 
 /** An app connected in-process; resolves on its first `connect`. Events are recorded. */
