@@ -20,26 +20,22 @@ async function assertAnswering(t: ExecutionContext, s: InboundSetup): Promise<vo
   t.is(await liveness('udp', s.sipPort), 200);
 }
 
-test.serial('embedded mode: call control is on the in-process channel, no TCP connection reaches the control port, and OPTIONS is answered by call control', async (t) => {
-  const s = await inboundSetup();
-  t.teardown(() => s.close());
-  const sessions = sessionsOf(s);
-  t.is(sessions.length, 1);
-  t.true(sessions[0]!.socket instanceof InProcessSocket);
-  t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), 0);
-  await assertAnswering(t, s);
-});
-
-test.serial('sip.drachtioChannel = tcp: call control connects to the control port over TCP', async (t) => {
-  const s = await inboundSetup({ sip: { drachtioChannel: 'tcp' } });
-  t.teardown(() => s.close());
-  const sessions = sessionsOf(s);
-  t.is(sessions.length, 1);
-  t.false(sessions[0]!.socket instanceof InProcessSocket);
-  // Both ends of the one connection.
-  t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), 2);
-  await assertAnswering(t, s);
-});
+const channels = [
+  { title: 'embedded mode: call control is on the in-process channel, no TCP connection reaches the control port, and OPTIONS is answered by call control', overrides: {}, inProcess: true, tcp: 0 },
+  // Two: both ends of the one connection.
+  { title: 'sip.drachtioChannel = tcp: call control connects to the control port over TCP', overrides: { sip: { drachtioChannel: 'tcp' } }, inProcess: false, tcp: 2 },
+];
+for (const c of channels) {
+  test.serial(c.title, async (t) => {
+    const s = await inboundSetup(c.overrides);
+    t.teardown(() => s.close());
+    const sessions = sessionsOf(s);
+    t.is(sessions.length, 1);
+    t.is(sessions[0]!.socket instanceof InProcessSocket, c.inProcess);
+    t.is(tcpConnectionsOn(s.app.engine.sip!.control.port), c.tcp);
+    await assertAnswering(t, s);
+  });
+}
 
 test.serial('the server drops the in-process session: call control reconnects, health says connected again, calls are answered again', async (t) => {
   const s = await inboundSetup();
