@@ -78,7 +78,19 @@ export interface SippResult {
   errors: string;
 }
 
+/**
+ * Runs SIPp once. Its port comes from `freePort` (a TCP port free a moment ago); SIPp binds it
+ * over UDP too, where another process of the machine may hold it: SIPp then exits at once
+ * ("Unable to bind main socket") having sent nothing, and it is started again on another port.
+ */
 export async function runSipp(run: SippRun): Promise<SippResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await runSippOnce(run);
+    if (attempt >= 3 || !/Unable to bind main socket/.test(r.output) || r.messages) return r;
+  }
+}
+
+async function runSippOnce(run: SippRun): Promise<SippResult> {
   const dir = tempDir('as-sipp-');
   const messages = path.join(dir, 'messages.log');
   const errors = path.join(dir, 'errors.log');
