@@ -46,6 +46,10 @@ export interface CallLeg {
   onProducer(listener: (producer: ms.Producer) => void): () => void;
   /** Resolves once media flows; rejects with `LegClosedError` if the leg closes first. */
   whenActive(): Promise<void>;
+  /**
+   * The leg's counters. They are asked of the worker when this is called, so a `close()` in the
+   * same turn does not lose them (the worker answers in order).
+   */
   stats(): Promise<LegStats>;
   close(reason?: string): void;
   on<K extends keyof CallLegEvents>(event: K, listener: (...args: CallLegEvents[K]) => void): () => void;

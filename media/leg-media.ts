@@ -59,8 +59,12 @@ export class LegMedia<T extends ms.Transport = ms.PlainTransport> {
     if (this.#closed) return transport.close();
     this.transport = transport;
     transport.on('routerclose', onRouterClose);
-    await transport.connect(n.remote.rtcpMux ? { ip: latch.ip, port: latch.port } : { ip: latch.ip, port: latch.port, rtcpPort });
-    const producer = latch.ssrc !== null ? await transport.produce({ kind: 'audio', rtpParameters: producerRtpParameters(n, latch.ssrc) }) : null;
+    // Both asked in one turn (one write to the worker, which handles them in order): the
+    // Producer needs nothing from the connect's answer.
+    const [, producer] = await Promise.all([
+      transport.connect(n.remote.rtcpMux ? { ip: latch.ip, port: latch.port } : { ip: latch.ip, port: latch.port, rtcpPort }),
+      latch.ssrc !== null ? transport.produce({ kind: 'audio', rtpParameters: producerRtpParameters(n, latch.ssrc) }) : null,
+    ]);
     await this.adopt(transport, producer, n, sending);
   }
 

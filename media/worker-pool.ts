@@ -12,11 +12,11 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import type { Logger } from '../config/logger.js';
 import type { Config } from '../config/schema.js';
 import { TypedEmitter } from '../lib/typed-emitter.js';
+import { createWorker } from './worker-channel.js';
 
 const require = createRequire(import.meta.url);
 
@@ -115,7 +115,7 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
   }
 
   async #start(slot: Slot): Promise<void> {
-    const worker = await mediasoup.createWorker({
+    const worker = await createWorker({
       logLevel: this.settings.logLevel,
       rtcMinPort: slot.rtcMinPort,
       rtcMaxPort: slot.rtcMaxPort,

@@ -86,15 +86,18 @@ export async function recordEnd(deps: { store: Store; events: EventLog }, call: 
     call.log.info({ endReason: info.reason, hangupBy: info.hangupBy, durationMs: call.durationMs, rtp }, 'call ended');
   };
   if (!leg) return write({});
-  // The leg's last counters go into the record, then the leg closes.
+  // The leg's last counters go into the record. They are asked for before the leg closes, in the
+  // same turn: the worker answers requests in order, so the counters come back before the
+  // transport goes, and the three requests reach it in one write.
+  const stats = leg.stats();
+  leg.close('call ended');
   let rtp: Record<string, number> = {};
   try {
     // The store's names are the engine's view: received from the caller, sent to the caller.
-    const s = await leg.stats();
+    const s = await stats;
     rtp = { packetsReceived: s.rtpPacketsIn, packetsSent: s.rtpPacketsOut, bytesReceived: s.bytesIn, bytesSent: s.bytesOut };
   } catch {
     // the leg's worker is gone: no counters to keep
   }
-  leg.close('call ended');
   write(rtp);
 }
