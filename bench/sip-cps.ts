@@ -13,7 +13,7 @@
  * system time, CPU pressure and load average, and for the engine the call records with
  * media (RTP received from the caller and echoed back by mediasoup), the peak of open media legs,
  * the event loop's delay (p50/p99/max) and the per-call budget: SQLite statements and commits,
- * mediasoup channel requests, drachtio frames and log lines per answered call
+ * mediasoup channel requests, drachtio frames, log lines and write system calls per answered call
  * (`lib/budget-hook.ts`, preloaded into the engine process; into the floor too, for its loop
  * delay, frames and log lines). Printed by `lib/cps-report.ts`.
  *

@@ -2,7 +2,8 @@
  * The benchmark's side of `budget-hook.ts`: the node flag and environment that load the hook into
  * an engine process, snapshots of its counts (SIGUSR2, then the file), and the per-call budget of
  * a step: what each counter moved, divided by the calls the step answered, plus the step's log
- * lines per call (counted in the engine's log file) and its event-loop delay.
+ * lines per call (counted in the engine's log file), its write system calls per call (read from
+ * `/proc/<pid>/io`) and its event-loop delay.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,12 @@ export function budgetLoad(dir: string, name: string): { nodeArgs: string[]; env
 
 export interface BudgetSnapshot extends BudgetCounts {
   logLines: number;
+  /**
+   * The process's write system calls so far, every thread (`syscw` in `/proc/<pid>/io`: write,
+   * writev, pwrite; SQLite's WAL and checkpoint pages, the media workers' pipes, log lines).
+   * Datagrams (`sendmsg`) are not counted.
+   */
+  writeCalls: number;
 }
 
 /** Asks the engine `pid` for its counts; null when it does not answer within 2 s. */
@@ -31,7 +38,7 @@ export async function budgetSnapshot(pid: number, file: string, logPath: string)
   }
   for (let i = 0; i < 100; i++) {
     const now = read(file);
-    if (now && now.seq > before) return { ...now, logLines: countLines(logPath) };
+    if (now && now.seq > before) return { ...now, logLines: countLines(logPath), writeCalls: writeCalls(pid) };
     await new Promise((r) => setTimeout(r, 20));
   }
   return null;
@@ -43,6 +50,8 @@ export interface StepBudget {
   mediasoup: number;
   drachtio: number;
   logs: number;
+  /** Write system calls (see `BudgetSnapshot.writeCalls`). */
+  writes: number;
   /** The statements that ran most in the step, per call: [SQL, count per call], most first. */
   topSql: [string, number][];
   /** Event-loop delay during the step, ms. */
@@ -58,6 +67,7 @@ export function perCall(a: BudgetSnapshot, b: BudgetSnapshot, calls: number): St
     mediasoup: (b.mediasoupRequests + b.mediasoupNotifications - a.mediasoupRequests - a.mediasoupNotifications) / n,
     drachtio: (b.drachtioFramesIn + b.drachtioFramesOut - a.drachtioFramesIn - a.drachtioFramesOut) / n,
     logs: (b.logLines - a.logLines) / n,
+    writes: (b.writeCalls - a.writeCalls) / n,
     topSql: Object.entries(b.sqlBySource)
       .map(([sql, c]): [string, number] => [sql, (c - (a.sqlBySource[sql] ?? 0)) / n])
       .filter(([, c]) => c > 0)
@@ -65,6 +75,14 @@ export function perCall(a: BudgetSnapshot, b: BudgetSnapshot, calls: number): St
       .slice(0, 12),
     loop: b.loopDelayMs,
   };
+}
+
+function writeCalls(pid: number): number {
+  try {
+    return Number(/^syscw: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 function read(file: string): BudgetCounts | null {

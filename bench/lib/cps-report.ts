@@ -73,6 +73,7 @@ function row(s: Step) {
     'mediasoup/call': s.budget ? fmt(s.budget.mediasoup, 1) : '-',
     'drachtio/call': s.budget ? fmt(s.budget.drachtio, 1) : '-',
     'logs/call': s.budget ? fmt(s.budget.logs, 1) : '-',
+    'writes/call': s.budget ? fmt(s.budget.writes, 1) : '-',
     load: s.load,
     psi: s.pressure,
     clean: s.clean ? 'yes' : 'NO',
@@ -124,7 +125,7 @@ function summarize(steps: Step[], who: string, rounds: number, top: number): Sum
     loopP99: budgets.length ? median(budgets.map((b) => b.loop.p99)) : null,
     budget: budgets.length
       ? `per call: ${med((b) => b.sql)} SQL statements, ${med((b) => b.commits)} commits, ${med((b) => b.mediasoup)} mediasoup requests, ` +
-        `${med((b) => b.drachtio)} drachtio frames, ${med((b) => b.logs)} log lines`
+        `${med((b) => b.drachtio)} drachtio frames, ${med((b) => b.logs)} log lines, ${med((b) => b.writes)} write system calls`
       : null,
   };
 }
