@@ -8,12 +8,17 @@
  * stream machinery is net.Socket's own (Duplex): only the five places where it would touch a
  * handle are replaced (`_write`, `_writev`, `_final`, `_read`, `_destroy`).
  *
- * Delivery is never synchronous: what one end writes during a turn of the event loop reaches the
- * other end in one chunk on the next `setImmediate`, as a loopback TCP read would (a reply must
- * never run inside the call that sent the request: drachtio-srf registers its reply callback
- * after `write` returns). Bytes keep their order; an end's `end()` or `destroy()` reaches the
- * other end as EOF after everything written before it, and the other end then closes too
- * (`allowHalfOpen` is false, as on the TCP connection).
+ * Delivery is never synchronous: what one end writes reaches the other end in one chunk from a
+ * microtask queued by the first write (`queueMicrotask`), so after `write` has returned and after
+ * the promise continuations queued before it, but without waiting for the rest of the event
+ * loop's phase (a reply must never run inside the call that sent the request: drachtio-srf
+ * registers its reply callback after `write` returns). Measured with `setImmediate` instead,
+ * at 100 calls/s of SIPp through the engine, eight alternated rounds: INVITE -> 200 p50 2.95
+ * against 2.49 ms, p99 18.6 against 15.1 ms (medians): each SIP message crosses the channel twice
+ * on its way to the 200, and each crossing waited for every other callback of the loop's phase.
+ * Bytes keep their order; an end's `end()` or `destroy()` reaches the other end as EOF after
+ * everything written before it, and the other end then closes too (`allowHalfOpen` is false, as
+ * on the TCP connection).
  */
 import net from 'node:net';
 
@@ -72,7 +77,7 @@ export class InProcessSocket extends net.Socket {
   #schedule(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
+    queueMicrotask(() => this.#flush());
   }
 
   #flush(): void {
