@@ -8,14 +8,15 @@
  * stream machinery is net.Socket's own (Duplex): only the five places where it would touch a
  * handle are replaced (`_write`, `_writev`, `_final`, `_read`, `_destroy`).
  *
- * Delivery is never synchronous: what one end writes reaches the other end in one chunk from a
- * microtask queued by the first write (`queueMicrotask`), so after `write` has returned and after
- * the promise continuations queued before it, but without waiting for the rest of the event
- * loop's phase (a reply must never run inside the call that sent the request: drachtio-srf
- * registers its reply callback after `write` returns). Measured with `setImmediate` instead,
- * at 100 calls/s of SIPp through the engine, eight alternated rounds: INVITE -> 200 p50 2.95
- * against 2.49 ms, p99 18.6 against 15.1 ms (medians): each SIP message crosses the channel twice
- * on its way to the 200, and each crossing waited for every other callback of the loop's phase.
+ * Delivery is never synchronous: what one end writes during a turn of the event loop reaches the
+ * other end in one chunk on the next `setImmediate`, as a loopback TCP read would (a reply must
+ * never run inside the call that sent the request: drachtio-srf registers its reply callback
+ * after `write` returns). Measured against delivery from a microtask (2026-12-05, SIPp at 100
+ * calls/s through the engine, alternated rounds): the microtask brought INVITE -> 200 p99 down
+ * (10.8-17.8 against 15.5-23.9 ms) but the event loop's delay p99 up (6.8-10.4 against 4.2-5.6 ms,
+ * max 28-60 against 16-24 ms): a message's whole path then runs without a turn for timers or
+ * other sockets. The next turn keeps the loop responsive.
+ *
  * Bytes keep their order; an end's `end()` or `destroy()` reaches the other end as EOF after
  * everything written before it, and the other end then closes too (`allowHalfOpen` is false, as
  * on the TCP connection).
@@ -77,7 +78,7 @@ export class InProcessSocket extends net.Socket {
   #schedule(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
