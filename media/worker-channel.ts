@@ -28,8 +28,13 @@ const childProcess = require('node:child_process') as { spawn: (...args: unknown
 /** fd 3: the Channel's requests to the worker; fd 5: the PayloadChannel's (mediasoup 3.12 Worker). */
 const requestPipes = [3, 5] as const;
 
-/** `mediasoup.createWorker`, with the writes of each turn to the worker's request pipes coalesced. */
-export function createWorker(settings: ms.WorkerSettings): Promise<ms.Worker> {
+/**
+ * `mediasoup.createWorker` running the worker binary `bin`, with the writes of each turn to the
+ * worker's request pipes coalesced.
+ */
+export function createWorker(bin: string, settings: ms.WorkerSettings): Promise<ms.Worker> {
+  // mediasoup reads MEDIASOUP_WORKER_BIN once at load; its module keeps the value here.
+  (require('mediasoup/node/lib/Worker.js') as { workerBin: string }).workerBin = bin;
   const spawn = childProcess.spawn;
   let child: ChildProcess | undefined;
   childProcess.spawn = function spawnWorker(this: unknown, ...args: unknown[]) {

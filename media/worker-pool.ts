@@ -65,7 +65,7 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
   #next = 0;
 
   private constructor(
-    private readonly settings: { logLevel: ms.WorkerLogLevel; respawnDelayMs: number },
+    private readonly settings: { bin: string; logLevel: ms.WorkerLogLevel; respawnDelayMs: number },
     private readonly log: Logger,
     count: number,
     minPort: number,
@@ -95,10 +95,8 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
     if (!bin || !fs.existsSync(bin)) {
       throw new Error(`mediasoup worker binary not found at ${bin}; run scripts/build-mediasoup-worker.sh`);
     }
-    // mediasoup reads MEDIASOUP_WORKER_BIN once at load; its module keeps the value here.
-    (require('mediasoup/node/lib/Worker.js') as { workerBin: string }).workerBin = bin;
     const pool = new WorkerPool(
-      { logLevel: config.media.logLevel, respawnDelayMs: config.media.respawnDelayMs },
+      { bin, logLevel: config.media.logLevel, respawnDelayMs: config.media.respawnDelayMs },
       log.child({ component: 'media' }),
       config.media.workers,
       config.rtp.minPort,
@@ -115,7 +113,7 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
   }
 
   async #start(slot: Slot): Promise<void> {
-    const worker = await createWorker({
+    const worker = await createWorker(this.settings.bin, {
       logLevel: this.settings.logLevel,
       rtcMinPort: slot.rtcMinPort,
       rtcMaxPort: slot.rtcMaxPort,

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import fc from 'fast-check';
 import { coalesceWrites, createWorker } from '../../media/worker-channel.js';
+import { testConfig } from '../helpers/config.js';
 
 /** A stream that records each hand-off to its "kernel" (`_write` or `_writev`). */
 function recordingStream() {
@@ -65,7 +66,7 @@ test('property: any turns of writes arrive whole and in order, one hand-off per 
 const writeCalls = () => Number(/syscw: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))![1]);
 
 test('a real worker: twenty requests in one turn take one or two writes, and all are answered', async (t) => {
-  const worker = await createWorker({ logLevel: 'error', rtcMinPort: 40000, rtcMaxPort: 40100 });
+  const worker = await createWorker(testConfig().media.workerBin!, { logLevel: 'error', rtcMinPort: 40000, rtcMaxPort: 40100 });
   t.teardown(() => worker.close());
   await worker.getResourceUsage(); // settle the start-up
   const before = writeCalls();
