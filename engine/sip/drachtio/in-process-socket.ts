@@ -12,10 +12,11 @@
  * other end in one chunk on the next `setImmediate`, as a loopback TCP read would (a reply must
  * never run inside the call that sent the request: drachtio-srf registers its reply callback
  * after `write` returns). Measured against delivery from a microtask (2026-12-05, SIPp at 100
- * calls/s through the engine, alternated rounds): the microtask brought INVITE -> 200 p99 down
- * (10.8-17.8 against 15.5-23.9 ms) but the event loop's delay p99 up (6.8-10.4 against 4.2-5.6 ms,
- * max 28-60 against 16-24 ms): a message's whole path then runs without a turn for timers or
- * other sockets. The next turn keeps the loop responsive.
+ * calls/s through the engine, 16 alternated pairs of rounds): the microtask brought INVITE -> 200
+ * p99 down (medians 15.1 against 18.6 ms) but the event loop's delay up in 7 of the 8 pairs that
+ * measured it (p99 6.8-19.8 against 4.2-16.0 ms, max 28-157 against 16-72 ms): a message's whole
+ * path then runs without a turn for timers or other sockets. The next turn keeps the loop
+ * responsive.
  *
  * Bytes keep their order; an end's `end()` or `destroy()` reaches the other end as EOF after
  * everything written before it, and the other end then closes too (`allowHalfOpen` is false, as
