@@ -17,8 +17,11 @@ test('frames go out one per 20 ms; a silence ends the talkspurt and advances the
   // Frame i is due at start + 20i: never sent before it, and a late timer catches up.
   const late = out.map((f, i) => f.at - (t0 + 20 * i));
   t.true(late.every((l) => l > -1), `lateness ${late.map((l) => l.toFixed(1)).join(' ')}`);
-  const span = out[4]!.at - out[0]!.at;
-  t.true(span >= 79 && span < 160, `5 frames over ${span.toFixed(1)} ms`);
+  // Measured from t0, which is before the pacer reads its clock. Measured from the first frame's
+  // callback instead, a preemption between that clock read and the callback shortens the span
+  // (CI saw 76.5 ms) although every frame kept its slot.
+  const span = out[4]!.at - t0;
+  t.true(span >= 79 && span < 160, `5 frames over ${span.toFixed(1)} ms from the first push`);
   t.deepEqual(out.map((f) => f.marker), [true, false, false, false, false]);
   t.true(out.slice(1).every((f, i) => f.timestamp === (out[i]!.timestamp + 160) >>> 0));
 
