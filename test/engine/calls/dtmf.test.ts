@@ -161,7 +161,9 @@ sippTest('RFC 4733 both ways with a caller that offered telephone-event: its key
   const starts = byEvent.map((e) => e[0]!.at);
   const gaps = starts.slice(1).map((x, i) => x - starts[i]!);
   const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-  t.true(mean > 165 && mean < 185, `inter-digit mean ${mean.toFixed(1)} ms`);
+  // The schedule is checked by assertOnSchedule: its mean gap above 165 ms, lateness under 300 ms.
+  // (A mean also capped at 185 ms failed a last key more than 225 ms late: within those 300 ms,
+  // and a loaded machine has had a key 245 ms late.)
   assertOnSchedule(t, starts, 170);
   const ts = byEvent.map((e) => e[0]!.header.timestamp);
   t.true(ts.slice(1).every((x, i) => ((x - ts[i]!) >>> 0) === 1360), 'RTP timestamps 170 ms apart');

@@ -45,9 +45,12 @@ const invite = (peerPort: number, branch: string, extra: Partial<Parameters<type
 test.serial('INVITE rejected over UDP: Timer G doubles up to T2, Timer H reports the missing ACK at 64*T1', async (t) => {
   const { stack, peer, seen, send } = await setup(t, { timers: { t1: 100, t2: 400, t4: 500 } });
   stack.on('request', (req, tx) => tx && void stack.respond(tx, stack.createResponse(req, 486)));
+  // Before the INVITE: the 486, and Timer H with it, go out as the request arrives, before
+  // waitForTx's 5 ms poll sees it (a reference taken after that poll, late on a loaded machine,
+  // would shorten the measured 64*T1).
+  const t0 = performance.now();
   await send(invite(peer.port, 'z9hG4bKg1'));
   const tx = await waitForTx(seen);
-  const t0 = performance.now();
   const timedOut = await new Promise<number>((resolve) => tx.on('timeout', () => resolve(performance.now())));
   await sleep(50);
   const busy = peer.all(isResponse(486));
@@ -229,9 +232,12 @@ test('without a request listener the stack answers 503 (as drachtio-server does 
 
 test('100 Trying: sent by the transaction after tryingMs when the layer above is silent, or at once on request', async (t) => {
   const { peer, seen, send } = await setup(t, { tryingMs: 200 });
+  // Before the INVITE: the transaction's tryingMs starts when it arrives, before waitForTx's
+  // 5 ms poll sees it (a reference taken after that poll, late on a loaded machine, would make
+  // a 100 on time look early).
+  const t0 = performance.now();
   await send(invite(peer.port, 'z9hG4bKtry'));
   const tx = await waitForTx(seen);
-  const t0 = performance.now();
   const trying = await peer.waitFor(isResponse(100));
   t.true(trying.at - t0 >= 180, 'after ~200 ms (§17.2.1)');
   t.is(asResponse(trying).toTag, null, 'no To tag on 100');

@@ -211,8 +211,12 @@ test('no answer within timeoutMs is a timeout, and the request is abandoned', as
   const fake = await server(t, { answer: () => ({ body: { text: 'late' }, delayMs: 5000 }) });
   const { stream, errors, transcripts } = open(t, fake.url, { settings: { timeoutMs: 400 } });
   await listening(stream);
-  for (const f of frames(concat(silence8k(300), trimmed(speech8k(first)), silence8k(800)))) stream.push(f);
+  const audio = frames(concat(silence8k(300), trimmed(speech8k(first)), silence8k(800)));
+  // Before the pushes: the upload (and its timeout) starts inside this loop, at the end of
+  // speech, with frames of silence still to push (a preemption there would shorten a span
+  // measured from after the loop).
   const pushedAt = performance.now();
+  for (const f of audio) stream.push(f);
   await waitFor(() => errors.length, patience);
   const took = performance.now() - pushedAt;
   t.like(errors, [{ code: 'timeout' }]);
