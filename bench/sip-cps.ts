@@ -7,7 +7,11 @@
  * answered at the rate asked (90 %); the ramp stops at the first step that is not.
  * The engine's signalling floor runs the same ramp in the same run (`peers/sip-floor.ts`: the
  * embedded SIP server and a minimal drachtio-srf app answering with a fixed SDP; no media, no
- * store), so that each figure is also a ratio to it.
+ * store), so that each figure is also a ratio to it. The stack floor (`only=...,stack`,
+ * `peers/stack-floor.ts`) adds what no engine on this stack can skip, done with the least code:
+ * per call a mediasoup echo (transport, Producer, Consumer, two counters, close) and the call's
+ * record in the engine's SQLite schema (three transactions); the engine's figures against it are
+ * what the engine's own code costs.
  * Reported per step: INVITE -> 200 (p50/p99), CPU of the whole process tree (engine + mediasoup
  * workers; Kamailio + children) per call, the Node process's CPU per call split into user and
  * system time, CPU pressure and load average, and for the engine the call records with
@@ -18,11 +22,11 @@
  * delay, frames and log lines). Printed by `lib/cps-report.ts`.
  *
  * `npm run bench -- sip-cps [rates=50,100,200,...] [seconds=10] [hold=1000] [rounds=1]
- *   [only=engine,floor,kamailio] [sip=embedded,thread] [floor=<sip modes>] [prof=<dir>] [engine=<main.js>] [node="<node flags>"]`
- * only: the targets run (a list; default all three). sip: where the engine runs its SIP server
+ *   [only=engine,floor,stack,kamailio] [sip=embedded,thread] [floor=<sip modes>] [prof=<dir>] [engine=<main.js>] [node="<node flags>"]`
+ * only: the targets run (a list; default engine, floor and kamailio). sip: where the engine runs its SIP server
  * (`sip.server`); each mode listed is an engine of its own in the ramp. floor: the floors' SIP
- * server modes (default: those of `sip`); each engine mode is compared with the floor of its own
- * mode. prof: the engines run with --cpu-prof, profiles written to <dir> at exit.
+ * server modes, the stack floor's too (default: those of `sip`); each engine mode is compared with the floor of its own
+ * mode. prof: the engines and floors run with --cpu-prof, profiles written to <dir> at exit.
  * engine: another build's dist/api/main.js, for before/after figures. node: flags for the engines'
  * Node processes (e.g. `node=--trace-gc`, written to each engine's log).
  */
@@ -33,6 +37,7 @@ import { keyValues } from './lib/args.js';
 import { engineErrors, mediaLegs, seedEchoNumber, startEngine, tallyCalls, type CallTally, type EngineProcess } from './lib/engine.js';
 import { startFloor, type FloorProcess } from './lib/floor.js';
 import { startKamailio } from './lib/kamailio.js';
+import { pcapSsrc } from './lib/pcap.js';
 import { budgetLoad, budgetSnapshot, perCall } from './lib/budget-probe.js';
 import { cpuSplit } from './lib/cpu-time.js';
 import { latencyRate, printStep, report, type Step } from './lib/cps-report.js';
@@ -45,13 +50,16 @@ const pcap = '/usr/share/sip-tester/g711a.pcap';
 const maxFailRatio = 0.001;
 /** A step whose calls are answered slower than this share of the asked rate is not clean. */
 const minPace = 0.9;
-const targetKinds = ['engine', 'floor', 'kamailio'];
+const targetKinds = ['engine', 'floor', 'stack', 'kamailio'];
+const defaultKinds = ['engine', 'floor', 'kamailio'];
 
 interface Target {
   name: string;
   address: string;
   pids: number[];
   engine?: EngineProcess;
+  /** A database with the target's call records (the engine's, the stack floor's), tallied after each step. */
+  records?: { dbPath: string };
   /** Where to ask for the budget hook's counts (engines and floors). */
   budget?: { pid: number; file: string; logPath: string };
 }
@@ -62,25 +70,27 @@ export async function run(argv: string[]): Promise<void> {
   const seconds = Number(a.seconds ?? 10);
   const holdMs = Number(a.hold ?? 1000);
   const rounds = Number(a.rounds ?? 1);
-  const only = (a.only ?? targetKinds.join(',')).split(',');
+  const only = (a.only ?? defaultKinds.join(',')).split(',');
   const unknown = only.filter((k) => !targetKinds.includes(k));
   if (unknown.length) throw new Error(`only: unknown target(s) ${unknown.join(', ')} (expected ${targetKinds.join(', ')})`);
   const dir = path.join(os.tmpdir(), `as-sip-cps-${process.pid}`);
 
   const modes = only.includes('engine') ? (a.sip ?? 'embedded,thread').split(',') : [];
   const floorModes = only.includes('floor') ? (a.floor ?? a.sip ?? 'embedded,thread').split(',') : [];
+  const stackModes = only.includes('stack') ? (a.floor ?? a.sip ?? 'embedded,thread').split(',') : [];
   const engines: { mode: string; engine: EngineProcess; budgetFile: string }[] = [];
-  const floors: { mode: string; floor: FloorProcess; budgetFile: string }[] = [];
+  const floors: { name: string; floor: FloorProcess; budgetFile: string }[] = [];
   let kamailio: Awaited<ReturnType<typeof startKamailio>> | undefined;
   fs.mkdirSync(dir, { recursive: true });
   const targets: Target[] = [];
   const steps: Step[] = [];
   const lastRowid = new Map<string, number>();
+  const prof = a.prof ? ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] : [];
   try {
     for (const mode of modes) {
       const budget = budgetLoad(dir, mode);
       const engine = await startEngine({
-        nodeArgs: [...budget.nodeArgs, ...(a.node ? a.node.split(' ') : []), ...(a.prof ? ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] : [])],
+        nodeArgs: [...budget.nodeArgs, ...(a.node ? a.node.split(' ') : []), ...prof],
         ...(a.engine ? { mainJs: a.engine } : {}),
         env: { AS_SIP_SERVER: mode, ...budget.env },
       });
@@ -88,7 +98,12 @@ export async function run(argv: string[]): Promise<void> {
     }
     for (const mode of floorModes) {
       const budget = budgetLoad(dir, `floor-${mode}`);
-      floors.push({ mode, floor: await startFloor({ mode, nodeArgs: budget.nodeArgs, env: budget.env }), budgetFile: budget.file });
+      floors.push({ name: `floor/${mode}`, floor: await startFloor({ mode, nodeArgs: [...budget.nodeArgs, ...prof], env: budget.env }), budgetFile: budget.file });
+    }
+    for (const mode of stackModes) {
+      const budget = budgetLoad(dir, `stack-${mode}`);
+      const floor = await startFloor({ mode, nodeArgs: [...budget.nodeArgs, ...prof], env: budget.env, stack: { ssrc: pcapSsrc(pcap) } });
+      floors.push({ name: `stack/${mode}`, floor, budgetFile: budget.file });
     }
     if (only.includes('kamailio')) kamailio = await startKamailio();
     for (const { mode, engine, budgetFile } of engines) {
@@ -96,12 +111,14 @@ export async function run(argv: string[]): Promise<void> {
       await warmUp(`127.0.0.1:${engine.sipPort}`, holdMs, dir);
       lastRowid.set(`engine/${mode}`, tallyCalls(engine, 0).lastRowid);
       const budget = { pid: engine.pid, file: budgetFile, logPath: engine.logPath };
-      targets.push({ name: `engine/${mode}`, address: `127.0.0.1:${engine.sipPort}`, pids: processTree(engine.pid), engine, budget });
+      targets.push({ name: `engine/${mode}`, address: `127.0.0.1:${engine.sipPort}`, pids: processTree(engine.pid), engine, records: engine, budget });
     }
-    for (const { mode, floor, budgetFile } of floors) {
+    for (const { name, floor, budgetFile } of floors) {
       await warmUp(`127.0.0.1:${floor.sipPort}`, holdMs, dir);
+      const records = floor.dbPath ? { dbPath: floor.dbPath } : undefined;
+      if (records) lastRowid.set(name, tallyCalls(records, 0).lastRowid);
       const budget = { pid: floor.pid, file: budgetFile, logPath: floor.logPath };
-      targets.push({ name: `floor/${mode}`, address: `127.0.0.1:${floor.sipPort}`, pids: processTree(floor.pid), budget });
+      targets.push({ name, address: `127.0.0.1:${floor.sipPort}`, pids: processTree(floor.pid), ...(records ? { records } : {}), budget });
     }
     if (kamailio) targets.push({ name: 'kamailio', address: `127.0.0.1:${kamailio.port}`, pids: processTree(kamailio.pid) });
     console.log(`load average before: ${loadAverage()}`);
@@ -124,9 +141,9 @@ export async function run(argv: string[]): Promise<void> {
     const errors = engineErrors(engine);
     console.log(`engine/${mode} log: ${errors.count} error lines${errors.count ? `: ${errors.messages.join('; ')}` : ''} (${engine.logPath})`);
   }
-  for (const { mode, floor } of floors) {
+  for (const { name, floor } of floors) {
     const errors = engineErrors({ logPath: floor.logPath });
-    console.log(`floor/${mode} log: ${errors.count} error lines${errors.count ? `: ${errors.messages.join('; ')}` : ''} (${floor.logPath})`);
+    console.log(`${name} log: ${errors.count} error lines${errors.count ? `: ${errors.messages.join('; ')}` : ''} (${floor.logPath})`);
   }
   console.log(`load average after: ${loadAverage()}`);
 }
@@ -171,11 +188,11 @@ async function runStep(
   await poll;
   let media: CallTally | undefined;
   let lastRowid: number | undefined;
-  if (t.engine) {
+  if (t.records) {
     // Let the last BYEs close their legs and write their records.
-    for (let i = 0; i < 50 && (await mediaLegs(t.engine)) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 200));
-    ({ tally: media, lastRowid } = tallyCalls(t.engine, o.sinceRowid));
+    for (let i = 0; t.engine && i < 50 && (await mediaLegs(t.engine)) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, t.engine ? 200 : 500));
+    ({ tally: media, lastRowid } = tallyCalls(t.records, o.sinceRowid));
   }
   const after = await snapshot();
   const budget = before && atEnd && after ? { ...perCall(before, after, sipp.successful), loop: atEnd.loopDelayMs } : undefined;

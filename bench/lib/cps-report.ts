@@ -14,7 +14,7 @@ import { fmt, median, table } from './stats.js';
 export const latencyRate = 100;
 
 export interface Step {
-  /** `engine/<sip mode>`, `floor/<sip mode>` or `kamailio`. */
+  /** `engine/<sip mode>`, `floor/<sip mode>`, `stack/<sip mode>` or `kamailio`. */
   target: string;
   round: number;
   rate: number;
@@ -154,20 +154,27 @@ function printSpread(steps: Step[], targets: string[], rates: number[]): void {
   table(rows);
 }
 
-/** The floor an engine mode is measured against: the floor of the same SIP server mode, else the embedded one's. */
-function floorOf(engine: string, summary: Map<string, Summary>): string | undefined {
-  const same = engine.replace(/^engine\//, 'floor/');
-  return summary.has(same) ? same : summary.has('floor/embedded') ? 'floor/embedded' : undefined;
+/**
+ * The floor of a kind (`floor`: signalling; `stack`: with the echo and the record) an engine mode
+ * is measured against: the one of the same SIP server mode, else the embedded one.
+ */
+function floorOf(engine: string, summary: Map<string, Summary>, kind: 'floor' | 'stack'): string | undefined {
+  const same = engine.replace(/^engine\//, `${kind}/`);
+  return summary.has(same) ? same : summary.has(`${kind}/embedded`) ? `${kind}/embedded` : undefined;
 }
 
 /** Each engine mode against its floor: max clean rate, and per rate both ran, CPU per call and p99 (medians of rounds). */
 function printFloorRatios(steps: Step[], summary: Map<string, Summary>, rates: number[]): void {
   const rows: Record<string, string | number>[] = [];
-  const pairs = [...summary.keys()].flatMap((who) => {
-    const floor = who.startsWith('engine/') ? floorOf(who, summary) : undefined;
-    return floor ? [[who, floor] as const] : [];
-  });
-  if (pairs.length) console.log('\nEach engine mode against its signalling floor (medians of rounds):');
+  const pairs = [...summary.keys()].flatMap((who) =>
+    who.startsWith('engine/')
+      ? (['floor', 'stack'] as const).flatMap((kind) => {
+          const floor = floorOf(who, summary, kind);
+          return floor ? [[who, floor] as const] : [];
+        })
+      : [],
+  );
+  if (pairs.length) console.log('\nEach engine mode against its floors, signalling (floor/) and stack (stack/) (medians of rounds):');
   for (const [who, floor] of pairs) {
     const e = summary.get(who)!;
     const f = summary.get(floor)!;

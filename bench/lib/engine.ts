@@ -160,7 +160,7 @@ export async function seedDigestTrunk(engine: EngineProcess): Promise<void> {
 }
 
 /** Reads the call records written since `sinceRowid` (read-only; SQLite WAL allows it). */
-export function tallyCalls(engine: EngineProcess, sinceRowid: number): { tally: CallTally; lastRowid: number } {
+export function tallyCalls(engine: Pick<EngineProcess, 'dbPath'>, sinceRowid: number): { tally: CallTally; lastRowid: number } {
   const db = new Database(engine.dbPath, { readonly: true, fileMustExist: true });
   try {
     const rows = db

@@ -18,17 +18,34 @@ const floorJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../p
 
 export interface FloorProcess {
   child: ChildProcess;
+  /** The `stack` floor's database (the engine's schema), for its call records. */
+  dbPath?: string;
   pid: number;
   sipPort: number;
   logPath: string;
   stop(): Promise<void>;
 }
 
-/** Starts the floor with `sip.server = mode` (`embedded` or `thread`); resolves once it answers OPTIONS. */
-export async function startFloor(o: { mode: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<FloorProcess> {
+/**
+ * Starts the floor with `sip.server = mode` (`embedded` or `thread`); resolves once it answers
+ * OPTIONS. `stack` (the caller's RTP SSRC) starts the `stack` floor: media workers and the
+ * database as the engine has them (`startEngine`'s settings), and a mediasoup echo and a call
+ * record per call.
+ */
+export async function startFloor(o: { mode: string; nodeArgs?: string[]; env?: Record<string, string>; stack?: { ssrc: number } }): Promise<FloorProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'as-sip-floor-'));
   const sipPort = await freePort();
   const logPath = path.join(dir, 'floor.log');
+  const dbPath = path.join(dir, 'floor.db');
+  const stack: Record<string, string> = o.stack
+    ? {
+        BENCH_FLOOR_KIND: 'stack',
+        BENCH_FLOOR_SSRC: String(o.stack.ssrc),
+        AS_DATABASE_PATH: dbPath,
+        AS_RTP_LISTEN_IP: '127.0.0.1',
+        AS_MEDIA_WORKERS: String(os.availableParallelism()),
+      }
+    : {};
   const env: Record<string, string> = {
     AS_ENV: 'production',
     AS_LOG_LEVEL: 'info',
@@ -39,6 +56,7 @@ export async function startFloor(o: { mode: string; nodeArgs?: string[]; env?: R
     AS_SIP_TRANSPORTS: 'udp',
     AS_SIP_DRACHTIO_PORT: String(await freePort()),
     ...benchSipLimits,
+    ...stack,
     ...o.env,
   };
   const inherited: Record<string, string> = {};
@@ -58,6 +76,7 @@ export async function startFloor(o: { mode: string; nodeArgs?: string[]; env?: R
     pid: child.pid!,
     sipPort,
     logPath,
+    ...(o.stack ? { dbPath } : {}),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

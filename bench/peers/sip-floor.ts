@@ -4,6 +4,9 @@
  * and a minimal drachtio-srf app on it, connected as call control is, that answers every INVITE with a fixed SDP
  * (`srf.createUAS`) and lets drachtio-srf answer the BYE and end the dialog. No media, no store,
  * no call records: what a call costs the engine's signalling alone.
+ * With `BENCH_FLOOR_KIND=stack` (and `BENCH_FLOOR_SSRC`, the caller's RTP SSRC) the INVITE handler
+ * is `stack-floor.ts`'s instead: the same SIP server plus the mediasoup echo and the SQLite
+ * record that no engine on this stack can skip, done with the least code.
  *
  * Run like the engine, settings from `AS_*` variables (`loadConfig`, the same defaults):
  *
@@ -21,6 +24,7 @@ import type { Config } from '../../config/schema.js';
 import { connectInProcess, type OpenControl } from '../../engine/calls/srf-in-process.js';
 import { startEmbeddedSipServer } from '../../engine/sip/drachtio/embedded-server.js';
 import { SipThread } from '../../engine/sip/sip-thread.js';
+import { startStackFloor, type StackFloor } from './stack-floor.js';
 
 /**
  * The answer to SIPp's G.711 A-law offer. The media address is 127.0.0.1:9 (the discard port,
@@ -55,12 +59,20 @@ async function startServer(config: Config, log: Logger): Promise<{ control: { ho
 }
 
 /** The minimal app: INVITE -> 200 with the fixed SDP; OPTIONS -> 200. Resolves once connected. */
-function connectApp(server: { host: string; port: number; open?: OpenControl }, secret: string, log: Logger): Promise<SrfFull> {
-  const srf = new Srf() as SrfFull;
-  srf.invite((req, res) => {
-    // drachtio-srf answers the BYE (200) and destroys the dialog by itself.
-    srf.createUAS(req, res, { localSdp: FIXED_SDP }).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'answer failed'));
-  });
+function connectApp(
+  server: { host: string; port: number; open?: OpenControl },
+  secret: string,
+  log: Logger,
+  srf: SrfFull,
+  invite?: StackFloor['invite'],
+): Promise<SrfFull> {
+  srf.invite(
+    invite ??
+      ((req, res) => {
+        // drachtio-srf answers the BYE (200) and destroys the dialog by itself.
+        srf.createUAS(req, res, { localSdp: FIXED_SDP }).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'answer failed'));
+      }),
+  );
   srf.options((_req, res) => res.send(200));
   srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
   return new Promise((resolve, reject) => {
@@ -78,15 +90,22 @@ function connectApp(server: { host: string; port: number; open?: OpenControl }, 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.log);
+  const kind = process.env.BENCH_FLOOR_KIND ?? 'signalling';
+  if (kind !== 'signalling' && kind !== 'stack') throw new Error(`BENCH_FLOOR_KIND: signalling or stack, not ${kind}`);
+  const srf = new Srf() as SrfFull;
+  const stack = kind === 'stack' ? await startStackFloor(config, Number(process.env.BENCH_FLOOR_SSRC), (req, res, o) => srf.createUAS(req, res, o), log) : null;
   const server = await startServer(config, log);
-  const srf = await connectApp(server.control, config.sip.drachtioSecret, log);
-  log.info({ server: config.sip.server, sipPort: config.sip.port }, 'sip floor ready');
+  await connectApp(server.control, config.sip.drachtioSecret, log, srf, stack?.invite);
+  log.info({ server: config.sip.server, sipPort: config.sip.port, kind }, 'sip floor ready');
   let stopping = false;
   process.on('SIGTERM', () => {
     if (stopping) return;
     stopping = true;
     srf.disconnect();
-    void server.close().finally(() => log.flush(() => process.exit(0)));
+    void server
+      .close()
+      .then(() => stack?.close())
+      .finally(() => log.flush(() => process.exit(0)));
   });
 }
 
