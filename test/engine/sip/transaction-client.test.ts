@@ -9,7 +9,7 @@ import { ClientInviteTransaction } from '../../../engine/sip/transaction/client-
 import { asRequest, isRequest, UdpPeer } from '../../helpers/sip-peer.js';
 import { portOf, startStack } from '../../helpers/sip-stack.js';
 import { responseText } from '../../helpers/sip-text.js';
-import { assertGaps, doublingGaps, sleep } from '../../helpers/timing.js';
+import { assertRetransmissions, doublingGaps, sleep } from '../../helpers/timing.js';
 
 /** T1 = 100 ms leaves 100 ms between the last retransmission (63*T1) and Timer B/F (64*T1). */
 const SLOW = { t1: 100, t2: 400, t4: 500 };
@@ -24,9 +24,9 @@ test.serial('INVITE over UDP: Timer A doubles from T1 with no cap, Timer B ends 
   const timedOut = await new Promise<number>((resolve) => tx.on('timeout', () => resolve(performance.now())));
   await sleep(50);
   const invites = peer.all(isRequest('INVITE'));
-  // 1 + 6 retransmissions at T1, 2T1, 4T1 ... 32T1: the 7th would come at 127*T1 > 64*T1.
-  assertGaps(t, invites.map((a) => a.at), doublingGaps(100, null, 6400));
-  t.is(invites.length, 7);
+  // Up to 6 retransmissions at T1, 2T1, 4T1 ... 32T1 (the 7th would come at 127*T1 > 64*T1),
+  // fewer if lateness added up past 64*T1.
+  assertRetransmissions(t, { t0, times: invites.map((a) => a.at), intervals: doublingGaps(100, null, 6400), stoppedAt: timedOut });
   t.true(invites.every((a) => a.raw.equals(invites[0]!.raw)), 'retransmissions are byte-identical');
   t.true(invites[0]!.at - t0 < 100);
   t.true(timedOut - t0 >= 6400 - 5 && timedOut - t0 < 6400 + 300, `Timer B fired at ${(timedOut - t0).toFixed(0)} ms`);
@@ -43,9 +43,8 @@ test.serial('non-INVITE over UDP: Timer E doubles up to T2, Timer F ends it at 6
   const timedOut = await new Promise<number>((resolve) => tx.on('timeout', () => resolve(performance.now())));
   await sleep(50);
   const sent = peer.all(isRequest('OPTIONS'));
-  // Gaps 100, 200, 400, 400, ... : 18 transmissions before 64*T1.
-  assertGaps(t, sent.map((a) => a.at), doublingGaps(100, 400, 6400));
-  t.is(sent.length, 18);
+  // Gaps 100, 200, 400, 400, ... : up to 17 retransmissions before 64*T1.
+  assertRetransmissions(t, { t0, times: sent.map((a) => a.at), intervals: doublingGaps(100, 400, 6400), stoppedAt: timedOut });
   t.true(timedOut - t0 >= 6400 - 5 && timedOut - t0 < 6400 + 300);
   t.like(stack.stats(), { clientTransactions: 0, timers: 0 });
 });
@@ -54,9 +53,17 @@ test.serial('non-INVITE: a provisional response resets Timer E to T2; a final on
   const stack = await startStack({ timers: { t1: 50, t2: 400, t4: 300 } });
   const peer = await UdpPeer.open();
   t.teardown(() => Promise.all([stack.close(), peer.close()]));
+  const t0 = performance.now();
   const tx = stack.sendRequest(new SipRequest('OPTIONS', `sip:slow@127.0.0.1:${peer.port}`));
   const statuses: number[] = [];
-  tx.on('response', (res) => statuses.push(res.status));
+  // Timer E firings before the 100 was handled, which the retransmission counter tells exactly:
+  // those double (Trying), the ones after it are T2 (Proceeding). Normally none: the 100 goes
+  // back as soon as the request arrives, well within T1.
+  let inTrying = -1;
+  tx.on('response', (res) => {
+    statuses.push(res.status);
+    if (res.status === 100) inTrying = tx.retransmissions;
+  });
   const first = await peer.waitFor(isRequest('OPTIONS'));
   const req = asRequest(first);
   await peer.send(responseText(req, 100, 'Trying'), portOf(stack));
@@ -67,7 +74,10 @@ test.serial('non-INVITE: a provisional response resets Timer E to T2; a final on
   await peer.send(ok, portOf(stack));
   await sleep(600);
   const sent = peer.all(isRequest('OPTIONS'));
-  assertGaps(t, sent.slice(0, 4).map((a) => a.at), [50, 400, 400]);
+  const intervals = [50];
+  while (intervals.length < 3) intervals.push(intervals.length <= inTrying ? Math.min(2 * intervals.at(-1)!, 400) : 400);
+  t.log(`${inTrying} Timer E firing(s) before the 100: intervals ${intervals.join(', ')}`);
+  assertRetransmissions(t, { t0, times: sent.slice(0, 4).map((a) => a.at), intervals });
   t.is(sent.length, 4, 'no retransmission after the final response');
   t.deepEqual(statuses, [100, 200], 'the duplicate 200 is absorbed');
   // Timer K (T4 over UDP) ended the transaction.
