@@ -207,15 +207,47 @@ async function audioBothWays(t: ExecutionContext, page: Page, phone: RtpPeer, ph
   return figures;
 }
 
-const bridgeLegs = async (): Promise<[CallLeg, CallLeg]> => {
-  const legs = await waitFor(() => {
-    const all = s.app.engine.mediaService.legs();
-    const caller = all.find((l) => l.id.endsWith(':caller'));
-    const callee = all.find((l) => /:callee:\d+$/.test(l.id));
-    return caller && callee ? [caller, callee] : undefined;
-  }, 10_000);
-  return legs as [CallLeg, CallLeg];
-};
+/**
+ * The legs of the call just bridged: `<bridge id>:caller` and a `<bridge id>:callee:<n>` of the
+ * same bridge, the newest such pair (legs of a call an earlier, failed test left up must not stand
+ * in for this call's). When they do not show, the error says what there was: a CANCEL or a BYE on
+ * the browser's socket, the phone's ladder and the call's end reason tell a call the engine ended
+ * before or as the page answered from legs that never showed.
+ */
+async function bridgeLegs(seen: { browser?: Browserphone; phone?: Promise<SippResult> } = {}): Promise<[CallLeg, CallLeg]> {
+  try {
+    return await waitFor(() => {
+      const all = s.app.engine.mediaService.legs();
+      for (const caller of [...all].reverse()) {
+        if (!caller.id.endsWith(':caller')) continue;
+        const bridge = caller.id.slice(0, -':caller'.length);
+        const callee = all.find((l) => l.id.startsWith(`${bridge}:callee:`) && /:callee:\d+$/.test(l.id));
+        if (callee) return [caller, callee] as [CallLeg, CallLeg];
+      }
+      return undefined;
+    }, 10_000);
+  } catch (err) {
+    throw new Error(`the bridge's two legs: ${(err as Error).message}; ${await whatThereWas(seen)}`);
+  }
+}
+
+/** The open legs, the newest call records, what the browser's socket got and the phone's ladder. */
+async function whatThereWas(seen: { browser?: Browserphone; phone?: Promise<SippResult> }): Promise<string> {
+  const legs = s.app.engine.mediaService.legs().map((l) => `${l.id} ${l.kind} ${l.state}`);
+  const items = await request<{ items: Record<string, unknown>[] }>(s.base, 'GET', '/api/v1/calls?limit=3', { headers: s.tenant.headers }).then(
+    (r) => r.body.items,
+    (e: unknown): Record<string, unknown>[] => [{ error: String(e) }],
+  );
+  const calls = items.map((c) => JSON.stringify(Object.fromEntries(['direction', 'status', 'endReason', 'hangupBy', 'error'].filter((k) => k in c).map((k) => [k, c[k]]))));
+  const socket = seen.browser ? seen.browser.ws.received.map((m) => m.split('\r\n')[0]).join(' | ') : 'n/a';
+  const phone = seen.phone
+    ? await Promise.race([
+        seen.phone.then((r) => `exit ${r.code}: ${r.ladder.join(', ')}`, (e: unknown) => `failed: ${String(e)}`),
+        new Promise<string>((r) => setTimeout(() => r('still running after 3 s'), 3000)),
+      ])
+    : 'n/a';
+  return `open legs: [${legs.join(', ')}]; newest calls: [${calls.join(', ')}]; the browser's socket got: [${socket}]; the phone: ${phone}`;
+}
 
 /** The newest call record, once it is answered (the phone's ACK in: both sides up). */
 async function newestCallAnswered(): Promise<void> {
@@ -248,7 +280,7 @@ maybe('a phone calls a browser user: the page rings and answers, audio flows bot
   const answeredAt = performance.now() - t0;
   t.regex(invite.body.toString(), /m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 /, 'the browser is offered WebRTC, PCMU only (the phone’s codec)');
   t.regex(invite.headers.get('From') ?? '', /sip:desk@/, 'From the calling user');
-  const [callerLeg, calleeLeg] = await bridgeLegs();
+  const [callerLeg, calleeLeg] = await bridgeLegs({ browser: b, phone });
   t.is(callerLeg.kind, 'sip');
   t.true(calleeLeg instanceof WebRtcLeg);
   t.is(callerLeg.router, calleeLeg.router, 'both legs on one router');
@@ -276,7 +308,7 @@ maybe('the page hangs up (RTCPeerConnection.close): its leg closes, the engine B
   t.teardown(() => rtp.close());
   const phone = phoneCalls('web', rtp, answered(ENGINE_BYE));
   await browserAnswers(b);
-  const [, calleeLeg] = await bridgeLegs();
+  const [, calleeLeg] = await bridgeLegs({ browser: b, phone });
   await calleeLeg.whenActive();
   // The call is answered once the phone's ACK is in too: a page hanging up before that (a loaded
   // machine delays SIPp's ACK) makes an unanswered call, not the hang-up this test is about.
@@ -414,7 +446,7 @@ maybe('a browser user calls a phone (a device registered with a UDP Contact): th
   const remoteTarget = /<([^>]+)>/.exec(ok.headers.get('Contact') ?? '')![1]!;
   b.ws.send(wsAck(ok, remoteTarget, 2));
   await pageTakesAnswer(b.page, answer);
-  const [callerLeg, calleeLeg] = await bridgeLegs();
+  const [callerLeg, calleeLeg] = await bridgeLegs({ browser: b, phone });
   t.true(callerLeg instanceof WebRtcLeg, "the caller's leg is the browser's");
   t.is(calleeLeg.kind, 'sip');
   await callerLeg.whenActive();
@@ -459,7 +491,7 @@ maybe('the browser user hangs up with a BYE of its own: the engine answers it an
   t.teardown(() => rtp.close());
   const phone = phoneCalls('web', rtp, answered(ENGINE_BYE));
   const invite = await browserAnswers(b);
-  const [, calleeLeg] = await bridgeLegs();
+  const [, calleeLeg] = await bridgeLegs({ browser: b, phone });
   await calleeLeg.whenActive();
   // The engine answers the phone once the browser's media is up: give that 200 and the phone's
   // ACK time to pass before the browser hangs up (a BYE before it is a 480 to the phone instead).
@@ -500,7 +532,7 @@ maybe('a carrier calls a number that rings the browser user: the page is offered
   const invite = await browserAnswers(b);
   t.regex(invite.body.toString(), /m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 /, 'the browser is offered WebRTC, PCMU only (the carrier’s codec)');
   t.regex(invite.headers.get('From') ?? '', /sip:\+15550100@/, 'From the caller’s number');
-  const [callerLeg, calleeLeg] = await bridgeLegs();
+  const [callerLeg, calleeLeg] = await bridgeLegs({ browser: b, phone: carrier });
   t.is(callerLeg.kind, 'sip');
   t.true(calleeLeg instanceof WebRtcLeg);
   await calleeLeg.whenActive();
