@@ -51,12 +51,61 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
 let blocksTaken = 0;
 
 /**
- * A 1000-port RTP block per engine: per test process (ava runs files in parallel processes) and
- * per engine within one (a file's tests run concurrently, each may start its own engine). Two
- * engines on one range take each other's ports: a leg's bind or its latch handover fails, and a
- * call is refused 503. Steps of 13 (prime to the 40 blocks) visit every block before repeating.
+ * 40 blocks of 1000 ports from 20000, in two lanes of 20: one lane per test process at a time
+ * (ava runs two files at once: `concurrency` in package.json).
+ */
+const LANES = 2;
+const BLOCKS_PER_LANE = 20;
+const laneDir = path.join(os.tmpdir(), 'agent-studio-test-rtp-lanes');
+let lane: number | undefined;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Takes `n` for this process when it is free or its holder has died (the file names the holder). */
+function claimLane(n: number): boolean {
+  const file = path.join(laneDir, `lane-${n}`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      process.once('exit', () => fs.rmSync(file, { force: true }));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(fs.readFileSync(file, 'utf8'));
+    if (holder && alive(holder)) return false;
+    fs.rmSync(file, { force: true }); // left by a process that died
+  }
+  return false;
+}
+
+/**
+ * This process's lane: ava runs test files in parallel processes, and two engines on one RTP
+ * range take each other's ports (a leg's bind or its latch handover fails, a call is refused 503
+ * or its leg closes). With a pid-derived block alone, two processes' engines running at once
+ * shared a block about once in 40. Lanes are claimed through files in the temp folder; when all
+ * are held (more processes than lanes), the pid decides.
+ */
+function myLane(): number {
+  if (lane !== undefined) return lane;
+  fs.mkdirSync(laneDir, { recursive: true });
+  for (let i = 0; i < LANES && lane === undefined; i++) if (claimLane((process.pid + i) % LANES)) lane = (process.pid + i) % LANES;
+  lane ??= process.pid % LANES;
+  return lane;
+}
+
+/**
+ * A 1000-port RTP block per engine, in this process's lane: per engine within the process (a
+ * file's tests run concurrently, each may start its own engine), the lane's 20 blocks in turn.
  */
 export function rtpBlock(): { minPort: number; maxPort: number } {
-  const minPort = 20000 + ((process.pid + 13 * blocksTaken++) % 40) * 1000;
+  const minPort = 20000 + (myLane() * BLOCKS_PER_LANE + (blocksTaken++ % BLOCKS_PER_LANE)) * 1000;
   return { minPort, maxPort: minPort + 999 };
 }
