@@ -93,7 +93,9 @@ async function main(): Promise<void> {
   const kind = process.env.BENCH_FLOOR_KIND ?? 'signalling';
   if (kind !== 'signalling' && kind !== 'stack') throw new Error(`BENCH_FLOOR_KIND: signalling or stack, not ${kind}`);
   const srf = new Srf() as SrfFull;
-  const stack = kind === 'stack' ? await startStackFloor(config, Number(process.env.BENCH_FLOOR_SSRC), (req, res, o) => srf.createUAS(req, res, o), log) : null;
+  const ssrc = Number(process.env.BENCH_FLOOR_SSRC);
+  if (kind === 'stack' && !(Number.isInteger(ssrc) && ssrc >= 0 && ssrc <= 0xffffffff)) throw new Error('BENCH_FLOOR_SSRC: the caller\'s RTP SSRC, an integer');
+  const stack = kind === 'stack' ? await startStackFloor(config, ssrc, (req, res, o) => srf.createUAS(req, res, o), log) : null;
   const server = await startServer(config, log);
   await connectApp(server.control, config.sip.drachtioSecret, log, srf, stack?.invite);
   log.info({ server: config.sip.server, sipPort: config.sip.port, kind }, 'sip floor ready');
