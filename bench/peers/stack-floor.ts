@@ -124,9 +124,9 @@ export async function startStackFloor(config: Config, ssrc: number, createUas: C
     sql.answered(id, number.tenant_id, new Date().toISOString());
     dialog.on('destroy', () => {
       void (async () => {
-        const { producer, consumer } = await echo;
-        const [[inbound], [outbound]] = await Promise.all([producer.getStats(), consumer.getStats()]);
-        transport.close();
+        const [[inbound], [outbound]] = await echo
+          .then(({ producer, consumer }) => Promise.all([producer.getStats(), consumer.getStats()]))
+          .finally(() => transport.close());
         const rtp = JSON.stringify({ packetsReceived: inbound?.packetCount ?? 0, packetsSent: outbound?.packetCount ?? 0 });
         const now = Date.now();
         sql.ended(id, number.tenant_id, now - startedAt, rtp, new Date(now).toISOString());
