@@ -36,8 +36,8 @@ const caps: ms.RtpCapabilities = { codecs: [{ kind: 'audio', mimeType: 'audio/PC
 const answerSdp = (ip: string, port: number) =>
   ['v=0', `o=floor 1 1 IN IP4 ${ip}`, 's=-', `c=IN IP4 ${ip}`, 't=0 0', `m=audio ${port} RTP/AVP 8`, 'a=rtpmap:8 PCMA/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
 
-/** The seed every call refers to: a tenant and its number (`service`, as `seedEchoNumber`). */
-function seed(db: Db): { tenantId: string; numberId: string } {
+/** The rows every call refers to: a tenant and its number (`service`, as `seedEchoNumber`). */
+function seed(db: Db): void {
   const at = new Date().toISOString();
   const tenantId = randomUUID();
   const numberId = randomUUID();
@@ -48,7 +48,6 @@ function seed(db: Db): { tenantId: string; numberId: string } {
     at,
     at,
   );
-  return { tenantId, numberId };
 }
 
 function statements(db: Db) {

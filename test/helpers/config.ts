@@ -80,7 +80,9 @@ function claimLane(n: number): boolean {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = Number(fs.readFileSync(file, 'utf8'));
-    if (holder && alive(holder)) return false;
+    // An empty file is one being written by its new holder (`wx` creates it before the pid is in
+    // it): held, not stale.
+    if (!holder || alive(holder)) return false;
     fs.rmSync(file, { force: true }); // left by a process that died
   }
   return false;

@@ -70,7 +70,9 @@ test('property: any turns of writes arrive whole and in order, one hand-off per 
 const writeCalls = () => Number(/syscw: (\d+)/.exec(fs.readFileSync('/proc/thread-self/io', 'utf8'))![1]);
 
 test('a real worker: twenty requests in one turn take one or two writes, and all are answered', async (t) => {
-  const worker = await createWorker(testConfig().media.workerBin!, { logLevel: 'error', rtcMinPort: 40000, rtcMaxPort: 40100 });
+  // The binary and this test process's own RTP block (test/helpers/config.ts keeps processes apart).
+  const { media, rtp } = testConfig();
+  const worker = await createWorker(media.workerBin!, { logLevel: 'error', rtcMinPort: rtp.minPort, rtcMaxPort: rtp.maxPort });
   t.teardown(() => worker.close());
   await worker.getResourceUsage(); // settle the start-up
   const before = writeCalls();
