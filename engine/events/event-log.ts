@@ -4,7 +4,7 @@
  * reconnects reads what it missed with `since(id)`, so nothing is lost between the two.
  */
 import type { Logger } from '../../config/logger.js';
-import type { Db } from '../store/database.js';
+import { transactionRunner, type Db } from '../store/database.js';
 import { nowIso } from '../store/ids.js';
 import { eventDataSchemas, type EventData, type EventType, type StoredEvent } from './schemas.js';
 import type { Mode } from '../store/mode.js';
@@ -51,7 +51,7 @@ export class EventLog {
   readonly #writers = new Set<EventWriter>();
   readonly #db: Db;
   /** Runs a function in its own transaction: wrapped once, not per event. */
-  readonly #inTransaction: (fn: () => StoredEvent) => StoredEvent;
+  readonly #inTransaction: <T>(fn: () => T) => T;
   /** Events stored inside `transaction()`, announced once it commits. */
   #pending: StoredEvent[] | null = null;
 
@@ -67,7 +67,7 @@ export class EventLog {
     private readonly onCommit?: (seconds: number) => void,
   ) {
     this.#db = db;
-    this.#inTransaction = db.transaction((fn: () => StoredEvent) => fn());
+    this.#inTransaction = transactionRunner(db);
     this.#insert = db.prepare<[string, string | null, string, string | null, string, string]>(
       'INSERT INTO events (type, tenant_id, mode, call_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -109,7 +109,7 @@ export class EventLog {
     let result: T;
     const t0 = this.onCommit ? performance.now() : 0;
     try {
-      result = this.#db.transaction(fn)();
+      result = this.#inTransaction(fn);
       this.onCommit?.((performance.now() - t0) / 1000);
     } finally {
       events = this.#pending;

@@ -28,6 +28,16 @@ export function openDatabase(file: string, log: Logger): Db {
   return db;
 }
 
+/**
+ * A function that runs its argument in one transaction (a savepoint when already in one), made
+ * once. better-sqlite3's `db.transaction(fn)` builds four wrapped functions and their properties
+ * on every call, about 3.6 kB of garbage per transaction when made per use.
+ */
+export function transactionRunner(db: Db): <T>(fn: () => T) => T {
+  const run = db.transaction((fn: () => unknown) => fn());
+  return <T>(fn: () => T): T => run(fn) as T;
+}
+
 /** The highest applied migration version (0 for a fresh file). */
 export function currentVersion(db: Db): number {
   const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null };

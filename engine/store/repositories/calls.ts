@@ -16,7 +16,7 @@ import {
   type HangupBy,
   type NewCall,
 } from '../../calls/call-record.js';
-import type { Db } from '../database.js';
+import { transactionRunner, type Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
 import type { Mode } from '../mode.js';
 import { ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
@@ -167,7 +167,7 @@ export class CallsRepo {
     this.#eventCount = db.prepare<[string, string, Mode], { n: number }>(
       'SELECT COUNT(*) AS n FROM events WHERE call_id = ? AND tenant_id = ? AND mode = ?',
     );
-    this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
+    this.#tx = transactionRunner(db);
     this.#setRecording = db.prepare<[string | null, string, string]>('UPDATE calls SET recording = ?, updated_at = ? WHERE id = ?');
     this.#liveRecordings = db.prepare<[], { id: string; recording: string }>(
       "SELECT id, recording FROM calls WHERE json_extract(recording, '$.status') = 'recording'",

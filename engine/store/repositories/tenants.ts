@@ -1,5 +1,5 @@
 /** Tenants: the unit of isolation. Every other tenant-owned row points here. */
-import type { Db } from '../database.js';
+import { transactionRunner, type Db } from '../database.js';
 import { json, newId, nowIso } from '../ids.js';
 
 export interface Tenant {
@@ -55,7 +55,7 @@ export class TenantsRepo {
     this.#recordedCalls = db.prepare<[string], { id: string }>('SELECT id FROM calls WHERE tenant_id = ? AND recording IS NOT NULL');
     this.#audioFiles = db.prepare<[string], { id: string }>('SELECT id FROM audio_files WHERE tenant_id = ?');
     this.#openCalls = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM calls WHERE tenant_id = ? AND ended_at IS NULL');
-    this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
+    this.#tx = transactionRunner(db);
   }
 
   /** Calls of the tenant that have not ended. */

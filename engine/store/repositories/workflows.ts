@@ -3,7 +3,7 @@
  * call can record (and replay) the exact version it ran; `workflows.version` is the current one.
  */
 import { workflowGraphSchema, type WorkflowGraph } from '../../agents/workflow-graph.js';
-import type { Db } from '../database.js';
+import { transactionRunner, type Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
 import type { Mode } from '../mode.js';
 import { definedOnly, ScopedTable, type Page, type Scope, type TimeRange } from './scoped.js';
@@ -117,7 +117,7 @@ export class WorkflowsRepo {
        AND EXISTS (SELECT 1 FROM json_each(v.graph, '$.nodes') n WHERE n.value ->> '$.audioFileId' = ?)
        ORDER BY w.created_at, w.id`,
     );
-    this.#tx = <T>(fn: () => T): T => db.transaction(fn)();
+    this.#tx = transactionRunner(db);
   }
 
   /** A new workflow at version 1. */
