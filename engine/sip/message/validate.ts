@@ -7,13 +7,10 @@
  * grammar (§3.1.2.7, §3.1.2.11).
  */
 import { SipParseError } from './errors.js';
-import type { Headers } from './headers.js';
 import { SINGLE_VALUED, canonicalName } from './header-names.js';
 import { SIP_VERSION, type SipMessage } from './message.js';
-import { parseNameAddr } from './name-addr.js';
-import { parseCSeq, parseMaxForwards, type CSeq } from './scalar-headers.js';
+import { parseMaxForwards, type CSeq } from './scalar-headers.js';
 import { parseUri } from './uri.js';
-import { parseViaList } from './via.js';
 
 /** Why a message is refused, and the response status a request gets for it. */
 interface Rejection {
@@ -24,23 +21,24 @@ interface Rejection {
 const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 
 /**
- * Checks the headers every request and response needs (§8.1.1). Works on a partial message too,
- * which is how the transport decides whether a broken request can still be answered.
+ * Checks the headers every request and response needs (§8.1.1). Via, From, To and CSeq are parsed
+ * through the message's own getters, which keep what they parse: the layers above read them again
+ * without parsing them twice.
  */
-function checkCoreHeaders(headers: Headers): CSeq {
+function checkCoreHeaders(msg: SipMessage): CSeq {
+  const headers = msg.headers;
   for (const name of MANDATORY) {
     if (!headers.has(name)) throw new SipParseError('missing-header', `missing ${canonicalName(name)} header`, canonicalName(name));
   }
   for (const name of SINGLE_VALUED) {
     if (headers.count(name) > 1) throw new SipParseError('duplicate-header', `more than one ${canonicalName(name)} header`, canonicalName(name));
   }
-  const vias = headers.getList('Via').flatMap(parseViaList);
-  if (vias.length === 0) throw new SipParseError('missing-header', 'missing Via header', 'Via');
-  parseNameAddr(headers.get('From')!, 'From');
-  parseNameAddr(headers.get('To')!, 'To');
+  if (msg.vias.length === 0) throw new SipParseError('missing-header', 'missing Via header', 'Via');
+  void msg.from;
+  void msg.to;
   if (headers.get('Call-ID') === '') throw new SipParseError('bad-header-value', 'Call-ID: empty value', 'Call-ID');
   // CSeq first: RFC 4475 §3.1.2.4 expects the 400 to name the CSeq error.
-  const cseq = parseCSeq(headers.get('CSeq')!);
+  const cseq = msg.cseq;
   const mf = headers.get('Max-Forwards');
   if (mf !== undefined) parseMaxForwards(mf);
   return cseq;
@@ -53,7 +51,7 @@ export function validateMessage(msg: SipMessage): Rejection | null {
       // §8.2.2... a request of another version gets 505 (RFC 4475 §3.1.2.16).
       return { status: 505, error: new SipParseError('version', `SIP version ${msg.version} not supported`) };
     }
-    const cseq = checkCoreHeaders(msg.headers);
+    const cseq = checkCoreHeaders(msg);
     if (msg.kind === 'request') {
       const uri = parseUri(msg.uri);
       // §19.1.1 table: URI headers are "not allowed" in a Request-URI (RFC 4475 §3.1.2.11).
