@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../config/logger.js';
+import { maxSemiSpaceMb, START_SEMI_SPACE_MB } from '../config/node-runtime.js';
 import { startApp } from './app.js';
 import { EX_SOFTWARE, ProcessFaults } from './process-faults.js';
 
@@ -30,7 +31,13 @@ async function main(): Promise<void> {
     await flush(log);
     process.exit(1);
   }
-  log.info('agent studio ready');
+  const semiSpaceMb = maxSemiSpaceMb();
+  log.info({ node: process.version, maxSemiSpaceMb: semiSpaceMb }, 'agent studio ready');
+  if (semiSpaceMb === null) {
+    log.info(
+      `started without --max-semi-space-size: npm start passes --max-semi-space-size=${START_SEMI_SPACE_MB}, which keeps the event loop's garbage-collection pauses short under load (README, Performance)`,
+    );
+  }
 
   let stopping = false;
   const stop = (signal: string, code = 0) => {

@@ -27,8 +27,8 @@
  * (`sip.server`); each mode listed is an engine of its own in the ramp. floor: the floors' SIP
  * server modes, the stack floor's too (default: those of `sip`); each engine mode is compared with the floor of its own
  * mode. prof: the engines and floors run with --cpu-prof, profiles written to <dir> at exit.
- * engine: another build's dist/api/main.js, for before/after figures. node: flags for the engines'
- * Node processes (e.g. `node=--trace-gc`, written to each engine's log).
+ * engine: another build's dist/api/main.js, for before/after figures. node: flags for every target's
+ * Node process, engines and floors alike (e.g. `node=--trace-gc`, written to each one's log).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -86,11 +86,12 @@ export async function run(argv: string[]): Promise<void> {
   const steps: Step[] = [];
   const lastRowid = new Map<string, number>();
   const prof = a.prof ? ['--cpu-prof', `--cpu-prof-dir=${a.prof}`] : [];
+  const nodeFlags = a.node ? a.node.split(' ') : [];
   try {
     for (const mode of modes) {
       const budget = budgetLoad(dir, mode);
       const engine = await startEngine({
-        nodeArgs: [...budget.nodeArgs, ...(a.node ? a.node.split(' ') : []), ...prof],
+        nodeArgs: [...budget.nodeArgs, ...nodeFlags, ...prof],
         ...(a.engine ? { mainJs: a.engine } : {}),
         env: { AS_SIP_SERVER: mode, ...budget.env },
       });
@@ -98,11 +99,11 @@ export async function run(argv: string[]): Promise<void> {
     }
     for (const mode of floorModes) {
       const budget = budgetLoad(dir, `floor-${mode}`);
-      floors.push({ name: `floor/${mode}`, floor: await startFloor({ mode, nodeArgs: [...budget.nodeArgs, ...prof], env: budget.env }), budgetFile: budget.file });
+      floors.push({ name: `floor/${mode}`, floor: await startFloor({ mode, nodeArgs: [...budget.nodeArgs, ...nodeFlags, ...prof], env: budget.env }), budgetFile: budget.file });
     }
     for (const mode of stackModes) {
       const budget = budgetLoad(dir, `stack-${mode}`);
-      const floor = await startFloor({ mode, nodeArgs: [...budget.nodeArgs, ...prof], env: budget.env, stack: { ssrc: pcapSsrc(pcap) } });
+      const floor = await startFloor({ mode, nodeArgs: [...budget.nodeArgs, ...nodeFlags, ...prof], env: budget.env, stack: { ssrc: pcapSsrc(pcap) } });
       floors.push({ name: `stack/${mode}`, floor, budgetFile: budget.file });
     }
     if (only.includes('kamailio')) kamailio = await startKamailio();

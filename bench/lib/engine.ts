@@ -14,6 +14,21 @@ import Database from 'better-sqlite3';
 import { freePort } from './proc.js';
 
 const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../api/main.js');
+const packageJson = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../package.json');
+
+/**
+ * The Node flags of the start command (`npm start`, package.json's `start` script), so that the
+ * benchmarks run the engine, and the floors it is compared with, with the runtime settings an
+ * operator gets (the young generation's size among them). Flags given after these (a run's
+ * `node=`) override them: V8 takes the last value of a flag.
+ */
+export function startCommandNodeFlags(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(packageJson, 'utf8')) as { scripts?: { start?: string } };
+  const start = pkg.scripts?.start ?? '';
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/api\/main\.js\b/.exec(start);
+  if (!m) throw new Error(`package.json's start script does not run node … dist/api/main.js: ${JSON.stringify(start)}`);
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
 
 const owner = { email: 'bench@example.test', password: 'bench password 123' };
 
@@ -73,7 +88,7 @@ export async function startEngine(o: EngineOptions = {}): Promise<EngineProcess>
   const inherited: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AS_')) inherited[k] = v;
   const log = fs.openSync(logPath, 'a');
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.mainJs ?? mainJs], {
+  const child = spawn(process.execPath, [...startCommandNodeFlags(), ...(o.nodeArgs ?? []), o.mainJs ?? mainJs], {
     env: { ...inherited, ...env },
     stdio: ['ignore', log, 'pipe'],
     cwd: dir,

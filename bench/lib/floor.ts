@@ -2,15 +2,15 @@
  * The engine's signalling floor as a process for SIP benchmarks (`peers/sip-floor.ts`): the
  * embedded SIP server and a minimal drachtio-srf app answering with a fixed SDP, started with the
  * engine's own settings (production, log level `info` as JSON to a file, SIP over UDP on
- * 127.0.0.1, the same lifted per-source limit) so that only the call's work beyond signalling
- * differs from the engine.
+ * 127.0.0.1, the same lifted per-source limit) and the Node flags of its start command, so that
+ * only the call's work beyond signalling differs from the engine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchSipLimits } from './engine.js';
+import { benchSipLimits, startCommandNodeFlags } from './engine.js';
 import { freePort } from './proc.js';
 import { answersOptions } from './sip-options.js';
 
@@ -62,7 +62,7 @@ export async function startFloor(o: { mode: string; nodeArgs?: string[]; env?: R
   const inherited: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AS_')) inherited[k] = v;
   const log = fs.openSync(logPath, 'a');
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), floorJs], { env: { ...inherited, ...env }, stdio: ['ignore', log, 'pipe'], cwd: dir });
+  const child = spawn(process.execPath, [...startCommandNodeFlags(), ...(o.nodeArgs ?? []), floorJs], { env: { ...inherited, ...env }, stdio: ['ignore', log, 'pipe'], cwd: dir });
   fs.closeSync(log);
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-10_000)));
