@@ -61,8 +61,26 @@ const LIST = new Set([
 /** Headers a message may carry only once (RFC 4475 §3.3.8, §3.3.9). */
 export const SINGLE_VALUED = ['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length'] as const;
 
+/**
+ * The keys of the spellings met on every message (canonical, lower case, compact in either case),
+ * looked up before lowering a name: a header is looked up many times on a message's way through
+ * the stack. A fixed table, so no input can grow it.
+ */
+const KNOWN_KEYS: ReadonlyMap<string, string> = new Map([
+  ...Object.entries(CANONICAL).flatMap(([key, spelling]) => [
+    [spelling, key],
+    [key, key],
+  ]),
+  ...Object.entries(COMPACT).flatMap(([compact, key]) => [
+    [compact, key],
+    [compact.toUpperCase(), key],
+  ]),
+] as [string, string][]);
+
 /** The lower-case long form of a header name: `i` -> `call-id`, `Via` -> `via`. */
 export function headerKey(name: string): string {
+  const known = KNOWN_KEYS.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
   return COMPACT[lower] ?? lower;
 }

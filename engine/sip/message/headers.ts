@@ -51,21 +51,25 @@ export class Headers {
     return this.#fields;
   }
 
+  // has, get, getAll and count run for nearly every header read of every message: plain loops,
+  // no closure or intermediate array per call.
   has(name: string): boolean {
-    const key = headerKey(name);
-    return this.#fields.some((f) => f.key === key);
+    return this.get(name) !== undefined;
   }
 
   /** The value of the first field called `name` (any spelling, compact or long). */
   get(name: string): string | undefined {
     const key = headerKey(name);
-    return this.#fields.find((f) => f.key === key)?.value;
+    for (const f of this.#fields) if (f.key === key) return f.value;
+    return undefined;
   }
 
   /** The values of every field called `name`, one per line, not split. */
   getAll(name: string): string[] {
     const key = headerKey(name);
-    return this.#fields.filter((f) => f.key === key).map((f) => f.value);
+    const values: string[] = [];
+    for (const f of this.#fields) if (f.key === key) values.push(f.value);
+    return values;
   }
 
   /**
@@ -81,7 +85,9 @@ export class Headers {
   /** Number of lines called `name`. */
   count(name: string): number {
     const key = headerKey(name);
-    return this.#fields.reduce((n, f) => n + (f.key === key ? 1 : 0), 0);
+    let n = 0;
+    for (const f of this.#fields) if (f.key === key) n++;
+    return n;
   }
 
   /** Replaces every `name` line with one line holding `value`, at the first one's place. */

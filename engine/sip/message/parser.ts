@@ -63,34 +63,41 @@ export function parseHead(head: Buffer, limits: ParseLimits): ParsedHead {
   const startLine = lines[0]!;
   const fields: HeaderField[] = [];
   let name = '';
-  let rawLines: string[] = [];
+  // The header being read: its first line, and its continuation lines when it is folded (rare:
+  // the common header costs no array).
+  let first: string | null = null;
+  let folded: string[] | null = null;
   const flush = () => {
-    if (rawLines.length === 0) return;
+    if (first === null) return;
     if (fields.length >= limits.maxHeaders) {
       throw new SipParseError('too-many-headers', `more than ${limits.maxHeaders} header lines`);
     }
-    const raw = rawLines.join('\r\n');
+    const raw = folded === null ? first : [first, ...folded].join('\r\n');
+    const after = raw.slice(raw.indexOf(':') + 1);
     // Folding: "CRLF followed by white space is treated as a single SP" (§7.3.1).
-    const value = trimLws(raw.slice(raw.indexOf(':') + 1).replace(/\r\n/g, ' '));
+    const value = trimLws(folded === null ? after : after.replace(/\r\n/g, ' '));
     fields.push(Headers.received(name, value, raw));
-    rawLines = [];
+    first = null;
+    folded = null;
   };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (/[\r\n]/.test(line)) throw new SipParseError('header-syntax', `bare CR or LF in header line ${i}`);
     if (line[0] === ' ' || line[0] === '\t') {
-      if (rawLines.length === 0) throw new SipParseError('header-syntax', 'continuation line before any header');
-      rawLines.push(line);
+      if (first === null) throw new SipParseError('header-syntax', 'continuation line before any header');
+      (folded ??= []).push(line);
       continue;
     }
     flush();
     const colon = line.indexOf(':');
     // header-name HCOLON: white space is allowed before the colon (RFC 4475 §3.1.1.1 "TO :").
-    name = colon < 0 ? '' : line.slice(0, colon).replace(/[ \t]+$/, '');
+    name = colon < 0 ? '' : line.slice(0, colon);
+    const last = name.charCodeAt(name.length - 1);
+    if (last === 0x20 || last === 0x09) name = name.replace(/[ \t]+$/, '');
     if (!isToken(name)) {
       throw new SipParseError('header-syntax', colon < 0 ? `header line without colon: "${line.slice(0, 40)}"` : `bad header name "${name.slice(0, 40)}"`);
     }
-    rawLines.push(line);
+    first = line;
   }
   flush();
   return { startLine, headers: new Headers(fields) };
