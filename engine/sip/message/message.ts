@@ -27,8 +27,11 @@ abstract class SipMessageBase {
   /** Made on the first read (a message built only to be sent is never parsed back). */
   #parsed: Map<string, unknown> | null = null;
 
-  /** `parse()`'s value for the headers as they are now: parsed once until they change. */
-  protected parsed<T>(key: string, parse: () => T): T {
+  /**
+   * `parse(this)`'s value for the headers as they are now: parsed once until they change. The
+   * parsers are module-level functions, so a read that finds the value allocates nothing.
+   */
+  protected parsed<T>(key: string, parse: (msg: this) => T): T {
     const h = this.headers;
     if (this.#parsed === null || this.#parsedOf !== h || this.#parsedAt !== h.version) {
       this.#parsedOf = h;
@@ -36,7 +39,7 @@ abstract class SipMessageBase {
       this.#parsed = new Map();
     }
     if (this.#parsed.has(key)) return this.#parsed.get(key) as T;
-    const value = parse();
+    const value = parse(this);
     this.#parsed.set(key, value);
     return value;
   }
@@ -49,32 +52,32 @@ abstract class SipMessageBase {
   }
 
   get callId(): string {
-    return this.parsed('Call-ID', () => this.header('Call-ID'));
+    return this.parsed('Call-ID', readCallId);
   }
 
   get cseq(): CSeq {
-    return this.parsed('CSeq', () => parseCSeq(this.header('CSeq')));
+    return this.parsed('CSeq', readCSeq);
   }
 
   get from(): NameAddr {
-    return this.parsed('From', () => parseNameAddr(this.header('From'), 'From'));
+    return this.parsed('From', readFrom);
   }
 
   get to(): NameAddr {
-    return this.parsed('To', () => parseNameAddr(this.header('To'), 'To'));
+    return this.parsed('To', readTo);
   }
 
   get fromTag(): string | null {
-    return this.parsed('fromTag', () => tagOf(this.from));
+    return this.parsed('fromTag', readFromTag);
   }
 
   get toTag(): string | null {
-    return this.parsed('toTag', () => tagOf(this.to));
+    return this.parsed('toTag', readToTag);
   }
 
   /** Every Via value, top first (§20.42). */
   get vias(): Via[] {
-    return this.parsed('Via', () => this.headers.getList('Via').flatMap(parseViaList));
+    return this.parsed('Via', readVias);
   }
 
   get topVia(): Via {
@@ -109,6 +112,15 @@ abstract class SipMessageBase {
     return this.headers.get('Content-Type');
   }
 }
+
+// The getters' parsers (see `parsed`).
+const readCallId = (m: SipMessageBase) => m.header('Call-ID');
+const readCSeq = (m: SipMessageBase) => parseCSeq(m.header('CSeq'));
+const readFrom = (m: SipMessageBase) => parseNameAddr(m.header('From'), 'From');
+const readTo = (m: SipMessageBase) => parseNameAddr(m.header('To'), 'To');
+const readFromTag = (m: SipMessageBase) => tagOf(m.from);
+const readToTag = (m: SipMessageBase) => tagOf(m.to);
+const readVias = (m: SipMessageBase) => m.headers.getList('Via').flatMap(parseViaList);
 
 export class SipRequest extends SipMessageBase {
   readonly kind = 'request';
