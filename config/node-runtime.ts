@@ -4,11 +4,11 @@
  * `npm start` runs `node --enable-source-maps --max-semi-space-size=2 dist/api/main.js`. The
  * second flag gives V8's young generation 2 MB semi-spaces instead of its 16 MB default. Every
  * young-generation collection (a scavenge) stops the event loop while it copies the objects still
- * alive, and a call keeps about 40 kB alive for its whole life (its SIP transactions and dialog,
- * its media leg, its mediasoup objects). With 16 MB semi-spaces, at 100 calls/s, a scavenge comes
+ * alive, and what a call allocates and still holds at the next collection is about 40 kB (its SIP
+ * transactions and dialog, its media leg, its mediasoup objects). With 16 MB semi-spaces, at 100 calls/s, a scavenge comes
  * every quarter second and copies about 1.1 MB, which took 5-16 ms on the 2-core test machine.
  * That was the engine's event-loop delay p99. Smaller semi-spaces collect more often, each time
- * with much less to copy (bench/README.md, sip-cps 2026-12-05 14:30-15:05).
+ * with much less to copy (bench/README.md, sip-cps 2026-12-05 14:24).
  */
 
 /** The flag `npm start` passes, in megabytes. */
