@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   log.info({ node: process.version, maxSemiSpaceMb: semiSpaceMb }, 'agent studio ready');
   if (semiSpaceMb === null) {
     log.info(
-      `started without --max-semi-space-size: npm start passes --max-semi-space-size=${START_SEMI_SPACE_MB}, which keeps the event loop's garbage-collection pauses short under load (README, Performance)`,
+      `started without --max-semi-space-size: npm start passes --max-semi-space-size=${START_SEMI_SPACE_MB}, which keeps the event loop's garbage-collection pauses short under load (README, Configuration, Node flags)`,
     );
   }
 

@@ -5,10 +5,10 @@
  * second flag gives V8's young generation 2 MB semi-spaces instead of its 16 MB default. Every
  * young-generation collection (a scavenge) stops the event loop while it copies the objects still
  * alive, and what a call allocates and still holds at the next collection is about 40 kB (its SIP
- * transactions and dialog, its media leg, its mediasoup objects). With 16 MB semi-spaces, at 100 calls/s, a scavenge comes
- * every quarter second and copies about 1.1 MB, which took 5-16 ms on the 2-core test machine.
- * That was the engine's event-loop delay p99. Smaller semi-spaces collect more often, each time
- * with much less to copy (bench/README.md, sip-cps 2026-12-05 14:24).
+ * transactions and dialog, its media leg, its mediasoup objects). With 16 MB semi-spaces, at 100
+ * calls/s, a scavenge came every quarter second and copied about 1.1 MB, which took 5-16 ms on the
+ * 2-core test machine: that was the engine's event-loop delay p99. With 2 MB a scavenge copies
+ * about 0.18 MB and takes about 2 ms (bench/README.md, sip-cps 2026-12-05 14:24).
  */
 
 /** The flag `npm start` passes, in megabytes. */
