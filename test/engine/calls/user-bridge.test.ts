@@ -20,7 +20,7 @@ import { carrierCalls, trunkAnswered, trunkCallerBye } from '../../helpers/trunk
 import { rtpPort } from '../../helpers/media.js';
 import { RtpPeer } from '../../helpers/rtp-peer.js';
 import { connectSipWs, digestAuthorization, registerOverWs, wsRequest, type SipWsClient } from '../../helpers/sip-ws-client.js';
-import { runSipp, sippMissing, type SippResult } from '../../helpers/sipp.js';
+import { runSipp, sippMissing, withoutRetransmissions, type SippResult } from '../../helpers/sipp.js';
 import { freePort } from '../../helpers/engine-process.js';
 import { callerBye, ENGINE_BYE, liveCall, transferDeps } from '../../helpers/transfer.js';
 import { openPeerPage, pageAnswers, pageHangsUp, pageInbound, pageOffer, pageServer, pageTakesAnswer, type InboundAudio } from '../../helpers/webrtc-page.js';
@@ -191,7 +191,13 @@ async function audioBothWays(t: ExecutionContext, page: Page, phone: RtpPeer, ph
   const echoed = phone.received.filter((r) => own.has(r.payload.toString('hex'))).length;
   const fromPage = phone.received.filter((r) => r.header.payloadType === 0 && !own.has(r.payload.toString('hex')));
   const loudFromPage = fromPage.filter((r) => loud(r.payload)).length;
-  const [a, b] = await Promise.all([phoneLeg.stats(), browserLeg.stats()]);
+  // mediasoup's counters trail the packets a starved worker has yet to read: wait for them (up to
+  // 5 s) rather than judge the forwarding by the first read.
+  let [a, b] = await Promise.all([phoneLeg.stats(), browserLeg.stats()]);
+  for (const until = performance.now() + 5000; (a.rtpPacketsIn < 140 || b.rtpPacketsOut < 140) && performance.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    [a, b] = await Promise.all([phoneLeg.stats(), browserLeg.stats()]);
+  }
   const figures =
     `page: ${inbound.packetsReceived} packets ${inbound.bytesReceived} bytes, audioLevel ${inbound.audioLevel.toFixed(3)}, ${inbound.codec}; ` +
     `phone got ${fromPage.length} PCMU packets from the page (${loudFromPage} not silent); ` +
@@ -291,8 +297,9 @@ maybe('a phone calls a browser user: the page rings and answers, audio flows bot
   const r = await phone;
   t.is(r.code, 0, r.output + r.errors);
   t.deepEqual(
-    r.ladder.filter((l) => !/ 100 /.test(l)),
+    withoutRetransmissions(r.ladder.filter((l) => !/ 100 /.test(l))),
     ['-> REGISTER', '<- 401 REGISTER', '-> REGISTER', '<- 200 REGISTER', '-> INVITE', '<- 407 INVITE', '-> ACK', '-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE'],
+    r.ladder.join(', '),
   );
   t.log(`INVITE to 200 from the page in ${answeredAt.toFixed(0)} ms (SIPp's REGISTER included)`);
   // A bridged user call is a call record (direction web), with its timeline.
@@ -456,7 +463,7 @@ maybe('a browser user calls a phone (a device registered with a UDP Contact): th
   t.is(byeOk.kind === 'response' && byeOk.status, 200);
   const r = await phone;
   t.is(r.code, 0, r.output + r.errors);
-  t.deepEqual(r.ladder, ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE']);
+  t.deepEqual(withoutRetransmissions(r.ladder), ['<- INVITE', '-> 180 INVITE', '-> 200 INVITE', '<- ACK', '<- BYE', '-> 200 BYE'], r.ladder.join(', '));
   await nothingLeft(t);
 });
 
@@ -542,7 +549,7 @@ maybe('a carrier calls a number that rings the browser user: the page is offered
   respond(b.ws, bye, '200 OK');
   const r = await carrier;
   t.is(r.code, 0, r.output + r.errors);
-  t.deepEqual(r.ladder.filter((l) => !/ 100 /.test(l)), ['-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE']);
+  t.deepEqual(withoutRetransmissions(r.ladder.filter((l) => !/ 100 /.test(l))), ['-> INVITE', '<- 180 INVITE', '<- 200 INVITE', '-> ACK', '-> BYE', '<- 200 BYE'], r.ladder.join(', '));
   const call = await waitFor(async () => {
     const c = await request<{ endReason: string | null }>(s.base, 'GET', `/api/v1/calls/${live.id}`, { headers: s.tenant.headers });
     return c.body.endReason ? c.body : undefined;
