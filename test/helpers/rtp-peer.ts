@@ -94,13 +94,25 @@ export class RtpPeer {
     return sent;
   }
 
-  /** Resolves once `n` RTP packets have arrived, or after `timeoutMs` with what there is. */
-  async waitFor(n: number, timeoutMs = 5000): Promise<number> {
+  /**
+   * Resolves once `n` RTP packets have arrived (from port `fromPort` of 127.0.0.1, when given), or
+   * after `timeoutMs` with what there is.
+   */
+  async waitFor(n: number, timeoutMs = 5000, fromPort?: number): Promise<number> {
+    const count = () => (fromPort === undefined ? this.received.length : this.receivedFrom(fromPort).length);
     const deadline = performance.now() + timeoutMs;
-    while (this.received.length < n && performance.now() < deadline) {
+    while (count() < n && performance.now() < deadline) {
       await Promise.race([new Promise<void>((r) => this.#waiters.push(r)), sleep(Math.min(100, deadline - performance.now()))]);
     }
-    return this.received.length;
+    return count();
+  }
+
+  /**
+   * Packets from `port`: the peer's socket is on an ephemeral port, which another test process's
+   * peer may have had a moment ago, and that process's leg may still be sending to it.
+   */
+  receivedFrom(port: number): Received[] {
+    return this.received.filter((r) => r.from.port === port);
   }
 
   /** Packets received after `since` (performance.now() time). */

@@ -77,15 +77,15 @@ for (const law of ['PCMU', 'PCMA'] as const) {
     await p.stream({ to: leg.port, count: 3, payloadType: pt });
     await until(() => leg.state === 'active', 2000, 'latch');
     await sleep(100);
-    t.is(p.received.length, 0, 'the seam replaced the echo');
+    t.is(p.receivedFrom(leg.port).length, 0, 'the seam replaced the echo');
 
     const pcm = sine(440, 1000, { amplitude: 0.3 });
     const t0 = performance.now();
     audio.send(pcm.subarray(0, 1234));
     audio.send(pcm.subarray(1234));
     t.true(audio.queuedMs >= 960, `queued ${audio.queuedMs} ms`);
-    await p.waitFor(50, 3000);
-    const got = p.received;
+    await p.waitFor(50, 3000, leg.port);
+    const got = p.receivedFrom(leg.port);
     t.is(got.length, 50);
     t.true(got.every((r) => r.header.payloadType === pt));
     for (let i = 0; i < 50; i++) t.true(got[i]!.payload.equals(g711Encode(law, pcm.subarray(i * 160, (i + 1) * 160))), `frame ${i}`);
@@ -110,11 +110,11 @@ for (const law of ['PCMU', 'PCMA'] as const) {
     t.log(`${law}: 50 frames in ${span.toFixed(1)} ms, first after ${firstAfter.toFixed(1)} ms`);
 
     audio.send(pcm);
-    await p.waitFor(60, 2000);
+    await p.waitFor(60, 2000, leg.port);
     audio.clear();
-    const n = p.received.length;
+    const n = p.receivedFrom(leg.port).length;
     await sleep(200);
-    t.true(p.received.length - n <= 2, 'clear() stops what was queued');
+    t.true(p.receivedFrom(leg.port).length - n <= 2, 'clear() stops what was queued');
   });
 }
 
@@ -132,8 +132,8 @@ test.serial('the seam survives a re-latch and closes with the leg', async (t) =>
   await b.stream({ to: leg.port, count: 25, ssrc: 2 });
   await until(() => frames.length >= 15 + 20, 2000, 'frames after the re-latch');
   audio.send(sine(440, 200));
-  await b.waitFor(10, 2000);
-  t.is(b.received.length, 10, 'the new address hears the seam');
+  await b.waitFor(10, 2000, leg.port);
+  t.is(b.receivedFrom(leg.port).length, 10, 'the new address hears the seam');
   let closed = false;
   audio.on('close', () => (closed = true));
   leg.close('bye');
@@ -156,8 +156,8 @@ test.serial('a peer that waits to hear us first is sent to at its SDP address, t
   t.true(waited >= 250 && waited < 1500, `active after ${waited} ms`);
   t.deepEqual(leg.remote, { ip: '127.0.0.1', port: p.port, ssrc: null });
   audio.send(sine(440, 200));
-  await p.waitFor(10, 2000);
-  t.is(p.received.length, 10, 'the greeting reached the SDP address');
+  await p.waitFor(10, 2000, leg.port);
+  t.is(p.receivedFrom(leg.port).length, 10, 'the greeting reached the SDP address');
 
   const latched = new Promise<void>((resolve) => leg.once('latched', () => resolve()));
   await p.stream({ to: leg.port, count: 40, ssrc: 3 });
@@ -175,8 +175,8 @@ test.serial('a recvonly peer is sent to at once', async (t) => {
   await leg.whenActive();
   t.true(Date.now() - t0 < 300);
   audio.send(sine(440, 100));
-  await p.waitFor(5, 2000);
-  t.is(p.received.length, 5);
+  await p.waitFor(5, 2000, leg.port);
+  t.is(p.receivedFrom(leg.port).length, 5);
 });
 
 test.serial('each frame paced out to the peer is also emitted as `sent`: its PCM (as the peer decodes it) and RTP timestamp', async (t) => {
@@ -188,10 +188,10 @@ test.serial('each frame paced out to the peer is also emitted as `sent`: its PCM
   const sent: { pcm: Int16Array; timestamp: number }[] = [];
   audio.on('sent', (pcm, timestamp) => sent.push({ pcm, timestamp }));
   audio.send(sine(440, 400, { amplitude: 0.3 }));
-  await p.waitFor(20, 3000);
+  await p.waitFor(20, 3000, leg.port);
   await sleep(60);
   t.is(sent.length, 20);
-  const got = p.received;
+  const got = p.receivedFrom(leg.port);
   for (let i = 0; i < 20; i++) {
     t.deepEqual([...sent[i]!.pcm], [...g711Decode('PCMA', got[i]!.payload)], `frame ${i}: what the peer got`);
     t.is(sent[i]!.timestamp, got[i]!.header.timestamp, `frame ${i}: its RTP timestamp`);
