@@ -4,7 +4,7 @@
  * writer queues rows inside the event's own transaction (`enqueue`); the dispatcher takes due
  * rows (`due`), leases them while a request is out, and records each outcome.
  */
-import type { Db } from '../database.js';
+import { transactionRunner, type Db } from '../database.js';
 import { newId, nowIso } from '../ids.js';
 import type { Mode } from '../mode.js';
 import type { Scope } from './scoped.js';
@@ -153,7 +153,7 @@ const dueWhere = `d.status = 'pending' AND d.next_attempt_at <= @now
   AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)`;
 
 export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Partial<WebhookDelivery>, { webhookId: string; status: DeliveryStatus | null }> {
-  readonly #db: Db;
+  readonly #tx: <T>(fn: () => T) => T;
   readonly #due;
   readonly #nextDue;
   readonly #lease;
@@ -171,7 +171,7 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
       filters: { webhookId: 'webhook_id = @webhookId', status: 'status = @status' },
       order: 'created_at DESC, id DESC',
     });
-    this.#db = db;
+    this.#tx = transactionRunner(db);
     this.#chainHasPending = db
       .prepare<[string, string], number>("SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND webhook_id = ? AND call_id = ? LIMIT 1")
       .pluck();
@@ -259,7 +259,7 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
    * its place to the next row of that call.
    */
   record(id: string, o: AttemptOutcome): void {
-    this.#db.transaction(() => {
+    this.#tx(() => {
       const next = o.next.status === 'pending' ? o.next.at : null;
       const r = this.#finish.get({ id, status: o.next.status, next, httpStatus: o.httpStatus, error: o.error, now: nowIso() }) as
         | { attempts: number; status: DeliveryStatus; webhook_id: string; call_id: string | null }
@@ -267,7 +267,7 @@ export class WebhookDeliveriesRepo extends ScopedRepo<WebhookDelivery, Row, Part
       if (!r) return;
       this.#attempt.run(id, r.attempts, o.startedAt, o.durationMs, o.httpStatus, o.error, o.response);
       if (r.status !== 'pending' && r.call_id !== null) this.#promote.run({ now: Date.now(), webhookId: r.webhook_id, callId: r.call_id });
-    })();
+    });
   }
 
   /** Every try of a delivery, first first. */
