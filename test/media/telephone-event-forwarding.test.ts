@@ -19,14 +19,16 @@ test.after.always(() => rig?.close());
 
 const pcmu: ms.RtpCodecCapability = { kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000, preferredPayloadType: 0, channels: 1 };
 
-/** A router, a DirectTransport to produce on, and a PlainTransport sending to `p`. */
+/** A router, a DirectTransport to produce on, a PlainTransport sending to `p`, and what `p` heard from it. */
 async function rig2(t: { teardown(fn: () => void): void }, codecs: ms.RtpCodecCapability[], p: RtpPeer) {
   const router = await rig.pool.pick().createRouter({ mediaCodecs: codecs });
   t.teardown(() => router.close());
   const direct = await router.createDirectTransport();
   const plain = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
   await plain.connect({ ip: '127.0.0.1', port: p.port });
-  return { router, direct, plain };
+  /** What the peer heard from this transport only: its ephemeral port may have had another test process's packets. */
+  const heard = () => p.receivedFrom(plain.tuple.localPort);
+  return { router, direct, plain, heard };
 }
 
 /** 10 audio packets at PT 0 then 10 event packets at `eventPt`, one SSRC, one sequence space. */
@@ -44,7 +46,7 @@ async function sendMixed(producers: { audio: ms.Producer; events: ms.Producer },
 test.serial('audio/telephone-event in the Producer and the Consumer: the Consumer drops the events', async (t) => {
   const p = await peer(t);
   const te: ms.RtpCodecCapability = { kind: 'audio', mimeType: 'audio/telephone-event', clockRate: 8000, preferredPayloadType: 101 };
-  const { direct, plain } = await rig2(t, [pcmu, te], p);
+  const { direct, plain, heard } = await rig2(t, [pcmu, te], p);
   const producer = await direct.produce({
     kind: 'audio',
     rtpParameters: {
@@ -62,7 +64,7 @@ test.serial('audio/telephone-event in the Producer and the Consumer: the Consume
     'the Consumer is created with telephone-event in its parameters',
   );
   await sendMixed({ audio: producer, events: producer }, 101);
-  const pts = p.received.map((r) => r.header.payloadType);
+  const pts = heard().map((r) => r.header.payloadType);
   t.is(pts.filter((x) => x === 0).length, 10, 'audio forwarded');
   t.is(pts.filter((x) => x === 101).length, 0, 'events not forwarded (Consumer.cpp: supportedCodecPayloadTypes holds media codecs only)');
   t.log(`forwarded: ${pts.filter((x) => x === 0).length}/10 audio, ${pts.filter((x) => x === 101).length}/10 events`);
@@ -98,7 +100,7 @@ test.serial('events declared as a spare media codec at the peer\'s payload type 
   const p = await peer(t);
   // G.722 is the carrier here, routed at 101: the router's payload type is what the Consumer sends.
   const carrier: ms.RtpCodecCapability = { kind: 'audio', mimeType: 'audio/G722', clockRate: 8000, preferredPayloadType: 101, channels: 1 };
-  const { direct, plain } = await rig2(t, [pcmu, carrier], p);
+  const { direct, plain, heard } = await rig2(t, [pcmu, carrier], p);
   const producer = await direct.produce({
     kind: 'audio',
     rtpParameters: {
@@ -111,7 +113,7 @@ test.serial('events declared as a spare media codec at the peer\'s payload type 
   });
   await plain.consume({ producerId: producer.id, rtpCapabilities: { codecs: [pcmu, carrier], headerExtensions: [] } });
   await sendMixed({ audio: producer, events: producer }, 101);
-  const got = p.received;
+  const got = heard();
   t.is(got.length, 20, 'every packet forwarded');
   t.deepEqual(got.map((r) => r.header.payloadType), [...Array<number>(10).fill(0), ...Array<number>(10).fill(101)]);
   t.is(new Set(got.map((r) => r.header.ssrc)).size, 1, 'one SSRC (the Consumer\'s) for audio and events');
@@ -124,7 +126,7 @@ test.serial('events declared as a spare media codec at the peer\'s payload type 
 test.serial('the stream is created only by a packet of the first codec: events before any audio are dropped', async (t) => {
   const p = await peer(t);
   const carrier: ms.RtpCodecCapability = { kind: 'audio', mimeType: 'audio/G722', clockRate: 8000, preferredPayloadType: 101, channels: 1 };
-  const { direct, plain } = await rig2(t, [pcmu, carrier], p);
+  const { direct, plain, heard } = await rig2(t, [pcmu, carrier], p);
   const producer = await direct.produce({
     kind: 'audio',
     rtpParameters: {
@@ -138,26 +140,26 @@ test.serial('the stream is created only by a packet of the first codec: events b
   await plain.consume({ producerId: producer.id, rtpCapabilities: { codecs: [pcmu, carrier], headerExtensions: [] } });
   for (let i = 0; i < 3; i++) producer.send(writeRtpPacket({ marker: i === 0, payloadType: 101, sequence: 1 + i, timestamp: 0, ssrc: 7 }, Buffer.from([1, 10, 0, 160])));
   await sleep(150);
-  t.is(p.received.length, 0, 'no stream yet (Producer::GetRtpStream matches the first codec\'s payload type)');
+  t.is(heard().length, 0, 'no stream yet (Producer::GetRtpStream matches the first codec\'s payload type)');
   producer.send(writeRtpPacket({ marker: true, payloadType: 0, sequence: 4, timestamp: 160, ssrc: 7 }, Buffer.alloc(160, 0xff)));
   producer.send(writeRtpPacket({ marker: true, payloadType: 101, sequence: 5, timestamp: 320, ssrc: 7 }, Buffer.from([1, 10, 0, 160])));
   await sleep(150);
-  t.deepEqual(p.received.map((r) => r.header.payloadType), [0, 101], 'after one audio packet, events pass');
+  t.deepEqual(heard().map((r) => r.header.payloadType), [0, 101], 'after one audio packet, events pass');
 });
 
 test.serial('every payload type of the carrier table reaches the peer at that type, on the engine\'s own router codecs', async (t) => {
   const p = await peer(t);
-  const { direct, plain } = await rig2(t, routerMediaCodecs, p);
+  const { direct, plain, heard } = await rig2(t, routerMediaCodecs, p);
   const producer = await direct.produce({ kind: 'audio', rtpParameters: agentRtpParameters(g711Codecs.PCMU, 7) });
   const pts = [96, 97, 98, 100, 101, 102, 110, 126, 127];
   t.true(pts.every((pt) => eventCarrierOut(pt) !== null) && eventCarrierOut(99) === null && eventCarrierOut(0) === null);
   producer.send(writeRtpPacket({ marker: true, payloadType: 0, sequence: 1, timestamp: 0, ssrc: 7 }, Buffer.alloc(160, 0xff)));
   for (const [i, pt] of pts.entries()) {
     const consumer = await plain.consume({ producerId: producer.id, rtpCapabilities: peerRtpCapabilities({ codec: g711Codecs.PCMU, telephoneEvent: { payloadType: pt, events: '0-16' } }) });
-    const before = p.received.length;
+    const before = heard().length;
     producer.send(writeRtpPacket({ marker: true, payloadType: pt, sequence: 2 + i, timestamp: 160 * (i + 1), ssrc: 7 }, Buffer.from([i, 0x8a, 0, 160])));
     await sleep(80);
-    const got = p.received.slice(before).filter((r) => r.header.ssrc === consumer.rtpParameters.encodings![0]!.ssrc && r.header.payloadType !== 0);
+    const got = heard().slice(before).filter((r) => r.header.ssrc === consumer.rtpParameters.encodings![0]!.ssrc && r.header.payloadType !== 0);
     t.deepEqual(got.map((r) => [r.header.payloadType, r.payload[0]]), [[pt, i]], `payload type ${pt}`);
     consumer.close();
   }
