@@ -33,13 +33,21 @@ export class TypedEmitter<E extends EventMap> {
 
   emit<K extends keyof E>(event: K, ...args: E[K]): void {
     const set = this.#listeners.get(event);
-    if (!set) return;
-    for (const l of [...set]) {
-      try {
-        l(...args);
-      } catch (error) {
-        this.onListenerError(String(event), error);
-      }
+    if (!set?.size) return;
+    // A listener may remove itself or others (`once`) or add more: the listeners of this emit are
+    // those present when it began, so several are copied first; one alone needs no copy.
+    if (set.size === 1) {
+      this.#call(event, set.values().next().value!, args);
+      return;
+    }
+    for (const l of [...set]) this.#call(event, l, args);
+  }
+
+  #call(event: keyof E, l: AnyListener, args: unknown[]): void {
+    try {
+      l(...args);
+    } catch (error) {
+      this.onListenerError(String(event), error);
     }
   }
 
