@@ -6,6 +6,7 @@ import type { Logger } from '../../config/logger.js';
 import type { CallLeg } from '../../media/call-leg.js';
 import type { AgentRuntime } from '../agents/runtime/runtime.js';
 import type { CallFacts } from '../agents/runtime/variables.js';
+import type { Agent } from '../store/repositories/agents.js';
 import type { Store } from '../store/store.js';
 import type { Call } from './call.js';
 import { StepAborted, type CallStep, type StepContext } from './call-steps.js';
@@ -18,6 +19,11 @@ export interface AgentStepContext extends StepContext {
   log: Logger;
   scope: CallScope;
   leg?: CallLeg;
+  /**
+   * The call's agent as read once, when the call was routed (inbound) or placed (outbound); null
+   * when it had none or it was gone. Every step reads this one: a call runs one agent config.
+   */
+  agent: Agent | null;
   /** The workflow version the call was recorded with (the agent's when the call was created). */
   workflow: { id: string; version: number } | null;
   /** What the call brings to the agent's variables. */
@@ -43,7 +49,7 @@ export const agentStep: CallStep<AgentStepContext> = {
       deps.store.errorLogs.record({ ...ctx.scope, kind: 'media', message: `media feed failed: ${(err as Error).message}`, details: { sipCallId: call.identity.sipCallId } });
       call.hangup('media_error');
     };
-    const plan = deps.agents?.plan(call, ctx.workflow, ctx.facts, ctx.direction) ?? null;
+    const plan = deps.agents?.plan(call, ctx.agent, ctx.workflow, ctx.facts, ctx.direction) ?? null;
     if (!plan || !deps.agents) {
       leg.echo().catch(fail);
       return;

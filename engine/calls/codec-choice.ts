@@ -17,7 +17,7 @@ import type { Store } from '../store/store.js';
 export function agentCodecPreference(
   store: Store,
   scope: { tenantId: string; mode: Agent['mode'] },
-  agent: Agent | undefined,
+  agent: Agent | null,
   workflow: { id: string; version: number } | null,
 ): CodecPreference {
   try {
@@ -28,7 +28,7 @@ export function agentCodecPreference(
   }
 }
 
-function keepsCall(store: Store, scope: { tenantId: string; mode: Agent['mode'] }, agent: Agent | undefined, workflow: { id: string; version: number } | null): boolean {
+function keepsCall(store: Store, scope: { tenantId: string; mode: Agent['mode'] }, agent: Agent | null, workflow: { id: string; version: number } | null): boolean {
   if (!agent || agent.config.kind === 'websocket') return false;
   const version = workflow ? store.workflows.versionById(workflow.id, workflow.version) : undefined;
   if (workflow && !version) return false;

@@ -205,6 +205,7 @@ function admitCall(deps: InboundDeps, req: Req, res: Res, screened: Screened, re
     scope: { ...scope, callId: call.id },
     // An INVITE without SDP is a late offer (RFC 3261 §13.2.1).
     lateOffer: !req.body?.trim(),
+    agent,
     workflow: record.workflow,
     direction: 'inbound',
     facts: {

@@ -36,8 +36,7 @@ const media: CallStep<InboundContext> = {
   needs: ['unanswered'],
   async run(ctx, signal) {
     const { deps, call, log } = ctx;
-    const agent = call.identity.agentId ? deps.store.agents.get(ctx.scope, call.identity.agentId) : undefined;
-    const prefer = agentCodecPreference(deps.store, ctx.scope, agent, ctx.workflow);
+    const prefer = agentCodecPreference(deps.store, ctx.scope, ctx.agent, ctx.workflow);
     const opts = { inactivityMs: deps.settings.inactivityTimeoutMs, id: call.id, log, prefer };
     let leg: CallLeg;
     try {

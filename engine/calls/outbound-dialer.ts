@@ -172,6 +172,7 @@ export class OutboundDialer {
       ringMs: r.ringTimeoutSeconds * 1000,
       pace: (signal) => this.#pace(line, id, signal),
       sipCode: null,
+      agent: agent ?? null,
       workflow,
       direction: 'outbound',
       facts: { callId: id, agentId: r.agentId, caller: r.from, callee: toNumber ?? r.to, trunkId, headers: r.headers, variables: r.variables },

@@ -100,8 +100,7 @@ const locate: CallStep<OutboundContext> = {
 
 /** A browser callee's codecs: Opus first when the call's agent keeps the call to itself (codec-choice.ts). */
 function browserCodecs(ctx: OutboundContext): CodecPreference {
-  const agent = ctx.call.identity.agentId ? ctx.deps.store.agents.get(ctx.scope, ctx.call.identity.agentId) : undefined;
-  return agentCodecPreference(ctx.deps.store, ctx.scope, agent, ctx.workflow);
+  return agentCodecPreference(ctx.deps.store, ctx.scope, ctx.agent, ctx.workflow);
 }
 
 /** 1. Media: a leg that offers (we send the SDP offer in the INVITE): plain RTP (PCMU/PCMA) for a trunk. */

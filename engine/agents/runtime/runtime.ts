@@ -9,6 +9,7 @@ import type { Call } from '../../calls/call.js';
 import type { Recordings } from '../../calls/recordings.js';
 import { untilAborted } from '../../calls/call-steps.js';
 import type { EventLog } from '../../events/event-log.js';
+import type { Agent } from '../../store/repositories/agents.js';
 import type { Tool } from '../../store/repositories/tools.js';
 import type { Store } from '../../store/store.js';
 import type { Scope } from '../../store/repositories/scoped.js';
@@ -41,14 +42,14 @@ export class AgentRuntime {
   constructor(private readonly o: AgentRuntimeOptions) {}
 
   /**
-   * What the call's agent runs, or null when it has nothing to run: no greeting, no workflow
-   * and no LLM (such an agent echoes the caller, a media check). An agent of kind `websocket`
-   * runs as an external agent over its socket.
+   * What the call's agent (`agent`, as the call read it when it was routed or placed) runs, or
+   * null when it has nothing to run: no greeting, no workflow and no LLM (such an agent echoes
+   * the caller, a media check). An agent of kind `websocket` runs as an external agent over its
+   * socket.
    */
-  plan(call: Call, workflow: { id: string; version: number } | null, facts: CallFacts, direction: 'inbound' | 'outbound' = 'inbound'): RuntimePlan | null {
+  plan(call: Call, agent: Agent | null, workflow: { id: string; version: number } | null, facts: CallFacts, direction: 'inbound' | 'outbound' = 'inbound'): RuntimePlan | null {
     const { store } = this.o;
     const scope = { tenantId: call.identity.tenantId, mode: call.identity.mode };
-    const agent = call.identity.agentId ? store.agents.get(scope, call.identity.agentId) : undefined;
     if (!agent) return null;
     const config = agent.config;
     if (config.kind === 'websocket' && config.websocket) return { kind: 'external', config, websocket: config.websocket, facts, direction };

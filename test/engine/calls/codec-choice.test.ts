@@ -47,7 +47,7 @@ test('Opus for an agent that keeps the call, G.711 for every agent that may be b
     ['a workflow calling a transfer tool', pick({}, flow({ id: 'middle', kind: 'tool', toolId: transferTool.id } as never)), 'g711'],
     ['a websocket agent', pick({ kind: 'websocket', websocket: { url: 'ws://127.0.0.1:1/agent' } }), 'g711'],
     ['a workflow that is gone', pick({}, { id: '00000000-0000-4000-8000-000000000000', version: 1 }), 'g711'],
-    ['no agent', agentCodecPreference(store, scope, undefined, null), 'g711'],
+    ['no agent', agentCodecPreference(store, scope, null, null), 'g711'],
   ];
   for (const [what, got, want] of cases) t.is(got, want, what);
 });
