@@ -33,6 +33,8 @@ export interface BudgetCounts {
   drachtioFramesIn: number;
   /** Statements run by their SQL text, commits as `COMMIT` / `autocommit: <SQL>` (since start). */
   sqlBySource: Record<string, number>;
+  /** mediasoup channel requests by method (`transport.connect`, ...), since start. */
+  mediasoupByMethod: Record<string, number>;
   /** Event-loop delay since the previous snapshot, ms. */
   loopDelayMs: { p50: number; p99: number; max: number };
 }
@@ -40,7 +42,8 @@ export interface BudgetCounts {
 const file = process.env.BENCH_BUDGET_FILE;
 const require = createRequire(import.meta.url);
 const bySource = new Map<string, number>();
-const counts: Omit<BudgetCounts, 'seq' | 'loopDelayMs' | 'sqlBySource'> = {
+const byMethod = new Map<string, number>();
+const counts: Omit<BudgetCounts, 'seq' | 'loopDelayMs' | 'sqlBySource' | 'mediasoupByMethod'> = {
   sqlStatements: 0,
   sqlCommits: 0,
   mediasoupRequests: 0,
@@ -86,7 +89,13 @@ for (const m of ['run', 'get', 'all', 'iterate']) wrap(statementProto, m, sqlCou
 
 const { Channel } = require('mediasoup/node/lib/Channel.js') as { Channel: { prototype: object } };
 const { PayloadChannel } = require('mediasoup/node/lib/PayloadChannel.js') as { PayloadChannel: { prototype: object } };
-wrap(Channel.prototype, 'request', () => counts.mediasoupRequests++);
+const channel = Channel.prototype as Record<string, Method>;
+const request = channel.request!;
+channel.request = function countedRequest(this: unknown, method: unknown, ...rest: unknown[]) {
+  counts.mediasoupRequests++;
+  byMethod.set(String(method), (byMethod.get(String(method)) ?? 0) + 1);
+  return request.call(this, method, ...rest);
+};
 wrap(PayloadChannel.prototype, 'notify', () => counts.mediasoupNotifications++);
 
 const WireProtocol = require('drachtio-srf/lib/wire-protocol.js') as { prototype: object };
@@ -112,6 +121,7 @@ process.on('SIGUSR2', () => {
   const snapshot: BudgetCounts = {
     ...counts,
     sqlBySource: Object.fromEntries(bySource),
+    mediasoupByMethod: Object.fromEntries(byMethod),
     seq: ++seq,
     loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
   };

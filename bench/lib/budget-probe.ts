@@ -54,6 +54,8 @@ export interface StepBudget {
   writes: number;
   /** The statements that ran most in the step, per call: [SQL, count per call], most first. */
   topSql: [string, number][];
+  /** mediasoup requests in the step by method, per call, most first. */
+  mediasoupMethods: [string, number][];
   /** Event-loop delay during the step, ms. */
   loop: BudgetCounts['loopDelayMs'];
 }
@@ -73,6 +75,10 @@ export function perCall(a: BudgetSnapshot, b: BudgetSnapshot, calls: number): St
       .filter(([, c]) => c > 0)
       .sort((x, y) => y[1] - x[1])
       .slice(0, 12),
+    mediasoupMethods: Object.entries(b.mediasoupByMethod ?? {})
+      .map(([m, c]): [string, number] => [m, (c - (a.mediasoupByMethod?.[m] ?? 0)) / n])
+      .filter(([, c]) => c > 0)
+      .sort((x, y) => y[1] - x[1]),
     loop: b.loopDelayMs,
   };
 }

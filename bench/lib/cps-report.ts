@@ -225,9 +225,14 @@ export function report(steps: Step[], o: { rounds: number; seconds: number; hold
     if (s.budget) console.log(`${''.padEnd(15)}  ${s.budget} (at ${latencyRate} cps, median of rounds)`);
   }
   for (const s of steps) {
-    if (s.rate !== latencyRate || s.round !== 1 || !s.budget || !s.target.startsWith('engine/')) continue;
-    console.log(`\n${s.target} at ${latencyRate} cps, the statements that ran most, per call:`);
-    for (const [sql, n] of s.budget.topSql) console.log(`  ${fmt(n, 2).padStart(6)}  ${sql.replace(/\s+/g, ' ').slice(0, 150)}`);
+    if (s.rate !== latencyRate || s.round !== 1 || !s.budget) continue;
+    if (s.target.startsWith('engine/')) {
+      console.log(`\n${s.target} at ${latencyRate} cps, the statements that ran most, per call:`);
+      for (const [sql, n] of s.budget.topSql) console.log(`  ${fmt(n, 2).padStart(6)}  ${sql.replace(/\s+/g, ' ').slice(0, 150)}`);
+    }
+    if (s.budget.mediasoupMethods.length) {
+      console.log(`${s.target} at ${latencyRate} cps, mediasoup requests per call: ${s.budget.mediasoupMethods.map(([m, n]) => `${m} ${fmt(n, 2)}`).join(', ')}`);
+    }
   }
   printFloorRatios(steps, summary, rates);
   const k = summary.get('kamailio');
