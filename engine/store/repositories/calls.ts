@@ -108,6 +108,19 @@ interface CallFilters extends TimeRange {
   agentId?: string;
 }
 
+/** The named parameters of `CallsRepo#end`'s statement (null: keep what the row has, or its default). */
+interface EndParams {
+  id: string;
+  at: string;
+  status: string | null;
+  reason: string;
+  hangupBy: string | null;
+  sipCode: number | null;
+  rtpStats: string | null;
+  transcript: string | null;
+  metrics: string | null;
+}
+
 type ListFilters = { status: CallStatus | null; direction: CallDirection | null; agentId: string | null };
 
 export class CallsRepo {
@@ -150,10 +163,21 @@ export class CallsRepo {
       `UPDATE calls SET status = 'in_progress', answered_at = ?, updated_at = ?
        WHERE id = ? AND answered_at IS NULL AND ended_at IS NULL`,
     );
-    this.#end = db.prepare(
-      `UPDATE calls SET status = @status, ended_at = @at, duration_ms = @durationMs, end_reason = @reason,
-         hangup_by = @hangupBy, sip_code = @sipCode, rtp_stats = @rtpStats, transcript = @transcript, metrics = @metrics, updated_at = @at
-       WHERE id = @id AND ended_at IS NULL`,
+    // One statement, no read first: what the row held (answered or not, the SIP status, the
+    // stats) is taken in SQL where `how` leaves it. The talk time is whole milliseconds, from
+    // julianday's integer-millisecond clock (RFC 3339 times, as every time here is written).
+    this.#end = db.prepare<[EndParams], Row>(
+      `UPDATE calls SET
+         status = COALESCE(@status, CASE WHEN answered_at IS NULL THEN 'failed' ELSE 'completed' END),
+         ended_at = @at,
+         duration_ms = CASE WHEN answered_at IS NULL THEN NULL
+           ELSE MAX(0, CAST(ROUND((julianday(@at) - julianday(answered_at)) * 86400000) AS INTEGER)) END,
+         end_reason = @reason, hangup_by = @hangupBy,
+         sip_code = COALESCE(@sipCode, sip_code), rtp_stats = COALESCE(@rtpStats, rtp_stats),
+         transcript = COALESCE(@transcript, transcript), metrics = COALESCE(@metrics, metrics),
+         updated_at = @at
+       WHERE id = @id AND ended_at IS NULL
+       RETURNING *`,
     );
     this.#setSipCallId = db.prepare<[string, string, string]>('UPDATE calls SET sip_call_id = ?, updated_at = ? WHERE id = ? AND ended_at IS NULL');
     this.#answerSent = db.prepare<[string, string]>('UPDATE calls SET answer_sent_at = ? WHERE id = ? AND ended_at IS NULL');
@@ -232,37 +256,18 @@ export class CallsRepo {
    * stats, transcript and metrics. Undefined when the call does not exist or has already ended.
    */
   end(id: string, how: CallEnd): Call | undefined {
-    return this.#tx(() => {
-      const cur = this.getById(id);
-      if (!cur || cur.endedAt) return undefined;
-      const at = how.at ?? nowIso();
-      const next: Call = {
-        ...cur,
-        status: how.status ?? (cur.answeredAt ? 'completed' : 'failed'),
-        endedAt: at,
-        durationMs: cur.answeredAt ? Math.max(0, Date.parse(at) - Date.parse(cur.answeredAt)) : null,
-        endReason: how.reason,
-        hangupBy: how.hangupBy ?? null,
-        sipCode: how.sipCode ?? cur.sipCode,
-        rtpStats: how.rtpStats ?? cur.rtpStats,
-        transcript: how.transcript ?? cur.transcript,
-        metrics: how.metrics ?? cur.metrics,
-        updatedAt: at,
-      };
-      this.#end.run({
-        id,
-        at,
-        status: next.status,
-        durationMs: next.durationMs,
-        reason: next.endReason,
-        hangupBy: next.hangupBy,
-        sipCode: next.sipCode,
-        rtpStats: JSON.stringify(next.rtpStats),
-        transcript: JSON.stringify(next.transcript),
-        metrics: JSON.stringify(next.metrics),
-      });
-      return next;
+    const r = this.#end.get({
+      id,
+      at: how.at ?? nowIso(),
+      status: how.status ?? null,
+      reason: how.reason,
+      hangupBy: how.hangupBy ?? null,
+      sipCode: how.sipCode ?? null,
+      rtpStats: how.rtpStats ? JSON.stringify(how.rtpStats) : null,
+      transcript: how.transcript ? JSON.stringify(how.transcript) : null,
+      metrics: how.metrics ? JSON.stringify(how.metrics) : null,
     });
+    return r && toCall(r);
   }
 
   /**
