@@ -3,8 +3,9 @@
  * caller -> BYE at a ramp of rates against the engine (a process with production settings, media
  * workers = cores, seeded through the REST API) and against Kamailio answering statelessly (the
  * C ceiling, no media), in the same run. A step is clean when at most 0.1 % of its calls fail,
- * at most 0.1 % of the engine's calls end without RTP echoed both ways, and the calls are
- * answered at the rate asked (90 %); the ramp stops at the first step that is not.
+ * at most 0.1 % of the engine's calls end without RTP echoed both ways or without their events
+ * (`call.started`, `call.answered`, `call.ended`, in order), and the calls are answered at the
+ * rate asked (90 %); the ramp stops at the first step that is not.
  * The engine's signalling floor runs the same ramp in the same run (`peers/sip-floor.ts`: the
  * embedded SIP server and a minimal drachtio-srf app answering with a fixed SDP; no media, no
  * store), so that each figure is also a ratio to it. The stack floor (`only=...,stack`,
@@ -216,9 +217,12 @@ async function runStep(
   // With media: every answered call's record shows RTP both ways (a leg still setting up its
   // transport when the BYE came counts against the step, as a failed call does).
   const withoutMedia = media ? media.calls - media.withMedia : 0;
+  // With events: every answered call's events are all in the event log, in order.
+  const withoutEvents = media ? media.calls - media.withEvents : 0;
   const clean =
     sipp.failed <= maxFailRatio * sipp.created &&
     withoutMedia <= maxFailRatio * sipp.created &&
+    withoutEvents <= maxFailRatio * sipp.created &&
     sipp.successful > 0 &&
     sipp.answeredCps >= minPace * rate;
   return {

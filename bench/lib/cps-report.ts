@@ -66,6 +66,7 @@ function row(s: Step) {
     'sys ms/call': node(s.rootSystemSeconds),
     'cpu % (1 core)': fmt((100 * s.cpuSeconds) / x.wallSeconds, 0),
     'with media': s.media ? `${s.media.withMedia}/${s.media.calls}` : '-',
+    'with events': s.media ? `${s.media.withEvents}/${s.media.calls}` : '-',
     'peak legs': s.peakLegs ?? '-',
     'loop p50/p99/max ms': s.budget ? `${fmt(s.budget.loop.p50, 1)}/${fmt(s.budget.loop.p99, 1)}/${fmt(s.budget.loop.max, 0)}` : '-',
     'sql/call': s.budget ? fmt(s.budget.sql, 1) : '-',

@@ -161,7 +161,25 @@ export interface CallTally {
   completed: number;
   /** Completed calls whose record shows RTP received from the caller and echoed back to it. */
   withMedia: number;
+  /**
+   * Completed calls whose events are all there and in order (by event id): `call.started` first,
+   * `call.answered` later, `call.ended` last, none twice.
+   */
+  withEvents: number;
   endReasons: Record<string, number>;
+}
+
+/** A completed call's event types, in id order, as the event log must hold them. */
+function eventsInOrder(types: string[]): boolean {
+  const once = (t: string) => types.indexOf(t) !== -1 && types.indexOf(t) === types.lastIndexOf(t);
+  return (
+    once('call.started') &&
+    once('call.answered') &&
+    once('call.ended') &&
+    types[0] === 'call.started' &&
+    types.at(-1) === 'call.ended' &&
+    types.indexOf('call.answered') > 0
+  );
 }
 
 /**
@@ -179,13 +197,23 @@ export function tallyCalls(engine: Pick<EngineProcess, 'dbPath'>, sinceRowid: nu
   const db = new Database(engine.dbPath, { readonly: true, fileMustExist: true });
   try {
     const rows = db
-      .prepare('SELECT rowid, status, end_reason AS endReason, rtp_stats AS rtp FROM calls WHERE rowid > ? ORDER BY rowid')
-      .all(sinceRowid) as { rowid: number; status: string; endReason: string | null; rtp: string }[];
-    const tally: CallTally = { calls: rows.length, completed: 0, withMedia: 0, endReasons: {} };
+      .prepare('SELECT rowid, id, status, end_reason AS endReason, rtp_stats AS rtp FROM calls WHERE rowid > ? ORDER BY rowid')
+      .all(sinceRowid) as { rowid: number; id: string; status: string; endReason: string | null; rtp: string }[];
+    const events = new Map<string, string[]>();
+    const eventRows = db
+      .prepare('SELECT e.call_id AS callId, e.type FROM events e JOIN calls c ON c.id = e.call_id WHERE c.rowid > ? ORDER BY e.id')
+      .all(sinceRowid) as { callId: string; type: string }[];
+    for (const e of eventRows) {
+      const list = events.get(e.callId);
+      if (list) list.push(e.type);
+      else events.set(e.callId, [e.type]);
+    }
+    const tally: CallTally = { calls: rows.length, completed: 0, withMedia: 0, withEvents: 0, endReasons: {} };
     for (const r of rows) {
       if (r.status === 'completed') tally.completed++;
       const rtp = JSON.parse(r.rtp) as { packetsReceived?: number; packetsSent?: number };
       if (r.status === 'completed' && (rtp.packetsReceived ?? 0) > 0 && (rtp.packetsSent ?? 0) > 0) tally.withMedia++;
+      if (r.status === 'completed' && eventsInOrder(events.get(r.id) ?? [])) tally.withEvents++;
       const reason = r.endReason ?? '(open)';
       tally.endReasons[reason] = (tally.endReasons[reason] ?? 0) + 1;
     }
