@@ -220,9 +220,9 @@ async function runStep(
   // With events: every answered call's events are all in the event log, in order.
   const withoutEvents = media ? media.calls - media.withEvents : 0;
   const clean =
-    sipp.failed <= maxFailRatio * sipp.created &&
-    withoutMedia <= maxFailRatio * sipp.created &&
-    withoutEvents <= maxFailRatio * sipp.created &&
+    sipp.failed <= maxFailRatio * sipp.asked &&
+    withoutMedia <= maxFailRatio * sipp.asked &&
+    withoutEvents <= maxFailRatio * sipp.asked &&
     sipp.successful > 0 &&
     sipp.answeredCps >= minPace * rate;
   return {

@@ -56,7 +56,7 @@ function row(s: Step) {
     'cps answered': fmt(x.answeredCps, 0),
     calls: x.created,
     failed: x.failed,
-    'fail %': fmt((100 * x.failed) / Math.max(1, x.created), 2),
+    'fail %': fmt((100 * x.failed) / Math.max(1, x.asked), 2),
     retrans: x.retransmissions,
     'p50 ms': fmt(quantile(x.inviteTo200Ms, 0.5), digitsAt(s)),
     'p99 ms': fmt(p99(s), digitsAt(s)),
@@ -85,6 +85,8 @@ export function printStep(s: Step): void {
   const r = row(s);
   console.log(Object.entries(r).map(([k, v]) => `${k}=${v}`).join(' '));
   if (s.media && s.media.withMedia < s.media.calls) console.log(`  end reasons: ${JSON.stringify(s.media.endReasons)}`);
+  // Calls SIPp never placed: its own words say why (a port it could not bind, a scenario error).
+  if (s.sipp.created < s.sipp.asked) console.log(`  SIPp created ${s.sipp.created} of ${s.sipp.asked} calls; its output ends:\n${s.sipp.output.trim().split('\n').slice(-15).join('\n')}`);
 }
 
 /** Median and range of xs: `m (lo–hi)`, or `m` alone when every value is the same. */

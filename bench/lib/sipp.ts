@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './proc.js';
+import { freePort, sippMediaPort } from './proc.js';
 
 /** Scenario files live in the source tree, not in dist. */
 const scenarioDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bench/scenarios');
@@ -34,6 +34,8 @@ interface SippStep {
 }
 
 export interface SippResult {
+  /** Calls asked for (`-m`); `failed` counts those SIPp never created too. */
+  asked: number;
   created: number;
   successful: number;
   failed: number;
@@ -57,6 +59,8 @@ export async function runSippStep(s: SippStep): Promise<SippResult> {
     '-i', s.localIp ?? '127.0.0.1',
     '-mi', s.localIp ?? '127.0.0.1',
     '-p', String(await freePort()),
+    // Media ports probed free (another process on the machine may hold SIPp's default 6000).
+    '-mp', String(await sippMediaPort(s.localIp ?? '127.0.0.1')),
     '-r', String(s.rate),
     '-m', String(s.calls),
     // Open loop: SIPp keeps placing calls at the rate however many are in progress.
@@ -100,6 +104,7 @@ export async function runSippStep(s: SippStep): Promise<SippResult> {
   const span = at.length > 1 ? (Math.max(...at) - Math.min(...at)) / 1000 : 0;
   const retrans = [...output.matchAll(/^\s+(?:INVITE|BYE) -+>\s+(?:B-RTD1\s+)?\d+\s+(\d+)/gm)].slice(-2);
   return {
+    asked: s.calls,
     created,
     successful: counter('Successful call'),
     failed: counter('Failed call') + Math.max(0, s.calls - created),
